@@ -1,0 +1,27 @@
+#pragma once
+// The `parplan` subcommands. Each lives in its own cmd_*.cpp and registers itself on the app;
+// parplan.cpp only wires them together and turns errors into exit codes.
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "parplan/model/plan.hpp"
+
+namespace parplan::cli {
+
+void add_predict_command(CLI::App& app);    // cmd_predict.cpp
+void add_validate_command(CLI::App& app);   // cmd_validate.cpp
+void add_plan_command(CLI::App& app);       // cmd_plan.cpp
+void add_explain_command(CLI::App& app);    // cmd_explain.cpp
+void add_export_command(CLI::App& app);     // cmd_export.cpp
+void add_simulate_command(CLI::App& app);   // cmd_simulate.cpp (SimGrid) or a stub
+void add_runtime_commands(CLI::App& app);   // cmd_runtime.cpp (LibTorch): run, calibrate,
+                                            // prepare, worker; or cmd_runtime_stub.cpp
+void add_compare_commands(CLI::App& app);   // cmd_compare.cpp: compare, fit (no LibTorch)
+
+// Simulated step time of each plan (seconds), in parallel worker processes; provided by
+// cmd_simulate.cpp (throws parplan::Error when parplan was built without SimGrid).
+std::vector<double> simulate_step_times(const std::vector<Plan>& plans, double max_sim_s);
+
+}  // namespace parplan::cli

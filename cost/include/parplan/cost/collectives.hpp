@@ -1,0 +1,48 @@
+#pragma once
+// Collective communication time: alpha-beta cost per algorithm (Thakur et al. 2005) on the link
+// class the group's placement uses, with hierarchical two-level collectives across nodes.
+#include <cstdint>
+
+#include "parplan/model/cluster.hpp"
+#include "parplan/model/layout.hpp"
+
+namespace parplan::cost {
+
+enum class Collective : uint8_t { AllReduce, AllGather, ReduceScatter, Broadcast, AllToAll, SendRecv };
+enum class Algorithm : uint8_t { Auto, Ring, Tree, Hierarchical };
+
+// How a communication group sits on the cluster.
+struct Group {
+  int64_t size = 1;      // ranks in the group
+  int64_t per_node = 1;  // of them on one node (size when the group is inside a node)
+  int64_t groups_sharing_nic = 1;  // concurrent groups of this kind whose traffic leaves a node
+                                   // through the same NICs
+  bool spans_nodes() const { return size > per_node; }
+};
+
+// Placement of a layout's groups, Megatron rank order (tp fastest, then cp, dp, pp).
+struct Placement {
+  Group tp, cp, dp, pp;
+};
+Placement place(const Layout& l, const Cluster& c);
+
+// Link rates after efficiency: bytes/s and latency for intra-node and per-GPU inter-node traffic.
+struct LinkRates {
+  double intra_bytes_per_s, intra_latency_s;
+  double inter_bytes_per_s, inter_latency_s;  // per GPU share of the node's NICs
+};
+LinkRates link_rates(const Cluster& c, const Group& g);
+
+// Seconds for one collective. `bytes` follows NCCL's convention: the full buffer per rank for
+// all-reduce and broadcast, the gathered (output) size for all-gather, the input size for
+// reduce-scatter, the message size for send/recv.
+double collective_time(Collective op, double bytes, const Group& g, const Cluster& c,
+                       Algorithm algo = Algorithm::Auto);
+
+// Which algorithm Auto picks (for reports and the simulator).
+Algorithm choose_algorithm(Collective op, double bytes, const Group& g, const Cluster& c);
+
+const char* to_string(Collective op);
+const char* to_string(Algorithm a);
+
+}  // namespace parplan::cost

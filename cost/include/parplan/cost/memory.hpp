@@ -1,0 +1,45 @@
+#pragma once
+// Memory per GPU: model states by ZeRO stage, activations by recomputation and parallelism,
+// buffers, fragmentation reserve, CPU offload.
+#include "parplan/model/cluster.hpp"
+#include "parplan/model/layout.hpp"
+#include "parplan/model/model.hpp"
+#include "parplan/model/training.hpp"
+
+namespace parplan::cost {
+
+struct MemoryBreakdown {
+  double params = 0;       // bytes per GPU (training-dtype weights, or fp32 when not mixed)
+  double grads = 0;
+  double optimizer = 0;    // fp32 master weights + Adam moments (mixed precision: 12 bytes/param)
+  double activations = 0;  // stored for backward, all in-flight micro-batches
+  double buffers = 0;      // communication buffers, ZeRO-3 gathered layers, logits workspace
+  double reserve = 0;      // fragmentation / allocator reserve
+  double total = 0;        // sum of the above
+  double capacity = 0;     // GPU memory
+  double cpu_offload = 0;  // bytes per GPU kept in host memory (offload)
+  bool fits = false;
+  // Shares of the above, for comparison with published per-layer formulas.
+  double layer_params = 0;       // transformer-layer parameters on this GPU (count, not bytes)
+  double layer_activations = 0;  // transformer-layer activations (bytes), no embedding/logits
+  int stage = 0;                 // the pipeline stage this breakdown is for
+};
+
+// Korthikanti et al. 2022, eq. 1-4: activation bytes of one layer for one micro-batch on one GPU.
+double layer_activation_bytes(const Model& m, const Training& t, const Layout& l);
+
+// Bytes per parameter of model state before partitioning (ZeRO: 2 + 2 + 12 for mixed Adam).
+struct StateBytes {
+  double params, grads, optimizer;
+};
+StateBytes state_bytes_per_param(const Training& t);
+
+// Micro-batches whose activations a stage holds at its peak (GPipe: m; 1F1B: min(p - stage, m);
+// interleaved: Korthikanti et al. 2022 sec. 4.2.3 factor 1 + (p-1)/(p v)).
+double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage);
+
+// Memory of one pipeline stage; stage -1 means the stage with the largest total (the peak GPU).
+MemoryBreakdown memory_per_gpu(const Model& m, const Cluster& c, const Training& t, const Layout& l,
+                               int stage = -1);
+
+}  // namespace parplan::cost

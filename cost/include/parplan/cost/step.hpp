@@ -1,0 +1,86 @@
+#pragma once
+// Time per step: everything combined, with overlap. StepWork is the per-GPU work list that both
+// the analytical prediction and the SimGrid simulation consume, so they share every number.
+#include <nlohmann/json_fwd.hpp>
+
+#include "parplan/cost/collectives.hpp"
+#include "parplan/cost/compute.hpp"
+#include "parplan/cost/flops.hpp"
+#include "parplan/cost/memory.hpp"
+
+namespace parplan::cost {
+
+// Per-GPU work of one step, broken into the pieces a schedule executes.
+struct StepWork {
+  int64_t micro_batches = 1;     // per pipeline, per step
+  int64_t layers_per_chunk = 1;  // layers per model chunk (layers / (pp * v))
+  int64_t chunks = 1;            // virtual stages per GPU
+  LayerCompute layer;            // one layer, one micro-batch
+  double embedding_s = 0;        // first stage, fwd+bwd per micro-batch
+  double logits_s = 0;           // last stage, fwd+bwd per micro-batch
+
+  // Tensor parallel: per layer per micro-batch, collectives of `tp_bytes` each.
+  Collective tp_op = Collective::AllReduce;  // ReduceScatter+AllGather pairs when SP
+  double tp_bytes = 0;
+  int tp_fwd_collectives = 0;  // in forward
+  int tp_bwd_collectives = 0;  // in backward (recomputation included)
+  double tp_collective_s = 0;  // one collective's time
+
+  // Context parallel (ring attention): per layer per micro-batch, fwd and bwd exchange.
+  double cp_fwd_bytes = 0, cp_bwd_bytes = 0;
+  double cp_fwd_s = 0, cp_bwd_s = 0;           // total exchange time
+  double cp_fwd_exposed_s = 0, cp_bwd_exposed_s = 0;  // after overlap with attention compute
+
+  // Pipeline: activation (or gradient) message per micro-batch per chunk boundary.
+  double pp_bytes = 0;
+  double pp_send_s = 0;
+
+  // Data parallel (and ZeRO): per step.
+  double dp_grad_bytes = 0;       // gradient bytes this GPU reduces
+  double dp_reduce_s = 0;         // all-reduce (ZeRO 0) or reduce-scatter (ZeRO >= 1... 2)
+  double dp_param_gather_s = 0;   // ZeRO 1/2: all-gather of updated params after the step
+  double zero3_layer_gather_s = 0;  // ZeRO-3: all-gather of one layer's params (per use)
+  double dp_bucket_s = 0;         // the last bucket's reduction (never hidden)
+
+  double optimizer_s = 0;  // optimizer step on this GPU
+  double offload_s = 0;    // PCIe transfers + CPU optimizer (offload)
+};
+StepWork step_work(const Model& m, const Cluster& c, const Training& t, const Layout& l);
+
+struct TimeBreakdown {
+  double compute = 0;          // fwd + bwd + recompute on the critical path (no bubble)
+  double tp_comm = 0;          // exposed TP collectives
+  double cp_comm = 0;          // exposed CP exchange
+  double pp_comm = 0;          // exposed pipeline sends/receives
+  double pp_bubble = 0;        // pipeline fill and drain
+  double dp_comm_exposed = 0;  // DP / ZeRO communication not hidden behind backward
+  double dp_comm_total = 0;    // all DP / ZeRO communication, hidden or not
+  double optimizer = 0;        // optimizer step (+ offload)
+};
+
+struct StepCost {
+  double step_time_s = 0;
+  double tokens_per_s = 0;
+  double model_tflops_per_gpu = 0;
+  double hardware_tflops_per_gpu = 0;
+  double mfu = 0;
+  double hfu = 0;
+  bool fits = false;
+  int64_t micro_batches = 0;
+  double exposed_comm_fraction = 0;  // (tp + cp + pp + dp exposed) / step
+  MemoryBreakdown memory;
+  TimeBreakdown time;
+  FlopCount flops;
+};
+
+// The analytical prediction for one layout. Throws parplan::Error when the layout is invalid for
+// the inputs (use validate() first to collect every problem).
+StepCost predict(const Model& m, const Cluster& c, const Training& t, const Layout& l);
+
+// The same without validation or allocation, for the planner's inner loop.
+StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, const Layout& l);
+
+nlohmann::json to_json(const StepCost& s);
+nlohmann::json to_json(const MemoryBreakdown& m);
+
+}  // namespace parplan::cost

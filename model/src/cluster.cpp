@@ -1,0 +1,214 @@
+#include "parplan/model/cluster.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "json_reader.hpp"
+
+namespace parplan {
+
+namespace {
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+constexpr double kGBps = 1e9;
+constexpr double kUs = 1e-6;
+constexpr double kTflops = 1e12;
+
+bool parse_intra(const std::string& s, IntraKind& out) {
+  if (s == "nvswitch") out = IntraKind::NvSwitch;
+  else if (s == "nvlink") out = IntraKind::NvLink;
+  else if (s == "pcie") out = IntraKind::Pcie;
+  else if (s == "shm") out = IntraKind::Shm;
+  else return false;
+  return true;
+}
+bool parse_topology(const std::string& s, Topology& out) {
+  if (s == "fat-tree") out = Topology::FatTree;
+  else if (s == "dragonfly") out = Topology::Dragonfly;
+  else if (s == "torus") out = Topology::Torus;
+  else if (s == "star") out = Topology::Star;
+  else return false;
+  return true;
+}
+}  // namespace
+
+const char* to_string(IntraKind k) {
+  switch (k) {
+    case IntraKind::NvSwitch: return "nvswitch";
+    case IntraKind::NvLink: return "nvlink";
+    case IntraKind::Pcie: return "pcie";
+    case IntraKind::Shm: return "shm";
+  }
+  return "?";
+}
+const char* to_string(Topology t) {
+  switch (t) {
+    case Topology::FatTree: return "fat-tree";
+    case Topology::Dragonfly: return "dragonfly";
+    case Topology::Torus: return "torus";
+    case Topology::Star: return "star";
+  }
+  return "?";
+}
+
+double Gpu::peak_flops(DType t) const {
+  switch (t) {
+    case DType::BF16: return peak_flops_bf16;
+    case DType::FP16: return peak_flops_fp16;
+    case DType::TF32: return peak_flops_tf32;
+    case DType::FP32: return peak_flops_fp32;
+  }
+  return 0;
+}
+
+// Calibrated on Korthikanti et al. 2022 (A100, Selene); see docs/calibration.md.
+Efficiency default_efficiency(const Gpu&) {
+  Efficiency e;
+  e.matmul_max = 0.80;
+  e.matmul_half_dim = 64;
+  e.memory_bound = 0.70;
+  e.intra_node_link = 0.80;
+  e.inter_node_link = 0.80;
+  e.memory_reserve = 0.03;
+  return e;
+}
+
+Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::string& p) {
+  Cluster c;
+  detail::ObjectReader r(j, d, p);
+  r.string("name", c.name, false);
+  r.integer("nodes", c.nodes, true, 1, 10'000'000);
+  r.integer("gpus_per_node", c.gpus_per_node, true, 1, 4096);
+  if (const auto* g = r.object("gpu", true)) {
+    detail::ObjectReader rg(*g, d, p + ".gpu");
+    rg.string("name", c.gpu.name, false);
+    rg.number("memory_GiB", c.gpu.memory_bytes, true, 0, 1e6, kGiB);
+    rg.number("memory_GBps", c.gpu.memory_bytes_per_s, true, 0, 1e7, kGBps);
+    if (const auto* pk = rg.object("peak_tflops", true)) {
+      detail::ObjectReader rp(*pk, d, p + ".gpu.peak_tflops");
+      rp.number("bf16", c.gpu.peak_flops_bf16, false, 0, 1e7, kTflops, true);
+      rp.number("fp16", c.gpu.peak_flops_fp16, false, 0, 1e7, kTflops, true);
+      rp.number("tf32", c.gpu.peak_flops_tf32, false, 0, 1e7, kTflops, true);
+      rp.number("fp32", c.gpu.peak_flops_fp32, false, 0, 1e7, kTflops, true);
+      rp.skip("fp8");
+      rp.warn_unknown();
+      if (c.gpu.peak_flops_bf16 + c.gpu.peak_flops_fp16 + c.gpu.peak_flops_tf32 +
+              c.gpu.peak_flops_fp32 <= 0)
+        d.error(p + ".gpu.peak_tflops", "needs at least one dtype with a peak > 0 (e.g. \"bf16\": 312)");
+    }
+    rg.warn_unknown();
+  }
+  if (const auto* in = r.object("intra_node", true)) {
+    detail::ObjectReader ri(*in, d, p + ".intra_node");
+    ri.choice("kind", c.intra.kind, false, parse_intra, "nvswitch, nvlink, pcie, shm");
+    ri.number("bandwidth_GBps", c.intra.bandwidth_bytes_per_s, true, 0, 1e7, kGBps);
+    ri.number("latency_us", c.intra.latency_s, false, 0, 1e7, kUs, true);
+    ri.warn_unknown();
+  }
+  if (const auto* ex = r.object("inter_node", c.nodes > 1)) {
+    detail::ObjectReader re(*ex, d, p + ".inter_node");
+    re.choice("topology", c.inter.topology, false, parse_topology, "fat-tree, dragonfly, torus, star");
+    re.number("nic_GBps", c.inter.nic_bytes_per_s, true, 0, 1e7, kGBps);
+    re.integer("nics_per_node", c.inter.nics_per_node, false, 1, 1024);
+    re.number("latency_us", c.inter.latency_s, false, 0, 1e7, kUs, true);
+    re.integer("fat_tree_levels", c.inter.fat_tree_levels, false, 0, 4);
+    re.integer("oversubscription", c.inter.fat_tree_oversubscription, false, 1, 64);
+    re.integer("dragonfly_groups", c.inter.dragonfly_groups, false, 0, 100000);
+    if (re.has("torus_dims")) {
+      re.skip("torus_dims");
+      const auto& td = (*ex)["torus_dims"];
+      if (!td.is_array() || td.size() != 3)
+        d.error(p + ".inter_node.torus_dims", "must be an array of 3 positive integers");
+      else
+        for (int i = 0; i < 3; ++i) {
+          if (!td[i].is_number_integer() || td[i].get<int64_t>() < 1)
+            d.error(p + ".inter_node.torus_dims", "must be an array of 3 positive integers");
+          else
+            c.inter.torus_dims[i] = td[i].get<int64_t>();
+        }
+    }
+    re.warn_unknown();
+  } else if (c.nodes <= 1) {
+    c.inter.nic_bytes_per_s = c.intra.bandwidth_bytes_per_s;
+    c.inter.latency_s = c.intra.latency_s;
+    c.inter.topology = Topology::Star;
+  }
+  if (const auto* h = r.object("host", false)) {
+    detail::ObjectReader rh(*h, d, p + ".host");
+    rh.number("memory_GiB", c.host.memory_bytes, false, 0, 1e9, kGiB);
+    rh.number("pcie_GBps", c.host.pcie_bytes_per_s, false, 0, 1e6, kGBps);
+    rh.number("cpu_adam_Gparams_per_s", c.host.cpu_adam_params_per_s, false, 0, 1e6, 1e9);
+    rh.warn_unknown();
+  }
+  c.efficiency = default_efficiency(c.gpu);
+  if (const auto* e = r.object("efficiency", false)) {
+    detail::ObjectReader re(*e, d, p + ".efficiency");
+    re.number("matmul_max", c.efficiency.matmul_max, false, 0, 1);
+    re.number("matmul_half_dim", c.efficiency.matmul_half_dim, false, 0, 1e6, 1.0, true);
+    re.number("memory_bound", c.efficiency.memory_bound, false, 0, 1);
+    re.number("intra_node_link", c.efficiency.intra_node_link, false, 0, 1);
+    re.number("inter_node_link", c.efficiency.inter_node_link, false, 0, 1);
+    re.number("memory_reserve", c.efficiency.memory_reserve, false, 0, 0.9, 1.0, true);
+    re.skip("source");
+    re.warn_unknown();
+  }
+  r.skip("source");
+  r.skip("description");
+  r.warn_unknown();
+  if (d.ok()) validate(c, d, p);
+  return c;
+}
+
+void validate(const Cluster& c, Diagnostics& d, const std::string& p) {
+  if (c.nodes < 1) d.error(p + ".nodes", "must be >= 1 (a cluster needs at least one node)");
+  if (c.gpus_per_node < 1) d.error(p + ".gpus_per_node", "must be >= 1 (zero GPUs cannot train)");
+  if (!(c.gpu.memory_bytes > 0)) d.error(p + ".gpu.memory_GiB", "must be > 0");
+  if (!(c.gpu.memory_bytes_per_s > 0)) d.error(p + ".gpu.memory_GBps", "must be > 0");
+  if (!(c.intra.bandwidth_bytes_per_s > 0)) d.error(p + ".intra_node.bandwidth_GBps", "must be > 0");
+  if (c.nodes > 1 && !(c.inter.nic_bytes_per_s > 0))
+    d.error(p + ".inter_node.nic_GBps", "must be > 0 when nodes > 1");
+}
+
+nlohmann::json to_json(const Cluster& c) {
+  nlohmann::json peak = nlohmann::json::object();
+  if (c.gpu.peak_flops_bf16 > 0) peak["bf16"] = c.gpu.peak_flops_bf16 / kTflops;
+  if (c.gpu.peak_flops_fp16 > 0) peak["fp16"] = c.gpu.peak_flops_fp16 / kTflops;
+  if (c.gpu.peak_flops_tf32 > 0) peak["tf32"] = c.gpu.peak_flops_tf32 / kTflops;
+  if (c.gpu.peak_flops_fp32 > 0) peak["fp32"] = c.gpu.peak_flops_fp32 / kTflops;
+  nlohmann::json inter = {{"topology", to_string(c.inter.topology)},
+                          {"nic_GBps", c.inter.nic_bytes_per_s / kGBps},
+                          {"nics_per_node", c.inter.nics_per_node},
+                          {"latency_us", c.inter.latency_s / kUs}};
+  if (c.inter.fat_tree_levels) inter["fat_tree_levels"] = c.inter.fat_tree_levels;
+  if (c.inter.fat_tree_oversubscription != 1)
+    inter["oversubscription"] = c.inter.fat_tree_oversubscription;
+  if (c.inter.dragonfly_groups) inter["dragonfly_groups"] = c.inter.dragonfly_groups;
+  if (c.inter.torus_dims[0])
+    inter["torus_dims"] = {c.inter.torus_dims[0], c.inter.torus_dims[1], c.inter.torus_dims[2]};
+  nlohmann::json j = {
+      {"name", c.name},
+      {"nodes", c.nodes},
+      {"gpus_per_node", c.gpus_per_node},
+      {"gpu",
+       {{"name", c.gpu.name},
+        {"memory_GiB", c.gpu.memory_bytes / kGiB},
+        {"memory_GBps", c.gpu.memory_bytes_per_s / kGBps},
+        {"peak_tflops", peak}}},
+      {"intra_node",
+       {{"kind", to_string(c.intra.kind)},
+        {"bandwidth_GBps", c.intra.bandwidth_bytes_per_s / kGBps},
+        {"latency_us", c.intra.latency_s / kUs}}},
+      {"inter_node", inter},
+      {"efficiency",
+       {{"matmul_max", c.efficiency.matmul_max},
+        {"matmul_half_dim", c.efficiency.matmul_half_dim},
+        {"memory_bound", c.efficiency.memory_bound},
+        {"intra_node_link", c.efficiency.intra_node_link},
+        {"inter_node_link", c.efficiency.inter_node_link},
+        {"memory_reserve", c.efficiency.memory_reserve}}}};
+  if (c.host.memory_bytes > 0 || c.host.pcie_bytes_per_s > 0 || c.host.cpu_adam_params_per_s > 0)
+    j["host"] = {{"memory_GiB", c.host.memory_bytes / kGiB},
+                 {"pcie_GBps", c.host.pcie_bytes_per_s / kGBps},
+                 {"cpu_adam_Gparams_per_s", c.host.cpu_adam_params_per_s / 1e9}};
+  return j;
+}
+
+}  // namespace parplan

@@ -1,0 +1,167 @@
+#include "parplan/model/layout.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "json_reader.hpp"
+#include "parplan/model/cluster.hpp"
+#include "parplan/model/model.hpp"
+#include "parplan/model/training.hpp"
+
+namespace parplan {
+
+const char* to_string(Recompute r) {
+  switch (r) {
+    case Recompute::None: return "none";
+    case Recompute::Selective: return "selective";
+    case Recompute::Full: return "full";
+  }
+  return "?";
+}
+const char* to_string(Schedule s) {
+  switch (s) {
+    case Schedule::GPipe: return "gpipe";
+    case Schedule::OneFOneB: return "1f1b";
+    case Schedule::Interleaved: return "interleaved";
+  }
+  return "?";
+}
+const char* to_string(Offload o) {
+  switch (o) {
+    case Offload::None: return "none";
+    case Offload::Optimizer: return "optimizer";
+    case Offload::OptimizerAndParams: return "optimizer+params";
+  }
+  return "?";
+}
+bool parse_recompute(const std::string& s, Recompute& out) {
+  if (s == "none") out = Recompute::None;
+  else if (s == "selective") out = Recompute::Selective;
+  else if (s == "full") out = Recompute::Full;
+  else return false;
+  return true;
+}
+bool parse_schedule(const std::string& s, Schedule& out) {
+  if (s == "gpipe") out = Schedule::GPipe;
+  else if (s == "1f1b") out = Schedule::OneFOneB;
+  else if (s == "interleaved" || s == "interleaved-1f1b") out = Schedule::Interleaved;
+  else return false;
+  return true;
+}
+bool parse_offload(const std::string& s, Offload& out) {
+  if (s == "none") out = Offload::None;
+  else if (s == "optimizer" || s == "cpu") out = Offload::Optimizer;
+  else if (s == "optimizer+params" || s == "params") out = Offload::OptimizerAndParams;
+  else return false;
+  return true;
+}
+
+Layout layout_from_json(const nlohmann::json& j, Diagnostics& d, const std::string& p) {
+  Layout l;
+  detail::ObjectReader r(j, d, p);
+  constexpr int64_t kMaxDeg = 1 << 24;
+  r.integer32("dp", l.dp, false, 1, kMaxDeg);
+  r.integer32("tp", l.tp, false, 1, kMaxDeg);
+  r.integer32("pp", l.pp, false, 1, kMaxDeg);
+  r.integer32("cp", l.cp, false, 1, kMaxDeg);
+  r.integer32("micro_batch", l.micro_batch, false, 1, kMaxDeg);
+  r.integer32("zero", l.zero, false, 0, 3);
+  r.choice("recompute", l.recompute, false, parse_recompute, "none, selective, full");
+  r.boolean("sequence_parallel", l.sequence_parallel, false);
+  bool has_schedule = r.has("schedule");
+  r.choice("schedule", l.schedule, false, parse_schedule, "gpipe, 1f1b, interleaved");
+  r.integer32("virtual_stages", l.virtual_stages, false, 1, 1024);
+  // Megatron's convention: 1F1B with more than one model chunk per stage is interleaved 1F1B.
+  if (l.virtual_stages > 1 && (!has_schedule || l.schedule == Schedule::OneFOneB))
+    l.schedule = Schedule::Interleaved;
+  r.choice("offload", l.offload, false, parse_offload, "none, optimizer, optimizer+params");
+  r.warn_unknown();
+  if (d.ok()) validate(l, d, p);
+  return l;
+}
+
+void validate(const Layout& l, Diagnostics& d, const std::string& p) {
+  auto pos = [&](const char* f, int32_t v) {
+    if (v < 1) d.error(p + "." + f, "must be >= 1, got " + std::to_string(v));
+  };
+  pos("dp", l.dp);
+  pos("tp", l.tp);
+  pos("pp", l.pp);
+  pos("cp", l.cp);
+  pos("micro_batch", l.micro_batch);
+  pos("virtual_stages", l.virtual_stages);
+  if (l.zero < 0 || l.zero > 3) d.error(p + ".zero", "must be 0, 1, 2 or 3");
+  if (l.schedule == Schedule::Interleaved && l.virtual_stages < 2)
+    d.error(p + ".virtual_stages", "must be >= 2 for the interleaved schedule");
+  if (l.schedule != Schedule::Interleaved && l.virtual_stages > 1)
+    d.error(p + ".schedule", "virtual_stages > 1 needs the interleaved schedule");
+  if (l.virtual_stages > 1 && l.pp < 2)
+    d.error(p + ".virtual_stages", "interleaving needs pp >= 2; set virtual_stages to 1");
+  if (l.offload == Offload::OptimizerAndParams && l.zero < 3)
+    d.error(p + ".offload", "offloading parameters needs ZeRO stage 3; set zero to 3");
+}
+
+void validate(const Layout& l, const Model& m, const Cluster& c, const Training& t, Diagnostics& d,
+              const std::string& p) {
+  validate(l, d, p);
+  if (!d.ok()) return;
+  auto s = [](int64_t v) { return std::to_string(v); };
+  if (m.heads % l.tp != 0)
+    d.error(p + ".tp", "must divide the model's heads (" + s(m.heads) + "); tp=" + s(l.tp));
+  else if (m.kv_heads % l.tp != 0 && l.tp % m.kv_heads != 0)
+    d.error(p + ".tp", "must divide kv_heads (" + s(m.kv_heads) + ") or be a multiple of it");
+  if (m.layers % (int64_t(l.pp) * l.virtual_stages) != 0)
+    d.error(p + ".pp", "pp*virtual_stages (" + s(int64_t(l.pp) * l.virtual_stages) +
+                           ") must divide the model's layers (" + s(m.layers) + ")");
+  int64_t per_step = int64_t(l.dp) * l.micro_batch;
+  if (t.global_batch % per_step != 0)
+    d.error(p + ".micro_batch", "dp*micro_batch (" + s(per_step) +
+                                    ") must divide train.global_batch (" + s(t.global_batch) + ")");
+  if (t.seq_len % l.cp != 0)
+    d.error(p + ".cp", "must divide train.seq_len (" + s(t.seq_len) + ")");
+  if (l.cp > 1 && t.seq_len % (2 * int64_t(l.cp)) != 0)
+    d.error(p + ".cp", "2*cp must divide train.seq_len (load-balanced ring attention splits the "
+                       "sequence into 2*cp chunks)");
+  if (l.sequence_parallel && l.tp > 1 && (t.seq_len / l.cp) % l.tp != 0)
+    d.error(p + ".sequence_parallel", "tp must divide the per-rank sequence (seq_len/cp)");
+  if (l.sequence_parallel && l.tp == 1)
+    d.error(p + ".sequence_parallel", "needs tp > 1; set it to false");
+  if (l.schedule == Schedule::Interleaved && l.pp > 1) {
+    int64_t m_count = t.global_batch / std::max<int64_t>(1, per_step);
+    if (m_count % l.pp != 0)
+      d.error(p + ".schedule", "interleaved 1F1B needs the number of micro-batches (" + s(m_count) +
+                                   ") to be a multiple of pp (" + s(l.pp) + ")");
+  }
+  if (t.seq_len > m.max_seq_len)
+    d.warn("train.seq_len", "exceeds the model's max_seq_len (" + s(m.max_seq_len) + ")");
+  if (l.gpus() > c.total_gpus())
+    d.error(p, "needs " + s(l.gpus()) + " GPUs (dp*tp*pp*cp) but the cluster has " +
+                   s(c.total_gpus()) + "; lower a degree or use a larger cluster");
+}
+
+nlohmann::json to_json(const Layout& l) {
+  return {{"dp", l.dp},
+          {"tp", l.tp},
+          {"pp", l.pp},
+          {"cp", l.cp},
+          {"micro_batch", l.micro_batch},
+          {"zero", l.zero},
+          {"recompute", to_string(l.recompute)},
+          {"sequence_parallel", l.sequence_parallel},
+          {"schedule", to_string(l.schedule)},
+          {"virtual_stages", l.virtual_stages},
+          {"offload", to_string(l.offload)}};
+}
+
+std::string describe(const Layout& l) {
+  std::string s = "dp=" + std::to_string(l.dp) + " tp=" + std::to_string(l.tp) +
+                  " pp=" + std::to_string(l.pp) + " cp=" + std::to_string(l.cp) +
+                  " mb=" + std::to_string(l.micro_batch) + " zero=" + std::to_string(l.zero) +
+                  " rc=" + to_string(l.recompute);
+  if (l.sequence_parallel) s += " sp";
+  if (l.pp > 1) s += std::string(" ") + to_string(l.schedule);
+  if (l.virtual_stages > 1) s += " v=" + std::to_string(l.virtual_stages);
+  if (l.offload != Offload::None) s += std::string(" offload=") + to_string(l.offload);
+  return s;
+}
+
+}  // namespace parplan

@@ -1,0 +1,35 @@
+#pragma once
+// The practitioners' decision rules (shared/docs/decision-rules.md) as named, explainable checks.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "parplan/planner/search.hpp"
+
+namespace parplan::planner {
+
+enum class Verdict { Agrees, Disagrees, NotApplicable };
+
+struct RuleReport {
+  std::string id;              // "R1".."R10"
+  std::string name;            // "single-gpu-fits"
+  bool fires = false;          // the rule's condition holds for this input
+  std::string recommendation;  // what the rule says to do
+  Verdict verdict = Verdict::NotApplicable;  // does the search's best plan agree?
+  std::string detail;          // the numbers behind the verdict
+};
+
+struct RuleOptions {
+  double slow_link_fraction = 0.10;  // a link is slow when its exposed comm exceeds this of a step
+};
+
+// `result` is the search for the same inputs (its best plan is compared with each rule).
+std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const Training& t,
+                                       int64_t gpus, const SearchResult& result,
+                                       const RuleOptions& o = {});
+
+nlohmann::json to_json(const RuleReport& r);
+const char* to_string(Verdict v);
+
+}  // namespace parplan::planner

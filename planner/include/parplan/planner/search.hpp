@@ -1,0 +1,56 @@
+#pragma once
+// Enumerates every valid layout for N GPUs, prunes what does not fit, ranks by predicted step
+// time (ties: less memory).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "parplan/cost/step.hpp"
+#include "parplan/model/cluster.hpp"
+#include "parplan/model/layout.hpp"
+#include "parplan/model/model.hpp"
+#include "parplan/model/training.hpp"
+
+namespace parplan::planner {
+
+// Dimensions the user pins (`--fix tp=8,pp=8,zero=1,recompute=selective,...`).
+struct Fixed {
+  std::optional<int32_t> dp, tp, pp, cp, micro_batch, zero, virtual_stages;
+  std::optional<Recompute> recompute;
+  std::optional<bool> sequence_parallel;
+  std::optional<Schedule> schedule;
+  std::optional<Offload> offload;
+};
+// Parses "tp=8,pp=8,zero=1,recompute=selective,sp=true,schedule=1f1b,v=2,offload=none".
+// Throws parplan::Error naming the bad key or value.
+Fixed parse_fixed(const std::string& text);
+
+struct SearchOptions {
+  int64_t gpus = 0;          // GPUs to use; 0: the whole cluster
+  bool allow_idle = false;   // accept dp*tp*pp*cp <= gpus
+  Fixed fixed;
+  int top_k = 10;
+  int threads = 0;           // 0: all hardware threads
+  std::function<void(double fraction_done)> progress;  // called from the calling thread
+  const std::atomic<bool>* cancel = nullptr;           // set to stop early
+};
+
+struct Candidate {
+  Layout layout;
+  cost::StepCost cost;
+};
+
+struct SearchResult {
+  int64_t evaluated = 0;  // layouts whose cost was evaluated
+  int64_t feasible = 0;   // of them, those that fit in memory
+  double search_time_s = 0;
+  bool cancelled = false;
+  std::vector<Candidate> top;  // best first
+};
+
+SearchResult search(const Model& m, const Cluster& c, const Training& t, const SearchOptions& o);
+
+}  // namespace parplan::planner
