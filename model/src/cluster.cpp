@@ -59,13 +59,16 @@ double Gpu::peak_flops(DType t) const {
   return 0;
 }
 
-// Calibrated on Korthikanti et al. 2022 (A100, Selene); see docs/calibration.md.
-Efficiency default_efficiency(const Gpu&) {
+// Calibrated on Korthikanti et al. 2022 Table 5 (A100, Selene) with bench/calibrate_published;
+// see docs/calibration.md. Hopper-class GPUs reach a smaller fraction of their dense peak in
+// large GEMMs (cuBLAS ~700-750 of 989 TFLOP/s bf16 on H100 SXM), hence the lower matmul_max.
+Efficiency default_efficiency(const Gpu& gpu) {
   Efficiency e;
-  e.matmul_max = 0.80;
-  e.matmul_half_dim = 64;
-  e.memory_bound = 0.70;
-  e.intra_node_link = 0.80;
+  const bool hopper_class = gpu.peak_flops_bf16 > 600e12;
+  e.matmul_max = hopper_class ? 0.75 : 0.86;
+  e.matmul_half_dim = 128;
+  e.memory_bound = 0.85;
+  e.intra_node_link = 0.65;
   e.inter_node_link = 0.80;
   e.memory_reserve = 0.03;
   return e;

@@ -1,0 +1,94 @@
+#include "parplan/cost/compute.hpp"
+
+namespace parplan::cost {
+
+double matmul_efficiency(const Efficiency& e, double m, double n, double k) {
+  // Small dimensions leave tensor cores idle (tile quantisation and too few thread blocks);
+  // g(x) = x / (x + x_half) per dimension is the smooth form of that roofline loss.
+  auto g = [&](double x) { return x / (x + e.matmul_half_dim); };
+  return e.matmul_max * g(m) * g(n) * g(k);
+}
+
+double matmul_time(const Cluster& c, DType t, double m, double n, double k, double batch) {
+  const double flops = 2.0 * m * n * k * batch;
+  return flops / (c.gpu.peak_flops(t) * matmul_efficiency(c.efficiency, m, n, k));
+}
+
+double memory_bound_time(const Cluster& c, double bytes) {
+  return bytes / (c.gpu.memory_bytes_per_s * c.efficiency.memory_bound);
+}
+
+LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+  const DType dt = t.dtype;
+  const double e = t.element_bytes();
+  const double tp = double(l.tp);
+  const double sq = double(t.seq_len) / double(l.cp);  // local queries
+  const double skv = double(t.seq_len);                // keys each query attends to
+  const double b = double(l.micro_batch);
+  const double T = sq * b;  // tokens on this GPU per micro-batch
+  const double h = double(m.hidden), f = double(m.ffn_hidden), hd = double(m.head_dim());
+  const double kvw = double(m.kv_heads) * hd;
+  const double heads_local = double(m.heads) / tp;
+  const double sp_div = l.sequence_parallel ? tp : 1.0;
+
+  LayerCompute r;
+  // Matrix math (Megatron-LM column/row parallel split, Shoeybi et al. 2019).
+  double mm = matmul_time(c, dt, T, (h + 2 * kvw) / tp, h)     // QKV
+              + matmul_time(c, dt, T, h, h / tp)                // attention projection
+              + matmul_time(c, dt, T, (m.gated_mlp ? 2 : 1) * f / tp, h)  // FC1 (+ gate)
+              + matmul_time(c, dt, T, h, f / tp);               // FC2
+  double core_mm = matmul_time(c, dt, sq, skv, hd, b * heads_local)   // Q K^T
+                   + matmul_time(c, dt, sq, hd, skv, b * heads_local);  // softmax(.) V
+  // Memory-bound bytes per forward: 2 LayerNorms (read + write), 2 dropout + residual adds
+  // (2 reads, 1 write, 1-byte mask) on the replicated (or SP-sharded) stream; the MLP activation
+  // (GELU: read + write; SwiGLU: 2 reads + write) and RoPE on the TP-sharded stream.
+  double stream = T * h * (2 * 2 * e + 2 * (3 * e + 1)) / sp_div;
+  double act = T * f / tp * (m.gated_mlp ? 3 * e : 2 * e);
+  double rope = m.gated_mlp ? T * (h + kvw) / tp * 2 * e : 0.0;
+  double softmax = 0;
+  if (!t.flash_attention)  // fused scale-mask-softmax (read, write) + dropout (read, write, mask)
+    softmax = b * heads_local * sq * skv * (4 * e + 1);
+  double mem = memory_bound_time(c, stream + act + rope);
+  double core_mem = memory_bound_time(c, softmax);
+
+  r.fwd_matmul_s = mm + core_mm;
+  r.fwd_memory_s = mem + core_mem;
+  r.fwd_attention_core_s = core_mm + core_mem;
+  r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s;
+  // Backward: data and weight gradients (2x the matmuls), and about twice the memory traffic.
+  r.bwd_s = 2 * r.fwd_matmul_s + 2 * r.fwd_memory_s;
+  switch (l.recompute) {
+    case Recompute::None: r.recompute_s = 0; break;
+    case Recompute::Selective: r.recompute_s = r.fwd_attention_core_s; break;
+    case Recompute::Full: r.recompute_s = r.fwd_s; break;
+  }
+  return r;
+}
+
+double embedding_time(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+  const double e = t.element_bytes();
+  const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
+  const double h = double(m.hidden);
+  // Gather rows (fwd), scatter-add their gradient into the table's gradient (bwd).
+  return memory_bound_time(c, 2 * T * h * e + 2 * T * h * e);
+}
+
+double logits_time(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+  const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
+  const double h = double(m.hidden), v_local = double(m.vocab) / double(l.tp);
+  const double mm = 3 * matmul_time(c, t.dtype, T, v_local, h);
+  // Vocab-parallel cross-entropy in fp32: write logits, max/sum passes, gradient (Megatron-LM).
+  const double ce = memory_bound_time(c, 4.0 * 4.0 * T * v_local);
+  return mm + ce;
+}
+
+double optimizer_time(const Cluster& c, const Training& t, double params_updated) {
+  // Adam reads and writes fp32 master weights, m and v (24 bytes), reads the gradient and writes
+  // the 16-bit copy; SGD with momentum touches half of the state.
+  const double grad = t.fp32_grad_accum || !t.mixed_precision() ? 4.0 : 2.0;
+  const double state = t.optimizer == Optimizer::Adam ? 24.0 : 16.0;
+  const double copy = t.mixed_precision() ? 2.0 : 0.0;
+  return memory_bound_time(c, params_updated * (state + grad + copy));
+}
+
+}  // namespace parplan::cost

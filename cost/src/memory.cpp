@@ -1,0 +1,150 @@
+#include "parplan/cost/memory.hpp"
+
+#include <algorithm>
+
+#include "parplan/cost/pipeline.hpp"
+#include "stage_params.hpp"
+
+namespace parplan::cost {
+
+StateBytes state_bytes_per_param(const Training& t) {
+  // Rajbhandari et al. 2020 sec. 3.1: mixed-precision Adam keeps 2 (fp16 params) + 2 (fp16
+  // grads) + 12 (fp32 params, momentum, variance) bytes per parameter; Megatron-LM's fp32
+  // main_grad accumulation makes the gradients 4 bytes.
+  StateBytes b{};
+  if (t.mixed_precision()) {
+    b.params = 2;
+    b.grads = t.fp32_grad_accum ? 4 : 2;
+    b.optimizer = t.optimizer == Optimizer::Adam ? 12 : 8;  // fp32 master (+ m, v | momentum)
+  } else {
+    b.params = 4;
+    b.grads = 4;
+    b.optimizer = t.optimizer == Optimizer::Adam ? 8 : 4;
+  }
+  return b;
+}
+
+double layer_activation_bytes(const Model& m, const Training& t, const Layout& l) {
+  // Korthikanti et al. 2022, sec. 4.1 (eq. 1) per layer, generalised: sbh * (34 + 5 a s / h)
+  // bytes with 16-bit activations; TP divides the attention/MLP part (eq. 2), SP the rest (eq. 4),
+  // selective recomputation drops the 5 a s^2 b score terms (eq. 6), full keeps 2 s b h (sec. 5).
+  const double e = t.element_bytes();
+  const double s = double(t.seq_len) / double(l.cp);
+  const double b = double(l.micro_batch);
+  const double h = double(m.hidden), f = double(m.ffn_hidden);
+  const double tp = double(l.tp);
+  const double sbh = s * b * h;
+  const double sp_div = l.sequence_parallel ? tp : 1.0;
+  if (l.recompute == Recompute::Full) return e * sbh / sp_div;  // layer input only
+  const double kv_ratio = double(m.kv_heads) / double(m.heads);
+  // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout masks.
+  const double replicated = sbh * (4 * e + 2);
+  // Split by TP: Q, K, V, attention-projection input, FC1 output (two for gated), activation output.
+  const double mlp_pre = (m.gated_mlp ? 2.0 : 1.0) * f / h;
+  const double sharded = sbh * e * (1 + 2 * kv_ratio + 1 + mlp_pre + f / h);
+  double scores = 0;
+  if (!t.flash_attention && l.recompute == Recompute::None)
+    scores = (2 * e + 1) * double(m.heads) * s * s * b;  // softmax out, dropout mask and output
+  return replicated / sp_div + sharded / tp + scores / tp;
+}
+
+double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage) {
+  const int64_t p = l.pp, m = std::max<int64_t>(1, micro_batches);
+  if (p <= 1) return 1.0;
+  switch (l.schedule) {
+    case Schedule::GPipe: return double(m);
+    case Schedule::OneFOneB: return double(std::min<int64_t>(p - stage, m));
+    case Schedule::Interleaved: {
+      // Megatron-LM interleaved warm-up: (p - s - 1) * 2 + (v - 1) * p chunk-micro-batches plus
+      // the one in flight, each holding 1/v of the stage's layers; stage 0 gives Korthikanti's
+      // factor p (1 + (p - 1) / (p v)).
+      const int64_t v = l.virtual_stages;
+      double chunks = double((p - stage - 1) * 2 + (v - 1) * p + 1);
+      chunks = std::min(chunks, double(m * v));
+      return chunks / double(v);
+    }
+  }
+  return 1.0;
+}
+
+namespace {
+MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t, const Layout& l,
+                             int stage) {
+  MemoryBreakdown r;
+  r.stage = stage;
+  r.capacity = c.gpu.memory_bytes;
+  const detail::StageParams sp = detail::stage_params(m, l, stage);
+  const double n = sp.total();
+  r.layer_params = sp.layers;
+  const StateBytes b = state_bytes_per_param(t);
+  const double dp = double(l.dp);
+  // Rajbhandari et al. 2020, fig. 1: stage 1 shards optimizer states, 2 also gradients, 3 also
+  // parameters, over the data-parallel group.
+  double params = n * b.params, grads = n * b.grads, opt = n * b.optimizer;
+  if (l.zero >= 1) opt /= dp;
+  if (l.zero >= 2) grads /= dp;
+  if (l.zero >= 3) params /= dp;
+  if (l.offload != Offload::None) {  // ZeRO-Offload (Ren et al. 2021): grads + optimizer on CPU
+    r.cpu_offload += opt + grads;
+    opt = 0;
+    grads = 0;
+  }
+  if (l.offload == Offload::OptimizerAndParams) {  // ZeRO-Infinity: parameters on CPU too
+    r.cpu_offload += params;
+    params = 0;
+  }
+  r.params = params;
+  r.grads = grads;
+  r.optimizer = opt;
+
+  const int64_t mb_count = micro_batches(t, l);
+  const double layers_on_stage = double(m.layers) / double(l.pp);
+  const double per_layer = layer_activation_bytes(m, t, l);
+  const double in_flight = in_flight_microbatches(l, mb_count, stage);
+  r.layer_activations = per_layer * layers_on_stage * in_flight;
+  const double e = t.element_bytes();
+  const double s = double(t.seq_len) / double(l.cp);
+  const double sbh = s * double(l.micro_batch) * double(m.hidden);
+  const double sp_div = l.sequence_parallel ? double(l.tp) : 1.0;
+  double extra = 0;
+  if (stage == 0) extra += in_flight * sbh * (e + 1) / sp_div;  // embedding output + dropout mask
+  if (l.recompute == Recompute::Full) {
+    // The layer being recomputed holds its full activations during its backward.
+    Layout none = l;
+    none.recompute = Recompute::None;
+    extra += layer_activation_bytes(m, t, none);
+  }
+  r.activations = r.layer_activations + extra;
+
+  // Buffers: fp32 logits + their gradient on the last stage (vocab-parallel cross-entropy),
+  // pipeline send/receive buffers, the TP all-gather output under SP, DP gradient buckets
+  // (PyTorch DDP / Megatron: ~25 M elements), ZeRO-3 gathered layers (current + prefetched).
+  double buffers = 0;
+  if (stage == l.pp - 1) buffers += 2.0 * 4.0 * s * double(l.micro_batch) * double(m.vocab) / l.tp;
+  if (l.pp > 1) buffers += 2.0 * e * sbh / double(l.tp);
+  if (l.sequence_parallel) buffers += e * sbh;
+  if (l.dp > 1) buffers += std::min(grads > 0 ? grads : n * b.grads, 2.0 * 25e6 * b.grads);
+  if (l.zero >= 3) {
+    const double layer_full = count_params(m).per_layer / double(l.tp) * b.params;
+    buffers += 2.0 * layer_full;
+  }
+  r.buffers = buffers;
+  r.reserve = c.efficiency.memory_reserve * c.gpu.memory_bytes;
+  r.total = r.params + r.grads + r.optimizer + r.activations + r.buffers + r.reserve;
+  r.fits = r.total <= r.capacity;
+  return r;
+}
+}  // namespace
+
+MemoryBreakdown memory_per_gpu(const Model& m, const Cluster& c, const Training& t, const Layout& l,
+                               int stage) {
+  if (stage >= 0) return stage_memory(m, c, t, l, std::min(stage, l.pp - 1));
+  MemoryBreakdown best = stage_memory(m, c, t, l, 0);
+  if (l.pp > 1) {
+    MemoryBreakdown last = stage_memory(m, c, t, l, l.pp - 1);
+    if (last.total > best.total) best = last;
+  }
+  return best;
+}
+
+}  // namespace parplan::cost

@@ -1,0 +1,220 @@
+#include "parplan/cost/step.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "parplan/cost/pipeline.hpp"
+#include "stage_params.hpp"
+
+namespace parplan::cost {
+
+namespace {
+constexpr double kBucketElements = 25e6;  // DP gradient bucket (PyTorch DDP bucket_cap_mb=25 MiB)
+}  // namespace
+
+StepWork step_work(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+  StepWork w;
+  const Placement pl = place(l, c);
+  const double e = t.element_bytes();
+  const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
+  const double h = double(m.hidden);
+  w.micro_batches = micro_batches(t, l);
+  w.chunks = l.virtual_stages;
+  w.layers_per_chunk = m.layers / (int64_t(l.pp) * l.virtual_stages);
+  w.layer = layer_compute(m, c, t, l);
+  w.embedding_s = embedding_time(m, c, t, l);
+  w.logits_s = logits_time(m, c, t, l);
+
+  // Tensor parallel (Narayanan et al. 2021 sec. 3.2 / Korthikanti et al. 2022 sec. 4.2.2): per
+  // layer two all-reduces of the s*b*h activation in forward and two in backward; with sequence
+  // parallelism each becomes an all-gather + reduce-scatter pair of the same total volume.
+  if (l.tp > 1) {
+    w.tp_bytes = T * h * e;
+    const int fwd_pairs = 2;
+    const int per_pair = l.sequence_parallel ? 2 : 1;
+    w.tp_op = l.sequence_parallel ? Collective::AllGather : Collective::AllReduce;
+    w.tp_fwd_collectives = fwd_pairs * per_pair;
+    w.tp_bwd_collectives = fwd_pairs * per_pair;
+    // Under SP only the sharded LayerNorm output is kept, so backward all-gathers the QKV and FC1
+    // inputs again for the weight gradients (Megatron-LM tensor_parallel/layers.py,
+    // LinearWithGradAccumulationAndAsyncCommunication).
+    if (l.sequence_parallel) w.tp_bwd_collectives += fwd_pairs;
+    if (l.recompute == Recompute::Full) w.tp_bwd_collectives += fwd_pairs * per_pair;
+    w.tp_collective_s = collective_time(w.tp_op, w.tp_bytes, pl.tp, c);
+  }
+
+  // Context parallel, ring attention (Liu et al. 2023; Megatron-Core CP): each rank passes its
+  // K,V block around the ring (cp - 1 steps) in forward; backward passes K,V and dK,dV. Each step
+  // overlaps with the attention block computed on the previous one.
+  if (l.cp > 1) {
+    const double kv_bytes = 2.0 * T * double(m.kv_heads) * double(m.head_dim()) / l.tp * e;
+    w.cp_fwd_bytes = (l.cp - 1) * kv_bytes;
+    w.cp_bwd_bytes = 2.0 * w.cp_fwd_bytes;
+    Group ring_group = pl.cp;
+    const double step_fwd = collective_time(Collective::SendRecv, kv_bytes, ring_group, c);
+    const double step_bwd = collective_time(Collective::SendRecv, 2 * kv_bytes, ring_group, c);
+    w.cp_fwd_s = (l.cp - 1) * step_fwd;
+    w.cp_bwd_s = (l.cp - 1) * step_bwd;
+    const double attn_step_fwd = w.layer.fwd_attention_core_s / l.cp;
+    const double attn_step_bwd = 2 * attn_step_fwd;
+    w.cp_fwd_exposed_s = (l.cp - 1) * std::max(0.0, step_fwd - attn_step_fwd);
+    w.cp_bwd_exposed_s = (l.cp - 1) * std::max(0.0, step_bwd - attn_step_bwd);
+  }
+
+  // Pipeline: one activation per micro-batch per chunk boundary; Megatron's scatter/gather
+  // optimisation sends 1/tp of it from each TP rank (Narayanan et al. 2021 sec. 4.1).
+  if (l.pp > 1) {
+    w.pp_bytes = T * h * e / l.tp;
+    Group pair{2, pl.pp.per_node >= 2 ? 2 : 1, c.gpus_per_node};
+    w.pp_send_s = collective_time(Collective::SendRecv, w.pp_bytes, pair, c);
+  }
+
+  // Data parallel and ZeRO (Rajbhandari et al. 2020 sec. 7: stages 1-2 move 2 Psi like an
+  // all-reduce, stage 3 moves 3 Psi).
+  const StateBytes sb = state_bytes_per_param(t);
+  const detail::StageParams stage0 = detail::stage_params(m, l, 0);
+  const double n_local = stage0.total();
+  if (l.dp > 1) {
+    w.dp_grad_bytes = n_local * sb.grads;
+    const double param_bytes = n_local * sb.params;
+    if (l.zero == 0) {
+      w.dp_reduce_s = collective_time(Collective::AllReduce, w.dp_grad_bytes, pl.dp, c);
+    } else {
+      w.dp_reduce_s = collective_time(Collective::ReduceScatter, w.dp_grad_bytes, pl.dp, c);
+      if (l.zero <= 2)
+        w.dp_param_gather_s = collective_time(Collective::AllGather, param_bytes, pl.dp, c);
+    }
+    if (l.zero >= 3) {
+      const double layer_bytes = stage0.layers / (double(m.layers) / l.pp) * sb.params;
+      w.zero3_layer_gather_s = collective_time(Collective::AllGather, layer_bytes, pl.dp, c);
+    }
+    const double bucket = std::min(w.dp_grad_bytes, kBucketElements * sb.grads);
+    w.dp_bucket_s = collective_time(l.zero == 0 ? Collective::AllReduce : Collective::ReduceScatter,
+                                    bucket, pl.dp, c);
+  }
+
+  const double updated = n_local / (l.zero >= 1 ? double(l.dp) : 1.0);
+  if (l.offload == Offload::None) {
+    w.optimizer_s = optimizer_time(c, t, updated);
+  } else {
+    // ZeRO-Offload (Ren et al. 2021): gradients down and parameters up over PCIe, Adam on the CPU.
+    const double pcie = c.host.pcie_bytes_per_s > 0 ? c.host.pcie_bytes_per_s : 25e9;
+    const double cpu_rate = c.host.cpu_adam_params_per_s > 0 ? c.host.cpu_adam_params_per_s : 1e9;
+    w.offload_s = updated * (sb.grads + sb.params) / pcie + updated / cpu_rate;
+    if (l.offload == Offload::OptimizerAndParams) {
+      // ZeRO-Infinity: each micro-batch streams this GPU's parameter shard in for forward and
+      // backward.
+      w.offload_s += double(w.micro_batches) * 2.0 * updated * sb.params / pcie;
+    }
+  }
+  return w;
+}
+
+namespace {
+struct StageTime {
+  double compute = 0, tp = 0, cp = 0, zero3 = 0;
+  double total() const { return compute + tp + cp + zero3; }
+};
+
+StageTime stage_time(const StepWork& w, const Layout& l, int64_t layers, bool first, bool last) {
+  StageTime s;
+  const double L = double(layers);
+  const LayerCompute& lc = w.layer;
+  s.compute = L * (lc.fwd_s + lc.bwd_s + lc.recompute_s);
+  if (first) s.compute += w.embedding_s;
+  if (last) s.compute += w.logits_s;
+  s.tp = L * (w.tp_fwd_collectives + w.tp_bwd_collectives) * w.tp_collective_s;
+  s.cp = L * (w.cp_fwd_exposed_s + w.cp_bwd_exposed_s);
+  if (l.zero >= 3 && l.dp > 1) {
+    // Parameters prefetched one layer ahead: only what the layer's compute cannot hide shows.
+    const double uses_fwd = std::max(0.0, w.zero3_layer_gather_s - lc.fwd_s);
+    const double uses_bwd = std::max(0.0, w.zero3_layer_gather_s - (lc.bwd_s + lc.recompute_s));
+    s.zero3 = L * (uses_fwd + uses_bwd);
+  }
+  return s;
+}
+}  // namespace
+
+StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+  StepCost r;
+  const StepWork w = step_work(m, c, t, l);
+  const int64_t p = l.pp, v = l.virtual_stages, mb = w.micro_batches;
+  const int64_t layers_per_stage = m.layers / p;
+  r.micro_batches = mb;
+
+  // The slowest stage sets the pipeline's pace; embedding and logits sit on the first and last.
+  StageTime first = stage_time(w, l, layers_per_stage, true, p == 1);
+  StageTime last = p > 1 ? stage_time(w, l, layers_per_stage, false, true) : first;
+  StageTime middle = stage_time(w, l, layers_per_stage, false, false);
+  const StageTime& crit = first.total() >= last.total() ? first : last;
+  const double mbd = double(mb);
+
+  TimeBreakdown& tb = r.time;
+  tb.compute = mbd * crit.compute;
+  tb.tp_comm = mbd * crit.tp;
+  tb.cp_comm = mbd * crit.cp;
+  // Narayanan et al. 2021: bubble = (p - 1) / v stage-times of one micro-batch.
+  double bubble_stage = p > 1 ? (first.total() + last.total() + double(p - 2) * middle.total()) / p
+                              : 0.0;
+  tb.pp_bubble = bubble_fraction(l.schedule, p, v, mb) * mbd * bubble_stage;
+  if (p > 1) {
+    // Blocking send/receive pairs in the steady state (forward activation, backward gradient per
+    // micro-batch and chunk) plus the fill and drain hops.
+    tb.pp_comm = (2.0 * double(v) * mbd + 2.0 * double(p - 1)) * w.pp_send_s;
+  }
+
+  // DP gradient reduction overlaps with the last micro-batch's backward (bucketed); ZeRO-1/2's
+  // parameter all-gather overlaps with the first micro-batch's forward of the next step.
+  if (l.dp > 1) {
+    const double bwd_window = double(layers_per_stage) * (w.layer.bwd_s + w.layer.recompute_s);
+    const double fwd_window = double(layers_per_stage) * w.layer.fwd_s;
+    double exposed = 0, total = 0;
+    if (l.zero >= 2) {
+      // ZeRO-2/3 keep only a gradient shard: reduce-scatter after every micro-batch.
+      exposed += mbd * std::max(0.0, w.dp_reduce_s - bwd_window) + w.dp_bucket_s;
+      total += mbd * w.dp_reduce_s;
+    } else {
+      exposed += std::max(0.0, w.dp_reduce_s - bwd_window) + w.dp_bucket_s;
+      total += w.dp_reduce_s;
+    }
+    exposed += std::max(0.0, w.dp_param_gather_s - fwd_window);
+    total += w.dp_param_gather_s;
+    exposed += mbd * crit.zero3;
+    total += mbd * double(layers_per_stage) * 2.0 * w.zero3_layer_gather_s;
+    tb.dp_comm_exposed = exposed;
+    tb.dp_comm_total = total;
+  }
+  tb.optimizer = w.optimizer_s + w.offload_s;
+
+  r.step_time_s = tb.compute + tb.tp_comm + tb.cp_comm + tb.pp_bubble + tb.pp_comm +
+                  tb.dp_comm_exposed + tb.optimizer;
+  const double gpus = double(l.gpus());
+  r.flops = step_flops(m, t, l);
+  const double tokens = double(t.global_batch) * double(t.seq_len);
+  r.tokens_per_s = tokens / r.step_time_s;
+  r.model_tflops_per_gpu = r.flops.model / r.step_time_s / gpus / 1e12;
+  r.hardware_tflops_per_gpu = r.flops.hardware / r.step_time_s / gpus / 1e12;
+  const double peak = c.gpu.peak_flops(t.dtype);
+  r.mfu = r.model_tflops_per_gpu * 1e12 / peak;
+  r.hfu = r.hardware_tflops_per_gpu * 1e12 / peak;
+  r.exposed_comm_fraction =
+      (tb.tp_comm + tb.cp_comm + tb.pp_comm + tb.dp_comm_exposed) / r.step_time_s;
+  r.memory = memory_per_gpu(m, c, t, l);
+  r.fits = r.memory.fits;
+  return r;
+}
+
+StepCost predict(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+  Diagnostics d;
+  validate(m, d);
+  validate(c, d);
+  validate(t, d);
+  if (d.ok()) validate(l, m, c, t, d);
+  if (d.ok() && !(c.gpu.peak_flops(t.dtype) > 0))
+    d.error("cluster.gpu.peak_tflops", std::string("has no peak for the training dtype ") +
+                                           to_string(t.dtype) + "; add it or change train.dtype");
+  d.throw_if_errors("input for predict");
+  return predict_unchecked(m, c, t, l);
+}
+
+}  // namespace parplan::cost
