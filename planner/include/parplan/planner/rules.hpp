@@ -18,6 +18,7 @@ struct RuleReport {
   std::string recommendation;  // what the rule says to do
   Verdict verdict = Verdict::NotApplicable;  // does the search's best plan agree?
   std::string detail;          // the numbers behind the verdict
+  nlohmann::json numbers = nlohmann::json::object();  // the same numbers, machine-readable
 };
 
 struct RuleOptions {
@@ -30,6 +31,8 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
                                        const RuleOptions& o = {});
 
 nlohmann::json to_json(const RuleReport& r);
+// "R8 tp-within-node [agrees]: keep tensor parallelism inside a node ...\n    best plan tp=8 ..."
+std::string describe(const RuleReport& r);
 const char* to_string(Verdict v);
 
 }  // namespace parplan::planner

@@ -42,6 +42,9 @@ struct Candidate {
   Layout layout;
   cost::StepCost cost;
 };
+// The ranking: shorter predicted step first; ties: less memory per GPU, then layout fields (so the
+// order does not depend on the thread count).
+bool better(const Candidate& a, const Candidate& b);
 
 struct SearchResult {
   int64_t evaluated = 0;  // layouts whose cost was evaluated
@@ -49,8 +52,13 @@ struct SearchResult {
   double search_time_s = 0;
   bool cancelled = false;
   std::vector<Candidate> top;  // best first
+  // The evaluated layout with the least memory per GPU, fitting or not (for "nothing fits" advice).
+  Layout smallest;
+  double smallest_memory_bytes = 0;  // its memory per GPU; 0 when nothing was evaluated
 };
 
+// Throws parplan::Error when the inputs or the pinned dimensions admit no layout at all (the
+// message names the pin and the fix); an empty `top` means no layout fits in memory.
 SearchResult search(const Model& m, const Cluster& c, const Training& t, const SearchOptions& o);
 
 }  // namespace parplan::planner

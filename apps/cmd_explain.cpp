@@ -1,0 +1,99 @@
+// `parplan explain`: which decision rules (R1-R10) apply to the inputs, what they recommend, and
+// whether the cost-model search agrees, with the numbers.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "commands.hpp"
+#include "inputs.hpp"
+#include "parplan/planner/rules.hpp"
+
+namespace parplan::cli {
+
+namespace {
+
+struct ExplainOptions {
+  InputSpecs in;
+  std::string fix;
+  bool allow_idle = false;
+  bool json = false;
+  bool all = false;
+  int threads = 0;
+  double slow_link_fraction = 0.10;
+};
+
+void run_explain(const ExplainOptions& eo) {
+  Inputs in = load_inputs(eo.in, false);
+  if (!(eo.slow_link_fraction > 0 && eo.slow_link_fraction < 1))
+    throw Error("--slow-link-fraction must be between 0 and 1, got " +
+                std::to_string(eo.slow_link_fraction));
+  planner::SearchOptions so;
+  so.gpus = in.gpus;
+  so.allow_idle = eo.allow_idle;
+  so.fixed = planner::parse_fixed(eo.fix);
+  so.top_k = 64;  // deep enough for R8 to find the best layout that keeps tp inside a node
+  so.threads = eo.threads;
+  auto start = std::chrono::steady_clock::now();
+  bool shown = false;
+  so.progress = [&](double done) {
+    double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (t < 1.0 && !shown) return;
+    shown = true;
+    std::fprintf(stderr, "\rsearching %3.0f%% %5.1f s", 100 * done, t);
+    std::fflush(stderr);
+  };
+  auto r = planner::search(in.model, in.cluster, in.training, so);
+  if (shown) std::fprintf(stderr, "\n");
+  planner::RuleOptions ro;
+  ro.slow_link_fraction = eo.slow_link_fraction;
+  auto rules = planner::evaluate_rules(in.model, in.cluster, in.training, in.gpus, r, ro);
+
+  if (eo.json) {
+    nlohmann::json j = {{"evaluated", r.evaluated}, {"feasible", r.feasible}, {"gpus", in.gpus}};
+    if (!r.top.empty())
+      j["best"] = {{"layout", to_json(r.top.front().layout)},
+                   {"prediction", cost::to_json(r.top.front().cost)}};
+    else
+      j["best"] = nullptr;
+    j["rules"] = nlohmann::json::array();
+    for (const auto& rr : rules) j["rules"].push_back(planner::to_json(rr));
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::cout << in.model.name << " on " << in.gpus << " x " << in.cluster.gpu.name << " ("
+            << in.cluster.gpus_per_node << " per node)\n";
+  if (r.top.empty())
+    std::cout << "search: no layout fits (" << r.evaluated << " evaluated)\n";
+  else
+    std::cout << "search: best " << describe(r.top.front().layout) << ", "
+              << r.top.front().cost.step_time_s << " s per step (" << r.evaluated
+              << " evaluated, " << r.feasible << " fit)\n";
+  std::cout << "\nrules that apply:\n";
+  for (const auto& rr : rules)
+    if (rr.fires) std::cout << "  " << planner::describe(rr) << "\n";
+  if (eo.all) {
+    std::cout << "\nrules that do not apply:\n";
+    for (const auto& rr : rules)
+      if (!rr.fires) std::cout << "  " << planner::describe(rr) << "\n";
+  }
+}
+
+}  // namespace
+
+void add_explain_command(CLI::App& app) {
+  auto eo = std::make_shared<ExplainOptions>();
+  auto* cmd = app.add_subcommand(
+      "explain", "which decision rules apply, what they recommend, and whether the search agrees");
+  add_input_options(cmd, eo->in, false);
+  cmd->add_option("--fix", eo->fix, "pin dimensions for the search (as for `plan`)");
+  cmd->add_flag("--allow-idle", eo->allow_idle, "accept layouts using fewer GPUs");
+  cmd->add_flag("--json", eo->json, "print JSON");
+  cmd->add_flag("--all", eo->all, "also list the rules that do not apply");
+  cmd->add_option("--threads,-j", eo->threads, "search threads (0: all cores)");
+  cmd->add_option("--slow-link-fraction", eo->slow_link_fraction,
+                  "a link is slow when its exposed communication exceeds this fraction of a step")
+      ->capture_default_str();
+  cmd->callback([eo] { run_explain(*eo); });
+}
+
+}  // namespace parplan::cli

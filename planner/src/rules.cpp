@@ -1,0 +1,397 @@
+// The decision rules R1-R10 (shared/docs/decision-rules.md): when each applies, what it
+// recommends, and whether the cost-model search's best plan agrees, with the numbers.
+#include "parplan/planner/rules.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "parplan/cost/pipeline.hpp"
+#include "parplan/model/error.hpp"
+
+namespace parplan::planner {
+
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+std::string gib(double bytes) { return fmt("%.1f GiB", bytes / kGiB); }
+std::string secs(double s) { return fmt("%.3f s", s); }
+std::string pct(double f) { return fmt("%.1f%%", 100.0 * f); }
+std::string str(int64_t v) { return std::to_string(v); }
+
+// What the inputs say before any search: does the training state fit one GPU, does one layer?
+struct Facts {
+  int64_t gpus = 1, gpus_per_node = 1, nodes = 1;
+  double usable_bytes = 0;       // GPU memory less the fragmentation reserve
+  double one_gpu_total = 0;      // plain training, micro-batch 1, full recomputation
+  double one_gpu_state = 0;      // of which params + grads + optimizer
+  bool fits_one_gpu = false;
+  double largest_layer_bytes = 0;  // 16-bit weights + grads + activations of the largest layer
+  bool layer_fits = true;
+};
+
+Facts facts(const Model& m, const Cluster& c, const Training& t, int64_t gpus) {
+  Facts f;
+  f.gpus = gpus;
+  f.gpus_per_node = c.gpus_per_node;
+  f.nodes = (gpus + c.gpus_per_node - 1) / c.gpus_per_node;
+  Layout plain;
+  plain.recompute = Recompute::Full;
+  const auto mem = cost::memory_per_gpu(m, c, t, plain);
+  f.usable_bytes = mem.capacity - mem.reserve;
+  f.one_gpu_total = mem.total;
+  f.one_gpu_state = mem.params + mem.grads + mem.optimizer;
+  f.fits_one_gpu = mem.fits;
+  // ZeRO-Infinity (Rajbhandari et al. 2021) sec. 5: the working set of the largest layer.
+  const auto pc = cost::count_params(m);
+  const auto sb = cost::state_bytes_per_param(t);
+  const double largest = std::max({pc.per_layer, pc.embedding, pc.head});
+  Layout one;
+  f.largest_layer_bytes =
+      largest * (sb.params + sb.grads) + cost::layer_activation_bytes(m, t, one);
+  f.layer_fits = f.largest_layer_bytes <= f.usable_bytes;
+  return f;
+}
+
+// Exposed communication of a layout, split by whether its group leaves a node.
+struct Exposure {
+  double total = 0, inter_node = 0, intra_node = 0;  // fractions of the step
+};
+Exposure exposure(const Candidate& b, const Cluster& c) {
+  Exposure e;
+  const auto& tm = b.cost.time;
+  const double step = b.cost.step_time_s > 0 ? b.cost.step_time_s : 1;
+  const auto pl = cost::place(b.layout, c);
+  auto add = [&](double s, const cost::Group& g) {
+    (g.spans_nodes() ? e.inter_node : e.intra_node) += s / step;
+  };
+  add(tm.tp_comm, pl.tp);
+  add(tm.cp_comm, pl.cp);
+  add(tm.pp_comm, pl.pp);
+  add(tm.dp_comm_exposed, pl.dp);
+  e.total = e.inter_node + e.intra_node;
+  return e;
+}
+
+nlohmann::json layout_numbers(const Candidate& b) {
+  return {{"layout", to_json(b.layout)},
+          {"step_time_s", b.cost.step_time_s},
+          {"memory_per_gpu_bytes", b.cost.memory.total}};
+}
+
+// The best plan of a narrower search (the rule's own recommendation), for the numbers.
+std::optional<Candidate> best_with(const Model& m, const Cluster& c, const Training& t,
+                                   int64_t gpus, const Fixed& f, int top_k = 1,
+                                   bool (*keep)(const Layout&) = nullptr) {
+  SearchOptions o;
+  o.gpus = gpus;
+  o.fixed = f;
+  o.top_k = top_k;
+  try {
+    auto r = search(m, c, t, o);
+    for (const auto& cand : r.top)
+      if (!keep || keep(cand.layout)) return cand;
+  } catch (const Error&) {
+  }
+  return std::nullopt;
+}
+
+std::string compare(const Candidate& best, const std::optional<Candidate>& rule,
+                    const std::string& what) {
+  if (!rule) return "; no " + what + " layout fits";
+  return "; best " + what + " layout " + describe(rule->layout) + ": " +
+         secs(rule->cost.step_time_s) + " (" +
+         fmt("%+.1f%%", 100.0 * (rule->cost.step_time_s / best.cost.step_time_s - 1)) +
+         " vs the search's best)";
+}
+
+RuleReport make_report(const char* id, const char* name) {
+  RuleReport r;
+  r.id = id;
+  r.name = name;
+  return r;
+}
+
+void set_verdict(RuleReport& r, bool agrees) { r.verdict = agrees ? Verdict::Agrees : Verdict::Disagrees; }
+
+}  // namespace
+
+const char* to_string(Verdict v) {
+  switch (v) {
+    case Verdict::Agrees: return "agrees";
+    case Verdict::Disagrees: return "disagrees";
+    case Verdict::NotApplicable: return "n/a";
+  }
+  return "?";
+}
+
+nlohmann::json to_json(const RuleReport& r) {
+  return {{"id", r.id},
+          {"name", r.name},
+          {"fires", r.fires},
+          {"recommendation", r.recommendation},
+          {"verdict", to_string(r.verdict)},
+          {"detail", r.detail},
+          {"numbers", r.numbers}};
+}
+
+std::string describe(const RuleReport& r) {
+  std::string s = r.id + " " + r.name + " [" + (r.fires ? to_string(r.verdict) : "does not apply") +
+                  "]: " + r.recommendation;
+  if (!r.detail.empty()) s += "\n    " + r.detail;
+  return s;
+}
+
+std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const Training& t,
+                                       int64_t gpus, const SearchResult& result,
+                                       const RuleOptions& o) {
+  if (gpus <= 0) gpus = c.total_gpus();
+  const Facts f = facts(m, c, t, gpus);
+  const Candidate* best = result.top.empty() ? nullptr : &result.top.front();
+  const std::string best_desc =
+      best ? "best plan " + describe(best->layout) + " (" + secs(best->cost.step_time_s) + ")"
+           : "the search found no layout that fits";
+  const Exposure ex = best ? exposure(*best, c) : Exposure{};
+  const bool one_gpu = gpus == 1;
+  const bool one_node = gpus > 1 && gpus <= c.gpus_per_node;
+  const bool multi_node = gpus > c.gpus_per_node;
+  const nlohmann::json memory_numbers = {{"one_gpu_total_bytes", f.one_gpu_total},
+                                         {"one_gpu_state_bytes", f.one_gpu_state},
+                                         {"usable_bytes", f.usable_bytes},
+                                         {"fits_one_gpu", f.fits_one_gpu}};
+  const std::string memory_text = "plain training on one GPU needs " + gib(f.one_gpu_total) +
+                                  " (state " + gib(f.one_gpu_state) + ") of " +
+                                  gib(f.usable_bytes) + " usable";
+  std::vector<RuleReport> out;
+
+  {  // R1
+    RuleReport r = make_report("R1", "single-gpu-fits");
+    r.recommendation = "plain training on one GPU: no ZeRO, no offload";
+    r.fires = one_gpu && f.fits_one_gpu;
+    r.numbers = memory_numbers;
+    r.detail = memory_text;
+    if (r.fires && best) {
+      set_verdict(r, best->layout.zero == 0 && best->layout.offload == Offload::None);
+      r.detail += "; " + best_desc;
+    }
+    out.push_back(std::move(r));
+  }
+  {  // R2
+    RuleReport r = make_report("R2", "single-gpu-offload");
+    r.recommendation =
+        "ZeRO with CPU offload of the optimizer state (and of the parameters if still short)";
+    r.fires = one_gpu && !f.fits_one_gpu;
+    r.numbers = memory_numbers;
+    r.detail = memory_text;
+    if (r.fires) {
+      set_verdict(r, best && best->layout.offload != Offload::None);
+      r.detail += "; " + best_desc;
+      if (best) r.numbers["cpu_offload_bytes"] = best->cost.memory.cpu_offload;
+    }
+    out.push_back(std::move(r));
+  }
+  {  // R3
+    RuleReport r = make_report("R3", "single-gpu-tiling");
+    r.recommendation =
+        "ZeRO-3 plus memory-centric tiling: split the largest layer's matrix multiply and run the "
+        "pieces one after another (parplan's search does not model tiling)";
+    r.fires = one_gpu && !f.layer_fits;
+    r.numbers = {{"largest_layer_bytes", f.largest_layer_bytes}, {"usable_bytes", f.usable_bytes}};
+    r.detail = "the largest layer's working set (16-bit weights, grads, activations) is " +
+               gib(f.largest_layer_bytes) + " of " + gib(f.usable_bytes) + " usable";
+    if (r.fires) {
+      // Agreement: the search, which has no tiling, finds nothing that fits either.
+      set_verdict(r, best == nullptr);
+      r.detail += "; " + best_desc;
+    }
+    out.push_back(std::move(r));
+  }
+  {  // R4
+    RuleReport r = make_report("R4", "node-fits-ddp");
+    r.recommendation =
+        "data parallel (DDP) across the node's GPUs, or ZeRO to save memory for larger "
+        "micro-batches";
+    r.fires = one_node && f.fits_one_gpu;
+    r.numbers = memory_numbers;
+    r.detail = memory_text;
+    if (r.fires && best) {
+      const Layout& l = best->layout;
+      set_verdict(r, l.tp == 1 && l.pp == 1 && l.cp == 1);
+      Fixed ddp;
+      ddp.tp = ddp.pp = ddp.cp = 1;
+      auto rule = best_with(m, c, t, gpus, ddp);
+      r.detail += "; " + best_desc + compare(*best, rule, "data-parallel");
+      r.numbers["best"] = layout_numbers(*best);
+      if (rule) r.numbers["rule_best"] = layout_numbers(*rule);
+    }
+    out.push_back(std::move(r));
+  }
+  const bool slow = best && ex.total > o.slow_link_fraction;
+  const bool slow_inter = best && ex.inter_node > o.slow_link_fraction;
+  const nlohmann::json link_numbers = {{"exposed_comm_fraction", ex.total},
+                                       {"exposed_inter_node_fraction", ex.inter_node},
+                                       {"exposed_intra_node_fraction", ex.intra_node},
+                                       {"slow_link_fraction", o.slow_link_fraction}};
+  {  // R5
+    RuleReport r = make_report("R5", "node-no-fit");
+    r.recommendation =
+        "pipeline parallel, ZeRO or tensor parallel; with slow links prefer PP over ZeRO and TP";
+    r.fires = one_node && !f.fits_one_gpu;
+    r.numbers = link_numbers;
+    r.detail = memory_text;
+    if (r.fires && best) {
+      const Layout& l = best->layout;
+      r.detail += "; " + best_desc + "; exposed communication " + pct(ex.total) + " of the step (" +
+                  (slow ? "slow" : "fast") + " links at the " + pct(o.slow_link_fraction) +
+                  " threshold)";
+      set_verdict(r, slow ? l.pp > 1 : (l.pp > 1 || l.zero >= 1 || l.tp > 1));
+      if (slow) r.recommendation += " (links are slow here: PP first)";
+    } else if (r.fires) {
+      set_verdict(r, false);
+      r.detail += "; " + best_desc;
+    }
+    out.push_back(std::move(r));
+  }
+  {  // R6
+    RuleReport r = make_report("R6", "multinode-fast");
+    r.recommendation =
+        "ZeRO alone (almost no model changes), or PP + ZeRO + TP + DP (less communication, more "
+        "engineering)";
+    r.fires = multi_node && best && !slow_inter;
+    r.numbers = link_numbers;
+    if (multi_node && best) {
+      r.detail = "exposed inter-node communication of the " + best_desc + " is " +
+                 pct(ex.inter_node) + " of the step (fast below " + pct(o.slow_link_fraction) + ")";
+    } else {
+      r.detail = multi_node ? best_desc + ": link speed cannot be judged"
+                            : "the GPUs fit in one node";
+    }
+    if (r.fires) {
+      const Layout& l = best->layout;
+      const bool zero_alone = l.tp == 1 && l.pp == 1 && l.cp == 1 && l.zero >= 1;
+      const bool three_d = l.pp > 1 && l.tp > 1 && l.dp > 1;
+      set_verdict(r, zero_alone || three_d);
+      Fixed zero_only;
+      zero_only.tp = zero_only.pp = zero_only.cp = 1;
+      auto rule = best_with(m, c, t, gpus, zero_only);
+      r.detail += compare(*best, rule, "ZeRO/data-parallel-only");
+      r.numbers["best"] = layout_numbers(*best);
+      if (rule) r.numbers["rule_best"] = layout_numbers(*rule);
+    }
+    out.push_back(std::move(r));
+  }
+  {  // R7
+    RuleReport r = make_report("R7", "multinode-slow");
+    r.recommendation = "DP + PP + TP + ZeRO-1";
+    r.fires = multi_node && slow_inter && !f.fits_one_gpu;
+    r.numbers = link_numbers;
+    r.numbers["fits_one_gpu"] = f.fits_one_gpu;
+    if (multi_node && best)
+      r.detail = "exposed inter-node communication of the " + best_desc + " is " +
+                 pct(ex.inter_node) + " of the step (slow above " + pct(o.slow_link_fraction) +
+                 "); " + memory_text;
+    else
+      r.detail = multi_node ? best_desc : "the GPUs fit in one node";
+    if (r.fires) {
+      const Layout& l = best->layout;
+      set_verdict(r, l.dp > 1 && l.pp > 1 && l.tp > 1 && l.zero <= 1);
+      Fixed z1;
+      z1.zero = 1;
+      auto rule = best_with(m, c, t, gpus, z1, 64, [](const Layout& x) {
+        return x.dp > 1 && x.pp > 1 && x.tp > 1;
+      });
+      r.detail += compare(*best, rule, "DP+PP+TP+ZeRO-1");
+      r.numbers["best"] = layout_numbers(*best);
+      if (rule) r.numbers["rule_best"] = layout_numbers(*rule);
+    }
+    out.push_back(std::move(r));
+  }
+  {  // R8
+    RuleReport r = make_report("R8", "tp-within-node");
+    r.recommendation = "keep tensor parallelism inside a node: tp <= " + str(c.gpus_per_node);
+    r.fires = gpus > 1;
+    r.numbers = {{"gpus_per_node", c.gpus_per_node}};
+    if (r.fires && best) {
+      const int64_t tp = best->layout.tp;
+      r.numbers["best_tp"] = tp;
+      set_verdict(r, tp <= c.gpus_per_node);
+      r.detail = "best plan tp=" + str(tp) + (tp <= c.gpus_per_node ? " <= " : " > ") +
+                 str(c.gpus_per_node) + " GPUs per node";
+      if (tp > c.gpus_per_node) {
+        const Candidate* within = nullptr;
+        for (const auto& cand : result.top)
+          if (cand.layout.tp <= c.gpus_per_node) {
+            within = &cand;
+            break;
+          }
+        r.detail += within ? compare(*best, *within, "within-node tp")
+                           : "; no layout with tp <= " + str(c.gpus_per_node) +
+                                 " among the top " + str(int64_t(result.top.size()));
+        if (within) r.numbers["rule_best"] = layout_numbers(*within);
+      }
+    } else if (r.fires) {
+      r.detail = best_desc;
+    } else {
+      r.detail = "one GPU: no tensor parallelism";
+    }
+    out.push_back(std::move(r));
+  }
+  {  // R9
+    RuleReport r = make_report("R9", "batch-scaling");
+    r.recommendation =
+        "global batch = data-parallel workers x micro-batch x accumulation steps; scale the "
+        "learning rate by sqrt(N)";
+    r.fires = best != nullptr;
+    if (best) {
+      const Layout& l = best->layout;
+      const int64_t accum = cost::micro_batches(t, l);
+      const int64_t effective = int64_t(l.dp) * l.micro_batch * accum;
+      const int64_t base = t.base_batch > 0 ? t.base_batch : l.micro_batch;
+      const double lr = t.learning_rate * std::sqrt(double(effective) / double(base));
+      set_verdict(r, effective == t.global_batch);
+      r.numbers = {{"dp", l.dp},
+                   {"micro_batch", l.micro_batch},
+                   {"accumulation_steps", accum},
+                   {"effective_global_batch", effective},
+                   {"base_batch", base},
+                   {"learning_rate", t.learning_rate},
+                   {"scaled_learning_rate", lr}};
+      r.detail = "effective global batch " + str(l.dp) + " x " + str(l.micro_batch) + " x " +
+                 str(accum) + " = " + str(effective) + " (train.global_batch " +
+                 str(t.global_batch) + "); learning rate " + fmt("%.3g", t.learning_rate) +
+                 " x sqrt(" + str(effective) + "/" + str(base) + ") = " + fmt("%.3g", lr);
+    } else {
+      r.detail = best_desc;
+    }
+    out.push_back(std::move(r));
+  }
+  {  // R10
+    RuleReport r = make_report("R10", "communication-ratio");
+    r.recommendation = "keep exposed communication below " + pct(o.slow_link_fraction) +
+                       " of the step";
+    r.fires = best != nullptr;
+    r.numbers = link_numbers;
+    if (best) {
+      const auto& tm = best->cost.time;
+      const double step = best->cost.step_time_s;
+      r.numbers["exposed_comm_fraction_cost"] = best->cost.exposed_comm_fraction;
+      set_verdict(r, best->cost.exposed_comm_fraction <= o.slow_link_fraction);
+      r.detail = "exposed communication " + pct(best->cost.exposed_comm_fraction) +
+                 " of the step: tp " + pct(tm.tp_comm / step) + ", cp " + pct(tm.cp_comm / step) +
+                 ", pp " + pct(tm.pp_comm / step) + ", dp " + pct(tm.dp_comm_exposed / step) +
+                 " (dp total incl. hidden " + pct(tm.dp_comm_total / step) + ")";
+    } else {
+      r.detail = best_desc;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace parplan::planner
