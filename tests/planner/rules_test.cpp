@@ -1,0 +1,157 @@
+#include "parplan/planner/rules.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "fixtures.hpp"
+
+namespace parplan::planner {
+namespace {
+
+std::vector<RuleReport> rules_for(const test::Inputs& in, int64_t gpus,
+                                  const std::string& fix = "", SearchResult* out = nullptr) {
+  SearchOptions o;
+  o.gpus = gpus;
+  o.top_k = 64;
+  o.fixed = parse_fixed(fix);
+  auto r = search(in.m, in.c, in.t, o);
+  if (out) *out = r;
+  return evaluate_rules(in.m, in.c, in.t, gpus, r);
+}
+
+const RuleReport& rule(const std::vector<RuleReport>& v, const std::string& id) {
+  for (const auto& r : v)
+    if (r.id == id) return r;
+  throw std::runtime_error("no rule " + id);
+}
+
+TEST(Rules, ReportsR1ThroughR10InOrder) {
+  auto v = rules_for(test::gpt2(), 8);
+  ASSERT_EQ(v.size(), 10u);
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string id = "R";
+    id += std::to_string(i + 1);
+    EXPECT_EQ(v[i].id, id);
+  }
+  EXPECT_EQ(v[7].name, "tp-within-node");
+}
+
+TEST(Rules, R1FiresWhenGpt2FitsOnOneGpuAndTheSearchAgrees) {
+  auto v = rules_for(test::gpt2(), 1);
+  EXPECT_TRUE(rule(v, "R1").fires);
+  EXPECT_EQ(rule(v, "R1").verdict, Verdict::Agrees) << rule(v, "R1").detail;
+  EXPECT_FALSE(rule(v, "R2").fires);
+  EXPECT_FALSE(rule(v, "R3").fires);
+  EXPECT_FALSE(rule(v, "R4").fires);
+  EXPECT_FALSE(rule(v, "R8").fires);
+}
+
+TEST(Rules, R2FiresWhenLlama7bStateExceedsOneGpuAndOnlyOffloadFits) {
+  // 6.7e9 params x 16 bytes = 108 GB of model state > 80 GiB.
+  auto in = test::presets("llama2-7b", "dgx-a100-80g", "gpt2-512");
+  SearchResult r;
+  auto v = rules_for(in, 1, "", &r);
+  EXPECT_FALSE(rule(v, "R1").fires);
+  EXPECT_TRUE(rule(v, "R2").fires);
+  EXPECT_FALSE(rule(v, "R3").fires);
+  EXPECT_GT(rule(v, "R2").numbers["one_gpu_state_bytes"].get<double>(), 80.0 * (1 << 30));
+  if (!r.top.empty()) {
+    EXPECT_NE(r.top.front().layout.offload, Offload::None);
+    EXPECT_EQ(rule(v, "R2").verdict, Verdict::Agrees);
+  }
+}
+
+TEST(Rules, R3FiresWhenOneLayerDoesNotFitOneGpu) {
+  auto in = test::gpt2();
+  // hidden 65536: one layer holds 12 h^2 = 51.5e9 parameters, 206 GB in 16-bit weights + grads.
+  in.m.hidden = 65536;
+  in.m.heads = 512;
+  in.m.kv_heads = 512;
+  in.m.ffn_hidden = 4 * 65536;
+  auto v = rules_for(in, 1);
+  EXPECT_TRUE(rule(v, "R2").fires);
+  EXPECT_TRUE(rule(v, "R3").fires);
+  EXPECT_EQ(rule(v, "R3").verdict, Verdict::Agrees);  // nothing fits without tiling
+  EXPECT_GT(rule(v, "R3").numbers["largest_layer_bytes"].get<double>(),
+            rule(v, "R3").numbers["usable_bytes"].get<double>());
+}
+
+TEST(Rules, R4FiresForAModelThatFitsOnOneNode) {
+  auto v = rules_for(test::gpt2(), 8);
+  EXPECT_TRUE(rule(v, "R4").fires);
+  EXPECT_NE(rule(v, "R4").verdict, Verdict::NotApplicable);
+  EXPECT_TRUE(rule(v, "R4").numbers.contains("rule_best"));
+  EXPECT_FALSE(rule(v, "R5").fires);
+  EXPECT_FALSE(rule(v, "R6").fires);
+  EXPECT_FALSE(rule(v, "R7").fires);
+}
+
+TEST(Rules, R5FiresWhenLlama70bDoesNotFitOneGpuOfTheNode) {
+  auto in = test::presets("llama2-70b", "dgx-a100-80g", "gpt2-512");
+  auto v = rules_for(in, 8);
+  EXPECT_FALSE(rule(v, "R4").fires);
+  EXPECT_TRUE(rule(v, "R5").fires);
+}
+
+TEST(Rules, MultiNodeGpt3FiresExactlyOneOfR6AndR7) {
+  auto v = rules_for(test::gpt3(), 1024);
+  EXPECT_NE(rule(v, "R6").fires, rule(v, "R7").fires);
+  EXPECT_FALSE(rule(v, "R4").fires);
+  EXPECT_FALSE(rule(v, "R5").fires);
+}
+
+TEST(Rules, R8AgreesWhenTheBestTpStaysInsideANode) {
+  auto v = rules_for(test::gpt3(), 1024);
+  const auto& r8 = rule(v, "R8");
+  EXPECT_TRUE(r8.fires);
+  EXPECT_EQ(r8.verdict, Verdict::Agrees) << r8.detail;
+  EXPECT_LE(r8.numbers["best_tp"].get<int>(), 8);
+}
+
+TEST(Rules, R8DisagreesWithNumbersWhenTpIsPinnedAcrossNodes) {
+  auto v = rules_for(test::gpt3(), 1024, "tp=16");
+  const auto& r8 = rule(v, "R8");
+  EXPECT_TRUE(r8.fires);
+  EXPECT_EQ(r8.verdict, Verdict::Disagrees);
+  EXPECT_EQ(r8.numbers["best_tp"].get<int>(), 16);
+  EXPECT_NE(r8.detail.find("tp=16 > 8"), std::string::npos) << r8.detail;
+}
+
+TEST(Rules, R9ReportsTheEffectiveBatchAndTheSqrtScaledLearningRate) {
+  SearchResult r;
+  auto in = test::gpt3();
+  auto v = rules_for(in, 1024, "", &r);
+  const auto& n = rule(v, "R9").numbers;
+  const Layout& l = r.top.front().layout;
+  EXPECT_EQ(n["effective_global_batch"].get<int64_t>(), 1536);
+  EXPECT_EQ(n["dp"].get<int>(), l.dp);
+  // base_batch 0 -> the micro-batch: lr * sqrt(1536 / mb).
+  EXPECT_DOUBLE_EQ(n["scaled_learning_rate"].get<double>(),
+                   in.t.learning_rate * std::sqrt(1536.0 / l.micro_batch));
+  EXPECT_EQ(rule(v, "R9").verdict, Verdict::Agrees);
+}
+
+TEST(Rules, R10ReportsTheBestPlansExposedCommunicationFraction) {
+  SearchResult r;
+  auto v = rules_for(test::gpt3(), 1024, "", &r);
+  const auto& r10 = rule(v, "R10");
+  EXPECT_TRUE(r10.fires);
+  EXPECT_EQ(r10.numbers["exposed_comm_fraction_cost"].get<double>(),
+            r.top.front().cost.exposed_comm_fraction);
+  EXPECT_EQ(r10.verdict, r.top.front().cost.exposed_comm_fraction <= 0.10 ? Verdict::Agrees
+                                                                          : Verdict::Disagrees);
+}
+
+TEST(Rules, JsonCarriesIdVerdictAndNumbers) {
+  auto v = rules_for(test::gpt2(), 8);
+  auto j = to_json(v[7]);
+  EXPECT_EQ(j["id"], "R8");
+  EXPECT_TRUE(j.contains("verdict"));
+  EXPECT_TRUE(j.contains("recommendation"));
+  EXPECT_TRUE(j["numbers"].is_object());
+  EXPECT_NE(describe(v[7]).find("R8 tp-within-node"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace parplan::planner
