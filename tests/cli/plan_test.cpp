@@ -1,0 +1,180 @@
+// `parplan plan`, `explain` and `export` run as a user would (env PARPLAN_BIN).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out;
+};
+
+// Runs parplan with `args` (shell words); stderr joins stdout unless stdout_only.
+Run parplan(const std::string& args, bool stdout_only = false) {
+  Run r;
+  const char* bin = std::getenv("PARPLAN_BIN");
+  if (!bin) {
+    r.out = "PARPLAN_BIN not set";
+    return r;
+  }
+  std::string cmd = std::string("'") + bin + "' " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+bool has(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          (name + "." + std::to_string(::getpid())))
+      .string();
+}
+
+TEST(CliPlan, JsonHasTheSearchCountsBestTopAndRules) {
+  auto r = parplan("plan --gpus 64 --top 5 --json", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["evaluated"].get<int64_t>(), 0);
+  EXPECT_GT(j["feasible"].get<int64_t>(), 0);
+  EXPECT_GE(j["search_time_s"].get<double>(), 0.0);
+  EXPECT_EQ(j["best"]["layout"]["tp"].get<int>() * j["best"]["layout"]["pp"].get<int>() *
+                j["best"]["layout"]["dp"].get<int>() * j["best"]["layout"]["cp"].get<int>(),
+            64);
+  EXPECT_GT(j["best"]["prediction"]["step_time_s"].get<double>(), 0.0);
+  ASSERT_EQ(j["top"].size(), 5u);
+  EXPECT_EQ(j["top"][0], j["best"]);
+  EXPECT_LE(j["top"][0]["prediction"]["step_time_s"].get<double>(),
+            j["top"][4]["prediction"]["step_time_s"].get<double>());
+  ASSERT_EQ(j["rules"].size(), 10u);
+  EXPECT_EQ(j["rules"][7]["id"], "R8");
+}
+
+TEST(CliPlan, TablePrintsTheCountsAndTheRankedLayouts) {
+  auto r = parplan("plan --model gpt2-124m --train gpt2-512 --gpus 8 --top 3", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "layouts evaluated")) << r.out;
+  EXPECT_TRUE(has(r.out, "rank"));
+  EXPECT_TRUE(has(r.out, "R4 node-fits-ddp"));
+}
+
+TEST(CliPlan, FixIsRespected) {
+  auto r = parplan("plan --gpus 1024 --fix tp=8,pp=8,zero=1 --json", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  for (const auto& c : j["top"]) {
+    EXPECT_EQ(c["layout"]["tp"], 8);
+    EXPECT_EQ(c["layout"]["pp"], 8);
+    EXPECT_EQ(c["layout"]["zero"], 1);
+  }
+}
+
+TEST(CliPlan, FixTp3OnA1024GpuClusterExits2SayingItDoesNotDivideTheGpus) {
+  // 3 divides gpt3's 96 heads but not 1024 GPUs.
+  auto r = parplan("plan --gpus 1024 --fix tp=3");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_TRUE(has(r.out, "does not divide the 1024 GPUs")) << r.out;
+  EXPECT_TRUE(has(r.out, "--allow-idle")) << r.out;
+}
+
+TEST(CliPlan, FixTp5Exits2NamingTheHeads) {
+  auto r = parplan("plan --gpus 1024 --fix tp=5");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_TRUE(has(r.out, "heads (96)")) << r.out;
+}
+
+TEST(CliPlan, UnknownFixKeyExits2) {
+  auto r = parplan("plan --gpus 64 --fix tpp=8");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_TRUE(has(r.out, "unknown key 'tpp'")) << r.out;
+}
+
+TEST(CliPlan, TooManyGpusExits2) {
+  auto r = parplan("plan --gpus 100000");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_TRUE(has(r.out, "exceeds")) << r.out;
+}
+
+TEST(CliPlan, NothingFitsExits2WithAdvice) {
+  auto r = parplan("plan --gpus 1 --fix offload=none");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_TRUE(has(r.out, "no layout of gpt3-175b fits")) << r.out;
+  EXPECT_TRUE(has(r.out, "more GPUs")) << r.out;
+  EXPECT_TRUE(has(r.out, "recompute")) << r.out;
+}
+
+TEST(CliPlan, BadModelInputExits2) {
+  auto r = parplan("plan --model no-such-model");
+  EXPECT_EQ(r.code, 2) << r.out;
+}
+
+TEST(CliPlan, OutWritesAPlanThatExportTurnsIntoMegatronArguments) {
+  const std::string plan = temp_path("parplan_plan_test.json");
+  auto r = parplan("plan --gpus 1024 --fix tp=8,pp=8 --out '" + plan + "'", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(std::ifstream(plan));
+  EXPECT_EQ(j["layout"]["tp"], 8);
+  EXPECT_TRUE(j.contains("prediction"));
+  EXPECT_TRUE(j.contains("rules"));
+  EXPECT_TRUE(j.contains("model"));
+
+  auto m = parplan("export --plan '" + plan + "' --to megatron", true);
+  ASSERT_EQ(m.code, 0) << m.out;
+  EXPECT_TRUE(has(m.out, "--tensor-model-parallel-size 8")) << m.out;
+  EXPECT_TRUE(has(m.out, "--pipeline-model-parallel-size 8"));
+  EXPECT_TRUE(has(m.out, "--global-batch-size 1536"));
+
+  auto d = parplan("export --plan '" + plan + "' --to deepspeed", true);
+  ASSERT_EQ(d.code, 0) << d.out;
+  EXPECT_EQ(nlohmann::json::parse(d.out)["train_batch_size"], 1536);
+
+  auto t = parplan("export --plan '" + plan + "' --to torchrun", true);
+  EXPECT_TRUE(has(t.out, "torchrun --nnodes 128 --nproc-per-node 8")) << t.out;
+
+  auto bad = parplan("export --plan '" + plan + "' --to horovod");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_TRUE(has(bad.out, "unknown format")) << bad.out;
+  std::filesystem::remove(plan);
+}
+
+TEST(CliExport, MissingPlanFileExits2) {
+  auto r = parplan("export --plan /nonexistent/plan.json --to megatron");
+  EXPECT_EQ(r.code, 2) << r.out;
+}
+
+TEST(CliExplain, JsonListsTheRulesThatFireForOneNode) {
+  auto r = parplan("explain --model gpt2-124m --train gpt2-512 --gpus 8 --json", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["rules"].size(), 10u);
+  EXPECT_EQ(j["rules"][3]["id"], "R4");
+  EXPECT_EQ(j["rules"][3]["fires"], true);
+  EXPECT_EQ(j["rules"][0]["fires"], false);
+}
+
+TEST(CliExplain, TableShowsVerdictsWithNumbers) {
+  auto r = parplan("explain --gpus 1024 --fix tp=16", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "R8 tp-within-node [disagrees]")) << r.out;
+  EXPECT_TRUE(has(r.out, "tp=16 > 8")) << r.out;
+}
+
+}  // namespace
