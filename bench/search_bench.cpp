@@ -1,0 +1,82 @@
+// search_bench: how fast the planner searches the reference cases. Prints one row per case and
+// thread count: layouts evaluated, feasible, wall time (best of --repeat runs), evaluations per
+// second overall and per core, and the best layout with its predicted step time.
+//   search_bench [--repeat N] [--threads T]   (T: the multi-threaded run; default all cores)
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "parplan/model/io.hpp"
+#include "parplan/planner/search.hpp"
+
+namespace {
+
+struct Case {
+  const char* name;
+  const char* model;
+  const char* cluster;
+  const char* train;
+  int64_t gpus;
+};
+
+constexpr Case kCases[] = {
+    {"gpt3-175b / 1024 A100", "gpt3-175b", "dgx-a100-80g", "gpt3-1536", 1024},
+    {"gpt3-175b / 4096 A100", "gpt3-175b", "dgx-a100-80g", "gpt3-1536", 4096},
+    {"llama3-405b / 16384 H100", "llama3-405b", "dgx-h100-80g", "llama3-8k", 16384},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int repeat = 3;
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--repeat") repeat = std::max(1, std::atoi(argv[i + 1]));
+    else if (a == "--threads") threads = std::max(1, std::atoi(argv[i + 1]));
+    else {
+      std::fprintf(stderr, "usage: search_bench [--repeat N] [--threads T]\n");
+      return 2;
+    }
+  }
+  try {
+    std::printf("%-26s %6s %7s %10s %9s %9s %12s %12s  %s\n", "case", "GPUs", "threads",
+                "evaluated", "feasible", "wall_s", "evals/s", "per_core", "best layout: step_s");
+    for (const Case& c : kCases) {
+      const auto m = parplan::load_model(c.model);
+      const auto cl = parplan::load_cluster(c.cluster);
+      const auto t = parplan::load_training(c.train);
+      for (int th : {threads, 1}) {
+        parplan::planner::SearchResult best_run;
+        double wall = 1e30;
+        for (int r = 0; r < repeat; ++r) {
+          parplan::planner::SearchOptions o;
+          o.gpus = c.gpus;
+          o.threads = th;
+          auto res = parplan::planner::search(m, cl, t, o);
+          if (res.search_time_s < wall) {
+            wall = res.search_time_s;
+            best_run = std::move(res);
+          }
+        }
+        const double rate = double(best_run.evaluated) / wall;
+        std::string best = best_run.top.empty()
+                               ? "nothing fits"
+                               : parplan::describe(best_run.top.front().layout) + ": " +
+                                     std::to_string(best_run.top.front().cost.step_time_s) + " s";
+        std::printf("%-26s %6lld %7d %10lld %9lld %9.3f %12.3g %12.3g  %s\n", c.name,
+                    static_cast<long long>(c.gpus), th,
+                    static_cast<long long>(best_run.evaluated),
+                    static_cast<long long>(best_run.feasible), wall, rate, rate / th,
+                    best.c_str());
+        if (threads == 1) break;
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
