@@ -1,10 +1,13 @@
 // `parplan plan`: search every layout for the inputs, print the best ones and the rules.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <numeric>
 #include <sstream>
 
@@ -37,12 +40,21 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-// A progress bar on stderr, shown once a search has run for a second.
+// A progress bar on stderr, shown once a search has run for a second: redrawn in place on a
+// terminal, one line per second otherwise (logs).
 std::function<void(double)> progress_bar(bool& shown) {
   auto start = std::chrono::steady_clock::now();
-  return [start, &shown](double done) {
+  const bool tty = isatty(fileno(stderr));
+  auto last_line = std::make_shared<double>(0.0);
+  return [start, tty, last_line, &shown](double done) {
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (elapsed < 1.0 && !shown) return;
+    if (!tty) {
+      if (elapsed - *last_line < 1.0 && done < 1.0) return;
+      *last_line = elapsed;
+      std::fprintf(stderr, "searching: %3.0f%% after %.1f s\n", 100.0 * done, elapsed);
+      return;
+    }
     shown = true;
     const int width = 40;
     int fill = std::clamp(int(done * width + 0.5), 0, width);
@@ -79,7 +91,7 @@ std::string no_fit_message(const Inputs& in, const planner::SearchResult& r, boo
 std::string table(const std::vector<planner::Candidate>& top, const std::vector<double>* sim) {
   std::ostringstream o;
   char line[512];
-  std::snprintf(line, sizeof line, "%4s %5s %4s %4s %4s %4s %4s %-9s %-3s %-11s %3s %-9s %9s %s%10s %6s %8s %8s\n",
+  std::snprintf(line, sizeof line, "%4s %5s %4s %4s %4s %4s %4s %-9s %-3s %-11s %3s %-16s %9s %s%10s %6s %8s %8s\n",
                 "rank", "dp", "tp", "pp", "cp", "mb", "zero", "recompute", "sp", "schedule", "v",
                 "offload", "step_s", sim ? " sim_step_s" : "", "tokens/s", "MFU", "mem_GiB",
                 "exposed");
@@ -89,7 +101,7 @@ std::string table(const std::vector<planner::Candidate>& top, const std::vector<
     const Layout& l = c.layout;
     std::string simcol = sim ? fmt(" %10.3f", (*sim)[i]) : "";
     std::snprintf(line, sizeof line,
-                  "%4zu %5d %4d %4d %4d %4d %4d %-9s %-3s %-11s %3d %-9s %9.3f %s%10.0f %5.1f%% %8.1f %7.1f%%\n",
+                  "%4zu %5d %4d %4d %4d %4d %4d %-9s %-3s %-11s %3d %-16s %9.3f %s%10.0f %5.1f%% %8.1f %7.1f%%\n",
                   i + 1, l.dp, l.tp, l.pp, l.cp, l.micro_batch, l.zero, to_string(l.recompute),
                   l.sequence_parallel ? "yes" : "no", l.pp > 1 ? to_string(l.schedule) : "-",
                   l.virtual_stages, to_string(l.offload), c.cost.step_time_s, simcol.c_str(),
