@@ -1,0 +1,87 @@
+// `parplan predict`: the analytical cost of one layout (step time, throughput, MFU, memory).
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "format.hpp"
+#include "inputs.hpp"
+#include "parplan/cost/step.hpp"
+
+namespace parplan::cli {
+
+namespace {
+struct PredictArgs {
+  InputSpecs in;
+  bool json = false;
+  std::string out;
+  int stage = -1;
+};
+
+std::string table(const Inputs& in, const cost::StepCost& s) {
+  std::ostringstream o;
+  const auto& t = s.time;
+  const auto& m = s.memory;
+  o << in.model.name << " on " << in.layout.gpus() << " x " << in.cluster.gpu.name << " ("
+    << in.cluster.name << "), " << describe(in.layout) << "\n";
+  o << "  global batch " << in.training.global_batch << " x " << in.training.seq_len
+    << " tokens, " << s.micro_batches << " micro-batches per pipeline, " << to_string(in.training.dtype)
+    << "\n\n";
+  o << "step time        " << secs(s.step_time_s) << "\n";
+  o << "  compute        " << secs(t.compute) << "\n";
+  o << "  TP comm        " << secs(t.tp_comm) << "\n";
+  o << "  CP comm        " << secs(t.cp_comm) << "\n";
+  o << "  PP comm        " << secs(t.pp_comm) << "\n";
+  o << "  PP bubble      " << secs(t.pp_bubble) << "\n";
+  o << "  DP comm        " << secs(t.dp_comm_exposed) << " exposed of " << secs(t.dp_comm_total)
+    << "\n";
+  o << "  optimizer      " << secs(t.optimizer) << "\n";
+  o << "throughput       " << fmt("%.0f", s.tokens_per_s) << " tokens/s, "
+    << fmt("%.1f", s.model_tflops_per_gpu) << " model TFLOP/s per GPU\n";
+  o << "MFU / HFU        " << pct(s.mfu) << " / " << pct(s.hfu) << "\n";
+  o << "exposed comm     " << pct(s.exposed_comm_fraction) << " of the step\n\n";
+  o << "memory per GPU (pipeline stage " << m.stage << ")\n";
+  o << "  parameters     " << gib(m.params) << "\n";
+  o << "  gradients      " << gib(m.grads) << "\n";
+  o << "  optimizer      " << gib(m.optimizer) << "\n";
+  o << "  activations    " << gib(m.activations) << "\n";
+  o << "  buffers        " << gib(m.buffers) << "\n";
+  o << "  reserve        " << gib(m.reserve) << "\n";
+  o << "  total          " << gib(m.total) << " of " << gib(m.capacity)
+    << (m.fits ? "  (fits)" : "  (DOES NOT FIT)") << "\n";
+  if (m.cpu_offload > 0) o << "  on CPU         " << gib(m.cpu_offload) << "\n";
+  return o.str();
+}
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto args = std::make_shared<PredictArgs>();
+  auto* cmd = app.add_subcommand("predict", "predict step time, throughput, MFU and memory of a layout");
+  add_input_options(cmd, args->in, true);
+  cmd->add_flag("--json", args->json, "print JSON (DESIGN.md fields)");
+  cmd->add_option("--out,-o", args->out, "also write the plan (inputs + layout + prediction) here");
+  cmd->add_option("--stage", args->stage, "memory of this pipeline stage (default: the peak one)");
+  cmd->callback([args] {
+    const Inputs in = load_inputs(args->in, true);
+    cost::StepCost s = cost::predict(in.model, in.cluster, in.training, in.layout);
+    if (args->stage >= 0) {
+      if (args->stage >= in.layout.pp)
+        throw Error("--stage must be below pp (" + std::to_string(in.layout.pp) + ")");
+      s.memory = cost::memory_per_gpu(in.model, in.cluster, in.training, in.layout, args->stage);
+    }
+    if (!args->out.empty()) {
+      Plan p{in.model, in.cluster, in.training, in.layout, cost::to_json(s), {}};
+      emit(args->out, to_json(p).dump(2));
+    }
+    if (args->json) {
+      nlohmann::json j = cost::to_json(s);
+      j["layout"] = to_json(in.layout);
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << table(in, s);
+    }
+  });
+}
+
+}  // namespace parplan::cli
