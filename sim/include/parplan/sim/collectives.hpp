@@ -1,0 +1,25 @@
+#pragma once
+// Simulating bare collectives on a cluster's platform: the checks of the flow decomposition
+// against the alpha-beta formulas, and contention experiments (two rings sharing a link).
+#include <cstdint>
+#include <vector>
+
+#include "parplan/cost/collectives.hpp"
+#include "parplan/sim/platform.hpp"
+
+namespace parplan::sim {
+
+struct CollectiveJob {
+  cost::Collective op = cost::Collective::AllReduce;
+  double bytes = 0;             // cost::collective_time's convention
+  std::vector<int64_t> gpus;    // members (GPU ids) in ring order; SendRecv: {src, dst}
+  cost::Algorithm algorithm = cost::Algorithm::Ring;
+  int repeat = 1;               // run the collective this many times back to back
+};
+
+// Runs every job concurrently, starting at time 0, and returns each job's completion time in
+// seconds. Builds its own engine: call it once per process (see worker.hpp).
+std::vector<double> simulate_collectives(const Cluster& c, const std::vector<CollectiveJob>& jobs,
+                                         NetworkModel network = NetworkModel::Cm02);
+
+}  // namespace parplan::sim

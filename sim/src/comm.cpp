@@ -1,0 +1,243 @@
+#include "comm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <simgrid/s4u/Comm.hpp>
+#include <simgrid/s4u/Engine.hpp>
+#include <simgrid/s4u/Host.hpp>
+
+#include "names.hpp"
+#include "parplan/model/error.hpp"
+
+namespace sg4 = simgrid::s4u;
+
+namespace parplan::sim::detail {
+
+namespace {
+int payload = 0;  // messages carry no data; only their simulated size matters
+
+double route_latency(const Platform& p, int64_t a, int64_t b) {
+  std::vector<sg4::Link*> links;
+  double lat = 0;
+  p.hosts[static_cast<size_t>(a)]->route_to(p.hosts[static_cast<size_t>(b)], links, &lat);
+  return lat;
+}
+
+uint64_t msg_size(double bytes) { return static_cast<uint64_t>(std::llround(std::max(0.0, bytes))); }
+}  // namespace
+
+void Comms::flow_started(int64_t src, int64_t dst) {
+  if (!trace || !trace->enabled) return;
+  const int k = platform_.node_of(src) == platform_.node_of(dst) ? 0 : 1;
+  trace->counter(k == 0 ? "intra-node flows" : "inter-node flows", sg4::Engine::get_clock(), ++inflight_[k]);
+}
+void Comms::flow_ended(int64_t src, int64_t dst) {
+  if (!trace || !trace->enabled) return;
+  const int k = platform_.node_of(src) == platform_.node_of(dst) ? 0 : 1;
+  trace->counter(k == 0 ? "intra-node flows" : "inter-node flows", sg4::Engine::get_clock(), --inflight_[k]);
+}
+
+cost::Group CommGroup::shape() const {
+  cost::Group s;
+  s.size = size();
+  s.per_node = per_node;
+  s.groups_sharing_nic = 1;
+  return s;
+}
+
+std::shared_ptr<CommGroup> Comms::make_flat(const std::vector<int64_t>& gpus) {
+  auto g = std::make_shared<CommGroup>();
+  g->id = next_id_++;
+  g->gpus = gpus;
+  for (size_t i = 0; i < gpus.size(); ++i)
+    g->inbox.push_back(sg4::Mailbox::by_name(cat({"g", std::to_string(g->id), ".", std::to_string(i)})));
+  if (gpus.size() > 1)
+    for (size_t i = 0; i < gpus.size(); ++i)
+      g->ring_latency_s =
+          std::max(g->ring_latency_s, route_latency(platform_, gpus[i], gpus[(i + 1) % gpus.size()]));
+  std::map<int64_t, int64_t> per_node;
+  for (auto x : gpus) per_node[platform_.node_of(x)]++;
+  int64_t lo = gpus.size(), hi = 0;
+  for (auto& [n, k] : per_node) lo = std::min(lo, k), hi = std::max(hi, k);
+  g->per_node = lo == hi ? lo : 1;
+  return g;
+}
+
+std::shared_ptr<CommGroup> Comms::make_group(const std::vector<int64_t>& gpus) {
+  auto g = make_flat(gpus);
+  const int64_t L = g->per_node;
+  const int64_t n = g->size();
+  if (L > 1 && L < n) {
+    // Sub-groups for hierarchical collectives: by node, and by index within the node.
+    std::map<int64_t, std::vector<int>> by_node;
+    for (int i = 0; i < n; ++i) by_node[platform_.node_of(gpus[static_cast<size_t>(i)])].push_back(i);
+    g->intra_of.resize(static_cast<size_t>(n));
+    g->inter_of.resize(static_cast<size_t>(n));
+    g->intra_index.resize(static_cast<size_t>(n));
+    g->inter_index.resize(static_cast<size_t>(n));
+    std::vector<std::vector<int>> lanes(static_cast<size_t>(L));
+    for (auto& [node, members] : by_node) {
+      std::vector<int64_t> ids;
+      for (int m : members) ids.push_back(gpus[static_cast<size_t>(m)]);
+      auto sub = make_flat(ids);
+      for (size_t k = 0; k < members.size(); ++k) {
+        g->intra_of[static_cast<size_t>(members[k])] = sub;
+        g->intra_index[static_cast<size_t>(members[k])] = static_cast<int>(k);
+        lanes[k].push_back(members[k]);
+      }
+    }
+    for (auto& lane : lanes) {
+      std::vector<int64_t> ids;
+      for (int m : lane) ids.push_back(gpus[static_cast<size_t>(m)]);
+      auto sub = make_flat(ids);
+      for (size_t k = 0; k < lane.size(); ++k) {
+        g->inter_of[static_cast<size_t>(lane[k])] = sub;
+        g->inter_index[static_cast<size_t>(lane[k])] = static_cast<int>(k);
+      }
+    }
+  }
+  return g;
+}
+
+cost::Algorithm resolve(cost::Algorithm algo, cost::Collective op, double bytes, const CommGroup& g,
+                        const Cluster& c) {
+  if (algo == cost::Algorithm::Auto) algo = cost::choose_algorithm(op, bytes, g.shape(), c);
+  if (algo == cost::Algorithm::Auto) algo = cost::Algorithm::Ring;
+  if (algo == cost::Algorithm::Hierarchical && g.intra_of.empty()) algo = cost::Algorithm::Ring;
+  return algo;
+}
+
+namespace {
+
+// Ring steps: send a chunk to the successor, receive one from the predecessor, `steps` times.
+void ring(Comms& comms, const CommGroup& g, int me, double chunk, int steps) {
+  const int n = g.size();
+  if (n < 2 || steps <= 0) return;
+  auto* next = g.inbox[static_cast<size_t>((me + 1) % n)];
+  auto* mine = g.inbox[static_cast<size_t>(me)];
+  const uint64_t size = msg_size(chunk);
+  const int64_t src = g.gpus[static_cast<size_t>(me)], dst = g.gpus[static_cast<size_t>((me + 1) % n)];
+  for (int s = 0; s < steps; ++s) {
+    auto out = next->put_async(&payload, size);
+    comms.messages++;
+    comms.flow_started(src, dst);
+    mine->get<int>();
+    out->wait();
+    comms.flow_ended(src, dst);
+  }
+}
+
+// Binomial tree rooted at member 0: reduce (children to parents), then broadcast.
+void tree_reduce(Comms& comms, const CommGroup& g, int me, double bytes) {
+  const int n = g.size();
+  const uint64_t size = msg_size(bytes);
+  for (int mask = 1; mask < n; mask <<= 1) {
+    if (me & mask) {
+      g.inbox[static_cast<size_t>(me - mask)]->put(&payload, size);
+      comms.messages++;
+      return;
+    }
+    if (me + mask < n) g.inbox[static_cast<size_t>(me)]->get<int>();
+  }
+}
+void tree_broadcast(Comms& comms, const CommGroup& g, int me, double bytes) {
+  const int n = g.size();
+  const uint64_t size = msg_size(bytes);
+  int top = 1;
+  while (top < n) top <<= 1;
+  // Receive from the parent (clear my lowest set bit), then send to children below it.
+  int low = me == 0 ? top : (me & -me);
+  if (me != 0) g.inbox[static_cast<size_t>(me)]->get<int>();
+  std::vector<sg4::CommPtr> outs;
+  for (int mask = low >> 1; mask >= 1; mask >>= 1)
+    if (me + mask < n) {
+      outs.push_back(g.inbox[static_cast<size_t>(me + mask)]->put_async(&payload, size));
+      comms.messages++;
+    }
+  for (auto& o : outs) o->wait();
+}
+
+}  // namespace
+
+void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective op, double bytes,
+                    cost::Algorithm algo) {
+  using cost::Algorithm;
+  using cost::Collective;
+  const int n = g.size();
+  if (n < 2 || !(bytes > 0)) return;
+  if (algo == Algorithm::Hierarchical && !g.intra_of.empty() &&
+      (op == Collective::AllReduce || op == Collective::AllGather || op == Collective::ReduceScatter)) {
+    const auto& intra = *g.intra_of[static_cast<size_t>(me)];
+    const auto& inter = *g.inter_of[static_cast<size_t>(me)];
+    const int ii = g.intra_index[static_cast<size_t>(me)];
+    const int ie = g.inter_index[static_cast<size_t>(me)];
+    const double L = static_cast<double>(intra.size());
+    // Intra-node reduce-scatter, inter-node collective on 1/L of the data, intra-node all-gather.
+    if (op != Collective::AllGather) run_collective(comms, intra, ii, Collective::ReduceScatter, bytes, Algorithm::Ring);
+    run_collective(comms, inter, ie, op, bytes / L, Algorithm::Ring);
+    if (op != Collective::ReduceScatter) run_collective(comms, intra, ii, Collective::AllGather, bytes, Algorithm::Ring);
+    return;
+  }
+  const double chunk = bytes / n;
+  switch (op) {
+    case Collective::AllReduce:
+      if (algo == Algorithm::Tree) {
+        tree_reduce(comms, g, me, bytes);
+        tree_broadcast(comms, g, me, bytes);
+      } else {
+        ring(comms, g, me, chunk, 2 * (n - 1));
+      }
+      return;
+    case Collective::AllGather:
+    case Collective::ReduceScatter: ring(comms, g, me, chunk, n - 1); return;
+    case Collective::Broadcast: tree_broadcast(comms, g, me, bytes); return;
+    case Collective::AllToAll: {
+      std::vector<sg4::CommPtr> outs;
+      for (int k = 1; k < n; ++k) {
+        outs.push_back(g.inbox[static_cast<size_t>((me + k) % n)]->put_async(&payload, msg_size(chunk)));
+        comms.messages++;
+      }
+      for (int k = 1; k < n; ++k) g.inbox[static_cast<size_t>(me)]->get<int>();
+      for (auto& o : outs) o->wait();
+      return;
+    }
+    case Collective::SendRecv:
+      if (me == 0) {
+        g.inbox[1]->put(&payload, msg_size(bytes));
+        comms.messages++;
+      } else if (me == 1) {
+        g.inbox[1]->get<int>();
+      }
+      return;
+  }
+}
+
+double latency_s(cost::Collective op, cost::Algorithm algo, const CommGroup& g) {
+  using cost::Algorithm;
+  using cost::Collective;
+  const int n = g.size();
+  if (n < 2) return 0;
+  if (algo == Algorithm::Hierarchical && !g.intra_of.empty()) {
+    const auto& intra = *g.intra_of[0];
+    const auto& inter = *g.inter_of[0];
+    double t = latency_s(op, Algorithm::Ring, inter);
+    if (op != Collective::AllGather) t += latency_s(Collective::ReduceScatter, Algorithm::Ring, intra);
+    if (op != Collective::ReduceScatter) t += latency_s(Collective::AllGather, Algorithm::Ring, intra);
+    return t;
+  }
+  const double depth = std::ceil(std::log2(static_cast<double>(n)));
+  switch (op) {
+    case Collective::AllReduce:
+      return algo == Algorithm::Tree ? 2 * depth * g.ring_latency_s : 2.0 * (n - 1) * g.ring_latency_s;
+    case Collective::AllGather:
+    case Collective::ReduceScatter: return (n - 1) * g.ring_latency_s;
+    case Collective::Broadcast: return depth * g.ring_latency_s;
+    case Collective::AllToAll:
+    case Collective::SendRecv: return g.ring_latency_s;
+  }
+  return 0;
+}
+
+}  // namespace parplan::sim::detail
