@@ -77,6 +77,8 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& what)
   } catch (const nlohmann::json::parse_error& e) {
     throw Error("malformed JSON in " + what + " at byte " + std::to_string(e.byte) + ": " +
                 e.what() + "; fix the syntax (quotes, commas, braces)");
+  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: number overflow
+    throw Error("malformed JSON in " + what + ": " + e.what() + "; use numbers a double can hold");
   }
 }
 

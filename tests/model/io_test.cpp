@@ -82,3 +82,8 @@ TEST(WriteFileAtomic, ReplacesTheFileWholeAndLeavesNoTemporary) {
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
   std::filesystem::remove(path);
 }
+
+TEST(InputSpec, NumberOverflowIsAClearErrorNotACrash) {
+  // Found by the fuzzer: nlohmann throws out_of_range (not parse_error) for 3e5555.
+  EXPECT_THROW(load_model(R"({"layers": 3e5555, "hidden": 64, "heads": 4, "vocab": 10})"), Error);
+}
