@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job: install what is missing, build `parplan`, and plan GPT-3 175B on 1,024 A100s end
+# to end (search + rules + export, then a SimGrid simulation of the best plan).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+scripts/configure.sh
+cmake --build build --target parplan -j"$(nproc)"
+pp=build/apps/parplan
+out=build/main
+mkdir -p "$out"
+set -x
+$pp plan --model gpt3-175b --cluster dgx-a100-80g --train gpt3-1536 --gpus 1024 --top 5 \
+  --out "$out/plan-gpt3-175b-1024.json"
+$pp explain --model gpt3-175b --cluster dgx-a100-80g --train gpt3-1536 --gpus 1024
+$pp predict --model gpt3-175b --cluster dgx-a100-80g --train gpt3-1536 \
+  --layout "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["layout"]))' "$out/plan-gpt3-175b-1024.json")"
+$pp export --plan "$out/plan-gpt3-175b-1024.json" --to megatron
+if $pp simulate --help >/dev/null 2>&1 && ! $pp simulate --help 2>&1 | grep -q "not built"; then
+  $pp simulate --plan "$out/plan-gpt3-175b-1024.json" --trace "$out/trace-gpt3-175b-1024.json" || true
+fi

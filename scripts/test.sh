@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test job: install what is missing, build everything the tests need, run every test
+# (unit, CLI, simulation, runtime on CPU/Gloo, GUI offscreen, 100k-input fuzz of the JSON readers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+scripts/configure.sh
+cmake --build build -j"$(nproc)"
+export QT_QPA_PLATFORM=offscreen
+ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 1200
