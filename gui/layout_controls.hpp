@@ -1,0 +1,34 @@
+#pragma once
+// The layout's controls: tp, pp, cp, dp, micro-batch, ZeRO, recomputation, sequence parallelism,
+// schedule, virtual stages and offload, each offering only the values valid for the inputs.
+#include <QGroupBox>
+
+#include "layout_choices.hpp"
+#include "parplan/model/layout.hpp"
+
+class QCheckBox;
+class QComboBox;
+
+namespace parplan::gui {
+
+class LayoutControls : public QGroupBox {
+  Q_OBJECT
+ public:
+  explicit LayoutControls(QWidget* parent = nullptr);
+
+  // Shows `l` with `choices` in the lists; a value of `l` outside the choices is shown too,
+  // marked invalid, so a loaded layout is displayed as it is. Emits nothing.
+  void set_layout(const Layout& l, const LayoutChoices& choices);
+  Layout layout() const;
+
+ signals:
+  // The user changed a control; `upstream` when tp, pp or cp changed (dp is derived again).
+  void edited(bool upstream);
+
+ private:
+  QComboBox* int_combo(const char* name);
+  QComboBox *tp_, *pp_, *cp_, *dp_, *mb_, *zero_, *recompute_, *schedule_, *vstages_, *offload_;
+  QCheckBox* sp_;
+};
+
+}  // namespace parplan::gui
