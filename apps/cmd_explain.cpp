@@ -49,7 +49,10 @@ void run_explain(const ExplainOptions& eo) {
   auto rules = planner::evaluate_rules(in.model, in.cluster, in.training, in.gpus, r, ro);
 
   if (eo.json) {
-    nlohmann::json j = {{"evaluated", r.evaluated}, {"feasible", r.feasible}, {"gpus", in.gpus}};
+    nlohmann::json j = {{"evaluated", r.evaluated},
+                        {"feasible", r.feasible},
+                        {"search_time_s", r.search_time_s},
+                        {"gpus", in.gpus}};
     if (!r.top.empty())
       j["best"] = {{"layout", to_json(r.top.front().layout)},
                    {"prediction", cost::to_json(r.top.front().cost)}};

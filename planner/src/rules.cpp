@@ -85,19 +85,23 @@ nlohmann::json layout_numbers(const Candidate& b) {
           {"memory_per_gpu_bytes", b.cost.memory.total}};
 }
 
-// The best plan of a narrower search (the rule's own recommendation), for the numbers.
+// The best plan of a narrower search (the rule's own recommendation), for the numbers. When no
+// layout of that family uses exactly `gpus` (batch divisibility), layouts leaving GPUs idle count.
 std::optional<Candidate> best_with(const Model& m, const Cluster& c, const Training& t,
                                    int64_t gpus, const Fixed& f, int top_k = 1,
                                    bool (*keep)(const Layout&) = nullptr) {
-  SearchOptions o;
-  o.gpus = gpus;
-  o.fixed = f;
-  o.top_k = top_k;
-  try {
-    auto r = search(m, c, t, o);
-    for (const auto& cand : r.top)
-      if (!keep || keep(cand.layout)) return cand;
-  } catch (const Error&) {
+  for (bool idle : {false, true}) {
+    SearchOptions o;
+    o.gpus = gpus;
+    o.fixed = f;
+    o.top_k = top_k;
+    o.allow_idle = idle;
+    try {
+      auto r = search(m, c, t, o);
+      for (const auto& cand : r.top)
+        if (!keep || keep(cand.layout)) return cand;
+    } catch (const Error&) {
+    }
   }
   return std::nullopt;
 }
@@ -105,7 +109,9 @@ std::optional<Candidate> best_with(const Model& m, const Cluster& c, const Train
 std::string compare(const Candidate& best, const std::optional<Candidate>& rule,
                     const std::string& what) {
   if (!rule) return "; no " + what + " layout fits";
-  return "; best " + what + " layout " + describe(rule->layout) + ": " +
+  std::string gpus =
+      rule->layout.gpus() < best.layout.gpus() ? " on " + str(rule->layout.gpus()) + " GPUs" : "";
+  return "; best " + what + " layout " + describe(rule->layout) + gpus + ": " +
          secs(rule->cost.step_time_s) + " (" +
          fmt("%+.1f%%", 100.0 * (rule->cost.step_time_s / best.cost.step_time_s - 1)) +
          " vs the search's best)";
