@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include <simgrid/s4u/Comm.hpp>
@@ -18,11 +19,14 @@ namespace parplan::sim::detail {
 namespace {
 int payload = 0;  // messages carry no data; only their simulated size matters
 
-double route_latency(const Platform& p, int64_t a, int64_t b) {
+// Latency and bottleneck bandwidth of the route from GPU a to GPU b.
+std::pair<double, double> route(const Platform& p, int64_t a, int64_t b) {
   std::vector<sg4::Link*> links;
   double lat = 0;
   p.hosts[static_cast<size_t>(a)]->route_to(p.hosts[static_cast<size_t>(b)], links, &lat);
-  return lat;
+  double bw = std::numeric_limits<double>::infinity();
+  for (auto* l : links) bw = std::min(bw, l->get_bandwidth());
+  return {lat, bw};
 }
 
 uint64_t msg_size(double bytes) { return static_cast<uint64_t>(std::llround(std::max(0.0, bytes))); }
@@ -53,10 +57,13 @@ std::shared_ptr<CommGroup> Comms::make_flat(const std::vector<int64_t>& gpus) {
   g->gpus = gpus;
   for (size_t i = 0; i < gpus.size(); ++i)
     g->inbox.push_back(sg4::Mailbox::by_name(cat({"g", std::to_string(g->id), ".", std::to_string(i)})));
+  g->ring_bandwidth = std::numeric_limits<double>::infinity();
   if (gpus.size() > 1)
-    for (size_t i = 0; i < gpus.size(); ++i)
-      g->ring_latency_s =
-          std::max(g->ring_latency_s, route_latency(platform_, gpus[i], gpus[(i + 1) % gpus.size()]));
+    for (size_t i = 0; i < gpus.size(); ++i) {
+      const auto [lat, bw] = route(platform_, gpus[i], gpus[(i + 1) % gpus.size()]);
+      g->ring_latency_s = std::max(g->ring_latency_s, lat);
+      g->ring_bandwidth = std::min(g->ring_bandwidth, bw);
+    }
   std::map<int64_t, int64_t> per_node;
   for (auto x : gpus) per_node[platform_.node_of(x)]++;
   int64_t lo = gpus.size(), hi = 0;
@@ -236,6 +243,35 @@ double latency_s(cost::Collective op, cost::Algorithm algo, const CommGroup& g) 
     case Collective::Broadcast: return depth * g.ring_latency_s;
     case Collective::AllToAll:
     case Collective::SendRecv: return g.ring_latency_s;
+  }
+  return 0;
+}
+
+double exclusive_time(cost::Collective op, cost::Algorithm algo, double bytes, const CommGroup& g) {
+  using cost::Algorithm;
+  using cost::Collective;
+  const int n = g.size();
+  if (n < 2 || !(bytes > 0)) return 0;
+  const double B = g.ring_bandwidth, a = g.ring_latency_s;
+  if (algo == Algorithm::Hierarchical && !g.intra_of.empty() &&
+      (op == Collective::AllReduce || op == Collective::AllGather || op == Collective::ReduceScatter)) {
+    const auto& intra = *g.intra_of[0];
+    const auto& inter = *g.inter_of[0];
+    const double L = static_cast<double>(intra.size());
+    double t = exclusive_time(op, Algorithm::Ring, bytes / L, inter);
+    if (op != Collective::AllGather) t += exclusive_time(Collective::ReduceScatter, Algorithm::Ring, bytes, intra);
+    if (op != Collective::ReduceScatter) t += exclusive_time(Collective::AllGather, Algorithm::Ring, bytes, intra);
+    return t;
+  }
+  const double depth = std::ceil(std::log2(static_cast<double>(n)));
+  switch (op) {
+    case Collective::AllReduce:
+      return algo == Algorithm::Tree ? 2 * depth * (a + bytes / B) : 2.0 * (n - 1) * (a + bytes / n / B);
+    case Collective::AllGather:
+    case Collective::ReduceScatter: return (n - 1) * (a + bytes / n / B);
+    case Collective::Broadcast: return depth * (a + bytes / B);
+    case Collective::AllToAll: return a + (n - 1) * bytes / n / B;
+    case Collective::SendRecv: return a + bytes / B;
   }
   return 0;
 }

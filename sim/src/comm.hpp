@@ -21,6 +21,7 @@ struct CommGroup {
   std::vector<int64_t> gpus;                       // members, in ring order
   std::vector<simgrid::s4u::Mailbox*> inbox;       // inbox[i]: messages to member i
   double ring_latency_s = 0;                       // largest route latency between ring neighbours
+  double ring_bandwidth = 0;                       // smallest route bandwidth between ring neighbours
   int64_t per_node = 1;                            // members on each node (hierarchical needs equal)
   // Hierarchical sub-groups, per member: the node-local group and the same-local-index group.
   std::vector<std::shared_ptr<CommGroup>> intra_of, inter_of;
@@ -60,5 +61,9 @@ void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective o
 // Latency (alpha) part of one collective's critical path; used when several collectives are
 // coarsened into one flow set (the bandwidth part scales with bytes, the latency part does not).
 double latency_s(cost::Collective op, cost::Algorithm algo, const CommGroup& g);
+
+// Time of one collective whose flows have their links to themselves (no other traffic on them):
+// the same steps as run_collective, in closed form. Used for TP groups on exclusive links.
+double exclusive_time(cost::Collective op, cost::Algorithm algo, double bytes, const CommGroup& g);
 
 }  // namespace parplan::sim::detail

@@ -65,6 +65,7 @@ struct Rank {
   Stream dp_stream, cp_stream, z3_stream;
   std::vector<Rank*> ghosts;  // replicas whose DP traffic follows this rank's
   int z3_issued = 0, z3_waited = 0;
+  double pending = 0;  // seconds of local work not yet slept (see StepSim::flush)
   double pending_grad = 0;  // gradient bytes produced but not yet in a bucket
   int buckets = 0;          // buckets queued on dp_stream
   bool gather_waited = false;
@@ -94,6 +95,18 @@ class StepSim {
     z3_bytes_ = param_bytes_ / layers_here;
     comms_.trace = &trace_;
     trace_.enabled = opt.trace;
+    // TP groups whose NVSwitch/NVLink ports carry no other traffic (no other group has two members
+    // on a node, no NIC traffic through the GPU's link): their collectives cannot contend, so
+    // they run in closed form (exclusive_time), and - when every GPU has its own NIC - the TP
+    // ranks of a group are identical and only TP rank 0 is simulated.
+    const Cluster& c = plan.cluster;
+    const cost::Placement pl = cost::place(l, c);
+    const int64_t nodes = (l.gpus() + c.gpus_per_node - 1) / c.gpus_per_node;
+    const bool nvlink = c.intra.kind == IntraKind::NvSwitch || c.intra.kind == IntraKind::NvLink;
+    tp_exclusive_ = opt.aggregate_replicas && l.tp > 1 && l.tp <= c.gpus_per_node && (nvlink || nodes == 1) &&
+                    (l.cp == 1 || pl.cp.per_node == 1) && (l.dp == 1 || pl.dp.per_node == 1) &&
+                    (l.pp == 1 || pl.pp.per_node == 1);
+    lanes_ = tp_exclusive_ && (nodes == 1 || c.inter.nics_per_node >= c.gpus_per_node);
   }
 
   void setup() {
@@ -107,7 +120,7 @@ class StepSim {
       rk->cp = static_cast<int>((r / l.tp) % l.cp);
       rk->dp = static_cast<int>((r / (int64_t(l.tp) * l.cp)) % l.dp);
       rk->pp = static_cast<int>(r / (int64_t(l.tp) * l.cp * l.dp));
-      rk->full = !aggregate_ || rk->dp == 0;
+      rk->full = (!aggregate_ || rk->dp == 0) && (!lanes_ || rk->tp == 0);
       rk->host = p_.hosts[static_cast<size_t>(r)];
       rk->res.rank = r;
       ranks_[static_cast<size_t>(r)] = std::move(rk);
@@ -127,7 +140,7 @@ class StepSim {
         auto grp = comms_.make_group(g);
         for (int i = 0; i < l.cp; ++i) ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])]->cpg = grp, ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])]->cp_me = i;
       }
-      if (r.dp == 0 && l.dp > 1) {
+      if (r.dp == 0 && l.dp > 1 && (!lanes_ || r.tp == 0)) {
         std::vector<int64_t> g;
         for (int i = 0; i < l.dp; ++i) g.push_back(r.rank + int64_t(i) * l.tp * l.cp);
         auto grp = comms_.make_group(g);
@@ -212,6 +225,7 @@ class StepSim {
     }
   }
   void push_dp(Rank& r, Collective op, double bytes, Algorithm algo) {
+    flush(r);
     r.dp_stream.push({op, bytes, r.dpg.get(), r.dp_me, algo, false});
     for (Rank* g : r.ghosts) g->dp_stream.push({op, bytes, g->dpg.get(), g->dp_me, algo, false});
   }
@@ -221,19 +235,35 @@ class StepSim {
     if (trace_.enabled && r.rank < opt_.trace_max_ranks && now() > t0)
       trace_.event({std::move(name), cat, r.rank, t0, now()});
   }
+  // Work that interacts with nobody (compute, TP collectives on exclusive links) accumulates in
+  // r.pending and becomes one sleep before the rank's next interaction: one event, same times.
   void exec(Rank& r, double seconds, const std::string& name) {
     if (!(seconds > 0)) return;
-    const double t0 = now();
-    sg4::this_actor::execute(seconds * r.host->get_speed());
+    if (trace_.enabled && r.rank < opt_.trace_max_ranks)
+      trace_.event({name, "compute", r.rank, now() + r.pending, now() + r.pending + seconds});
+    r.pending += seconds;
+    r.res.compute_s += seconds;
+  }
+  void flush(Rank& r) {
+    if (!(r.pending > 0)) return;
+    sg4::this_actor::sleep_for(r.pending);
     ++execs_;
-    r.res.compute_s += now() - t0;
-    record(r, "compute", name, t0);
+    r.pending = 0;
   }
   // `count` collectives of `bytes` each, run as one flow set of count * bytes plus the latency
   // of the other count - 1 (exact without contention; see docs/simulation.md).
   void tp_coll(Rank& r, Collective op, double bytes, int count) {
     if (!r.tpg || !(bytes > 0) || count <= 0) return;
     const Algorithm a = op == Collective::AllReduce ? tp_ar_ : op == Collective::AllGather ? tp_ag_ : tp_rs_;
+    if (tp_exclusive_) {
+      const double t = count * detail::exclusive_time(op, a, bytes, *r.tpg);
+      if (trace_.enabled && r.rank < opt_.trace_max_ranks)
+        trace_.event({detail::cat({"tp ", cost::to_string(op)}), "tp", r.rank, now() + r.pending, now() + r.pending + t});
+      r.pending += t;
+      r.res.tp_s += t;
+      return;
+    }
+    flush(r);
     const double t0 = now();
     detail::run_collective(comms_, *r.tpg, r.tp_me, op, bytes * count, a);
     if (count > 1) sg4::this_actor::sleep_for((count - 1) * detail::latency_s(op, a, *r.tpg));
@@ -262,6 +292,7 @@ class StepSim {
       r.z3_stream.push({Collective::AllGather, z3_bytes_, r.dpg.get(), r.dp_me, z3_algo_, false});
       ++r.z3_issued;
     };
+    flush(r);
     if (first_in_op && r.z3_issued == r.z3_waited) issue();
     if (!last_in_op) issue();
     const double t0 = now();
@@ -274,10 +305,12 @@ class StepSim {
   // Context parallel exchange overlapped with the attention core it feeds.
   double cp_overlap(Rank& r, double bytes, double attention_s, const std::string& name) {
     if (!r.cpg || !(bytes > 0)) return 0;
+    flush(r);
     // Ring attention: cp - 1 steps, each passing this rank's K/V block to the next rank.
     r.cp_stream.push({Collective::AllGather, bytes * r.cpg->size() / std::max(1, r.cpg->size() - 1),
                       r.cpg.get(), r.cp_me, cp_algo_, false});
     exec(r, attention_s, name + " attn");
+    flush(r);
     const double t0 = now();
     r.cp_stream.done->acquire();
     r.res.cp_s += now() - t0;
@@ -313,12 +346,15 @@ class StepSim {
     const Layout& l = plan_.layout;
     return ((int64_t(stage) * l.dp + r.dp) * l.cp + r.cp) * l.tp + r.tp;
   }
-  void send(Rank&, int64_t dst, char dir, int chunk) {
+  void send(Rank& r, int64_t dst, char dir, int chunk) {
+    flush(r);
+    comms_.flow_started(r.rank, dst);
     auto* mb = sg4::Mailbox::by_name(detail::cat({std::string(1, dir), std::to_string(dst), ".", std::to_string(chunk)}));
-    mb->put_async(new double(now()), static_cast<uint64_t>(std::max(0.0, w_.pp_bytes)))->detach();
+    mb->put_init(new double(now()), static_cast<uint64_t>(std::max(0.0, w_.pp_bytes)))->detach();
     comms_.messages++;
   }
-  void recv(Rank& r, char dir, int chunk) {
+  void recv(Rank& r, int64_t src, char dir, int chunk) {
+    flush(r);
     auto* mb = sg4::Mailbox::by_name(detail::cat({std::string(1, dir), std::to_string(r.rank), ".", std::to_string(chunk)}));
     const double t0 = now();
     double* posted = mb->get<double>();
@@ -326,16 +362,17 @@ class StepSim {
     // the transfer itself.
     const double from = std::max(t0, *posted);
     delete posted;
+    comms_.flow_ended(src, r.rank);
     r.res.pp_s += std::max(0.0, now() - from);
     record(r, "pp", "pp recv", t0);
   }
   void recv_input(Rank& r, const detail::PipeOp& op) {
     if (op.forward) {
-      if (r.pp > 0) recv(r, 'f', op.chunk);
-      else if (op.chunk > 0) recv(r, 'f', op.chunk);
+      if (r.pp > 0) recv(r, peer(r, r.pp - 1), 'f', op.chunk);
+      else if (op.chunk > 0) recv(r, peer(r, P_ - 1), 'f', op.chunk);
     } else {
-      if (r.pp < P_ - 1) recv(r, 'b', op.chunk);
-      else if (op.chunk < v_ - 1) recv(r, 'b', op.chunk);
+      if (r.pp < P_ - 1) recv(r, peer(r, r.pp + 1), 'b', op.chunk);
+      else if (op.chunk < v_ - 1) recv(r, peer(r, 0), 'b', op.chunk);
     }
   }
   void send_output(Rank& r, const detail::PipeOp& op) {
@@ -400,16 +437,19 @@ class StepSim {
       run_op(r, ops[i], i == last_bwd[static_cast<size_t>(ops[i].chunk)]);
       send_output(r, ops[i]);
       if (gather && ops[i].forward && ++forwards == v_) {
+        flush(r);
         const double t0 = now();
         r.dp_stream.done->acquire();
         r.res.dp_s += now() - t0;
         record(r, "dp", "zero param all-gather", t0);
       }
     }
+    flush(r);
     r.pipe_end = now();
     r.pipe_busy = r.res.compute_s + r.res.tp_s + r.res.cp_s + r.res.pp_s + r.res.dp_s;
     if (r.dpg) {
       grads_ready(r, 0, true);
+      flush(r);
       const double t0 = now();
       for (; r.buckets > 0; --r.buckets) r.dp_stream.done->acquire();
       r.res.dp_s += now() - t0;
@@ -425,6 +465,7 @@ class StepSim {
     if (r.cpg) r.cp_stream.push(stop);
     if (r.dpg && plan_.layout.zero >= 3) r.z3_stream.push(stop);
     // Gradient-norm all-reduce of the optimizer step synchronises every rank.
+    flush(r);
     const double t0 = now();
     barrier_->wait();
     record(r, "idle", "step end sync", t0);
@@ -442,7 +483,7 @@ class StepSim {
   uint64_t execs_ = 0;
   int P_ = 1, v_ = 1, m_ = 1, L_ = 1;
   Granularity gran_ = Granularity::Chunk;
-  bool aggregate_ = false;
+  bool aggregate_ = false, tp_exclusive_ = false, lanes_ = false;
   double layer_grad_bytes_ = 0, bucket_cap_ = 0, param_bytes_ = 0, z3_bytes_ = 0;
   Algorithm tp_ar_ = Algorithm::Ring, tp_ag_ = Algorithm::Ring, tp_rs_ = Algorithm::Ring;
   Algorithm dp_algo_ = Algorithm::Ring, ag_algo_ = Algorithm::Ring, z3_algo_ = Algorithm::Ring;

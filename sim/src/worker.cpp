@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -37,6 +38,7 @@ void write_all(int fd, const std::string& s) {
 Child start(const ChildTask& task, size_t index) {
   int fds[2];
   if (::pipe(fds) != 0) throw Error(std::string("simulation: pipe() failed: ") + std::strerror(errno));
+  std::fflush(nullptr);  // or the child would repeat the parent's buffered output
   const pid_t pid = ::fork();
   if (pid < 0) throw Error(std::string("simulation: fork() failed: ") + std::strerror(errno));
   if (pid == 0) {

@@ -164,10 +164,10 @@ TEST(StepSim, TraceHasOneTrackPerGpuAndLinkClassCounters) {
 
 TEST(StepSim, RejectsPlansThatDoNotFitTheCluster) {
   Layout l;
-  l.tp = 8, l.pp = 4;
+  l.tp = 4, l.pp = 8;
   Plan p = small_plan(l, 2);  // 32 GPUs on a 16-GPU cluster
   EXPECT_THROW(sim::simulate_isolated(p, {}, 60), Error);
-  l.pp = 2;
+  l.pp = 4;
   p = small_plan(l, 2);
   p.cluster.inter.nic_bytes_per_s = 0;
   try {
