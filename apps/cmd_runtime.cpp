@@ -1,0 +1,87 @@
+// `parplan run | calibrate | prepare` and the hidden `parplan worker` (one spawned rank).
+#include <iostream>
+
+#include "commands.hpp"
+#include "parplan/model/error.hpp"
+#include "parplan/runtime/data.hpp"
+#include "parplan/runtime/run.hpp"
+
+namespace parplan::cli {
+
+namespace {
+const char* kSelf = "/proc/self/exe";  // ranks re-execute this binary as `parplan worker`
+}
+
+void add_runtime_commands(CLI::App& app) {
+  auto o = std::make_shared<runtime::RunOptions>();
+  auto* run = app.add_subcommand("run", "Train a GPT under a plan's layout with real DP/TP/PP/ZeRO "
+                                        "(LibTorch; NCCL on CUDA, Gloo on CPU) and measure it");
+  run->add_option("--plan", o->plan, "plan.json (from `parplan plan`)")->required();
+  run->add_option("--data", o->data, "UTF-8 text file or a `parplan prepare` directory")->required();
+  run->add_option("--out", o->out, "measured.json to write")->required();
+  run->add_option("--nproc", o->nproc, "local ranks to spawn (default: the plan's GPU count)");
+  run->add_option("--steps", o->steps, "optimizer steps")->capture_default_str();
+  run->add_option("--log-interval", o->log_interval, "log every N steps")->capture_default_str();
+  run->add_option("--eval-interval", o->eval_interval, "train/val loss every N steps (0: at the end)")
+      ->capture_default_str();
+  run->add_option("--eval-iters", o->eval_iters, "batches per evaluation")->capture_default_str();
+  run->add_option("--lr", o->lr, "learning rate (default: the plan's training.learning_rate)");
+  run->add_option("--seed", o->seed, "initialisation and batch seed")->capture_default_str();
+  run->add_option("--timeout-s", o->timeout_s, "timeout of every collective and the rendezvous")
+      ->capture_default_str();
+  run->add_option("--backend", o->backend, "auto | gloo | nccl")->capture_default_str();
+  run->add_option("--bucket-mb", o->bucket_mb, "gradient all-reduce bucket (MB)")->capture_default_str();
+  run->add_option("--ckpt-dir", o->ckpt_dir, "write checkpoints here");
+  run->add_option("--ckpt-interval", o->ckpt_interval, "checkpoint every N steps");
+  run->add_flag("--resume", o->resume, "continue from the latest checkpoint in --ckpt-dir");
+  run->add_option("--trace-dir", o->trace_dir, "Chrome traces of one step (default: <out>.trace/)");
+  run->add_option("--prompt", o->prompt, "prompt of the generated sample");
+  run->add_option("--sample-tokens", o->sample_tokens, "characters to generate at the end")
+      ->capture_default_str();
+  run->add_option("--threads", o->threads, "intra-op threads per rank (0: cores / ranks)");
+  run->add_flag("--quiet", o->quiet, "no per-step log");
+  run->callback([o] {
+    auto m = runtime::run(*o, kSelf, {"worker"});
+    std::cout << "mean step " << m.value("mean_step_time_s", 0.0) << " s, "
+              << m.value("tokens_per_s", 0.0) << " tokens/s, mfu " << 100 * m.value("mfu", 0.0)
+              << " %; wrote " << o->out << "\n";
+  });
+
+  auto* worker = app.add_subcommand("worker", "");  // hidden: one rank spawned by `run`
+  worker->group("");
+  worker->callback([] {
+    int rc = runtime::worker_main();
+    if (rc != 0) std::exit(rc);
+  });
+
+  auto c = std::make_shared<runtime::CalibrateOptions>();
+  auto* cal = app.add_subcommand("calibrate", "Measure matmul FLOP/s, memory bandwidth and "
+                                              "collective bandwidth/latency; write a cluster file");
+  cal->add_option("--nproc", c->nproc, "ranks (collectives measured over 2..N)")->capture_default_str();
+  cal->add_option("--out", c->out, "cluster.json to write")->required();
+  cal->add_option("--dtype", c->dtype, "training dtype of the matmuls")->capture_default_str();
+  cal->add_option("--timeout-s", c->timeout_s, "timeout of every collective")->capture_default_str();
+  cal->add_option("--backend", c->backend, "auto | gloo | nccl")->capture_default_str();
+  cal->add_option("--name", c->name, "cluster name")->capture_default_str();
+  cal->callback([c] {
+    auto j = runtime::calibrate(*c, kSelf, {"worker"});
+    std::cout << "wrote " << c->out << ": peak " << j["gpu"]["peak_tflops"].dump() << " TFLOP/s, "
+              << j["gpu"]["memory_GBps"] << " GB/s, link " << j["intra_node"]["bandwidth_GBps"]
+              << " GB/s\n";
+  });
+
+  auto data = std::make_shared<std::string>();
+  auto dir = std::make_shared<std::string>();
+  auto* prep = app.add_subcommand("prepare", "Tokenize a UTF-8 text (characters) into train.bin / "
+                                             "val.bin (90/10) and meta.json");
+  prep->add_option("--data", *data, "UTF-8 text file")->required();
+  prep->add_option("--out", *dir, "output directory")->required();
+  prep->callback([data, dir] {
+    auto d = runtime::dataset_from_text(*data);
+    runtime::write_prepared(d, *dir);
+    std::cout << "wrote " << *dir << ": " << d.train.size() << " train / " << d.val.size()
+              << " val tokens, " << d.vocab.size() << " symbols\n";
+  });
+}
+
+}  // namespace parplan::cli

@@ -1,0 +1,62 @@
+#pragma once
+// Running a plan for real: options, the local launcher, the per-rank worker, calibration.
+// Torch-free interface; the implementation (runtime/src) uses LibTorch + c10d.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace parplan::runtime {
+
+struct RunOptions {
+  std::string plan;             // plan.json path (or inline JSON)
+  std::string data;             // text file or prepared directory
+  std::string out;              // measured.json
+  std::string trace_dir;        // Chrome traces trace_rank<R>.json; default: next to `out`
+  int nproc = 0;                // 0: the plan's GPU count
+  int64_t steps = 20;
+  int64_t log_interval = 1;
+  int64_t eval_interval = 0;    // 0: evaluate at the end only
+  int64_t eval_iters = 4;
+  double lr = 0;                // 0: the plan's training.learning_rate
+  uint64_t seed = 1337;
+  double timeout_s = 60;        // every collective, p2p and the rendezvous
+  std::string backend = "auto";  // auto | gloo | nccl
+  double bucket_mb = 4;         // gradient all-reduce bucket
+  std::string ckpt_dir;         // empty: no checkpoints
+  int64_t ckpt_interval = 0;
+  bool resume = false;
+  std::string prompt = "\n";
+  int64_t sample_tokens = 0;    // generated characters printed at the end (0: none)
+  int64_t threads = 0;          // intra-op threads per rank; 0: cores / local ranks
+  bool quiet = false;
+};
+
+nlohmann::json to_json(const RunOptions& o);
+RunOptions run_options_from_json(const nlohmann::json& j);
+
+// `parplan run`: checks the inputs, then either runs in place as one rank of a cluster launch
+// (torchrun / mpiexec / srun variables set) or spawns o.nproc local ranks by re-executing `exe`
+// with `worker_args`. Rank 0 writes o.out; returns its contents. Throws parplan::Error.
+nlohmann::json run(const RunOptions& o, const std::string& exe,
+                   const std::vector<std::string>& worker_args);
+
+// The body of one rank (`parplan worker`): reads its options from PARPLAN_WORKER_CONFIG and its
+// rank from the environment. Returns the process exit code; errors are written to stderr and to
+// PARPLAN_ERROR_FILE.
+int worker_main();
+
+struct CalibrateOptions {
+  int nproc = 2;
+  std::string out;
+  std::string dtype = "fp32";
+  double timeout_s = 60;
+  std::string backend = "auto";
+  std::string name = "calibrated-cpu";
+};
+// `parplan calibrate`: measures matmul FLOP/s, memory bandwidth and collective bandwidth/latency
+// over 2..nproc ranks and returns a cluster file (model::to_json(Cluster)).
+nlohmann::json calibrate(const CalibrateOptions& o, const std::string& exe,
+                         const std::vector<std::string>& worker_args);
+
+}  // namespace parplan::runtime

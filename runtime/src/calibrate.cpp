@@ -1,0 +1,188 @@
+// `parplan calibrate`: what this machine's ranks reach, measured with the backend they train on,
+// written as a cluster file for the cost model.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "comm.hpp"
+#include "parplan/model/cluster.hpp"
+#include "parplan/model/io.hpp"
+#include "parplan/runtime/launcher.hpp"
+#include "parplan/runtime/run.hpp"
+#include "trace.hpp"
+
+namespace parplan::runtime {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Median seconds of f() over repetitions filling about `budget_s`.
+template <class F>
+double time_it(F&& f, double budget_s = 0.15) {
+  f();
+  std::vector<double> t;
+  auto start = Clock::now();
+  while (t.size() < 3 || (seconds_since(start) < budget_s && t.size() < 200)) {
+    auto t0 = Clock::now();
+    f();
+    t.push_back(seconds_since(t0));
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
+  auto env = detect_rank_env(current_environment()).value_or(RankEnv{});
+  at::set_num_threads(std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, env.local_world_size)));
+  CommOptions co;
+  co.rank = env.rank;
+  co.world_size = env.world_size;
+  co.master_addr = env.master_addr;
+  co.master_port = env.master_port;
+  co.host_store = env.rank == 0 && !std::getenv("PARPLAN_STORE_HOSTED");
+  co.timeout = std::chrono::milliseconds(int64_t(cfg.value("timeout_s", 60.0) * 1000));
+  co.backend = cfg.value("backend", "auto");
+  Communicator comm(co);
+  auto& world = comm.world();
+  const int N = env.world_size;
+  auto mean_over_ranks = [&](double v) {
+    auto t = torch::tensor({v}, torch::kFloat64);
+    world.all_reduce(t);
+    return t.item<double>() / N;
+  };
+
+  // Matmul FLOP/s, all ranks at once (they share the machine as they do in training).
+  std::vector<double> dims = {32, 64, 128, 256, 512, 768}, flops;
+  for (double d : dims) {
+    auto n = int64_t(d);
+    auto a = torch::randn({n, n}), b = torch::randn({n, n});
+    world.barrier();
+    double t = time_it([&] { torch::mm_out(a, a, b); });
+    flops.push_back(mean_over_ranks(2.0 * d * d * d / t));
+  }
+  double peak = *std::max_element(flops.begin(), flops.end());
+  // Fit eff(d) = max * (d / (d + h))^3 (cost/compute.hpp, square GEMMs) by a search over h.
+  double best_h = 0, best_max = 1, best_err = 1e300;
+  for (double h = 0; h <= 1024; h += 0.5) {
+    double sgy = 0, sgg = 0;
+    for (size_t i = 0; i < dims.size(); ++i) {
+      double g = std::pow(dims[i] / (dims[i] + h), 3);
+      sgy += g * flops[i] / peak;
+      sgg += g * g;
+    }
+    double mx = sgy / sgg, err = 0;
+    for (size_t i = 0; i < dims.size(); ++i) {
+      double g = std::pow(dims[i] / (dims[i] + h), 3);
+      double rel = (mx * g - flops[i] / peak) / (flops[i] / peak);
+      err += rel * rel;
+    }
+    if (err < best_err) best_err = err, best_h = h, best_max = mx;
+  }
+
+  // Streaming bandwidth (c = a + b, 3 x 32 MB) and the fraction of it that the memory-bound ops
+  // of a transformer layer (layernorm, GELU, softmax, residual add) reach.
+  auto a = torch::randn({8 << 20}), b = torch::randn({8 << 20}), c = torch::empty({8 << 20});
+  world.barrier();
+  double bw = mean_over_ranks(3.0 * 4 * double(a.numel()) / time_it([&] { torch::add_out(c, a, b); }));
+  auto x = torch::randn({4096, 256});
+  auto w = torch::ones({256}), bias = torch::zeros({256});
+  double bytes = 2.0 * 4 * double(x.numel());
+  double t_ops = time_it([&] {
+    torch::layer_norm(x, {256}, w, bias);
+    torch::gelu(x);
+    x.softmax(-1);
+    torch::add(x, x);
+  });
+  double memory_bound = std::min(1.0, mean_over_ranks(4 * bytes / t_ops) / bw);
+
+  // All-reduce over k = 2..N ranks: fit t = 2(k-1) lat + 2(k-1)/k M / B (ring, Thakur et al.).
+  nlohmann::json coll = nlohmann::json::array();
+  double link_bw = 0, link_lat = 0;
+  for (int k = 2; k <= N; ++k) {
+    std::vector<int> ranks(static_cast<size_t>(k));
+    for (int r = 0; r < k; ++r) ranks[size_t(r)] = r;
+    if (env.rank >= k) {
+      world.barrier();
+      continue;
+    }
+    auto g = comm.new_group("calib" + std::to_string(k), ranks);
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    int n = 0;
+    nlohmann::json pts = nlohmann::json::array();
+    for (double bytes_m : {4e3, 64e3, 256e3, 1e6, 4e6, 16e6}) {
+      auto t = torch::ones({int64_t(bytes_m / 4)});
+      double s = time_it([&] { g->all_reduce(t); }, 0.3);
+      auto tt = torch::tensor({s}, torch::kFloat64);
+      g->all_reduce(tt);
+      s = tt.item<double>() / k;
+      double xv = 2.0 * (k - 1) / k * bytes_m;
+      sx += xv, sy += s, sxx += xv * xv, sxy += xv * s, ++n;
+      pts.push_back({{"bytes", bytes_m}, {"seconds", s}});
+    }
+    double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+    double icpt = (sy - slope * sx) / n;
+    double B = 1.0 / std::max(slope, 1e-15), lat = std::max(icpt, 0.0) / (2.0 * (k - 1));
+    coll.push_back({{"ranks", k}, {"op", "all_reduce"}, {"bandwidth_GBps", B / 1e9},
+                    {"latency_us", lat * 1e6}, {"points", pts}});
+    link_bw = B, link_lat = lat;
+    world.barrier();
+  }
+  if (env.rank != 0) return {};
+
+  Cluster cl;
+  cl.name = cfg.value("name", "calibrated-cpu");
+  cl.nodes = 1;
+  cl.gpus_per_node = N;
+  cl.gpu.name = "cpu-rank (" + std::to_string(at::get_num_threads()) + " threads)";
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  cl.gpu.memory_bytes = double(pages) * double(page) / N;
+  cl.gpu.memory_bytes_per_s = bw;
+  std::string dtype = cfg.value("dtype", "fp32");
+  (dtype == "bf16" ? cl.gpu.peak_flops_bf16 : dtype == "fp16" ? cl.gpu.peak_flops_fp16
+                                                               : cl.gpu.peak_flops_fp32) = peak;
+  cl.intra.kind = IntraKind::Shm;
+  cl.intra.bandwidth_bytes_per_s = link_bw > 0 ? link_bw : 1e9;
+  cl.intra.latency_s = link_lat;
+  cl.inter.topology = Topology::Star;
+  cl.inter.nic_bytes_per_s = cl.intra.bandwidth_bytes_per_s;
+  cl.inter.latency_s = cl.intra.latency_s;
+  cl.host.memory_bytes = double(pages) * double(page);
+  cl.efficiency.matmul_max = best_max;
+  cl.efficiency.matmul_half_dim = best_h;
+  cl.efficiency.memory_bound = memory_bound;
+  cl.efficiency.intra_node_link = 1.0;
+  cl.efficiency.inter_node_link = 1.0;
+  cl.efficiency.memory_reserve = 0.0;
+  auto j = to_json(cl);
+  nlohmann::json mm = nlohmann::json::array();
+  for (size_t i = 0; i < dims.size(); ++i) mm.push_back({{"dim", dims[i]}, {"tflops", flops[i] / 1e12}});
+  j["calibration"] = {{"backend", comm.backend()}, {"ranks", N}, {"matmul", mm},
+                      {"stream_GBps", bw / 1e9}, {"memory_bound_fraction", memory_bound},
+                      {"collectives", coll}};
+  auto out = cfg.value("out", std::string());
+  if (!out.empty()) write_file_atomic(out, j.dump(1) + "\n");
+  return j;
+}
+
+nlohmann::json calibrate(const CalibrateOptions& o, const std::string& exe,
+                         const std::vector<std::string>& worker_args) {
+  if (o.nproc < 1) throw Error("--nproc must be >= 1");
+  if (o.out.empty()) throw Error("--out is required");
+  nlohmann::json cfg = {{"mode", "calibrate"}, {"out", o.out}, {"dtype", o.dtype},
+                        {"timeout_s", o.timeout_s}, {"backend", o.backend}, {"name", o.name}};
+  StoreServer store(o.nproc, std::chrono::milliseconds(int64_t(o.timeout_s * 1000)));
+  auto err_dir = (fs::temp_directory_path() / ("parplan-calib-" + std::to_string(getpid()))).string();
+  spawn_local(exe, worker_args, o.nproc, store.port(),
+              {{"PARPLAN_WORKER_CONFIG", cfg.dump()}, {"PARPLAN_STORE_HOSTED", "1"}},
+              o.timeout_s + 5, err_dir);
+  fs::remove_all(err_dir);
+  return parse_json_text(read_file(o.out), o.out);
+}
+
+}  // namespace parplan::runtime

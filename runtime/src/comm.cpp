@@ -1,0 +1,300 @@
+// c10d behind a small interface (LibTorch 1.13 API; the 2.x differences stay in this file).
+#include "comm.hpp"
+
+#include <sstream>
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include "parplan/model/error.hpp"
+#include "trace.hpp"
+
+namespace parplan::runtime {
+
+struct Group::Impl {
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  std::string name;
+  std::vector<int> members;
+  int rank = 0, global_rank = 0;
+  std::chrono::milliseconds timeout{60000};
+  TraceRecorder* trace = nullptr;
+
+  std::string where(const std::string& op) const {
+    std::ostringstream s;
+    s << "rank " << global_rank << ": " << op << " on group '" << name << "' (ranks";
+    for (int m : members) s << " " << m;
+    s << ")";
+    return s.str();
+  }
+};
+
+struct Pending::Impl {
+  c10::intrusive_ptr<c10d::Work> work;
+  std::string what;
+  std::chrono::milliseconds timeout;
+  TraceRecorder* trace = nullptr;
+  std::string op;
+  Clock::time_point begin = Clock::now();
+  std::vector<torch::Tensor> keep;  // buffers the operation reads or writes
+};
+
+void Pending::wait() {
+  if (!impl_) return;
+  auto impl = std::move(impl_);
+  try {
+    if (!impl->work->wait(impl->timeout))
+      throw Error(impl->what + " did not complete within " +
+                  std::to_string(impl->timeout.count() / 1000.0) + " s (a peer died or never joined)");
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    auto nl = msg.find("\nException raised from");
+    if (nl != std::string::npos) msg.resize(nl);
+    throw Error(impl->what + " failed: " + msg +
+                (msg.find("imeout") != std::string::npos || msg.find("imed out") != std::string::npos
+                     ? " (timed out: a peer died or never joined)"
+                     : ""));
+  }
+  if (impl->trace) impl->trace->add(impl->op, "comm", impl->begin, Clock::now());
+}
+
+Group::Group(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Group::~Group() = default;
+int Group::rank() const { return impl_->rank; }
+int Group::size() const { return int(impl_->members.size()); }
+const std::string& Group::name() const { return impl_->name; }
+const std::vector<int>& Group::members() const { return impl_->members; }
+
+namespace {
+
+Pending make_pending(const Group::Impl& g, c10::intrusive_ptr<c10d::Work> w, const std::string& op,
+                     std::vector<torch::Tensor> keep) {
+  auto p = std::make_shared<Pending::Impl>();
+  p->work = std::move(w);
+  p->what = g.where(op);
+  p->timeout = g.timeout;
+  p->trace = g.trace;
+  p->op = op + " " + g.name;
+  p->keep = std::move(keep);
+  return Pending(p);
+}
+
+// c10d throws c10::Error when a peer is gone before the op is even queued.
+template <class F>
+auto guarded(const Group::Impl& g, const std::string& op, F&& f) {
+  try {
+    return f();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    auto nl = msg.find("\nException raised from");
+    if (nl != std::string::npos) msg.resize(nl);
+    throw Error(g.where(op) + " failed: " + msg);
+  }
+}
+
+}  // namespace
+
+Pending Group::all_reduce_async(torch::Tensor t) {
+  if (size() == 1) return {};
+  return guarded(*impl_, "all_reduce", [&] {
+    std::vector<torch::Tensor> v{t};
+    return make_pending(*impl_, impl_->pg->allreduce(v), "all_reduce", v);
+  });
+}
+
+void Group::all_reduce(torch::Tensor t) { all_reduce_async(std::move(t)).wait(); }
+
+void Group::broadcast(torch::Tensor t, int root) {
+  if (size() == 1) return;
+  guarded(*impl_, "broadcast", [&] {
+    std::vector<torch::Tensor> v{t};
+    c10d::BroadcastOptions o;
+    o.rootRank = root;
+    make_pending(*impl_, impl_->pg->broadcast(v, o), "broadcast", v).wait();
+    return 0;
+  });
+}
+
+void Group::all_gather(torch::Tensor out, torch::Tensor in) {
+  if (size() == 1) {
+    out.copy_(in.reshape({-1}));
+    return;
+  }
+  guarded(*impl_, "all_gather", [&] {
+    std::vector<torch::Tensor> input{in.reshape({-1}).contiguous()};
+    std::vector<std::vector<torch::Tensor>> output(1);
+    auto n = input[0].numel();
+    for (int r = 0; r < size(); ++r) output[0].push_back(out.narrow(0, r * n, n));
+    make_pending(*impl_, impl_->pg->allgather(output, input), "all_gather", input).wait();
+    return 0;
+  });
+}
+
+void Group::reduce_scatter(torch::Tensor out, torch::Tensor in) {
+  int p = size(), r = rank();
+  auto n = out.numel();
+  if (p == 1) {
+    out.copy_(in.narrow(0, 0, n));
+    return;
+  }
+  TraceScope ts(impl_->trace, "reduce_scatter " + impl_->name, "comm");
+  // Ring: at step k rank r sends its running sum of chunk (r-k-1) to r+1 and adds the chunk
+  // (r-k-2) it receives from r-1; after p-1 steps it holds the full sum of chunk r.
+  auto acc = in.clone();
+  auto buf = torch::empty({n}, in.options());
+  auto chunk = [&](int c) { return acc.narrow(0, int64_t((c % p + p) % p) * n, n); };
+  auto saved = impl_->trace;
+  impl_->trace = nullptr;
+  for (int k = 0; k < p - 1; ++k) {
+    auto s = send(chunk(r - k - 1).contiguous(), (r + 1) % p);
+    recv(buf, (r - 1 + p) % p);
+    chunk(r - k - 2).add_(buf);
+    s.wait();
+  }
+  impl_->trace = saved;
+  out.copy_(chunk(r));
+}
+
+Pending Group::send(torch::Tensor t, int dst) {
+  return guarded(*impl_, "send to group rank " + std::to_string(dst), [&] {
+    std::vector<torch::Tensor> v{t};
+    return make_pending(*impl_, impl_->pg->send(v, dst, 0),
+                        "send to group rank " + std::to_string(dst), v);
+  });
+}
+
+void Group::recv(torch::Tensor t, int src) {
+  guarded(*impl_, "recv from group rank " + std::to_string(src), [&] {
+    std::vector<torch::Tensor> v{t};
+    make_pending(*impl_, impl_->pg->recv(v, src, 0), "recv from group rank " + std::to_string(src), v)
+        .wait();
+    return 0;
+  });
+}
+
+void Group::barrier() {
+  if (size() == 1) return;
+  all_reduce(torch::zeros({1}));
+}
+
+struct Communicator::Impl {
+  CommOptions opts;
+  c10::intrusive_ptr<c10d::Store> store;
+  std::unique_ptr<Group> world;
+  std::string backend = "gloo";
+  TraceRecorder* trace = nullptr;
+  std::vector<Group::Impl*> groups;
+
+  std::unique_ptr<Group> make(const std::string& name, const std::vector<int>& ranks) {
+    auto g = std::make_shared<Group::Impl>();
+    g->name = name;
+    g->members = ranks;
+    g->global_rank = opts.rank;
+    g->timeout = opts.timeout;
+    auto it = std::find(ranks.begin(), ranks.end(), opts.rank);
+    if (it == ranks.end()) throw Error("internal: rank not in group " + name);
+    g->rank = int(it - ranks.begin());
+    std::string key = name;
+    for (int r : ranks) key.append(1, '.').append(std::to_string(r));
+    auto prefixed = c10::make_intrusive<c10d::PrefixStore>(key, store);
+    try {
+#ifdef USE_C10D_NCCL
+      if (backend == "nccl") {
+        auto o = c10d::ProcessGroupNCCL::Options::create();
+        o->timeout = opts.timeout;
+        g->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, g->rank, int(ranks.size()), o);
+      }
+#endif
+      if (!g->pg) {
+        auto o = c10d::ProcessGroupGloo::Options::create(opts.timeout);
+        o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+        if (opts.master_addr != "127.0.0.1" && opts.master_addr != "localhost") {
+          o->devices.clear();
+          o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+        }
+        o->threads = 2;
+        g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, g->rank, int(ranks.size()), o);
+      }
+    } catch (const std::exception& e) {
+      std::string msg = e.what();
+      auto nl = msg.find("\nException raised from");
+      if (nl != std::string::npos) msg.resize(nl);
+      throw Error(g->where("creating the process group") + " failed: " + msg +
+                  " (a rank died or never joined within --timeout-s)");
+    }
+    g->trace = trace;
+    groups.push_back(g.get());
+    return std::make_unique<Group>(g);
+  }
+};
+
+Communicator::Communicator(const CommOptions& o) : impl_(std::make_shared<Impl>()) {
+  impl_->opts = o;
+  std::string why;
+  if (o.backend == "nccl" && !nccl_usable(&why))
+    throw Error("--backend nccl: " + why);
+  impl_->backend = (o.backend == "nccl" || (o.backend == "auto" && nccl_usable(nullptr))) ? "nccl" : "gloo";
+  c10d::TCPStoreOptions so;
+  so.port = uint16_t(o.master_port);
+  so.isServer = o.host_store;
+  so.numWorkers = o.world_size;
+  so.waitWorkers = false;
+  so.timeout = o.timeout;
+  try {
+    impl_->store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+  } catch (const std::exception& e) {
+    throw Error("rank " + std::to_string(o.rank) + ": cannot reach the rendezvous store at " +
+                o.master_addr + ":" + std::to_string(o.master_port) + ": " + e.what());
+  }
+  std::vector<int> all(size_t(o.world_size));
+  for (int r = 0; r < o.world_size; ++r) all[size_t(r)] = r;
+  impl_->world = impl_->make("world", all);
+}
+
+Communicator::~Communicator() = default;
+Group& Communicator::world() { return *impl_->world; }
+std::unique_ptr<Group> Communicator::new_group(const std::string& name, const std::vector<int>& ranks) {
+  return impl_->make(name, ranks);
+}
+const std::string& Communicator::backend() const { return impl_->backend; }
+void Communicator::set_trace(TraceRecorder* t) {
+  impl_->trace = t;
+  for (auto* g : impl_->groups) g->trace = t;
+}
+
+struct StoreServer::Impl {
+  c10::intrusive_ptr<c10d::TCPStore> store;
+};
+
+StoreServer::StoreServer(int world_size, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+  c10d::TCPStoreOptions so;
+  so.port = 0;
+  so.isServer = true;
+  so.numWorkers = world_size + 1;
+  so.waitWorkers = false;
+  so.timeout = timeout;
+  impl_->store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
+}
+StoreServer::~StoreServer() = default;
+int StoreServer::port() const { return impl_->store->getPort(); }
+
+bool nccl_usable(std::string* why) {
+#ifdef USE_C10D_NCCL
+  if (torch::cuda::is_available()) return true;
+  if (why) *why = "no CUDA device is visible";
+  return false;
+#else
+  if (why) *why = "this LibTorch was built without CUDA/NCCL (c10d ProcessGroupNCCL absent); using Gloo";
+  return false;
+#endif
+}
+
+}  // namespace parplan::runtime

@@ -1,0 +1,97 @@
+#pragma once
+// The one place c10d is used: a communicator per process group (world, tp, dp, pp) with
+// timeouts, and errors that name the rank, the operation and the group. c10d's C++ API differs
+// between LibTorch 1.13 and 2.x; only comm.cpp sees it.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace parplan::runtime {
+
+struct TraceRecorder;
+
+// An in-flight operation; wait() throws parplan::Error naming the operation on failure/timeout.
+class Pending {
+ public:
+  struct Impl;
+  Pending() = default;
+  explicit Pending(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  void wait();
+  bool valid() const { return impl_ != nullptr; }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+class Group {
+ public:
+  struct Impl;
+  Group(std::shared_ptr<Impl> impl);
+  ~Group();
+  int rank() const;   // within the group
+  int size() const;
+  const std::string& name() const;
+  const std::vector<int>& members() const;  // global ranks
+
+  void all_reduce(torch::Tensor t);  // sum, in place
+  Pending all_reduce_async(torch::Tensor t);
+  void broadcast(torch::Tensor t, int root);
+  // out = concatenation of every rank's `in` (out.numel() == size * in.numel(), 1-D).
+  void all_gather(torch::Tensor out, torch::Tensor in);
+  // out (1-D, n) = sum over ranks of their in[rank*n, (rank+1)*n). Gloo in LibTorch 1.13 has no
+  // reduce_scatter: a ring of p - 1 send/recv steps of n elements each, the bandwidth-optimal
+  // algorithm ((p-1)/p of the buffer per rank), not an all-reduce.
+  void reduce_scatter(torch::Tensor out, torch::Tensor in);
+  Pending send(torch::Tensor t, int dst);  // dst: rank within the group; keep t alive until wait
+  void recv(torch::Tensor t, int src);
+  void barrier();
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+struct CommOptions {
+  int rank = 0, world_size = 1;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 0;
+  bool host_store = false;  // rank 0 hosts the TCPStore unless the launcher already does
+  std::chrono::milliseconds timeout{60000};
+  std::string backend = "auto";
+};
+
+// The store and the world group; subgroups are created from it.
+class Communicator {
+ public:
+  explicit Communicator(const CommOptions& o);
+  ~Communicator();
+  Group& world();
+  // A group of the given global ranks (this rank must be one of them); all members call it with
+  // the same name and ranks, in the same order as the other groups.
+  std::unique_ptr<Group> new_group(const std::string& name, const std::vector<int>& ranks);
+  const std::string& backend() const;  // "gloo" or "nccl"
+  void set_trace(TraceRecorder* t);
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Hosts a TCPStore on 127.0.0.1 on a free port for locally spawned ranks; port() to pass on.
+class StoreServer {
+ public:
+  explicit StoreServer(int world_size, std::chrono::milliseconds timeout);
+  ~StoreServer();
+  int port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Whether NCCL can be used (CUDA LibTorch with c10d NCCL and a visible GPU); `why` when not.
+bool nccl_usable(std::string* why);
+
+}  // namespace parplan::runtime

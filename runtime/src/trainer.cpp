@@ -1,0 +1,398 @@
+// One rank of a run: groups, model stage, data, schedule, DP/ZeRO, logging, evaluation,
+// checkpoints, sampling, measured.json and the Chrome trace.
+#include "trainer.hpp"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "comm.hpp"
+#include "gpt.hpp"
+#include "parplan/cost/flops.hpp"
+#include "parplan/cost/step.hpp"
+#include "parplan/model/io.hpp"
+#include "parplan/runtime/data.hpp"
+#include "parplan/runtime/launcher.hpp"
+#include "pipeline.hpp"
+#include "trace.hpp"
+#include "zero.hpp"
+
+namespace parplan::runtime {
+namespace fs = std::filesystem;
+
+std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
+  const auto& l = plan.layout;
+  const auto& m = plan.model;
+  const auto& t = plan.training;
+  std::vector<std::string> errors, warnings;
+  if (nproc != l.gpus())
+    errors.push_back("--nproc " + std::to_string(nproc) + " does not match the plan's " +
+                     std::to_string(l.gpus()) + " GPUs (dp*tp*pp*cp = " + std::to_string(l.dp) +
+                     "*" + std::to_string(l.tp) + "*" + std::to_string(l.pp) + "*" +
+                     std::to_string(l.cp) + ")");
+  if (l.cp != 1) errors.push_back("layout.cp > 1 (context parallelism) is not implemented by the runtime");
+  if (l.schedule == Schedule::Interleaved || l.virtual_stages > 1)
+    errors.push_back("layout.schedule interleaved / virtual_stages > 1 is not implemented by the runtime (use 1f1b or gpipe)");
+  if (l.offload != Offload::None) errors.push_back("layout.offload is not implemented by the runtime");
+  if (m.gated_mlp) errors.push_back("model.gated_mlp (SwiGLU) is not implemented by the runtime's GPT");
+  if (m.kv_heads != m.heads) errors.push_back("model.kv_heads != heads (GQA) is not implemented by the runtime's GPT");
+  if (m.heads % l.tp) errors.push_back("model.heads must be divisible by layout.tp");
+  if (m.ffn_hidden % l.tp) errors.push_back("model.ffn_hidden must be divisible by layout.tp");
+  if (m.layers % l.pp) errors.push_back("model.layers must be divisible by layout.pp");
+  if (m.tied_embeddings && l.pp > 1)
+    errors.push_back("tied embeddings across pipeline stages are not implemented; set model.tied_embeddings false for pp > 1");
+  if (t.global_batch % (int64_t(l.dp) * l.micro_batch))
+    errors.push_back("train.global_batch must be divisible by dp * micro_batch");
+  if (t.seq_len > m.max_seq_len) errors.push_back("train.seq_len exceeds model.max_seq_len");
+  if (t.optimizer != Optimizer::Adam) errors.push_back("train.optimizer: the runtime implements adam only");
+  if (!errors.empty()) {
+    std::string msg = "the plan cannot be run:";
+    for (auto& e : errors) msg += "\n  " + e;
+    throw Error(msg);
+  }
+  if (t.dtype != DType::FP32)
+    warnings.push_back(std::string("train.dtype ") + to_string(t.dtype) +
+                       ": the runtime trains in fp32 on CPU; MFU is against the fp32 peak");
+  if (l.recompute != Recompute::None) warnings.push_back("layout.recompute is ignored by the runtime (no recomputation)");
+  if (l.sequence_parallel) warnings.push_back("layout.sequence_parallel is ignored by the runtime (TP without SP)");
+  return warnings;
+}
+
+namespace {
+
+struct Coords {
+  int rank = 0, tp = 0, dp = 0, pp = 0;
+};
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+std::vector<MicroBatch> make_microbatches(const std::vector<uint16_t>& data,
+                                          const std::vector<int64_t>& offsets, int64_t mb,
+                                          int64_t T) {
+  std::vector<MicroBatch> out;
+  for (size_t i = 0; i < offsets.size(); i += size_t(mb)) {
+    auto x = torch::empty({mb, T}, torch::kLong), y = torch::empty({mb, T}, torch::kLong);
+    auto xa = x.accessor<int64_t, 2>(), ya = y.accessor<int64_t, 2>();
+    for (int64_t b = 0; b < mb; ++b) {
+      auto o = offsets[i + size_t(b)];
+      for (int64_t k = 0; k < T; ++k) {
+        xa[b][k] = data[size_t(o + k)];
+        ya[b][k] = data[size_t(o + k + 1)];
+      }
+    }
+    out.push_back({x, y});
+  }
+  return out;
+}
+
+void fault_injection(int rank, int64_t step) {
+  const char* f = std::getenv("PARPLAN_FAULT_KILL");  // "rank:step", for the fault tests
+  if (!f) return;
+  int r = -1;
+  long s = -1;
+  if (std::sscanf(f, "%d:%ld", &r, &s) == 2 && r == rank && s == step) raise(SIGKILL);
+}
+
+std::string step_dir(const std::string& ckpt, int64_t step) {
+  char b[32];
+  std::snprintf(b, sizeof b, "step_%08ld", long(step));
+  return (fs::path(ckpt) / b).string();
+}
+
+}  // namespace
+
+nlohmann::json train_rank(const RunOptions& o) {
+  auto env = detect_rank_env(current_environment()).value_or(RankEnv{});
+  Plan plan = load_plan(o.plan);
+  check_runnable(plan, env.world_size);
+  const auto L = plan.layout;
+  const auto& M = plan.model;
+  const auto& Tr = plan.training;
+
+  int threads = o.threads > 0 ? int(o.threads)
+                              : std::max(1, int(std::thread::hardware_concurrency()) /
+                                                std::max(1, env.local_world_size));
+  at::set_num_threads(threads);
+
+  if (const char* h = std::getenv("PARPLAN_FAULT_HANG"); h && std::atoi(h) == env.rank)
+    std::this_thread::sleep_for(std::chrono::hours(1));  // a rank that never joins (fault tests)
+  CommOptions co;
+  co.rank = env.rank;
+  co.world_size = env.world_size;
+  co.master_addr = env.master_addr;
+  co.master_port = env.master_port;
+  co.host_store = env.rank == 0 && !std::getenv("PARPLAN_STORE_HOSTED");
+  co.timeout = std::chrono::milliseconds(int64_t(o.timeout_s * 1000));
+  co.backend = o.backend;
+  Communicator comm(co);
+
+  Coords c;
+  c.rank = env.rank;
+  c.tp = c.rank % L.tp;
+  c.dp = (c.rank / L.tp) % L.dp;
+  c.pp = c.rank / (L.tp * L.dp);
+  std::vector<int> tp_r, dp_r, pp_r;
+  for (int i = 0; i < L.tp; ++i) tp_r.push_back(c.rank - c.tp + i);
+  for (int i = 0; i < L.dp; ++i) dp_r.push_back(c.pp * L.tp * L.dp + i * L.tp + c.tp);
+  for (int i = 0; i < L.pp; ++i) pp_r.push_back(i * L.tp * L.dp + c.dp * L.tp + c.tp);
+  auto tp = comm.new_group("tp", tp_r);
+  auto dp = comm.new_group("dp", dp_r);
+  auto pp = comm.new_group("pp", pp_r);
+  auto& world = comm.world();
+  bool logger = c.rank == 0 && !o.quiet;
+  bool last_stage = c.pp == L.pp - 1;
+
+  Dataset data = load_dataset(o.data);
+  if (int64_t(data.vocab.size()) > M.vocab)
+    throw Error("the data has " + std::to_string(data.vocab.size()) + " symbols but model.vocab is " +
+                std::to_string(M.vocab));
+
+  GptConfig gc;
+  gc.layers = M.layers;
+  gc.hidden = M.hidden;
+  gc.heads = M.heads;
+  gc.ffn_hidden = M.ffn_hidden;
+  gc.vocab = M.vocab;
+  gc.block_size = M.max_seq_len;
+  gc.tied = M.tied_embeddings;
+  gc.seed = o.seed;
+  int64_t per_stage = M.layers / L.pp;
+  gc.first_layer = c.pp * per_stage;
+  gc.last_layer = gc.first_layer + per_stage;
+  gc.has_embedding = c.pp == 0;
+  gc.has_head = last_stage;
+  GptStage model(gc, tp.get());
+
+  AdamConfig adam;
+  adam.lr = o.lr > 0 ? o.lr : Tr.learning_rate;
+  ShardedOptimizer opt(model->parameters(), dp.get(), L.zero, adam, o.bucket_mb * 1e6);
+  opt.broadcast_from_first_rank();
+
+  TraceRecorder trace;
+  trace.rank = c.rank;
+  PipelineStage stage(model, pp.get(), M.hidden, &trace);
+  bool zero3_per_mb = L.zero == 3 && L.pp == 1;
+  if (zero3_per_mb) {
+    stage.before_forward = [&](int) { opt.gather_params(); };
+    stage.after_backward = [&](int) { opt.release_params(); };
+  }
+  auto sched = L.schedule == Schedule::GPipe ? PipeSchedule::GPipe : PipeSchedule::OneFOneB;
+  const int64_t B = Tr.global_batch, T = Tr.seq_len, mb = L.micro_batch;
+
+  // Resume.
+  int64_t start = 0;
+  if (o.resume) {
+    if (o.ckpt_dir.empty()) throw Error("--resume needs --ckpt-dir");
+    auto latest = fs::path(o.ckpt_dir) / "latest";
+    if (fs::exists(latest)) {
+      start = std::stoll(read_file(latest.string()));
+      auto dir = step_dir(o.ckpt_dir, start);
+      auto saved_plan = parse_json_text(read_file(dir + "/plan.json"), dir + "/plan.json");
+      if (saved_plan.at("layout") != to_json(plan).at("layout") ||
+          saved_plan.at("model") != to_json(plan).at("model"))
+        throw Error("checkpoint " + dir + " was written for a different plan (model or layout differ)");
+      std::vector<torch::Tensor> st;
+      torch::load(st, dir + "/rank_" + std::to_string(c.rank) + ".pt");
+      opt.load_state(st);
+      if (logger) std::cout << "resumed from " << dir << " (step " << start << ")\n";
+    } else if (logger) {
+      std::cout << "no checkpoint in " << o.ckpt_dir << "; starting from step 0\n";
+    }
+  }
+
+  auto world_sum = [&](double v) {
+    auto t = torch::tensor({v}, torch::kFloat64);
+    world.all_reduce(t);
+    return t.item<double>();
+  };
+  auto loss_owner = last_stage && c.tp == 0;
+
+  auto evaluate = [&](const std::vector<uint16_t>& split, uint64_t salt) {
+    opt.gather_params();
+    double total = 0;
+    for (int64_t i = 0; i < o.eval_iters; ++i) {
+      auto offs = rank_offsets(batch_offsets(o.seed + salt, i, B, T, int64_t(split.size())), L.dp, c.dp);
+      total += stage.evaluate(make_microbatches(split, offs, mb, T));
+    }
+    opt.release_params();
+    return world_sum(loss_owner ? total / double(o.eval_iters) / L.dp : 0.0);
+  };
+
+  const double model_flops = cost::step_flops(M, Tr, L).model;
+  const double peak = plan.cluster.gpu.peak_flops(Tr.dtype);
+  nlohmann::json losses = nlohmann::json::array(), times = nlohmann::json::array(),
+                 evals = nlohmann::json::array(), dtfs = nlohmann::json::array(),
+                 dtbs = nlohmann::json::array();
+  int64_t trace_step = std::min(o.steps - 1, start + 2);
+  double last_val = NAN;
+
+  for (int64_t step = start; step < o.steps; ++step) {
+    trace.on = step == trace_step;
+    if (trace.on) comm.set_trace(&trace);
+    auto offs = rank_offsets(batch_offsets(o.seed, step, B, T, int64_t(data.train.size())), L.dp, c.dp);
+    auto mbs = make_microbatches(data.train, offs, mb, T);
+    auto t0 = Clock::now();
+    if (L.zero == 3 && !zero3_per_mb) opt.gather_params();
+    opt.prepare_grads();
+    double loss = stage.train(mbs, sched);
+    fault_injection(c.rank, step);
+    opt.release_params();
+    {
+      TraceScope ts(trace.on ? &trace : nullptr, "gradient reduction", "dp");
+      opt.reduce_grads();
+    }
+    {
+      TraceScope ts(trace.on ? &trace : nullptr, "optimizer", "compute");
+      opt.step();
+      opt.release_grads();
+    }
+    double mean_loss = world_sum(loss_owner ? loss / L.dp : 0.0);
+    double dt = seconds_since(t0);
+    if (trace.on) comm.set_trace(nullptr);
+    trace.on = false;
+    losses.push_back(mean_loss);
+    times.push_back(dt);
+    dtfs.push_back(stage.forward_s);
+    dtbs.push_back(stage.backward_s);
+    if (logger && o.log_interval > 0 && (step % o.log_interval == 0 || step == o.steps - 1)) {
+      double tok = double(B * T) / dt;
+      std::cout << "step " << step << " | loss " << fmt("%.4f", mean_loss) << " | dt "
+                << fmt("%.1f", dt * 1e3) << " ms | dtf " << fmt("%.1f", stage.forward_s * 1e3)
+                << " ms | dtb " << fmt("%.1f", stage.backward_s * 1e3) << " ms | "
+                << fmt("%.1f", double(B) / dt) << " samples/s | " << fmt("%.0f", tok)
+                << " tokens/s | " << fmt("%.0f", tok / env.world_size) << " tokens/s/rank | mfu "
+                << fmt("%.2f", 100 * model_flops / env.world_size / dt / peak) << "%\n"
+                << std::flush;
+    }
+    bool do_eval = (o.eval_interval > 0 && (step + 1) % o.eval_interval == 0) || step == o.steps - 1;
+    if (do_eval && o.eval_iters > 0) {
+      double tl = evaluate(data.train, 1), vl = evaluate(data.val, 2);
+      last_val = vl;
+      evals.push_back({{"step", step + 1}, {"train_loss", tl}, {"val_loss", vl}});
+      if (logger)
+        std::cout << "eval step " << step + 1 << " | train loss " << fmt("%.4f", tl)
+                  << " | val loss " << fmt("%.4f", vl) << "\n" << std::flush;
+    }
+    if (!o.ckpt_dir.empty() && o.ckpt_interval > 0 &&
+        ((step + 1) % o.ckpt_interval == 0 || step == o.steps - 1)) {
+      auto dir = step_dir(o.ckpt_dir, step + 1);
+      fs::create_directories(dir);
+      auto file = dir + "/rank_" + std::to_string(c.rank) + ".pt";
+      torch::save(opt.state(), file + ".tmp");
+      fs::rename(file + ".tmp", file);  // atomic: a reader sees the old file or the whole new one
+      world.barrier();
+      if (c.rank == 0) {
+        write_file_atomic(dir + "/plan.json", to_json(plan).dump(1) + "\n");
+        write_file_atomic((fs::path(o.ckpt_dir) / "latest").string(), std::to_string(step + 1) + "\n");
+      }
+      world.barrier();
+    }
+  }
+
+  // A sample from the prompt (every rank takes part: the pipeline needs all stages).
+  std::string sample;
+  if (o.sample_tokens > 0) {
+    opt.gather_params();
+    auto ctx = encode(data, o.prompt);
+    std::vector<int64_t> toks(ctx.begin(), ctx.end());
+    if (toks.empty()) toks.push_back(0);
+    auto gen = at::detail::createCPUGenerator(o.seed);
+    for (int64_t n = 0; n < o.sample_tokens; ++n) {
+      auto input = torch::zeros({1, T}, torch::kLong);
+      int64_t len = std::min<int64_t>(int64_t(toks.size()), T);
+      auto ia = input.accessor<int64_t, 2>();
+      for (int64_t k = 0; k < len; ++k) ia[0][k] = toks[toks.size() - size_t(len) + size_t(k)];
+      auto logits = stage.logits_at(input, len - 1);
+      double next = 0;
+      if (loss_owner && c.dp == 0)
+        next = double(torch::multinomial(logits.softmax(-1), 1, false, gen).item<int64_t>());
+      toks.push_back(int64_t(world_sum(next)));
+    }
+    opt.release_params();
+    sample = decode(data, std::vector<int64_t>(toks.begin() + long(ctx.size()), toks.end()));
+    if (logger) std::cout << "sample:\n" << o.prompt << sample << "\n---\n";
+  }
+
+  // Model-state bytes each rank holds, and the process's peak resident memory.
+  auto held = opt.held_bytes();
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  auto mine = torch::tensor({held.params, held.grads, held.optimizer, double(ru.ru_maxrss) * 1024.0},
+                            torch::kFloat64);
+  auto all = torch::empty({4 * env.world_size}, torch::kFloat64);
+  world.all_gather(all, mine);
+
+  auto trace_dir = o.trace_dir;
+  if (trace_dir.empty() && !o.out.empty()) trace_dir = fs::path(o.out).replace_extension("trace").string();
+  if (!trace_dir.empty() && !trace.events.empty()) {
+    fs::create_directories(trace_dir);
+    write_file_atomic((fs::path(trace_dir) / ("trace_rank" + std::to_string(c.rank) + ".json")).string(),
+                      trace.to_json().dump() + "\n");
+  }
+  world.barrier();
+  if (c.rank != 0) return {};
+
+  double mean = 0;
+  int64_t counted = 0;
+  for (size_t i = 0; i < times.size(); ++i)
+    if (i > 0 || times.size() == 1) {  // the first step warms up allocators and connections
+      mean += times[i].get<double>();
+      ++counted;
+    }
+  mean /= double(std::max<int64_t>(1, counted));
+  nlohmann::json peak_bytes = nlohmann::json::array(), rss = nlohmann::json::array(),
+                 states = nlohmann::json::array();
+  auto a = all.accessor<double, 1>();
+  for (int r = 0; r < env.world_size; ++r) {
+    peak_bytes.push_back(a[4 * r] + a[4 * r + 1] + a[4 * r + 2]);
+    states.push_back({{"params", a[4 * r]}, {"grads", a[4 * r + 1]}, {"optimizer", a[4 * r + 2]}});
+    rss.push_back(a[4 * r + 3]);
+  }
+  double tokens_per_s = double(B * T) / mean;
+  nlohmann::json plan_json = to_json(plan);
+  nlohmann::json out = {
+      {"plan", plan_json},
+      {"layout", describe(L)},
+      {"backend", comm.backend()},
+      {"nproc", env.world_size},
+      {"threads_per_rank", threads},
+      {"first_step", start},
+      {"steps", o.steps},
+      {"mean_step_time_s", mean},
+      {"step_times_s", times},
+      {"forward_times_s", dtfs},
+      {"backward_times_s", dtbs},
+      {"samples_per_s", double(B) / mean},
+      {"tokens_per_s", tokens_per_s},
+      {"tokens_per_s_per_rank", tokens_per_s / env.world_size},
+      {"mfu", model_flops / env.world_size / mean / peak},
+      {"loss", losses},
+      {"evals", evals},
+      {"val_loss", last_val},
+      {"peak_memory_bytes", peak_bytes},
+      {"memory_kind", "model_state"},  // CPU: params + grads + optimizer state held per rank
+      {"model_state_bytes", states},
+      {"peak_rss_bytes", rss},
+      {"sample", sample},
+      {"data", o.data},
+      {"seed", o.seed},
+  };
+  if (!o.out.empty()) {
+    if (fs::path(o.out).has_parent_path()) fs::create_directories(fs::path(o.out).parent_path());
+    write_file_atomic(o.out, out.dump(1) + "\n");
+  }
+  return out;
+}
+
+}  // namespace parplan::runtime

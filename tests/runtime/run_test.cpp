@@ -1,0 +1,207 @@
+// End-to-end runs of a small GPT on Tiny Shakespeare (CPU, Gloo, fp32): every layout must follow
+// the single-process loss trajectory, hold the model-state bytes the cost model predicts, resume
+// from checkpoints, and fail clearly when a rank dies or never joins.
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "parplan/cost/memory.hpp"
+#include "parplan/model/error.hpp"
+#include "parplan/model/io.hpp"
+#include "parplan/runtime/run.hpp"
+
+using namespace parplan;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kData = std::string(PARPLAN_SHARED_DIR) + "/data/tinyshakespeare/input.txt";
+
+fs::path tmp_dir() {
+  auto d = fs::temp_directory_path() / ("parplan_rt_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+Plan small_plan(Layout l) {
+  Plan p;
+  p.model.name = "tiny-char";
+  p.model.layers = 2;
+  p.model.hidden = 64;
+  p.model.heads = 4;
+  p.model.kv_heads = 4;
+  p.model.ffn_hidden = 256;
+  p.model.vocab = 65;
+  p.model.max_seq_len = 64;
+  p.model.tied_embeddings = false;
+  p.cluster = load_cluster("cpu-host");
+  p.training.global_batch = 8;
+  p.training.seq_len = 32;
+  p.training.dtype = DType::FP32;
+  p.training.learning_rate = 1e-3;
+  p.layout = l;
+  return p;
+}
+
+Layout layout(int dp, int tp, int pp, int zero = 0, Schedule s = Schedule::OneFOneB) {
+  Layout l;
+  l.dp = dp, l.tp = tp, l.pp = pp, l.zero = zero, l.micro_batch = 2, l.schedule = s;
+  l.recompute = Recompute::None;
+  l.sequence_parallel = false;
+  return l;
+}
+
+runtime::RunOptions options(const Plan& plan, const std::string& name, int64_t steps = 5) {
+  auto dir = tmp_dir();
+  auto plan_path = (dir / (name + ".plan.json")).string();
+  write_file_atomic(plan_path, to_json(plan).dump());
+  runtime::RunOptions o;
+  o.plan = plan_path;
+  o.data = kData;
+  o.out = (dir / (name + ".measured.json")).string();
+  o.steps = steps;
+  o.eval_iters = 1;
+  o.timeout_s = 30;
+  o.quiet = true;
+  o.threads = 1;
+  return o;
+}
+
+nlohmann::json run(const runtime::RunOptions& o) { return runtime::run(o, "/proc/self/exe", {"worker"}); }
+
+// Runs are shared between tests (each costs a few seconds).
+const nlohmann::json& cached_run(const std::string& name, const Layout& l) {
+  static std::map<std::string, nlohmann::json> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) it = cache.emplace(name, run(options(small_plan(l), name))).first;
+  return it->second;
+}
+
+const nlohmann::json& reference() { return cached_run("single", layout(1, 1, 1)); }
+
+void expect_same_losses(const nlohmann::json& a, const nlohmann::json& b) {
+  ASSERT_EQ(a["loss"].size(), b["loss"].size());
+  for (size_t i = 0; i < a["loss"].size(); ++i) {
+    double x = a["loss"][i].get<double>(), y = b["loss"][i].get<double>();
+    EXPECT_NEAR(x, y, 1e-4 * std::abs(y)) << "step " << i;
+  }
+}
+
+}  // namespace
+
+TEST(Run, SingleProcessTrainsAndWritesMeasuredJsonAndTrace) {
+  const auto& m = reference();
+  ASSERT_EQ(m["loss"].size(), 5u);
+  EXPECT_NEAR(m["loss"][0].get<double>(), std::log(65.0), 0.3);  // uniform start
+  EXPECT_LT(m["loss"][4].get<double>(), m["loss"][0].get<double>());
+  for (const char* k : {"mean_step_time_s", "tokens_per_s", "mfu", "val_loss", "peak_memory_bytes",
+                        "step_times_s", "plan", "tokens_per_s_per_rank"})
+    EXPECT_TRUE(m.contains(k)) << k;
+  EXPECT_GT(m["mean_step_time_s"].get<double>(), 0);
+  auto trace = fs::path(tmp_dir() / "single.measured.trace" / "trace_rank0.json");
+  ASSERT_TRUE(fs::exists(trace));
+  auto t = parse_json_text(read_file(trace.string()), "trace");
+  EXPECT_GT(t["traceEvents"].size(), 4u);
+}
+
+struct Case {
+  const char* name;
+  Layout l;
+};
+class LayoutMatchesSingleProcess : public ::testing::TestWithParam<Case> {};
+
+TEST_P(LayoutMatchesSingleProcess, LossAfterFiveStepsWithin1e4Relative) {
+  expect_same_losses(cached_run(GetParam().name, GetParam().l), reference());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, LayoutMatchesSingleProcess,
+    ::testing::Values(Case{"dp2", layout(2, 1, 1)}, Case{"tp2", layout(1, 2, 1)},
+                      Case{"pp2_1f1b", layout(1, 1, 2)},
+                      Case{"pp2_gpipe", layout(1, 1, 2, 0, Schedule::GPipe)},
+                      Case{"zero1", layout(2, 1, 1, 1)}, Case{"zero2", layout(2, 1, 1, 2)},
+                      Case{"zero3", layout(2, 1, 1, 3)}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Run, ModelStateBytesEqualTheCostModelForEachZeroStage) {
+  for (int z = 0; z <= 3; ++z) {
+    auto l = layout(2, 1, 1, z);
+    const auto& m = cached_run(z == 0 ? "dp2" : "zero" + std::to_string(z), l);
+    auto plan = small_plan(l);
+    auto pred = cost::memory_per_gpu(plan.model, plan.cluster, plan.training, l);
+    for (auto& s : m["model_state_bytes"]) {
+      // Flat buffers are padded to a multiple of dp elements (at most dp - 1 floats per part).
+      EXPECT_NEAR(s["params"].get<double>(), pred.params, 4.0 * 2) << "zero " << z;
+      EXPECT_NEAR(s["grads"].get<double>(), pred.grads, 4.0 * 2) << "zero " << z;
+      EXPECT_NEAR(s["optimizer"].get<double>(), pred.optimizer, 8.0 * 2) << "zero " << z;
+    }
+  }
+}
+
+TEST(Run, ResumeAfterSigkillContinuesTheSameLossTrajectory) {
+  auto plan = small_plan(layout(2, 1, 1, 1));
+  auto full = run(options(plan, "ckpt_full", 6));
+  auto o = options(plan, "ckpt_killed", 6);
+  o.ckpt_dir = (tmp_dir() / "ckpt").string();
+  fs::remove_all(o.ckpt_dir);
+  o.ckpt_interval = 2;
+  o.timeout_s = 10;
+  ::setenv("PARPLAN_FAULT_KILL", "1:4", 1);  // rank 1 SIGKILLs itself in step 4
+  try {
+    run(o);
+    ADD_FAILURE() << "the run should fail";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("rank 1: killed by signal 9"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("\n  rank 0: "), std::string::npos) << msg;  // names rank, op, group
+    EXPECT_NE(msg.find("on group"), std::string::npos) << msg;
+  }
+  ::unsetenv("PARPLAN_FAULT_KILL");
+  EXPECT_EQ(read_file(o.ckpt_dir + "/latest"), "4\n");
+  for (auto& f : fs::recursive_directory_iterator(o.ckpt_dir))
+    EXPECT_NE(f.path().extension(), ".tmp") << "checkpoint left a temp file";
+  o.resume = true;
+  auto resumed = run(o);
+  EXPECT_EQ(resumed["first_step"], 4);
+  ASSERT_EQ(resumed["loss"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_NEAR(resumed["loss"][i].get<double>(), full["loss"][4 + i].get<double>(), 1e-6);
+}
+
+TEST(Run, ARankThatNeverJoinsIsATimeoutErrorNamingTheOperation) {
+  auto o = options(small_plan(layout(2, 1, 1)), "hang", 2);
+  o.timeout_s = 3;
+  ::setenv("PARPLAN_FAULT_HANG", "1", 1);
+  try {
+    run(o);
+    ADD_FAILURE() << "the run should fail";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("rank 0: creating the process group on group 'world'"), std::string::npos) << msg;
+  }
+  ::unsetenv("PARPLAN_FAULT_HANG");
+}
+
+TEST(Run, BadInputsAreClearErrors) {
+  auto o = options(small_plan(layout(2, 1, 1)), "bad", 2);
+  auto missing_plan = o;
+  missing_plan.plan = "/nonexistent/plan.json";
+  EXPECT_THROW(run(missing_plan), Error);
+  auto missing_data = o;
+  missing_data.data = "/nonexistent/input.txt";
+  EXPECT_THROW(run(missing_data), Error);
+  auto wrong_nproc = o;
+  wrong_nproc.nproc = 3;
+  try {
+    run(wrong_nproc);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--nproc 3 does not match the plan's 2 GPUs"), std::string::npos)
+        << e.what();
+  }
+  auto tied = small_plan(layout(1, 1, 2));
+  tied.model.tied_embeddings = true;
+  EXPECT_THROW(run(options(tied, "tied_pp")), Error);
+}
