@@ -180,7 +180,7 @@ nlohmann::json calibrate(const CalibrateOptions& o, const std::string& exe,
   auto err_dir = (fs::temp_directory_path() / ("parplan-calib-" + std::to_string(getpid()))).string();
   spawn_local(exe, worker_args, o.nproc, store.port(),
               {{"PARPLAN_WORKER_CONFIG", cfg.dump()}, {"PARPLAN_STORE_HOSTED", "1"}},
-              o.timeout_s + 5, err_dir);
+              o.timeout_s + 1, err_dir);
   fs::remove_all(err_dir);
   return parse_json_text(read_file(o.out), o.out);
 }

@@ -42,7 +42,7 @@ nlohmann::json run(const RunOptions& in, const std::string& exe,
                      .string();
   spawn_local(exe, worker_args, nproc, store.port(),
               {{"PARPLAN_WORKER_CONFIG", cfg.dump()}, {"PARPLAN_STORE_HOSTED", "1"}},
-              o.timeout_s + 5, err_dir);
+              o.timeout_s + 1, err_dir);
   fs::remove_all(err_dir);
   if (o.out.empty()) return {};
   return parse_json_text(read_file(o.out), o.out);

@@ -89,7 +89,7 @@ TEST(Fit, RecoversKnownEfficiencyParametersFromSyntheticRuns) {
   std::vector<Run> runs = {
       {"gpt2-124m", "gpt2-512", 1, 1, 1, 1},   {"gpt2-124m", "gpt2-512", 1, 1, 1, 8},
       {"gpt2-124m", "gpt2-512", 8, 1, 1, 4},   {"gpt2-124m", "gpt2-512", 32, 1, 1, 1},
-      {"gpt2-124m", "gpt2-512", 1, 4, 1, 2},   {"gpt2-124m", "gpt2-512", 1, 16, 1, 1},
+      {"gpt2-124m", "gpt2-512", 1, 4, 1, 2},   {"gpt2-124m", "gpt2-512", 2, 4, 1, 1},
       {"megatron-22b", "gpt3-1536", 1, 8, 4, 1}, {"megatron-22b", "gpt3-1536", 4, 8, 1, 1},
       {"megatron-22b", "gpt3-1536", 1, 16, 2, 1}, {"megatron-22b", "gpt3-1536", 2, 4, 4, 2},
       {"llama2-7b", "gpt3-1536", 4, 2, 4, 1},    {"llama2-7b", "gpt3-1536", 1, 8, 2, 4}};
