@@ -29,6 +29,11 @@ struct SimulateArgs {
   bool all_replicas = false;
 };
 
+std::string pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
 std::string table(const Plan& p, const sim::SimResult& r) {
   std::ostringstream o;
   o << p.model.name << " on " << p.layout.gpus() << " x " << p.cluster.gpu.name << " (" << p.cluster.name
@@ -45,14 +50,14 @@ std::string table(const Plan& p, const sim::SimResult& r) {
   const size_t stride = r.ranks.size() > show ? r.ranks.size() / show : 1;
   for (size_t i = 0; i < r.ranks.size(); i += stride) {
     const auto& k = r.ranks[i];
-    o << fmt("%-6.0f ", double(k.rank)) << fmt("%-12s", secs(k.compute_s).c_str()) << fmt("%-12s", secs(k.tp_s).c_str())
-      << fmt("%-12s", secs(k.cp_s).c_str()) << fmt("%-12s", secs(k.pp_s).c_str()) << fmt("%-12s", secs(k.dp_s).c_str())
-      << fmt("%-12s", secs(k.bubble_s).c_str()) << secs(k.idle_s) << "\n";
+    o << fmt("%-6.0f ", double(k.rank)) << pad(secs(k.compute_s), 12) << pad(secs(k.tp_s), 12)
+      << pad(secs(k.cp_s), 12) << pad(secs(k.pp_s), 12) << pad(secs(k.dp_s), 12)
+      << pad(secs(k.bubble_s), 12) << secs(k.idle_s) << "\n";
   }
   if (!r.links.empty()) {
     o << "\nbusiest links\n";
     for (size_t i = 0; i < std::min<size_t>(r.links.size(), 8); ++i)
-      o << "  " << fmt("%-40s", r.links[i].name.c_str()) << fmt("%-8s", r.links[i].cls.c_str())
+      o << "  " << pad(r.links[i].name, 40) << pad(r.links[i].cls, 8)
         << pct(r.links[i].utilization) << "\n";
   }
   return o.str();
