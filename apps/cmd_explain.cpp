@@ -69,8 +69,8 @@ void run_explain(const ExplainOptions& eo) {
     std::cout << "search: no layout fits (" << r.evaluated << " evaluated)\n";
   else
     std::cout << "search: best " << describe(r.top.front().layout) << ", "
-              << r.top.front().cost.step_time_s << " s per step (" << r.evaluated
-              << " evaluated, " << r.feasible << " fit)\n";
+              << r.top.front().cost.step_time_s << " s per step (" << r.evaluated << " evaluated, "
+              << r.feasible << " fit)\n";
   std::cout << "\nrules that apply:\n";
   for (const auto& rr : rules)
     if (rr.fires) std::cout << "  " << planner::describe(rr) << "\n";

@@ -19,7 +19,8 @@ void add_export_command(CLI::App& app) {
   cmd->callback([eo] {
     planner::ExportFormat f;
     if (!planner::parse_export_format(eo->to, f))
-      throw Error("--to '" + eo->to + "': unknown format; use megatron, deepspeed, torchrun, "
+      throw Error("--to '" + eo->to +
+                  "': unknown format; use megatron, deepspeed, torchrun, "
                   "mpiexec or srun");
     std::vector<std::string> warnings;
     Plan p = load_plan(eo->plan, &warnings);

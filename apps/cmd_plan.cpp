@@ -47,7 +47,8 @@ std::function<void(double)> progress_bar(bool& shown) {
   const bool tty = isatty(fileno(stderr));
   auto last_line = std::make_shared<double>(0.0);
   return [start, tty, last_line, &shown](double done) {
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (elapsed < 1.0 && !shown) return;
     if (!tty) {
       if (elapsed - *last_line < 1.0 && done < 1.0) return;
@@ -58,7 +59,8 @@ std::function<void(double)> progress_bar(bool& shown) {
     shown = true;
     const int width = 40;
     int fill = std::clamp(int(done * width + 0.5), 0, width);
-    std::fprintf(stderr, "\rsearching [%s%s] %3.0f%% %5.1f s", std::string(size_t(fill), '#').c_str(),
+    std::fprintf(stderr, "\rsearching [%s%s] %3.0f%% %5.1f s",
+                 std::string(size_t(fill), '#').c_str(),
                  std::string(size_t(width - fill), ' ').c_str(), 100.0 * done, elapsed);
     std::fflush(stderr);
   };
@@ -91,7 +93,8 @@ std::string no_fit_message(const Inputs& in, const planner::SearchResult& r, boo
 std::string table(const std::vector<planner::Candidate>& top, const std::vector<double>* sim) {
   std::ostringstream o;
   char line[512];
-  std::snprintf(line, sizeof line, "%4s %5s %4s %4s %4s %4s %4s %-9s %-3s %-11s %3s %-16s %9s %s%10s %6s %8s %8s\n",
+  std::snprintf(line, sizeof line,
+                "%4s %5s %4s %4s %4s %4s %4s %-9s %-3s %-11s %3s %-16s %9s %s%10s %6s %8s %8s\n",
                 "rank", "dp", "tp", "pp", "cp", "mb", "zero", "recompute", "sp", "schedule", "v",
                 "offload", "step_s", sim ? " sim_step_s" : "", "tokens/s", "MFU", "mem_GiB",
                 "exposed");
@@ -101,7 +104,8 @@ std::string table(const std::vector<planner::Candidate>& top, const std::vector<
     const Layout& l = c.layout;
     std::string simcol = sim ? fmt(" %10.3f", (*sim)[i]) : "";
     std::snprintf(line, sizeof line,
-                  "%4zu %5d %4d %4d %4d %4d %4d %-9s %-3s %-11s %3d %-16s %9.3f %s%10.0f %5.1f%% %8.1f %7.1f%%\n",
+                  "%4zu %5d %4d %4d %4d %4d %4d %-9s %-3s %-11s %3d %-16s %9.3f %s%10.0f %5.1f%% "
+                  "%8.1f %7.1f%%\n",
                   i + 1, l.dp, l.tp, l.pp, l.cp, l.micro_batch, l.zero, to_string(l.recompute),
                   l.sequence_parallel ? "yes" : "no", l.pp > 1 ? to_string(l.schedule) : "-",
                   l.virtual_stages, to_string(l.offload), c.cost.step_time_s, simcol.c_str(),
@@ -132,21 +136,24 @@ void run_plan(const PlanOptions& po) {
   const planner::Candidate best = r.top.front();
 
   // --simulate K: the simulator's step time for the top K, re-ranked by it.
-  std::vector<planner::Candidate> shown_top(r.top.begin(),
-                                            r.top.begin() + std::min<size_t>(r.top.size(), size_t(po.top)));
+  std::vector<planner::Candidate> shown_top(
+      r.top.begin(), r.top.begin() + std::min<size_t>(r.top.size(), size_t(po.top)));
   std::vector<double> sim;
   std::string sim_error;
   if (po.simulate > 0) {
-    std::vector<planner::Candidate> cands(r.top.begin(),
-                                          r.top.begin() + std::min<size_t>(r.top.size(), size_t(po.simulate)));
+    std::vector<planner::Candidate> cands(
+        r.top.begin(), r.top.begin() + std::min<size_t>(r.top.size(), size_t(po.simulate)));
     std::vector<Plan> plans;
-    for (const auto& c : cands) plans.push_back(planner::make_plan(in.model, in.cluster, in.training, c));
+    for (const auto& c : cands)
+      plans.push_back(planner::make_plan(in.model, in.cluster, in.training, c));
     try {
       sim = simulate_step_times(plans, po.max_sim_s);
-      if (sim.size() != cands.size()) throw Error("the simulator returned a wrong number of results");
+      if (sim.size() != cands.size())
+        throw Error("the simulator returned a wrong number of results");
       std::vector<size_t> order(cands.size());
       std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sim[a] < sim[b]; });
+      std::stable_sort(order.begin(), order.end(),
+                       [&](size_t a, size_t b) { return sim[a] < sim[b]; });
       shown_top.clear();
       std::vector<double> sorted_sim;
       for (size_t i : order) {
@@ -200,7 +207,8 @@ void run_plan(const PlanOptions& po) {
             << in.cluster.name << "), global batch " << in.training.global_batch << " x seq "
             << in.training.seq_len << ": " << r.evaluated << " layouts evaluated, " << r.feasible
             << " fit, " << fmt("%.2f", r.search_time_s) << " s\n\n";
-  if (!sim.empty()) std::cout << "ranked by simulated step time (SimGrid) next to the analytical one\n";
+  if (!sim.empty())
+    std::cout << "ranked by simulated step time (SimGrid) next to the analytical one\n";
   std::cout << table(shown_top, sim.empty() ? nullptr : &sim) << "\n";
   std::cout << "rules:\n";
   for (const auto& rr : rules)
@@ -212,14 +220,17 @@ void run_plan(const PlanOptions& po) {
 
 void add_plan_command(CLI::App& app) {
   auto po = std::make_shared<PlanOptions>();
-  auto* cmd = app.add_subcommand("plan", "search every layout and rank them by predicted step time");
+  auto* cmd =
+      app.add_subcommand("plan", "search every layout and rank them by predicted step time");
   add_input_options(cmd, po->in, false);
   cmd->add_option("--fix", po->fix,
                   "pin dimensions, e.g. tp=8,pp=8,cp=1,dp=16,mb=1,zero=1,recompute=selective,"
                   "sp=true,schedule=1f1b,v=2,offload=none");
-  cmd->add_flag("--allow-idle", po->allow_idle, "accept layouts using fewer GPUs (dp*tp*pp*cp <= N)");
+  cmd->add_flag("--allow-idle", po->allow_idle,
+                "accept layouts using fewer GPUs (dp*tp*pp*cp <= N)");
   cmd->add_option("--top,-k", po->top, "how many layouts to show")->capture_default_str();
-  cmd->add_option("--threads,-j", po->threads, "search threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--threads,-j", po->threads, "search threads (0: all cores)")
+      ->capture_default_str();
   cmd->add_flag("--json", po->json, "print JSON instead of a table");
   cmd->add_option("--out,-o", po->out, "write the best plan (plan.json) to this file");
   cmd->add_option("--simulate", po->simulate,

@@ -4,9 +4,9 @@
 // does not count against it), and the best layout with its predicted step time.
 //   search_bench [--repeat N] [--threads T]   (T: the multi-threaded run; default all cores)
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <thread>
 
@@ -36,8 +36,10 @@ int main(int argc, char** argv) {
   int threads = int(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--repeat") repeat = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--threads") threads = std::max(1, std::atoi(argv[i + 1]));
+    if (a == "--repeat")
+      repeat = std::max(1, std::atoi(argv[i + 1]));
+    else if (a == "--threads")
+      threads = std::max(1, std::atoi(argv[i + 1]));
     else {
       std::fprintf(stderr, "usage: search_bench [--repeat N] [--threads T]\n");
       return 2;
@@ -45,7 +47,8 @@ int main(int argc, char** argv) {
   }
   try {
     std::printf("%-26s %6s %7s %10s %9s %8s %8s %10s %10s  %s\n", "case", "GPUs", "threads",
-                "evaluated", "feasible", "wall_s", "cpu_s", "evals/s", "per_core", "best layout: step_s");
+                "evaluated", "feasible", "wall_s", "cpu_s", "evals/s", "per_core",
+                "best layout: step_s");
     for (const Case& c : kCases) {
       const auto m = parplan::load_model(c.model);
       const auto cl = parplan::load_cluster(c.cluster);
@@ -72,8 +75,7 @@ int main(int argc, char** argv) {
                                : parplan::describe(best_run.top.front().layout) + ": " +
                                      std::to_string(best_run.top.front().cost.step_time_s) + " s";
         std::printf("%-26s %6lld %7d %10lld %9lld %8.3f %8.3f %10.3g %10.3g  %s\n", c.name,
-                    static_cast<long long>(c.gpus), th,
-                    static_cast<long long>(best_run.evaluated),
+                    static_cast<long long>(c.gpus), th, static_cast<long long>(best_run.evaluated),
                     static_cast<long long>(best_run.feasible), wall, cpu, rate, per_core,
                     best.c_str());
         if (threads == 1) break;

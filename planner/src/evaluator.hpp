@@ -11,7 +11,9 @@ class Evaluator {
   Evaluator(const Model& m, const Cluster& c, const Training& t) : m_(m), c_(c), t_(t) {}
 
   // Peak memory per GPU of `l`; no allocation.
-  cost::MemoryBreakdown memory(const Layout& l) const { return cost::memory_per_gpu(m_, c_, t_, l); }
+  cost::MemoryBreakdown memory(const Layout& l) const {
+    return cost::memory_per_gpu(m_, c_, t_, l);
+  }
   // The full prediction of `l`; no allocation.
   cost::StepCost step(const Layout& l) const { return cost::predict_unchecked(m_, c_, t_, l); }
 

@@ -2,9 +2,8 @@
 #include "parplan/planner/export.hpp"
 
 #include <algorithm>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/model/error.hpp"
@@ -13,7 +12,9 @@ namespace parplan::planner {
 
 namespace {
 
-std::string s(int64_t v) { return std::to_string(v); }
+std::string s(int64_t v) {
+  return std::to_string(v);
+}
 
 std::string megatron(const Plan& p) {
   const Layout& l = p.layout;
@@ -29,7 +30,8 @@ std::string megatron(const Plan& p) {
   arg("--pipeline-model-parallel-size", s(l.pp));
   if (l.cp > 1) arg("--context-parallel-size", s(l.cp));
   if (l.pp > 1 && l.schedule == Schedule::Interleaved && l.virtual_stages > 1)
-    arg("--num-layers-per-virtual-pipeline-stage", s(m.layers / (int64_t(l.pp) * l.virtual_stages)));
+    arg("--num-layers-per-virtual-pipeline-stage",
+        s(m.layers / (int64_t(l.pp) * l.virtual_stages)));
   if (l.sequence_parallel) arg("--sequence-parallel");
   if (l.recompute == Recompute::Selective) {
     arg("--recompute-granularity", "selective");
@@ -67,8 +69,10 @@ std::string megatron(const Plan& p) {
   if (text.size() >= 3) text.erase(text.size() - 3);
   std::string notes;
   if (l.zero >= 2)
-    notes += "# note: Megatron-LM's distributed optimizer shards optimizer state (ZeRO-1);"
-             " this plan assumes ZeRO-" + s(l.zero) + ", which DeepSpeed provides\n";
+    notes +=
+        "# note: Megatron-LM's distributed optimizer shards optimizer state (ZeRO-1);"
+        " this plan assumes ZeRO-" +
+        s(l.zero) + ", which DeepSpeed provides\n";
   if (l.offload != Offload::None)
     notes += "# note: offload=" + std::string(to_string(l.offload)) +
              " has no Megatron-LM flag; use the DeepSpeed export\n";
@@ -81,22 +85,20 @@ std::string deepspeed(const Plan& p) {
   const Layout& l = p.layout;
   const Training& t = p.training;
   const int64_t accum = cost::micro_batches(t, l);
-  nlohmann::json zero = {{"stage", l.zero},
-                         {"overlap_comm", true},
-                         {"contiguous_gradients", true}};
-  if (l.offload != Offload::None) zero["offload_optimizer"] = {{"device", "cpu"}, {"pin_memory", true}};
+  nlohmann::json zero = {{"stage", l.zero}, {"overlap_comm", true}, {"contiguous_gradients", true}};
+  if (l.offload != Offload::None)
+    zero["offload_optimizer"] = {{"device", "cpu"}, {"pin_memory", true}};
   if (l.offload == Offload::OptimizerAndParams)
     zero["offload_param"] = {{"device", "cpu"}, {"pin_memory", true}};
-  nlohmann::json j = {
-      {"train_batch_size", t.global_batch},
-      {"train_micro_batch_size_per_gpu", l.micro_batch},
-      {"gradient_accumulation_steps", accum},
-      {"zero_optimization", zero},
-      {"bf16", {{"enabled", t.dtype == DType::BF16}}},
-      {"fp16", {{"enabled", t.dtype == DType::FP16}}},
-      {"gradient_clipping", 1.0},
-      {"steps_per_print", 10},
-      {"wall_clock_breakdown", false}};
+  nlohmann::json j = {{"train_batch_size", t.global_batch},
+                      {"train_micro_batch_size_per_gpu", l.micro_batch},
+                      {"gradient_accumulation_steps", accum},
+                      {"zero_optimization", zero},
+                      {"bf16", {{"enabled", t.dtype == DType::BF16}}},
+                      {"fp16", {{"enabled", t.dtype == DType::FP16}}},
+                      {"gradient_clipping", 1.0},
+                      {"steps_per_print", 10},
+                      {"wall_clock_breakdown", false}};
   if (l.recompute != Recompute::None)
     j["activation_checkpointing"] = {{"partition_activations", l.tp > 1},
                                      {"contiguous_memory_optimization", false},
@@ -104,9 +106,12 @@ std::string deepspeed(const Plan& p) {
                                      {"number_checkpoints", nullptr},
                                      {"synchronize_checkpoint_boundary", false}};
   // Megatron-DeepSpeed reads the model-parallel degrees from these keys' command-line twins.
-  j["parplan"] = {{"tensor_parallel", l.tp},     {"pipeline_parallel", l.pp},
-                  {"context_parallel", l.cp},    {"data_parallel", l.dp},
-                  {"recompute", to_string(l.recompute)}, {"sequence_parallel", l.sequence_parallel}};
+  j["parplan"] = {{"tensor_parallel", l.tp},
+                  {"pipeline_parallel", l.pp},
+                  {"context_parallel", l.cp},
+                  {"data_parallel", l.dp},
+                  {"recompute", to_string(l.recompute)},
+                  {"sequence_parallel", l.sequence_parallel}};
   return j.dump(2) + "\n";
 }
 
@@ -124,12 +129,18 @@ Shape shape(const Plan& p) {
 }  // namespace
 
 bool parse_export_format(const std::string& f, ExportFormat& out) {
-  if (f == "megatron" || f == "megatron-lm") out = ExportFormat::Megatron;
-  else if (f == "deepspeed" || f == "ds") out = ExportFormat::DeepSpeed;
-  else if (f == "torchrun") out = ExportFormat::Torchrun;
-  else if (f == "mpiexec" || f == "mpirun") out = ExportFormat::Mpiexec;
-  else if (f == "srun" || f == "slurm") out = ExportFormat::Srun;
-  else return false;
+  if (f == "megatron" || f == "megatron-lm")
+    out = ExportFormat::Megatron;
+  else if (f == "deepspeed" || f == "ds")
+    out = ExportFormat::DeepSpeed;
+  else if (f == "torchrun")
+    out = ExportFormat::Torchrun;
+  else if (f == "mpiexec" || f == "mpirun")
+    out = ExportFormat::Mpiexec;
+  else if (f == "srun" || f == "slurm")
+    out = ExportFormat::Srun;
+  else
+    return false;
   return true;
 }
 
@@ -137,18 +148,24 @@ std::string export_plan(const Plan& p, ExportFormat f) {
   const Shape sh = shape(p);
   const std::string run = "parplan run --plan plan.json";
   switch (f) {
-    case ExportFormat::Megatron: return megatron(p);
-    case ExportFormat::DeepSpeed: return deepspeed(p);
+    case ExportFormat::Megatron:
+      return megatron(p);
+    case ExportFormat::DeepSpeed:
+      return deepspeed(p);
     case ExportFormat::Torchrun:
-      return "# on each of the " + s(sh.nodes) + " nodes (MASTER_ADDR: the first node's address)\n"
-             "torchrun --nnodes " + s(sh.nodes) + " --nproc-per-node " + s(sh.per_node) +
+      return "# on each of the " + s(sh.nodes) +
+             " nodes (MASTER_ADDR: the first node's address)\n"
+             "torchrun --nnodes " +
+             s(sh.nodes) + " --nproc-per-node " + s(sh.per_node) +
              " --rdzv-backend c10d --rdzv-endpoint $MASTER_ADDR:29500 " + run + "\n";
     case ExportFormat::Mpiexec: {
       // Polaris / PALS: one rank per GPU, CPU cores split evenly between a node's ranks.
       const int64_t depth = std::max<int64_t>(1, 64 / sh.per_node);
-      return "# " + s(sh.nodes) + " nodes x " + s(sh.per_node) + " ranks (PBS: select=" +
-             s(sh.nodes) + ")\n"
-             "mpiexec -n " + s(sh.gpus) + " --ppn " + s(sh.per_node) + " --depth " + s(depth) +
+      return "# " + s(sh.nodes) + " nodes x " + s(sh.per_node) +
+             " ranks (PBS: select=" + s(sh.nodes) +
+             ")\n"
+             "mpiexec -n " +
+             s(sh.gpus) + " --ppn " + s(sh.per_node) + " --depth " + s(depth) +
              " --cpu-bind depth " + run + "\n";
     }
     case ExportFormat::Srun:

@@ -57,13 +57,20 @@ Fixed parse_fixed(const std::string& text) {
     std::string value = trim(std::string_view(item).substr(eq + 1));
     for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     constexpr int32_t kMaxDeg = 1 << 24;
-    if (key == "dp") f.dp = parse_degree(key, value, 1, kMaxDeg);
-    else if (key == "tp") f.tp = parse_degree(key, value, 1, kMaxDeg);
-    else if (key == "pp") f.pp = parse_degree(key, value, 1, kMaxDeg);
-    else if (key == "cp") f.cp = parse_degree(key, value, 1, kMaxDeg);
-    else if (key == "mb" || key == "micro_batch") f.micro_batch = parse_degree(key, value, 1, kMaxDeg);
-    else if (key == "zero") f.zero = parse_degree(key, value, 0, 3);
-    else if (key == "v" || key == "virtual_stages") f.virtual_stages = parse_degree(key, value, 1, 1024);
+    if (key == "dp")
+      f.dp = parse_degree(key, value, 1, kMaxDeg);
+    else if (key == "tp")
+      f.tp = parse_degree(key, value, 1, kMaxDeg);
+    else if (key == "pp")
+      f.pp = parse_degree(key, value, 1, kMaxDeg);
+    else if (key == "cp")
+      f.cp = parse_degree(key, value, 1, kMaxDeg);
+    else if (key == "mb" || key == "micro_batch")
+      f.micro_batch = parse_degree(key, value, 1, kMaxDeg);
+    else if (key == "zero")
+      f.zero = parse_degree(key, value, 0, 3);
+    else if (key == "v" || key == "virtual_stages")
+      f.virtual_stages = parse_degree(key, value, 1, 1024);
     else if (key == "recompute" || key == "rc") {
       Recompute r;
       if (!parse_recompute(value, r))
@@ -79,7 +86,8 @@ Fixed parse_fixed(const std::string& text) {
     } else if (key == "offload") {
       Offload o;
       if (!parse_offload(value, o))
-        throw Error("--fix " + key + "=" + value + ": expected none, optimizer or optimizer+params");
+        throw Error("--fix " + key + "=" + value +
+                    ": expected none, optimizer or optimizer+params");
       f.offload = o;
     } else {
       throw Error("--fix: unknown key '" + key + "'; known keys: " + kKeys);

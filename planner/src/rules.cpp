@@ -20,17 +20,25 @@ std::string fmt(const char* f, double v) {
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
 }
-std::string gib(double bytes) { return fmt("%.1f GiB", bytes / kGiB); }
-std::string secs(double s) { return fmt("%.3f s", s); }
-std::string pct(double f) { return fmt("%.1f%%", 100.0 * f); }
-std::string str(int64_t v) { return std::to_string(v); }
+std::string gib(double bytes) {
+  return fmt("%.1f GiB", bytes / kGiB);
+}
+std::string secs(double s) {
+  return fmt("%.3f s", s);
+}
+std::string pct(double f) {
+  return fmt("%.1f%%", 100.0 * f);
+}
+std::string str(int64_t v) {
+  return std::to_string(v);
+}
 
 // What the inputs say before any search: does the training state fit one GPU, does one layer?
 struct Facts {
   int64_t gpus = 1, gpus_per_node = 1, nodes = 1;
-  double usable_bytes = 0;       // GPU memory less the fragmentation reserve
-  double one_gpu_total = 0;      // plain training, micro-batch 1, full recomputation
-  double one_gpu_state = 0;      // of which params + grads + optimizer
+  double usable_bytes = 0;   // GPU memory less the fragmentation reserve
+  double one_gpu_total = 0;  // plain training, micro-batch 1, full recomputation
+  double one_gpu_state = 0;  // of which params + grads + optimizer
   bool fits_one_gpu = false;
   double largest_layer_bytes = 0;  // 16-bit weights + grads + activations of the largest layer
   bool layer_fits = true;
@@ -124,15 +132,20 @@ RuleReport make_report(const char* id, const char* name) {
   return r;
 }
 
-void set_verdict(RuleReport& r, bool agrees) { r.verdict = agrees ? Verdict::Agrees : Verdict::Disagrees; }
+void set_verdict(RuleReport& r, bool agrees) {
+  r.verdict = agrees ? Verdict::Agrees : Verdict::Disagrees;
+}
 
 }  // namespace
 
 const char* to_string(Verdict v) {
   switch (v) {
-    case Verdict::Agrees: return "agrees";
-    case Verdict::Disagrees: return "disagrees";
-    case Verdict::NotApplicable: return "n/a";
+    case Verdict::Agrees:
+      return "agrees";
+    case Verdict::Disagrees:
+      return "disagrees";
+    case Verdict::NotApplicable:
+      return "n/a";
   }
   return "?";
 }
@@ -275,8 +288,8 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
       r.detail = "exposed inter-node communication of the " + best_desc + " is " +
                  pct(ex.inter_node) + " of the step (fast below " + pct(o.slow_link_fraction) + ")";
     } else {
-      r.detail = multi_node ? best_desc + ": link speed cannot be judged"
-                            : "the GPUs fit in one node";
+      r.detail =
+          multi_node ? best_desc + ": link speed cannot be judged" : "the GPUs fit in one node";
     }
     if (r.fires) {
       const Layout& l = best->layout;
@@ -309,9 +322,8 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
       set_verdict(r, l.dp > 1 && l.pp > 1 && l.tp > 1 && l.zero <= 1);
       Fixed z1;
       z1.zero = 1;
-      auto rule = best_with(m, c, t, gpus, z1, 64, [](const Layout& x) {
-        return x.dp > 1 && x.pp > 1 && x.tp > 1;
-      });
+      auto rule = best_with(m, c, t, gpus, z1, 64,
+                            [](const Layout& x) { return x.dp > 1 && x.pp > 1 && x.tp > 1; });
       r.detail += compare(*best, rule, "DP+PP+TP+ZeRO-1");
       r.numbers["best"] = layout_numbers(*best);
       if (rule) r.numbers["rule_best"] = layout_numbers(*rule);
@@ -337,8 +349,8 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
             break;
           }
         r.detail += within ? compare(*best, *within, "within-node tp")
-                           : "; no layout with tp <= " + str(c.gpus_per_node) +
-                                 " among the top " + str(int64_t(result.top.size()));
+                           : "; no layout with tp <= " + str(c.gpus_per_node) + " among the top " +
+                                 str(int64_t(result.top.size()));
         if (within) r.numbers["rule_best"] = layout_numbers(*within);
       }
     } else if (r.fires) {
@@ -379,8 +391,8 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
   }
   {  // R10
     RuleReport r = make_report("R10", "communication-ratio");
-    r.recommendation = "keep exposed communication below " + pct(o.slow_link_fraction) +
-                       " of the step";
+    r.recommendation =
+        "keep exposed communication below " + pct(o.slow_link_fraction) + " of the step";
     r.fires = best != nullptr;
     r.numbers = link_numbers;
     if (best) {

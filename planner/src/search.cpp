@@ -52,10 +52,10 @@ struct ZeroOffload {
   int32_t zero;
   Offload offload;
 };
-constexpr ZeroOffload kZeroOffload[] = {
-    {0, Offload::None},      {1, Offload::None},      {1, Offload::Optimizer},
-    {2, Offload::None},      {2, Offload::Optimizer}, {3, Offload::None},
-    {3, Offload::Optimizer}, {3, Offload::OptimizerAndParams}};
+constexpr ZeroOffload kZeroOffload[] = {{0, Offload::None},      {1, Offload::None},
+                                        {1, Offload::Optimizer}, {2, Offload::None},
+                                        {2, Offload::Optimizer}, {3, Offload::None},
+                                        {3, Offload::Optimizer}, {3, Offload::OptimizerAndParams}};
 constexpr Recompute kRecompute[] = {Recompute::None, Recompute::Selective, Recompute::Full};
 
 auto layout_key(const Layout& l) {
@@ -166,8 +166,8 @@ class Worker {
     const Fixed& f = s_.f;
     if (l.pp == 1) {
       // The schedule is moot without a pipeline; 1F1B unless pinned to GPipe.
-      Schedule s = f.schedule && *f.schedule == Schedule::GPipe ? Schedule::GPipe
-                                                                 : Schedule::OneFOneB;
+      Schedule s =
+          f.schedule && *f.schedule == Schedule::GPipe ? Schedule::GPipe : Schedule::OneFOneB;
       if (f.schedule && *f.schedule == Schedule::Interleaved) return;
       if (!allowed(f.virtual_stages, 1)) return;
       l.schedule = s;
@@ -215,33 +215,33 @@ class Worker {
   double smallest_bytes_ = 0;
 };
 
-std::string str(int64_t v) { return std::to_string(v); }
+std::string str(int64_t v) {
+  return std::to_string(v);
+}
 
 // Pinned degrees that no layout can satisfy get an error naming the pin and the fix, instead of
 // an empty search.
-void check_fixed(const Model& m, const Training& t, int64_t gpus, bool allow_idle,
-                 const Fixed& f) {
+void check_fixed(const Model& m, const Training& t, int64_t gpus, bool allow_idle, const Fixed& f) {
   if (f.tp && !tp_divides_heads(m, *f.tp))
     throw Error("--fix tp=" + str(*f.tp) + ": tp must divide the model's heads (" + str(m.heads) +
                 ") and divide or be a multiple of kv_heads (" + str(m.kv_heads) +
                 "); pick a divisor of " + str(m.heads));
   if (f.pp && m.layers % *f.pp != 0)
-    throw Error("--fix pp=" + str(*f.pp) + ": pp must divide the model's layers (" +
-                str(m.layers) + ")");
+    throw Error("--fix pp=" + str(*f.pp) + ": pp must divide the model's layers (" + str(m.layers) +
+                ")");
   if (f.pp && f.virtual_stages && m.layers % (int64_t(*f.pp) * *f.virtual_stages) != 0)
     throw Error("--fix v=" + str(*f.virtual_stages) + ": pp*v must divide the model's layers (" +
                 str(m.layers) + ")");
   if (f.virtual_stages && *f.virtual_stages > 1 && f.schedule &&
       *f.schedule != Schedule::Interleaved)
-    throw Error("--fix v=" + str(*f.virtual_stages) +
-                ": virtual stages need schedule=interleaved");
+    throw Error("--fix v=" + str(*f.virtual_stages) + ": virtual stages need schedule=interleaved");
   if (f.virtual_stages && *f.virtual_stages > 1 && f.pp && *f.pp < 2)
     throw Error("--fix v=" + str(*f.virtual_stages) + ": interleaving needs pp >= 2");
   if (f.schedule && *f.schedule == Schedule::Interleaved && f.pp && *f.pp < 2)
     throw Error("--fix schedule=interleaved: needs pp >= 2");
   if (f.cp && !cp_divides_seq(t, *f.cp))
-    throw Error("--fix cp=" + str(*f.cp) + ": 2*cp must divide train.seq_len (" +
-                str(t.seq_len) + ")");
+    throw Error("--fix cp=" + str(*f.cp) + ": 2*cp must divide train.seq_len (" + str(t.seq_len) +
+                ")");
   if (f.dp && t.global_batch % *f.dp != 0)
     throw Error("--fix dp=" + str(*f.dp) + ": dp must divide train.global_batch (" +
                 str(t.global_batch) + ")");
@@ -259,8 +259,8 @@ void check_fixed(const Model& m, const Training& t, int64_t gpus, bool allow_idl
     throw Error("--fix offload=optimizer: optimizer offload needs zero >= 1");
   int64_t pinned = 1;
   std::string names;
-  for (auto [name, v] : {std::pair{"dp", f.dp}, std::pair{"tp", f.tp}, std::pair{"pp", f.pp},
-                         std::pair{"cp", f.cp}})
+  for (auto [name, v] :
+       {std::pair{"dp", f.dp}, std::pair{"tp", f.tp}, std::pair{"pp", f.pp}, std::pair{"cp", f.cp}})
     if (v) {
       pinned *= *v;
       if (!names.empty()) names.push_back('*');
@@ -319,7 +319,8 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
                 " GPUs; lower --gpus or add nodes to the cluster");
   if (gpus < 1) throw Error("the cluster has no GPUs; set cluster.nodes and gpus_per_node");
   if (m.layers < 1 || m.heads < 1 || t.global_batch < 1 || t.seq_len < 1)
-    throw Error("search needs model.layers, model.heads, train.global_batch and train.seq_len >= 1");
+    throw Error(
+        "search needs model.layers, model.heads, train.global_batch and train.seq_len >= 1");
   if (o.top_k < 1) throw Error("--top must be >= 1, got " + str(o.top_k));
   check_fixed(m, t, gpus, o.allow_idle, o.fixed);
 
@@ -376,7 +377,8 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
     r.evaluated += w.evaluated;
     r.feasible += w.feasible;
     r.top.insert(r.top.end(), w.top.begin(), w.top.end());
-    if (w.evaluated > 0 && (r.smallest_memory_bytes == 0 || w.smallest_memory_bytes < r.smallest_memory_bytes)) {
+    if (w.evaluated > 0 &&
+        (r.smallest_memory_bytes == 0 || w.smallest_memory_bytes < r.smallest_memory_bytes)) {
       r.smallest_memory_bytes = w.smallest_memory_bytes;
       r.smallest = w.smallest;
     }

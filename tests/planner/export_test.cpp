@@ -16,8 +16,8 @@ Plan gpt3_plan() {
   p.model = in.m;
   p.cluster = in.c;
   p.training = in.t;
-  p.layout = Layout{16, 8, 8, 1, 1, 1, Recompute::Selective, true, Schedule::Interleaved, 2,
-                    Offload::None};
+  p.layout = Layout{
+      16, 8, 8, 1, 1, 1, Recompute::Selective, true, Schedule::Interleaved, 2, Offload::None};
   return p;
 }
 
@@ -79,8 +79,9 @@ TEST(Export, DeepSpeedConfigHasBatchAccumulationAndZeroStage) {
 TEST(Export, LaunchLinesUseTheNodesAndGpusOfThePlan) {
   Plan p = gpt3_plan();  // 1024 GPUs = 128 nodes x 8
   std::string t = export_plan(p, ExportFormat::Torchrun);
-  EXPECT_TRUE(has(t, "torchrun --nnodes 128 --nproc-per-node 8 --rdzv-backend c10d "
-                     "--rdzv-endpoint $MASTER_ADDR:29500 parplan run --plan plan.json"))
+  EXPECT_TRUE(has(t,
+                  "torchrun --nnodes 128 --nproc-per-node 8 --rdzv-backend c10d "
+                  "--rdzv-endpoint $MASTER_ADDR:29500 parplan run --plan plan.json"))
       << t;
   std::string m = export_plan(p, ExportFormat::Mpiexec);
   EXPECT_TRUE(has(m, "mpiexec -n 1024 --ppn 8 --depth 8 --cpu-bind depth parplan run")) << m;

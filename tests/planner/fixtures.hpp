@@ -15,7 +15,11 @@ inline Inputs presets(const std::string& model, const std::string& cluster,
   return {load_model(model), load_cluster(cluster), load_training(train)};
 }
 // GPT-2 124M on DGX A100 nodes, global batch 512 x 1024: a space small enough to brute-force.
-inline Inputs gpt2() { return presets("gpt2-124m", "dgx-a100-80g", "gpt2-512"); }
-inline Inputs gpt3() { return presets("gpt3-175b", "dgx-a100-80g", "gpt3-1536"); }
+inline Inputs gpt2() {
+  return presets("gpt2-124m", "dgx-a100-80g", "gpt2-512");
+}
+inline Inputs gpt3() {
+  return presets("gpt3-175b", "dgx-a100-80g", "gpt3-1536");
+}
 
 }  // namespace parplan::planner::test

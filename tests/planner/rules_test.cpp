@@ -9,8 +9,8 @@
 namespace parplan::planner {
 namespace {
 
-std::vector<RuleReport> rules_for(const test::Inputs& in, int64_t gpus,
-                                  const std::string& fix = "", SearchResult* out = nullptr) {
+std::vector<RuleReport> rules_for(const test::Inputs& in, int64_t gpus, const std::string& fix = "",
+                                  SearchResult* out = nullptr) {
   SearchOptions o;
   o.gpus = gpus;
   o.top_k = 64;

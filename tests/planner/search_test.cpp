@@ -120,8 +120,8 @@ TEST(Search, BestOfASmallCaseEqualsTheBruteForceMinimumOverPredict) {
                 for (bool sp : {false, true})
                   for (Schedule s : {Schedule::GPipe, Schedule::OneFOneB, Schedule::Interleaved})
                     for (int32_t v = 1; v <= 12; ++v)
-                      for (Offload o : {Offload::None, Offload::Optimizer,
-                                        Offload::OptimizerAndParams}) {
+                      for (Offload o :
+                           {Offload::None, Offload::Optimizer, Offload::OptimizerAndParams}) {
                         if ((s == Schedule::Interleaved) != (v > 1) || (sp && tp == 1)) continue;
                         Layout l{dp, tp, pp, cp, mb, zero, rc, sp, s, v, o};
                         Diagnostics d;

@@ -1,9 +1,8 @@
 #pragma once
 // The practitioners' decision rules (shared/docs/decision-rules.md) as named, explainable checks.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "parplan/planner/search.hpp"
 
@@ -12,12 +11,12 @@ namespace parplan::planner {
 enum class Verdict { Agrees, Disagrees, NotApplicable };
 
 struct RuleReport {
-  std::string id;              // "R1".."R10"
-  std::string name;            // "single-gpu-fits"
-  bool fires = false;          // the rule's condition holds for this input
-  std::string recommendation;  // what the rule says to do
-  Verdict verdict = Verdict::NotApplicable;  // does the search's best plan agree?
-  std::string detail;          // the numbers behind the verdict
+  std::string id;                                     // "R1".."R10"
+  std::string name;                                   // "single-gpu-fits"
+  bool fires = false;                                 // the rule's condition holds for this input
+  std::string recommendation;                         // what the rule says to do
+  Verdict verdict = Verdict::NotApplicable;           // does the search's best plan agree?
+  std::string detail;                                 // the numbers behind the verdict
   nlohmann::json numbers = nlohmann::json::object();  // the same numbers, machine-readable
 };
 

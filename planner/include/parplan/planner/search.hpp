@@ -29,11 +29,11 @@ struct Fixed {
 Fixed parse_fixed(const std::string& text);
 
 struct SearchOptions {
-  int64_t gpus = 0;          // GPUs to use; 0: the whole cluster
-  bool allow_idle = false;   // accept dp*tp*pp*cp <= gpus
+  int64_t gpus = 0;         // GPUs to use; 0: the whole cluster
+  bool allow_idle = false;  // accept dp*tp*pp*cp <= gpus
   Fixed fixed;
   int top_k = 10;
-  int threads = 0;           // 0: all hardware threads
+  int threads = 0;                                     // 0: all hardware threads
   std::function<void(double fraction_done)> progress;  // called from the calling thread
   const std::atomic<bool>* cancel = nullptr;           // set to stop early
 };
