@@ -8,6 +8,7 @@
 #include "format.hpp"
 #include "inputs.hpp"
 #include "parplan/cost/step.hpp"
+#include "parplan/model/io.hpp"
 
 namespace parplan::cli {
 
@@ -17,6 +18,7 @@ struct PredictArgs {
   bool json = false;
   std::string out;
   int stage = -1;
+  std::string plan;
 };
 
 std::string table(const Inputs& in, const cost::StepCost& s) {
@@ -61,9 +63,18 @@ void add_predict_command(CLI::App& app) {
   add_input_options(cmd, args->in, true);
   cmd->add_flag("--json", args->json, "print JSON (DESIGN.md fields)");
   cmd->add_option("--out,-o", args->out, "also write the plan (inputs + layout + prediction) here");
+  cmd->add_option("--plan,-p", args->plan, "take model, cluster, train and layout from a plan file");
   cmd->add_option("--stage", args->stage, "memory of this pipeline stage (default: the peak one)");
   cmd->callback([args] {
-    const Inputs in = load_inputs(args->in, true);
+    Inputs in;
+    if (!args->plan.empty()) {
+      std::vector<std::string> warnings;
+      Plan p = load_plan(args->plan, &warnings);
+      print_warnings(warnings);
+      in = {p.model, p.cluster, p.training, p.layout, p.layout.gpus()};
+    } else {
+      in = load_inputs(args->in, true);
+    }
     cost::StepCost s = cost::predict(in.model, in.cluster, in.training, in.layout);
     if (args->stage >= 0) {
       if (args->stage >= in.layout.pp)

@@ -49,13 +49,13 @@ void add_validate_command(CLI::App& app) {
     }
     std::cout << rep.source << "\n\n";
     for (const auto& c : rep.iterations)
-      std::cout << fmt("%-46s", c.label.c_str()) << fmt(" measured %8.2f s", c.measured_s)
+      std::cout << pad(c.label, 46) << fmt(" measured %8.2f s", c.measured_s)
                 << fmt("  predicted %8.2f s", c.predicted.step_time_s)
                 << fmt("  error %+6.1f%%", 100 * c.error()) << "\n";
     std::cout << "iteration time: mean absolute error " << pct(rep.iteration_mape) << ", worst "
               << pct(rep.iteration_max_abs_error) << "\n";
     for (const auto& m : rep.memory)
-      std::cout << fmt("%-22s", m.label.c_str()) << " params+optimizer "
+      std::cout << pad(m.label, 22) << " params+optimizer "
                 << gib(m.measured_params_optimizer_bytes) << " vs "
                 << gib(m.predicted_params_optimizer_bytes) << fmt(" (%+.2f%%)", 100 * m.params_error())
                 << "   activations " << gib(m.measured_activation_bytes) << " vs "

@@ -15,7 +15,7 @@ void add_input_options(CLI::App* cmd, InputSpecs& s, bool with_layout) {
   cmd->add_option("--train,-t", s.train, "training setup: preset name, JSON file or inline JSON")
       ->capture_default_str();
   if (with_layout)
-    cmd->add_option("--layout,-l", s.layout, "layout: JSON file or inline JSON")->required();
+    cmd->add_option("--layout,-l", s.layout, "layout: JSON file or inline JSON (required)");
   cmd->add_option("--gpus,-g", s.gpus, "GPUs to use (default: the whole cluster)");
 }
 
@@ -35,6 +35,7 @@ Inputs load_inputs(const InputSpecs& s, bool with_layout) {
                 std::to_string(in.cluster.gpus_per_node) +
                 "); lower --gpus or add nodes to the cluster file");
   if (with_layout) {
+    if (s.layout.empty()) throw Error("--layout is required: a JSON file or inline JSON, e.g. '{\"tp\": 8}'");
     in.layout = load_layout(s.layout, &warnings);
     Diagnostics d;
     validate(in.layout, in.model, in.cluster, in.training, d);

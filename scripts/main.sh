@@ -13,8 +13,7 @@ set -x
 $pp plan --model gpt3-175b --cluster dgx-a100-80g --train gpt3-1536 --gpus 1024 --top 5 \
   --out "$out/plan-gpt3-175b-1024.json"
 $pp explain --model gpt3-175b --cluster dgx-a100-80g --train gpt3-1536 --gpus 1024
-$pp predict --model gpt3-175b --cluster dgx-a100-80g --train gpt3-1536 \
-  --layout "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["layout"]))' "$out/plan-gpt3-175b-1024.json")"
+$pp predict --plan "$out/plan-gpt3-175b-1024.json"
 $pp export --plan "$out/plan-gpt3-175b-1024.json" --to megatron
 if $pp simulate --help >/dev/null 2>&1 && ! $pp simulate --help 2>&1 | grep -q "not built"; then
   $pp simulate --plan "$out/plan-gpt3-175b-1024.json" --trace "$out/trace-gpt3-175b-1024.json" || true

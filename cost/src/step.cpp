@@ -57,8 +57,12 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
     w.cp_bwd_s = (l.cp - 1) * step_bwd;
     const double attn_step_fwd = w.layer.fwd_attention_core_s / l.cp;
     const double attn_step_bwd = 2 * attn_step_fwd;
-    w.cp_fwd_exposed_s = (l.cp - 1) * std::max(0.0, step_fwd - attn_step_fwd);
-    w.cp_bwd_exposed_s = (l.cp - 1) * std::max(0.0, step_bwd - attn_step_bwd);
+    const double slow = c.efficiency.overlap_slowdown;
+    auto exposed = [slow](double comm, double compute) {
+      return std::max(0.0, comm - compute) + slow * std::min(comm, compute);
+    };
+    w.cp_fwd_exposed_s = (l.cp - 1) * exposed(step_fwd, attn_step_fwd);
+    w.cp_bwd_exposed_s = (l.cp - 1) * exposed(step_bwd, attn_step_bwd);
   }
 
   // Pipeline: one activation per micro-batch per chunk boundary; Megatron's scatter/gather
@@ -181,6 +185,8 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
     total += w.dp_param_gather_s;
     exposed += mbd * crit.zero3;
     total += mbd * double(layers_per_stage) * 2.0 * w.zero3_layer_gather_s;
+    // What hides behind compute still slows it by the overlap_slowdown share.
+    exposed += c.efficiency.overlap_slowdown * std::max(0.0, total - exposed);
     tb.dp_comm_exposed = exposed;
     tb.dp_comm_total = total;
   }

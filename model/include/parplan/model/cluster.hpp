@@ -62,6 +62,9 @@ struct Efficiency {
   double inter_node_link = 0.0;
   // Fragmentation and allocator reserve: fraction of GPU memory not usable.
   double memory_reserve = 0.0;
+  // Communication hidden behind compute still slows it (NCCL kernels take SMs and HBM
+  // bandwidth): this fraction of the hidden time shows up in the step.
+  double overlap_slowdown = 0.0;
 };
 Efficiency default_efficiency(const Gpu& gpu);
 
