@@ -112,8 +112,7 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
       continue;
     }
     auto g = comm.new_group("calib" + std::to_string(k), ranks);
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    int n = 0;
+    std::vector<double> xs, ts;
     nlohmann::json pts = nlohmann::json::array();
     for (double bytes_m : {4e3, 64e3, 256e3, 1e6, 4e6, 16e6}) {
       auto t = torch::ones({int64_t(bytes_m / 4)});
@@ -121,13 +120,15 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
       auto tt = torch::tensor({s}, torch::kFloat64);
       g->all_reduce(tt);
       s = tt.item<double>() / k;
-      double xv = 2.0 * (k - 1) / k * bytes_m;
-      sx += xv, sy += s, sxx += xv * xv, sxy += xv * s, ++n;
+      xs.push_back(2.0 * (k - 1) / k * bytes_m);
+      ts.push_back(s);
       pts.push_back({{"bytes", bytes_m}, {"seconds", s}});
     }
-    double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-    double icpt = (sy - slope * sx) / n;
-    double B = 1.0 / std::max(slope, 1e-15), lat = std::max(icpt, 0.0) / (2.0 * (k - 1));
+    // Bandwidth from the two largest messages, latency from the smallest (a least-squares line
+    // through all points lets the large messages swallow the latency).
+    size_t n = xs.size();
+    double B = (xs[n - 1] - xs[n - 2]) / std::max(ts[n - 1] - ts[n - 2], 1e-12);
+    double lat = std::max(ts[0] - xs[0] / B, 0.0) / (2.0 * (k - 1));
     coll.push_back({{"ranks", k}, {"op", "all_reduce"}, {"bandwidth_GBps", B / 1e9},
                     {"latency_us", lat * 1e6}, {"points", pts}});
     link_bw = B, link_lat = lat;
@@ -153,6 +154,8 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
   cl.inter.nic_bytes_per_s = cl.intra.bandwidth_bytes_per_s;
   cl.inter.latency_s = cl.intra.latency_s;
   cl.host.memory_bytes = double(pages) * double(page);
+  cl.host.pcie_bytes_per_s = bw;             // "host <-> device" is a memory copy here
+  cl.host.cpu_adam_params_per_s = bw / 28;   // Adam streams ~28 bytes per fp32 parameter
   cl.efficiency.matmul_max = best_max;
   cl.efficiency.matmul_half_dim = best_h;
   cl.efficiency.memory_bound = memory_bound;
