@@ -66,8 +66,12 @@ std::function<void(double)> progress_bar(bool& shown) {
   };
 }
 
-nlohmann::json candidate_json(const planner::Candidate& c) {
-  return {{"layout", to_json(c.layout)}, {"prediction", cost::to_json(c.cost)}};
+// One ranked layout; "scaling" carries R9/R10's numbers for it (batch, learning rate, exposed
+// communication).
+nlohmann::json candidate_json(const Training& t, const planner::Candidate& c) {
+  return {{"layout", to_json(c.layout)},
+          {"prediction", cost::to_json(c.cost)},
+          {"scaling", planner::to_json(planner::plan_scaling(t, c))}};
 }
 
 std::string no_fit_message(const Inputs& in, const planner::SearchResult& r, bool fixed) {
@@ -181,10 +185,10 @@ void run_plan(const PlanOptions& po) {
                         {"feasible", r.feasible},
                         {"search_time_s", r.search_time_s},
                         {"gpus", in.gpus},
-                        {"best", candidate_json(best)}};
+                        {"best", candidate_json(in.training, best)}};
     j["top"] = nlohmann::json::array();
     for (size_t i = 0; i < std::min<size_t>(r.top.size(), size_t(po.top)); ++i)
-      j["top"].push_back(candidate_json(r.top[i]));
+      j["top"].push_back(candidate_json(in.training, r.top[i]));
     j["rules"] = nlohmann::json::array();
     for (const auto& rr : rules) j["rules"].push_back(planner::to_json(rr));
     if (po.simulate > 0) {
@@ -193,7 +197,7 @@ void run_plan(const PlanOptions& po) {
       } else {
         j["simulated"] = nlohmann::json::array();
         for (size_t i = 0; i < shown_top.size(); ++i) {
-          auto cj = candidate_json(shown_top[i]);
+          auto cj = candidate_json(in.training, shown_top[i]);
           cj["simulated_step_time_s"] = sim[i];
           j["simulated"].push_back(cj);
         }

@@ -160,6 +160,26 @@ nlohmann::json to_json(const RuleReport& r) {
           {"numbers", r.numbers}};
 }
 
+PlanScaling plan_scaling(const Training& t, const Candidate& c) {
+  PlanScaling s;
+  const Layout& l = c.layout;
+  s.accumulation_steps = cost::micro_batches(t, l);
+  s.effective_global_batch = int64_t(l.dp) * l.micro_batch * s.accumulation_steps;
+  s.base_batch = t.base_batch > 0 ? t.base_batch : l.micro_batch;
+  s.scaled_learning_rate =
+      t.learning_rate * std::sqrt(double(s.effective_global_batch) / double(s.base_batch));
+  s.exposed_comm_fraction = c.cost.exposed_comm_fraction;
+  return s;
+}
+
+nlohmann::json to_json(const PlanScaling& s) {
+  return {{"effective_global_batch", s.effective_global_batch},
+          {"accumulation_steps", s.accumulation_steps},
+          {"base_batch", s.base_batch},
+          {"scaled_learning_rate", s.scaled_learning_rate},
+          {"exposed_comm_fraction", s.exposed_comm_fraction}};
+}
+
 std::string describe(const RuleReport& r) {
   std::string s = r.id + " " + r.name + " [" + (r.fires ? to_string(r.verdict) : "does not apply") +
                   "]: " + r.recommendation;
@@ -368,10 +388,10 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
     r.fires = best != nullptr;
     if (best) {
       const Layout& l = best->layout;
-      const int64_t accum = cost::micro_batches(t, l);
-      const int64_t effective = int64_t(l.dp) * l.micro_batch * accum;
-      const int64_t base = t.base_batch > 0 ? t.base_batch : l.micro_batch;
-      const double lr = t.learning_rate * std::sqrt(double(effective) / double(base));
+      const PlanScaling ps = plan_scaling(t, *best);
+      const int64_t accum = ps.accumulation_steps, effective = ps.effective_global_batch;
+      const int64_t base = ps.base_batch;
+      const double lr = ps.scaled_learning_rate;
       set_verdict(r, effective == t.global_batch);
       r.numbers = {{"dp", l.dp},
                    {"micro_batch", l.micro_batch},

@@ -63,6 +63,9 @@ TEST(CliPlan, JsonHasTheSearchCountsBestTopAndRules) {
             j["top"][4]["prediction"]["step_time_s"].get<double>());
   ASSERT_EQ(j["rules"].size(), 10u);
   EXPECT_EQ(j["rules"][7]["id"], "R8");
+  // R9/R10 numbers for every listed plan.
+  EXPECT_EQ(j["top"][3]["scaling"]["effective_global_batch"], 1536);
+  EXPECT_GT(j["top"][3]["scaling"]["scaled_learning_rate"].get<double>(), 0.0);
 }
 
 TEST(CliPlan, TablePrintsTheCountsAndTheRankedLayouts) {

@@ -132,6 +132,20 @@ TEST(Rules, R9ReportsTheEffectiveBatchAndTheSqrtScaledLearningRate) {
   EXPECT_EQ(rule(v, "R9").verdict, Verdict::Agrees);
 }
 
+TEST(Rules, PlanScalingGivesTheBatchAndLearningRateOfAnyPlan) {
+  auto in = test::gpt3();
+  in.t.base_batch = 256;
+  Candidate c;
+  c.layout =
+      Layout{16, 8, 8, 1, 2, 1, Recompute::Selective, true, Schedule::OneFOneB, 1, Offload::None};
+  c.cost.exposed_comm_fraction = 0.125;
+  auto s = plan_scaling(in.t, c);
+  EXPECT_EQ(s.accumulation_steps, 48);  // 1536 / (16 x 2)
+  EXPECT_EQ(s.effective_global_batch, 1536);
+  EXPECT_DOUBLE_EQ(s.scaled_learning_rate, in.t.learning_rate * std::sqrt(6.0));  // 1536 / 256
+  EXPECT_EQ(to_json(s)["exposed_comm_fraction"], 0.125);
+}
+
 TEST(Rules, R10ReportsTheBestPlansExposedCommunicationFraction) {
   SearchResult r;
   auto v = rules_for(test::gpt3(), 1024, "", &r);

@@ -29,6 +29,20 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
                                        int64_t gpus, const SearchResult& result,
                                        const RuleOptions& o = {});
 
+// R9 and R10 for one plan: effective global batch = dp x micro-batch x accumulation steps,
+// learning rate scaled by sqrt(effective / base_batch) (base_batch 0: the micro-batch), and the
+// exposed-communication fraction. As JSON: {"effective_global_batch", "accumulation_steps",
+// "scaled_learning_rate", "exposed_comm_fraction"}.
+struct PlanScaling {
+  int64_t accumulation_steps = 0;
+  int64_t effective_global_batch = 0;
+  int64_t base_batch = 0;
+  double scaled_learning_rate = 0;
+  double exposed_comm_fraction = 0;
+};
+PlanScaling plan_scaling(const Training& t, const Candidate& c);
+nlohmann::json to_json(const PlanScaling& s);
+
 nlohmann::json to_json(const RuleReport& r);
 // "R8 tp-within-node [agrees]: keep tensor parallelism inside a node ...\n    best plan tp=8 ..."
 std::string describe(const RuleReport& r);
