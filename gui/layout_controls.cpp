@@ -22,7 +22,9 @@ void fill_ints(QComboBox* box, const std::vector<int32_t>& values, int32_t curre
   box->setCurrentIndex(box->findData(current));
 }
 
-int32_t current_int(const QComboBox* box) { return box->currentData().toInt(); }
+int32_t current_int(const QComboBox* box) {
+  return box->currentData().toInt();
+}
 
 template <class E>
 void select_enum(QComboBox* box, E v) {
@@ -63,8 +65,9 @@ LayoutControls::LayoutControls(QWidget* parent) : QGroupBox("Layout", parent) {
   tp_->setToolTip("Tensor parallel degree: divisors of the heads (and kv heads)");
   pp_->setToolTip("Pipeline stages: divisors of the layers");
   cp_->setToolTip("Context parallel degree: 2*cp divides the sequence");
-  dp_->setToolTip("Data parallel degree: divides the global batch, dp*tp*pp*cp <= GPUs; set to "
-                  "the GPUs left whenever tp, pp or cp change");
+  dp_->setToolTip(
+      "Data parallel degree: divides the global batch, dp*tp*pp*cp <= GPUs; set to "
+      "the GPUs left whenever tp, pp or cp change");
   mb_->setToolTip("Micro-batch: divides global_batch / dp");
   vstages_->setToolTip("Model chunks per stage (interleaved 1F1B only, then >= 2)");
   offload_->setToolTip("CPU offload (ZeRO-Offload); parameters need ZeRO-3");

@@ -1,7 +1,5 @@
 #include "main_window.hpp"
 
-#include <cmath>
-
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QFileDialog>
@@ -22,6 +20,7 @@
 #include <QTableWidget>
 #include <QTextBrowser>
 #include <QVBoxLayout>
+#include <cmath>
 
 #include "charts/chart_style.hpp"
 #include "charts/measured_chart.hpp"
@@ -37,10 +36,13 @@ namespace parplan::gui {
 
 namespace {
 
-QString qs(const std::string& s) { return QString::fromStdString(s); }
+QString qs(const std::string& s) {
+  return QString::fromStdString(s);
+}
 
 // Selects the combo entry whose data is `spec`, or adds `label` holding `stored` (inline JSON).
-void select_entry(QComboBox* box, const QString& spec, const QString& label, const QString& stored) {
+void select_entry(QComboBox* box, const QString& spec, const QString& label,
+                  const QString& stored) {
   QSignalBlocker block(box);
   int i = box->findData(spec);
   if (i < 0) i = box->findText(label);
@@ -214,9 +216,8 @@ QWidget* MainWindow::build_inputs_panel() {
   grow->addWidget(gpus_slider_, 1);
   form->addRow("GPUs", grow);
   connect(gpus_spin_, &QSpinBox::valueChanged, this, [this](int g) { set_gpus(g); });
-  connect(gpus_slider_, &QSlider::valueChanged, this, [this](int p) {
-    set_gpus(std::min<int64_t>(int64_t(1) << p, cluster_.total_gpus()));
-  });
+  connect(gpus_slider_, &QSlider::valueChanged, this,
+          [this](int p) { set_gpus(std::min<int64_t>(int64_t(1) << p, cluster_.total_gpus())); });
   v->addWidget(inputs);
 
   auto* train = new QGroupBox("Training");
@@ -319,8 +320,8 @@ QWidget* MainWindow::build_measured_tab() {
   auto* row = new QHBoxLayout;
   auto* load = new QPushButton("Load measured.json…");
   connect(load, &QPushButton::clicked, this, [this] {
-    for (const QString& p : QFileDialog::getOpenFileNames(this, "Load measured.json from parplan run",
-                                                          {}, "JSON (*.json)"))
+    for (const QString& p : QFileDialog::getOpenFileNames(
+             this, "Load measured.json from parplan run", {}, "JSON (*.json)"))
       add_measured(p);
   });
   auto* clear = new QPushButton("Clear");
@@ -407,6 +408,11 @@ void MainWindow::inputs_changed(bool dp_fill) {
   layout_ = constrain_layout(layout_, model_, training_, gpus_, dp_fill);
   sync_widgets();
   update_prediction();
+  // Planner rows belong to the inputs they were searched for.
+  if (!search_title_.isEmpty() && search_title_ != inputs_title() &&
+      !search_info_->text().startsWith("<b>Stale"))
+    search_info_->setText("<b>Stale: the inputs changed since this search; search again.</b> " +
+                          search_info_->text());
 }
 
 void MainWindow::on_layout_edited(bool upstream) {
@@ -427,14 +433,13 @@ void MainWindow::sync_widgets() {
     seq_spin_->setValue(int(training_.seq_len));
     dtype_box_->setCurrentIndex(dtype_box_->findData(int(training_.dtype)));
   }
-  cluster_info_->setText(
-      QString("%1 nodes × %2 %3, %4 GiB, %5 TFLOP/s %6")
-          .arg(cluster_.nodes)
-          .arg(cluster_.gpus_per_node)
-          .arg(qs(cluster_.gpu.name))
-          .arg(cluster_.gpu.memory_bytes / double(1ull << 30), 0, 'f', 0)
-          .arg(cluster_.gpu.peak_flops(training_.dtype) / 1e12, 0, 'g', 4)
-          .arg(to_string(training_.dtype)));
+  cluster_info_->setText(QString("%1 nodes × %2 %3, %4 GiB, %5 TFLOP/s %6")
+                             .arg(cluster_.nodes)
+                             .arg(cluster_.gpus_per_node)
+                             .arg(qs(cluster_.gpu.name))
+                             .arg(cluster_.gpu.memory_bytes / double(1ull << 30), 0, 'f', 0)
+                             .arg(cluster_.gpu.peak_flops(training_.dtype) / 1e12, 0, 'g', 4)
+                             .arg(to_string(training_.dtype)));
   layout_controls_->set_layout(layout_, layout_choices(model_, training_, gpus_, layout_));
 }
 
@@ -444,7 +449,8 @@ QString MainWindow::inputs_title() const {
 
 void MainWindow::show_status(const QString& html, const QString& color) {
   status_->setText(html);
-  status_->setStyleSheet(QString("QLabel#status { background: %1; border-radius: 4px; }").arg(color));
+  status_->setStyleSheet(
+      QString("QLabel#status { background: %1; border-radius: 4px; }").arg(color));
 }
 
 void MainWindow::show_error(const QString& what, const QString& message) {
@@ -453,7 +459,9 @@ void MainWindow::show_error(const QString& what, const QString& message) {
               "#f8d0d0");
 }
 
-QString MainWindow::status_text() const { return status_->text(); }
+QString MainWindow::status_text() const {
+  return status_->text();
+}
 
 void MainWindow::update_prediction() {
   QElapsedTimer timer;
@@ -508,14 +516,16 @@ void MainWindow::update_prediction() {
                        .arg(inputs_title().toHtmlEscaped(), qs(describe(layout_)).toHtmlEscaped())
                        .arg(layout_.gpus());
     if (s.fits)
-      show_status(head + QString("Fits: %1 of %2 per GPU.")
-                             .arg(format_gib(s.memory.total), format_gib(s.memory.capacity)) +
+      show_status(head +
+                      QString("Fits: %1 of %2 per GPU.")
+                          .arg(format_gib(s.memory.total), format_gib(s.memory.capacity)) +
                       (notes.isEmpty() ? "" : "<br>Note: " + notes.join("; ")),
                   "#d8f0d8");
     else
-      show_status(head + QString("<b>Does not fit</b>: needs %1 of %2 per GPU; raise ZeRO, "
-                                 "recomputation, TP or PP, or lower the micro-batch.")
-                             .arg(format_gib(s.memory.total), format_gib(s.memory.capacity)) +
+      show_status(head +
+                      QString("<b>Does not fit</b>: needs %1 of %2 per GPU; raise ZeRO, "
+                              "recomputation, TP or PP, or lower the micro-batch.")
+                          .arg(format_gib(s.memory.total), format_gib(s.memory.capacity)) +
                       (notes.isEmpty() ? "" : "<br>Note: " + notes.join("; ")),
                   "#fbe8c0");
   }

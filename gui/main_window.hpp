@@ -2,10 +2,9 @@
 // The what-if window: inputs and layout on the left; memory and step-time charts, the status
 // line and the planner / scaling / measured tabs on the right. Every change re-runs
 // cost::predict on the GUI thread (well under 50 ms); searches run on a SearchRunner.
+#include <QMainWindow>
 #include <optional>
 #include <vector>
-
-#include <QMainWindow>
 
 #include "measured.hpp"
 #include "parplan/cost/step.hpp"

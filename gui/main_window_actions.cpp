@@ -25,7 +25,9 @@ namespace parplan::gui {
 
 namespace {
 
-QString qs(const std::string& s) { return QString::fromStdString(s); }
+QString qs(const std::string& s) {
+  return QString::fromStdString(s);
+}
 
 QTableWidgetItem* cell(const QString& text, bool right = true) {
   auto* it = new QTableWidgetItem(text);
@@ -35,9 +37,12 @@ QTableWidgetItem* cell(const QString& text, bool right = true) {
 
 const char* verdict_color(planner::Verdict v) {
   switch (v) {
-    case planner::Verdict::Agrees: return "#2a7a2a";
-    case planner::Verdict::Disagrees: return "#b02020";
-    case planner::Verdict::NotApplicable: return "#707070";
+    case planner::Verdict::Agrees:
+      return "#2a7a2a";
+    case planner::Verdict::Disagrees:
+      return "#b02020";
+    case planner::Verdict::NotApplicable:
+      return "#707070";
   }
   return "#000000";
 }
@@ -53,11 +58,13 @@ void MainWindow::build_toolbar() {
     if (!p.isEmpty()) load_workspace(p);
   });
   bar->addAction("Save workspace…", this, [this] {
-    QString p = QFileDialog::getSaveFileName(this, "Save workspace", "workspace.json", "JSON (*.json)");
+    QString p =
+        QFileDialog::getSaveFileName(this, "Save workspace", "workspace.json", "JSON (*.json)");
     if (!p.isEmpty()) save_workspace(p);
   });
   bar->addAction("Load measured.json…", this, [this] {
-    for (const QString& p : QFileDialog::getOpenFileNames(this, "Load measured.json", {}, "JSON (*.json)"))
+    for (const QString& p :
+         QFileDialog::getOpenFileNames(this, "Load measured.json", {}, "JSON (*.json)"))
       add_measured(p);
   });
   auto* menu = new QMenu(this);
@@ -82,7 +89,9 @@ void MainWindow::build_toolbar() {
   bar->addWidget(export_button);
 }
 
-void MainWindow::cancel_search() { runner_->cancel(); }
+void MainWindow::cancel_search() {
+  runner_->cancel();
+}
 
 void MainWindow::start_search() {
   Diagnostics d;
@@ -149,7 +158,8 @@ void MainWindow::show_search_result() {
                              format_rate(s.tokens_per_s),
                              format_percent(s.mfu),
                              format_gib(s.memory.total)};
-      for (int c = 0; c < 16; ++c) planner_table_->setItem(i, c, cell(row[c], c != 7 && c != 9 && c != 11));
+      for (int c = 0; c < 16; ++c)
+        planner_table_->setItem(i, c, cell(row[c], c != 7 && c != 9 && c != 11));
     }
     planner_table_->clearSelection();
     planner_table_->setCurrentCell(-1, -1);
@@ -204,7 +214,9 @@ void MainWindow::start_scaling_sweep() {
       planner::SearchOptions o;
       o.gpus = sizes[i];
       o.top_k = 1;
-      o.progress = [&ctl, i, n = sizes.size()](double f) { ctl.progress = (double(i) + f) / double(n); };
+      o.progress = [&ctl, i, n = sizes.size()](double f) {
+        ctl.progress = (double(i) + f) / double(n);
+      };
       o.cancel = &ctl.cancel;
       planner::SearchResult r = planner::search(m, c, t, o);
       if (!r.top.empty() && !r.cancelled) {
@@ -304,15 +316,18 @@ void MainWindow::show_measured() {
     const auto& r = measured_[size_t(i)];
     QString file = qs(r.source).section('/', -1);
     measured_table_->setItem(i, 0, cell(file, false));
-    measured_table_->setItem(i, 1, cell(qs(r.plan.model.name + ": " + describe(r.plan.layout)), false));
+    measured_table_->setItem(i, 1,
+                             cell(qs(r.plan.model.name + ": " + describe(r.plan.layout)), false));
     measured_table_->setItem(i, 2, cell(format_seconds(r.measured_step_s)));
     measured_table_->setItem(i, 3, cell(format_seconds(r.predicted_step_s)));
-    measured_table_->setItem(i, 4, cell(QString("%1%2 %").arg(r.step_error() >= 0 ? "+" : "")
-                                            .arg(r.step_error() * 100, 0, 'f', 1)));
+    measured_table_->setItem(i, 4,
+                             cell(QString("%1%2 %")
+                                      .arg(r.step_error() >= 0 ? "+" : "")
+                                      .arg(r.step_error() * 100, 0, 'f', 1)));
     measured_table_->setItem(i, 5, cell(format_rate(r.measured_tokens_per_s)));
     measured_table_->setItem(i, 6, cell(format_rate(r.predicted_tokens_per_s)));
-    measured_table_->setItem(i, 7, cell(format_percent(r.measured_mfu) + " / " +
-                                        format_percent(r.predicted_mfu)));
+    measured_table_->setItem(
+        i, 7, cell(format_percent(r.measured_mfu) + " / " + format_percent(r.predicted_mfu)));
   }
   measured_table_->resizeColumnsToContents();
 }
@@ -325,8 +340,8 @@ bool MainWindow::export_plan(const QString& format, const QString& path) {
   try {
     std::vector<planner::RuleReport> rules;
     if (search_title_ == inputs_title()) rules = rules_;
-    Plan p = planner::make_plan(model_, cluster_, training_, planner::Candidate{layout_, *cost_},
-                                rules);
+    Plan p =
+        planner::make_plan(model_, cluster_, training_, planner::Candidate{layout_, *cost_}, rules);
     std::string text;
     if (format == "plan") {
       text = parplan::to_json(p).dump(2) + "\n";

@@ -11,7 +11,8 @@ namespace {
 double number(const nlohmann::json& j, const char* key, const std::string& source, bool required) {
   if (j.contains(key) && j[key].is_number()) return j[key].get<double>();
   if (required)
-    throw Error(source + ": '" + key + "' is missing or not a number; pass a measured.json "
+    throw Error(source + ": '" + key +
+                "' is missing or not a number; pass a measured.json "
                 "written by `parplan run`");
   return 0;
 }
@@ -34,8 +35,7 @@ MeasuredRun measured_from_json(const nlohmann::json& j, const std::string& sourc
     r.measured_tokens_per_s =
         double(r.plan.training.global_batch) * double(r.plan.training.seq_len) / r.measured_step_s;
   r.measured_mfu = number(j, "mfu", source, false);
-  cost::StepCost p =
-      cost::predict(r.plan.model, r.plan.cluster, r.plan.training, r.plan.layout);
+  cost::StepCost p = cost::predict(r.plan.model, r.plan.cluster, r.plan.training, r.plan.layout);
   r.predicted_step_s = p.step_time_s;
   r.predicted_tokens_per_s = p.tokens_per_s;
   r.predicted_mfu = p.mfu;

@@ -1,10 +1,9 @@
 #pragma once
 // A measured run (measured.json written by `parplan run`) next to the cost model's prediction
 // for the same plan, for the predicted-vs-measured view. No Qt.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "parplan/model/plan.hpp"
 

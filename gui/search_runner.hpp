@@ -2,13 +2,12 @@
 // Runs one long job (a planner search, a scaling sweep) on a worker thread so the window stays
 // fluid. The job reports progress into an atomic the runner polls, stops when `cancel` is set,
 // and returns a function that the runner calls on the GUI thread to show its result.
+#include <QObject>
+#include <QTimer>
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <thread>
-
-#include <QObject>
-#include <QTimer>
 
 namespace parplan::gui {
 

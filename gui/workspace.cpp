@@ -39,7 +39,8 @@ Workspace workspace_from_json(const nlohmann::json& j) {
     for (const auto& m : j["measured"]) {
       if (!m.is_object() || !m.contains("data"))
         throw Error("workspace.measured: each entry needs \"source\" and \"data\"");
-      w.measured.push_back(measured_from_json(m["data"], m.value("source", std::string("measured"))));
+      w.measured.push_back(
+          measured_from_json(m["data"], m.value("source", std::string("measured"))));
     }
   return w;
 }

@@ -2,10 +2,9 @@
 // The whole what-if session as one JSON file: inputs, GPU count, layout and the loaded
 // measurements. No Qt.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "measured.hpp"
 #include "parplan/model/cluster.hpp"

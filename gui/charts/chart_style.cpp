@@ -22,15 +22,22 @@ void style_chart(QChart* chart, const QString& title) {
 }
 
 QColor series_color(const QString& name) {
-  static const QHash<QString, QColor> colors = {
-      {"params", QColor(0x1f, 0x77, 0xb4)},      {"grads", QColor(0xff, 0x7f, 0x0e)},
-      {"optimizer", QColor(0x2c, 0xa0, 0x2c)},   {"activations", QColor(0xd6, 0x27, 0x28)},
-      {"buffers", QColor(0x94, 0x67, 0xbd)},     {"reserve", QColor(0xa0, 0xa0, 0xa0)},
-      {"compute", QColor(0x1f, 0x77, 0xb4)},     {"TP comm", QColor(0xff, 0x7f, 0x0e)},
-      {"CP comm", QColor(0xbc, 0xbd, 0x22)},     {"PP comm", QColor(0x17, 0xbe, 0xcf)},
-      {"PP bubble", QColor(0xd6, 0x27, 0x28)},   {"DP comm", QColor(0x94, 0x67, 0xbd)},
-      {"optimizer step", QColor(0x8c, 0x56, 0x4b)}, {"tokens/s", QColor(0x1f, 0x77, 0xb4)},
-      {"MFU", QColor(0xd6, 0x27, 0x28)},         {"capacity", QColor(0x20, 0x20, 0x20)}};
+  static const QHash<QString, QColor> colors = {{"params", QColor(0x1f, 0x77, 0xb4)},
+                                                {"grads", QColor(0xff, 0x7f, 0x0e)},
+                                                {"optimizer", QColor(0x2c, 0xa0, 0x2c)},
+                                                {"activations", QColor(0xd6, 0x27, 0x28)},
+                                                {"buffers", QColor(0x94, 0x67, 0xbd)},
+                                                {"reserve", QColor(0xa0, 0xa0, 0xa0)},
+                                                {"compute", QColor(0x1f, 0x77, 0xb4)},
+                                                {"TP comm", QColor(0xff, 0x7f, 0x0e)},
+                                                {"CP comm", QColor(0xbc, 0xbd, 0x22)},
+                                                {"PP comm", QColor(0x17, 0xbe, 0xcf)},
+                                                {"PP bubble", QColor(0xd6, 0x27, 0x28)},
+                                                {"DP comm", QColor(0x94, 0x67, 0xbd)},
+                                                {"optimizer step", QColor(0x8c, 0x56, 0x4b)},
+                                                {"tokens/s", QColor(0x1f, 0x77, 0xb4)},
+                                                {"MFU", QColor(0xd6, 0x27, 0x28)},
+                                                {"capacity", QColor(0x20, 0x20, 0x20)}};
   return colors.value(name, QColor(0x60, 0x60, 0x60));
 }
 
@@ -48,7 +55,9 @@ QString format_rate(double v) {
   return QString::number(v, 'f', 0);
 }
 
-QString format_percent(double f) { return QString::number(f * 100.0, 'f', 1) + " %"; }
+QString format_percent(double f) {
+  return QString::number(f * 100.0, 'f', 1) + " %";
+}
 
 QString format_gib(double bytes) {
   return QString::number(bytes / double(1ull << 30), 'f', 1) + " GiB";

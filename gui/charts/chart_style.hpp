@@ -12,9 +12,9 @@ void style_chart(QChart* chart, const QString& title);
 // The colour of a named quantity ("params", "compute", ...), the same in every chart.
 QColor series_color(const QString& name);
 
-QString format_seconds(double s);        // "12.3 s", "45.6 ms", "789 us"
-QString format_rate(double per_s);       // "1.23 M", "456 k"
-QString format_percent(double fraction); // "51.2 %"
-QString format_gib(double bytes);        // "62.1 GiB"
+QString format_seconds(double s);         // "12.3 s", "45.6 ms", "789 us"
+QString format_rate(double per_s);        // "1.23 M", "456 k"
+QString format_percent(double fraction);  // "51.2 %"
+QString format_gib(double bytes);         // "62.1 GiB"
 
 }  // namespace parplan::gui

@@ -1,11 +1,10 @@
 #include "charts/measured_chart.hpp"
 
-#include <algorithm>
-
 #include <QLineSeries>
 #include <QLogValueAxis>
 #include <QPen>
 #include <QScatterSeries>
+#include <algorithm>
 
 #include "charts/chart_style.hpp"
 
@@ -68,10 +67,11 @@ void MeasuredChart::show_runs(const std::vector<MeasuredRun>& runs) {
   diagonal_->replace(QList<QPointF>{{lo, lo}, {hi, hi}});
   axis_x_->setRange(lo, hi);
   axis_y_->setRange(lo, hi);
-  chart()->setTitle(runs.empty() ? "Predicted vs measured: load measured.json files"
-                                 : QString("Predicted vs measured step time: %1 runs, mean |error| %2")
-                                       .arg(runs.size())
-                                       .arg(format_percent(mean_abs_step_error(runs))));
+  chart()->setTitle(runs.empty()
+                        ? "Predicted vs measured: load measured.json files"
+                        : QString("Predicted vs measured step time: %1 runs, mean |error| %2")
+                              .arg(runs.size())
+                              .arg(format_percent(mean_abs_step_error(runs))));
 }
 
 }  // namespace parplan::gui

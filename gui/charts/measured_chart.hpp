@@ -1,9 +1,8 @@
 #pragma once
 // Predicted vs measured step time, one dot per measured run, against the y = x line; the title
 // gives the mean absolute error.
-#include <vector>
-
 #include <QChartView>
+#include <vector>
 
 #include "measured.hpp"
 

@@ -1,13 +1,12 @@
 #include "charts/memory_chart.hpp"
 
-#include <algorithm>
-
 #include <QBarCategoryAxis>
 #include <QBarSet>
 #include <QLineSeries>
 #include <QPen>
 #include <QStackedBarSeries>
 #include <QValueAxis>
+#include <algorithm>
 
 #include "charts/chart_style.hpp"
 
@@ -101,6 +100,8 @@ double MemoryChart::value_GiB(const QString& label) const {
   return i >= 0 ? sets_[i]->at(0) : -1;
 }
 
-double MemoryChart::capacity_GiB() const { return capacity_->at(0).y(); }
+double MemoryChart::capacity_GiB() const {
+  return capacity_->at(0).y();
+}
 
 }  // namespace parplan::gui

@@ -1,7 +1,5 @@
 #include "charts/scaling_chart.hpp"
 
-#include <algorithm>
-
 #include <QLegend>
 #include <QLegendMarker>
 #include <QLineSeries>
@@ -9,6 +7,7 @@
 #include <QPen>
 #include <QScatterSeries>
 #include <QValueAxis>
+#include <algorithm>
 
 #include "charts/chart_style.hpp"
 
@@ -82,7 +81,7 @@ void ScalingChart::show_points(const std::vector<ScalingPoint>& points, const QS
     max_g = std::max(max_g, p.gpus);
   }
   token_scale_ = max_tok >= 1e6 ? 1e6 : max_tok >= 1e3 ? 1e3 : 1.0;
-  QString unit = token_scale_ == 1e6 ? "tokens/s (millions)"
+  QString unit = token_scale_ == 1e6   ? "tokens/s (millions)"
                  : token_scale_ == 1e3 ? "tokens/s (thousands)"
                                        : "tokens/s";
   axis_tokens_->setTitleText(unit);

@@ -1,10 +1,9 @@
 #pragma once
 // Predicted tokens/s (left axis) and MFU (right axis) against GPU count (log2 axis), one point
 // per GPU count: the planner's best layout at that size.
+#include <QChartView>
 #include <cstdint>
 #include <vector>
-
-#include <QChartView>
 
 #include "parplan/model/layout.hpp"
 

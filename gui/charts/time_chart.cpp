@@ -53,16 +53,16 @@ void TimeChart::show_cost(const cost::StepCost& s) {
   for (int i = 0; i < sets_.size(); ++i) {
     sets_[i]->replace(0, v[i] * scale_);
     double share = s.step_time_s > 0 ? v[i] / s.step_time_s : 0;
-    sets_[i]->setLabel(QString("%1  %2 (%3)").arg(names[i], format_seconds(v[i]),
-                                                  format_percent(share)));
+    sets_[i]->setLabel(
+        QString("%1  %2 (%3)").arg(names[i], format_seconds(v[i]), format_percent(share)));
     sum += v[i] * scale_;
   }
   double top = std::max(sum, s.step_time_s * scale_) * 1.08;
   axis_x_->setRange(0, top > 0 ? top : 1);
   axis_x_->applyNiceNumbers();
-  chart()->setTitle(QString("Step time %1: %2 tokens/s, MFU %3")
-                        .arg(format_seconds(s.step_time_s), format_rate(s.tokens_per_s),
-                             format_percent(s.mfu)));
+  chart()->setTitle(
+      QString("Step time %1: %2 tokens/s, MFU %3")
+          .arg(format_seconds(s.step_time_s), format_rate(s.tokens_per_s), format_percent(s.mfu)));
 }
 
 void TimeChart::clear(const QString& why) {

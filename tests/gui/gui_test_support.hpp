@@ -1,22 +1,23 @@
 #pragma once
 // Helpers for driving the window the way a user does: pick values in the named controls and
 // let the event loop run until background work is done.
-#include <functional>
-#include <ostream>
-
 #include <gtest/gtest.h>
 
 #include <QComboBox>
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QThread>
+#include <functional>
+#include <ostream>
 
 #include "main_window.hpp"
 #include "search_runner.hpp"
 
 namespace parplan {
 // gtest prints layouts as their description instead of raw bytes.
-inline void PrintTo(const Layout& l, std::ostream* os) { *os << describe(l); }
+inline void PrintTo(const Layout& l, std::ostream* os) {
+  *os << describe(l);
+}
 }  // namespace parplan
 
 namespace parplan::gui::test {

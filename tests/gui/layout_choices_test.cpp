@@ -1,8 +1,8 @@
 #include "layout_choices.hpp"
 
-#include <algorithm>
-
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "parplan/model/io.hpp"
 

@@ -1,9 +1,6 @@
 // Drives the window as a user does and checks that the charts show the cost model's numbers.
 #include "main_window.hpp"
 
-#include <cstdlib>
-#include <filesystem>
-
 #include <gtest/gtest.h>
 
 #include <QBarSet>
@@ -14,6 +11,8 @@
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QTextBrowser>
+#include <cstdlib>
+#include <filesystem>
 
 #include "charts/measured_chart.hpp"
 #include "charts/memory_chart.hpp"
@@ -171,7 +170,8 @@ TEST(MainWindow, AnInvalidCombinationShowsAMessageNotACrash) {
   l.dp = 16;
   w.apply_layout(l);
   EXPECT_FALSE(w.prediction().has_value());
-  EXPECT_TRUE(w.status_text().contains("must divide the model's heads")) << w.status_text().toStdString();
+  EXPECT_TRUE(w.status_text().contains("must divide the model's heads"))
+      << w.status_text().toStdString();
   EXPECT_DOUBLE_EQ(w.memory_chart()->value_GiB("params"), 0.0);
 
   l = design_example();
@@ -193,10 +193,10 @@ TEST(MainWindow, AnInvalidCombinationShowsAMessageNotACrash) {
 TEST(MainWindow, LoadsAHuggingFaceConfig) {
   MainWindow w;
   auto path = temp_file("hf_config.json");
-  nlohmann::json hf = {{"model_type", "llama"},         {"num_hidden_layers", 16},
-                       {"hidden_size", 2048},            {"num_attention_heads", 32},
-                       {"num_key_value_heads", 8},       {"intermediate_size", 8192},
-                       {"vocab_size", 128256},           {"max_position_embeddings", 8192},
+  nlohmann::json hf = {{"model_type", "llama"},      {"num_hidden_layers", 16},
+                       {"hidden_size", 2048},        {"num_attention_heads", 32},
+                       {"num_key_value_heads", 8},   {"intermediate_size", 8192},
+                       {"vocab_size", 128256},       {"max_position_embeddings", 8192},
                        {"tie_word_embeddings", true}};
   write_file_atomic(path.string(), hf.dump());
   ASSERT_TRUE(w.set_model(QString::fromStdString(path.string()))) << w.status_text().toStdString();
@@ -258,10 +258,13 @@ TEST(MainWindow, WorkspaceRoundTripsInputsLayoutAndMeasurements) {
   l.dp = 2;
   l.tp = 2;
   {
-    Plan p{load_model("shakespeare-char"), load_cluster("dgx-a100-80g"),
-           load_training("shakespeare-char"), l, nlohmann::json::object(), nlohmann::json::array()};
-    nlohmann::json j = {{"mean_step_time_s", 0.05}, {"tokens_per_s", 64 * 256 / 0.05},
-                        {"mfu", 0.02}, {"plan", parplan::to_json(p)}};
+    Plan p{load_model("shakespeare-char"),    load_cluster("dgx-a100-80g"),
+           load_training("shakespeare-char"), l,
+           nlohmann::json::object(),          nlohmann::json::array()};
+    nlohmann::json j = {{"mean_step_time_s", 0.05},
+                        {"tokens_per_s", 64 * 256 / 0.05},
+                        {"mfu", 0.02},
+                        {"plan", parplan::to_json(p)}};
     write_file_atomic(measured.string(), j.dump());
   }
   {
@@ -279,7 +282,8 @@ TEST(MainWindow, WorkspaceRoundTripsInputsLayoutAndMeasurements) {
     ASSERT_TRUE(w.save_workspace(QString::fromStdString(ws.string())));
   }
   MainWindow w2;
-  ASSERT_TRUE(w2.load_workspace(QString::fromStdString(ws.string()))) << w2.status_text().toStdString();
+  ASSERT_TRUE(w2.load_workspace(QString::fromStdString(ws.string())))
+      << w2.status_text().toStdString();
   EXPECT_EQ(w2.model().name, "shakespeare-char");
   EXPECT_EQ(w2.gpus(), 4);
   EXPECT_EQ(w2.training().seq_len, 256);

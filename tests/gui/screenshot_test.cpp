@@ -1,13 +1,12 @@
 // Writes PNGs of the main window for the two example inputs under the build folder
 // (gui_screenshots/), after a planner search so the table and rules are filled.
-#include <filesystem>
-
 #include <gtest/gtest.h>
 
 #include <QImage>
 #include <QPixmap>
 #include <QTabWidget>
 #include <QTableWidget>
+#include <filesystem>
 
 #include "gui_test_support.hpp"
 #include "main_window.hpp"

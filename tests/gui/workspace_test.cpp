@@ -1,8 +1,8 @@
 #include "workspace.hpp"
 
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "measured.hpp"
 #include "parplan/cost/step.hpp"
@@ -17,7 +17,9 @@ nlohmann::json measured_json(double step_s) {
   p.cluster = load_cluster("dgx-a100-80g");
   p.training = load_training("shakespeare-char");
   p.layout.dp = 4;
-  return {{"mean_step_time_s", step_s}, {"tokens_per_s", 64 * 256 / step_s}, {"mfu", 0.1},
+  return {{"mean_step_time_s", step_s},
+          {"tokens_per_s", 64 * 256 / step_s},
+          {"mfu", 0.1},
           {"plan", parplan::to_json(p)}};
 }
 
