@@ -68,6 +68,22 @@ TEST(CliPlan, JsonHasTheSearchCountsBestTopAndRules) {
   EXPECT_GT(j["top"][3]["scaling"]["scaled_learning_rate"].get<double>(), 0.0);
 }
 
+TEST(CliPlan, SimulateRanksTheTopKBySimulatedTimeOrSaysWhyItCannot) {
+  auto r = parplan(
+      "plan --model gpt2-124m --train gpt2-512 --gpus 8 --top 2 --simulate 2 --max-sim-s 60 --json",
+      true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  if (j.contains("simulation_error")) {
+    EXPECT_FALSE(j["simulation_error"].get<std::string>().empty());  // built without SimGrid
+    return;
+  }
+  ASSERT_EQ(j["simulated"].size(), 2u);
+  EXPECT_GT(j["simulated"][0]["simulated_step_time_s"].get<double>(), 0.0);
+  EXPECT_LE(j["simulated"][0]["simulated_step_time_s"].get<double>(),
+            j["simulated"][1]["simulated_step_time_s"].get<double>());
+}
+
 TEST(CliPlan, TablePrintsTheCountsAndTheRankedLayouts) {
   auto r = parplan("plan --model gpt2-124m --train gpt2-512 --gpus 8 --top 3", true);
   ASSERT_EQ(r.code, 0) << r.out;
