@@ -4,9 +4,8 @@
 #include <iostream>
 #include <limits>
 #include <memory>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "commands.hpp"
 #include "format.hpp"
@@ -36,12 +35,13 @@ std::string pad(std::string s, size_t width) {
 
 std::string table(const Plan& p, const sim::SimResult& r) {
   std::ostringstream o;
-  o << p.model.name << " on " << p.layout.gpus() << " x " << p.cluster.gpu.name << " (" << p.cluster.name
-    << ", " << r.topology << "), " << describe(p.layout) << "\n\n";
+  o << p.model.name << " on " << p.layout.gpus() << " x " << p.cluster.gpu.name << " ("
+    << p.cluster.name << ", " << r.topology << "), " << describe(p.layout) << "\n\n";
   o << "simulated step   " << secs(r.step_time_s) << "\n";
   o << "analytical step  " << secs(r.analytical_step_time_s);
   if (r.analytical_step_time_s > 0)
-    o << "  (simulated / analytical = " << fmt("%.3f", r.step_time_s / r.analytical_step_time_s) << ")";
+    o << "  (simulated / analytical = " << fmt("%.3f", r.step_time_s / r.analytical_step_time_s)
+      << ")";
   o << "\n";
   o << "simulation       " << fmt("%.2f s wall", r.wall_s) << ", " << r.events << " events, "
     << r.simulated_gpus << " GPUs with a full schedule\n\n";
@@ -57,8 +57,8 @@ std::string table(const Plan& p, const sim::SimResult& r) {
   if (!r.links.empty()) {
     o << "\nbusiest links\n";
     for (size_t i = 0; i < std::min<size_t>(r.links.size(), 8); ++i)
-      o << "  " << pad(r.links[i].name, 40) << pad(r.links[i].cls, 8)
-        << pct(r.links[i].utilization) << "\n";
+      o << "  " << pad(r.links[i].name, 40) << pad(r.links[i].cls, 8) << pct(r.links[i].utilization)
+        << "\n";
   }
   return o.str();
 }
@@ -70,41 +70,55 @@ void run_simulate(const SimulateArgs& a) {
   sim::SimOptions opt;
   if (!sim::parse_network_model(a.network, opt.network))
     throw Error("--network must be cm02 or tcp, got '" + a.network + "'");
-  if (a.granularity == "auto") opt.granularity = sim::Granularity::Auto;
-  else if (a.granularity == "layer") opt.granularity = sim::Granularity::Layer;
-  else if (a.granularity == "chunk") opt.granularity = sim::Granularity::Chunk;
-  else throw Error("--granularity must be auto, layer or chunk, got '" + a.granularity + "'");
+  if (a.granularity == "auto")
+    opt.granularity = sim::Granularity::Auto;
+  else if (a.granularity == "layer")
+    opt.granularity = sim::Granularity::Layer;
+  else if (a.granularity == "chunk")
+    opt.granularity = sim::Granularity::Chunk;
+  else
+    throw Error("--granularity must be auto, layer or chunk, got '" + a.granularity + "'");
   if (!(a.max_sim_s > 0)) throw Error("--max-sim-s must be > 0");
   opt.aggregate_replicas = !a.all_replicas;
   opt.trace = !a.trace.empty();
   const sim::SimResult r = sim::simulate_isolated(plan, opt, a.max_sim_s);
   if (!a.trace.empty()) write_file_atomic(a.trace, r.trace.dump() + "\n");
-  if (a.json) emit("", sim::to_json(r, false).dump(2));
-  else emit("", table(plan, r));
+  if (a.json)
+    emit("", sim::to_json(r, false).dump(2));
+  else
+    emit("", table(plan, r));
 }
 
 }  // namespace
 
 void add_simulate_command(CLI::App& app) {
   auto a = std::make_shared<SimulateArgs>();
-  auto* cmd = app.add_subcommand("simulate", "simulate one training step of a plan with SimGrid (contention, overlap)");
-  cmd->add_option("--plan,-p", a->plan, "plan: JSON file (parplan plan --out) or inline JSON")->required();
+  auto* cmd = app.add_subcommand(
+      "simulate", "simulate one training step of a plan with SimGrid (contention, overlap)");
+  cmd->add_option("--plan,-p", a->plan, "plan: JSON file (parplan plan --out) or inline JSON")
+      ->required();
   cmd->add_flag("--json", a->json, "print the result as JSON");
   cmd->add_option("--trace", a->trace, "write a Chrome/Perfetto trace-event JSON file");
-  cmd->add_option("--max-sim-s", a->max_sim_s, "wall-time limit of the simulation in seconds")->capture_default_str();
-  cmd->add_option("--network", a->network, "network model: cm02 (bandwidth/latency) or tcp (SimGrid's calibrated TCP)")
+  cmd->add_option("--max-sim-s", a->max_sim_s, "wall-time limit of the simulation in seconds")
       ->capture_default_str();
-  cmd->add_option("--granularity", a->granularity, "events per chunk or per layer: auto, chunk, layer")
+  cmd->add_option("--network", a->network,
+                  "network model: cm02 (bandwidth/latency) or tcp (SimGrid's calibrated TCP)")
       ->capture_default_str();
-  cmd->add_flag("--all-replicas", a->all_replicas,
-                "run every data-parallel replica's whole schedule (default: one replica + all DP traffic)");
+  cmd->add_option("--granularity", a->granularity,
+                  "events per chunk or per layer: auto, chunk, layer")
+      ->capture_default_str();
+  cmd->add_flag(
+      "--all-replicas", a->all_replicas,
+      "run every data-parallel replica's whole schedule (default: one replica + all DP traffic)");
   cmd->callback([a] { run_simulate(*a); });
 }
 
 std::vector<double> simulate_step_times(const std::vector<Plan>& plans, double max_sim_s) {
   std::vector<sim::ChildTask> tasks;
   for (const auto& p : plans)
-    tasks.push_back([p] { return nlohmann::json{{"step_time_s", sim::simulate_step(p).step_time_s}}; });
+    tasks.push_back([p] {
+      return nlohmann::json{{"step_time_s", sim::simulate_step(p).step_time_s}};
+    });
   const auto results = sim::run_in_children(tasks, max_sim_s, 2);
   std::vector<double> times;
   std::string errors;
@@ -120,7 +134,8 @@ std::vector<double> simulate_step_times(const std::vector<Plan>& plans, double m
     }
   }
   if (!plans.empty() && failed == plans.size()) throw Error("every simulation failed:" + errors);
-  if (failed) std::cerr << "warning: " << failed << " simulation(s) failed, ranked last:" << errors << "\n";
+  if (failed)
+    std::cerr << "warning: " << failed << " simulation(s) failed, ranked last:" << errors << "\n";
   return times;
 }
 

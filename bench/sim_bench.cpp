@@ -19,12 +19,14 @@ int main(int argc, char** argv) {
   std::vector<int64_t> sizes;
   sim::SimOptions opt;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--all-replicas") == 0) opt.aggregate_replicas = false;
-    else sizes.push_back(std::stoll(argv[i]));
+    if (std::strcmp(argv[i], "--all-replicas") == 0)
+      opt.aggregate_replicas = false;
+    else
+      sizes.push_back(std::stoll(argv[i]));
   }
   if (sizes.empty()) sizes = {64, 512, 1024};
-  std::printf("%-6s %-22s %-6s %-10s %-10s %-10s %-12s %-12s %-12s\n", "gpus", "layout", "sim'd", "wall_s",
-              "maxrss_MiB", "events", "events/s", "sim_step_s", "analytic_s");
+  std::printf("%-6s %-22s %-6s %-10s %-10s %-10s %-12s %-12s %-12s\n", "gpus", "layout", "sim'd",
+              "wall_s", "maxrss_MiB", "events", "events/s", "sim_step_s", "analytic_s");
   for (int64_t gpus : sizes) {
     Plan p;
     p.model = load_model("gpt3-175b");
@@ -50,11 +52,12 @@ int main(int argc, char** argv) {
           600);
       const double wall = j["wall_s"].get<double>();
       const double events = j["events"].get<double>();
-      std::printf("%-6lld %-22s %-6lld %-10.2f %-10.1f %-10.0f %-12.0f %-12.3f %-12.3f\n", static_cast<long long>(gpus),
+      std::printf("%-6lld %-22s %-6lld %-10.2f %-10.1f %-10.0f %-12.0f %-12.3f %-12.3f\n",
+                  static_cast<long long>(gpus),
                   ("dp" + std::to_string(p.layout.dp) + " tp8 pp8 1f1b").c_str(),
                   static_cast<long long>(j["simulated_gpus"].get<int64_t>()), wall,
-                  j["maxrss_kib"].get<double>() / 1024.0, events, events / wall, j["step_time_s"].get<double>(),
-                  j["analytical_step_time_s"].get<double>());
+                  j["maxrss_kib"].get<double>() / 1024.0, events, events / wall,
+                  j["step_time_s"].get<double>(), j["analytical_step_time_s"].get<double>());
     } catch (const std::exception& e) {
       std::printf("%-6lld failed: %s\n", static_cast<long long>(gpus), e.what());
     }

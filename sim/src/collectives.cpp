@@ -1,10 +1,10 @@
 #include "parplan/sim/collectives.hpp"
 
-#include <algorithm>
+#include <xbt/log.h>
 
+#include <algorithm>
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Engine.hpp>
-#include <xbt/log.h>
 
 #include "comm.hpp"
 #include "names.hpp"
@@ -39,7 +39,8 @@ std::vector<double> simulate_collectives(const Cluster& c, const std::vector<Col
       sg4::Actor::create(detail::cat({"j", std::to_string(k), ".", std::to_string(me)}),
                          p.hosts[static_cast<size_t>(g->gpus[static_cast<size_t>(me)])],
                          [&comms, &c, &done, g, &job, me, k] {
-                           const auto algo = detail::resolve(job.algorithm, job.op, job.bytes, *g, c);
+                           const auto algo =
+                               detail::resolve(job.algorithm, job.op, job.bytes, *g, c);
                            for (int r = 0; r < job.repeat; ++r)
                              detail::run_collective(comms, *g, me, job.op, job.bytes, algo);
                            done[k] = std::max(done[k], sg4::Engine::get_clock());

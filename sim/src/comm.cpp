@@ -4,7 +4,6 @@
 #include <cmath>
 #include <limits>
 #include <map>
-
 #include <simgrid/s4u/Comm.hpp>
 #include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/Host.hpp>
@@ -29,18 +28,22 @@ std::pair<double, double> route(const Platform& p, int64_t a, int64_t b) {
   return {lat, bw};
 }
 
-uint64_t msg_size(double bytes) { return static_cast<uint64_t>(std::llround(std::max(0.0, bytes))); }
+uint64_t msg_size(double bytes) {
+  return static_cast<uint64_t>(std::llround(std::max(0.0, bytes)));
+}
 }  // namespace
 
 void Comms::flow_started(int64_t src, int64_t dst) {
   if (!trace || !trace->enabled) return;
   const int k = platform_.node_of(src) == platform_.node_of(dst) ? 0 : 1;
-  trace->counter(k == 0 ? "intra-node flows" : "inter-node flows", sg4::Engine::get_clock(), ++inflight_[k]);
+  trace->counter(k == 0 ? "intra-node flows" : "inter-node flows", sg4::Engine::get_clock(),
+                 ++inflight_[k]);
 }
 void Comms::flow_ended(int64_t src, int64_t dst) {
   if (!trace || !trace->enabled) return;
   const int k = platform_.node_of(src) == platform_.node_of(dst) ? 0 : 1;
-  trace->counter(k == 0 ? "intra-node flows" : "inter-node flows", sg4::Engine::get_clock(), --inflight_[k]);
+  trace->counter(k == 0 ? "intra-node flows" : "inter-node flows", sg4::Engine::get_clock(),
+                 --inflight_[k]);
 }
 
 cost::Group CommGroup::shape() const {
@@ -56,7 +59,8 @@ std::shared_ptr<CommGroup> Comms::make_flat(const std::vector<int64_t>& gpus) {
   g->id = next_id_++;
   g->gpus = gpus;
   for (size_t i = 0; i < gpus.size(); ++i)
-    g->inbox.push_back(sg4::Mailbox::by_name(cat({"g", std::to_string(g->id), ".", std::to_string(i)})));
+    g->inbox.push_back(
+        sg4::Mailbox::by_name(cat({"g", std::to_string(g->id), ".", std::to_string(i)})));
   g->ring_bandwidth = std::numeric_limits<double>::infinity();
   if (gpus.size() > 1)
     for (size_t i = 0; i < gpus.size(); ++i) {
@@ -79,7 +83,8 @@ std::shared_ptr<CommGroup> Comms::make_group(const std::vector<int64_t>& gpus) {
   if (L > 1 && L < n) {
     // Sub-groups for hierarchical collectives: by node, and by index within the node.
     std::map<int64_t, std::vector<int>> by_node;
-    for (int i = 0; i < n; ++i) by_node[platform_.node_of(gpus[static_cast<size_t>(i)])].push_back(i);
+    for (int i = 0; i < n; ++i)
+      by_node[platform_.node_of(gpus[static_cast<size_t>(i)])].push_back(i);
     g->intra_of.resize(static_cast<size_t>(n));
     g->inter_of.resize(static_cast<size_t>(n));
     g->intra_index.resize(static_cast<size_t>(n));
@@ -125,7 +130,8 @@ void ring(Comms& comms, const CommGroup& g, int me, double chunk, int steps) {
   auto* next = g.inbox[static_cast<size_t>((me + 1) % n)];
   auto* mine = g.inbox[static_cast<size_t>(me)];
   const uint64_t size = msg_size(chunk);
-  const int64_t src = g.gpus[static_cast<size_t>(me)], dst = g.gpus[static_cast<size_t>((me + 1) % n)];
+  const int64_t src = g.gpus[static_cast<size_t>(me)],
+                dst = g.gpus[static_cast<size_t>((me + 1) % n)];
   for (int s = 0; s < steps; ++s) {
     auto out = next->put_async(&payload, size);
     comms.messages++;
@@ -175,16 +181,19 @@ void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective o
   const int n = g.size();
   if (n < 2 || !(bytes > 0)) return;
   if (algo == Algorithm::Hierarchical && !g.intra_of.empty() &&
-      (op == Collective::AllReduce || op == Collective::AllGather || op == Collective::ReduceScatter)) {
+      (op == Collective::AllReduce || op == Collective::AllGather ||
+       op == Collective::ReduceScatter)) {
     const auto& intra = *g.intra_of[static_cast<size_t>(me)];
     const auto& inter = *g.inter_of[static_cast<size_t>(me)];
     const int ii = g.intra_index[static_cast<size_t>(me)];
     const int ie = g.inter_index[static_cast<size_t>(me)];
     const double L = static_cast<double>(intra.size());
     // Intra-node reduce-scatter, inter-node collective on 1/L of the data, intra-node all-gather.
-    if (op != Collective::AllGather) run_collective(comms, intra, ii, Collective::ReduceScatter, bytes, Algorithm::Ring);
+    if (op != Collective::AllGather)
+      run_collective(comms, intra, ii, Collective::ReduceScatter, bytes, Algorithm::Ring);
     run_collective(comms, inter, ie, op, bytes / L, Algorithm::Ring);
-    if (op != Collective::ReduceScatter) run_collective(comms, intra, ii, Collective::AllGather, bytes, Algorithm::Ring);
+    if (op != Collective::ReduceScatter)
+      run_collective(comms, intra, ii, Collective::AllGather, bytes, Algorithm::Ring);
     return;
   }
   const double chunk = bytes / n;
@@ -198,12 +207,17 @@ void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective o
       }
       return;
     case Collective::AllGather:
-    case Collective::ReduceScatter: ring(comms, g, me, chunk, n - 1); return;
-    case Collective::Broadcast: tree_broadcast(comms, g, me, bytes); return;
+    case Collective::ReduceScatter:
+      ring(comms, g, me, chunk, n - 1);
+      return;
+    case Collective::Broadcast:
+      tree_broadcast(comms, g, me, bytes);
+      return;
     case Collective::AllToAll: {
       std::vector<sg4::CommPtr> outs;
       for (int k = 1; k < n; ++k) {
-        outs.push_back(g.inbox[static_cast<size_t>((me + k) % n)]->put_async(&payload, msg_size(chunk)));
+        outs.push_back(
+            g.inbox[static_cast<size_t>((me + k) % n)]->put_async(&payload, msg_size(chunk)));
         comms.messages++;
       }
       for (int k = 1; k < n; ++k) g.inbox[static_cast<size_t>(me)]->get<int>();
@@ -230,19 +244,25 @@ double latency_s(cost::Collective op, cost::Algorithm algo, const CommGroup& g) 
     const auto& intra = *g.intra_of[0];
     const auto& inter = *g.inter_of[0];
     double t = latency_s(op, Algorithm::Ring, inter);
-    if (op != Collective::AllGather) t += latency_s(Collective::ReduceScatter, Algorithm::Ring, intra);
-    if (op != Collective::ReduceScatter) t += latency_s(Collective::AllGather, Algorithm::Ring, intra);
+    if (op != Collective::AllGather)
+      t += latency_s(Collective::ReduceScatter, Algorithm::Ring, intra);
+    if (op != Collective::ReduceScatter)
+      t += latency_s(Collective::AllGather, Algorithm::Ring, intra);
     return t;
   }
   const double depth = std::ceil(std::log2(static_cast<double>(n)));
   switch (op) {
     case Collective::AllReduce:
-      return algo == Algorithm::Tree ? 2 * depth * g.ring_latency_s : 2.0 * (n - 1) * g.ring_latency_s;
+      return algo == Algorithm::Tree ? 2 * depth * g.ring_latency_s
+                                     : 2.0 * (n - 1) * g.ring_latency_s;
     case Collective::AllGather:
-    case Collective::ReduceScatter: return (n - 1) * g.ring_latency_s;
-    case Collective::Broadcast: return depth * g.ring_latency_s;
+    case Collective::ReduceScatter:
+      return (n - 1) * g.ring_latency_s;
+    case Collective::Broadcast:
+      return depth * g.ring_latency_s;
     case Collective::AllToAll:
-    case Collective::SendRecv: return g.ring_latency_s;
+    case Collective::SendRecv:
+      return g.ring_latency_s;
   }
   return 0;
 }
@@ -254,24 +274,32 @@ double exclusive_time(cost::Collective op, cost::Algorithm algo, double bytes, c
   if (n < 2 || !(bytes > 0)) return 0;
   const double B = g.ring_bandwidth, a = g.ring_latency_s;
   if (algo == Algorithm::Hierarchical && !g.intra_of.empty() &&
-      (op == Collective::AllReduce || op == Collective::AllGather || op == Collective::ReduceScatter)) {
+      (op == Collective::AllReduce || op == Collective::AllGather ||
+       op == Collective::ReduceScatter)) {
     const auto& intra = *g.intra_of[0];
     const auto& inter = *g.inter_of[0];
     const double L = static_cast<double>(intra.size());
     double t = exclusive_time(op, Algorithm::Ring, bytes / L, inter);
-    if (op != Collective::AllGather) t += exclusive_time(Collective::ReduceScatter, Algorithm::Ring, bytes, intra);
-    if (op != Collective::ReduceScatter) t += exclusive_time(Collective::AllGather, Algorithm::Ring, bytes, intra);
+    if (op != Collective::AllGather)
+      t += exclusive_time(Collective::ReduceScatter, Algorithm::Ring, bytes, intra);
+    if (op != Collective::ReduceScatter)
+      t += exclusive_time(Collective::AllGather, Algorithm::Ring, bytes, intra);
     return t;
   }
   const double depth = std::ceil(std::log2(static_cast<double>(n)));
   switch (op) {
     case Collective::AllReduce:
-      return algo == Algorithm::Tree ? 2 * depth * (a + bytes / B) : 2.0 * (n - 1) * (a + bytes / n / B);
+      return algo == Algorithm::Tree ? 2 * depth * (a + bytes / B)
+                                     : 2.0 * (n - 1) * (a + bytes / n / B);
     case Collective::AllGather:
-    case Collective::ReduceScatter: return (n - 1) * (a + bytes / n / B);
-    case Collective::Broadcast: return depth * (a + bytes / B);
-    case Collective::AllToAll: return a + (n - 1) * bytes / n / B;
-    case Collective::SendRecv: return a + bytes / B;
+    case Collective::ReduceScatter:
+      return (n - 1) * (a + bytes / n / B);
+    case Collective::Broadcast:
+      return depth * (a + bytes / B);
+    case Collective::AllToAll:
+      return a + (n - 1) * bytes / n / B;
+    case Collective::SendRecv:
+      return a + bytes / B;
   }
   return 0;
 }

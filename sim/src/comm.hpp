@@ -5,10 +5,9 @@
 // share links contend.
 #include <cstdint>
 #include <memory>
+#include <simgrid/s4u/Mailbox.hpp>
 #include <string>
 #include <vector>
-
-#include <simgrid/s4u/Mailbox.hpp>
 
 #include "parplan/cost/collectives.hpp"
 #include "parplan/sim/platform.hpp"
@@ -18,11 +17,11 @@ namespace parplan::sim::detail {
 
 struct CommGroup {
   int64_t id = 0;
-  std::vector<int64_t> gpus;                       // members, in ring order
-  std::vector<simgrid::s4u::Mailbox*> inbox;       // inbox[i]: messages to member i
-  double ring_latency_s = 0;                       // largest route latency between ring neighbours
-  double ring_bandwidth = 0;                       // smallest route bandwidth between ring neighbours
-  int64_t per_node = 1;                            // members on each node (hierarchical needs equal)
+  std::vector<int64_t> gpus;                  // members, in ring order
+  std::vector<simgrid::s4u::Mailbox*> inbox;  // inbox[i]: messages to member i
+  double ring_latency_s = 0;                  // largest route latency between ring neighbours
+  double ring_bandwidth = 0;                  // smallest route bandwidth between ring neighbours
+  int64_t per_node = 1;                       // members on each node (hierarchical needs equal)
   // Hierarchical sub-groups, per member: the node-local group and the same-local-index group.
   std::vector<std::shared_ptr<CommGroup>> intra_of, inter_of;
   std::vector<int> intra_index, inter_index;
@@ -36,7 +35,7 @@ class Comms {
   explicit Comms(const Platform& p) : platform_(p) {}
   std::shared_ptr<CommGroup> make_group(const std::vector<int64_t>& gpus);
   const Platform& platform() const { return platform_; }
-  uint64_t messages = 0;  // point-to-point messages sent so far
+  uint64_t messages = 0;   // point-to-point messages sent so far
   Trace* trace = nullptr;  // when set, flows in flight per link class are recorded
   // Bookkeeping of one message for the trace's link-class tracks.
   void flow_started(int64_t src, int64_t dst);

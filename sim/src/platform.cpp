@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <string>
-
 #include <simgrid/s4u/NetZone.hpp>
+#include <string>
 
 #include "names.hpp"
 #include "parplan/model/error.hpp"
@@ -14,20 +13,28 @@ using simgrid::kernel::routing::NetPoint;
 
 namespace parplan::sim {
 
-const char* to_string(NetworkModel m) { return m == NetworkModel::Cm02 ? "cm02" : "tcp"; }
+const char* to_string(NetworkModel m) {
+  return m == NetworkModel::Cm02 ? "cm02" : "tcp";
+}
 
 bool parse_network_model(const std::string& s, NetworkModel& out) {
-  if (s == "cm02") out = NetworkModel::Cm02;
-  else if (s == "tcp") out = NetworkModel::Tcp;
-  else return false;
+  if (s == "cm02")
+    out = NetworkModel::Cm02;
+  else if (s == "tcp")
+    out = NetworkModel::Tcp;
+  else
+    return false;
   return true;
 }
 
 const char* to_string(LinkClass c) {
   switch (c) {
-    case LinkClass::Intra: return "intra";
-    case LinkClass::Nic: return "nic";
-    case LinkClass::Fabric: return "fabric";
+    case LinkClass::Intra:
+      return "intra";
+    case LinkClass::Nic:
+      return "nic";
+    case LinkClass::Fabric:
+      return "fabric";
   }
   return "?";
 }
@@ -48,7 +55,9 @@ void configure_network(NetworkModel m) {
 
 namespace {
 
-int64_t nodes_for(const Cluster& c, int64_t gpus) { return (gpus + c.gpus_per_node - 1) / c.gpus_per_node; }
+int64_t nodes_for(const Cluster& c, int64_t gpus) {
+  return (gpus + c.gpus_per_node - 1) / c.gpus_per_node;
+}
 
 // Largest divisor of n that is <= limit.
 int64_t divisor_at_most(int64_t n, int64_t limit) {
@@ -65,10 +74,12 @@ std::vector<unsigned long> torus_dims(const Cluster& c, int64_t nodes) {
             static_cast<unsigned long>(c.inter.torus_dims[1]),
             static_cast<unsigned long>(c.inter.torus_dims[2])};
   // Derived: the most cube-like factorisation of the node count.
-  int64_t a = std::max<int64_t>(1, static_cast<int64_t>(std::cbrt(static_cast<double>(nodes)) + 1e-9));
+  int64_t a =
+      std::max<int64_t>(1, static_cast<int64_t>(std::cbrt(static_cast<double>(nodes)) + 1e-9));
   while (nodes % a) --a;
   int64_t rest = nodes / a;
-  int64_t b = std::max<int64_t>(1, static_cast<int64_t>(std::sqrt(static_cast<double>(rest)) + 1e-9));
+  int64_t b =
+      std::max<int64_t>(1, static_cast<int64_t>(std::sqrt(static_cast<double>(rest)) + 1e-9));
   while (rest % b) --b;
   return {static_cast<unsigned long>(rest / b), static_cast<unsigned long>(b),
           static_cast<unsigned long>(a)};
@@ -76,7 +87,8 @@ std::vector<unsigned long> torus_dims(const Cluster& c, int64_t nodes) {
 
 int64_t dragonfly_groups(const Cluster& c, int64_t nodes) {
   if (c.inter.dragonfly_groups > 0) return c.inter.dragonfly_groups;
-  return divisor_at_most(nodes, std::max<int64_t>(1, static_cast<int64_t>(std::sqrt(double(nodes)))));
+  return divisor_at_most(nodes,
+                         std::max<int64_t>(1, static_cast<int64_t>(std::sqrt(double(nodes)))));
 }
 
 struct Builder {
@@ -101,7 +113,8 @@ struct Builder {
       auto* h = z->create_host("gpu" + std::to_string(gpu), speed);
       hosts.push_back(h);
       p.hosts[static_cast<size_t>(gpu)] = h;
-      auto* l = z->create_split_duplex_link(detail::cat({"n", std::to_string(n), "-nvl", std::to_string(i)}), intra_bw);
+      auto* l = z->create_split_duplex_link(
+          detail::cat({"n", std::to_string(n), "-nvl", std::to_string(i)}), intra_bw);
       l->set_latency(c.intra.latency_s / 2)->seal();
       up.push_back(l->get_link_up());
       down.push_back(l->get_link_down());
@@ -113,7 +126,8 @@ struct Builder {
     if (multi) {
       gw = z->create_router(name + "-gw");
       for (int64_t k = 0; k < c.inter.nics_per_node; ++k) {
-        auto* l = z->create_split_duplex_link(detail::cat({"n", std::to_string(n), "-nic", std::to_string(k)}), nic_bw);
+        auto* l = z->create_split_duplex_link(
+            detail::cat({"n", std::to_string(n), "-nic", std::to_string(k)}), nic_bw);
         // cost::link_rates: an inter-node message pays inter + intra latency, end to end.
         l->set_latency((c.inter.latency_s + c.intra.latency_s) / 2)->seal();
         nic_up.push_back(l->get_link_up());
@@ -162,30 +176,31 @@ void check_cluster(const Cluster& c, int64_t gpus) {
   if (gpus < 1) throw Error("cannot simulate: the plan uses no GPU");
   if (gpus > c.total_gpus())
     throw Error("cannot simulate: the plan needs " + std::to_string(gpus) + " GPUs but cluster '" +
-                c.name + "' has " + std::to_string(c.total_gpus()) + " (" + std::to_string(c.nodes) +
-                " nodes x " + std::to_string(c.gpus_per_node) + ")");
+                c.name + "' has " + std::to_string(c.total_gpus()) + " (" +
+                std::to_string(c.nodes) + " nodes x " + std::to_string(c.gpus_per_node) + ")");
   check_positive(c.intra.bandwidth_bytes_per_s, "cluster.intra_node.bandwidth_GBps");
   check_positive(c.efficiency.intra_node_link, "cluster.efficiency.intra_node_link");
   const int64_t nodes = nodes_for(c, gpus);
   if (nodes <= 1) return;
   check_positive(c.inter.nic_bytes_per_s, "cluster.inter_node.nic_GBps");
   check_positive(c.efficiency.inter_node_link, "cluster.efficiency.inter_node_link");
-  if (c.inter.nics_per_node < 1) throw Error("cannot simulate: cluster.inter_node.nics_per_node must be >= 1");
+  if (c.inter.nics_per_node < 1)
+    throw Error("cannot simulate: cluster.inter_node.nics_per_node must be >= 1");
   switch (c.inter.topology) {
     case Topology::Torus: {
       auto d = torus_dims(c, nodes);
       const int64_t slots = static_cast<int64_t>(d[0] * d[1] * d[2]);
       if (slots < nodes)
-        throw Error("cannot simulate: cluster.inter_node.torus_dims [" + std::to_string(d[0]) + ", " +
-                    std::to_string(d[1]) + ", " + std::to_string(d[2]) + "] hold " +
+        throw Error("cannot simulate: cluster.inter_node.torus_dims [" + std::to_string(d[0]) +
+                    ", " + std::to_string(d[1]) + ", " + std::to_string(d[2]) + "] hold " +
                     std::to_string(slots) + " nodes but the plan needs " + std::to_string(nodes));
       break;
     }
     case Topology::Dragonfly: {
       const int64_t groups = dragonfly_groups(c, nodes);
       if (nodes % groups != 0)
-        throw Error("cannot simulate: cluster.inter_node.dragonfly_groups = " + std::to_string(groups) +
-                    " does not divide the " + std::to_string(nodes) +
+        throw Error("cannot simulate: cluster.inter_node.dragonfly_groups = " +
+                    std::to_string(groups) + " does not divide the " + std::to_string(nodes) +
                     " nodes the plan uses; give a group count that divides it");
       break;
     }
@@ -194,7 +209,8 @@ void check_cluster(const Cluster& c, int64_t gpus) {
         throw Error("cannot simulate: cluster.inter_node.fat_tree_levels = " +
                     std::to_string(c.inter.fat_tree_levels) + " is not supported (use 1 or 2)");
       break;
-    case Topology::Star: break;
+    case Topology::Star:
+      break;
   }
 }
 
@@ -214,15 +230,14 @@ Platform build_platform(const Cluster& c, int64_t gpus) {
   const int64_t nodes = p.nodes;
   // Fabric links carry a whole node's injection bandwidth, so the fabric limits flows only where
   // the topology (oversubscription, routing) makes several nodes share a link.
-  const double node_bw =
-      c.inter.nic_bytes_per_s * c.efficiency.inter_node_link * static_cast<double>(c.inter.nics_per_node);
-  sg4::ClusterCallbacks cb(
-      [&b, nodes](sg4::NetZone* zone, const std::vector<unsigned long>&, unsigned long id)
-          -> std::pair<NetPoint*, NetPoint*> {
-        if (static_cast<int64_t>(id) >= nodes)
-          return {zone->create_router("unused" + std::to_string(id)), nullptr};
-        return b.node(zone, static_cast<int64_t>(id));
-      });
+  const double node_bw = c.inter.nic_bytes_per_s * c.efficiency.inter_node_link *
+                         static_cast<double>(c.inter.nics_per_node);
+  sg4::ClusterCallbacks cb([&b, nodes](sg4::NetZone* zone, const std::vector<unsigned long>&,
+                                       unsigned long id) -> std::pair<NetPoint*, NetPoint*> {
+    if (static_cast<int64_t>(id) >= nodes)
+      return {zone->create_router("unused" + std::to_string(id)), nullptr};
+    return b.node(zone, static_cast<int64_t>(id));
+  });
   sg4::NetZone* net = nullptr;
   const auto policy = sg4::Link::SharingPolicy::SPLITDUPLEX;
   switch (c.inter.topology) {
@@ -230,17 +245,19 @@ Platform build_platform(const Cluster& c, int64_t gpus) {
     case Topology::FatTree: {
       const bool star = c.inter.topology == Topology::Star;
       if (star || c.inter.fat_tree_levels == 1 || nodes <= kSwitchRadix) {
-        net = sg4::create_fatTree_zone("net", nullptr, sg4::FatTreeParams(1, {unsigned(nodes)}, {1}, {1}), cb,
+        net = sg4::create_fatTree_zone("net", nullptr,
+                                       sg4::FatTreeParams(1, {unsigned(nodes)}, {1}, {1}), cb,
                                        node_bw, 0.0, policy);
-        p.topology = std::string(star ? "star" : "fat-tree") + "(1 switch, " + std::to_string(nodes) + " nodes)";
+        p.topology = std::string(star ? "star" : "fat-tree") + "(1 switch, " +
+                     std::to_string(nodes) + " nodes)";
       } else {
         const int64_t leaves = divisor_at_most(nodes, kSwitchRadix);
         const int64_t edges = nodes / leaves;
         const int64_t spines = std::max<int64_t>(1, leaves / c.inter.fat_tree_oversubscription);
-        net = sg4::create_fatTree_zone(
-            "net", nullptr,
-            sg4::FatTreeParams(2, {unsigned(leaves), unsigned(edges)}, {1, unsigned(spines)}, {1, 1}), cb,
-            node_bw, 0.0, policy);
+        net = sg4::create_fatTree_zone("net", nullptr,
+                                       sg4::FatTreeParams(2, {unsigned(leaves), unsigned(edges)},
+                                                          {1, unsigned(spines)}, {1, 1}),
+                                       cb, node_bw, 0.0, policy);
         p.topology = "fat-tree(2 levels, " + std::to_string(edges) + " edge switches x " +
                      std::to_string(leaves) + " nodes, " + std::to_string(spines) + " spines)";
       }
@@ -251,16 +268,17 @@ Platform build_platform(const Cluster& c, int64_t gpus) {
       const int64_t per_group = nodes / groups;
       net = sg4::create_dragonfly_zone(
           "net", nullptr,
-          sg4::DragonflyParams({unsigned(groups), 1}, {1, 1}, {unsigned(per_group), 1}, 1), cb, node_bw,
-          0.0, policy);
-      p.topology = "dragonfly(" + std::to_string(groups) + " groups x " + std::to_string(per_group) +
-                   " routers, 1 node each)";
+          sg4::DragonflyParams({unsigned(groups), 1}, {1, 1}, {unsigned(per_group), 1}, 1), cb,
+          node_bw, 0.0, policy);
+      p.topology = "dragonfly(" + std::to_string(groups) + " groups x " +
+                   std::to_string(per_group) + " routers, 1 node each)";
       break;
     }
     case Topology::Torus: {
       auto d = torus_dims(c, nodes);
       net = sg4::create_torus_zone("net", nullptr, d, cb, node_bw, 0.0, policy);
-      p.topology = "torus(" + std::to_string(d[0]) + "x" + std::to_string(d[1]) + "x" + std::to_string(d[2]) + ")";
+      p.topology = "torus(" + std::to_string(d[0]) + "x" + std::to_string(d[1]) + "x" +
+                   std::to_string(d[2]) + ")";
       break;
     }
   }
@@ -272,7 +290,8 @@ Platform build_platform(const Cluster& c, int64_t gpus) {
   for (auto& l : p.links) known.push_back(l.link);
   std::sort(known.begin(), known.end());
   for (auto* l : all)
-    if (!std::binary_search(known.begin(), known.end(), l)) p.links.push_back({l, LinkClass::Fabric});
+    if (!std::binary_search(known.begin(), known.end(), l))
+      p.links.push_back({l, LinkClass::Fabric});
   return p;
 }
 

@@ -12,13 +12,15 @@ nlohmann::json to_json(const SimResult& r, bool with_trace) {
     ranks.push_back({{"rank", k.rank},
                      {"compute_s", k.compute_s},
                      {"exposed_comm_s", k.exposed_comm_s},
-                     {"exposed_comm_by_kind_s", {{"tp", k.tp_s}, {"cp", k.cp_s}, {"pp", k.pp_s}, {"dp", k.dp_s}}},
+                     {"exposed_comm_by_kind_s",
+                      {{"tp", k.tp_s}, {"cp", k.cp_s}, {"pp", k.pp_s}, {"dp", k.dp_s}}},
                      {"bubble_s", k.bubble_s},
                      {"idle_s", k.idle_s},
                      {"end_s", k.end_s}});
   nlohmann::json links = nlohmann::json::array();
   for (const auto& l : r.links)
-    links.push_back({{"name", l.name}, {"class", l.cls}, {"bytes", l.bytes}, {"utilization", l.utilization}});
+    links.push_back(
+        {{"name", l.name}, {"class", l.cls}, {"bytes", l.bytes}, {"utilization", l.utilization}});
   nlohmann::json j = {{"step_time_s", r.step_time_s},
                       {"analytical_step_time_s", r.analytical_step_time_s},
                       {"wall_s", r.wall_s},
@@ -57,8 +59,8 @@ SimResult sim_result_from_json(const nlohmann::json& j) {
     r.ranks.push_back(x);
   }
   for (const auto& l : j.value("links", nlohmann::json::array()))
-    r.links.push_back({l.value("name", std::string()), l.value("class", std::string()), l.value("bytes", 0.0),
-                       l.value("utilization", 0.0)});
+    r.links.push_back({l.value("name", std::string()), l.value("class", std::string()),
+                       l.value("bytes", 0.0), l.value("utilization", 0.0)});
   if (j.contains("trace")) r.trace = j["trace"];
   return r;
 }

@@ -28,8 +28,8 @@ std::vector<PipeOp> stage_schedule(Schedule s, int p, int stage, int v, int m) {
     return ops;
   }
   if (m % p != 0)
-    throw Error("cannot simulate the interleaved schedule: micro-batches per pipeline (" + std::to_string(m) +
-                ") must be a multiple of pp (" + std::to_string(p) + ")");
+    throw Error("cannot simulate the interleaved schedule: micro-batches per pipeline (" +
+                std::to_string(m) + ") must be a multiple of pp (" + std::to_string(p) + ")");
   const int total = m * v;
   int warm = total;
   if (m != p) warm = std::min((p - stage - 1) * 2 + (v - 1) * p, total);

@@ -1,19 +1,19 @@
 #include "parplan/sim/step_sim.hpp"
 
+#include <simgrid/plugins/load.h>
+#include <xbt/log.h>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
 #include <memory>
-#include <string>
-
-#include <simgrid/plugins/load.h>
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Barrier.hpp>
 #include <simgrid/s4u/Comm.hpp>
 #include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/Mailbox.hpp>
 #include <simgrid/s4u/Semaphore.hpp>
-#include <xbt/log.h>
+#include <string>
 
 #include "comm.hpp"
 #include "names.hpp"
@@ -32,7 +32,9 @@ using detail::CommGroup;
 
 namespace {
 
-double now() { return sg4::Engine::get_clock(); }
+double now() {
+  return sg4::Engine::get_clock();
+}
 
 // One queued collective for a communication stream (an actor standing for a CUDA stream that
 // runs NCCL kernels in order, concurrently with the compute stream).
@@ -65,7 +67,7 @@ struct Rank {
   Stream dp_stream, cp_stream, z3_stream;
   std::vector<Rank*> ghosts;  // replicas whose DP traffic follows this rank's
   int z3_issued = 0, z3_waited = 0;
-  double pending = 0;  // seconds of local work not yet slept (see StepSim::flush)
+  double pending = 0;       // seconds of local work not yet slept (see StepSim::flush)
   double pending_grad = 0;  // gradient bytes produced but not yet in a bucket
   int buckets = 0;          // buckets queued on dp_stream
   bool gather_waited = false;
@@ -83,7 +85,8 @@ class StepSim {
     m_ = static_cast<int>(std::max<int64_t>(1, w.micro_batches));
     L_ = static_cast<int>(std::max<int64_t>(1, w.layers_per_chunk));
     gran_ = opt.granularity;
-    if (gran_ == Granularity::Auto) gran_ = (l.cp > 1 || l.zero >= 3) ? Granularity::Layer : Granularity::Chunk;
+    if (gran_ == Granularity::Auto)
+      gran_ = (l.cp > 1 || l.zero >= 3) ? Granularity::Layer : Granularity::Chunk;
     if (gran_ == Granularity::Chunk && (l.cp > 1 || l.zero >= 3)) gran_ = Granularity::Layer;
     aggregate_ = opt.aggregate_replicas && l.dp > 1 && l.zero < 3;
     const double grad_elem = plan.training.fp32_grad_accum ? 4.0 : plan.training.element_bytes();
@@ -103,9 +106,9 @@ class StepSim {
     const cost::Placement pl = cost::place(l, c);
     const int64_t nodes = (l.gpus() + c.gpus_per_node - 1) / c.gpus_per_node;
     const bool nvlink = c.intra.kind == IntraKind::NvSwitch || c.intra.kind == IntraKind::NvLink;
-    tp_exclusive_ = opt.aggregate_replicas && l.tp > 1 && l.tp <= c.gpus_per_node && (nvlink || nodes == 1) &&
-                    (l.cp == 1 || pl.cp.per_node == 1) && (l.dp == 1 || pl.dp.per_node == 1) &&
-                    (l.pp == 1 || pl.pp.per_node == 1);
+    tp_exclusive_ = opt.aggregate_replicas && l.tp > 1 && l.tp <= c.gpus_per_node &&
+                    (nvlink || nodes == 1) && (l.cp == 1 || pl.cp.per_node == 1) &&
+                    (l.dp == 1 || pl.dp.per_node == 1) && (l.pp == 1 || pl.pp.per_node == 1);
     lanes_ = tp_exclusive_ && (nodes == 1 || c.inter.nics_per_node >= c.gpus_per_node);
   }
 
@@ -132,13 +135,17 @@ class StepSim {
         std::vector<int64_t> g;
         for (int i = 0; i < l.tp; ++i) g.push_back(r.rank + i);
         auto grp = comms_.make_group(g);
-        for (int i = 0; i < l.tp; ++i) ranks_[static_cast<size_t>(r.rank + i)]->tpg = grp, ranks_[static_cast<size_t>(r.rank + i)]->tp_me = i;
+        for (int i = 0; i < l.tp; ++i)
+          ranks_[static_cast<size_t>(r.rank + i)]->tpg = grp,
+                                              ranks_[static_cast<size_t>(r.rank + i)]->tp_me = i;
       }
       if (r.cp == 0 && r.full && l.cp > 1) {
         std::vector<int64_t> g;
         for (int i = 0; i < l.cp; ++i) g.push_back(r.rank + int64_t(i) * l.tp);
         auto grp = comms_.make_group(g);
-        for (int i = 0; i < l.cp; ++i) ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])]->cpg = grp, ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])]->cp_me = i;
+        for (int i = 0; i < l.cp; ++i)
+          ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])]->cpg = grp,
+          ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])]->cp_me = i;
       }
       if (r.dp == 0 && l.dp > 1 && (!lanes_ || r.tp == 0)) {
         std::vector<int64_t> g;
@@ -162,7 +169,8 @@ class StepSim {
     }
     if (r0.dpg) {
       dp_op_ = l.zero == 0 ? Collective::AllReduce : Collective::ReduceScatter;
-      dp_algo_ = detail::resolve(Algorithm::Auto, dp_op_, std::min(bucket_cap_, w_.dp_grad_bytes), *r0.dpg, c);
+      dp_algo_ = detail::resolve(Algorithm::Auto, dp_op_, std::min(bucket_cap_, w_.dp_grad_bytes),
+                                 *r0.dpg, c);
       ag_algo_ = detail::resolve(Algorithm::Auto, Collective::AllGather, param_bytes_, *r0.dpg, c);
       z3_algo_ = detail::resolve(Algorithm::Auto, Collective::AllGather, z3_bytes_, *r0.dpg, c);
     }
@@ -175,7 +183,8 @@ class StepSim {
       const std::string id = std::to_string(r->rank);
       if (r->full) sg4::Actor::create("rank" + id, r->host, [this, r] { run_rank(*r); });
       if (r->dpg) sg4::Actor::create("dp" + id, r->host, [this, r] { serve(*r, r->dp_stream); });
-      if (r->full && r->cpg) sg4::Actor::create("cp" + id, r->host, [this, r] { serve(*r, r->cp_stream); });
+      if (r->full && r->cpg)
+        sg4::Actor::create("cp" + id, r->host, [this, r] { serve(*r, r->cp_stream); });
       if (r->full && r->dpg && plan_.layout.zero >= 3)
         sg4::Actor::create("z3" + id, r->host, [this, r] { serve(*r, r->z3_stream); });
     }
@@ -185,7 +194,8 @@ class StepSim {
     SimResult out;
     double step = 0, pipe_end = 0;
     for (auto& rk : ranks_)
-      if (rk->full) step = std::max(step, rk->res.end_s), pipe_end = std::max(pipe_end, rk->pipe_end);
+      if (rk->full)
+        step = std::max(step, rk->res.end_s), pipe_end = std::max(pipe_end, rk->pipe_end);
     out.step_time_s = step;
     for (auto& rk : ranks_) {
       if (!rk->full) continue;
@@ -254,11 +264,14 @@ class StepSim {
   // of the other count - 1 (exact without contention; see docs/simulation.md).
   void tp_coll(Rank& r, Collective op, double bytes, int count) {
     if (!r.tpg || !(bytes > 0) || count <= 0) return;
-    const Algorithm a = op == Collective::AllReduce ? tp_ar_ : op == Collective::AllGather ? tp_ag_ : tp_rs_;
+    const Algorithm a = op == Collective::AllReduce   ? tp_ar_
+                        : op == Collective::AllGather ? tp_ag_
+                                                      : tp_rs_;
     if (tp_exclusive_) {
       const double t = count * detail::exclusive_time(op, a, bytes, *r.tpg);
       if (trace_.enabled && r.rank < opt_.trace_max_ranks)
-        trace_.event({detail::cat({"tp ", cost::to_string(op)}), "tp", r.rank, now() + r.pending, now() + r.pending + t});
+        trace_.event({detail::cat({"tp ", cost::to_string(op)}), "tp", r.rank, now() + r.pending,
+                      now() + r.pending + t});
       r.pending += t;
       r.res.tp_s += t;
       return;
@@ -269,7 +282,10 @@ class StepSim {
     if (count > 1) sg4::this_actor::sleep_for((count - 1) * detail::latency_s(op, a, *r.tpg));
     r.res.tp_s += now() - t0;
     if (trace_.enabled)
-      record(r, "tp", detail::cat({"tp ", cost::to_string(op), count > 1 ? " x" : "", count > 1 ? std::to_string(count) : ""}), t0);
+      record(r, "tp",
+             detail::cat({"tp ", cost::to_string(op), count > 1 ? " x" : "",
+                          count > 1 ? std::to_string(count) : ""}),
+             t0);
   }
   void tp_block(Rank& r, int n) {
     if (n <= 0) return;
@@ -332,7 +348,8 @@ class StepSim {
   void layer_backward(Rank& r, const std::string& name, bool first, bool last) {
     const auto& lc = w_.layer;
     z3_gather(r, first, last);
-    double rest = lc.recompute_s + lc.bwd_s - cp_overlap(r, w_.cp_bwd_bytes, 2 * lc.fwd_attention_core_s, name);
+    double rest = lc.recompute_s + lc.bwd_s -
+                  cp_overlap(r, w_.cp_bwd_bytes, 2 * lc.fwd_attention_core_s, name);
     const int n = r.tpg ? w_.tp_bwd_collectives : 0;
     if (n == 0) return exec(r, rest, name);
     for (int k = 0; k < n; ++k) {
@@ -349,13 +366,15 @@ class StepSim {
   void send(Rank& r, int64_t dst, char dir, int chunk) {
     flush(r);
     comms_.flow_started(r.rank, dst);
-    auto* mb = sg4::Mailbox::by_name(detail::cat({std::string(1, dir), std::to_string(dst), ".", std::to_string(chunk)}));
+    auto* mb = sg4::Mailbox::by_name(
+        detail::cat({std::string(1, dir), std::to_string(dst), ".", std::to_string(chunk)}));
     mb->put_init(new double(now()), static_cast<uint64_t>(std::max(0.0, w_.pp_bytes)))->detach();
     comms_.messages++;
   }
   void recv(Rank& r, int64_t src, char dir, int chunk) {
     flush(r);
-    auto* mb = sg4::Mailbox::by_name(detail::cat({std::string(1, dir), std::to_string(r.rank), ".", std::to_string(chunk)}));
+    auto* mb = sg4::Mailbox::by_name(
+        detail::cat({std::string(1, dir), std::to_string(r.rank), ".", std::to_string(chunk)}));
     const double t0 = now();
     double* posted = mb->get<double>();
     // Waiting for a sender that has not reached its send yet is pipeline bubble; the rest is
@@ -368,20 +387,28 @@ class StepSim {
   }
   void recv_input(Rank& r, const detail::PipeOp& op) {
     if (op.forward) {
-      if (r.pp > 0) recv(r, peer(r, r.pp - 1), 'f', op.chunk);
-      else if (op.chunk > 0) recv(r, peer(r, P_ - 1), 'f', op.chunk);
+      if (r.pp > 0)
+        recv(r, peer(r, r.pp - 1), 'f', op.chunk);
+      else if (op.chunk > 0)
+        recv(r, peer(r, P_ - 1), 'f', op.chunk);
     } else {
-      if (r.pp < P_ - 1) recv(r, peer(r, r.pp + 1), 'b', op.chunk);
-      else if (op.chunk < v_ - 1) recv(r, peer(r, 0), 'b', op.chunk);
+      if (r.pp < P_ - 1)
+        recv(r, peer(r, r.pp + 1), 'b', op.chunk);
+      else if (op.chunk < v_ - 1)
+        recv(r, peer(r, 0), 'b', op.chunk);
     }
   }
   void send_output(Rank& r, const detail::PipeOp& op) {
     if (op.forward) {
-      if (r.pp < P_ - 1) send(r, peer(r, r.pp + 1), 'f', op.chunk);
-      else if (op.chunk < v_ - 1) send(r, peer(r, 0), 'f', op.chunk + 1);
+      if (r.pp < P_ - 1)
+        send(r, peer(r, r.pp + 1), 'f', op.chunk);
+      else if (op.chunk < v_ - 1)
+        send(r, peer(r, 0), 'f', op.chunk + 1);
     } else {
-      if (r.pp > 0) send(r, peer(r, r.pp - 1), 'b', op.chunk);
-      else if (op.chunk > 0) send(r, peer(r, P_ - 1), 'b', op.chunk - 1);
+      if (r.pp > 0)
+        send(r, peer(r, r.pp - 1), 'b', op.chunk);
+      else if (op.chunk > 0)
+        send(r, peer(r, P_ - 1), 'b', op.chunk - 1);
     }
   }
 
@@ -429,7 +456,8 @@ class StepSim {
       if (!ops[i].forward) last_bwd[static_cast<size_t>(ops[i].chunk)] = i;
     // ZeRO-1/2: the all-gather of the parameters updated by the previous step overlaps this
     // step's first micro-batch of forward work (steady state of consecutive steps).
-    const bool gather = r.dpg && (plan_.layout.zero == 1 || plan_.layout.zero == 2) && param_bytes_ > 0;
+    const bool gather =
+        r.dpg && (plan_.layout.zero == 1 || plan_.layout.zero == 2) && param_bytes_ > 0;
     if (gather) push_dp(r, Collective::AllGather, param_bytes_, ag_algo_);
     int forwards = 0;
     for (size_t i = 0; i < ops.size(); ++i) {
@@ -527,7 +555,8 @@ SimResult simulate_step(const Plan& plan, const cost::StepWork& work, const SimO
             [](const LinkResult& a, const LinkResult& b) { return a.utilization > b.utilization; });
   if (r.links.size() > 16) r.links.resize(16);
   try {
-    r.analytical_step_time_s = cost::predict(plan.model, plan.cluster, plan.training, plan.layout).step_time_s;
+    r.analytical_step_time_s =
+        cost::predict(plan.model, plan.cluster, plan.training, plan.layout).step_time_s;
   } catch (const Error&) {
     r.analytical_step_time_s = 0;
   }

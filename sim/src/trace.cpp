@@ -13,13 +13,25 @@ nlohmann::json Trace::to_json() const {
   std::set<int64_t> tracks;
   for (const auto& e : events_) tracks.insert(e.track);
   for (int64_t t : tracks)
-    ev.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 0}, {"tid", t},
+    ev.push_back({{"name", "thread_name"},
+                  {"ph", "M"},
+                  {"pid", 0},
+                  {"tid", t},
                   {"args", {{"name", "gpu " + std::to_string(t)}}}});
   for (const auto& e : events_)
-    ev.push_back({{"name", e.name}, {"cat", e.cat}, {"ph", "X"}, {"pid", 0}, {"tid", e.track},
-                  {"ts", e.start_s * us}, {"dur", (e.end_s - e.start_s) * us}});
+    ev.push_back({{"name", e.name},
+                  {"cat", e.cat},
+                  {"ph", "X"},
+                  {"pid", 0},
+                  {"tid", e.track},
+                  {"ts", e.start_s * us},
+                  {"dur", (e.end_s - e.start_s) * us}});
   for (const auto& c : counters_)
-    ev.push_back({{"name", c.track}, {"ph", "C"}, {"pid", 1}, {"ts", c.time_s * us}, {"args", {{"flows", c.value}}}});
+    ev.push_back({{"name", c.track},
+                  {"ph", "C"},
+                  {"pid", 1},
+                  {"ts", c.time_s * us},
+                  {"args", {{"flows", c.value}}}});
   return {{"traceEvents", ev}, {"displayTimeUnit", "ms"}};
 }
 

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -37,7 +37,8 @@ void write_all(int fd, const std::string& s) {
 
 Child start(const ChildTask& task, size_t index) {
   int fds[2];
-  if (::pipe(fds) != 0) throw Error(std::string("simulation: pipe() failed: ") + std::strerror(errno));
+  if (::pipe(fds) != 0)
+    throw Error(std::string("simulation: pipe() failed: ") + std::strerror(errno));
   std::fflush(nullptr);  // or the child would repeat the parent's buffered output
   const pid_t pid = ::fork();
   if (pid < 0) throw Error(std::string("simulation: fork() failed: ") + std::strerror(errno));
@@ -87,8 +88,9 @@ nlohmann::json timeout(Child& c, double max_wall_s) {
   ::kill(c.pid, SIGKILL);
   ::close(c.fd);
   ::waitpid(c.pid, nullptr, 0);
-  return nlohmann::json{{"error", "simulation exceeded the wall-time limit of " + std::to_string(max_wall_s) +
-                                      " s (--max-sim-s) and was stopped; raise the limit or simulate fewer GPUs"}};
+  return nlohmann::json{
+      {"error", "simulation exceeded the wall-time limit of " + std::to_string(max_wall_s) +
+                    " s (--max-sim-s) and was stopped; raise the limit or simulate fewer GPUs"}};
 }
 
 }  // namespace
@@ -114,7 +116,8 @@ std::vector<nlohmann::json> run_in_children(const std::vector<ChildTask>& tasks,
       if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) {
         char buf[65536];
         const ssize_t n = ::read(c.fd, buf, sizeof buf);
-        if (n > 0) c.out.append(buf, static_cast<size_t>(n));
+        if (n > 0)
+          c.out.append(buf, static_cast<size_t>(n));
         else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
           results[c.index] = finish(c);
           done = true;

@@ -18,7 +18,8 @@ Cluster dgx(int64_t nodes) {
 }
 
 std::vector<double> run(const Cluster& c, const std::vector<sim::CollectiveJob>& jobs) {
-  auto j = sim::run_in_child([&] { return nlohmann::json(sim::simulate_collectives(c, jobs)); }, 60);
+  auto j =
+      sim::run_in_child([&] { return nlohmann::json(sim::simulate_collectives(c, jobs)); }, 60);
   return j.get<std::vector<double>>();
 }
 
@@ -40,7 +41,8 @@ double ring_formula(Collective op, double M, double P, double B, double alpha) {
 
 TEST(SimCollectives, UncontendedRingsInsideANodeMatchAlphaBetaWithinTwoPercent) {
   const Cluster c = dgx(1);
-  const double B = c.intra.bandwidth_bytes_per_s * c.efficiency.intra_node_link, a = c.intra.latency_s;
+  const double B = c.intra.bandwidth_bytes_per_s * c.efficiency.intra_node_link,
+               a = c.intra.latency_s;
   for (double M : {1e6, 256e6}) {
     std::vector<sim::CollectiveJob> jobs = {
         {Collective::AllReduce, M, range(0, 8), Algorithm::Ring, 1}};
@@ -72,11 +74,14 @@ TEST(SimCollectives, MatchTheCostModelForRingAndHierarchicalAllReduce) {
   const double M = 1e9;
   // 16 GPUs on 2 nodes, every GPU of a node in the group: the cost model's per-GPU NIC share.
   cost::Group g{16, 8, 8};
-  const double hier = run(c, {{Collective::AllReduce, M, range(0, 16), Algorithm::Hierarchical, 1}})[0];
-  EXPECT_NEAR(hier / cost::collective_time(Collective::AllReduce, M, g, c, Algorithm::Hierarchical), 1.0, 0.02);
+  const double hier =
+      run(c, {{Collective::AllReduce, M, range(0, 16), Algorithm::Hierarchical, 1}})[0];
+  EXPECT_NEAR(hier / cost::collective_time(Collective::AllReduce, M, g, c, Algorithm::Hierarchical),
+              1.0, 0.02);
   cost::Group intra{8, 8, 8};
   const double ring = run(c, {{Collective::AllReduce, M, range(0, 8), Algorithm::Ring, 1}})[0];
-  EXPECT_NEAR(ring / cost::collective_time(Collective::AllReduce, M, intra, c, Algorithm::Ring), 1.0, 0.02);
+  EXPECT_NEAR(ring / cost::collective_time(Collective::AllReduce, M, intra, c, Algorithm::Ring),
+              1.0, 0.02);
 }
 
 TEST(SimCollectives, TwoRingsSharingOneNicTakeTwiceAsLongAsOne) {
@@ -92,15 +97,19 @@ TEST(SimCollectives, TwoRingsSharingOneNicTakeTwiceAsLongAsOne) {
   // With a NIC per GPU (rail-optimised DGX) the same two rings do not contend.
   const auto rails = run(dgx(2), {{Collective::AllReduce, M, {0, 8}, Algorithm::Ring, 1},
                                   {Collective::AllReduce, M, {1, 9}, Algorithm::Ring, 1}});
-  const double rail_alone = run(dgx(2), {{Collective::AllReduce, M, {0, 8}, Algorithm::Ring, 1}})[0];
+  const double rail_alone =
+      run(dgx(2), {{Collective::AllReduce, M, {0, 8}, Algorithm::Ring, 1}})[0];
   EXPECT_NEAR(rails[0] / rail_alone, 1.0, 0.02);
 }
 
 TEST(SimCollectives, TcpModelIsAvailableAndSlowerThanTheIdealModel) {
   const Cluster c = dgx(2);
-  const std::vector<sim::CollectiveJob> jobs = {{Collective::AllReduce, 1e8, {0, 8}, Algorithm::Ring, 1}};
-  auto ideal = sim::run_in_child([&] { return nlohmann::json(sim::simulate_collectives(c, jobs)); }, 60);
+  const std::vector<sim::CollectiveJob> jobs = {
+      {Collective::AllReduce, 1e8, {0, 8}, Algorithm::Ring, 1}};
+  auto ideal =
+      sim::run_in_child([&] { return nlohmann::json(sim::simulate_collectives(c, jobs)); }, 60);
   auto tcp = sim::run_in_child(
-      [&] { return nlohmann::json(sim::simulate_collectives(c, jobs, sim::NetworkModel::Tcp)); }, 60);
+      [&] { return nlohmann::json(sim::simulate_collectives(c, jobs, sim::NetworkModel::Tcp)); },
+      60);
   EXPECT_GT(tcp[0].get<double>(), ideal[0].get<double>());
 }

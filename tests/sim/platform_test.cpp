@@ -1,10 +1,10 @@
 #include "parplan/sim/platform.hpp"
 
 #include <gtest/gtest.h>
+#include <xbt/log.h>
 
 #include <algorithm>
 #include <simgrid/s4u/Engine.hpp>
-#include <xbt/log.h>
 
 #include "parplan/model/error.hpp"
 #include "parplan/model/io.hpp"
@@ -37,7 +37,8 @@ nlohmann::json describe_platform(const Cluster& c, int64_t gpus) {
   sim::configure_network(sim::NetworkModel::Cm02);
   sim::Platform p = sim::build_platform(c, gpus);
   nlohmann::json classes = {{"intra", 0}, {"nic", 0}, {"fabric", 0}};
-  for (auto& l : p.links) classes[sim::to_string(l.cls)] = classes[sim::to_string(l.cls)].get<int>() + 1;
+  for (auto& l : p.links)
+    classes[sim::to_string(l.cls)] = classes[sim::to_string(l.cls)].get<int>() + 1;
   return {{"hosts", e.get_host_count()},
           {"host0", p.hosts[0]->get_name()},
           {"nodes", p.nodes},

@@ -38,6 +38,7 @@ TEST(Schedule, GPipeRunsAllForwardsBeforeAnyBackward) {
 }
 
 TEST(Schedule, InterleavedVisitsEveryChunkAndNeedsMicroBatchesAMultipleOfP) {
-  for (int s = 0; s < 4; ++s) expect_complete(stage_schedule(Schedule::Interleaved, 4, s, 3, 8), 8, 3);
+  for (int s = 0; s < 4; ++s)
+    expect_complete(stage_schedule(Schedule::Interleaved, 4, s, 3, 8), 8, 3);
   EXPECT_THROW(stage_schedule(Schedule::Interleaved, 4, 0, 2, 6), Error);
 }

@@ -45,7 +45,8 @@ TEST(StepSim, PipelineBubbleIsPMinusOneOverVmOfTheIdealStepForUniformStages) {
     Schedule s;
     int v;
   };
-  for (Case k : {Case{Schedule::OneFOneB, 1}, Case{Schedule::GPipe, 1}, Case{Schedule::Interleaved, 3}}) {
+  for (Case k :
+       {Case{Schedule::OneFOneB, 1}, Case{Schedule::GPipe, 1}, Case{Schedule::Interleaved, 3}}) {
     Layout l;
     l.pp = 4;
     l.schedule = k.s;
@@ -89,10 +90,12 @@ TEST(StepSim, MatchesTheAnalyticalPredictionWithinFivePercentOnKorthikantiCases)
     ASSERT_FALSE(results[i].contains("error")) << labels[i] << ": " << results[i]["error"];
     const auto r = sim::sim_result_from_json(results[i]);
     ASSERT_GT(r.analytical_step_time_s, 0) << labels[i];
-    std::printf("  %-48s simulated %8.3f s  analytical %8.3f s  ratio %.4f  wall %.2f s\n", labels[i].c_str(),
-                r.step_time_s, r.analytical_step_time_s, r.step_time_s / r.analytical_step_time_s, r.wall_s);
+    std::printf("  %-48s simulated %8.3f s  analytical %8.3f s  ratio %.4f  wall %.2f s\n",
+                labels[i].c_str(), r.step_time_s, r.analytical_step_time_s,
+                r.step_time_s / r.analytical_step_time_s, r.wall_s);
     EXPECT_NEAR(r.step_time_s / r.analytical_step_time_s, 1.0, 0.05)
-        << labels[i] << ": simulated " << r.step_time_s << " s, analytical " << r.analytical_step_time_s << " s";
+        << labels[i] << ": simulated " << r.step_time_s << " s, analytical "
+        << r.analytical_step_time_s << " s";
   }
 }
 

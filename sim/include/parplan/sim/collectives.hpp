@@ -11,10 +11,10 @@ namespace parplan::sim {
 
 struct CollectiveJob {
   cost::Collective op = cost::Collective::AllReduce;
-  double bytes = 0;             // cost::collective_time's convention
-  std::vector<int64_t> gpus;    // members (GPU ids) in ring order; SendRecv: {src, dst}
+  double bytes = 0;           // cost::collective_time's convention
+  std::vector<int64_t> gpus;  // members (GPU ids) in ring order; SendRecv: {src, dst}
   cost::Algorithm algorithm = cost::Algorithm::Ring;
-  int repeat = 1;               // run the collective this many times back to back
+  int repeat = 1;  // run the collective this many times back to back
 };
 
 // Runs every job concurrently, starting at time 0, and returns each job's completion time in

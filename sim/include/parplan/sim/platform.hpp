@@ -7,12 +7,11 @@
 // node and inter_node.latency_us + intra_node.latency_us between nodes (as cost::link_rates),
 // whatever the number of hops.
 #include <cstdint>
-#include <string>
-#include <vector>
-
 #include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/Host.hpp>
 #include <simgrid/s4u/Link.hpp>
+#include <string>
+#include <vector>
 
 #include "parplan/model/cluster.hpp"
 
@@ -38,8 +37,8 @@ struct PlatformLink {
 };
 
 struct Platform {
-  int64_t gpus = 0;            // hosts created (the plan's GPUs)
-  int64_t nodes = 0;           // nodes those GPUs occupy
+  int64_t gpus = 0;   // hosts created (the plan's GPUs)
+  int64_t nodes = 0;  // nodes those GPUs occupy
   int64_t gpus_per_node = 0;
   std::vector<simgrid::s4u::Host*> hosts;  // GPU g is hosts[g], on node g / gpus_per_node
   std::vector<PlatformLink> links;         // every link the platform created, with its class

@@ -3,10 +3,9 @@
 // (GPipe, 1F1B, interleaved) with compute as executions whose durations are cost::StepWork's
 // per-op times, and every collective as its algorithm's point-to-point flows on shared links.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "parplan/cost/step.hpp"
 #include "parplan/model/plan.hpp"
@@ -27,17 +26,17 @@ struct SimOptions {
   // collectives, started when replica 0 starts them (exact for identical replicas; see
   // docs/simulation.md). Off: every replica runs its whole schedule.
   bool aggregate_replicas = true;
-  bool trace = false;           // record a Chrome trace in SimResult::trace
-  int64_t trace_max_ranks = 64; // GPU tracks kept in the trace
+  bool trace = false;            // record a Chrome trace in SimResult::trace
+  int64_t trace_max_ranks = 64;  // GPU tracks kept in the trace
 };
 
 struct RankResult {
   int64_t rank = 0;
-  double compute_s = 0;         // executions: fwd, bwd, recompute, embedding, logits, optimizer
-  double exposed_comm_s = 0;    // tp + cp + pp + dp below
+  double compute_s = 0;       // executions: fwd, bwd, recompute, embedding, logits, optimizer
+  double exposed_comm_s = 0;  // tp + cp + pp + dp below
   double tp_s = 0, cp_s = 0, pp_s = 0, dp_s = 0;  // waiting on each kind of communication
-  double bubble_s = 0;          // pipeline fill and drain
-  double idle_s = 0;            // waiting for other ranks at the end of the step
+  double bubble_s = 0;                            // pipeline fill and drain
+  double idle_s = 0;                              // waiting for other ranks at the end of the step
   double end_s = 0;
 };
 
@@ -52,7 +51,7 @@ struct SimResult {
   double step_time_s = 0;
   double analytical_step_time_s = 0;
   double wall_s = 0;
-  uint64_t events = 0;     // executions + messages simulated
+  uint64_t events = 0;         // executions + messages simulated
   int64_t simulated_gpus = 0;  // GPUs with a full schedule (the rest: DP collectives only)
   std::string topology;
   std::vector<RankResult> ranks;

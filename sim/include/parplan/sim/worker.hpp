@@ -3,9 +3,8 @@
 // Each simulation therefore runs in a forked child that sends its result back as JSON through a
 // pipe; the parent kills a child that runs past its wall-time limit.
 #include <functional>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace parplan::sim {
 
