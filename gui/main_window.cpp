@@ -334,9 +334,9 @@ QWidget* MainWindow::build_measured_tab() {
   measured_chart_ = new MeasuredChart;
   measured_table_ = new QTableWidget(0, 8);
   measured_table_->setObjectName("measuredTable");
-  measured_table_->setHorizontalHeaderLabels({"file", "layout", "measured step", "predicted step",
-                                              "error", "measured tokens/s", "predicted tokens/s",
-                                              "measured / predicted MFU"});
+  measured_table_->setHorizontalHeaderLabels(
+      {"file", "step error", "measured step", "predicted step", "measured tokens/s",
+       "predicted tokens/s", "MFU measured / predicted", "plan"});
   measured_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   measured_table_->verticalHeader()->setVisible(false);
   split->addWidget(measured_chart_);

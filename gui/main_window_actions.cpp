@@ -317,17 +317,19 @@ void MainWindow::show_measured() {
     QString file = qs(r.source).section('/', -1);
     measured_table_->setItem(i, 0, cell(file, false));
     measured_table_->setItem(i, 1,
-                             cell(qs(r.plan.model.name + ": " + describe(r.plan.layout)), false));
-    measured_table_->setItem(i, 2, cell(format_seconds(r.measured_step_s)));
-    measured_table_->setItem(i, 3, cell(format_seconds(r.predicted_step_s)));
-    measured_table_->setItem(i, 4,
                              cell(QString("%1%2 %")
                                       .arg(r.step_error() >= 0 ? "+" : "")
                                       .arg(r.step_error() * 100, 0, 'f', 1)));
-    measured_table_->setItem(i, 5, cell(format_rate(r.measured_tokens_per_s)));
-    measured_table_->setItem(i, 6, cell(format_rate(r.predicted_tokens_per_s)));
+    measured_table_->setItem(i, 2, cell(format_seconds(r.measured_step_s)));
+    measured_table_->setItem(i, 3, cell(format_seconds(r.predicted_step_s)));
+    measured_table_->setItem(i, 4, cell(format_rate(r.measured_tokens_per_s)));
+    measured_table_->setItem(i, 5, cell(format_rate(r.predicted_tokens_per_s)));
     measured_table_->setItem(
-        i, 7, cell(format_percent(r.measured_mfu) + " / " + format_percent(r.predicted_mfu)));
+        i, 6, cell(format_percent(r.measured_mfu) + " / " + format_percent(r.predicted_mfu)));
+    measured_table_->setItem(
+        i, 7,
+        cell(qs(r.plan.model.name + " on " + r.plan.cluster.name + ": " + describe(r.plan.layout)),
+             false));
   }
   measured_table_->resizeColumnsToContents();
 }

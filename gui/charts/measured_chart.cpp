@@ -1,9 +1,9 @@
 #include "charts/measured_chart.hpp"
 
 #include <QLineSeries>
-#include <QLogValueAxis>
 #include <QPen>
 #include <QScatterSeries>
+#include <QValueAxis>
 #include <algorithm>
 
 #include "charts/chart_style.hpp"
@@ -25,16 +25,12 @@ MeasuredChart::MeasuredChart(QWidget* parent) : QChartView(parent) {
   dots_->setName("measured runs");
   dots_->setColor(series_color("activations"));
   dots_->setMarkerSize(10);
-  dots_->setPointLabelsVisible(true);
-  dots_->setPointLabelsFormat("(@xPoint s, @yPoint s)");
   chart->addSeries(diagonal_);
   chart->addSeries(dots_);
-  axis_x_ = new QLogValueAxis;
-  axis_x_->setBase(10);
+  axis_x_ = new QValueAxis;
   axis_x_->setLabelFormat("%g");
   axis_x_->setTitleText("measured step time (s)");
-  axis_y_ = new QLogValueAxis;
-  axis_y_->setBase(10);
+  axis_y_ = new QValueAxis;
   axis_y_->setLabelFormat("%g");
   axis_y_->setTitleText("predicted step time (s)");
   chart->addAxis(axis_x_, Qt::AlignBottom);
@@ -43,30 +39,31 @@ MeasuredChart::MeasuredChart(QWidget* parent) : QChartView(parent) {
     s->attachAxis(axis_x_);
     s->attachAxis(axis_y_);
   }
-  axis_x_->setRange(0.01, 10);
-  axis_y_->setRange(0.01, 10);
+  axis_x_->setRange(0, 1);
+  axis_y_->setRange(0, 1);
   setChart(chart);
   setMinimumSize(300, 260);
 }
 
 void MeasuredChart::show_runs(const std::vector<MeasuredRun>& runs) {
   QList<QPointF> pts;
-  double lo = 1e300, hi = 0;
+  double hi = 0;
   for (const auto& r : runs) {
     pts.append(QPointF(r.measured_step_s, r.predicted_step_s));
-    lo = std::min({lo, r.measured_step_s, r.predicted_step_s});
     hi = std::max({hi, r.measured_step_s, r.predicted_step_s});
   }
   dots_->replace(pts);
-  if (runs.empty()) {
-    lo = 0.01;
-    hi = 10;
+  if (!(hi > 0)) hi = 1;
+  hi *= 1.15;
+  for (QValueAxis* a : {axis_x_, axis_y_}) {
+    a->setTickCount(5);
+    a->setRange(0, hi);
+    a->applyNiceNumbers();
   }
-  lo /= 2;
-  hi *= 2;
-  diagonal_->replace(QList<QPointF>{{lo, lo}, {hi, hi}});
-  axis_x_->setRange(lo, hi);
-  axis_y_->setRange(lo, hi);
+  double top = std::max(axis_x_->max(), axis_y_->max());
+  axis_x_->setMax(top);
+  axis_y_->setMax(top);
+  diagonal_->replace(QList<QPointF>{{0, 0}, {top, top}});
   chart()->setTitle(runs.empty()
                         ? "Predicted vs measured: load measured.json files"
                         : QString("Predicted vs measured step time: %1 runs, mean |error| %2")

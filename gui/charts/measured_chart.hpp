@@ -8,7 +8,7 @@
 
 class QLineSeries;
 class QScatterSeries;
-class QLogValueAxis;
+class QValueAxis;
 
 namespace parplan::gui {
 
@@ -23,8 +23,8 @@ class MeasuredChart : public QChartView {
  private:
   QScatterSeries* dots_ = nullptr;
   QLineSeries* diagonal_ = nullptr;
-  QLogValueAxis* axis_x_ = nullptr;
-  QLogValueAxis* axis_y_ = nullptr;
+  QValueAxis* axis_x_ = nullptr;
+  QValueAxis* axis_y_ = nullptr;
 };
 
 }  // namespace parplan::gui

@@ -10,6 +10,8 @@
 
 #include "gui_test_support.hpp"
 #include "main_window.hpp"
+#include "parplan/cost/step.hpp"
+#include "parplan/model/io.hpp"
 
 namespace parplan::gui {
 namespace {
@@ -67,6 +69,27 @@ TEST(Screenshot, ShakespeareCharOn4Gpus) {
   w.start_scaling_sweep();
   ASSERT_TRUE(test::wait_for_runner(w));
   save_shot(w, "shakespeare-char_scaling.png");
+
+  // The predicted-vs-measured view, with two synthetic runs (prediction +-15 %) to check its
+  // legibility; real ones come from `parplan run`.
+  for (double factor : {0.85, 1.15}) {
+    Layout l = w.layout();
+    l.dp = factor < 1 ? 4 : 2;
+    l.tp = factor < 1 ? 1 : 2;
+    Plan p{
+        w.model(), w.cluster(), w.training(), l, nlohmann::json::object(), nlohmann::json::array()};
+    double pred = cost::predict(p.model, p.cluster, p.training, l).step_time_s;
+    auto path =
+        shot_dir() / (factor < 1 ? "synthetic_measured_a.json" : "synthetic_measured_b.json");
+    nlohmann::json j = {{"mean_step_time_s", pred * factor},
+                        {"tokens_per_s", 64 * 256 / (pred * factor)},
+                        {"mfu", 0.4},
+                        {"plan", parplan::to_json(p)}};
+    write_file_atomic(path.string(), j.dump());
+    ASSERT_TRUE(w.add_measured(QString::fromStdString(path.string())))
+        << w.status_text().toStdString();
+  }
+  save_shot(w, "shakespeare-char_measured_synthetic.png");
 }
 
 }  // namespace
