@@ -57,29 +57,44 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
     return t.item<double>() / N;
   };
 
-  // Matmul FLOP/s, all ranks at once (they share the machine as they do in training).
-  std::vector<double> dims = {32, 64, 128, 256, 512, 768}, flops;
-  for (double d : dims) {
-    auto n = int64_t(d);
-    auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  // Matmul FLOP/s at transformer shapes (tokens x hidden x hidden, and the 4x MLP shapes), all
+  // ranks at once (they share the machine as they do in training).
+  struct Shape {
+    double m, n, k;
+  };
+  std::vector<Shape> shapes;
+  for (double m : {128.0, 512.0, 2048.0})
+    for (double h : {32.0, 64.0, 128.0, 256.0, 512.0}) {
+      shapes.push_back({m, h, h});
+      shapes.push_back({m, 4 * h, h});
+      shapes.push_back({m, h, 4 * h});
+    }
+  std::vector<double> flops;
+  for (auto& sh : shapes) {
+    auto a = torch::randn({int64_t(sh.m), int64_t(sh.k)}), b = torch::randn({int64_t(sh.k), int64_t(sh.n)});
+    auto c = torch::empty({int64_t(sh.m), int64_t(sh.n)});
     world.barrier();
-    double t = time_it([&] { torch::mm_out(a, a, b); });
-    flops.push_back(mean_over_ranks(2.0 * d * d * d / t));
+    double t = time_it([&] { torch::mm_out(c, a, b); }, 0.05);
+    flops.push_back(mean_over_ranks(2.0 * sh.m * sh.n * sh.k / t));
   }
   double peak = *std::max_element(flops.begin(), flops.end());
-  // Fit eff(d) = max * (d / (d + h))^3 (cost/compute.hpp, square GEMMs) by a search over h.
+  // Fit eff(m, n, k) = max * g(m) g(n) g(k), g(x) = x / (x + h) (cost/compute.hpp): a search
+  // over h with the best max for each, minimising the relative error.
   double best_h = 0, best_max = 1, best_err = 1e300;
-  for (double h = 0; h <= 1024; h += 0.5) {
+  for (double h = 0; h <= 2048; h += 0.5) {
     double sgy = 0, sgg = 0;
-    for (size_t i = 0; i < dims.size(); ++i) {
-      double g = std::pow(dims[i] / (dims[i] + h), 3);
-      sgy += g * flops[i] / peak;
-      sgg += g * g;
+    std::vector<double> gs;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      auto g = [&](double x) { return x / (x + h); };
+      double gi = g(shapes[i].m) * g(shapes[i].n) * g(shapes[i].k);
+      double y = flops[i] / peak;
+      gs.push_back(gi);
+      sgy += gi / y;  // relative residual (max g - y) / y: weights 1 / y
+      sgg += gi * gi / (y * y);
     }
     double mx = sgy / sgg, err = 0;
-    for (size_t i = 0; i < dims.size(); ++i) {
-      double g = std::pow(dims[i] / (dims[i] + h), 3);
-      double rel = (mx * g - flops[i] / peak) / (flops[i] / peak);
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      double y = flops[i] / peak, rel = (mx * gs[i] - y) / y;
       err += rel * rel;
     }
     if (err < best_err) best_err = err, best_h = h, best_max = mx;
@@ -164,8 +179,10 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
   cl.efficiency.memory_reserve = 0.0;
   auto j = to_json(cl);
   nlohmann::json mm = nlohmann::json::array();
-  for (size_t i = 0; i < dims.size(); ++i) mm.push_back({{"dim", dims[i]}, {"tflops", flops[i] / 1e12}});
+  for (size_t i = 0; i < shapes.size(); ++i)
+    mm.push_back({{"m", shapes[i].m}, {"n", shapes[i].n}, {"k", shapes[i].k}, {"tflops", flops[i] / 1e12}});
   j["calibration"] = {{"backend", comm.backend()}, {"ranks", N}, {"matmul", mm},
+                      {"matmul_fit_rms_rel_error", std::sqrt(best_err / double(shapes.size()))},
                       {"stream_GBps", bw / 1e9}, {"memory_bound_fraction", memory_bound},
                       {"collectives", coll}};
   auto out = cfg.value("out", std::string());
