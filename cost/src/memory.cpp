@@ -98,7 +98,7 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   r.optimizer = opt;
 
   const int64_t mb_count = micro_batches(t, l);
-  const double layers_on_stage = double(m.layers) / double(l.pp);
+  const double layers_on_stage = double(max_stage_layers(m.layers, l.pp, l.virtual_stages));
   const double per_layer = layer_activation_bytes(m, t, l);
   const double in_flight = in_flight_microbatches(l, mb_count, stage);
   r.layer_activations = per_layer * layers_on_stage * in_flight;

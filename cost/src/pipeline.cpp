@@ -1,10 +1,17 @@
 #include "parplan/cost/pipeline.hpp"
 
+#include <algorithm>
+
 namespace parplan::cost {
 
 int64_t micro_batches(const Training& t, const Layout& l) {
   int64_t per = int64_t(l.dp) * l.micro_batch;
   return per > 0 ? t.global_batch / per : 0;
+}
+
+int64_t max_stage_layers(int64_t layers, int64_t pp, int64_t v) {
+  const int64_t chunks = std::max<int64_t>(1, pp * v);
+  return (layers + chunks - 1) / chunks * std::max<int64_t>(1, v);
 }
 
 double bubble_fraction(Schedule s, int64_t p, int64_t v, int64_t m) {

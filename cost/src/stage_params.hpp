@@ -1,6 +1,7 @@
 #pragma once
 // Internal: parameters one GPU holds for its pipeline stage, before ZeRO partitioning.
 #include "parplan/cost/flops.hpp"
+#include "parplan/cost/pipeline.hpp"
 
 namespace parplan::cost::detail {
 
@@ -20,7 +21,8 @@ inline StageParams stage_params(const Model& m, const Layout& l, int stage) {
   const double norms = m.gated_mlp ? 2 * h : 4 * h;
   const double tp = double(l.tp);
   StageParams s;
-  s.layers = double(m.layers) / double(l.pp) * ((p.per_layer - norms) / tp + norms);
+  const double layers = double(max_stage_layers(m.layers, l.pp, l.virtual_stages));
+  s.layers = layers * ((p.per_layer - norms) / tp + norms);
   const bool first = stage == 0, last = stage == l.pp - 1;
   if (first) s.other += p.embedding / tp + p.position;
   if (last) {

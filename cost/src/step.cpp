@@ -20,7 +20,7 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
   const double h = double(m.hidden);
   w.micro_batches = micro_batches(t, l);
   w.chunks = l.virtual_stages;
-  w.layers_per_chunk = m.layers / (int64_t(l.pp) * l.virtual_stages);
+  w.layers_per_chunk = max_stage_layers(m.layers, l.pp, l.virtual_stages) / l.virtual_stages;
   w.layer = layer_compute(m, c, t, l);
   w.embedding_s = embedding_time(m, c, t, l);
   w.logits_s = logits_time(m, c, t, l);
@@ -89,7 +89,8 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
         w.dp_param_gather_s = collective_time(Collective::AllGather, param_bytes, pl.dp, c);
     }
     if (l.zero >= 3) {
-      const double layer_bytes = stage0.layers / (double(m.layers) / l.pp) * sb.params;
+      const double layer_bytes =
+          stage0.layers / double(max_stage_layers(m.layers, l.pp, l.virtual_stages)) * sb.params;
       w.zero3_layer_gather_s = collective_time(Collective::AllGather, layer_bytes, pl.dp, c);
     }
     const double bucket = std::min(w.dp_grad_bytes, kBucketElements * sb.grads);
@@ -143,13 +144,15 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   StepCost r;
   const StepWork w = step_work(m, c, t, l);
   const int64_t p = l.pp, v = l.virtual_stages, mb = w.micro_batches;
-  const int64_t layers_per_stage = m.layers / p;
+  const int64_t layers_per_stage = max_stage_layers(m.layers, p, v);
   r.micro_batches = mb;
 
   // The slowest stage sets the pipeline's pace; embedding and logits sit on the first and last.
   StageTime first = stage_time(w, l, layers_per_stage, true, p == 1);
   StageTime last = p > 1 ? stage_time(w, l, layers_per_stage, false, true) : first;
+  // The bubble scales with the average stage (uneven stages: total layers / p).
   StageTime middle = stage_time(w, l, layers_per_stage, false, false);
+  const double avg_scale = double(m.layers) / double(p) / double(layers_per_stage);
   const StageTime& crit = first.total() >= last.total() ? first : last;
   const double mbd = double(mb);
 
@@ -158,8 +161,8 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   tb.tp_comm = mbd * crit.tp;
   tb.cp_comm = mbd * crit.cp;
   // Narayanan et al. 2021: bubble = (p - 1) / v stage-times of one micro-batch.
-  double bubble_stage = p > 1 ? (first.total() + last.total() + double(p - 2) * middle.total()) / p
-                              : 0.0;
+  double bubble_stage =
+      p > 1 ? avg_scale * (first.total() + last.total() + double(p - 2) * middle.total()) / p : 0.0;
   tb.pp_bubble = bubble_fraction(l.schedule, p, v, mb) * mbd * bubble_stage;
   if (p > 1) {
     // Blocking send/receive pairs in the steady state (forward activation, backward gradient per

@@ -109,9 +109,13 @@ void validate(const Layout& l, const Model& m, const Cluster& c, const Training&
     d.error(p + ".tp", "must divide the model's heads (" + s(m.heads) + "); tp=" + s(l.tp));
   else if (m.kv_heads % l.tp != 0 && l.tp % m.kv_heads != 0)
     d.error(p + ".tp", "must divide kv_heads (" + s(m.kv_heads) + ") or be a multiple of it");
-  if (m.layers % (int64_t(l.pp) * l.virtual_stages) != 0)
-    d.error(p + ".pp", "pp*virtual_stages (" + s(int64_t(l.pp) * l.virtual_stages) +
-                           ") must divide the model's layers (" + s(m.layers) + ")");
+  const int64_t chunks = int64_t(l.pp) * l.virtual_stages;
+  if (chunks > m.layers)
+    d.error(p + ".pp", "pp*virtual_stages (" + s(chunks) + ") exceeds the model's layers (" +
+                           s(m.layers) + "); lower pp or virtual_stages");
+  else if (m.layers % chunks != 0)
+    d.warn(p + ".pp", "pp*virtual_stages (" + s(chunks) + ") does not divide the model's layers (" +
+                          s(m.layers) + "): stages are uneven and the fullest paces the pipeline");
   int64_t per_step = int64_t(l.dp) * l.micro_batch;
   if (t.global_batch % per_step != 0)
     d.error(p + ".micro_batch", "dp*micro_batch (" + s(per_step) +

@@ -47,8 +47,16 @@ TEST(LayoutValidation, ChecksDivisibilityAgainstTheInputs) {
   bad_tp.tp = 5;
   EXPECT_NE(errors_of(bad_tp, m, c, t).find("layout.tp"), std::string::npos);
   Layout bad_pp = ok;
-  bad_pp.pp = 7;
+  bad_pp.pp = 97;
   EXPECT_NE(errors_of(bad_pp, m, c, t).find("layout.pp"), std::string::npos);
+  Layout uneven = ok;  // 96 layers on 7 stages: allowed, with a warning
+  uneven.pp = 7;
+  uneven.dp = 1;
+  Diagnostics d;
+  validate(uneven, m, c, t, d);
+  EXPECT_TRUE(d.ok());
+  ASSERT_EQ(d.warnings.size(), 1u);
+  EXPECT_NE(d.warnings[0].find("uneven"), std::string::npos);
   Layout bad_batch = ok;
   bad_batch.micro_batch = 5;
   EXPECT_NE(errors_of(bad_batch, m, c, t).find("global_batch"), std::string::npos);

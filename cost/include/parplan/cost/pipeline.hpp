@@ -11,6 +11,11 @@ namespace parplan::cost {
 // Micro-batches per step per pipeline: global_batch / (dp * micro_batch).
 int64_t micro_batches(const Training& t, const Layout& l);
 
+// Layers on the most loaded stage: ceil(layers / (pp v)) per chunk, v chunks. Equals layers / pp
+// when pp * v divides the layers; otherwise stages are uneven (as Llama 3 405B's 126 layers on
+// 16 stages) and the fullest one paces the pipeline.
+int64_t max_stage_layers(int64_t layers, int64_t pp, int64_t v);
+
 // Narayanan et al. 2021 sec. 2.2: bubble time / ideal time = (p - 1) / (v m).
 double bubble_fraction(Schedule s, int64_t p, int64_t v, int64_t m);
 
