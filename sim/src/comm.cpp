@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Comm.hpp>
 #include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/Host.hpp>
@@ -61,6 +62,11 @@ std::shared_ptr<CommGroup> Comms::make_flat(const std::vector<int64_t>& gpus) {
   for (size_t i = 0; i < gpus.size(); ++i)
     g->inbox.push_back(
         sg4::Mailbox::by_name(cat({"g", std::to_string(g->id), ".", std::to_string(i)})));
+  for (size_t i = 0; i < gpus.size(); ++i)
+    for (int t = 0; t < 2; ++t)
+      for (int d = 0; d < 2; ++d)
+        g->tree_inbox[t][d].push_back(sg4::Mailbox::by_name(cat(
+            {"g", std::to_string(g->id), ".", std::to_string(i), t ? "b" : "a", d ? "d" : "u"})));
   g->ring_bandwidth = std::numeric_limits<double>::infinity();
   if (gpus.size() > 1)
     for (size_t i = 0; i < gpus.size(); ++i) {
@@ -142,19 +148,7 @@ void ring(Comms& comms, const CommGroup& g, int me, double chunk, int steps) {
   }
 }
 
-// Binomial tree rooted at member 0: reduce (children to parents), then broadcast.
-void tree_reduce(Comms& comms, const CommGroup& g, int me, double bytes) {
-  const int n = g.size();
-  const uint64_t size = msg_size(bytes);
-  for (int mask = 1; mask < n; mask <<= 1) {
-    if (me & mask) {
-      g.inbox[static_cast<size_t>(me - mask)]->put(&payload, size);
-      comms.messages++;
-      return;
-    }
-    if (me + mask < n) g.inbox[static_cast<size_t>(me)]->get<int>();
-  }
-}
+// Binomial tree broadcast from member 0.
 void tree_broadcast(Comms& comms, const CommGroup& g, int me, double bytes) {
   const int n = g.size();
   const uint64_t size = msg_size(bytes);
@@ -172,7 +166,64 @@ void tree_broadcast(Comms& comms, const CommGroup& g, int me, double bytes) {
   for (auto& o : outs) o->wait();
 }
 
+// NCCL's double binary tree all-reduce: two binary trees (the second mirrored, so most inner
+// nodes of one are leaves of the other), each reducing then broadcasting half of the data,
+// pipelined in pieces.
+void double_tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes) {
+  const int n = g.size();
+  const int K = tree_pieces(bytes, g);
+  const uint64_t size = msg_size(bytes / 2 / K);
+  int parent[2];
+  std::vector<int> children[2];
+  for (int t = 0; t < 2; ++t) {
+    auto member = [&](int pos) { return t == 0 ? pos : n - 1 - pos; };
+    const int pos = t == 0 ? me : n - 1 - me;
+    parent[t] = pos == 0 ? -1 : member((pos - 1) / 2);
+    for (int c : {2 * pos + 1, 2 * pos + 2})
+      if (c < n) children[t].push_back(member(c));
+  }
+  const int64_t self = g.gpus[static_cast<size_t>(me)];
+  // Each tree runs in its own actor (as NCCL runs them on separate channels), so one tree's
+  // pieces never wait for the other's.
+  auto run_tree = [&comms, &g, me, K, size, self](int t, int up, const std::vector<int>& kids) {
+    std::vector<sg4::CommPtr> outs;
+    std::vector<int64_t> dsts;
+    auto send = [&](int to, int d) {
+      outs.push_back(g.tree_inbox[t][d][static_cast<size_t>(to)]->put_async(&payload, size));
+      dsts.push_back(g.gpus[static_cast<size_t>(to)]);
+      comms.messages++;
+      comms.flow_started(self, dsts.back());
+    };
+    auto* reduce_box = g.tree_inbox[t][0][static_cast<size_t>(me)];
+    auto* bcast_box = g.tree_inbox[t][1][static_cast<size_t>(me)];
+    for (int k = 0; k < K; ++k) {
+      for (size_t c = 0; c < kids.size(); ++c) reduce_box->get<int>();
+      if (up >= 0) send(up, 0);
+    }
+    for (int k = 0; k < K; ++k) {
+      if (up >= 0) bcast_box->get<int>();
+      for (int c : kids) send(c, 1);
+    }
+    for (size_t i = 0; i < outs.size(); ++i) {
+      outs[i]->wait();
+      comms.flow_ended(self, dsts[i]);
+    }
+  };
+  auto helper =
+      sg4::Actor::create("tree", sg4::this_actor::get_host(),
+                         [&run_tree, &parent, &children] { run_tree(1, parent[1], children[1]); });
+  run_tree(0, parent[0], children[0]);
+  helper->join();
+}
+
 }  // namespace
+
+int tree_pieces(double bytes, const CommGroup& g) {
+  const double depth = std::ceil(std::log2(static_cast<double>(std::max(2, g.size()))));
+  if (!(g.ring_latency_s > 0) || !(g.ring_bandwidth > 0)) return 1;
+  const double k = std::sqrt(depth * bytes / (3 * g.ring_bandwidth * g.ring_latency_s));
+  return static_cast<int>(std::clamp(std::round(k), 1.0, 64.0));
+}
 
 void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective op, double bytes,
                     cost::Algorithm algo) {
@@ -200,8 +251,7 @@ void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective o
   switch (op) {
     case Collective::AllReduce:
       if (algo == Algorithm::Tree) {
-        tree_reduce(comms, g, me, bytes);
-        tree_broadcast(comms, g, me, bytes);
+        double_tree_allreduce(comms, g, me, bytes);
       } else {
         ring(comms, g, me, chunk, 2 * (n - 1));
       }

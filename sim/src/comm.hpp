@@ -19,9 +19,12 @@ struct CommGroup {
   int64_t id = 0;
   std::vector<int64_t> gpus;                  // members, in ring order
   std::vector<simgrid::s4u::Mailbox*> inbox;  // inbox[i]: messages to member i
-  double ring_latency_s = 0;                  // largest route latency between ring neighbours
-  double ring_bandwidth = 0;                  // smallest route bandwidth between ring neighbours
-  int64_t per_node = 1;                       // members on each node (hierarchical needs equal)
+  // Double binary tree: tree_inbox[t][0][i] reduce messages to member i in tree t, [t][1][i]
+  // broadcast messages.
+  std::vector<simgrid::s4u::Mailbox*> tree_inbox[2][2];
+  double ring_latency_s = 0;  // largest route latency between ring neighbours
+  double ring_bandwidth = 0;  // smallest route bandwidth between ring neighbours
+  int64_t per_node = 1;       // members on each node (hierarchical needs equal)
   // Hierarchical sub-groups, per member: the node-local group and the same-local-index group.
   std::vector<std::shared_ptr<CommGroup>> intra_of, inter_of;
   std::vector<int> intra_index, inter_index;
@@ -56,6 +59,10 @@ cost::Algorithm resolve(cost::Algorithm algo, cost::Collective op, double bytes,
 // `bytes` follows cost::collective_time's convention. SendRecv: member 0 sends to member 1.
 void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective op, double bytes,
                     cost::Algorithm algo);
+
+// Pieces a pipelined tree all-reduce of `bytes` is cut into (balances fill time against the
+// per-piece latency).
+int tree_pieces(double bytes, const CommGroup& g);
 
 // Latency (alpha) part of one collective's critical path; used when several collectives are
 // coarsened into one flow set (the bandwidth part scales with bytes, the latency part does not).

@@ -113,3 +113,19 @@ TEST(SimCollectives, TcpModelIsAvailableAndSlowerThanTheIdealModel) {
       60);
   EXPECT_GT(tcp[0].get<double>(), ideal[0].get<double>());
 }
+
+TEST(SimCollectives, PipelinedDoubleBinaryTreeApproachesTwoMOverBForLargeGroups) {
+  // 64 nodes, one GPU each: NCCL's tree all-reduce, 2 log2(P) alpha + 2 M/B in the cost model;
+  // the simulated pipeline adds its fill and per-piece latency, a ring pays 2(P-1) alpha.
+  const Cluster c = dgx(64);
+  const double B = c.inter.nic_bytes_per_s * c.efficiency.inter_node_link;
+  const double M = 64e6;
+  const double tree = run(c, {{Collective::AllReduce, M, range(0, 64, 8), Algorithm::Tree, 1}})[0];
+  cost::Group g{64, 1, 8};
+  const double ideal = cost::collective_time(Collective::AllReduce, M, g, c, Algorithm::Tree);
+  EXPECT_GT(tree, 2 * M / B);
+  EXPECT_LT(tree / ideal, 1.7);  // pipeline fill and per-piece rendezvous (docs/simulation.md)
+  const double ring = run(c, {{Collective::AllReduce, M, range(0, 64, 8), Algorithm::Ring, 1}})[0];
+  EXPECT_NEAR(ring / cost::collective_time(Collective::AllReduce, M, g, c, Algorithm::Ring), 1.0,
+              0.02);
+}
