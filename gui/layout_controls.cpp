@@ -18,7 +18,7 @@ void fill_ints(QComboBox* box, const std::vector<int32_t>& values, int32_t curre
     box->addItem(QString::number(v), v);
     found = found || v == current;
   }
-  if (!found) box->addItem(QString("%1 (invalid)").arg(current), current);
+  if (!found) box->addItem(QString("%1 (other)").arg(current), current);
   box->setCurrentIndex(box->findData(current));
 }
 
@@ -102,7 +102,7 @@ void LayoutControls::set_layout(const Layout& l, const LayoutChoices& c) {
   vstages_->setEnabled(c.virtual_stages.size() > 1 || l.virtual_stages != 1);
   {
     QSignalBlocker block(zero_);
-    if (zero_->findData(l.zero) < 0) zero_->addItem(QString("%1 (invalid)").arg(l.zero), l.zero);
+    if (zero_->findData(l.zero) < 0) zero_->addItem(QString("%1 (other)").arg(l.zero), l.zero);
     zero_->setCurrentIndex(zero_->findData(l.zero));
   }
   select_enum(recompute_, l.recompute);

@@ -17,7 +17,8 @@ class LayoutControls : public QGroupBox {
   explicit LayoutControls(QWidget* parent = nullptr);
 
   // Shows `l` with `choices` in the lists; a value of `l` outside the choices is shown too,
-  // marked invalid, so a loaded layout is displayed as it is. Emits nothing.
+  // marked "(other)", so a loaded layout is displayed as it is (the status line says
+  // whether it is valid). Emits nothing.
   void set_layout(const Layout& l, const LayoutChoices& choices);
   Layout layout() const;
 

@@ -190,6 +190,34 @@ TEST(MainWindow, AnInvalidCombinationShowsAMessageNotACrash) {
   expect_charts_show(w, design_example());
 }
 
+TEST(MainWindow, LayoutControlsOfferOnlyValidValues) {
+  MainWindow w;
+  auto* tp = w.findChild<QComboBox*>("tp");
+  auto* dp = w.findChild<QComboBox*>("dp");
+  ASSERT_TRUE(tp && dp);
+  for (int i = 0; i < tp->count(); ++i) EXPECT_EQ(96 % tp->itemData(i).toInt(), 0);
+  for (int i = 0; i < dp->count(); ++i) {
+    int d = dp->itemData(i).toInt();
+    EXPECT_EQ(1536 % d, 0) << d;
+    EXPECT_LE(int64_t(d) * w.layout().tp * w.layout().pp * w.layout().cp, w.gpus()) << d;
+  }
+}
+
+TEST(MainWindow, AWorkspaceWithAnInvalidLayoutShowsWhatIsWrong) {
+  auto ws = temp_file("bad_workspace.json");
+  Workspace bad{load_model("gpt3-175b"),    load_cluster("dgx-a100-80g"),
+                load_training("gpt3-1536"), 1024,
+                design_example(),           {}};
+  bad.layout.pp = 128;  // more stages than the 96 layers
+  save_workspace(bad, ws.string());
+  MainWindow w;
+  ASSERT_TRUE(w.load_workspace(QString::fromStdString(ws.string())));
+  std::filesystem::remove(ws);
+  EXPECT_EQ(w.layout().pp, 128);
+  EXPECT_FALSE(w.prediction().has_value());
+  EXPECT_TRUE(w.status_text().contains("layout.pp")) << w.status_text().toStdString();
+}
+
 TEST(MainWindow, LoadsAHuggingFaceConfig) {
   MainWindow w;
   auto path = temp_file("hf_config.json");
