@@ -29,9 +29,10 @@ std::string megatron(const Plan& p) {
   arg("--tensor-model-parallel-size", s(l.tp));
   arg("--pipeline-model-parallel-size", s(l.pp));
   if (l.cp > 1) arg("--context-parallel-size", s(l.cp));
-  if (l.pp > 1 && l.schedule == Schedule::Interleaved && l.virtual_stages > 1)
-    arg("--num-layers-per-virtual-pipeline-stage",
-        s(m.layers / (int64_t(l.pp) * l.virtual_stages)));
+  const int64_t chunks = int64_t(l.pp) * l.virtual_stages;
+  const bool even = m.layers % chunks == 0;
+  if (l.pp > 1 && l.schedule == Schedule::Interleaved && l.virtual_stages > 1 && even)
+    arg("--num-layers-per-virtual-pipeline-stage", s(m.layers / chunks));
   if (l.sequence_parallel) arg("--sequence-parallel");
   if (l.recompute == Recompute::Selective) {
     arg("--recompute-granularity", "selective");
@@ -76,6 +77,10 @@ std::string megatron(const Plan& p) {
   if (l.offload != Offload::None)
     notes += "# note: offload=" + std::string(to_string(l.offload)) +
              " has no Megatron-LM flag; use the DeepSpeed export\n";
+  if (!even)
+    notes += "# note: " + s(m.layers) + " layers do not split evenly into pp*v = " + s(chunks) +
+             " chunks; set Megatron-LM's --decoder-first-pipeline-num-layers / "
+             "--decoder-last-pipeline-num-layers (or move layers by hand)\n";
   if (l.schedule == Schedule::GPipe && l.pp > 1)
     notes += "# note: Megatron-LM runs 1F1B; this plan's GPipe schedule has no flag\n";
   return notes + text + "\n";

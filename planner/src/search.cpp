@@ -124,7 +124,7 @@ class Worker {
   void run_split(const Split& sp, const std::atomic<bool>* cancel) {
     const Fixed& f = s_.f;
     const Training& t = s_.t;
-    const int64_t layers_per_stage = s_.m.layers / sp.pp;
+    const int64_t max_chunks_per_stage = s_.m.layers / sp.pp;  // pp * v <= layers
     Layout l;
     l.dp = sp.dp;
     l.tp = sp.tp;
@@ -150,7 +150,7 @@ class Worker {
             if (sp.dp == 1 && !f.zero && zo.zero > 0 && zo.offload == Offload::None) continue;
             l.zero = zo.zero;
             l.offload = zo.offload;
-            run_schedules(l, layers_per_stage, micro_batches);
+            run_schedules(l, max_chunks_per_stage, micro_batches);
           }
         }
       }
@@ -162,7 +162,7 @@ class Worker {
   }
 
  private:
-  void run_schedules(Layout& l, int64_t layers_per_stage, int64_t micro_batches) {
+  void run_schedules(Layout& l, int64_t max_chunks_per_stage, int64_t micro_batches) {
     const Fixed& f = s_.f;
     if (l.pp == 1) {
       // The schedule is moot without a pipeline; 1F1B unless pinned to GPipe.
@@ -182,10 +182,11 @@ class Worker {
       evaluate(l);
     }
     // Interleaved 1F1B: v model chunks per stage, micro-batches a multiple of pp (Megatron-LM).
+    // pp * v <= layers; chunks need not divide the layers evenly.
     if (!allowed(f.schedule, Schedule::Interleaved) || micro_batches % l.pp != 0) return;
     l.schedule = Schedule::Interleaved;
-    for (int64_t v = 2; v <= layers_per_stage; ++v) {
-      if (layers_per_stage % v != 0 || !allowed(f.virtual_stages, int32_t(v))) continue;
+    for (int64_t v = 2; v <= max_chunks_per_stage; ++v) {
+      if (!allowed(f.virtual_stages, int32_t(v))) continue;
       l.virtual_stages = static_cast<int32_t>(v);
       evaluate(l);
     }
@@ -226,12 +227,12 @@ void check_fixed(const Model& m, const Training& t, int64_t gpus, bool allow_idl
     throw Error("--fix tp=" + str(*f.tp) + ": tp must divide the model's heads (" + str(m.heads) +
                 ") and divide or be a multiple of kv_heads (" + str(m.kv_heads) +
                 "); pick a divisor of " + str(m.heads));
-  if (f.pp && m.layers % *f.pp != 0)
-    throw Error("--fix pp=" + str(*f.pp) + ": pp must divide the model's layers (" + str(m.layers) +
-                ")");
-  if (f.pp && f.virtual_stages && m.layers % (int64_t(*f.pp) * *f.virtual_stages) != 0)
-    throw Error("--fix v=" + str(*f.virtual_stages) + ": pp*v must divide the model's layers (" +
-                str(m.layers) + ")");
+  if (f.pp && *f.pp > m.layers)
+    throw Error("--fix pp=" + str(*f.pp) + ": pp exceeds the model's layers (" + str(m.layers) +
+                "); lower pp");
+  if (f.pp && f.virtual_stages && int64_t(*f.pp) * *f.virtual_stages > m.layers)
+    throw Error("--fix v=" + str(*f.virtual_stages) + ": pp*v exceeds the model's layers (" +
+                str(m.layers) + "); lower v or pp");
   if (f.virtual_stages && *f.virtual_stages > 1 && f.schedule &&
       *f.schedule != Schedule::Interleaved)
     throw Error("--fix v=" + str(*f.virtual_stages) + ": virtual stages need schedule=interleaved");
@@ -281,8 +282,10 @@ std::vector<Split> enumerate_splits(const Model& m, const Training& t, int64_t g
   const auto dps = divisors(t.global_batch);
   for (int32_t tp : divisors(m.heads)) {
     if (tp > gpus || !allowed(f.tp, tp) || !tp_divides_heads(m, tp)) continue;
-    for (int32_t pp : divisors(m.layers)) {
-      if (int64_t(tp) * pp > gpus || !allowed(f.pp, pp)) continue;
+    // Uneven stages are valid (the fullest stage paces the pipeline): every pp up to the layers.
+    for (int32_t pp = 1; pp <= m.layers && int64_t(tp) * pp <= gpus; ++pp) {
+      if (!allowed(f.pp, pp)) continue;
+      if (!allow_idle && gpus % (int64_t(tp) * pp) != 0) continue;
       for (int32_t cp : divisors(t.seq_len)) {
         const int64_t tpc = int64_t(tp) * pp * cp;
         if (tpc > gpus || !allowed(f.cp, cp) || !cp_divides_seq(t, cp)) continue;

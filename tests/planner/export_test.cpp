@@ -60,6 +60,16 @@ TEST(Export, MegatronAddsGqaContextParallelAndFullRecompute) {
   EXPECT_FALSE(has(s, "--num-layers-per-virtual-pipeline-stage"));
 }
 
+TEST(Export, MegatronNotesUnevenPipelineStages) {
+  Plan p = gpt3_plan();
+  p.layout.pp = 5;  // 96 layers over 5 x 2 chunks
+  p.layout.dp = 16;
+  std::string s = export_plan(p, ExportFormat::Megatron);
+  EXPECT_TRUE(has(s, "do not split evenly")) << s;
+  EXPECT_FALSE(has(s, "--num-layers-per-virtual-pipeline-stage"));
+  EXPECT_TRUE(has(s, "--pipeline-model-parallel-size 5"));
+}
+
 TEST(Export, DeepSpeedConfigHasBatchAccumulationAndZeroStage) {
   Plan p = gpt3_plan();
   p.layout.zero = 3;

@@ -91,6 +91,15 @@ TEST(Search, FixedScheduleAndVirtualStagesArePinned) {
   }
 }
 
+TEST(Search, UnevenPipelineStagesAreSearched) {
+  // llama3-405b has 126 layers: pp=16 (Meta's choice) leaves stages of 7 and 8 layers.
+  auto in = test::presets("llama3-405b", "dgx-h100-80g", "llama3-8k");
+  auto r = run(in, 16384, 5, parse_fixed("tp=8,pp=16"));
+  ASSERT_FALSE(r.top.empty());
+  EXPECT_EQ(r.top.front().layout.pp, 16);
+  EXPECT_EQ(r.top.front().layout.dp * r.top.front().layout.cp, 128);
+}
+
 TEST(Search, TopListIsSortedByStepTimeThenMemory) {
   auto r = run(test::gpt3(), 1024, 100);
   ASSERT_EQ(r.top.size(), 100u);
@@ -204,7 +213,7 @@ TEST(Search, ImpossiblePinsThrowNamingThePinAndTheFix) {
   }
   o.fixed = parse_fixed("tp=3");  // divides 96 heads, not 1024 GPUs
   EXPECT_THROW(search(in.m, in.c, in.t, o), Error);
-  o.fixed = parse_fixed("pp=5");  // does not divide 96 layers
+  o.fixed = parse_fixed("pp=97");  // more stages than 96 layers
   EXPECT_THROW(search(in.m, in.c, in.t, o), Error);
   o.fixed = {};
   o.gpus = 1 << 20;  // more than the cluster
