@@ -23,16 +23,19 @@ struct Measured {
   bool model_state_only = false;  // CPU runs report params + grads + optimizer bytes
 };
 
-Measured load_measured(const std::string& path) {
+Measured load_measured(const std::string& path, const std::string& stat = "mean") {
   auto j = parse_json_text(read_file(path), path);
   Measured m;
   m.path = path;
   if (!j.is_object() || !j.contains("mean_step_time_s"))
     throw Error(path + ": not a measured.json from `parplan run` (no mean_step_time_s)");
-  m.step_time_s = j.at("mean_step_time_s").get<double>();
-  if (!(m.step_time_s > 0)) throw Error(path + ": mean_step_time_s must be > 0");
-  m.tokens_per_s = j.value("tokens_per_s", 0.0);
-  m.mfu = j.value("mfu", 0.0);
+  auto key = stat + "_step_time_s";
+  if (!j.contains(key)) throw Error(path + ": has no " + key + " (--stat mean|median|min)");
+  m.step_time_s = j.at(key).get<double>();
+  if (!(m.step_time_s > 0)) throw Error(path + ": " + key + " must be > 0");
+  double mean = j.at("mean_step_time_s").get<double>();
+  m.tokens_per_s = j.value("tokens_per_s", 0.0) * mean / m.step_time_s;
+  m.mfu = j.value("mfu", 0.0) * mean / m.step_time_s;
   if (j.contains("peak_memory_bytes") && j["peak_memory_bytes"].is_array())
     for (auto& b : j["peak_memory_bytes"]) m.memory_bytes = std::max(m.memory_bytes, b.get<double>());
   m.model_state_only = j.value("memory_kind", "") == "model_state";
@@ -143,7 +146,7 @@ Eigen::VectorXd fit_params(const Cluster& base, const std::vector<Measured>& run
 
 void add_compare_commands(CLI::App& app) {
   struct CompareOpts {
-    std::string plan, measured, cluster;
+    std::string plan, measured, cluster, stat = "mean";
     bool json = false;
   };
   auto o = std::make_shared<CompareOpts>();
@@ -153,8 +156,10 @@ void add_compare_commands(CLI::App& app) {
   cmp->add_option("--measured", o->measured, "measured.json from `parplan run`")->required();
   cmp->add_option("--cluster", o->cluster, "predict with this cluster file (e.g. calibrated)");
   cmp->add_flag("--json", o->json, "print JSON");
+  cmp->add_option("--stat", o->stat, "measured step time: mean | median | min over the steps")
+      ->check(CLI::IsMember({"mean", "median", "min"}))->capture_default_str();
   cmp->callback([o] {
-    auto m = load_measured(o->measured);
+    auto m = load_measured(o->measured, o->stat);
     std::vector<std::string> warnings;
     Plan plan = o->plan.empty() ? m.plan : load_plan(o->plan, &warnings);
     if (o->plan.empty() && m.plan.layout.gpus() == 0)
@@ -192,7 +197,7 @@ void add_compare_commands(CLI::App& app) {
   });
 
   struct FitOpts {
-    std::string cluster, out;
+    std::string cluster, out, stat = "mean";
     std::vector<std::string> measured;
   };
   auto f = std::make_shared<FitOpts>();
@@ -202,13 +207,15 @@ void add_compare_commands(CLI::App& app) {
   fit->add_option("--measured", f->measured, "measured.json files (each holds its plan)")
       ->required()->expected(1, -1);
   fit->add_option("--out", f->out, "fitted cluster file to write")->required();
+  fit->add_option("--stat", f->stat, "measured step time: mean | median | min over the steps")
+      ->check(CLI::IsMember({"mean", "median", "min"}))->capture_default_str();
   fit->callback([f] {
     std::vector<std::string> warnings;
     Cluster base = load_cluster(f->cluster, &warnings);
     print_warnings(warnings);
     std::vector<Measured> runs;
     for (auto& path : f->measured) {
-      runs.push_back(load_measured(path));
+      runs.push_back(load_measured(path, f->stat));
       if (runs.back().plan.layout.gpus() == 0) throw Error(path + ": holds no plan");
       if (runs.back().plan.layout.gpus() > base.total_gpus())
         throw Error(path + ": its layout needs more GPUs than " + f->cluster + " has");

@@ -11,6 +11,7 @@
 #endif
 
 #include "parplan/model/error.hpp"
+#include "parplan/runtime/nccl.hpp"
 #include "trace.hpp"
 
 namespace parplan::runtime {
@@ -287,14 +288,18 @@ StoreServer::~StoreServer() = default;
 int StoreServer::port() const { return impl_->store->getPort(); }
 
 bool nccl_usable(std::string* why) {
-#ifdef USE_C10D_NCCL
-  if (torch::cuda::is_available()) return true;
-  if (why) *why = "no CUDA device is visible";
-  return false;
-#else
-  if (why) *why = "this LibTorch was built without CUDA/NCCL (c10d ProcessGroupNCCL absent); using Gloo";
-  return false;
+  std::string probe;
+#ifdef PARPLAN_HAVE_NCCL_UNIT
+  auto p = probe_nccl();
+  probe = " [NCCL " + std::to_string(p.nccl_version) + ", " + std::to_string(p.cuda_devices) +
+          " GPU(s)" + (p.problem.empty() ? "" : ": " + p.problem) + "]";
 #endif
+#ifdef USE_C10D_NCCL
+  if (why) *why = "the runtime keeps its tensors on the CPU (CUDA placement not implemented yet); using Gloo" + probe;
+#else
+  if (why) *why = "this LibTorch has no CUDA (c10d ProcessGroupNCCL absent); using Gloo" + probe;
+#endif
+  return false;
 }
 
 }  // namespace parplan::runtime

@@ -21,12 +21,27 @@ fs::path tmp_dir() {
   return d;
 }
 
-void run_cli(std::vector<std::string> args) {
+bool capturing = false;
+std::string captured;
+
+// Runs `parplan <args>` in-process; with capture, stdout ends up in `captured`.
+void run_cli(std::vector<std::string> args, bool capture = false) {
+  capturing = capture;
+  if (capture) testing::internal::CaptureStdout();
   CLI::App app;
   cli::add_compare_commands(app);
   std::vector<const char*> argv{"parplan"};
   for (auto& a : args) argv.push_back(a.c_str());
-  app.parse(int(argv.size()), const_cast<char**>(argv.data()));
+  try {
+    app.parse(int(argv.size()), const_cast<char**>(argv.data()));
+  } catch (...) {
+    // Release a capture in progress so the failure is reported, not a gtest abort.
+    if (capturing) testing::internal::GetCapturedStdout();
+    capturing = false;
+    throw;
+  }
+  if (capturing) captured = testing::internal::GetCapturedStdout();
+  capturing = false;
 }
 
 std::string measured_file(const Plan& p, double step_time_s, const std::string& name,
@@ -57,9 +72,8 @@ TEST(Compare, JsonHasPredictedMeasuredAndErrorPerMetric) {
   auto p = plan_of("gpt2-124m", "gpt2-512", load_cluster("dgx-a100-80g"), 8, 1, 1, 4);
   auto pred = cost::predict(p.model, p.cluster, p.training, p.layout);
   auto m = measured_file(p, pred.step_time_s * 2, "cmp", 1e9);
-  testing::internal::CaptureStdout();
-  run_cli({"compare", "--measured", m, "--json"});
-  auto j = nlohmann::json::parse(testing::internal::GetCapturedStdout());
+  run_cli({"compare", "--measured", m, "--json"}, true);
+  auto j = nlohmann::json::parse(captured);
   EXPECT_NEAR(j["step_time_s"]["error"].get<double>(), -0.5, 1e-9);
   EXPECT_NEAR(j["step_time_s"]["predicted"].get<double>(), pred.step_time_s, 1e-12);
   EXPECT_NEAR(j["tokens_per_s"]["error"].get<double>(), 1.0, 1e-9);
@@ -102,9 +116,8 @@ TEST(Fit, RecoversKnownEfficiencyParametersFromSyntheticRuns) {
     double t = cost::predict(p.model, truth, p.training, p.layout).step_time_s;
     args.push_back(measured_file(p, t, "syn" + std::to_string(i++)));
   }
-  testing::internal::CaptureStdout();
-  run_cli(args);
-  auto log = testing::internal::GetCapturedStdout();
+  run_cli(args, true);
+  auto log = captured;
   auto fitted = load_cluster(args[4]);
   EXPECT_NEAR(fitted.efficiency.matmul_max, 0.62, 0.62 * 1e-3) << log;
   EXPECT_NEAR(fitted.efficiency.matmul_half_dim, 300, 300 * 1e-3) << log;
