@@ -276,7 +276,11 @@ Platform build_platform(const Cluster& c, int64_t gpus) {
     }
     case Topology::Torus: {
       auto d = torus_dims(c, nodes);
-      net = sg4::create_torus_zone("net", nullptr, d, cb, node_bw, 0.0, policy);
+      // SimGrid wires a ring per dimension; a dimension of size 1 would link a node to itself.
+      std::vector<unsigned long> rings;
+      for (auto x : d)
+        if (x > 1) rings.push_back(x);
+      net = sg4::create_torus_zone("net", nullptr, rings, cb, node_bw, 0.0, policy);
       p.topology = "torus(" + std::to_string(d[0]) + "x" + std::to_string(d[1]) + "x" +
                    std::to_string(d[2]) + ")";
       break;

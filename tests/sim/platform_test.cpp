@@ -88,6 +88,16 @@ TEST(Platform, BuildsFatTreeDragonflyTorusAndStarTopologies) {
   }
 }
 
+TEST(Platform, SmallToriWithDimensionsOfOneAndTwoBuild) {
+  for (int64_t nodes : {2, 3, 4, 6}) {
+    Cluster c = load_cluster("dgx-a100-80g");
+    c.nodes = nodes;
+    c.inter.topology = Topology::Torus;
+    auto j = sim::run_in_child([&] { return describe_platform(c, nodes * 8); }, 60);
+    EXPECT_EQ(j["hosts"], nodes * 8) << nodes;
+  }
+}
+
 TEST(Platform, PcieNodesSendNetworkTrafficThroughTheGpuLink) {
   Cluster c = two_dgx();
   c.intra.kind = IntraKind::Pcie;
