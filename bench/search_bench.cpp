@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    std::printf("%-26s %6s %7s %10s %9s %8s %8s %10s %10s  %s\n", "case", "GPUs", "threads",
-                "evaluated", "feasible", "wall_s", "cpu_s", "evals/s", "per_core",
+    std::printf("%-26s %6s %7s %10s %9s %9s %8s %8s %10s %10s  %s\n", "case", "GPUs", "threads",
+                "evaluated", "feasible", "pruned", "wall_s", "cpu_s", "evals/s", "per_core",
                 "best layout: step_s");
     for (const Case& c : kCases) {
       const auto m = parplan::load_model(c.model);
@@ -74,9 +74,10 @@ int main(int argc, char** argv) {
                                ? "nothing fits"
                                : parplan::describe(best_run.top.front().layout) + ": " +
                                      std::to_string(best_run.top.front().cost.step_time_s) + " s";
-        std::printf("%-26s %6lld %7d %10lld %9lld %8.3f %8.3f %10.3g %10.3g  %s\n", c.name,
+        std::printf("%-26s %6lld %7d %10lld %9lld %9lld %8.3f %8.3f %10.3g %10.3g  %s\n", c.name,
                     static_cast<long long>(c.gpus), th, static_cast<long long>(best_run.evaluated),
-                    static_cast<long long>(best_run.feasible), wall, cpu, rate, per_core,
+                    static_cast<long long>(best_run.feasible),
+                    static_cast<long long>(best_run.time_pruned), wall, cpu, rate, per_core,
                     best.c_str());
         if (threads == 1) break;
       }

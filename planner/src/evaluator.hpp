@@ -17,6 +17,17 @@ class Evaluator {
   // The full prediction of `l`; no allocation.
   cost::StepCost step(const Layout& l) const { return cost::predict_unchecked(m_, c_, t_, l); }
 
+  // A lower bound of step(l).step_time_s that holds for every zero, offload, schedule and v with
+  // the same (dp, tp, pp, cp, micro_batch, recompute, sequence_parallel): the critical stage runs
+  // at least floor(layers / pp) layers' forward + backward + recomputation for every micro-batch
+  // (cost/src/step.cpp: compute = m * (L * (fwd + bwd + recompute) + embedding/logits), every
+  // other term >= 0). Floating-point rounding is monotone, so the bound holds bit for bit.
+  double step_lower_bound(const Layout& l, int64_t micro_batches) const {
+    const cost::LayerCompute lc = cost::layer_compute(m_, c_, t_, l);
+    const double layers = double(m_.layers / l.pp);
+    return double(micro_batches) * (layers * (lc.fwd_s + lc.bwd_s + lc.recompute_s));
+  }
+
  private:
   const Model& m_;
   const Cluster& c_;

@@ -101,6 +101,7 @@ struct Space {
 struct WorkerResult {
   int64_t evaluated = 0;
   int64_t feasible = 0;
+  int64_t pruned = 0;
   std::vector<Candidate> top;
   Layout smallest;
   double smallest_memory_bytes = 0;
@@ -144,6 +145,9 @@ class Worker {
           if (on && !sp_possible) continue;
           if (!allowed(f.sequence_parallel, on)) continue;
           l.sequence_parallel = on;
+          // Time pruning: a layout whose lower bound is already slower than this worker's k-th
+          // best cannot enter the top k (tests check the top list is unchanged by it).
+          bound_ = eval_.step_lower_bound(l, micro_batches);
           for (const ZeroOffload& zo : kZeroOffload) {
             if (!allowed(f.zero, zo.zero) || !allowed(f.offload, zo.offload)) continue;
             // With one data-parallel rank ZeRO shards nothing: keep stage 0 unless offloading.
@@ -158,7 +162,8 @@ class Worker {
   }
 
   WorkerResult finish() {
-    return WorkerResult{evaluated_, feasible_, std::move(top_.items()), smallest_, smallest_bytes_};
+    return WorkerResult{evaluated_, feasible_,      pruned_, std::move(top_.items()),
+                        smallest_,  smallest_bytes_};
   }
 
  private:
@@ -201,6 +206,10 @@ class Worker {
     }
     if (!mem.fits) return;
     ++feasible_;
+    if (top_.full() && bound_ > top_.worst().cost.step_time_s) {
+      ++pruned_;
+      return;
+    }
     const cost::StepCost sc = eval_.step(l);
     // A dtype without a peak (0 FLOP/s) gives an infinite step: nothing to rank.
     if (!(sc.step_time_s > 0 && sc.step_time_s < 1e300)) return;
@@ -211,7 +220,8 @@ class Worker {
   const MicroBatches& mbs_;
   detail::Evaluator eval_;
   TopK top_;
-  int64_t evaluated_ = 0, feasible_ = 0;
+  int64_t evaluated_ = 0, feasible_ = 0, pruned_ = 0;
+  double bound_ = 0;
   Layout smallest_;
   double smallest_bytes_ = 0;
 };
@@ -379,6 +389,7 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
   for (auto& w : results) {
     r.evaluated += w.evaluated;
     r.feasible += w.feasible;
+    r.time_pruned += w.pruned;
     r.top.insert(r.top.end(), w.top.begin(), w.top.end());
     if (w.evaluated > 0 &&
         (r.smallest_memory_bytes == 0 || w.smallest_memory_bytes < r.smallest_memory_bytes)) {

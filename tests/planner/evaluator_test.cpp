@@ -45,6 +45,7 @@ TEST(Evaluator, EqualsPredictUncheckedAndMemoryPerGpuOnRandomValidLayouts) {
     const auto m = ev.memory(l);
     EXPECT_EQ(m.total, cost::memory_per_gpu(in.m, in.c, in.t, l).total) << describe(l);
     EXPECT_EQ(m.fits, p.fits);
+    EXPECT_LE(ev.step_lower_bound(l, p.micro_batches), p.step_time_s) << describe(l);
   }
   EXPECT_GT(checked, 500);
 }

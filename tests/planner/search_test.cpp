@@ -170,6 +170,22 @@ TEST(Search, CandidateCostsEqualPredictExactly) {
   }
 }
 
+TEST(Search, TimePruningLeavesTheTopListUnchanged) {
+  // With top_k above the space the heap never fills, so nothing is pruned: the reference.
+  auto in = test::gpt3();
+  auto pruned = run(in, 512, 10, {}, false, 1);
+  auto full = run(in, 512, 1 << 22, {}, false, 1);
+  EXPECT_GT(pruned.time_pruned, 0);
+  EXPECT_EQ(full.time_pruned, 0);
+  EXPECT_EQ(pruned.evaluated, full.evaluated);
+  EXPECT_EQ(pruned.feasible, full.feasible);
+  ASSERT_EQ(pruned.top.size(), 10u);
+  for (size_t i = 0; i < pruned.top.size(); ++i) {
+    EXPECT_EQ(pruned.top[i].layout, full.top[i].layout) << i;
+    EXPECT_EQ(pruned.top[i].cost.step_time_s, full.top[i].cost.step_time_s) << i;
+  }
+}
+
 TEST(Search, ResultDoesNotDependOnTheThreadCount) {
   auto in = test::gpt3();
   auto one = run(in, 512, 20, {}, false, 1);

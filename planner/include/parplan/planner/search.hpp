@@ -47,8 +47,9 @@ struct Candidate {
 bool better(const Candidate& a, const Candidate& b);
 
 struct SearchResult {
-  int64_t evaluated = 0;  // layouts whose cost was evaluated
-  int64_t feasible = 0;   // of them, those that fit in memory
+  int64_t evaluated = 0;    // layouts whose cost was evaluated
+  int64_t feasible = 0;     // of them, those that fit in memory
+  int64_t time_pruned = 0;  // of those, skipped: a lower bound of their step time beat no top-k
   double search_time_s = 0;
   bool cancelled = false;
   std::vector<Candidate> top;  // best first
