@@ -106,7 +106,8 @@ void print_errors(const std::string& title, const Cluster& base, const std::vect
 Eigen::VectorXd fit_params(const Cluster& base, const std::vector<Measured>& runs,
                            Eigen::VectorXd v0) {
   const Eigen::VectorXd lo = (Eigen::VectorXd(kParams) << 1e-4, 1e-3, 1e-4, 1e-4, 1e-4).finished();
-  const Eigen::VectorXd hi = (Eigen::VectorXd(kParams) << 2.0, 1e6, 2.0, 4.0, 4.0).finished();
+  // The cluster file's valid ranges (model/src/cluster.cpp): efficiencies in (0, 1].
+  const Eigen::VectorXd hi = (Eigen::VectorXd(kParams) << 1.0, 1e6, 1.0, 1.0, 1.0).finished();
   auto clamp = [&](Eigen::VectorXd x) { return x.cwiseMax(lo.array().log().matrix()).cwiseMin(hi.array().log().matrix()); };
   Eigen::VectorXd x = clamp(v0.cwiseMax(lo).array().log().matrix());
   auto res = [&](const Eigen::VectorXd& lx) { return residuals(base, runs, lx.array().exp().matrix()); };
@@ -220,6 +221,10 @@ void add_compare_commands(CLI::App& app) {
       if (runs.back().plan.layout.gpus() > base.total_gpus())
         throw Error(path + ": its layout needs more GPUs than " + f->cluster + " has");
     }
+    if (runs.size() < size_t(kParams))
+      std::cerr << "warning: " << runs.size() << " runs for " << kParams
+                << " parameters: the fit is underdetermined; parameters the runs do not "
+                   "constrain may move far (give runs that differ in shape, TP, DP and nodes)\n";
     auto v0 = get_params(base.efficiency);
     print_errors("before (" + f->cluster + "):", base, runs, v0);
     auto v = fit_params(base, runs, v0);

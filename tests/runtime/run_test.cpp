@@ -110,6 +110,7 @@ struct Case {
   const char* name;
   Layout l;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 class LayoutMatchesSingleProcess : public ::testing::TestWithParam<Case> {};
 
 TEST_P(LayoutMatchesSingleProcess, LossAfterFiveStepsWithin1e4Relative) {
