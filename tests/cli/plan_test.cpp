@@ -11,31 +11,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "run_cli.hpp"
+
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out;
-};
+using Run = CliResult;
 
 // Runs parplan with `args` (shell words); stderr joins stdout unless stdout_only.
-Run parplan(const std::string& args, bool stdout_only = false) {
-  Run r;
-  const char* bin = std::getenv("PARPLAN_BIN");
-  if (!bin) {
-    r.out = "PARPLAN_BIN not set";
-    return r;
-  }
-  std::string cmd = std::string("'") + bin + "' " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
+Run parplan(const std::string& args, bool stdout_only = false) { return run_cli(args, stdout_only); }
 
 bool has(const std::string& text, const std::string& what) {
   return text.find(what) != std::string::npos;
