@@ -139,9 +139,10 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
   }
   if (const auto* h = r.object("host", false)) {
     detail::ObjectReader rh(*h, d, p + ".host");
-    rh.number("memory_GiB", c.host.memory_bytes, false, 0, 1e9, kGiB);
-    rh.number("pcie_GBps", c.host.pcie_bytes_per_s, false, 0, 1e6, kGBps);
-    rh.number("cpu_adam_Gparams_per_s", c.host.cpu_adam_params_per_s, false, 0, 1e6, 1e9);
+    // 0 means "unknown": the cost model then uses its defaults (25 GB/s PCIe, 1 G params/s).
+    rh.number("memory_GiB", c.host.memory_bytes, false, 0, 1e9, kGiB, true);
+    rh.number("pcie_GBps", c.host.pcie_bytes_per_s, false, 0, 1e6, kGBps, true);
+    rh.number("cpu_adam_Gparams_per_s", c.host.cpu_adam_params_per_s, false, 0, 1e6, 1e9, true);
     rh.warn_unknown();
   }
   c.efficiency = default_efficiency(c.gpu);

@@ -139,3 +139,14 @@ TEST(TrainingJson, ParsesDtypeAndRejectsUnknownOnes) {
   training_from_json(nlohmann::json{{"global_batch", 8}, {"seq_len", 128}, {"dtype", "fp12"}}, d2);
   EXPECT_TRUE(mentions(d2.errors, "train.dtype"));
 }
+
+TEST(ClusterJson, HostFieldsWrittenAsZeroReadBack) {
+  Diagnostics d;
+  Cluster c = cluster_from_json(nlohmann::json::parse(R"({"nodes": 1, "gpus_per_node": 2,
+      "gpu": {"memory_GiB": 8, "memory_GBps": 10, "peak_tflops": {"fp32": 0.1}},
+      "intra_node": {"bandwidth_GBps": 1}, "host": {"memory_GiB": 16}})"), d);
+  ASSERT_TRUE(d.ok());
+  Diagnostics d2;
+  cluster_from_json(to_json(c), d2);
+  EXPECT_TRUE(d2.ok()) << (d2.errors.empty() ? "" : d2.errors.front());
+}
