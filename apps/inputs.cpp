@@ -25,8 +25,9 @@ Inputs load_inputs(const InputSpecs& s, bool with_layout) {
   in.model = load_model(s.model, &warnings);
   in.cluster = load_cluster(s.cluster, &warnings);
   in.training = load_training(s.train, &warnings);
-  if (s.gpus < 0)
-    throw Error("--gpus must be >= 1, got " + std::to_string(s.gpus));
+  if (s.gpus == 0 || s.gpus < -1)
+    throw Error("--gpus must be >= 1 (zero GPUs cannot train), got " + std::to_string(s.gpus) +
+                "; leave it out to use the whole cluster");
   in.gpus = s.gpus > 0 ? s.gpus : in.cluster.total_gpus();
   if (in.gpus > in.cluster.total_gpus())
     throw Error("--gpus " + std::to_string(in.gpus) + " exceeds the cluster's " +

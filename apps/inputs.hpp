@@ -15,7 +15,7 @@ struct InputSpecs {
   std::string cluster = "dgx-a100-80g";
   std::string train = "gpt3-1536";
   std::string layout;  // only for commands that take a layout
-  int64_t gpus = 0;    // 0: the whole cluster
+  int64_t gpus = -1;   // -1 (not given): the whole cluster
 };
 
 // Adds --model, --cluster, --train (and --layout when with_layout) and --gpus.

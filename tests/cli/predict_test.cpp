@@ -64,6 +64,10 @@ TEST(CliBadInput, ZeroGpus) {
   expect_clear_error("predict --cluster " + shell_quote(c) + " --layout '{}'", "cluster.gpus_per_node");
 }
 
+TEST(CliBadInput, ZeroGpusRequested) {
+  expect_clear_error("plan --model gpt2-124m --train gpt2-512 --gpus 0", "--gpus must be >= 1");
+}
+
 TEST(CliBadInput, HeadsNotDivisibleByTp) {
   expect_clear_error("predict --layout '{\"dp\": 16, \"tp\": 5, \"pp\": 8}'", "layout.tp");
 }
