@@ -1,23 +1,36 @@
 // c10d behind a small interface (LibTorch 1.13 API; the 2.x differences stay in this file).
 #include "comm.hpp"
 
+#include <functional>
 #include <sstream>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#ifdef USE_C10D_NCCL
+#if defined(PARPLAN_TORCH_CUDA) && defined(USE_C10D_NCCL)
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#define PARPLAN_C10D_NCCL 1
 #endif
+#include <torch/version.h>
 
+#include "device.hpp"
 #include "parplan/model/error.hpp"
 #include "parplan/runtime/nccl.hpp"
 #include "trace.hpp"
 
 namespace parplan::runtime {
 
+// LibTorch 2.x splits ProcessGroup into a front end and per-device Backends (Gloo, NCCL); the
+// collectives used here have the same signatures on both.
+#if TORCH_VERSION_MAJOR >= 2
+using PgBase = c10d::Backend;
+#else
+using PgBase = c10d::ProcessGroup;
+#endif
+
 struct Group::Impl {
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<PgBase> pg;
+  bool cuda = false;  // NCCL: collectives need CUDA tensors; CPU ones are staged through the GPU
   std::string name;
   std::vector<int> members;
   int rank = 0, global_rank = 0;
@@ -41,6 +54,7 @@ struct Pending::Impl {
   std::string op;
   Clock::time_point begin = Clock::now();
   std::vector<torch::Tensor> keep;  // buffers the operation reads or writes
+  std::function<void()> after;      // after a successful wait (copy a staged result back)
 };
 
 void Pending::wait() {
@@ -61,6 +75,7 @@ void Pending::wait() {
                      ? " (timed out: a peer died or never joined)"
                      : ""));
   }
+  if (impl->after) impl->after();
   if (impl->trace) impl->trace->add(impl->op, "comm", impl->begin, Clock::now());
 }
 
@@ -74,7 +89,7 @@ const std::vector<int>& Group::members() const { return impl_->members; }
 namespace {
 
 Pending make_pending(const Group::Impl& g, c10::intrusive_ptr<c10d::Work> w, const std::string& op,
-                     std::vector<torch::Tensor> keep) {
+                     std::vector<torch::Tensor> keep, std::function<void()> after = {}) {
   auto p = std::make_shared<Pending::Impl>();
   p->work = std::move(w);
   p->what = g.where(op);
@@ -82,7 +97,18 @@ Pending make_pending(const Group::Impl& g, c10::intrusive_ptr<c10d::Work> w, con
   p->trace = g.trace;
   p->op = op + " " + g.name;
   p->keep = std::move(keep);
+  p->after = std::move(after);
   return Pending(p);
+}
+
+// NCCL takes CUDA tensors only: a CPU tensor (a loss, a flag, memory statistics) goes through a
+// device copy, and results are copied back after the wait.
+torch::Tensor staged(const Group::Impl& g, const torch::Tensor& t) {
+  return g.cuda && !t.is_cuda() ? t.to(device()) : t;
+}
+std::function<void()> copy_back(const torch::Tensor& host, const torch::Tensor& dev) {
+  if (host.is_same(dev)) return {};
+  return [host, dev]() mutable { host.copy_(dev); };
 }
 
 // c10d throws c10::Error when a peer is gone before the op is even queued.
@@ -105,8 +131,9 @@ auto guarded(const Group::Impl& g, const std::string& op, F&& f) {
 Pending Group::all_reduce_async(torch::Tensor t) {
   if (size() == 1) return {};
   return guarded(*impl_, "all_reduce", [&] {
-    std::vector<torch::Tensor> v{t};
-    return make_pending(*impl_, impl_->pg->allreduce(v), "all_reduce", v);
+    auto d = staged(*impl_, t);
+    std::vector<torch::Tensor> v{d};
+    return make_pending(*impl_, impl_->pg->allreduce(v), "all_reduce", {d, t}, copy_back(t, d));
   });
 }
 
@@ -115,10 +142,11 @@ void Group::all_reduce(torch::Tensor t) { all_reduce_async(std::move(t)).wait();
 void Group::broadcast(torch::Tensor t, int root) {
   if (size() == 1) return;
   guarded(*impl_, "broadcast", [&] {
-    std::vector<torch::Tensor> v{t};
+    auto d = staged(*impl_, t);
+    std::vector<torch::Tensor> v{d};
     c10d::BroadcastOptions o;
     o.rootRank = root;
-    make_pending(*impl_, impl_->pg->broadcast(v, o), "broadcast", v).wait();
+    make_pending(*impl_, impl_->pg->broadcast(v, o), "broadcast", {d, t}, copy_back(t, d)).wait();
     return 0;
   });
 }
@@ -129,11 +157,14 @@ void Group::all_gather(torch::Tensor out, torch::Tensor in) {
     return;
   }
   guarded(*impl_, "all_gather", [&] {
-    std::vector<torch::Tensor> input{in.reshape({-1}).contiguous()};
+    auto dout = staged(*impl_, out);
+    std::vector<torch::Tensor> input{staged(*impl_, in.reshape({-1}).contiguous())};
     std::vector<std::vector<torch::Tensor>> output(1);
     auto n = input[0].numel();
-    for (int r = 0; r < size(); ++r) output[0].push_back(out.narrow(0, r * n, n));
-    make_pending(*impl_, impl_->pg->allgather(output, input), "all_gather", input).wait();
+    for (int r = 0; r < size(); ++r) output[0].push_back(dout.narrow(0, r * n, n));
+    make_pending(*impl_, impl_->pg->allgather(output, input), "all_gather", {input[0], dout},
+                 copy_back(out, dout))
+        .wait();
     return 0;
   });
 }
@@ -143,6 +174,19 @@ void Group::reduce_scatter(torch::Tensor out, torch::Tensor in) {
   auto n = out.numel();
   if (p == 1) {
     out.copy_(in.narrow(0, 0, n));
+    return;
+  }
+  if (impl_->cuda) {  // NCCL has reduce_scatter
+    guarded(*impl_, "reduce_scatter", [&] {
+      auto din = staged(*impl_, in), dout = staged(*impl_, out);
+      std::vector<torch::Tensor> o{dout};
+      std::vector<std::vector<torch::Tensor>> i(1);
+      for (int k = 0; k < p; ++k) i[0].push_back(din.narrow(0, int64_t(k) * n, n));
+      make_pending(*impl_, impl_->pg->reduce_scatter(o, i), "reduce_scatter", {din, dout},
+                   copy_back(out, dout))
+          .wait();
+      return 0;
+    });
     return;
   }
   TraceScope ts(impl_->trace, "reduce_scatter " + impl_->name, "comm");
@@ -165,7 +209,7 @@ void Group::reduce_scatter(torch::Tensor out, torch::Tensor in) {
 
 Pending Group::send(torch::Tensor t, int dst) {
   return guarded(*impl_, "send to group rank " + std::to_string(dst), [&] {
-    std::vector<torch::Tensor> v{t};
+    std::vector<torch::Tensor> v{staged(*impl_, t)};
     return make_pending(*impl_, impl_->pg->send(v, dst, 0),
                         "send to group rank " + std::to_string(dst), v);
   });
@@ -173,8 +217,10 @@ Pending Group::send(torch::Tensor t, int dst) {
 
 void Group::recv(torch::Tensor t, int src) {
   guarded(*impl_, "recv from group rank " + std::to_string(src), [&] {
-    std::vector<torch::Tensor> v{t};
-    make_pending(*impl_, impl_->pg->recv(v, src, 0), "recv from group rank " + std::to_string(src), v)
+    auto d = staged(*impl_, t);
+    std::vector<torch::Tensor> v{d};
+    make_pending(*impl_, impl_->pg->recv(v, src, 0), "recv from group rank " + std::to_string(src),
+                 {d, t}, copy_back(t, d))
         .wait();
     return 0;
   });
@@ -206,11 +252,12 @@ struct Communicator::Impl {
     for (int r : ranks) key.append(1, '.').append(std::to_string(r));
     auto prefixed = c10::make_intrusive<c10d::PrefixStore>(key, store);
     try {
-#ifdef USE_C10D_NCCL
+#ifdef PARPLAN_C10D_NCCL
       if (backend == "nccl") {
         auto o = c10d::ProcessGroupNCCL::Options::create();
         o->timeout = opts.timeout;
         g->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, g->rank, int(ranks.size()), o);
+        g->cuda = true;
       }
 #endif
       if (!g->pg) {
@@ -239,9 +286,12 @@ struct Communicator::Impl {
 Communicator::Communicator(const CommOptions& o) : impl_(std::make_shared<Impl>()) {
   impl_->opts = o;
   std::string why;
-  if (o.backend == "nccl" && !nccl_usable(&why))
+  if (o.backend == "nccl" && !nccl_usable(&why, o.local_rank))
     throw Error("--backend nccl: " + why);
-  impl_->backend = (o.backend == "nccl" || (o.backend == "auto" && nccl_usable(nullptr))) ? "nccl" : "gloo";
+  impl_->backend =
+      (o.backend == "nccl" || (o.backend == "auto" && nccl_usable(nullptr, o.local_rank))) ? "nccl" : "gloo";
+  // NCCL: this rank computes on cuda:LOCAL_RANK; Gloo: on the CPU.
+  select_device(impl_->backend == "nccl", o.local_rank);
   c10d::TCPStoreOptions so;
   so.port = uint16_t(o.master_port);
   so.isServer = o.host_store;
@@ -287,18 +337,19 @@ StoreServer::StoreServer(int world_size, std::chrono::milliseconds timeout)
 StoreServer::~StoreServer() = default;
 int StoreServer::port() const { return impl_->store->getPort(); }
 
-bool nccl_usable(std::string* why) {
+bool nccl_usable(std::string* why, int local_rank) {
   std::string probe;
 #ifdef PARPLAN_HAVE_NCCL_UNIT
   auto p = probe_nccl();
   probe = " [NCCL " + std::to_string(p.nccl_version) + ", " + std::to_string(p.cuda_devices) +
           " GPU(s)" + (p.problem.empty() ? "" : ": " + p.problem) + "]";
 #endif
-#ifdef USE_C10D_NCCL
-  if (why) *why = "the runtime keeps its tensors on the CPU (CUDA placement not implemented yet); using Gloo" + probe;
-#else
-  if (why) *why = "this LibTorch has no CUDA (c10d ProcessGroupNCCL absent); using Gloo" + probe;
-#endif
+  std::string reason;
+  if (cuda_usable(local_rank, &reason)) {
+    if (why) why->clear();
+    return true;
+  }
+  if (why) *why = reason + probe;
   return false;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The one place c10d is used: a communicator per process group (world, tp, dp, pp) with
-// timeouts, and errors that name the rank, the operation and the group. c10d's C++ API differs
+// timeouts, and errors that name the rank, the operation and the group. Under NCCL, CPU tensors
+// passed to a collective are staged through the GPU (results copied back). c10d's C++ API differs
 // between LibTorch 1.13 and 2.x; only comm.cpp sees it.
 #include <chrono>
 #include <memory>
@@ -55,6 +56,7 @@ class Group {
 
 struct CommOptions {
   int rank = 0, world_size = 1;
+  int local_rank = 0;  // NCCL: this rank uses cuda:local_rank
   std::string master_addr = "127.0.0.1";
   int master_port = 0;
   bool host_store = false;  // rank 0 hosts the TCPStore unless the launcher already does
@@ -91,7 +93,8 @@ class StoreServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Whether NCCL can be used (CUDA LibTorch with c10d NCCL and a visible GPU); `why` when not.
-bool nccl_usable(std::string* why);
+// Whether NCCL can be used (CUDA LibTorch with c10d NCCL and a GPU for this local rank); `why`
+// when not. With NCCL the Communicator selects cuda:local_rank as this process's device.
+bool nccl_usable(std::string* why, int local_rank = 0);
 
 }  // namespace parplan::runtime

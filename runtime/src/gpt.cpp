@@ -30,7 +30,7 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   };
   auto qh = split(q(x)), kh = split(k(x)), vh = split(v(x));
   auto att = torch::matmul(qh, kh.transpose(-2, -1)) * (1.0 / std::sqrt(double(head_dim)));
-  auto mask = torch::ones({T, T}, torch::kBool).triu(1);
+  auto mask = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
   att = att.masked_fill(mask, -std::numeric_limits<float>::infinity()).softmax(-1);
   auto y = torch::matmul(att, vh).transpose(1, 2).contiguous().view({B, T, heads_local * head_dim});
   return proj(y);
@@ -79,7 +79,7 @@ GptStageImpl::GptStageImpl(const GptConfig& c, Group* tp) : cfg(c) {
 torch::Tensor GptStageImpl::forward(const torch::Tensor& input) {
   torch::Tensor x = input;
   if (cfg.has_embedding) {
-    auto pos = torch::arange(input.size(1), torch::kLong);
+    auto pos = torch::arange(input.size(1), torch::TensorOptions().dtype(torch::kLong).device(input.device()));
     x = wte(input) + wpe(pos);
   }
   for (auto& b : *blocks) x = b->as<Block>()->forward(x);

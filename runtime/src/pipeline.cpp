@@ -1,6 +1,8 @@
 // GPipe and 1F1B schedules over p2p send/recv.
 #include "pipeline.hpp"
 
+#include "device.hpp"
+
 namespace parplan::runtime {
 
 PipelineStage::PipelineStage(GptStage model, Group* pp, int64_t hidden, TraceRecorder* trace)
@@ -14,7 +16,7 @@ PipelineStage::Saved PipelineStage::forward(const MicroBatch& mb, int i, int m) 
   if (first_) {
     s.input = mb.x;
   } else {
-    s.input = torch::empty({mb.x.size(0), mb.x.size(1), hidden_});
+    s.input = torch::empty({mb.x.size(0), mb.x.size(1), hidden_}, device_options());
     pp_->recv(s.input, pp_->rank() - 1);
     s.input.requires_grad_(torch::GradMode::is_enabled());
   }
@@ -101,7 +103,7 @@ torch::Tensor PipelineStage::logits_at(const torch::Tensor& tokens, int64_t pos)
   torch::NoGradGuard g;
   torch::Tensor input = tokens;
   if (!first_) {
-    input = torch::empty({1, tokens.size(1), hidden_});
+    input = torch::empty({1, tokens.size(1), hidden_}, device_options());
     pp_->recv(input, pp_->rank() - 1);
   }
   auto out = model_->forward(input);

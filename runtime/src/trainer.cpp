@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "comm.hpp"
+#include "device.hpp"
 #include "gpt.hpp"
 #include "parplan/cost/flops.hpp"
 #include "parplan/cost/step.hpp"
@@ -92,7 +93,7 @@ std::vector<MicroBatch> make_microbatches(const std::vector<uint16_t>& data,
         ya[b][k] = data[size_t(o + k + 1)];
       }
     }
-    out.push_back({x, y});
+    out.push_back({x.to(device()), y.to(device())});
   }
   return out;
 }
@@ -133,10 +134,11 @@ nlohmann::json train_rank(const RunOptions& o) {
   co.world_size = env.world_size;
   co.master_addr = env.master_addr;
   co.master_port = env.master_port;
+  co.local_rank = env.local_rank;
   co.host_store = env.rank == 0 && !std::getenv("PARPLAN_STORE_HOSTED");
   co.timeout = std::chrono::milliseconds(int64_t(o.timeout_s * 1000));
   co.backend = o.backend;
-  Communicator comm(co);
+  Communicator comm(co);  // NCCL: selects cuda:LOCAL_RANK as device(); Gloo: the CPU
 
   Coords c;
   c.rank = env.rank;
@@ -174,6 +176,7 @@ nlohmann::json train_rank(const RunOptions& o) {
   gc.has_embedding = c.pp == 0;
   gc.has_head = last_stage;
   GptStage model(gc, tp.get());
+  model->to(device());  // weights are drawn on the CPU (same on every layout), then placed
 
   AdamConfig adam;
   adam.lr = o.lr > 0 ? o.lr : Tr.learning_rate;
@@ -259,6 +262,7 @@ nlohmann::json train_rank(const RunOptions& o) {
       opt.release_grads();
     }
     double mean_loss = world_sum(loss_owner ? loss / L.dp : 0.0);
+    device_synchronize();  // CUDA: the step's kernels are done before the clock stops
     double dt = seconds_since(t0);
     if (trace.on) comm.set_trace(nullptr);
     trace.on = false;
@@ -301,6 +305,9 @@ nlohmann::json train_rank(const RunOptions& o) {
     }
   }
 
+  // CUDA: the caching allocator's peak over the training steps (evaluation runs without grads).
+  const DeviceMemory dev_mem = device_memory();
+
   // A sample from the prompt (every rank takes part: the pipeline needs all stages).
   std::string sample;
   if (o.sample_tokens > 0) {
@@ -314,10 +321,10 @@ nlohmann::json train_rank(const RunOptions& o) {
       int64_t len = std::min<int64_t>(int64_t(toks.size()), T);
       auto ia = input.accessor<int64_t, 2>();
       for (int64_t k = 0; k < len; ++k) ia[0][k] = toks[toks.size() - size_t(len) + size_t(k)];
-      auto logits = stage.logits_at(input, len - 1);
+      auto logits = stage.logits_at(input.to(device()), len - 1);
       double next = 0;
       if (loss_owner && c.dp == 0)
-        next = double(torch::multinomial(logits.softmax(-1), 1, false, gen).item<int64_t>());
+        next = double(torch::multinomial(logits.cpu().softmax(-1), 1, false, gen).item<int64_t>());
       toks.push_back(int64_t(world_sum(next)));
     }
     opt.release_params();
@@ -329,9 +336,11 @@ nlohmann::json train_rank(const RunOptions& o) {
   auto held = opt.held_bytes();
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
-  auto mine = torch::tensor({held.params, held.grads, held.optimizer, double(ru.ru_maxrss) * 1024.0},
+  constexpr int kStats = 6;
+  auto mine = torch::tensor({held.params, held.grads, held.optimizer, double(ru.ru_maxrss) * 1024.0,
+                             dev_mem.peak_allocated_bytes, dev_mem.peak_reserved_bytes},
                             torch::kFloat64);
-  auto all = torch::empty({4 * env.world_size}, torch::kFloat64);
+  auto all = torch::empty({kStats * env.world_size}, torch::kFloat64);
   world.all_gather(all, mine);
 
   auto trace_dir = o.trace_dir;
@@ -359,12 +368,16 @@ nlohmann::json train_rank(const RunOptions& o) {
   std::sort(sorted.begin(), sorted.end());
   double median = sorted[sorted.size() / 2], fastest = sorted.front();
   nlohmann::json peak_bytes = nlohmann::json::array(), rss = nlohmann::json::array(),
-                 states = nlohmann::json::array();
+                 states = nlohmann::json::array(), reserved = nlohmann::json::array();
   auto a = all.accessor<double, 1>();
   for (int r = 0; r < env.world_size; ++r) {
-    peak_bytes.push_back(a[4 * r] + a[4 * r + 1] + a[4 * r + 2]);
-    states.push_back({{"params", a[4 * r]}, {"grads", a[4 * r + 1]}, {"optimizer", a[4 * r + 2]}});
-    rss.push_back(a[4 * r + 3]);
+    const int k = kStats * r;
+    // CUDA: what the caching allocator handed out at its peak (all of the rank's tensors); CPU:
+    // the model state the rank holds (activations are not tracked there).
+    peak_bytes.push_back(dev_mem.valid ? a[k + 4] : a[k] + a[k + 1] + a[k + 2]);
+    states.push_back({{"params", a[k]}, {"grads", a[k + 1]}, {"optimizer", a[k + 2]}});
+    rss.push_back(a[k + 3]);
+    reserved.push_back(a[k + 5]);
   }
   double tokens_per_s = double(B * T) / mean;
   nlohmann::json plan_json = to_json(plan);
@@ -372,7 +385,11 @@ nlohmann::json train_rank(const RunOptions& o) {
       {"plan", plan_json},
       {"layout", describe(L)},
       {"backend", comm.backend()},
-      {"backend_note", [] { std::string why; nccl_usable(&why); return why; }()},
+      {"backend_note", [&] {
+         std::string why;
+         return nccl_usable(&why, env.local_rank) ? std::string("NCCL on cuda:LOCAL_RANK") : why;
+       }()},
+      {"device", device().str()},
       {"nproc", env.world_size},
       {"threads_per_rank", threads},
       {"first_step", start},
@@ -391,9 +408,11 @@ nlohmann::json train_rank(const RunOptions& o) {
       {"evals", evals},
       {"val_loss", last_val},
       {"peak_memory_bytes", peak_bytes},
-      {"memory_kind", "model_state"},  // CPU: params + grads + optimizer state held per rank
+      // CPU: params + grads + optimizer state held per rank; CUDA: the allocator's peak.
+      {"memory_kind", dev_mem.valid ? "cuda_peak_allocated" : "model_state"},
       {"model_state_bytes", states},
       {"peak_rss_bytes", rss},
+      {"cuda_peak_reserved_bytes", dev_mem.valid ? reserved : nlohmann::json(nullptr)},
       {"sample", sample},
       {"data", o.data},
       {"seed", o.seed},

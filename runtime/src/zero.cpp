@@ -21,16 +21,19 @@ ShardedOptimizer::ShardedOptimizer(std::vector<torch::Tensor> params, Group* dp,
   padded_ = stage_ == 0 ? numel_ : (numel_ + p - 1) / p * p;  // shards need equal sizes
   shard_ = stage_ == 0 ? numel_ : padded_ / p;
   torch::NoGradGuard g;
-  auto flat = torch::zeros({padded_});
+  // Buffers live where the module's parameters are (the CPU, or cuda:LOCAL_RANK under NCCL).
+  opts_ = torch::TensorOptions().dtype(torch::kFloat32);
+  if (!params_.empty()) opts_ = opts_.device(params_.front().device());
+  auto flat = torch::zeros({padded_}, opts_);
   int64_t off = 0;
   for (auto& t : params_) {
     flat.narrow(0, off, t.numel()).copy_(t.detach().reshape({-1}));
     off += t.numel();
   }
   set_param_views(flat);
-  m_ = torch::zeros({shard_});
-  v_ = torch::zeros({shard_});
-  if (stage_ >= 1) grad_shard_ = torch::zeros({shard_});
+  m_ = torch::zeros({shard_}, opts_);
+  v_ = torch::zeros({shard_}, opts_);
+  if (stage_ >= 1) grad_shard_ = torch::zeros({shard_}, opts_);
   if (stage_ == 3) {
     param_shard_ = flat.narrow(0, dp_->rank() * shard_, shard_).clone();
     release_params();
@@ -71,7 +74,7 @@ void ShardedOptimizer::broadcast_from_first_rank() {
 void ShardedOptimizer::gather_params() {
   if (stage_ != 3 || flat_params_.defined()) return;
   torch::NoGradGuard g;
-  auto flat = torch::empty({padded_});
+  auto flat = torch::empty({padded_}, opts_);
   dp_->all_gather(flat, param_shard_);
   set_param_views(flat);
 }
@@ -79,12 +82,12 @@ void ShardedOptimizer::gather_params() {
 void ShardedOptimizer::release_params() {
   if (stage_ != 3) return;
   flat_params_ = torch::Tensor();
-  for (auto& p : params_) p.set_data(torch::empty({0}));
+  for (auto& p : params_) p.set_data(torch::empty({0}, opts_));
 }
 
 void ShardedOptimizer::prepare_grads() {
   if (flat_grads_.defined()) return;
-  set_grad_views(torch::zeros({padded_}));
+  set_grad_views(torch::zeros({padded_}, opts_));
 }
 
 void ShardedOptimizer::reduce_grads() {
@@ -99,7 +102,7 @@ void ShardedOptimizer::reduce_grads() {
     flat_grads_.mul_(scale);
     return;
   }
-  auto reduced = torch::empty({shard_});
+  auto reduced = torch::empty({shard_}, opts_);
   dp_->reduce_scatter(reduced, flat_grads_);
   grad_shard_.copy_(reduced.mul_(scale));
 }
@@ -143,7 +146,8 @@ HeldBytes ShardedOptimizer::held_bytes() const {
 
 std::vector<torch::Tensor> ShardedOptimizer::state() const {
   auto p = stage_ == 3 ? param_shard_ : flat_params_;
-  return {p.clone(), m_.clone(), v_.clone(), torch::tensor({t_}, torch::kLong)};
+  // On the CPU, so a checkpoint loads whatever device the resumed run uses.
+  return {p.cpu().clone(), m_.cpu().clone(), v_.cpu().clone(), torch::tensor({t_}, torch::kLong)};
 }
 
 void ShardedOptimizer::load_state(const std::vector<torch::Tensor>& s) {

@@ -62,6 +62,7 @@ class ShardedOptimizer {
   torch::Tensor flat_grads_;   // full while gradients are being produced
   torch::Tensor grad_shard_;   // stage >= 1: the reduced gradient of this rank's shard
   torch::Tensor m_, v_;
+  torch::TensorOptions opts_;  // fp32 on the parameters' device
   int64_t t_ = 0;
 };
 

@@ -206,3 +206,23 @@ TEST(Run, BadInputsAreClearErrors) {
   tied.model.tied_embeddings = true;
   EXPECT_THROW(run(options(tied, "tied_pp")), Error);
 }
+
+// Without a CUDA LibTorch or a GPU, --backend nccl is a clear error (auto falls back to Gloo on
+// the CPU); where NCCL works, the run is on cuda:LOCAL_RANK and reports the allocator's peak.
+TEST(Run, BackendNcclIsAClearErrorWithoutCudaAndRunsOnTheGpuWithIt) {
+  EXPECT_EQ(reference().value("device", ""), "cpu");
+  EXPECT_EQ(reference().value("backend", ""), "gloo");
+  auto o = options(small_plan(layout(2, 1, 1)), "nccl", 2);
+  o.backend = "nccl";
+  try {
+    auto m = run(o);
+    EXPECT_EQ(m.value("backend", ""), "nccl");
+    EXPECT_EQ(m.value("device", "").rfind("cuda:", 0), 0u) << m.value("device", "");
+    EXPECT_EQ(m.value("memory_kind", ""), "cuda_peak_allocated");
+    EXPECT_GT(m["peak_memory_bytes"][0].get<double>(), m["model_state_bytes"][0]["params"].get<double>());
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("--backend nccl: "), std::string::npos) << msg;
+    EXPECT_TRUE(msg.find("no CUDA") != std::string::npos || msg.find("GPU") != std::string::npos) << msg;
+  }
+}
