@@ -63,4 +63,17 @@ QString format_gib(double bytes) {
   return QString::number(bytes / double(1ull << 30), 'f', 1) + " GiB";
 }
 
+QList<QBarSet*> add_bar_sets(QAbstractBarSeries* bars, const QStringList& labels) {
+  QList<QBarSet*> sets;
+  for (const QString& l : labels) {
+    auto* s = new QBarSet(l);
+    s->setColor(series_color(l));
+    s->setBorderColor(series_color(l).darker(130));
+    s->append(0.0);
+    bars->append(s);
+    sets.push_back(s);
+  }
+  return sets;
+}
+
 }  // namespace parplan::gui

@@ -27,14 +27,7 @@ MemoryChart::MemoryChart(QWidget* parent) : QChartView(parent) {
   style_chart(chart, "Memory per GPU");
   auto* bars = new QStackedBarSeries;
   bars->setBarWidth(0.6);
-  for (const QString& l : labels()) {
-    auto* s = new QBarSet(l);
-    s->setColor(series_color(l));
-    s->setBorderColor(series_color(l).darker(130));
-    s->append(0.0);
-    bars->append(s);
-    sets_.push_back(s);
-  }
+  sets_ = add_bar_sets(bars, labels());
   chart->addSeries(bars);
   capacity_ = new QLineSeries;
   capacity_->setName("capacity");

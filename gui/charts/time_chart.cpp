@@ -20,14 +20,7 @@ TimeChart::TimeChart(QWidget* parent) : QChartView(parent) {
   style_chart(chart, "Step time");
   auto* bars = new QHorizontalStackedBarSeries;
   bars->setBarWidth(0.45);
-  for (const QString& l : labels()) {
-    auto* s = new QBarSet(l);
-    s->setColor(series_color(l));
-    s->setBorderColor(series_color(l).darker(130));
-    s->append(0.0);
-    bars->append(s);
-    sets_.push_back(s);
-  }
+  sets_ = add_bar_sets(bars, labels());
   chart->addSeries(bars);
   auto* ay = new QBarCategoryAxis;
   ay->append("step");
