@@ -28,7 +28,9 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   auto split = [&](const torch::Tensor& t) {
     return t.view({B, T, heads_local, head_dim}).transpose(1, 2);  // [B, h, T, d]
   };
-  auto qh = split(q(x)), kh = split(k(x)), vh = split(v(x));
+  // One copy_to_tp for Q, K and V: one backward all-reduce per attention block, not three.
+  auto xc = tp::copy_to_tp(x, q->tp);
+  auto qh = split(q->forward_copied(xc)), kh = split(k->forward_copied(xc)), vh = split(v->forward_copied(xc));
   auto att = torch::matmul(qh, kh.transpose(-2, -1)) * (1.0 / std::sqrt(double(head_dim)));
   auto mask = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
   att = att.masked_fill(mask, -std::numeric_limits<float>::infinity()).softmax(-1);

@@ -27,8 +27,11 @@ struct ColumnParallelLinearImpl : torch::nn::Module {
     weight = register_parameter("weight", full.narrow(0, tp->rank() * n, n).clone());
     bias = register_parameter("bias", torch::zeros({n}));
   }
-  torch::Tensor forward(const torch::Tensor& x) {
-    auto y = torch::nn::functional::linear(tp::copy_to_tp(x, tp), weight, bias);
+  torch::Tensor forward(const torch::Tensor& x) { return forward_copied(tp::copy_to_tp(x, tp)); }
+  // For x already passed through copy_to_tp: layers sharing an input (Q, K, V) share one
+  // backward all-reduce of its gradient, as Megatron's fused QKV layer does.
+  torch::Tensor forward_copied(const torch::Tensor& x) {
+    auto y = torch::nn::functional::linear(x, weight, bias);
     return gather_output ? tp::gather_from_tp(y, tp) : y;
   }
 };
