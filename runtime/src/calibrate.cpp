@@ -43,16 +43,7 @@ double time_it(F&& f, double budget_s = 0.15) {
 nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
   auto env = detect_rank_env(current_environment()).value_or(RankEnv{});
   at::set_num_threads(std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, env.local_world_size)));
-  CommOptions co;
-  co.rank = env.rank;
-  co.world_size = env.world_size;
-  co.master_addr = env.master_addr;
-  co.master_port = env.master_port;
-  co.local_rank = env.local_rank;
-  co.host_store = env.rank == 0 && !std::getenv("PARPLAN_STORE_HOSTED");
-  co.timeout = std::chrono::milliseconds(int64_t(cfg.value("timeout_s", 60.0) * 1000));
-  co.backend = cfg.value("backend", "auto");
-  Communicator comm(co);
+  Communicator comm(comm_options(env, cfg.value("timeout_s", 60.0), cfg.value("backend", "auto")));
   auto& world = comm.world();
   const int N = env.world_size;
   auto mean_over_ranks = [&](double v) {

@@ -1,6 +1,7 @@
 // c10d behind a small interface (LibTorch 1.13 API; the 2.x differences stay in this file).
 #include "comm.hpp"
 
+#include <cstdlib>
 #include <functional>
 #include <sstream>
 
@@ -351,6 +352,19 @@ bool nccl_usable(std::string* why, int local_rank) {
   }
   if (why) *why = reason + probe;
   return false;
+}
+
+CommOptions comm_options(const RankEnv& env, double timeout_s, const std::string& backend) {
+  CommOptions co;
+  co.rank = env.rank;
+  co.world_size = env.world_size;
+  co.master_addr = env.master_addr;
+  co.master_port = env.master_port;
+  co.local_rank = env.local_rank;
+  co.host_store = env.rank == 0 && !std::getenv("PARPLAN_STORE_HOSTED");
+  co.timeout = std::chrono::milliseconds(int64_t(timeout_s * 1000));
+  co.backend = backend;
+  return co;
 }
 
 }  // namespace parplan::runtime

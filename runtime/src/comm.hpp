@@ -10,6 +10,8 @@
 
 #include <torch/torch.h>
 
+#include "parplan/runtime/launcher.hpp"
+
 namespace parplan::runtime {
 
 struct TraceRecorder;
@@ -63,6 +65,9 @@ struct CommOptions {
   std::chrono::milliseconds timeout{60000};
   std::string backend = "auto";
 };
+
+// The options for the rank `env` describes (torchrun / mpiexec / srun / local launcher).
+CommOptions comm_options(const RankEnv& env, double timeout_s, const std::string& backend);
 
 // The store and the world group; subgroups are created from it.
 class Communicator {

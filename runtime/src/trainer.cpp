@@ -129,16 +129,7 @@ nlohmann::json train_rank(const RunOptions& o) {
 
   if (const char* h = std::getenv("PARPLAN_FAULT_HANG"); h && std::atoi(h) == env.rank)
     std::this_thread::sleep_for(std::chrono::hours(1));  // a rank that never joins (fault tests)
-  CommOptions co;
-  co.rank = env.rank;
-  co.world_size = env.world_size;
-  co.master_addr = env.master_addr;
-  co.master_port = env.master_port;
-  co.local_rank = env.local_rank;
-  co.host_store = env.rank == 0 && !std::getenv("PARPLAN_STORE_HOSTED");
-  co.timeout = std::chrono::milliseconds(int64_t(o.timeout_s * 1000));
-  co.backend = o.backend;
-  Communicator comm(co);  // NCCL: selects cuda:LOCAL_RANK as device(); Gloo: the CPU
+  Communicator comm(comm_options(env, o.timeout_s, o.backend));  // NCCL: selects cuda:LOCAL_RANK as device(); Gloo: the CPU
 
   Coords c;
   c.rank = env.rank;
