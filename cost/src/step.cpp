@@ -140,7 +140,8 @@ StageTime stage_time(const StepWork& w, const Layout& l, int64_t layers, bool fi
 }
 }  // namespace
 
-StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, const Layout& l,
+                           const MemoryBreakdown* memory) {
   StepCost r;
   const StepWork w = step_work(m, c, t, l);
   const int64_t p = l.pp, v = l.virtual_stages, mb = w.micro_batches;
@@ -208,7 +209,7 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   r.hfu = r.hardware_tflops_per_gpu * 1e12 / peak;
   r.exposed_comm_fraction =
       (tb.tp_comm + tb.cp_comm + tb.pp_comm + tb.dp_comm_exposed) / r.step_time_s;
-  r.memory = memory_per_gpu(m, c, t, l);
+  r.memory = memory ? *memory : memory_per_gpu(m, c, t, l);
   r.fits = r.memory.fits;
   return r;
 }

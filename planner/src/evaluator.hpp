@@ -16,6 +16,10 @@ class Evaluator {
   }
   // The full prediction of `l`; no allocation.
   cost::StepCost step(const Layout& l) const { return cost::predict_unchecked(m_, c_, t_, l); }
+  // The same, reusing memory(l) the caller already has.
+  cost::StepCost step(const Layout& l, const cost::MemoryBreakdown& mem) const {
+    return cost::predict_unchecked(m_, c_, t_, l, &mem);
+  }
 
   // A lower bound of step(l).step_time_s that holds for every zero, offload, schedule and v with
   // the same (dp, tp, pp, cp, micro_batch, recompute, sequence_parallel): the critical stage runs

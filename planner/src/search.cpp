@@ -210,7 +210,7 @@ class Worker {
       ++pruned_;
       return;
     }
-    const cost::StepCost sc = eval_.step(l);
+    const cost::StepCost sc = eval_.step(l, mem);
     // A dtype without a peak (0 FLOP/s) gives an infinite step: nothing to rank.
     if (!(sc.step_time_s > 0 && sc.step_time_s < 1e300)) return;
     top_.offer(l, sc);

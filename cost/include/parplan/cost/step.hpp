@@ -78,7 +78,10 @@ struct StepCost {
 StepCost predict(const Model& m, const Cluster& c, const Training& t, const Layout& l);
 
 // The same without validation or allocation, for the planner's inner loop.
-StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, const Layout& l);
+// `memory`, when given, is memory_per_gpu(m, c, t, l) already computed by the caller (the planner
+// prunes on it first), so it is not computed twice.
+StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, const Layout& l,
+                           const MemoryBreakdown* memory = nullptr);
 
 nlohmann::json to_json(const StepCost& s);
 nlohmann::json to_json(const MemoryBreakdown& m);
