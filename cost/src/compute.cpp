@@ -44,7 +44,7 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   // (GELU: read + write; SwiGLU: 2 reads + write) and RoPE on the TP-sharded stream.
   double stream = T * h * (2 * 2 * e + 2 * (3 * e + 1)) / sp_div;
   double act = T * f / tp * (m.gated_mlp ? 3 * e : 2 * e);
-  double rope = m.gated_mlp ? T * (h + kvw) / tp * 2 * e : 0.0;
+  double rope = m.position == Position::Rotary ? T * (h + kvw) / tp * 2 * e : 0.0;
   double softmax = 0;
   if (!t.flash_attention)  // fused scale-mask-softmax (read, write) + dropout (read, write, mask)
     softmax = b * heads_local * sq * skv * (4 * e + 1);

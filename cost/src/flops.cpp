@@ -10,18 +10,19 @@ double mlp_matrices(const Model& m) { return m.gated_mlp ? 3.0 : 2.0; }
 
 ParamCount count_params(const Model& m) {
   const double h = double(m.hidden), f = double(m.ffn_hidden), kv = kv_width(m);
-  // GPT-style models (learned positions, LayerNorm with bias, linear biases) vs Llama-style
-  // (RoPE, RMSNorm, no biases); the gated MLP marks the latter.
-  const bool llama_style = m.gated_mlp;
+  // Learned positions, LayerNorm (gain + bias) or RMSNorm (gain), optional biases.
+  const double q = double(m.heads) * double(m.head_dim());
+  const double norm = m.norm_bias ? 2 * h : h;
   ParamCount p;
   p.embedding = double(m.vocab) * h;
-  p.position = llama_style ? 0.0 : double(m.max_seq_len) * h;
-  double attn = h * (h + 2 * kv) + h * h;
+  p.position = m.position == Position::Learned ? double(m.max_seq_len) * h : 0.0;
+  double attn = h * (q + 2 * kv) + q * h;
   double mlp = mlp_matrices(m) * h * f;
-  double norms = llama_style ? 2 * h : 4 * h;
-  double biases = llama_style ? 0.0 : (h + 2 * kv) + h + f + h;
+  double norms = 2 * norm;
+  double biases = (m.qkv_bias ? q + 2 * kv : 0.0) +
+                  (m.linear_bias ? h + (m.gated_mlp ? 2 : 1) * f + h : 0.0);
   p.per_layer = attn + mlp + norms + biases;
-  p.final_norm = llama_style ? h : 2 * h;
+  p.final_norm = norm;
   p.head = m.tied_embeddings ? 0.0 : double(m.vocab) * h;
   p.total = p.embedding + p.position + double(m.layers) * p.per_layer + p.final_norm + p.head;
   return p;

@@ -55,6 +55,7 @@ double Gpu::peak_flops(DType t) const {
     case DType::FP16: return peak_flops_fp16;
     case DType::TF32: return peak_flops_tf32;
     case DType::FP32: return peak_flops_fp32;
+    case DType::FP8: return peak_flops_fp8;
   }
   return 0;
 }
@@ -86,6 +87,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
   if (const auto* g = r.object("gpu", true)) {
     detail::ObjectReader rg(*g, d, p + ".gpu");
     rg.string("name", c.gpu.name, false);
+    rg.string("generation", c.gpu.generation, false);
     rg.number("memory_GiB", c.gpu.memory_bytes, true, 0, 1e6, kGiB);
     rg.number("memory_GBps", c.gpu.memory_bytes_per_s, true, 0, 1e7, kGBps);
     if (const auto* pk = rg.object("peak_tflops", true)) {
@@ -94,10 +96,10 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
       rp.number("fp16", c.gpu.peak_flops_fp16, false, 0, 1e7, kTflops, true);
       rp.number("tf32", c.gpu.peak_flops_tf32, false, 0, 1e7, kTflops, true);
       rp.number("fp32", c.gpu.peak_flops_fp32, false, 0, 1e7, kTflops, true);
-      rp.skip("fp8");
+      rp.number("fp8", c.gpu.peak_flops_fp8, false, 0, 1e7, kTflops, true);
       rp.warn_unknown();
       if (c.gpu.peak_flops_bf16 + c.gpu.peak_flops_fp16 + c.gpu.peak_flops_tf32 +
-              c.gpu.peak_flops_fp32 <= 0)
+              c.gpu.peak_flops_fp32 + c.gpu.peak_flops_fp8 <= 0)
         d.error(p + ".gpu.peak_tflops", "needs at least one dtype with a peak > 0 (e.g. \"bf16\": 312)");
     }
     rg.warn_unknown();
@@ -107,6 +109,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
     ri.choice("kind", c.intra.kind, false, parse_intra, "nvswitch, nvlink, pcie, shm");
     ri.number("bandwidth_GBps", c.intra.bandwidth_bytes_per_s, true, 0, 1e7, kGBps);
     ri.number("latency_us", c.intra.latency_s, false, 0, 1e7, kUs, true);
+    ri.boolean("nvls", c.intra.nvls, false);
     ri.warn_unknown();
   }
   if (const auto* ex = r.object("inter_node", c.nodes > 1)) {
@@ -118,6 +121,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
     re.integer("fat_tree_levels", c.inter.fat_tree_levels, false, 0, 4);
     re.integer("oversubscription", c.inter.fat_tree_oversubscription, false, 1, 64);
     re.integer("dragonfly_groups", c.inter.dragonfly_groups, false, 0, 100000);
+    re.boolean("sharp", c.inter.sharp, false);
     if (re.has("torus_dims")) {
       re.skip("torus_dims");
       const auto& td = (*ex)["torus_dims"];
@@ -143,8 +147,38 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
     rh.number("memory_GiB", c.host.memory_bytes, false, 0, 1e9, kGiB, true);
     rh.number("pcie_GBps", c.host.pcie_bytes_per_s, false, 0, 1e6, kGBps, true);
     rh.number("cpu_adam_Gparams_per_s", c.host.cpu_adam_params_per_s, false, 0, 1e6, 1e9, true);
+    rh.number("nvme_GiB", c.host.nvme_bytes, false, 0, 1e12, kGiB, true);
+    rh.number("nvme_GBps", c.host.nvme_bytes_per_s, false, 0, 1e6, kGBps, true);
     rh.warn_unknown();
   }
+  if (const auto* ec = r.object("economics", false)) {
+    detail::ObjectReader rc(*ec, d, p + ".economics");
+    rc.number("price_per_gpu_hour", c.economics.price_per_gpu_hour, false, 0, 1e6, 1.0, true);
+    rc.string("currency", c.economics.currency, false);
+    rc.number("gpu_power_W", c.economics.gpu_power_W, false, 0, 1e6);
+    rc.number("node_overhead_W", c.economics.node_overhead_W, false, 0, 1e7, 1.0, true);
+    rc.number("pue", c.economics.pue, false, 0, 10);
+    if (c.economics.pue < 1)
+      d.error(p + ".economics.pue", "must be >= 1 (facility power / IT power), got " +
+                                        std::to_string(c.economics.pue));
+    rc.skip("source");
+    rc.warn_unknown();
+  }
+  if (const auto* rl = r.object("reliability", false)) {
+    detail::ObjectReader rr(*rl, d, p + ".reliability");
+    rr.number("failures_per_gpu_hour", c.reliability.failures_per_gpu_hour, false, 0, 1, 1.0, true);
+    if (rr.has("node_mtbf_hours")) {
+      double mtbf_h = 0;
+      rr.number("node_mtbf_hours", mtbf_h, false, 0, 1e9);
+      if (mtbf_h > 0 && c.gpus_per_node > 0)
+        c.reliability.failures_per_gpu_hour = 1.0 / (mtbf_h * double(c.gpus_per_node));
+    }
+    rr.number("restart_s", c.reliability.restart_s, false, 0, 1e7, 1.0, true);
+    rr.number("checkpoint_GBps", c.reliability.checkpoint_bytes_per_s, false, 0, 1e7, kGBps, true);
+    rr.skip("source");
+    rr.warn_unknown();
+  }
+  r.integer("job_gpus", c.job_gpus, false, 0, 1'000'000'000);
   c.efficiency = default_efficiency(c.gpu);
   if (const auto* e = r.object("efficiency", false)) {
     detail::ObjectReader re(*e, d, p + ".efficiency");
@@ -181,6 +215,7 @@ nlohmann::json to_json(const Cluster& c) {
   if (c.gpu.peak_flops_fp16 > 0) peak["fp16"] = c.gpu.peak_flops_fp16 / kTflops;
   if (c.gpu.peak_flops_tf32 > 0) peak["tf32"] = c.gpu.peak_flops_tf32 / kTflops;
   if (c.gpu.peak_flops_fp32 > 0) peak["fp32"] = c.gpu.peak_flops_fp32 / kTflops;
+  if (c.gpu.peak_flops_fp8 > 0) peak["fp8"] = c.gpu.peak_flops_fp8 / kTflops;
   nlohmann::json inter = {{"topology", to_string(c.inter.topology)},
                           {"nic_GBps", c.inter.nic_bytes_per_s / kGBps},
                           {"nics_per_node", c.inter.nics_per_node},
@@ -191,6 +226,7 @@ nlohmann::json to_json(const Cluster& c) {
   if (c.inter.dragonfly_groups) inter["dragonfly_groups"] = c.inter.dragonfly_groups;
   if (c.inter.torus_dims[0])
     inter["torus_dims"] = {c.inter.torus_dims[0], c.inter.torus_dims[1], c.inter.torus_dims[2]};
+  if (c.inter.sharp) inter["sharp"] = true;
   nlohmann::json j = {
       {"name", c.name},
       {"nodes", c.nodes},
@@ -213,10 +249,29 @@ nlohmann::json to_json(const Cluster& c) {
         {"inter_node_link", c.efficiency.inter_node_link},
         {"memory_reserve", c.efficiency.memory_reserve},
         {"overlap_slowdown", c.efficiency.overlap_slowdown}}}};
-  if (c.host.memory_bytes > 0 || c.host.pcie_bytes_per_s > 0 || c.host.cpu_adam_params_per_s > 0)
+  if (!c.gpu.generation.empty()) j["gpu"]["generation"] = c.gpu.generation;
+  if (c.intra.nvls) j["intra_node"]["nvls"] = true;
+  if (c.host.memory_bytes > 0 || c.host.pcie_bytes_per_s > 0 || c.host.cpu_adam_params_per_s > 0 ||
+      c.host.nvme_bytes > 0) {
     j["host"] = {{"memory_GiB", c.host.memory_bytes / kGiB},
                  {"pcie_GBps", c.host.pcie_bytes_per_s / kGBps},
                  {"cpu_adam_Gparams_per_s", c.host.cpu_adam_params_per_s / 1e9}};
+    if (c.host.nvme_bytes > 0) {
+      j["host"]["nvme_GiB"] = c.host.nvme_bytes / kGiB;
+      j["host"]["nvme_GBps"] = c.host.nvme_bytes_per_s / kGBps;
+    }
+  }
+  const Economics& ec = c.economics;
+  if (ec.price_per_gpu_hour > 0 || ec.gpu_power_W > 0)
+    j["economics"] = {{"price_per_gpu_hour", ec.price_per_gpu_hour}, {"currency", ec.currency},
+                      {"gpu_power_W", ec.gpu_power_W}, {"node_overhead_W", ec.node_overhead_W},
+                      {"pue", ec.pue}};
+  const Reliability& rl = c.reliability;
+  if (rl.failures_per_gpu_hour > 0 || rl.restart_s > 0 || rl.checkpoint_bytes_per_s > 0)
+    j["reliability"] = {{"failures_per_gpu_hour", rl.failures_per_gpu_hour},
+                        {"restart_s", rl.restart_s},
+                        {"checkpoint_GBps", rl.checkpoint_bytes_per_s / kGBps}};
+  if (c.job_gpus > 0) j["job_gpus"] = c.job_gpus;
   return j;
 }
 

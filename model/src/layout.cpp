@@ -1,5 +1,7 @@
 #include "parplan/model/layout.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "json_reader.hpp"
@@ -32,6 +34,28 @@ const char* to_string(Offload o) {
     case Offload::OptimizerAndParams: return "optimizer+params";
   }
   return "?";
+}
+const char* to_string(OffloadDevice o) { return o == OffloadDevice::Nvme ? "nvme" : "cpu"; }
+const char* to_string(CpKind k) {
+  switch (k) {
+    case CpKind::Ring: return "ring";
+    case CpKind::Ulysses: return "ulysses";
+    case CpKind::Usp: return "usp";
+  }
+  return "?";
+}
+bool parse_offload_device(const std::string& s, OffloadDevice& out) {
+  if (s == "cpu") out = OffloadDevice::Cpu;
+  else if (s == "nvme") out = OffloadDevice::Nvme;
+  else return false;
+  return true;
+}
+bool parse_cp_kind(const std::string& s, CpKind& out) {
+  if (s == "ring") out = CpKind::Ring;
+  else if (s == "ulysses") out = CpKind::Ulysses;
+  else if (s == "usp") out = CpKind::Usp;
+  else return false;
+  return true;
 }
 bool parse_recompute(const std::string& s, Recompute& out) {
   if (s == "none") out = Recompute::None;
@@ -74,6 +98,15 @@ Layout layout_from_json(const nlohmann::json& j, Diagnostics& d, const std::stri
   if (l.virtual_stages > 1 && (!has_schedule || l.schedule == Schedule::OneFOneB))
     l.schedule = Schedule::Interleaved;
   r.choice("offload", l.offload, false, parse_offload, "none, optimizer, optimizer+params");
+  r.choice("offload_device", l.offload_device, false, parse_offload_device, "cpu, nvme");
+  r.choice("cp_kind", l.cp_kind, false, parse_cp_kind, "ring, ulysses, usp");
+  r.integer32("ulysses", l.ulysses, false, 0, kMaxDeg);
+  r.integer32("ep", l.ep, false, 1, kMaxDeg);
+  r.integer32("etp", l.etp, false, 1, kMaxDeg);
+  r.integer32("shard_group", l.shard_group, false, 0, kMaxDeg);
+  r.integer32("tiles", l.tiles, false, 1, 4096);
+  r.integer32("first_stage_layers", l.first_stage_layers, false, 0, 100000);
+  r.integer32("last_stage_layers", l.last_stage_layers, false, 0, 100000);
   r.warn_unknown();
   if (d.ok()) validate(l, d, p);
   return l;
@@ -98,6 +131,21 @@ void validate(const Layout& l, Diagnostics& d, const std::string& p) {
     d.error(p + ".virtual_stages", "interleaving needs pp >= 2; set virtual_stages to 1");
   if (l.offload == Offload::OptimizerAndParams && l.zero < 3)
     d.error(p + ".offload", "offloading parameters needs ZeRO stage 3; set zero to 3");
+  pos("ep", l.ep);
+  pos("etp", l.etp);
+  pos("tiles", l.tiles);
+  if (l.shard_group < 0) d.error(p + ".shard_group", "must be >= 0 (0: the whole DP group)");
+  else if (l.shard_group > 0 && (l.shard_group > l.dp || l.dp % l.shard_group != 0))
+    d.error(p + ".shard_group", "must divide dp (" + std::to_string(l.dp) + "); got " +
+                                    std::to_string(l.shard_group));
+  if (l.shard_group > 0 && l.shard_group < l.dp && l.zero < 3)
+    d.error(p + ".shard_group", "hybrid sharding needs zero 3 (FSDP); set zero to 3 or drop it");
+  if (l.cp_kind != CpKind::Usp && l.ulysses > 0 && l.ulysses != (l.cp_kind == CpKind::Ulysses ? l.cp : 1))
+    d.error(p + ".ulysses", "is the Ulysses share of cp for cp_kind usp only; drop it");
+  if (l.ulysses > 0 && (l.ulysses > l.cp || l.cp % l.ulysses != 0))
+    d.error(p + ".ulysses", "must divide cp (" + std::to_string(l.cp) + ")");
+  if (l.first_stage_layers < 0 || l.last_stage_layers < 0)
+    d.error(p + ".first_stage_layers", "must be >= 0");
 }
 
 void validate(const Layout& l, const Model& m, const Cluster& c, const Training& t, Diagnostics& d,
@@ -137,6 +185,34 @@ void validate(const Layout& l, const Model& m, const Cluster& c, const Training&
   }
   if (t.seq_len > m.max_seq_len)
     d.warn("train.seq_len", "exceeds the model's max_seq_len (" + s(m.max_seq_len) + ")");
+  if (l.ep > 1 || l.etp > 1) {
+    if (!m.is_moe())
+      d.error(p + ".ep", "expert parallelism needs a MoE model (model.moe); set ep and etp to 1");
+    else {
+      const int64_t fold = int64_t(l.tp) * l.cp * l.dp;
+      if (fold % (int64_t(l.ep) * l.etp) != 0)
+        d.error(p + ".ep", "ep*etp (" + s(int64_t(l.ep) * l.etp) + ") must divide tp*cp*dp (" +
+                               s(fold) + ") (Megatron-Core MoE parallel folding)");
+      if (m.moe.experts % l.ep != 0)
+        d.error(p + ".ep", "must divide the model's experts (" + s(m.moe.experts) + ")");
+    }
+  }
+  if (l.cp_kind != CpKind::Ring && l.cp > 1) {
+    const int64_t u = l.cp_kind == CpKind::Ulysses ? l.cp : (l.ulysses > 0 ? l.ulysses : 1);
+    if ((m.heads / l.tp) % u != 0 || (m.kv_heads >= l.tp && (m.kv_heads / l.tp) % u != 0 &&
+                                      u % (m.kv_heads / l.tp) != 0))
+      d.error(p + ".cp_kind", "Ulysses splits attention heads: its degree (" + s(u) +
+                                  ") must divide the heads per TP rank (" + s(m.heads / l.tp) +
+                                  "); use cp_kind ring or a smaller degree");
+  }
+  if (l.first_stage_layers > 0 || l.last_stage_layers > 0) {
+    const int64_t rest = m.layers - l.first_stage_layers - l.last_stage_layers;
+    const int64_t middle = l.pp - (l.first_stage_layers > 0) - (l.last_stage_layers > 0);
+    if (l.pp < 2 || rest < 0 || (middle > 0 && rest % middle != 0) || (middle == 0 && rest != 0))
+      d.error(p + ".first_stage_layers", "first/last stage layers must leave the other " +
+                                             s(std::max<int64_t>(0, middle)) +
+                                             " stages an equal share of the remaining layers");
+  }
   if (l.gpus() > c.total_gpus())
     d.error(p, "needs " + s(l.gpus()) + " GPUs (dp*tp*pp*cp) but the cluster has " +
                    s(c.total_gpus()) + "; lower a degree or use a larger cluster");
@@ -153,7 +229,16 @@ nlohmann::json to_json(const Layout& l) {
           {"sequence_parallel", l.sequence_parallel},
           {"schedule", to_string(l.schedule)},
           {"virtual_stages", l.virtual_stages},
-          {"offload", to_string(l.offload)}};
+          {"offload", to_string(l.offload)},
+          {"offload_device", to_string(l.offload_device)},
+          {"cp_kind", to_string(l.cp_kind)},
+          {"ulysses", l.ulysses},
+          {"ep", l.ep},
+          {"etp", l.etp},
+          {"shard_group", l.shard_group},
+          {"tiles", l.tiles},
+          {"first_stage_layers", l.first_stage_layers},
+          {"last_stage_layers", l.last_stage_layers}};
 }
 
 std::string describe(const Layout& l) {
@@ -165,6 +250,15 @@ std::string describe(const Layout& l) {
   if (l.pp > 1) s += std::string(" ") + to_string(l.schedule);
   if (l.virtual_stages > 1) s += " v=" + std::to_string(l.virtual_stages);
   if (l.offload != Offload::None) s += std::string(" offload=") + to_string(l.offload);
+  if (l.offload != Offload::None && l.offload_device == OffloadDevice::Nvme) s += "@nvme";
+  if (l.cp > 1 && l.cp_kind != CpKind::Ring) s += std::string(" cp_kind=") + to_string(l.cp_kind);
+  if (l.ep > 1) s += " ep=" + std::to_string(l.ep);
+  if (l.etp > 1) s += " etp=" + std::to_string(l.etp);
+  if (l.shard_group > 0 && l.shard_group < l.dp) s += " shard=" + std::to_string(l.shard_group);
+  if (l.tiles > 1) s += " tiles=" + std::to_string(l.tiles);
+  if (l.first_stage_layers > 0 || l.last_stage_layers > 0)
+    s += " stages=" + std::to_string(l.first_stage_layers) + "/" +
+         std::to_string(l.last_stage_layers);
   return s;
 }
 

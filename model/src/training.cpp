@@ -12,9 +12,56 @@ const char* to_string(DType t) {
     case DType::FP16: return "fp16";
     case DType::TF32: return "tf32";
     case DType::FP32: return "fp32";
+    case DType::FP8: return "fp8";
   }
   return "?";
 }
+
+const char* to_string(Fp8Recipe r) {
+  switch (r) {
+    case Fp8Recipe::Delayed: return "delayed";
+    case Fp8Recipe::Current: return "current";
+    case Fp8Recipe::Blockwise: return "blockwise";
+    case Fp8Recipe::Mxfp8: return "mxfp8";
+  }
+  return "?";
+}
+
+const char* to_string(Switch s) {
+  switch (s) {
+    case Switch::Default: return "default";
+    case Switch::Off: return "off";
+    case Switch::On: return "on";
+  }
+  return "?";
+}
+
+bool parse_fp8_recipe(const std::string& s, Fp8Recipe& out) {
+  if (s == "delayed" || s == "tensorwise-delayed") out = Fp8Recipe::Delayed;
+  else if (s == "current" || s == "tensorwise") out = Fp8Recipe::Current;
+  else if (s == "blockwise") out = Fp8Recipe::Blockwise;
+  else if (s == "mxfp8") out = Fp8Recipe::Mxfp8;
+  else return false;
+  return true;
+}
+
+const std::string& Training::framework_name() const {
+  static const std::string kDefault = "megatron-core";
+  return framework.empty() ? kDefault : framework;
+}
+
+namespace {
+// A JSON boolean (true/false) for a framework switch; absent keeps the framework's default.
+void read_switch(detail::ObjectReader& r, const char* key, Switch& out) {
+  bool b = false;
+  if (!r.has(key)) {
+    r.skip(key);
+    return;
+  }
+  r.boolean(key, b, false);
+  out = b ? Switch::On : Switch::Off;
+}
+}  // namespace
 
 const char* to_string(Optimizer o) { return o == Optimizer::Adam ? "adam" : "sgd"; }
 
@@ -23,6 +70,7 @@ bool parse_dtype(const std::string& s, DType& out) {
   else if (s == "fp16") out = DType::FP16;
   else if (s == "tf32") out = DType::TF32;
   else if (s == "fp32") out = DType::FP32;
+  else if (s == "fp8") out = DType::FP8;
   else return false;
   return true;
 }
@@ -39,7 +87,12 @@ Training training_from_json(const nlohmann::json& j, Diagnostics& d, const std::
   detail::ObjectReader r(j, d, prefix);
   r.integer("global_batch", t.global_batch, true, 1, 1'000'000'000);
   r.integer("seq_len", t.seq_len, true, 1, 100'000'000);
-  r.choice("dtype", t.dtype, false, parse_dtype, "bf16, fp16, tf32, fp32");
+  r.choice("dtype", t.dtype, false, parse_dtype, "bf16, fp16, tf32, fp32, fp8");
+  r.choice("fp8_recipe", t.fp8_recipe, false, parse_fp8_recipe,
+           "delayed, current, blockwise, mxfp8");
+  if (r.string("fp8_format", t.fp8_format, false) && t.fp8_format != "hybrid" &&
+      t.fp8_format != "e4m3")
+    d.error(r.field("fp8_format"), "unknown value \"" + t.fp8_format + "\"; use hybrid or e4m3");
   r.choice("optimizer", t.optimizer, false, parse_optimizer, "adam, adamw, sgd");
   r.number("learning_rate", t.learning_rate, false, 0.0, 1e3);
   r.integer("base_batch", t.base_batch, false, 0, 1'000'000'000);
@@ -48,6 +101,31 @@ Training training_from_json(const nlohmann::json& j, Diagnostics& d, const std::
   if (r.string("attention", attention, false) && attention != "flash" && attention != "standard")
     d.error(r.field("attention"), "unknown value \"" + attention + "\"; use flash or standard");
   t.flash_attention = attention == "flash";
+  r.string("framework", t.framework, false);
+  read_switch(r, "tp_comm_overlap", t.tp_comm_overlap);
+  read_switch(r, "overlap_grad_reduce", t.overlap_grad_reduce);
+  read_switch(r, "overlap_param_gather", t.overlap_param_gather);
+  read_switch(r, "moe_a2a_overlap", t.moe_a2a_overlap);
+  r.number("tokens", t.tokens, false, 0, 1e18, 1.0, true);
+  if (r.has("batch_ramp")) {
+    r.skip("batch_ramp");
+    const nlohmann::json& br = j["batch_ramp"];
+    if (!br.is_array() || br.size() > 1000) {
+      d.error(r.field("batch_ramp"),
+              "must be an array (at most 1000) of {\"tokens\": N, \"global_batch\": B}");
+    } else {
+      for (size_t i = 0; i < br.size(); ++i) {
+        detail::ObjectReader rs(br[i], d, r.field("batch_ramp") + "[" + std::to_string(i) + "]");
+        BatchStage st;
+        rs.number("tokens", st.tokens, true, 0, 1e18);
+        rs.integer("global_batch", st.global_batch, true, 1, 1'000'000'000);
+        rs.warn_unknown();
+        t.batch_ramp.push_back(st);
+      }
+    }
+  }
+  r.string("lr_schedule", t.lr_schedule, false);
+  r.boolean("async_checkpoint", t.async_checkpoint, false);
   r.skip("name");
   r.skip("description");
   r.warn_unknown();
@@ -68,6 +146,27 @@ nlohmann::json to_json(const Training& t) {
   if (t.base_batch > 0) j["base_batch"] = t.base_batch;
   j["fp32_grad_accum"] = t.fp32_grad_accum;
   j["attention"] = t.flash_attention ? "flash" : "standard";
+  if (t.fp8()) {
+    j["fp8_recipe"] = to_string(t.fp8_recipe);
+    j["fp8_format"] = t.fp8_format;
+  }
+  if (!t.framework.empty()) j["framework"] = t.framework;
+  auto sw = [&](const char* key, Switch s) {
+    if (s != Switch::Default) j[key] = s == Switch::On;
+  };
+  sw("tp_comm_overlap", t.tp_comm_overlap);
+  sw("overlap_grad_reduce", t.overlap_grad_reduce);
+  sw("overlap_param_gather", t.overlap_param_gather);
+  sw("moe_a2a_overlap", t.moe_a2a_overlap);
+  if (t.tokens > 0) j["tokens"] = t.tokens;
+  if (!t.batch_ramp.empty()) {
+    nlohmann::json br = nlohmann::json::array();
+    for (const auto& st : t.batch_ramp)
+      br.push_back({{"tokens", st.tokens}, {"global_batch", st.global_batch}});
+    j["batch_ramp"] = br;
+  }
+  if (!t.lr_schedule.empty()) j["lr_schedule"] = t.lr_schedule;
+  if (t.async_checkpoint) j["async_checkpoint"] = true;
   return j;
 }
 

@@ -17,6 +17,10 @@ struct Gpu {
   double memory_bytes_per_s = 0;  // HBM bandwidth
   // Dense peak FLOP/s per dtype; 0 means the dtype is not supported.
   double peak_flops_bf16 = 0, peak_flops_fp16 = 0, peak_flops_tf32 = 0, peak_flops_fp32 = 0;
+  double peak_flops_fp8 = 0;  // dense FP8 tensor-core peak (Hopper and later)
+  // Architecture generation (ampere, hopper, blackwell, cpu, ...): selects the GEMM-efficiency
+  // defaults when the cluster file gives none. "" : inferred from the peaks.
+  std::string generation;
 
   double peak_flops(DType t) const;
 };
@@ -28,6 +32,7 @@ struct IntraNode {
   IntraKind kind = IntraKind::NvSwitch;
   double bandwidth_bytes_per_s = 0;  // per GPU, per direction
   double latency_s = 0;
+  bool nvls = false;  // NVLink SHARP: in-switch reductions (NVSwitch gen 3, H100/H200 HGX)
 };
 
 struct InterNode {
@@ -40,6 +45,7 @@ struct InterNode {
   int64_t fat_tree_oversubscription = 1;
   int64_t dragonfly_groups = 0;
   int64_t torus_dims[3] = {0, 0, 0};
+  bool sharp = false;  // in-network reductions on the fabric (InfiniBand SHARP / CollNet)
 };
 
 // The host side, for CPU offload (ZeRO-Offload) and the CPU cluster.
@@ -47,6 +53,24 @@ struct Host {
   double memory_bytes = 0;         // per node
   double pcie_bytes_per_s = 0;     // per GPU, host <-> device
   double cpu_adam_params_per_s = 0;  // CPU Adam update rate per GPU's share (params/s)
+  double nvme_bytes = 0;             // per node, for ZeRO-Infinity NVMe offload (0: none)
+  double nvme_bytes_per_s = 0;       // per node, read/write
+};
+
+// What a GPU-hour costs, in money and energy (cost/run.cpp).
+struct Economics {
+  double price_per_gpu_hour = 0;  // 0: unknown
+  std::string currency = "USD";
+  double gpu_power_W = 0;         // board power at training load
+  double node_overhead_W = 0;     // CPUs, NICs, fans, ... per node
+  double pue = 1.0;               // data-centre power usage effectiveness (>= 1)
+};
+
+// Failures and checkpoints (goodput: Young 1974 / Daly 2006 checkpoint interval).
+struct Reliability {
+  double failures_per_gpu_hour = 0;  // job-interrupting failures, per GPU-hour (0: unknown)
+  double restart_s = 0;              // detect, reschedule, reload after a failure
+  double checkpoint_bytes_per_s = 0; // aggregate checkpoint storage write bandwidth (0: unknown)
 };
 
 // Physical efficiencies, calibrated once (docs/calibration.md), never per case.
@@ -77,6 +101,9 @@ struct Cluster {
   InterNode inter;
   Host host;
   Efficiency efficiency;
+  Economics economics;
+  Reliability reliability;
+  int64_t job_gpus = 0;  // GPUs the job gets when the command gives no --gpus; 0: must be given
 
   int64_t total_gpus() const { return nodes * gpus_per_node; }
 };

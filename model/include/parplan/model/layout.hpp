@@ -12,6 +12,11 @@ namespace parplan {
 enum class Recompute : uint8_t { None, Selective, Full };
 enum class Schedule : uint8_t { GPipe, OneFOneB, Interleaved };
 enum class Offload : uint8_t { None, Optimizer, OptimizerAndParams };
+enum class OffloadDevice : uint8_t { Cpu, Nvme };  // ZeRO-Offload (host RAM) or ZeRO-Infinity
+// Context parallelism: ring attention (Megatron CP, Liu et al. 2023), all-to-all over heads
+// (DeepSpeed Ulysses, Jacobs et al. 2023), or both (USP, Fang & Zhao 2024: Ulysses inside a node,
+// ring across).
+enum class CpKind : uint8_t { Ring, Ulysses, Usp };
 
 struct Layout {
   int32_t dp = 1, tp = 1, pp = 1, cp = 1;
@@ -22,8 +27,23 @@ struct Layout {
   Schedule schedule = Schedule::OneFOneB;
   int32_t virtual_stages = 1;  // interleaved 1F1B model chunks per stage
   Offload offload = Offload::None;
+  OffloadDevice offload_device = OffloadDevice::Cpu;
+  CpKind cp_kind = CpKind::Ring;
+  int32_t ulysses = 0;  // USP: the Ulysses share of cp (cp = ulysses * ring); 0: derive (node)
+  // Expert parallelism (MoE layers only): experts split over ep ranks, each expert's FFN over etp.
+  // Megatron-Core "MoE parallel folding": ep * etp divides tp * cp * dp, so gpus() is unchanged.
+  int32_t ep = 1, etp = 1;
+  // ZeRO-3 / FSDP sharding group (HSDP): shard inside groups of this many DP ranks, replicate
+  // across them. 0 (or dp): the whole DP group.
+  int32_t shard_group = 0;
+  // DeepSpeed memory-centric tiling: large linear layers run in `tiles` sequential pieces.
+  int32_t tiles = 1;
+  // Uneven pipeline stages as Megatron expresses them (--decoder-first/last-pipeline-num-layers):
+  // layers on the first and last stage; 0: the even (ceil) split.
+  int32_t first_stage_layers = 0, last_stage_layers = 0;
 
   int64_t gpus() const { return int64_t(dp) * tp * pp * cp; }
+  int32_t shard_size() const { return shard_group > 0 ? shard_group : dp; }
   bool operator==(const Layout&) const = default;
 };
 
@@ -46,8 +66,12 @@ std::string describe(const Layout& l);  // "dp=16 tp=8 pp=8 cp=1 mb=1 zero=1 rc=
 const char* to_string(Recompute r);
 const char* to_string(Schedule s);
 const char* to_string(Offload o);
+const char* to_string(OffloadDevice o);
+const char* to_string(CpKind k);
 bool parse_recompute(const std::string& s, Recompute& out);
 bool parse_schedule(const std::string& s, Schedule& out);
 bool parse_offload(const std::string& s, Offload& out);
+bool parse_offload_device(const std::string& s, OffloadDevice& out);
+bool parse_cp_kind(const std::string& s, CpKind& out);
 
 }  // namespace parplan
