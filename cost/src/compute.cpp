@@ -1,5 +1,7 @@
 #include "parplan/cost/compute.hpp"
 
+#include "parplan/cost/fp8.hpp"
+
 namespace parplan::cost {
 
 double matmul_efficiency(const Efficiency& e, double m, double n, double k) {
@@ -19,7 +21,7 @@ double memory_bound_time(const Cluster& c, double bytes) {
 }
 
 LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
-  const DType dt = t.dtype;
+  const DType dt = compute_dtype(t), lin = linear_gemm_dtype(t);
   const double e = t.element_bytes();
   const double tp = double(l.tp);
   const double sq = double(t.seq_len) / double(l.cp);  // local queries
@@ -32,11 +34,14 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   const double sp_div = l.sequence_parallel ? tp : 1.0;
 
   LayerCompute r;
-  // Matrix math (Megatron-LM column/row parallel split, Shoeybi et al. 2019).
-  double mm = matmul_time(c, dt, T, (h + 2 * kvw) / tp, h)     // QKV
-              + matmul_time(c, dt, T, h, h / tp)                // attention projection
-              + matmul_time(c, dt, T, (m.gated_mlp ? 2 : 1) * f / tp, h)  // FC1 (+ gate)
-              + matmul_time(c, dt, T, h, f / tp);               // FC2
+  // Matrix math (Megatron-LM column/row parallel split, Shoeybi et al. 2019). Memory-centric
+  // tiling (Rajbhandari et al. 2021, ZeRO-Infinity sec. 5) runs each linear as `tiles` GEMMs of
+  // n / tiles columns, one after another: the same FLOPs at the smaller shape's efficiency.
+  const double k = double(l.tiles);
+  double mm = matmul_time(c, lin, T, (h + 2 * kvw) / tp / k, h, k)     // QKV
+              + matmul_time(c, lin, T, h / k, h / tp, k)                // attention projection
+              + matmul_time(c, lin, T, (m.gated_mlp ? 2 : 1) * f / tp / k, h, k)  // FC1 (+ gate)
+              + matmul_time(c, lin, T, h / k, f / tp, k);               // FC2
   double core_mm = matmul_time(c, dt, sq, skv, hd, b * heads_local)   // Q K^T
                    + matmul_time(c, dt, sq, hd, skv, b * heads_local);  // softmax(.) V
   // Memory-bound bytes per forward: 2 LayerNorms (read + write), 2 dropout + residual adds
@@ -50,13 +55,15 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
     softmax = b * heads_local * sq * skv * (4 * e + 1);
   double mem = memory_bound_time(c, stream + act + rope);
   double core_mem = memory_bound_time(c, softmax);
+  const Fp8CastBytes casts = fp8_cast_bytes(m, t, l);  // 0 without FP8
+  const double cast_fwd = memory_bound_time(c, casts.fwd), cast_bwd = memory_bound_time(c, casts.bwd);
 
   r.fwd_matmul_s = mm + core_mm;
-  r.fwd_memory_s = mem + core_mem;
+  r.fwd_memory_s = mem + core_mem + cast_fwd;
   r.fwd_attention_core_s = core_mm + core_mem;
   r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s;
   // Backward: data and weight gradients (2x the matmuls), and about twice the memory traffic.
-  r.bwd_s = 2 * r.fwd_matmul_s + 2 * r.fwd_memory_s;
+  r.bwd_s = 2 * r.fwd_matmul_s + 2 * (mem + core_mem) + cast_bwd;
   switch (l.recompute) {
     case Recompute::None: r.recompute_s = 0; break;
     case Recompute::Selective: r.recompute_s = r.fwd_attention_core_s; break;
@@ -76,7 +83,7 @@ double embedding_time(const Model& m, const Cluster& c, const Training& t, const
 double logits_time(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
   const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
   const double h = double(m.hidden), v_local = double(m.vocab) / double(l.tp);
-  const double mm = 3 * matmul_time(c, t.dtype, T, v_local, h);
+  const double mm = 3 * matmul_time(c, compute_dtype(t), T, v_local, h);  // BF16 under FP8 (TE)
   // Vocab-parallel cross-entropy in fp32: write logits, max/sum passes, gradient (Megatron-LM).
   const double ce = memory_bound_time(c, 4.0 * 4.0 * T * v_local);
   return mm + ce;

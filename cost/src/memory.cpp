@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "parplan/cost/context_parallel.hpp"
+#include "parplan/cost/fp8.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "stage_params.hpp"
 
@@ -45,7 +47,11 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   double scores = 0;
   if (!t.flash_attention && l.recompute == Recompute::None)
     scores = (2 * e + 1) * double(m.heads) * s * s * b;  // softmax out, dropout mask and output
-  return replicated / sp_div + sharded / tp + scores / tp;
+  // FP8 (fp8.cpp): the QKV and FC1 inputs (replicated) and the projection and FC2 inputs (split
+  // by TP) are saved as their FP8 copies instead of 16-bit.
+  const double fp8_saved = t.fp8() ? (e - saved_gemm_input_bytes(t)) * sbh : 0.0;
+  return (replicated - 2 * fp8_saved) / sp_div + (sharded - fp8_saved * (1 + f / h)) / tp +
+         scores / tp;
 }
 
 double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage) {
@@ -77,13 +83,20 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   const double n = sp.total();
   r.layer_params = sp.layers;
   const StateBytes b = state_bytes_per_param(t);
-  const double dp = double(l.dp);
   // Rajbhandari et al. 2020, fig. 1: stage 1 shards optimizer states, 2 also gradients, 3 also
-  // parameters, over the data-parallel group.
-  double params = n * b.params, grads = n * b.grads, opt = n * b.optimizer;
+  // parameters, over the data-parallel group, or with HSDP over its shard group (sharding.hpp).
+  const double dp = double(l.shard_size());
+  // FP8 (fp8.cpp): primary layer weights in FP8 with fp8_param_gather; FP8 (+ transposed) copies
+  // of the resident layers' weights cached across micro-batches.
+  const double layer_w = fp8_param_gather(t) ? 1.0 : b.params, copies = fp8_weight_copy_bytes(t);
+  double params = sp.layers * layer_w + sp.other * b.params, grads = n * b.grads,
+         opt = n * b.optimizer;
   if (l.zero >= 1) opt /= dp;
   if (l.zero >= 2) grads /= dp;
   if (l.zero >= 3) params /= dp;
+  // ZeRO-3 gathers layers on use (buffers below); without sharding they stay resident.
+  const bool gathers = l.zero >= 3 && (dp > 1 || l.offload == Offload::OptimizerAndParams);
+  if (!gathers) params += sp.layers * copies;
   if (l.offload != Offload::None) {  // ZeRO-Offload (Ren et al. 2021): grads + optimizer on CPU
     r.cpu_offload += opt + grads;
     opt = 0;
@@ -124,9 +137,19 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   if (l.pp > 1) buffers += 2.0 * e * sbh / double(l.tp);
   if (l.sequence_parallel) buffers += e * sbh;
   if (l.dp > 1) buffers += std::min(grads > 0 ? grads : n * b.grads, 2.0 * 25e6 * b.grads);
-  if (l.zero >= 3) {
-    const double layer_full = count_params(m).per_layer / double(l.tp) * b.params;
-    buffers += 2.0 * layer_full;
+  if (gathers) {
+    // Memory-centric tiling (ZeRO-Infinity sec. 5): a layer's parameters are gathered one tile at
+    // a time, so the working set is divided by the tile count.
+    const double layer_full = count_params(m).per_layer / double(l.tp) * (layer_w + copies);
+    r.gathered_layers = 2.0 * layer_full / double(l.tiles);
+    buffers += r.gathered_layers;
+  }
+  if (l.cp > 1 && l.cp_kind != CpKind::Ring) {
+    // Ulysses / USP: the head-sharded Q, K, V, O the all-to-all writes (context_parallel.cpp).
+    const double u = double(ulysses_degree(m, c, l));
+    const double kv = std::max(kv_heads_per_tp_rank(m, l.tp), u);
+    if (u > 1) buffers += s * double(l.micro_batch) * double(m.head_dim()) * e *
+                          (2 * double(m.heads) / l.tp + 2 * kv);
   }
   r.buffers = buffers;
   r.reserve = c.efficiency.memory_reserve * c.gpu.memory_bytes;

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "parplan/cost/context_parallel.hpp"
+#include "parplan/cost/fp8.hpp"
 #include "parplan/cost/pipeline.hpp"
+#include "parplan/cost/sharding.hpp"
 #include "stage_params.hpp"
 
 namespace parplan::cost {
@@ -43,26 +46,15 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
     w.tp_collective_s = collective_time(w.tp_op, w.tp_bytes, pl.tp, c);
   }
 
-  // Context parallel, ring attention (Liu et al. 2023; Megatron-Core CP): each rank passes its
-  // K,V block around the ring (cp - 1 steps) in forward; backward passes K,V and dK,dV. Each step
-  // overlaps with the attention block computed on the previous one.
+  // Context parallel: ring, Ulysses or USP (context_parallel.cpp).
   if (l.cp > 1) {
-    const double kv_bytes = 2.0 * T * double(m.kv_heads) * double(m.head_dim()) / l.tp * e;
-    w.cp_fwd_bytes = (l.cp - 1) * kv_bytes;
-    w.cp_bwd_bytes = 2.0 * w.cp_fwd_bytes;
-    Group ring_group = pl.cp;
-    const double step_fwd = collective_time(Collective::SendRecv, kv_bytes, ring_group, c);
-    const double step_bwd = collective_time(Collective::SendRecv, 2 * kv_bytes, ring_group, c);
-    w.cp_fwd_s = (l.cp - 1) * step_fwd;
-    w.cp_bwd_s = (l.cp - 1) * step_bwd;
-    const double attn_step_fwd = w.layer.fwd_attention_core_s / l.cp;
-    const double attn_step_bwd = 2 * attn_step_fwd;
-    const double slow = c.efficiency.overlap_slowdown;
-    auto exposed = [slow](double comm, double compute) {
-      return std::max(0.0, comm - compute) + slow * std::min(comm, compute);
-    };
-    w.cp_fwd_exposed_s = (l.cp - 1) * exposed(step_fwd, attn_step_fwd);
-    w.cp_bwd_exposed_s = (l.cp - 1) * exposed(step_bwd, attn_step_bwd);
+    const CpWork cw = context_parallel_work(m, c, t, l, w.layer);
+    w.cp_fwd_bytes = cw.fwd_bytes;
+    w.cp_bwd_bytes = cw.bwd_bytes;
+    w.cp_fwd_s = cw.fwd_s;
+    w.cp_bwd_s = cw.bwd_s;
+    w.cp_fwd_exposed_s = cw.fwd_exposed_s;
+    w.cp_bwd_exposed_s = cw.bwd_exposed_s;
   }
 
   // Pipeline: one activation per micro-batch per chunk boundary; Megatron's scatter/gather
@@ -78,27 +70,40 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
   const StateBytes sb = state_bytes_per_param(t);
   const detail::StageParams stage0 = detail::stage_params(m, l, 0);
   const double n_local = stage0.total();
+  // HSDP (sharding.hpp): reduce-scatter inside the shard group, all-reduce of the shard across
+  // groups, parameters gathered inside the group; without it the shard group is the DP group.
+  // FP8 primary weights are gathered in FP8 (fp8.cpp).
+  const ShardGroups sg = shard_groups(l, c);
+  const double shard = double(sg.shard.size);
   if (l.dp > 1) {
     w.dp_grad_bytes = n_local * sb.grads;
-    const double param_bytes = n_local * sb.params;
+    const double param_bytes =
+        stage0.layers * param_gather_bytes_per_param(t) + stage0.other * sb.params;
+    auto reduce = [&](double bytes) {
+      return collective_time(Collective::ReduceScatter, bytes, sg.shard, c) +
+             collective_time(Collective::AllReduce, bytes / shard, sg.replica, c);
+    };
     if (l.zero == 0) {
       w.dp_reduce_s = collective_time(Collective::AllReduce, w.dp_grad_bytes, pl.dp, c);
     } else {
-      w.dp_reduce_s = collective_time(Collective::ReduceScatter, w.dp_grad_bytes, pl.dp, c);
+      w.dp_reduce_s = reduce(w.dp_grad_bytes);
       if (l.zero <= 2)
         w.dp_param_gather_s = collective_time(Collective::AllGather, param_bytes, pl.dp, c);
     }
     if (l.zero >= 3) {
-      const double layer_bytes =
-          stage0.layers / double(max_stage_layers(m.layers, l.pp, l.virtual_stages)) * sb.params;
-      w.zero3_layer_gather_s = collective_time(Collective::AllGather, layer_bytes, pl.dp, c);
+      // Memory-centric tiling gathers a layer one tile at a time.
+      const double layer_bytes = stage0.layers /
+                                 double(max_stage_layers(m.layers, l.pp, l.virtual_stages)) *
+                                 param_gather_bytes_per_param(t) / double(l.tiles);
+      w.zero3_layer_gather_s =
+          double(l.tiles) * collective_time(Collective::AllGather, layer_bytes, sg.shard, c);
     }
     const double bucket = std::min(w.dp_grad_bytes, kBucketElements * sb.grads);
-    w.dp_bucket_s = collective_time(l.zero == 0 ? Collective::AllReduce : Collective::ReduceScatter,
-                                    bucket, pl.dp, c);
+    w.dp_bucket_s = l.zero == 0 ? collective_time(Collective::AllReduce, bucket, pl.dp, c)
+                                : reduce(bucket);
   }
 
-  const double updated = n_local / (l.zero >= 1 ? double(l.dp) : 1.0);
+  const double updated = n_local / (l.zero >= 1 ? shard : 1.0);
   if (l.offload == Offload::None) {
     w.optimizer_s = optimizer_time(c, t, updated);
   } else {
@@ -204,7 +209,7 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   r.tokens_per_s = tokens / r.step_time_s;
   r.model_tflops_per_gpu = r.flops.model / r.step_time_s / gpus / 1e12;
   r.hardware_tflops_per_gpu = r.flops.hardware / r.step_time_s / gpus / 1e12;
-  const double peak = c.gpu.peak_flops(t.dtype);
+  const double peak = utilization_peak_flops(c.gpu, t);  // BF16 peak for FP8 runs (fp8.cpp)
   r.mfu = r.model_tflops_per_gpu * 1e12 / peak;
   r.hfu = r.hardware_tflops_per_gpu * 1e12 / peak;
   r.exposed_comm_fraction =
@@ -223,6 +228,9 @@ StepCost predict(const Model& m, const Cluster& c, const Training& t, const Layo
   if (d.ok() && !(c.gpu.peak_flops(t.dtype) > 0))
     d.error("cluster.gpu.peak_tflops", std::string("has no peak for the training dtype ") +
                                            to_string(t.dtype) + "; add it or change train.dtype");
+  if (d.ok() && t.fp8() && !(c.gpu.peak_flops_bf16 > 0))
+    d.error("cluster.gpu.peak_tflops.bf16", "FP8 training runs attention and the logits in BF16; "
+                                            "add the GPU's bf16 peak or change train.dtype");
   d.throw_if_errors("input for predict");
   return predict_unchecked(m, c, t, l);
 }

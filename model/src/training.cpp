@@ -93,6 +93,7 @@ Training training_from_json(const nlohmann::json& j, Diagnostics& d, const std::
   if (r.string("fp8_format", t.fp8_format, false) && t.fp8_format != "hybrid" &&
       t.fp8_format != "e4m3")
     d.error(r.field("fp8_format"), "unknown value \"" + t.fp8_format + "\"; use hybrid or e4m3");
+  read_switch(r, "fp8_param_gather", t.fp8_param_gather);
   r.choice("optimizer", t.optimizer, false, parse_optimizer, "adam, adamw, sgd");
   r.number("learning_rate", t.learning_rate, false, 0.0, 1e3);
   r.integer("base_batch", t.base_batch, false, 0, 1'000'000'000);
@@ -158,6 +159,7 @@ nlohmann::json to_json(const Training& t) {
   sw("overlap_grad_reduce", t.overlap_grad_reduce);
   sw("overlap_param_gather", t.overlap_param_gather);
   sw("moe_a2a_overlap", t.moe_a2a_overlap);
+  sw("fp8_param_gather", t.fp8_param_gather);
   if (t.tokens > 0) j["tokens"] = t.tokens;
   if (!t.batch_ramp.empty()) {
     nlohmann::json br = nlohmann::json::array();

@@ -14,6 +14,7 @@ struct MemoryBreakdown {
   double optimizer = 0;    // fp32 master weights + Adam moments (mixed precision: 12 bytes/param)
   double activations = 0;  // stored for backward, all in-flight micro-batches
   double buffers = 0;      // communication buffers, ZeRO-3 gathered layers, logits workspace
+  double gathered_layers = 0;  // of buffers: ZeRO-3's gathered layers (divided by layout.tiles)
   double reserve = 0;      // fragmentation / allocator reserve
   double total = 0;        // sum of the above
   double capacity = 0;     // GPU memory

@@ -32,6 +32,9 @@ struct Training {
   DType dtype = DType::BF16;
   Fp8Recipe fp8_recipe = Fp8Recipe::Delayed;  // with dtype fp8
   std::string fp8_format = "hybrid";          // e4m3 forward, e5m2 backward; or "e4m3"
+  // FP8 primary weights, all-gathered in FP8 (Megatron --fp8-param-gather, torchtitan
+  // enable_fsdp_float8_all_gather); Default: off, as both frameworks default.
+  Switch fp8_param_gather = Switch::Default;
   Optimizer optimizer = Optimizer::Adam;
   double learning_rate = 3e-4;  // for the batch-scaling rule (R9): the rate at base_batch
   int64_t base_batch = 0;       // the batch learning_rate was tuned for; 0: the model's reference

@@ -1,0 +1,30 @@
+#pragma once
+// Context (sequence) parallelism of attention, three ways: ring attention (Liu et al. 2023;
+// Megatron-Core CP), all-to-all over heads (DeepSpeed Ulysses, Jacobs et al. 2023), and USP
+// (Fang & Zhao 2024, arXiv:2405.07719): Ulysses over `u` ranks inside a node, ring over cp / u.
+#include "parplan/cost/collectives.hpp"
+#include "parplan/cost/compute.hpp"
+
+namespace parplan::cost {
+
+// KV heads one TP rank holds: kv_heads / tp, or 1 when tp exceeds kv_heads (Megatron replicates).
+double kv_heads_per_tp_rank(const Model& m, int64_t tp);
+// Whether Ulysses of degree u can split the heads a TP rank holds: u divides heads / tp, and the
+// KV heads per rank are a multiple of u or divide it (then repeated up to u, as DeepSpeed does).
+bool ulysses_splits_heads(const Model& m, int64_t tp, int64_t u);
+// The Ulysses degree of a layout: cp for ulysses, 1 for ring; for usp `layout.ulysses`, or when
+// 0 the largest divisor of cp that keeps tp * u inside a node and splits the heads.
+int32_t ulysses_degree(const Model& m, const Cluster& c, const Layout& l);
+
+// One layer, one micro-batch: what the CP exchange sends per GPU and how long it takes.
+struct CpWork {
+  int32_t ulysses = 1, ring = 1;   // ulysses * ring = cp
+  double a2a_buffer_bytes = 0;     // Ulysses: Q + K + V + O buffers one rank all-to-alls (fwd)
+  double fwd_bytes = 0, bwd_bytes = 0;  // bytes each GPU sends
+  double fwd_s = 0, bwd_s = 0;          // total exchange time
+  double fwd_exposed_s = 0, bwd_exposed_s = 0;  // after overlap with attention compute
+};
+CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t, const Layout& l,
+                             const LayerCompute& lc);
+
+}  // namespace parplan::cost

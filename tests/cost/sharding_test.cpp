@@ -1,0 +1,104 @@
+// HSDP sharding groups and memory-centric tiling: memory and communication.
+#include <gtest/gtest.h>
+
+#include "parplan/cost/sharding.hpp"
+#include "parplan/cost/step.hpp"
+#include "parplan/model/io.hpp"
+
+using namespace parplan;
+using namespace parplan::cost;
+
+namespace {
+double states(const MemoryBreakdown& m) { return m.params + m.grads + m.optimizer; }
+Layout hsdp(int32_t dp, int32_t zero, int32_t shard_group) {
+  Layout l{.dp = dp, .tp = 1, .pp = 1, .zero = zero, .recompute = Recompute::Full};
+  l.shard_group = shard_group;
+  return l;
+}
+}  // namespace
+
+TEST(Hsdp, MemoryLiesBetweenZero3AndZero0AndEqualsEachAtItsExtremes) {
+  // Llama 2 7B on 64 GPUs (8 nodes of 8): shard groups of 1, 8 (a node) and 64 (all).
+  const Model m = load_model("llama2-7b");
+  const Cluster c = load_cluster("dgx-a100-80g");
+  const Training t = load_training("gpt3-1536");
+  const MemoryBreakdown z0 = memory_per_gpu(m, c, t, hsdp(64, 0, 0));
+  const MemoryBreakdown z3 = memory_per_gpu(m, c, t, hsdp(64, 3, 0));
+  const MemoryBreakdown g1 = memory_per_gpu(m, c, t, hsdp(64, 3, 1));
+  const MemoryBreakdown g8 = memory_per_gpu(m, c, t, hsdp(64, 3, 8));
+  const MemoryBreakdown g64 = memory_per_gpu(m, c, t, hsdp(64, 3, 64));
+  EXPECT_DOUBLE_EQ(g1.total, z0.total);
+  EXPECT_DOUBLE_EQ(g64.total, z3.total);
+  EXPECT_LT(g8.total, z0.total);
+  EXPECT_GT(g8.total, z3.total);
+  // By hand: 16 bytes of state per parameter, sharded over the 8 ranks of a group.
+  const double psi = count_params(m).total;
+  EXPECT_NEAR(states(g8) / (16 * psi / 8), 1.0, 1e-12);
+}
+
+TEST(Hsdp, GroupsSitInsideANodeAndReplicateAcrossNodes) {
+  const Cluster c = load_cluster("dgx-a100-80g");
+  const ShardGroups g = shard_groups(hsdp(64, 3, 8), c);
+  EXPECT_EQ(g.shard.size, 8);
+  EXPECT_FALSE(g.shard.spans_nodes());
+  EXPECT_EQ(g.replica.size, 8);
+  EXPECT_EQ(g.replica.per_node, 1);
+  const ShardGroups full = shard_groups(hsdp(64, 3, 0), c);
+  EXPECT_EQ(full.shard.size, 64);
+  EXPECT_EQ(full.replica.size, 1);
+}
+
+TEST(Hsdp, NodeShardedGathersRunOnNvlinkAndGradientsCrossNodesOnce) {
+  // Llama 2 7B, 32 layers: one layer's 16-bit parameters all-gathered inside the node is a ring
+  // of 8 on NVSwitch: 7 latencies + 7/8 of the bytes at the intra-node rate.
+  const Model m = load_model("llama2-7b");
+  const Cluster c = load_cluster("dgx-a100-80g");
+  const Training t = load_training("gpt3-1536");
+  const StepWork g8 = step_work(m, c, t, hsdp(64, 3, 8));
+  const StepWork full = step_work(m, c, t, hsdp(64, 3, 0));
+  const double layer_bytes = count_params(m).per_layer * 2;
+  const double bw = c.intra.bandwidth_bytes_per_s * c.efficiency.intra_node_link;
+  EXPECT_NEAR(g8.zero3_layer_gather_s / (7 * c.intra.latency_s + 7.0 / 8 * layer_bytes / bw), 1.0,
+              1e-9);
+  EXPECT_LT(g8.zero3_layer_gather_s, full.zero3_layer_gather_s);
+  // Gradients: reduce-scatter in the node + all-reduce of the 1/8 shard across 8 nodes.
+  EXPECT_GT(g8.dp_reduce_s, 0.0);
+  const StateBytes sb = state_bytes_per_param(t);
+  const Group nodes{8, 1, c.gpus_per_node};
+  const Group node{8, 8, c.gpus_per_node};
+  EXPECT_DOUBLE_EQ(g8.dp_reduce_s,
+                   collective_time(Collective::ReduceScatter, g8.dp_grad_bytes, node, c) +
+                       collective_time(Collective::AllReduce, g8.dp_grad_bytes / 8, nodes, c));
+  EXPECT_DOUBLE_EQ(g8.dp_grad_bytes, (count_params(m).total) * sb.grads);
+}
+
+TEST(Tiling, ATiledLayersPeakMemoryFallsWithTheTileCount) {
+  // ZeRO-3 keeps two gathered layers (current + prefetched); tiling gathers one tile at a time.
+  const Model m = load_model("llama2-70b");
+  const Cluster c = load_cluster("dgx-a100-80g");
+  const Training t = load_training("gpt3-1536");
+  Layout l = hsdp(8, 3, 0);
+  const double one = memory_per_gpu(m, c, t, l).gathered_layers;
+  // By hand: 2 layers * per-layer parameters * 2 bytes.
+  EXPECT_DOUBLE_EQ(one, 2 * count_params(m).per_layer * 2);
+  double prev = memory_per_gpu(m, c, t, l).total;
+  for (int32_t k : {2, 4, 8, 16}) {
+    l.tiles = k;
+    const MemoryBreakdown mem = memory_per_gpu(m, c, t, l);
+    EXPECT_DOUBLE_EQ(mem.gathered_layers, one / k);
+    EXPECT_LT(mem.total, prev) << k << " tiles";
+    prev = mem.total;
+  }
+}
+
+TEST(Tiling, TilesRunOneAfterAnotherAtASmallEfficiencyLoss) {
+  const Model m = load_model("llama2-70b");
+  const Cluster c = load_cluster("dgx-a100-80g");
+  const Training t = load_training("gpt3-1536");
+  Layout l = hsdp(8, 3, 0);
+  const double base = layer_compute(m, c, t, l).fwd_matmul_s;
+  l.tiles = 4;
+  const double tiled = layer_compute(m, c, t, l).fwd_matmul_s;
+  EXPECT_GT(tiled, base);
+  EXPECT_LT(tiled, 1.05 * base);  // 8192 / 4 columns still fill the tensor cores
+}
