@@ -1,4 +1,4 @@
-// `parplan explain`: which decision rules (R1-R10) apply to the inputs, what they recommend, and
+// `parplan explain`: which decision rules (R1-R11) apply to the inputs, what they recommend, and
 // whether the cost-model search agrees, with the numbers.
 #include <chrono>
 #include <cstdio>

@@ -115,7 +115,12 @@ std::string table(const std::vector<planner::Candidate>& top, const std::vector<
                   l.virtual_stages, to_string(l.offload), c.cost.step_time_s, simcol.c_str(),
                   c.cost.tokens_per_s, 100 * c.cost.mfu, c.cost.memory.total / kGiB,
                   100 * c.cost.exposed_comm_fraction);
-    o << line;
+    // Dimensions the columns do not show (CP kind, HSDP group, tiles) end the row.
+    std::string row = line, more;
+    if (l.cp > 1) more += std::string(" cp_kind=") + to_string(l.cp_kind);
+    if (l.shard_group > 0 && l.shard_group < l.dp) more += " shard=" + std::to_string(l.shard_group);
+    if (l.tiles > 1) more += " tiles=" + std::to_string(l.tiles);
+    o << row.insert(row.size() - 1, more);
   }
   return o.str();
 }
@@ -229,7 +234,7 @@ void add_plan_command(CLI::App& app) {
   add_input_options(cmd, po->in, false);
   cmd->add_option("--fix", po->fix,
                   "pin dimensions, e.g. tp=8,pp=8,cp=1,dp=16,mb=1,zero=1,recompute=selective,"
-                  "sp=true,schedule=1f1b,v=2,offload=none");
+                  "sp=true,schedule=1f1b,v=2,offload=none,cp_kind=ulysses,shard_group=8,tiles=4");
   cmd->add_flag("--allow-idle", po->allow_idle,
                 "accept layouts using fewer GPUs (dp*tp*pp*cp <= N)");
   cmd->add_option("--top,-k", po->top, "how many layouts to show")->capture_default_str();

@@ -31,9 +31,8 @@ int32_t ulysses_degree(const Model& m, const Cluster& c, const Layout& l) {
   }
   if (l.ulysses > 0) return l.ulysses;
   int32_t best = 1;
-  for (int32_t u = 2; u <= l.cp; ++u)
-    if (l.cp % u == 0 && int64_t(l.tp) * u <= c.gpus_per_node && ulysses_splits_heads(m, l.tp, u))
-      best = u;
+  for (int32_t u = 2; u <= l.cp && int64_t(l.tp) * u <= c.gpus_per_node; ++u)
+    if (l.cp % u == 0 && ulysses_splits_heads(m, l.tp, u)) best = u;
   return best;
 }
 

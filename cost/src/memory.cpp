@@ -170,4 +170,12 @@ MemoryBreakdown memory_per_gpu(const Model& m, const Cluster& c, const Training&
   return best;
 }
 
+int32_t tiles_to_fit(const MemoryBreakdown& untiled) {
+  const double g = untiled.gathered_layers, excess = untiled.total - untiled.capacity;
+  if (excess <= 0 || g <= excess) return 1;
+  for (int32_t k = std::max(2, int32_t(g / (g - excess))); k <= kMaxTiles; ++k)
+    if (untiled.total - g + g / double(k) <= untiled.capacity) return k;
+  return 1;
+}
+
 }  // namespace parplan::cost

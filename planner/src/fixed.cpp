@@ -13,7 +13,7 @@ namespace {
 
 constexpr const char* kKeys =
     "dp, tp, pp, cp, mb (micro_batch), zero, v (virtual_stages), recompute (rc), "
-    "sp (sequence_parallel), schedule, offload";
+    "sp (sequence_parallel), schedule, offload, cp_kind, shard_group (shard), tiles";
 
 std::string trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -89,6 +89,15 @@ Fixed parse_fixed(const std::string& text) {
         throw Error("--fix " + key + "=" + value +
                     ": expected none, optimizer or optimizer+params");
       f.offload = o;
+    } else if (key == "cp_kind") {
+      CpKind k;
+      if (!parse_cp_kind(value, k))
+        throw Error("--fix " + key + "=" + value + ": expected ring, ulysses or usp");
+      f.cp_kind = k;
+    } else if (key == "shard_group" || key == "shard") {
+      f.shard_group = parse_degree(key, value, 0, kMaxDeg);
+    } else if (key == "tiles") {
+      f.tiles = parse_degree(key, value, 1, 4096);
     } else {
       throw Error("--fix: unknown key '" + key + "'; known keys: " + kKeys);
     }

@@ -1,5 +1,6 @@
-// The decision rules R1-R10 (shared/docs/decision-rules.md): when each applies, what it
-// recommends, and whether the cost-model search's best plan agrees, with the numbers.
+// The decision rules R1-R10 (shared/docs/decision-rules.md) and R11 (rule_cp.cpp): when each
+// applies, what it recommends, and whether the cost-model search's best plan agrees, with the
+// numbers.
 #include "parplan/planner/rules.hpp"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/model/error.hpp"
+#include "rule_cp.hpp"
 
 namespace parplan::planner {
 
@@ -41,7 +43,9 @@ struct Facts {
   double one_gpu_state = 0;  // of which params + grads + optimizer
   bool fits_one_gpu = false;
   double largest_layer_bytes = 0;  // 16-bit weights + grads + activations of the largest layer
+  double largest_layer_state_bytes = 0;  // of which weights + grads (what tiling divides)
   bool layer_fits = true;
+  int32_t tiles = 1;  // memory-centric tiles that make the largest layer fit (0: none does)
 };
 
 Facts facts(const Model& m, const Cluster& c, const Training& t, int64_t gpus) {
@@ -61,9 +65,19 @@ Facts facts(const Model& m, const Cluster& c, const Training& t, int64_t gpus) {
   const auto sb = cost::state_bytes_per_param(t);
   const double largest = std::max({pc.per_layer, pc.embedding, pc.head});
   Layout one;
-  f.largest_layer_bytes =
-      largest * (sb.params + sb.grads) + cost::layer_activation_bytes(m, t, one);
+  f.largest_layer_state_bytes = largest * (sb.params + sb.grads);
+  const double act = cost::layer_activation_bytes(m, t, one);
+  f.largest_layer_bytes = f.largest_layer_state_bytes + act;
   f.layer_fits = f.largest_layer_bytes <= f.usable_bytes;
+  // Memory-centric tiling divides the layer's weights and grads by the tile count (ZeRO-Infinity
+  // sec. 5); the activations stay.
+  if (!f.layer_fits) {
+    f.tiles = 0;
+    if (f.usable_bytes > act) {
+      const double k = std::ceil(f.largest_layer_state_bytes / (f.usable_bytes - act));
+      if (k <= cost::kMaxTiles) f.tiles = int32_t(k);
+    }
+  }
   return f;
 }
 
@@ -239,15 +253,28 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
     RuleReport r = make_report("R3", "single-gpu-tiling");
     r.recommendation =
         "ZeRO-3 plus memory-centric tiling: split the largest layer's matrix multiply and run the "
-        "pieces one after another (parplan's search does not model tiling)";
+        "pieces one after another";
     r.fires = one_gpu && !f.layer_fits;
-    r.numbers = {{"largest_layer_bytes", f.largest_layer_bytes}, {"usable_bytes", f.usable_bytes}};
+    r.numbers = {{"largest_layer_bytes", f.largest_layer_bytes},
+                 {"largest_layer_state_bytes", f.largest_layer_state_bytes},
+                 {"usable_bytes", f.usable_bytes},
+                 {"recommended_tiles", f.tiles}};
     r.detail = "the largest layer's working set (16-bit weights, grads, activations) is " +
                gib(f.largest_layer_bytes) + " of " + gib(f.usable_bytes) + " usable";
     if (r.fires) {
-      // Agreement: the search, which has no tiling, finds nothing that fits either.
-      set_verdict(r, best == nullptr);
+      if (f.tiles > 0) {
+        r.recommendation += ": tiles=" + str(f.tiles);
+        r.detail += "; " + str(f.tiles) + " tiles bring its weights and grads from " +
+                    gib(f.largest_layer_state_bytes) + " to " +
+                    gib(f.largest_layer_state_bytes / f.tiles);
+      } else {
+        r.detail += "; its activations alone exceed the GPU, so no tile count helps";
+      }
+      // Agreement: the search's best plan tiles too (it tries tiling where ZeRO-Infinity's
+      // gathered layers do not fit), or nothing fits when no tile count helps.
+      set_verdict(r, f.tiles > 0 ? best && best->layout.tiles > 1 : best == nullptr);
       r.detail += "; " + best_desc;
+      if (best) r.numbers["best"] = layout_numbers(*best);
     }
     out.push_back(std::move(r));
   }
@@ -429,6 +456,7 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
     }
     out.push_back(std::move(r));
   }
+  out.push_back(detail::context_parallel_rule(m, c, t, best));  // R11 (rule_cp.cpp)
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "evaluator.hpp"
+#include "parplan/cost/context_parallel.hpp"
 #include "parplan/model/error.hpp"
 
 namespace parplan::planner {
@@ -21,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Split {
   int32_t dp, tp, pp, cp;
+  CpKind cp_kind = CpKind::Ring;
 };
 
 std::vector<int32_t> divisors(int64_t n) {
@@ -60,7 +62,8 @@ constexpr Recompute kRecompute[] = {Recompute::None, Recompute::Selective, Recom
 
 auto layout_key(const Layout& l) {
   return std::make_tuple(l.dp, l.tp, l.pp, l.cp, l.micro_batch, l.zero, l.recompute,
-                         l.sequence_parallel, l.schedule, l.virtual_stages, l.offload);
+                         l.sequence_parallel, l.schedule, l.virtual_stages, l.offload, l.cp_kind,
+                         l.shard_group, l.tiles);
 }
 
 // Bounded top-k: a max-heap under `better`, so the worst kept candidate is at the front.
@@ -131,6 +134,16 @@ class Worker {
     l.tp = sp.tp;
     l.pp = sp.pp;
     l.cp = sp.cp;
+    l.cp_kind = sp.cp_kind;
+    l.tiles = f.tiles.value_or(1);
+    // HSDP (zero 3 only): the whole DP group, or node-sized shard groups when DP spans nodes.
+    const int64_t node_group = s_.c.gpus_per_node / (int64_t(sp.tp) * sp.cp);
+    const int32_t pinned_group = f.shard_group.value_or(0);
+    const int32_t shard_options[2] = {
+        pinned_group == sp.dp ? 0 : pinned_group,
+        !f.shard_group && node_group > 1 && node_group < sp.dp && sp.dp % node_group == 0
+            ? int32_t(node_group) : -1};
+    const bool pinned_hsdp = f.shard_group && *f.shard_group > 0 && *f.shard_group < sp.dp;
     const bool sp_possible = sp.tp > 1 && (t.seq_len / sp.cp) % sp.tp == 0;
     for (int32_t mb : mbs_.of(sp.dp)) {
       if (!allowed(f.micro_batch, mb)) continue;
@@ -152,9 +165,16 @@ class Worker {
             if (!allowed(f.zero, zo.zero) || !allowed(f.offload, zo.offload)) continue;
             // With one data-parallel rank ZeRO shards nothing: keep stage 0 unless offloading.
             if (sp.dp == 1 && !f.zero && zo.zero > 0 && zo.offload == Offload::None) continue;
+            if (pinned_hsdp && zo.zero < 3) continue;
             l.zero = zo.zero;
             l.offload = zo.offload;
-            run_schedules(l, max_chunks_per_stage, micro_batches);
+            for (int32_t g : shard_options) {
+              // Searched HSDP groups only without offload (pinned ones everywhere).
+              if (g < 0 || (g > 0 && (zo.zero < 3 || sp.dp % g != 0))) continue;
+              if (g > 0 && !pinned_hsdp && zo.offload != Offload::None) continue;
+              l.shard_group = g;
+              run_schedules(l, max_chunks_per_stage, micro_batches);
+            }
           }
         }
       }
@@ -197,9 +217,20 @@ class Worker {
     }
   }
 
-  void evaluate(const Layout& l) {
+  void evaluate(const Layout& layout) {
     ++evaluated_;
-    const cost::MemoryBreakdown mem = eval_.memory(l);
+    Layout l = layout;
+    cost::MemoryBreakdown mem = eval_.memory(l);
+    // Memory-centric tiling, as ZeRO-Infinity pairs it with parameter offload, only where the
+    // gathered layers keep such a layout from fitting: the fewest tiles that make it fit (tiles
+    // cost time, never save it). Pinned tiles (--fix tiles=N) apply everywhere.
+    if (!mem.fits && !s_.f.tiles && l.offload == Offload::OptimizerAndParams) {
+      const int32_t k = cost::tiles_to_fit(mem);
+      if (k > 1) {
+        l.tiles = k;
+        mem = eval_.memory(l);
+      }
+    }
     if (evaluated_ == 1 || mem.total < smallest_bytes_) {
       smallest_bytes_ = mem.total;
       smallest_ = l;
@@ -228,6 +259,25 @@ class Worker {
 
 std::string str(int64_t v) {
   return std::to_string(v);
+}
+
+// Pins of the CP kind, HSDP group and tiles that no layout can satisfy.
+void check_fixed_cp_hsdp(const Model& m, const Fixed& f) {
+  if (f.cp_kind && *f.cp_kind == CpKind::Ulysses && f.cp && *f.cp > 1) {
+    const int32_t tp = f.tp.value_or(1);
+    if (!cost::ulysses_splits_heads(m, tp, *f.cp))
+      throw Error("--fix cp=" + str(*f.cp) + ",cp_kind=ulysses: Ulysses splits attention heads, "
+                  "so cp must divide the heads per TP rank (" + str(m.heads / tp) +
+                  ") and the KV heads per rank (" + str(std::max<int64_t>(1, m.kv_heads / tp)) +
+                  ") must divide it or be a multiple of it; use cp_kind=ring or usp, or a "
+                  "smaller cp");
+  }
+  if (f.shard_group && *f.shard_group > 0 && f.zero && *f.zero < 3)
+    throw Error("--fix shard_group=" + str(*f.shard_group) +
+                ": hybrid sharding needs zero=3 (FSDP / ZeRO-3); set zero=3 or drop shard_group");
+  if (f.shard_group && *f.shard_group > 0 && f.dp && *f.dp % *f.shard_group != 0)
+    throw Error("--fix shard_group=" + str(*f.shard_group) + ": must divide dp (" + str(*f.dp) +
+                ")");
 }
 
 // Pinned degrees that no layout can satisfy get an error naming the pin and the fix, instead of
@@ -268,6 +318,7 @@ void check_fixed(const Model& m, const Training& t, int64_t gpus, bool allow_idl
     throw Error("--fix offload=optimizer+params: parameter offload needs zero=3");
   if (f.offload && *f.offload == Offload::Optimizer && f.zero && *f.zero < 1)
     throw Error("--fix offload=optimizer: optimizer offload needs zero >= 1");
+  check_fixed_cp_hsdp(m, f);
   int64_t pinned = 1;
   std::string names;
   for (auto [name, v] :
@@ -286,9 +337,22 @@ void check_fixed(const Model& m, const Training& t, int64_t gpus, bool allow_idl
                 str(gpus) + ", change --gpus, or pass --allow-idle");
 }
 
-std::vector<Split> enumerate_splits(const Model& m, const Training& t, int64_t gpus,
-                                    bool allow_idle, const Fixed& f) {
+std::vector<Split> enumerate_splits(const Model& m, const Cluster& c, const Training& t,
+                                    int64_t gpus, bool allow_idle, const Fixed& f) {
   std::vector<Split> out;
+  // Context parallelism three ways (cp > 1): ring always; Ulysses where its degree splits the
+  // heads; USP where the derived Ulysses share is neither 1 nor cp (else it equals one of them).
+  auto push = [&](int32_t dp, int32_t tp, int32_t pp, int32_t cp) {
+    if (cp == 1) return out.push_back({dp, tp, pp, cp, CpKind::Ring});
+    if (allowed(f.cp_kind, CpKind::Ring)) out.push_back({dp, tp, pp, cp, CpKind::Ring});
+    if (allowed(f.cp_kind, CpKind::Ulysses) && cost::ulysses_splits_heads(m, tp, cp))
+      out.push_back({dp, tp, pp, cp, CpKind::Ulysses});
+    Layout usp{.dp = dp, .tp = tp, .pp = pp, .cp = cp};
+    usp.cp_kind = CpKind::Usp;
+    const int32_t u = cost::ulysses_degree(m, c, usp);
+    if (allowed(f.cp_kind, CpKind::Usp) && u > 1 && u < cp)
+      out.push_back({dp, tp, pp, cp, CpKind::Usp});
+  };
   const auto dps = divisors(t.global_batch);
   for (int32_t tp : divisors(m.heads)) {
     if (tp > gpus || !allowed(f.tp, tp) || !tp_divides_heads(m, tp)) continue;
@@ -303,12 +367,12 @@ std::vector<Split> enumerate_splits(const Model& m, const Training& t, int64_t g
           if (gpus % tpc != 0) continue;
           const int64_t dp = gpus / tpc;
           if (t.global_batch % dp != 0 || !allowed(f.dp, int32_t(dp))) continue;
-          out.push_back({static_cast<int32_t>(dp), tp, pp, cp});
+          push(static_cast<int32_t>(dp), tp, pp, cp);
           continue;
         }
         for (int32_t dp : dps) {
           if (tpc * dp > gpus) break;
-          if (allowed(f.dp, dp)) out.push_back({dp, tp, pp, cp});
+          if (allowed(f.dp, dp)) push(dp, tp, pp, cp);
         }
       }
     }
@@ -337,7 +401,7 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
   if (o.top_k < 1) throw Error("--top must be >= 1, got " + str(o.top_k));
   check_fixed(m, t, gpus, o.allow_idle, o.fixed);
 
-  Space space{m, c, t, o.fixed, enumerate_splits(m, t, gpus, o.allow_idle, o.fixed)};
+  Space space{m, c, t, o.fixed, enumerate_splits(m, c, t, gpus, o.allow_idle, o.fixed)};
   MicroBatches mbs;
   for (const Split& s : space.splits) mbs.dps.push_back(s.dp);
   std::sort(mbs.dps.begin(), mbs.dps.end());

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "fixtures.hpp"
+#include "parplan/cost/context_parallel.hpp"
 #include "parplan/cost/step.hpp"
 
 namespace parplan::planner {
@@ -130,9 +131,18 @@ TEST(Search, BestOfASmallCaseEqualsTheBruteForceMinimumOverPredict) {
                   for (Schedule s : {Schedule::GPipe, Schedule::OneFOneB, Schedule::Interleaved})
                     for (int32_t v = 1; v <= 12; ++v)
                       for (Offload o :
-                           {Offload::None, Offload::Optimizer, Offload::OptimizerAndParams}) {
+                           {Offload::None, Offload::Optimizer, Offload::OptimizerAndParams})
+                        for (CpKind k : {CpKind::Ring, CpKind::Ulysses, CpKind::Usp}) {
                         if ((s == Schedule::Interleaved) != (v > 1) || (sp && tp == 1)) continue;
                         Layout l{dp, tp, pp, cp, mb, zero, rc, sp, s, v, o};
+                        // cp_kind is moot without CP; USP is searched only where it is neither
+                        // ring (Ulysses degree 1) nor Ulysses (degree cp).
+                        l.cp_kind = k;
+                        if (cp == 1 && k != CpKind::Ring) continue;
+                        if (k == CpKind::Usp &&
+                            (cost::ulysses_degree(in.m, in.c, l) <= 1 ||
+                             cost::ulysses_degree(in.m, in.c, l) >= cp))
+                          continue;
                         Diagnostics d;
                         validate(l, in.m, in.c, in.t, d);
                         if (!d.ok()) continue;

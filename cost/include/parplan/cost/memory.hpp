@@ -43,4 +43,9 @@ double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage)
 MemoryBreakdown memory_per_gpu(const Model& m, const Cluster& c, const Training& t, const Layout& l,
                                int stage = -1);
 
+// Memory-centric tiling: the fewest tiles (at most kMaxTiles) that shrink the ZeRO-3 gathered
+// layers of `untiled` (a breakdown with tiles = 1) enough to fit; 1 when it fits or none does.
+constexpr int32_t kMaxTiles = 256;
+int32_t tiles_to_fit(const MemoryBreakdown& untiled);
+
 }  // namespace parplan::cost

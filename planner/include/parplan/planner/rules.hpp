@@ -11,7 +11,7 @@ namespace parplan::planner {
 enum class Verdict { Agrees, Disagrees, NotApplicable };
 
 struct RuleReport {
-  std::string id;                                     // "R1".."R10"
+  std::string id;                                     // "R1".."R11"
   std::string name;                                   // "single-gpu-fits"
   bool fires = false;                                 // the rule's condition holds for this input
   std::string recommendation;                         // what the rule says to do
