@@ -46,7 +46,7 @@ std::string row_cells(const planner::SweepRow& r, char sep, bool csv) {
 }
 
 void print_table(const std::vector<planner::SweepRow>& rows, const std::string& currency) {
-  std::printf("%6s  %-44s %8s %11s %6s %8s %10s %12s %9s %7s %s\n", "gpus", "best layout",
+  std::printf("%6s  %-60s %8s %11s %6s %8s %10s %12s %9s %7s %s\n", "gpus", "best layout",
               "step_s", "tokens/s", "MFU%", "days", "GPU-h", ("cost " + currency).c_str(), "MWh",
               "goodput", "pareto");
   for (const auto& r : rows) {
@@ -55,8 +55,8 @@ void print_table(const std::vector<planner::SweepRow>& rows, const std::string& 
       continue;
     }
     const auto& c = r.best.cost;
-    std::printf("%6lld  %-44s %8.3f %11.0f %6.1f %8.1f %10.3g %12.4g %9.4g %7.3f %s\n",
-                (long long)r.gpus, describe(r.best.layout).substr(0, 44).c_str(), c.step_time_s,
+    std::printf("%6lld  %-60s %8.3f %11.0f %6.1f %8.1f %10.3g %12.4g %9.4g %7.3f %s\n",
+                (long long)r.gpus, describe(r.best.layout).substr(0, 60).c_str(), c.step_time_s,
                 c.tokens_per_s, 100 * c.mfu, r.run.wall_s / 86400, r.run.gpu_hours, r.run.cost,
                 r.run.energy_kWh / 1000, r.run.goodput.goodput, r.pareto ? "*" : "");
   }
@@ -100,10 +100,12 @@ void run_sweep(const SweepArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   const bool tty = isatty(fileno(stderr));
   bool shown = false;
+  double last = 0;
   so.progress = [&](double f) {
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (el < 1.0) return;
+    if (el < 1.0 || (el - last < (tty ? 0.1 : 1.0) && f < 1.0) || (f >= 1.0 && !shown)) return;
     shown = true;
+    last = el;
     std::fprintf(stderr, tty ? "\rsweeping: %3.0f%% after %.1f s" : "sweeping: %3.0f%% after %.1f s\n",
                  100 * f, el);
   };

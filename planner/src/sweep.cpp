@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace parplan::planner {
@@ -144,6 +145,58 @@ int knee(const std::vector<SweepRow>& rows) {
     }
   }
   return best;
+}
+
+namespace {
+std::string f(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+double bubble_share(const SweepRow& r) {
+  return r.best.cost.time.pp_bubble / r.best.cost.step_time_s;
+}
+}  // namespace
+
+CostView cost_view(const std::vector<SweepRow>& rows) {
+  CostView v;
+  v.knee = knee(rows);
+  std::vector<size_t> front;
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].pareto) front.push_back(i);
+  std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return rows[a].gpus < rows[b].gpus; });
+  if (front.empty()) {
+    v.text = "no GPU count has a plan that fits, so there is no cost front";
+    return v;
+  }
+  const size_t k = v.knee >= 0 ? size_t(v.knee) : front.back();
+  const SweepRow& kr = rows[k];
+  const bool money = kr.run.cost > 0;
+  std::string t = (v.knee >= 0 ? "knee of the (time-to-train, " : "fastest point of the (time-to-train, ") +
+                  std::string(money ? "cost" : "GPU-hours") + ") front: " + std::to_string(kr.gpus) +
+                  " GPUs, " + f("%.1f", kr.run.wall_s / 86400) + " days, " +
+                  (money ? f("%.4g ", kr.run.cost) + kr.run.currency : f("%.4g GPU-hours", kr.run.gpu_hours)) + ".";
+  auto step = [&](const SweepRow& a, const SweepRow& b) {
+    // From a to b (more GPUs): how much faster, how much dearer, and what grew.
+    const double faster = 1 - b.run.wall_s / a.run.wall_s;
+    const double dearer = cost_axis(b) / cost_axis(a) - 1;
+    const double eff = (a.run.wall_s * double(a.gpus)) / (b.run.wall_s * double(b.gpus));
+    return std::to_string(a.gpus) + " -> " + std::to_string(b.gpus) + " GPUs: " +
+           f("%.0f%%", 100 * faster) + " less time for " + f("%+.0f%%", 100 * dearer) +
+           " cost (scaling efficiency " + f("%.0f%%", 100 * eff) + "; exposed communication " +
+           f("%.0f%%", 100 * a.best.cost.exposed_comm_fraction) + " -> " +
+           f("%.0f%%", 100 * b.best.cost.exposed_comm_fraction) + " of a step, pipeline bubble " +
+           f("%.0f%%", 100 * bubble_share(a)) + " -> " + f("%.0f%%", 100 * bubble_share(b)) +
+           ", goodput " + f("%.1f%%", 100 * a.run.goodput.goodput) + " -> " +
+           f("%.1f%%", 100 * b.run.goodput.goodput) + ", memory " +
+           f("%.0f", a.best.cost.memory.total / 1073741824.0) + " -> " +
+           f("%.0f GiB/GPU", b.best.cost.memory.total / 1073741824.0) + ")";
+  };
+  const auto pos = std::find(front.begin(), front.end(), k);
+  if (pos != front.begin()) t += " Below it, " + step(rows[*(pos - 1)], kr) + ".";
+  if (pos + 1 != front.end()) t += " Beyond it, " + step(kr, rows[*(pos + 1)]) + ".";
+  v.text = t;
+  return v;
 }
 
 }  // namespace parplan::planner

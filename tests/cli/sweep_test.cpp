@@ -1,6 +1,8 @@
 // `parplan sweep` and the whole-run block of predict/plan, through the binary.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "run_cli.hpp"
@@ -86,4 +88,18 @@ TEST(CliPredict, TokensAddTheRunBlock) {
               1e-6 * j["run"]["wall_s"].get<double>());
 }
 
+}  // namespace
+
+namespace {
+TEST(CliExplain, TokensAddTheCostView) {
+  CliResult r = run_cli("explain " + kLlama7 + "--gpus 256 -j 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("cost view: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("scaling efficiency"), std::string::npos) << r.out;
+  r = run_cli("explain " + kLlama7 + "--gpus 256 -j 1 --json", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["cost_view"]["text"].is_string());
+  EXPECT_GT(j["best"]["prediction"]["run"]["gpu_hours"].get<double>(), 0);
+}
 }  // namespace

@@ -47,4 +47,12 @@ int pick_budget(const std::vector<SweepRow>& rows, double budget);
 // ends in log(time), log(cost) space; -1 when the front has fewer than three points.
 int knee(const std::vector<SweepRow>& rows);
 
+// explain's cost view: the knee of the front and why it sits there (scaling efficiency of the
+// next doubling, exposed communication, pipeline bubble, goodput, memory), with the numbers.
+struct CostView {
+  int knee = -1;  // index into the rows; -1: the front is too short for a knee
+  std::string text;
+};
+CostView cost_view(const std::vector<SweepRow>& rows);
+
 }  // namespace parplan::planner
