@@ -8,12 +8,9 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "inputs.hpp"
-<<<<<<< HEAD
 #include "params_view.hpp"
-=======
 #include "run_format.hpp"
 #include "parplan/cost/run.hpp"
->>>>>>> main
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
 
@@ -105,11 +102,8 @@ void add_predict_command(CLI::App& app) {
     if (args->json) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);
-<<<<<<< HEAD
       j["parameters"] = parameters_json(in.model);
-=======
       if (run) j["run"] = cost::to_json(*run);
->>>>>>> main
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << table(in, s);
