@@ -145,11 +145,10 @@ void run_sweep(const SweepArgs& a) {
   if (a.json) {
     nlohmann::json j = rows_json(rows);
     if (pick >= 0) {
-      nlohmann::json wrapped = {{"rows", j}, {"pick", rows[size_t(pick)].gpus}, {"pick_rule", pick_what}};
-      std::cout << wrapped.dump(2) << "\n";
-    } else {
-      std::cout << j.dump(2) << "\n";
+      j[size_t(pick)]["pick"] = true;
+      j[size_t(pick)]["pick_rule"] = pick_what;
     }
+    std::cout << j.dump(2) << "\n";
     return;
   }
   if (a.csv) {

@@ -103,3 +103,17 @@ TEST(CliExplain, TokensAddTheCostView) {
   EXPECT_GT(j["best"]["prediction"]["run"]["gpu_hours"].get<double>(), 0);
 }
 }  // namespace
+
+namespace {
+TEST(CliSweep, JsonMarksTheBudgetPick) {
+  CliResult r = run_cli("sweep " + kLlama7 + "--gpus 64,128 -j 1 --json --budget 1e9", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  int picks = 0;
+  for (const auto& row : j) picks += row.value("pick", false);
+  EXPECT_EQ(picks, 1);
+  // Both fit a budget of 1e9 USD: the fastest (128 GPUs) is picked.
+  EXPECT_TRUE(j[1].value("pick", false));
+}
+}  // namespace
