@@ -210,6 +210,7 @@ TEST(Run, ZeroThreeWithTiedEmbeddingsAndWithPipelineMatchSingleProcess) {
   z3.layout = layout(2, 1, 1, 3);
   expect_same_losses(run(options(z3, "tied_zero3")), ref);
   auto pp = small_plan(layout(2, 1, 2, 3));
+  pp.cluster.gpus_per_node = 4;  // 4 ranks on this host
   expect_same_losses(run(options(pp, "zero3_pp2")), reference());
 }
 
@@ -219,15 +220,21 @@ TEST(Run, BlasIsReportedAndCoreTypeKeepsTheLosses) {
   ASSERT_TRUE(m.contains("blas"));
   if (fs::exists("/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3") &&
       fs::equivalent("/usr/lib/x86_64-linux-gnu/libblas.so.3",
-                     "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"))
+                     "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3")) {
     EXPECT_EQ(m["blas"].value("kind", ""), "openblas") << m["blas"].dump();
+  }
   const char* set = std::getenv("OPENBLAS_CORETYPE");
   std::string saved = set ? set : "";
   ::setenv("OPENBLAS_CORETYPE", set ? set : "Haswell", 1);
   auto again = run(options(small_plan(layout(1, 1, 1)), "coretype"));
-  if (set) ::setenv("OPENBLAS_CORETYPE", saved.c_str(), 1); else ::unsetenv("OPENBLAS_CORETYPE");
-  if (again["blas"].value("kind", "") == "openblas")
+  if (set) {
+    ::setenv("OPENBLAS_CORETYPE", saved.c_str(), 1);
+  } else {
+    ::unsetenv("OPENBLAS_CORETYPE");
+  }
+  if (again["blas"].value("kind", "") == "openblas") {
     EXPECT_EQ(again["blas"].value("OPENBLAS_CORETYPE", ""), set ? saved : "Haswell");
+  }
   expect_same_losses(again, m);
 }
 
