@@ -1,5 +1,6 @@
 // `parplan predict`: the analytical cost of one layout (step time, throughput, MFU, memory).
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +8,8 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "inputs.hpp"
+#include "run_format.hpp"
+#include "parplan/cost/run.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
 
@@ -19,6 +22,7 @@ struct PredictArgs {
   std::string out;
   int stage = -1;
   std::string plan;
+  double tokens = 0;
 };
 
 std::string table(const Inputs& in, const cost::StepCost& s) {
@@ -65,6 +69,8 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--out,-o", args->out, "also write the plan (inputs + layout + prediction) here");
   cmd->add_option("--plan,-p", args->plan, "take model, cluster, train and layout from a plan file");
   cmd->add_option("--stage", args->stage, "memory of this pipeline stage (default: the peak one)");
+  cmd->add_option("--tokens", args->tokens,
+                  "total training tokens: adds time-to-train, GPU-hours, cost, energy, goodput");
   cmd->callback([args] {
     Inputs in;
     if (!args->plan.empty()) {
@@ -81,16 +87,23 @@ void add_predict_command(CLI::App& app) {
         throw Error("--stage must be below pp (" + std::to_string(in.layout.pp) + ")");
       s.memory = cost::memory_per_gpu(in.model, in.cluster, in.training, in.layout, args->stage);
     }
+    apply_tokens(in.training, args->tokens);
+    std::optional<cost::RunCost> run;
+    if (in.training.tokens > 0)
+      run = cost::run_cost(in.model, in.cluster, in.training, in.layout, s);
     if (!args->out.empty()) {
       Plan p{in.model, in.cluster, in.training, in.layout, cost::to_json(s), {}};
+      if (run) p.prediction["run"] = cost::to_json(*run);
       emit(args->out, to_json(p).dump(2));
     }
     if (args->json) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);
+      if (run) j["run"] = cost::to_json(*run);
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << table(in, s);
+      if (run) std::cout << "\n" << run_table(*run);
     }
   });
 }
