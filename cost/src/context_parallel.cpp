@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "parplan/cost/attention.hpp"
+
 namespace parplan::cost {
 
 namespace {
@@ -36,19 +38,40 @@ int32_t ulysses_degree(const Model& m, const Cluster& c, const Layout& l) {
   return best;
 }
 
+namespace {
+// Per-token widths (elements) one rank exchanges, after TP: Q, O, and K + V with the KV heads
+// replicated when tp exceeds them (Megatron) and repeated up to u for Ulysses (DeepSpeed, GQA).
+struct Widths {
+  double q = 0, o = 0, kv = 0;
+};
+Widths widths(const Model& m, int64_t tp, int64_t u) {
+  const AttentionShape a = attention_shape(m);
+  const double kv_local = kv_heads_per_tp_rank(m, tp);
+  const double kv_heads = m.kv_heads > 0 ? double(m.kv_heads) : 1.0;
+  const double repeat = u > 1 ? std::max(kv_local, double(u)) / kv_local : 1.0;
+  return {a.q / double(tp), a.o_in / double(tp),
+          (a.k + a.v) / kv_heads * kv_local * repeat};
+}
+}  // namespace
+
+double ulysses_buffer_bytes(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+  const int64_t u = l.cp > 1 ? ulysses_degree(m, c, l) : 1;
+  if (u <= 1) return 0.0;
+  const Widths wd = widths(m, l.tp, u);
+  const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
+  return T * double(t.element_bytes()) * (wd.q + wd.o + wd.kv);
+}
+
 CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t, const Layout& l,
                              const LayerCompute& lc) {
   CpWork w;
   if (l.cp <= 1) return w;
   const double e = t.element_bytes();
   const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);  // local tokens
-  const double hd = double(m.head_dim());
-  const double q_heads = double(m.heads) / double(l.tp);
   const int64_t u = ulysses_degree(m, c, l), r = l.cp / u;
   w.ulysses = int32_t(u);
   w.ring = int32_t(r);
-  // KV heads in the all-to-all: fewer than u are repeated up to u (DeepSpeed Ulysses with GQA).
-  const double kv_heads = std::max(kv_heads_per_tp_rank(m, l.tp), u > 1 ? double(u) : 0.0);
+  const Widths wd = widths(m, l.tp, u);
   const int64_t gpn = c.gpus_per_node;
   const double slow = c.efficiency.overlap_slowdown;
 
@@ -57,9 +80,10 @@ CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t
     // before attention, the output back after; backward mirrors it (dO, then dQ, dK, dV). Each
     // rank sends (u - 1) / u of every buffer; nothing overlaps (attention waits for its input).
     const Group g{u, per_node(gpn, l.tp, u), gpn};
-    const double qo = T * q_heads * hd * e, kv = T * kv_heads * hd * e;
-    w.a2a_buffer_bytes = 2 * qo + 2 * kv;
-    const double a2a_s = 2 * collective_time(Collective::AllToAll, qo, g, c) +
+    const double q = T * wd.q * e, o = T * wd.o * e, kv = T * wd.kv * e / 2;
+    w.a2a_buffer_bytes = q + o + 2 * kv;
+    const double a2a_s = collective_time(Collective::AllToAll, q, g, c) +
+                         collective_time(Collective::AllToAll, o, g, c) +
                          2 * collective_time(Collective::AllToAll, kv, g, c);
     const double sent = double(u - 1) / double(u) * w.a2a_buffer_bytes;
     w.fwd_bytes += sent;
@@ -71,11 +95,11 @@ CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t
   }
   if (r > 1) {
     // Ring attention (Liu et al. 2023; Megatron-Core CP): each rank passes its K, V block (its
-    // cp-th of the sequence, its u-th of the heads after Ulysses) around the ring in r - 1 steps in
-    // forward, K, V and dK, dV in backward; each step overlaps with the attention block computed
-    // on the previous one.
+    // cp-th of the sequence, its u-th of the heads after Ulysses: the same bytes) around the ring
+    // in r - 1 steps in forward, K, V and dK, dV in backward; each step overlaps with the
+    // attention block computed on the previous one.
     const Group g{r, per_node(gpn, int64_t(l.tp) * u, r), gpn};
-    const double kv_block = 2.0 * T * (u > 1 ? kv_heads : kv_heads_per_tp_rank(m, l.tp)) * hd * e;
+    const double kv_block = T * wd.kv * e;
     const double step_fwd = collective_time(Collective::SendRecv, kv_block, g, c);
     const double step_bwd = collective_time(Collective::SendRecv, 2 * kv_block, g, c);
     const double attn_fwd = lc.fwd_attention_core_s / double(r), attn_bwd = 2 * attn_fwd;

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "parplan/cost/attention.hpp"
 #include "parplan/cost/context_parallel.hpp"
 #include "parplan/cost/fp8.hpp"
+#include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "stage_params.hpp"
 
@@ -38,20 +40,27 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   const double sbh = s * b * h;
   const double sp_div = l.sequence_parallel ? tp : 1.0;
   if (l.recompute == Recompute::Full) return e * sbh / sp_div;  // layer input only
-  const double kv_ratio = double(m.kv_heads) / double(m.heads);
-  // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout masks.
-  const double replicated = sbh * (4 * e + 2);
-  // Split by TP: Q, K, V, attention-projection input, FC1 output (two for gated), activation output.
-  const double mlp_pre = (m.gated_mlp ? 2.0 : 1.0) * f / h;
-  const double sharded = sbh * e * (1 + 2 * kv_ratio + 1 + mlp_pre + f / h);
+  const AttentionShape a = attention_shape(m);
+  // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout
+  // masks; MLA's compressed latents (its down-projections are not split).
+  const double replicated = sbh * (4 * e + 2) + s * b * e * a.latent;
+  // Split by TP: Q, K, V, attention-projection input; FC1 output (two for gated), activation output.
+  const double attn = s * b * e * (a.q + a.k + a.v + a.o_in);
+  const double mlp = sbh * e * ((m.gated_mlp ? 2.0 : 1.0) * f / h + f / h);
+  // MoE layers keep their routed rows instead of the dense MLP's (moe.cpp); the average layer.
+  const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+  const double sharded = attn + (1 - moe_share) * mlp;
+  const double moe = moe_share * moe_mlp_activation_bytes(m, t, l);
   double scores = 0;
-  if (!t.flash_attention && l.recompute == Recompute::None)
-    scores = (2 * e + 1) * double(m.heads) * s * s * b;  // softmax out, dropout mask and output
+  if (!t.flash_attention && l.recompute == Recompute::None)  // softmax out, dropout mask, output
+    scores = (2 * e + 1) * double(m.heads) * s * attended_keys(m, s) * b;
   // FP8 (fp8.cpp): the QKV and FC1 inputs (replicated) and the projection and FC2 inputs (split
   // by TP) are saved as their FP8 copies instead of 16-bit.
-  const double fp8_saved = t.fp8() ? (e - saved_gemm_input_bytes(t)) * sbh : 0.0;
-  return (replicated - 2 * fp8_saved) / sp_div + (sharded - fp8_saved * (1 + f / h)) / tp +
-         scores / tp;
+  const double fp8_saved =
+      t.fp8() ? (e - saved_gemm_input_bytes(t)) *
+                    (2 * sbh / sp_div + (s * b * a.o_in + (1 - moe_share) * sbh * f / h) / tp)
+              : 0.0;
+  return replicated / sp_div + sharded / tp + moe + scores / tp - fp8_saved;
 }
 
 double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage) {
@@ -85,15 +94,18 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   const StateBytes b = state_bytes_per_param(t);
   // Rajbhandari et al. 2020, fig. 1: stage 1 shards optimizer states, 2 also gradients, 3 also
   // parameters, over the data-parallel group, or with HSDP over its shard group (sharding.hpp).
+  // Routed experts shard over the expert-data-parallel group instead (Megatron-Core MoE).
   const double dp = double(l.shard_size());
+  const double ne = sp.experts, nd = n - ne, edp = detail::expert_dp(l);
+  auto part = [&](double per_param, int from_stage) {
+    return l.zero >= from_stage ? nd * per_param / dp + ne * per_param / edp
+                                : n * per_param;
+  };
+  double params = part(b.params, 3), grads = part(b.grads, 2), opt = part(b.optimizer, 1);
   // FP8 (fp8.cpp): primary layer weights in FP8 with fp8_param_gather; FP8 (+ transposed) copies
   // of the resident layers' weights cached across micro-batches.
   const double layer_w = fp8_param_gather(t) ? 1.0 : b.params, copies = fp8_weight_copy_bytes(t);
-  double params = sp.layers * layer_w + sp.other * b.params, grads = n * b.grads,
-         opt = n * b.optimizer;
-  if (l.zero >= 1) opt /= dp;
-  if (l.zero >= 2) grads /= dp;
-  if (l.zero >= 3) params /= dp;
+  params *= 1.0 - sp.layers / n * (b.params - layer_w) / b.params;
   // ZeRO-3 gathers layers on use (buffers below); without sharding they stay resident.
   const bool gathers = l.zero >= 3 && (dp > 1 || l.offload == Offload::OptimizerAndParams);
   if (!gathers) params += sp.layers * copies;
@@ -130,27 +142,26 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   r.activations = r.layer_activations + extra;
 
   // Buffers: fp32 logits + their gradient on the last stage (vocab-parallel cross-entropy),
-  // pipeline send/receive buffers, the TP all-gather output under SP, DP gradient buckets
-  // (PyTorch DDP / Megatron: ~25 M elements), ZeRO-3 gathered layers (current + prefetched).
+  // pipeline send/receive buffers, the TP all-gather output under SP, ZeRO-2/3 layer gradient
+  // buffers, ZeRO-3 gathered layers (current + prefetched). ZeRO 0/1 reduce buckets that are views
+  // of the contiguous gradient buffer (Megatron-core ParamAndGradBuffer, DDP
+  // gradient_as_bucket_view; parplan's runtime): nothing beyond `grads`. ZeRO 2/3 (DeepSpeed,
+  // parplan's runtime) produce a layer's gradients into a buffer that is reduce-scattered into the
+  // shard when the layer is done: one layer being produced while the previous one is in flight.
   double buffers = 0;
   if (stage == l.pp - 1) buffers += 2.0 * 4.0 * s * double(l.micro_batch) * double(m.vocab) / l.tp;
   if (l.pp > 1) buffers += 2.0 * e * sbh / double(l.tp);
   if (l.sequence_parallel) buffers += e * sbh;
-  if (l.dp > 1) buffers += std::min(grads > 0 ? grads : n * b.grads, 2.0 * 25e6 * b.grads);
+  const double layer_params = count_params(m).per_layer / double(l.tp);
+  if (dp > 1 && l.zero >= 2) buffers += 2.0 * layer_params * b.grads;
   if (gathers) {
     // Memory-centric tiling (ZeRO-Infinity sec. 5): a layer's parameters are gathered one tile at
     // a time, so the working set is divided by the tile count.
-    const double layer_full = count_params(m).per_layer / double(l.tp) * (layer_w + copies);
-    r.gathered_layers = 2.0 * layer_full / double(l.tiles);
+    r.gathered_layers = 2.0 * layer_params * (layer_w + copies) / double(l.tiles);
     buffers += r.gathered_layers;
   }
-  if (l.cp > 1 && l.cp_kind != CpKind::Ring) {
-    // Ulysses / USP: the head-sharded Q, K, V, O the all-to-all writes (context_parallel.cpp).
-    const double u = double(ulysses_degree(m, c, l));
-    const double kv = std::max(kv_heads_per_tp_rank(m, l.tp), u);
-    if (u > 1) buffers += s * double(l.micro_batch) * double(m.head_dim()) * e *
-                          (2 * double(m.heads) / l.tp + 2 * kv);
-  }
+  // Ulysses / USP: the head-sharded Q, K, V, O the all-to-all writes (context_parallel.cpp).
+  if (l.cp > 1 && l.cp_kind != CpKind::Ring) buffers += ulysses_buffer_bytes(m, c, t, l);
   r.buffers = buffers;
   r.reserve = c.efficiency.memory_reserve * c.gpu.memory_bytes;
   r.total = r.params + r.grads + r.optimizer + r.activations + r.buffers + r.reserve;

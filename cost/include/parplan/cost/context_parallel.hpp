@@ -16,6 +16,10 @@ bool ulysses_splits_heads(const Model& m, int64_t tp, int64_t u);
 // 0 the largest divisor of cp that keeps tp * u inside a node and splits the heads.
 int32_t ulysses_degree(const Model& m, const Cluster& c, const Layout& l);
 
+// Bytes of the head-sharded Q, O, K, V one Ulysses all-to-all writes (one layer, one micro-batch);
+// 0 for ring attention.
+double ulysses_buffer_bytes(const Model& m, const Cluster& c, const Training& t, const Layout& l);
+
 // One layer, one micro-batch: what the CP exchange sends per GPU and how long it takes.
 struct CpWork {
   int32_t ulysses = 1, ring = 1;   // ulysses * ring = cp
