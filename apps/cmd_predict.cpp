@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "inputs.hpp"
+#include "params_view.hpp"
 #include "run_format.hpp"
 #include "parplan/cost/run.hpp"
 #include "parplan/cost/step.hpp"
@@ -33,11 +34,13 @@ std::string table(const Inputs& in, const cost::StepCost& s) {
     << in.cluster.name << "), " << describe(in.layout) << "\n";
   o << "  global batch " << in.training.global_batch << " x " << in.training.seq_len
     << " tokens, " << s.micro_batches << " micro-batches per pipeline, " << to_string(in.training.dtype)
-    << "\n\n";
+    << "\n";
+  o << "  parameters " << parameters_line(in.model) << "\n\n";
   o << "step time        " << secs(s.step_time_s) << "\n";
   o << "  compute        " << secs(t.compute) << "\n";
   o << "  TP comm        " << secs(t.tp_comm) << "\n";
   o << "  CP comm        " << secs(t.cp_comm) << "\n";
+  if (t.ep_comm > 0) o << "  EP comm        " << secs(t.ep_comm) << "\n";
   o << "  PP comm        " << secs(t.pp_comm) << "\n";
   o << "  PP bubble      " << secs(t.pp_bubble) << "\n";
   o << "  DP comm        " << secs(t.dp_comm_exposed) << " exposed of " << secs(t.dp_comm_total)
@@ -99,6 +102,7 @@ void add_predict_command(CLI::App& app) {
     if (args->json) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);
+      j["parameters"] = parameters_json(in.model);
       if (run) j["run"] = cost::to_json(*run);
       std::cout << j.dump(2) << "\n";
     } else {
