@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "parplan/cost/attention.hpp"
+#include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "stage_params.hpp"
 
@@ -36,16 +38,21 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   const double sbh = s * b * h;
   const double sp_div = l.sequence_parallel ? tp : 1.0;
   if (l.recompute == Recompute::Full) return e * sbh / sp_div;  // layer input only
-  const double kv_ratio = double(m.kv_heads) / double(m.heads);
-  // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout masks.
-  const double replicated = sbh * (4 * e + 2);
-  // Split by TP: Q, K, V, attention-projection input, FC1 output (two for gated), activation output.
-  const double mlp_pre = (m.gated_mlp ? 2.0 : 1.0) * f / h;
-  const double sharded = sbh * e * (1 + 2 * kv_ratio + 1 + mlp_pre + f / h);
+  const AttentionShape a = attention_shape(m);
+  // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout
+  // masks; MLA's compressed latents (its down-projections are not split).
+  const double replicated = sbh * (4 * e + 2) + s * b * e * a.latent;
+  // Split by TP: Q, K, V, attention-projection input; FC1 output (two for gated), activation output.
+  const double attn = s * b * e * (a.q + a.k + a.v + a.o_in);
+  const double mlp = sbh * e * ((m.gated_mlp ? 2.0 : 1.0) * f / h + f / h);
+  // MoE layers keep their routed rows instead of the dense MLP's (moe.cpp); the average layer.
+  const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+  const double sharded = attn + (1 - moe_share) * mlp;
+  const double moe = moe_share * moe_mlp_activation_bytes(m, t, l);
   double scores = 0;
-  if (!t.flash_attention && l.recompute == Recompute::None)
-    scores = (2 * e + 1) * double(m.heads) * s * s * b;  // softmax out, dropout mask and output
-  return replicated / sp_div + sharded / tp + scores / tp;
+  if (!t.flash_attention && l.recompute == Recompute::None)  // softmax out, dropout mask, output
+    scores = (2 * e + 1) * double(m.heads) * s * attended_keys(m, s) * b;
+  return replicated / sp_div + sharded / tp + moe + scores / tp;
 }
 
 double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage) {
@@ -80,10 +87,13 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   const double dp = double(l.dp);
   // Rajbhandari et al. 2020, fig. 1: stage 1 shards optimizer states, 2 also gradients, 3 also
   // parameters, over the data-parallel group.
-  double params = n * b.params, grads = n * b.grads, opt = n * b.optimizer;
-  if (l.zero >= 1) opt /= dp;
-  if (l.zero >= 2) grads /= dp;
-  if (l.zero >= 3) params /= dp;
+  // Routed experts shard over the expert-data-parallel group instead (Megatron-Core MoE).
+  const double ne = sp.experts, nd = n - ne, edp = detail::expert_dp(l);
+  auto part = [&](double per_param, int from_stage) {
+    return l.zero >= from_stage ? nd * per_param / dp + ne * per_param / edp
+                                : n * per_param;
+  };
+  double params = part(b.params, 3), grads = part(b.grads, 2), opt = part(b.optimizer, 1);
   if (l.offload != Offload::None) {  // ZeRO-Offload (Ren et al. 2021): grads + optimizer on CPU
     r.cpu_offload += opt + grads;
     opt = 0;
