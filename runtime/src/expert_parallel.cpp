@@ -23,6 +23,19 @@ MoeImpl::MoeImpl(const MoeConfig& c, Group* ep_group, const std::string& name)
 }
 
 namespace {
+
+// Identity forward; the gradient times `scale` backward (the experts' 1/ep, before any reduction).
+struct ScaleGrad : torch::autograd::Function<ScaleGrad> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, double scale) {
+    ctx->saved_data["scale"] = scale;
+    return x.view_as(x);
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grad) {
+    return {grad[0] * ctx->saved_data["scale"].toDouble(), torch::Tensor()};
+  }
+};
+
 std::vector<int64_t> to_vector(const torch::Tensor& t) {
   auto c = t.to(torch::kCPU, torch::kLong).contiguous();
   return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
@@ -56,6 +69,11 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
   // Dispatch.
   auto xr = ep::all_to_all(xs, ep, send, recv);  // by source rank, then by expert
 
+  // An expert's gradient sums the tokens of every EP rank that sent it some: 1/ep of it is this
+  // rank's share of the DP average (the expert-DP optimizer averages over the rest).
+  auto share = [&](const torch::Tensor& w) { return p == 1 ? w : ScaleGrad::apply(w, 1.0 / p); };
+  auto w1 = share(fc_w), b1 = share(fc_b), w2 = share(proj_w), b2 = share(proj_b);
+
   // Experts: the rows of local expert j are one block per source rank.
   std::vector<torch::Tensor> outs, rows;
   int64_t off = 0;
@@ -71,8 +89,8 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
     for (int64_t j = 0; j < local; ++j) {
       if (idx[size_t(j)].empty()) continue;
       auto ij = torch::tensor(idx[size_t(j)], torch::kLong).to(x.device());
-      auto h = torch::nn::functional::linear(xr.index_select(0, ij), fc_w[j], fc_b[j]);
-      outs.push_back(torch::nn::functional::linear(torch::gelu(h), proj_w[j], proj_b[j]));
+      auto h = torch::nn::functional::linear(xr.index_select(0, ij), w1[j], b1[j]);
+      outs.push_back(torch::nn::functional::linear(torch::gelu(h), w2[j], b2[j]));
       rows.push_back(ij);
     }
     auto perm = torch::cat(rows);  // expert-major position -> row of xr

@@ -9,7 +9,7 @@
 // EP is carved out of DP: an EP group is ep consecutive DP ranks (same tp, pp); each rank routes
 // its own tokens. Expert weights are replicated across the ep-strided "expert data-parallel"
 // group, whose optimizer averages their gradients; since an expert's gradient already sums the
-// tokens of the ep ranks that sent it some, it is scaled by 1/ep first (expert_grad_scale).
+// tokens of the ep ranks that sent it some, the backward scales it by 1/ep first.
 #include <string>
 #include <vector>
 

@@ -110,15 +110,25 @@ int64_t GptStageImpl::seq_shards() const { return sp_on(cfg, groups) ? groups.tp
 torch::Tensor GptStageImpl::forward(const torch::Tensor& input) {
   const bool sp = sp_on(cfg, groups);
   torch::Tensor x = input;
+  auto before = [&](int seg) { if (hooks) hooks->before_forward(seg); };
+  auto after = [&](int seg) { if (hooks) x = hooks->after_forward(seg, x); };
   if (cfg.has_embedding) {
+    before(0);
     const int64_t T = input.size(1);
     auto pos = groups.cp->size() > 1 ? cp_positions(T, groups.cp->size(), groups.cp->rank())
                                      : torch::arange(T, torch::kLong);
     x = wte(input) + wpe(pos.to(input.device()));
     if (sp) x = sp::scatter_to_sequence_parallel(x, groups.tp);  // replicated -> this rank's part
+    after(0);
   }
-  for (auto& b : *blocks) x = b->as<Block>()->forward(x);
+  int seg = 1;
+  for (auto& b : *blocks) {
+    before(seg);
+    x = b->as<Block>()->forward(x);
+    after(seg++);
+  }
   if (cfg.has_head) {
+    before(seg);
     if (sp) {
       auto p = sp::sum_grads_over_sequence({ln_f->weight, ln_f->bias}, groups.tp);
       x = torch::layer_norm(x, {cfg.hidden}, p[0], p[1], 1e-5);
@@ -127,6 +137,7 @@ torch::Tensor GptStageImpl::forward(const torch::Tensor& input) {
       x = ln_f(x);
     }
     x = torch::matmul(x, (cfg.tied ? wte->weight : head_weight).t());
+    after(seg);
   }
   return x;
 }

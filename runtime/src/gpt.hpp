@@ -15,6 +15,7 @@
 
 #include "comm.hpp"
 #include "expert_parallel.hpp"
+#include "segment_hooks.hpp"
 #include "tp_layers.hpp"
 
 namespace parplan::runtime {
@@ -82,6 +83,7 @@ struct GptStageImpl : torch::nn::Module {
   torch::nn::ModuleList blocks;
   torch::nn::LayerNorm ln_f{nullptr};
   torch::Tensor head_weight;  // untied head [vocab, hidden]
+  SegmentHooks* hooks = nullptr;  // around each segment of forward (ZeRO-3 gathers), or none
   GptStageImpl(const GptConfig& c, const ModelGroups& g);
   torch::Tensor forward(const torch::Tensor& x);
   // Pieces the sequence of the activations between stages is split into (tp under SP).

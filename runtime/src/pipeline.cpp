@@ -17,7 +17,7 @@ torch::Tensor PipelineStage::activation_buffer(int chunk, const MicroBatch& mb) 
 
 PipelineStage::Saved PipelineStage::forward(int chunk, const MicroBatch& mb, int i, int m) {
   auto t0 = Clock::now();
-  if (before_forward) before_forward(i);
+  if (before_forward) before_forward(chunk, i);
   Saved s;
   if (first_stage(chunk)) {
     s.input = mb.x;
@@ -51,7 +51,7 @@ void PipelineStage::backward(int chunk, Saved& s, int i) {
     s.output.backward(g);
   }
   if (!first_stage(chunk)) sends_.push_back(grad_->send(s.input.grad().contiguous(), prev()));
-  if (after_backward) after_backward(i);
+  if (after_backward) after_backward(chunk, i);
   s = Saved{};
   backward_s += seconds_since(t0);
   if (trace_)

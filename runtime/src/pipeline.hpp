@@ -39,7 +39,8 @@ class PipelineStage {
   // undefined).
   torch::Tensor logits_at(const torch::Tensor& tokens, int64_t pos);
 
-  std::function<void(int)> before_forward, after_backward;  // per micro-batch hooks (ZeRO-3)
+  // Per (chunk, micro-batch) hooks: after_backward lets the chunk's optimizers reduce.
+  std::function<void(int chunk, int mb)> before_forward, after_backward;
   double forward_s = 0, backward_s = 0;  // time spent in the last train() (p2p waits included)
 
  private:

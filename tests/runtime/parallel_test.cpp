@@ -52,12 +52,14 @@ Plan tiny_plan(Layout l, bool moe = false) {
 struct Dims {
   int dp = 1, tp = 1, pp = 1, cp = 1, ep = 1, v = 1;
   bool sp = false;
+  int zero = 0;
 };
 
 Layout layout(Dims d) {
   Layout l;
   l.dp = d.dp, l.tp = d.tp, l.pp = d.pp, l.cp = d.cp, l.ep = d.ep;
   l.micro_batch = 2;
+  l.zero = d.zero;
   l.sequence_parallel = d.sp;
   l.schedule = d.v > 1 ? Schedule::Interleaved : Schedule::OneFOneB;
   l.virtual_stages = d.v;
@@ -133,6 +135,9 @@ const DimCase kCases[] = {
     {"cp2_tp2_sp", {.tp = 2, .cp = 2, .sp = true}},
     {"ep2_dp2", {.dp = 2, .ep = 2}, true},
     {"tp2_pp2_dp2_sp", {.dp = 2, .tp = 2, .pp = 2, .sp = true}},
+    // With ZeRO: one optimizer per chunk (interleaved) and per kind (experts), each on its group.
+    {"pp2_v2_dp2_zero3", {.dp = 2, .pp = 2, .v = 2, .zero = 3}},
+    {"ep2_dp2_zero2", {.dp = 2, .ep = 2, .zero = 2}, true},
 };
 INSTANTIATE_TEST_SUITE_P(Dims, ParallelDimMatchesSingleProcess, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
