@@ -23,10 +23,11 @@ struct Fixed {
   std::optional<bool> sequence_parallel;
   std::optional<Schedule> schedule;
   std::optional<Offload> offload;
+  std::optional<int32_t> ep, etp;  // expert parallelism (MoE models)
   std::optional<CpKind> cp_kind;              // ring | ulysses | usp (moot where cp = 1)
   std::optional<int32_t> shard_group, tiles;  // HSDP group (0: the whole DP group), tiling
 };
-// Parses "tp=8,pp=8,zero=1,recompute=selective,sp=true,schedule=1f1b,v=2,offload=none,
+// Parses "tp=8,pp=8,zero=1,recompute=selective,sp=true,schedule=1f1b,v=2,offload=none,ep=8,etp=1,
 // cp_kind=ulysses,shard_group=8,tiles=4".
 // Throws parplan::Error naming the bad key or value.
 Fixed parse_fixed(const std::string& text);
