@@ -18,16 +18,17 @@ STAT=${PARPLAN_STAT:-min}  # step time compared: mean | median | min (min on a s
 mkdir -p "$WORK"
 [ -f "$WORK/cluster.json" ] || "$PARPLAN" calibrate --nproc 2 --out "$WORK/cluster.json"
 
-# name dp tp pp cp zero schedule virtual_stages sequence_parallel
+# name dp tp pp cp zero schedule virtual_stages sequence_parallel [ep moe]
 ALL="single:1:1:1:1:0:1f1b:1:false dp2:2:1:1:1:0:1f1b:1:false tp2:1:2:1:1:0:1f1b:1:false
 pp2:1:1:2:1:0:1f1b:1:false pp2_interleaved:1:1:2:1:0:interleaved:2:false
 sp_tp2:1:2:1:1:0:1f1b:1:true cp2:1:1:1:2:0:1f1b:1:false zero1:2:1:1:1:1:1f1b:1:false
-zero2:2:1:1:1:2:1f1b:1:false zero3:2:1:1:1:3:1f1b:1:false"
+zero2:2:1:1:1:2:1f1b:1:false zero3:2:1:1:1:3:1f1b:1:false
+moe_single:1:1:1:1:0:1f1b:1:false:1:true ep2:2:1:1:1:0:1f1b:1:false:2:true"
 
-plan() {  # name dp tp pp cp zero schedule virtual_stages sp
+plan() {  # name dp tp pp cp zero schedule virtual_stages sp ep moe
   python3 - "$WORK" "$@" <<'PY'
 import json, sys
-work, name, dp, tp, pp, cp, zero, sched, v, sp = sys.argv[1:]
+work, name, dp, tp, pp, cp, zero, sched, v, sp, ep, moe = sys.argv[1:]
 cluster = json.load(open(f"{work}/cluster.json"))
 cluster.pop("calibration", None)
 plan = {"model": {"name": "gpt-char-small", "layers": 4, "hidden": 128, "heads": 4, "kv_heads": 4,
@@ -39,15 +40,20 @@ plan = {"model": {"name": "gpt-char-small", "layers": 4, "hidden": 128, "heads":
         "layout": {"dp": int(dp), "tp": int(tp), "pp": int(pp), "cp": int(cp), "micro_batch": 4,
                    "zero": int(zero), "recompute": "none", "sequence_parallel": sp == "true",
                    "schedule": sched, "virtual_stages": int(v), "offload": "none"}}
+if moe == "true":  # the MoE variant: 4 experts of width 256, top-2, in layers 1..3
+    plan["model"].update(name="gpt-char-small-moe",
+                         moe={"experts": 4, "experts_per_token": 2, "expert_ffn_hidden": 256,
+                              "first_dense_layers": 1})
+    plan["layout"]["ep"] = int(ep)
 json.dump(plan, open(f"{work}/{name}.plan.json", "w"), indent=1)
 PY
 }
 
 ran=() missing=()
 for spec in $ALL; do
-  IFS=: read -r name dp tp pp cp zero sched v sp <<<"$spec"
+  IFS=: read -r name dp tp pp cp zero sched v sp ep moe <<<"$spec"
   if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then continue; fi
-  plan "$name" "$dp" "$tp" "$pp" "$cp" "$zero" "$sched" "$v" "$sp"
+  plan "$name" "$dp" "$tp" "$pp" "$cp" "$zero" "$sched" "$v" "$sp" "${ep:-1}" "${moe:-false}"
   if "$PARPLAN" run --plan "$WORK/$name.plan.json" --data "$DATA" --steps "$STEPS" --threads 1 \
        --eval-iters 1 --quiet --out "$WORK/$name.measured.json" >"$WORK/$name.log" 2>&1; then
     "$PARPLAN" compare --measured "$WORK/$name.measured.json" --stat "$STAT" --json \
