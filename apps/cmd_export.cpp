@@ -14,8 +14,13 @@ const char* kFormats =
     "megatron, megatron-deepspeed, deepspeed, torchtitan, torchtitan-toml, torchrun, mpiexec, "
     "pbs or srun";
 
-// Companion files go next to the main output: out = dir/ds_config.json -> dir/ds_config.parplan.json
+// Companion files go next to the main output under their own names (the scripts refer to them),
+// except the DeepSpeed sidecar, named after the main file: x.json -> x.parplan.json.
 std::string companion_path(const std::string& out, const std::string& name) {
+  if (name == "ds_config.parplan.json") {
+    const bool json = out.size() > 5 && out.compare(out.size() - 5, 5, ".json") == 0;
+    return (json ? out.substr(0, out.size() - 5) : out) + ".parplan.json";
+  }
   const auto slash = out.rfind('/');
   return (slash == std::string::npos ? std::string() : out.substr(0, slash + 1)) + name;
 }

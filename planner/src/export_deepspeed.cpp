@@ -185,6 +185,9 @@ std::vector<std::string> megatron_deepspeed_args(const Plan& p, const std::strin
                    "Megatron-DeepSpeed's GPT does not build",
            "export to megatron");
   if (!m.tied_embeddings) a.push_back("--untie-embeddings-and-output-weights");
+  int64_t d = 128;  // as for Megatron-LM: keep the vocabulary as priced
+  while (d > 1 && m.vocab % (d * l.tp) != 0) d /= 2;
+  a.push_back("--make-vocab-size-divisible-by " + s(d));
   if (m.is_moe()) {
     const MoE& e = m.moe;
     if (e.first_dense_layers > 0 || e.shared_experts > 0 ||

@@ -18,17 +18,17 @@ namespace {
 // Source commits of the upstream flag/key lists the exports follow (tests/data/upstream/).
 const char* upstream(Framework f) {
   switch (f) {
-    case Framework::Megatron: return "NVIDIA/Megatron-LM d98e8a64 (Megatron-Core flags)";
-    case Framework::MegatronDeepSpeed: return "argonne-lcf/Megatron-DeepSpeed ffa3456d, DeepSpeed edaa7221";
-    case Framework::DeepSpeed: return "deepspeedai/DeepSpeed edaa7221";
-    case Framework::Torchtitan: return "pytorch/torchtitan b5bcd76c";
-    case Framework::Parplan: return "parplan run";
+    case Framework::Megatron: return "Megatron-LM pretrain_gpt.py, flags as of NVIDIA/Megatron-LM d98e8a64";
+    case Framework::MegatronDeepSpeed: return "Megatron-DeepSpeed pretrain_gpt.py, flags as of argonne-lcf/Megatron-DeepSpeed ffa3456d and deepspeedai/DeepSpeed edaa7221";
+    case Framework::DeepSpeed: return "DeepSpeed, keys as of deepspeedai/DeepSpeed edaa7221";
+    case Framework::Torchtitan: return "torchtitan, options as of pytorch/torchtitan b5bcd76c";
+    case Framework::Parplan: return "parplan run, parplan's own trainer";
   }
   return "";
 }
 
 std::string header(const Plan& p, Framework f) {
-  std::string h = "#!/bin/bash\n# " + std::string(to_string(f)) + " (" + upstream(f) + "): " +
+  std::string h = "#!/bin/bash\n# " + std::string(upstream(f)) + "\n# " +
                   p.model.name + " on " + s(p.layout.gpus()) + " x " + p.cluster.gpu.name + ", " +
                   describe(p.layout) + "\n";
   if (p.prediction.contains("step_time_s"))

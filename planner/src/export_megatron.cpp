@@ -140,6 +140,11 @@ void model_args(const Plan& p, std::vector<std::string>& a) {
     refuse(kTarget, "Megatron-Core's GPT has no parallel attention/MLP residual",
            "export to torchtitan, or model.parallel_residual false");
   if (!m.tied_embeddings) a.push_back("--untie-embeddings-and-output-weights");
+  // Megatron pads the vocabulary to a multiple of divisible_by x tp; the largest power of two
+  // (at most its default 128) that leaves the model's vocabulary as priced.
+  int64_t d = 128;
+  while (d > 1 && m.vocab % (d * p.layout.tp) != 0) d /= 2;
+  a.push_back("--make-vocab-size-divisible-by " + s(d));
   if (m.sliding_window > 0) {
     a.push_back("--window-size " + s(m.sliding_window) + ",0");
     if (m.sliding_window_pattern > 1)

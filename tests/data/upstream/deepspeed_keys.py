@@ -11,6 +11,9 @@ def text(p):
 keys = set()
 for v in re.findall(r"""^[A-Z0-9_]+\s*=\s*['"]([a-z0-9_]+)['"]\s*$""", text("deepspeed/runtime/constants.py"), re.M):
     keys.add(v)
+# keys read straight from the config dict (config["sequence_parallel_size"], ...)
+for v in re.findall(r"""config\[['"]([a-z0-9_]+)['"]\]""", text("deepspeed/runtime/config.py")):
+    keys.add(v)
 def fields(path, cls):
     tree = ast.parse(text(path))
     for n in ast.walk(tree):
@@ -29,9 +32,10 @@ for f in fields("deepspeed/runtime/zero/offload_config.py", "DeepSpeedZeroOffloa
     keys.add("zero_optimization.offload_optimizer." + f)
 for f in fields("deepspeed/runtime/zero/offload_config.py", "DeepSpeedZeroOffloadParamConfig"):
     keys.add("zero_optimization.offload_param." + f)
-for v in re.findall(r"""^ACT_CHKPT_[A-Z_]+\s*=\s*['"]([a-z_]+)['"]""", text("deepspeed/runtime/activation_checkpointing/config.py"), re.M):
-    if v != "activation_checkpointing":
-        keys.add("activation_checkpointing." + v)
+for v in re.findall(r"""^ACT_CHKPT[A-Z_]*\s*=\s*['"]([a-z_]+)['"]""", text("deepspeed/runtime/activation_checkpointing/config.py"), re.M):
+    keys.add(v if v == "activation_checkpointing" else "activation_checkpointing." + v)
+for v in re.findall(r"""^ZERO_OPTIMIZATION\s*=\s*['"]([a-z_]+)['"]""", text("deepspeed/runtime/zero/config.py"), re.M):
+    keys.add(v)
 for cls, sec in (("DeepSpeedBF16Config", "bf16"), ("DeepSpeedFP16Config", "fp16")):
     for f in fields("deepspeed/runtime/precision_config.py", cls):
         keys.add(sec + "." + f)
