@@ -1,5 +1,6 @@
 // `parplan predict`: the analytical cost of one layout (step time, throughput, MFU, memory).
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +8,9 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "inputs.hpp"
+#include "params_view.hpp"
+#include "run_format.hpp"
+#include "parplan/cost/run.hpp"
 #include "parplan/cost/step.hpp"
 #include "main_common.hpp"
 #include "parplan/model/io.hpp"
@@ -22,6 +26,7 @@ struct PredictArgs {
   int stage = -1;
   std::string plan;
   bool allow_oom = false;
+  double tokens = 0;
 };
 
 // What the prediction assumed beyond the layout, under the table and in the JSON.
@@ -49,11 +54,13 @@ std::string table(const Inputs& in, const cost::StepCost& s) {
     << in.cluster.name << "), " << describe(in.layout) << "\n";
   o << "  global batch " << in.training.global_batch << " x " << in.training.seq_len
     << " tokens, " << s.micro_batches << " micro-batches per pipeline, " << to_string(in.training.dtype)
-    << "\n\n";
+    << "\n";
+  o << "  parameters " << parameters_line(in.model) << "\n\n";
   o << "step time        " << secs(s.step_time_s) << "\n";
   o << "  compute        " << secs(t.compute) << "\n";
   o << "  TP comm        " << secs(t.tp_comm) << "\n";
   o << "  CP comm        " << secs(t.cp_comm) << "\n";
+  if (t.ep_comm > 0) o << "  EP comm        " << secs(t.ep_comm) << "\n";
   o << "  PP comm        " << secs(t.pp_comm) << "\n";
   o << "  PP bubble      " << secs(t.pp_bubble) << "\n";
   o << "  DP comm        " << secs(t.dp_comm_exposed) << " exposed of " << secs(t.dp_comm_total)
@@ -90,6 +97,8 @@ void add_predict_command(CLI::App& app) {
                 "docs/errors.md)");
   cmd->footer("Exit codes: 0 the layout fits; 4 it does not fit (the table is still printed; "
               "--allow-oom: 0); 2 bad input.");
+  cmd->add_option("--tokens", args->tokens,
+                  "total training tokens: adds time-to-train, GPU-hours, cost, energy, goodput");
   cmd->callback([args] {
     Inputs in;
     if (!args->plan.empty()) {
@@ -110,17 +119,26 @@ void add_predict_command(CLI::App& app) {
         throw Error("--stage must be below pp (" + std::to_string(in.layout.pp) + ")");
       s.memory = cost::memory_per_gpu(in.model, in.cluster, in.training, in.layout, args->stage);
     }
+    apply_tokens(in.training, args->tokens);
+    std::optional<cost::RunCost> run;
+    if (in.training.tokens > 0)
+      run = cost::run_cost(in.model, in.cluster, in.training, in.layout, s);
     if (!args->out.empty()) {
       Plan p{in.model, in.cluster, in.training, in.layout, cost::to_json(s), {}};
+      if (run) p.prediction["run"] = cost::to_json(*run);
       emit(args->out, to_json(p).dump(2));
     }
     if (args->json) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);
       j["assumptions"] = assumptions_json(in);
+      j["parameters"] = parameters_json(in.model);
+      if (run) j["run"] = cost::to_json(*run);
       std::cout << j.dump(2) << "\n";
     } else {
-      std::cout << table(in, s) << assumptions_text(in);
+      std::cout << table(in, s);
+      if (run) std::cout << "\n" << run_table(*run);
+      std::cout << assumptions_text(in);
     }
     if (!s.memory.fits && !args->allow_oom) {
       std::cout.flush();

@@ -1,5 +1,7 @@
 #include "parplan/planner/assumptions.hpp"
 
+#include "parplan/cost/framework.hpp"
+
 namespace parplan::planner {
 
 namespace {
@@ -10,13 +12,14 @@ bool pick(Switch s, bool dflt, bool& is_default) {
 const char* on(bool b) { return b ? "on" : "off"; }
 }  // namespace
 
-Overlap resolved_overlap(const Training& t) {
+Overlap resolved_overlap(const Training& t, const Layout& l) {
   Overlap o;
-  // The defaults are what cost/src/step.cpp prices (DP traffic bucketed behind compute, TP
-  // collectives on the critical path).
-  o.grad_reduce = pick(t.overlap_grad_reduce, true, o.grad_reduce_default);
-  o.param_gather = pick(t.overlap_param_gather, true, o.param_gather_default);
-  o.tp_comm = pick(t.tp_comm_overlap, false, o.tp_comm_default);
+  const cost::FrameworkBehaviour& fw = cost::framework_behaviour(t);
+  o.grad_reduce = pick(t.overlap_grad_reduce,
+                       l.zero >= 3 ? fw.zero3_overlap_grad_reduce : fw.overlap_grad_reduce,
+                       o.grad_reduce_default);
+  o.param_gather = pick(t.overlap_param_gather, fw.overlap_param_gather, o.param_gather_default);
+  o.tp_comm = pick(t.tp_comm_overlap, fw.tp_comm_overlap, o.tp_comm_default);
   return o;
 }
 
@@ -24,14 +27,15 @@ std::vector<Assumption> prediction_assumptions(const Model& m, const Training& t
   std::vector<Assumption> a;
   a.push_back({"framework", t.framework_name(),
                t.framework.empty() ? "default (train.framework unset)" : "train.framework"});
-  const Overlap o = resolved_overlap(t);
-  auto sw = [](bool dflt, const std::string& key) {
-    return dflt ? "framework default (train." + key + " unset)" : "train." + key;
+  const Overlap o = resolved_overlap(t, l);
+  const std::string fw = t.framework_name();
+  auto sw = [&fw](bool dflt, const std::string& key) {
+    return dflt ? fw + " default (train." + key + " unset)" : "train." + key;
   };
   if (l.dp > 1)
     a.push_back({"overlap_grad_reduce", on(o.grad_reduce),
                  sw(o.grad_reduce_default, "overlap_grad_reduce")});
-  if (l.dp > 1 && l.zero >= 1)
+  if (l.dp > 1 && l.zero >= 1 && l.zero <= 2)
     a.push_back({"overlap_param_gather", on(o.param_gather),
                  sw(o.param_gather_default, "overlap_param_gather")});
   if (l.tp > 1)

@@ -84,7 +84,7 @@ bool parse_framework(const std::string& f, Framework& out) {
     out = Framework::MegatronDeepSpeed;
   else if (f == "deepspeed")
     out = Framework::DeepSpeed;
-  else if (f == "torchtitan")
+  else if (f == "torchtitan" || f == "fsdp2")
     out = Framework::Torchtitan;
   else if (f == "parplan")
     out = Framework::Parplan;

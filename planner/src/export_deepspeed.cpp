@@ -53,7 +53,7 @@ void check_deepspeed(const Plan& p, const std::string& target, bool megatron_ds)
 std::string deepspeed_config(const Plan& p, bool megatron_ds) {
   const Layout& l = p.layout;
   const Training& t = p.training;
-  const Overlap o = resolved_overlap(t);
+  const Overlap o = resolved_overlap(t, l);
   const int64_t accum = cost::micro_batches(t, l);
   nlohmann::json zero = {{"stage", l.zero},
                          {"overlap_comm", o.grad_reduce},
@@ -93,13 +93,14 @@ std::string deepspeed_config(const Plan& p, bool megatron_ds) {
 std::vector<ExportFile> deepspeed_files(const Plan& p) {
   check_deepspeed(p, "DeepSpeed", false);
   const Layout& l = p.layout;
-  const Overlap o = resolved_overlap(p.training);
+  const Overlap o = resolved_overlap(p.training, l);
   // The sidecar: what the training script must set up itself (DeepSpeed's config has no keys for
   // model-parallel degrees), and what the plan was priced with.
   nlohmann::json side = {
       {"what", "parplan plan metadata for ds_config.json; DeepSpeed does not read this file"},
       {"layout", to_json(l)},
       {"model", p.model.name},
+      {"priced_for", p.training.framework_name()},
       {"gpus", l.gpus()},
       {"prediction", p.prediction},
       {"assumed", nlohmann::json::object()},

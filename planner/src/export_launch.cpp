@@ -38,6 +38,10 @@ std::string header(const Plan& p, Framework f) {
   for (const auto& a : prediction_assumptions(p.model, p.training, p.layout))
     h += " " + a.name + "=" + a.value + ";";
   h += "\n";
+  if (f != Framework::Parplan && f != priced_framework(p))
+    h += "# NOTE: the plan was priced for " + p.training.framework_name() + "; " + to_string(f) +
+         " overlaps and shards differently (examples/frameworks/): re-price with train.framework "
+         "set to it\n";
   if (f != Framework::Parplan)
     h += "# placeholders: \"${NAME:?...}\" stops the script naming each value to set\n";
   return h;

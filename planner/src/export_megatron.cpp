@@ -185,7 +185,7 @@ void model_args(const Plan& p, std::vector<std::string>& a) {
 std::vector<std::string> megatron_args(const Plan& p) {
   const Layout& l = p.layout;
   const Training& t = p.training;
-  const Overlap o = resolved_overlap(t);
+  const Overlap o = resolved_overlap(t, l);
   std::vector<std::string> a;
   // Parallelism.
   a.push_back("--tensor-model-parallel-size " + s(l.tp));

@@ -191,7 +191,7 @@ std::vector<std::string> torchtitan_args(const Plan& p) {
     a.push_back("--training.steps " + s(int64_t(std::ceil(t.tokens / double(t.global_batch * t.seq_len)))));
   else
     a.push_back("--training.steps " + detail::placeholder("TRAIN_STEPS", "the number of optimizer steps"));
-  const Overlap o = resolved_overlap(t);
+  const Overlap o = resolved_overlap(t, l);
   if (l.tp > 1 && o.tp_comm) {  // async TP needs torch.compile
     flag(a, "compile.enable", true);
     flag(a, "compile.enable_async_tensor_parallel", true);
@@ -241,7 +241,7 @@ std::vector<ExportFile> torchtitan_files(const Plan& p, bool toml) {
   o += "data_parallel_shard_degree = " + s(x.shard) + "\n";
   if (!x.reshard.empty()) o += "fsdp_reshard_after_forward = \"" + x.reshard + "\"\n";
   o += "tensor_parallel_degree = " + s(l.tp) + "\n";
-  const Overlap ov = resolved_overlap(t);
+  const Overlap ov = resolved_overlap(t, l);
   if (l.tp > 1 && ov.tp_comm) o += "enable_async_tensor_parallel = true\n";
   if (l.tp > 1 && !l.sequence_parallel) o += "disable_loss_parallel = true\n";
   o += "context_parallel_degree = " + s(l.cp) + "\n";

@@ -72,7 +72,7 @@ TEST(CliDefaults, PredictionListsWhatItAssumed) {
   r = run_cli("predict --model gpt3-175b --cluster dgx-a100-80g --json --layout " + shell_quote(kLayout), true);
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["assumptions"]["framework"]["value"], "megatron-core");
-  EXPECT_EQ(j["assumptions"]["overlap_grad_reduce"]["value"], "on");
+  EXPECT_EQ(j["assumptions"]["overlap_grad_reduce"]["value"], "off");  // megatron-core default
   EXPECT_FALSE(j["assumptions"].contains("cluster"));  // given, not defaulted
 }
 

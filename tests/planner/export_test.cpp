@@ -84,10 +84,12 @@ TEST(ExportMegatron, GptArgumentsCarryTheLayoutAndTheModel) {
   EXPECT_TRUE(has(s, "--position-embedding-type learned_absolute"));  // GPT-3
   EXPECT_TRUE(has(s, "--normalization LayerNorm"));
   EXPECT_TRUE(has(s, "--use-distributed-optimizer"));
-  // What the prediction assumed (DP traffic hidden), and the env Megatron's TP needs.
-  EXPECT_TRUE(has(s, "--overlap-grad-reduce"));
-  EXPECT_TRUE(has(s, "--overlap-param-gather"));
+  // What the prediction assumed: megatron-core's defaults (examples/frameworks/megatron-core.json:
+  // every overlap flag off, as Megatron's store_true flags are), and the env Megatron's TP needs.
+  EXPECT_FALSE(has(s, "--overlap-grad-reduce"));
+  EXPECT_FALSE(has(s, "--overlap-param-gather"));
   EXPECT_FALSE(has(s, "--tp-comm-overlap"));
+  EXPECT_TRUE(has(s, "overlap_grad_reduce=off"));
   EXPECT_TRUE(has(s, "export CUDA_DEVICE_MAX_CONNECTIONS=1"));
   // Placeholders stop the script by name instead of running with a guessed path.
   EXPECT_TRUE(has(s, "--data-path \"${DATA_PATH:?set DATA_PATH"));
@@ -253,10 +255,13 @@ TEST(ExportMegatron, ZeroStagesMapToTheDistributedOptimizerAndFsdp) {
 TEST(ExportMegatron, OverlapSwitchesAreTheOnesThePredictionUsed) {
   Plan p = gpt3_plan();
   p.training.tp_comm_overlap = Switch::On;
-  p.training.overlap_grad_reduce = Switch::Off;
+  p.training.overlap_grad_reduce = Switch::On;
+  p.training.overlap_param_gather = Switch::On;
   std::string s = export_plan(p, ExportFormat::Megatron);
+  expect_megatron_flags(s);
   EXPECT_TRUE(has(s, "--tp-comm-overlap")) << s;
-  EXPECT_FALSE(has(s, "--overlap-grad-reduce"));
+  EXPECT_TRUE(has(s, "--overlap-grad-reduce"));
+  EXPECT_TRUE(has(s, "--overlap-param-gather"));
   EXPECT_TRUE(has(s, "tp_comm_overlap=on"));  // the header lists the assumptions
 }
 

@@ -31,6 +31,10 @@ struct StepWork {
   double cp_fwd_s = 0, cp_bwd_s = 0;           // total exchange time
   double cp_fwd_exposed_s = 0, cp_bwd_exposed_s = 0;  // after overlap with attention compute
 
+  // Expert parallel (MoE): dispatch/combine all-to-alls per (average) layer per micro-batch.
+  double ep_fwd_s = 0, ep_bwd_s = 0;
+  double ep_fwd_exposed_s = 0, ep_bwd_exposed_s = 0;
+
   // Pipeline: activation (or gradient) message per micro-batch per chunk boundary.
   double pp_bytes = 0;
   double pp_send_s = 0;
@@ -41,6 +45,12 @@ struct StepWork {
   double dp_param_gather_s = 0;   // ZeRO 1/2: all-gather of updated params after the step
   double zero3_layer_gather_s = 0;  // ZeRO-3: all-gather of one layer's params (per use)
   double dp_bucket_s = 0;         // the last bucket's reduction (never hidden)
+  double dp_param_bytes = 0;      // this GPU's parameters in the training dtype (ZeRO gathers)
+  int zero3_gathers_per_layer = 1;  // ZeRO-3 all-gathers per layer per pass (framework)
+  // ZeRO-3, per layer and micro-batch: what the layer's compute does not hide of its parameter
+  // gathers (forward; backward with its share of the gradient reduce-scatter).
+  double zero3_fwd_exposed_s = 0, zero3_bwd_exposed_s = 0;
+  double tp_exposed_s = 0;  // per layer per micro-batch, after TP comm overlap (else all of it)
 
   double optimizer_s = 0;  // optimizer step on this GPU
   double offload_s = 0;    // PCIe transfers + CPU optimizer (offload)
@@ -51,6 +61,7 @@ struct TimeBreakdown {
   double compute = 0;          // fwd + bwd + recompute on the critical path (no bubble)
   double tp_comm = 0;          // exposed TP collectives
   double cp_comm = 0;          // exposed CP exchange
+  double ep_comm = 0;          // exposed expert-parallel all-to-all (MoE dispatch + combine)
   double pp_comm = 0;          // exposed pipeline sends/receives
   double pp_bubble = 0;        // pipeline fill and drain
   double dp_comm_exposed = 0;  // DP / ZeRO communication not hidden behind backward
@@ -67,7 +78,7 @@ struct StepCost {
   double hfu = 0;
   bool fits = false;
   int64_t micro_batches = 0;
-  double exposed_comm_fraction = 0;  // (tp + cp + pp + dp exposed) / step
+  double exposed_comm_fraction = 0;  // (tp + cp + ep + pp + dp exposed) / step
   MemoryBreakdown memory;
   TimeBreakdown time;
   FlopCount flops;

@@ -9,16 +9,16 @@
 
 namespace parplan::planner {
 
-// The overlap switches as the cost model applied them (train.* switches; Default resolved to the
-// behaviour the cost model prices: gradient reduce-scatter/all-reduce hidden behind backward, the
-// ZeRO parameter all-gather behind the next forward, TP collectives exposed).
+// The overlap switches as the cost model applied them (cost/src/overlap.cpp): train.* switches,
+// Default resolved by the framework's behaviour file (examples/frameworks/<name>.json; ZeRO-3's
+// gradient reduce-scatter by its zero3.overlap_grad_reduce).
 struct Overlap {
-  bool grad_reduce = true;
-  bool param_gather = true;
+  bool grad_reduce = false;
+  bool param_gather = false;
   bool tp_comm = false;
   bool grad_reduce_default = true, param_gather_default = true, tp_comm_default = true;
 };
-Overlap resolved_overlap(const Training& t);
+Overlap resolved_overlap(const Training& t, const Layout& l);
 
 struct Assumption {
   std::string name;   // "framework", "overlap_grad_reduce", ...
