@@ -63,7 +63,7 @@ void expect_charts_show(const MainWindow& w, const Layout& l) {
   EXPECT_DOUBLE_EQ(w.prediction()->tokens_per_s, s.tokens_per_s);
 }
 
-Layout design_example() {  // DESIGN.md's layout for GPT-3 175B on 1,024 A100s
+Layout design_example() {  // docs/design.md's layout for GPT-3 175B on 1,024 A100s
   Layout l;
   l.dp = 16;
   l.tp = 8;
