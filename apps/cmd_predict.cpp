@@ -6,7 +6,9 @@
 
 #include "commands.hpp"
 #include "format.hpp"
+#include "interval_format.hpp"
 #include "inputs.hpp"
+#include "parplan/cost/intervals.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
 
@@ -21,7 +23,7 @@ struct PredictArgs {
   std::string plan;
 };
 
-std::string table(const Inputs& in, const cost::StepCost& s) {
+std::string table(const Inputs& in, const cost::StepCost& s, const cost::Interval& iv) {
   std::ostringstream o;
   const auto& t = s.time;
   const auto& m = s.memory;
@@ -30,7 +32,7 @@ std::string table(const Inputs& in, const cost::StepCost& s) {
   o << "  global batch " << in.training.global_batch << " x " << in.training.seq_len
     << " tokens, " << s.micro_batches << " micro-batches per pipeline, " << to_string(in.training.dtype)
     << "\n\n";
-  o << "step time        " << secs(s.step_time_s) << "\n";
+  o << "step time        " << secs(s.step_time_s) << "   (" << interval_text(iv) << ")\n";
   o << "  compute        " << secs(t.compute) << "\n";
   o << "  TP comm        " << secs(t.tp_comm) << "\n";
   o << "  CP comm        " << secs(t.cp_comm) << "\n";
@@ -85,12 +87,14 @@ void add_predict_command(CLI::App& app) {
       Plan p{in.model, in.cluster, in.training, in.layout, cost::to_json(s), {}};
       emit(args->out, to_json(p).dump(2));
     }
+    const cost::Interval iv = cost::prediction_interval(in.cluster, in.training, s);
     if (args->json) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);
+      j["intervals"] = intervals_json(iv);
       std::cout << j.dump(2) << "\n";
     } else {
-      std::cout << table(in, s);
+      std::cout << table(in, s, iv);
     }
   });
 }
