@@ -15,6 +15,8 @@
 #include "inputs.hpp"
 #include "interval_format.hpp"
 #include "parplan/planner/ties.hpp"
+#include "run_format.hpp"
+#include "parplan/cost/run.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/planner/plan.hpp"
 
@@ -34,6 +36,7 @@ struct PlanOptions {
   std::string out;
   int simulate = 0;
   double max_sim_s = 120;
+  double tokens = 0;
 };
 
 std::string fmt(const char* f, double v) {
@@ -136,6 +139,7 @@ void print_ties(const std::vector<planner::Candidate>& top,
 
 void run_plan(const PlanOptions& po) {
   Inputs in = load_inputs(po.in, false);
+  apply_tokens(in.training, po.tokens);
   planner::SearchOptions so;
   so.gpus = in.gpus;
   so.allow_idle = po.allow_idle;
@@ -209,14 +213,21 @@ void run_plan(const PlanOptions& po) {
   }
 
   if (po.json) {
+    auto with_run = [&](const planner::Candidate& c) {
+      nlohmann::json cj = candidate_json(in.training, c);
+      if (in.training.tokens > 0)
+        cj["prediction"]["run"] =
+            cost::to_json(cost::run_cost(in.model, in.cluster, in.training, c.layout, c.cost));
+      return cj;
+    };
     nlohmann::json j = {{"evaluated", r.evaluated},
                         {"feasible", r.feasible},
                         {"search_time_s", r.search_time_s},
                         {"gpus", in.gpus},
-                        {"best", candidate_json(in.training, best)}};
+                        {"best", with_run(best)}};
     j["top"] = nlohmann::json::array();
     for (size_t i = 0; i < std::min<size_t>(r.top.size(), size_t(po.top)); ++i)
-      j["top"].push_back(candidate_json(in.training, r.top[i]));
+      j["top"].push_back(with_run(r.top[i]));
     j["best_intervals"] = intervals_json(cost::prediction_interval(in.cluster, in.training, best.cost));
     if (!shown_top.empty())
       j["statistical_tie"] = {{"tied", ties.tied}, {"simplest", to_json(shown_top.front().layout)}};
@@ -249,6 +260,9 @@ void run_plan(const PlanOptions& po) {
   std::cout << "rules:\n";
   for (const auto& rr : rules)
     if (rr.fires) std::cout << "  " << planner::describe(rr) << "\n";
+  if (in.training.tokens > 0)
+    std::cout << "\nbest plan, " << run_table(cost::run_cost(in.model, in.cluster, in.training,
+                                                            best.layout, best.cost));
   if (!po.out.empty()) std::cout << "\nwrote the best plan to " << po.out << "\n";
 }
 
@@ -273,6 +287,8 @@ void add_plan_command(CLI::App& app) {
                   "simulate the top K layouts with SimGrid and re-rank by simulated time");
   cmd->add_option("--max-sim-s", po->max_sim_s, "wall-time limit per simulation, seconds")
       ->capture_default_str();
+  cmd->add_option("--tokens", po->tokens,
+                  "total training tokens: adds time-to-train, GPU-hours, cost, energy, goodput");
   cmd->callback([po] { run_plan(*po); });
 }
 

@@ -1,5 +1,6 @@
 // `parplan predict`: the analytical cost of one layout (step time, throughput, MFU, memory).
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,8 @@
 #include "interval_format.hpp"
 #include "inputs.hpp"
 #include "parplan/cost/intervals.hpp"
+#include "run_format.hpp"
+#include "parplan/cost/run.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
 
@@ -21,6 +24,7 @@ struct PredictArgs {
   std::string out;
   int stage = -1;
   std::string plan;
+  double tokens = 0;
 };
 
 std::string table(const Inputs& in, const cost::StepCost& s, const cost::Interval& iv) {
@@ -67,6 +71,8 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--out,-o", args->out, "also write the plan (inputs + layout + prediction) here");
   cmd->add_option("--plan,-p", args->plan, "take model, cluster, train and layout from a plan file");
   cmd->add_option("--stage", args->stage, "memory of this pipeline stage (default: the peak one)");
+  cmd->add_option("--tokens", args->tokens,
+                  "total training tokens: adds time-to-train, GPU-hours, cost, energy, goodput");
   cmd->callback([args] {
     Inputs in;
     if (!args->plan.empty()) {
@@ -83,8 +89,13 @@ void add_predict_command(CLI::App& app) {
         throw Error("--stage must be below pp (" + std::to_string(in.layout.pp) + ")");
       s.memory = cost::memory_per_gpu(in.model, in.cluster, in.training, in.layout, args->stage);
     }
+    apply_tokens(in.training, args->tokens);
+    std::optional<cost::RunCost> run;
+    if (in.training.tokens > 0)
+      run = cost::run_cost(in.model, in.cluster, in.training, in.layout, s);
     if (!args->out.empty()) {
       Plan p{in.model, in.cluster, in.training, in.layout, cost::to_json(s), {}};
+      if (run) p.prediction["run"] = cost::to_json(*run);
       emit(args->out, to_json(p).dump(2));
     }
     const cost::Interval iv = cost::prediction_interval(in.cluster, in.training, s);
@@ -92,9 +103,11 @@ void add_predict_command(CLI::App& app) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);
       j["intervals"] = intervals_json(iv);
+      if (run) j["run"] = cost::to_json(*run);
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << table(in, s, iv);
+      if (run) std::cout << "\n" << run_table(*run);
     }
   });
 }
