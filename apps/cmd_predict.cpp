@@ -10,6 +10,7 @@
 #include "interval_format.hpp"
 #include "inputs.hpp"
 #include "parplan/cost/intervals.hpp"
+#include "params_view.hpp"
 #include "run_format.hpp"
 #include "parplan/cost/run.hpp"
 #include "parplan/cost/step.hpp"
@@ -35,11 +36,13 @@ std::string table(const Inputs& in, const cost::StepCost& s, const cost::Interva
     << in.cluster.name << "), " << describe(in.layout) << "\n";
   o << "  global batch " << in.training.global_batch << " x " << in.training.seq_len
     << " tokens, " << s.micro_batches << " micro-batches per pipeline, " << to_string(in.training.dtype)
-    << "\n\n";
+    << "\n";
+  o << "  parameters " << parameters_line(in.model) << "\n\n";
   o << "step time        " << secs(s.step_time_s) << "   (" << interval_text(iv) << ")\n";
   o << "  compute        " << secs(t.compute) << "\n";
   o << "  TP comm        " << secs(t.tp_comm) << "\n";
   o << "  CP comm        " << secs(t.cp_comm) << "\n";
+  if (t.ep_comm > 0) o << "  EP comm        " << secs(t.ep_comm) << "\n";
   o << "  PP comm        " << secs(t.pp_comm) << "\n";
   o << "  PP bubble      " << secs(t.pp_bubble) << "\n";
   o << "  DP comm        " << secs(t.dp_comm_exposed) << " exposed of " << secs(t.dp_comm_total)
@@ -103,6 +106,7 @@ void add_predict_command(CLI::App& app) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);
       j["intervals"] = intervals_json(iv);
+      j["parameters"] = parameters_json(in.model);
       if (run) j["run"] = cost::to_json(*run);
       std::cout << j.dump(2) << "\n";
     } else {

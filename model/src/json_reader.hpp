@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -88,6 +89,14 @@ class ObjectReader {
   }
   // Marks a key as known without reading it.
   void skip(const char* key) { seen_.insert(key); }
+  // Keys present but never read (nor skipped), in file order.
+  std::vector<std::string> unread() const {
+    std::vector<std::string> out;
+    if (!ok()) return out;
+    for (auto it = j_.begin(); it != j_.end(); ++it)
+      if (!seen_.count(it.key())) out.push_back(it.key());
+    return out;
+  }
   // Warns for each key that was never read.
   void warn_unknown() {
     if (!ok()) return;
