@@ -10,7 +10,7 @@ namespace parplan::cost {
 
 namespace {
 constexpr double kHuber = 0.15;  // log error beyond which a row's weight falls (outliers)
-constexpr double kPrior = 0.05;  // weight of ln(value / default) per parameter
+constexpr double kPrior = 1.0;  // a default moved by 10% costs as much as one row 10% off
 constexpr double kMaxHalfDim = 4096;
 
 bool applies(const FitParameter& p, const CorpusRun& r) {
@@ -80,52 +80,47 @@ FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
   f.params = std::move(params);
   const auto& ps = f.params;
   const Eigen::Index n = Eigen::Index(rows.size()), p = Eigen::Index(ps.size());
-  auto objective = [&](const Eigen::VectorXd& x, Eigen::VectorXd& w) {
-    // Residual vector: Huber-weighted log errors, then the prior terms.
-    Eigen::VectorXd e = log_errors(rows, ps, x);
-    w.resize(n);
-    for (Eigen::Index i = 0; i < n; ++i)
-      w[i] = std::fabs(e[i]) <= kHuber ? 1.0 : std::sqrt(kHuber / std::fabs(e[i]));
+  // Iteratively reweighted: the Huber weights are set from the residuals at the start of each
+  // iteration and held while the Levenberg-Marquardt step is found.
+  auto stacked = [&](const Eigen::VectorXd& x, const Eigen::VectorXd& w) {
     Eigen::VectorXd r(n + p);
-    r.head(n) = e.cwiseProduct(w);
+    r.head(n) = log_errors(rows, ps, x).cwiseProduct(w);
     r.tail(p) = kPrior * (x - x0);
     return r;
   };
-  Eigen::VectorXd x = x0, w;
+  Eigen::VectorXd x = x0;
   f.rms_log_before = rms(log_errors(rows, ps, x));
-  Eigen::VectorXd r = objective(x, w);
   double lambda = 1e-2;
-  for (f.iterations = 0; f.iterations < 40 && n > 0; ++f.iterations) {
+  for (f.iterations = 0; f.iterations < 50 && n > 0; ++f.iterations) {
+    const Eigen::VectorXd e = log_errors(rows, ps, x);
+    Eigen::VectorXd w(n);
+    for (Eigen::Index i = 0; i < n; ++i)
+      w[i] = std::fabs(e[i]) <= kHuber ? 1.0 : std::sqrt(kHuber / std::fabs(e[i]));
+    const Eigen::VectorXd r = stacked(x, w);
     Eigen::MatrixXd J(n + p, p);
     for (Eigen::Index k = 0; k < p; ++k) {
       Eigen::VectorXd xk = x;
       xk[k] += 1e-4;
-      Eigen::VectorXd wk;
-      Eigen::VectorXd rk = objective(xk, wk);
-      // Keep the weights of the base point so the Jacobian is of one objective.
-      rk.head(n) = (rk.head(n).array() / wk.array() * w.array()).matrix();
-      J.col(k) = (rk - r) / 1e-4;
+      J.col(k) = (stacked(xk, w) - r) / 1e-4;
     }
     const Eigen::MatrixXd JtJ = J.transpose() * J;
     const Eigen::VectorXd g = J.transpose() * r;
-    bool improved = false;
-    for (int tries = 0; tries < 8; ++tries) {
+    double gain = 0;
+    for (int tries = 0; tries < 10; ++tries) {
       Eigen::MatrixXd A = JtJ;
       A.diagonal() += lambda * JtJ.diagonal() + Eigen::VectorXd::Constant(p, 1e-9);
       Eigen::VectorXd xn = x - A.ldlt().solve(g);
       clamp(ps, xn);
-      Eigen::VectorXd wn;
-      Eigen::VectorXd rn = objective(xn, wn);
+      const Eigen::VectorXd rn = stacked(xn, w);
       if (rn.squaredNorm() < r.squaredNorm()) {
-        const double gain = r.squaredNorm() - rn.squaredNorm();
-        x = xn, r = rn, w = wn;
+        gain = r.squaredNorm() - rn.squaredNorm();
+        x = xn;
         lambda = std::max(lambda / 3, 1e-7);
-        improved = gain > 1e-12;
         break;
       }
       lambda *= 4;
     }
-    if (!improved) break;
+    if (gain < 1e-10 * std::max(1.0, r.squaredNorm())) break;
   }
   f.initial.resize(ps.size());
   f.values.resize(ps.size());

@@ -64,8 +64,9 @@ std::string corpus_tables(const CorpusValidation& v) {
   std::string s = table(v.in_sample, "In sample: default efficiencies (error of step time; throughput figures as step time)");
   s += "\n" + table(v.loso.sources,
                     "Leave one source out: each fit source predicted by efficiencies refitted without it; other sources by the fit on all fit sources");
-  s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals, at least %zu cases): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
+  s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals, at least %zu cases from %zu sources, each source weighing the same): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
             100 * IntervalTable::kLo, 100 * IntervalTable::kHi, IntervalTable::kMinCases,
+            IntervalTable::kMinSources,
             v.cover.covered, v.cover.cases, 100 * v.cover.fraction(), 100 * v.cover.median_width);
   s += line("\nFitted on all fit sources (%zu rows, rms log error %.3f -> %.3f, %d iterations):",
             v.loso.full.rows, v.loso.full.rms_log_before, v.loso.full.rms_log_after,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
 #include <mutex>
 
 namespace parplan::cost {
@@ -29,6 +31,28 @@ double percentile(std::vector<double> v, double q) {
   return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v.back();
 }
 
+// Percentile of values weighted by `w` (weights need not sum to 1): the value where the
+// cumulative weight, taken at the middle of each value's share, reaches q.
+double weighted_percentile(std::vector<std::pair<double, double>> vw, double q) {
+  if (vw.empty()) return 0;
+  std::sort(vw.begin(), vw.end());
+  double total = 0;
+  for (const auto& p : vw) total += p.second;
+  std::vector<double> mid(vw.size());
+  double acc = 0;
+  for (size_t i = 0; i < vw.size(); ++i) {
+    mid[i] = (acc + 0.5 * vw[i].second) / total;
+    acc += vw[i].second;
+  }
+  if (q <= mid.front()) return vw.front().first;
+  for (size_t i = 1; i < vw.size(); ++i)
+    if (q <= mid[i]) {
+      const double f = (q - mid[i - 1]) / (mid[i] - mid[i - 1]);
+      return vw[i - 1].first * (1 - f) + vw[i].first * f;
+    }
+  return vw.back().first;
+}
+
 IntervalTable interval_table(const LosoReport& loso) {
   IntervalTable t;
   for (const auto& s : loso.sources)
@@ -51,7 +75,7 @@ Interval IntervalTable::interval(const std::string& generation, const std::strin
   // From the most similar cases to all of them, the first class with enough residuals.
   const Level levels[] = {{true, true, true}, {true, false, true}, {true, true, false},
                           {true, false, false}, {false, false, true}, {false, false, false}};
-  std::vector<double> v;
+  std::vector<const Residual*> v;
   Interval out;
   for (const auto& lv : levels) {
     v.clear();
@@ -60,15 +84,19 @@ Interval IntervalTable::interval(const std::string& generation, const std::strin
       if (lv.gen && r.generation != generation) continue;
       if (lv.fw && r.framework != framework) continue;
       if (lv.dom && r.dominant != dom) continue;
-      v.push_back(r.log_ratio);
+      v.push_back(&r);
     }
-    if (v.size() >= kMinCases) {
+    std::set<std::string> sources;
+    for (const auto* r : v) sources.insert(r->source);
+    if (v.size() >= kMinCases && sources.size() >= kMinSources) {
       out.basis = std::string(lv.gen ? generation + " " : "") + (lv.fw ? framework + " " : "") +
                   (lv.dom ? dom + "-bound " : "") + (lv.gen || lv.fw || lv.dom ? "" : "all ") +
-                  "(" + std::to_string(v.size()) + " cases)";
+                  "(" + std::to_string(v.size()) + " cases, " + std::to_string(sources.size()) + " sources)";
       break;
     }
   }
+  if (out.basis.empty() && !v.empty())  // every level too thin: all cases, said so
+    out.basis = "all (" + std::to_string(v.size()) + " cases, fewer sources than wanted)";
   out.cases = v.size();
   if (v.empty()) {
     out.step_lo = out.step_hi = p.step_time_s;
@@ -76,7 +104,13 @@ Interval IntervalTable::interval(const std::string& generation, const std::strin
     out.basis = "no corpus cases";
     return out;
   }
-  const double lo = percentile(v, kLo), hi = percentile(v, kHi);
+  // Each source counts once: a new case's error is mostly its source's (setup, software), so
+  // the rows of one source share a weight of 1 rather than outvoting the other sources.
+  std::map<std::string, double> per_source;
+  for (const auto* r : v) per_source[r->source] += 1;
+  std::vector<std::pair<double, double>> vw;
+  for (const auto* r : v) vw.push_back({r->log_ratio, 1.0 / per_source[r->source]});
+  const double lo = weighted_percentile(vw, kLo), hi = weighted_percentile(vw, kHi);
   // Residuals never move the interval off the prediction: it always contains it.
   out.step_lo = p.step_time_s * std::exp(std::min(lo, 0.0));
   out.step_hi = p.step_time_s * std::exp(std::max(hi, 0.0));

@@ -26,9 +26,11 @@ struct Interval {
 
 struct IntervalTable {
   std::vector<Residual> residuals;
-  // 5th and 95th percentiles of the class's residuals, at least kMinCases of them.
+  // 5th and 95th percentiles of the class's residuals (each source weighing as much as any
+  // other), from at least kMinCases cases of kMinSources sources.
   static constexpr double kLo = 0.05, kHi = 0.95;
   static constexpr size_t kMinCases = 8;
+  static constexpr size_t kMinSources = 3;
 
   // The interval for a prediction; residuals of `exclude_source` are left out (coverage checks).
   Interval interval(const std::string& generation, const std::string& framework,
