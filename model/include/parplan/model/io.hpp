@@ -26,6 +26,9 @@ Plan load_plan(const std::string& spec, std::vector<std::string>* warnings = nul
 
 // Preset names compiled into the binary from examples/ (models, clusters, trainings).
 std::vector<std::string> preset_names(InputKind kind);
+// Any compiled-in examples/<folder>/<name>.json (e.g. folder "frameworks"): its text, or nullptr.
+const char* find_preset_text(const std::string& folder, const std::string& name);
+std::vector<std::string> preset_names_in(const std::string& folder);
 
 std::string read_file(const std::string& path);                 // throws Error if unreadable
 void write_file_atomic(const std::string& path, const std::string& text);  // temp + rename
