@@ -23,7 +23,7 @@ TEST(CliIntervals, PredictJsonHasIntervalsAroundThePrediction) {
 }
 
 TEST(CliIntervals, PredictTableAndPlanShowTheInterval) {
-  CliResult p = run_cli("predict --layout '{\"dp\": 16, \"tp\": 8, \"pp\": 8, \"zero\": 1}'");
+  CliResult p = run_cli("predict --model gpt3-175b --cluster dgx-a100-80g --train gpt3-1536 --layout '{\"dp\": 16, \"tp\": 8, \"pp\": 8, \"zero\": 1}'");
   ASSERT_EQ(p.code, 0) << p.out;
   EXPECT_NE(p.out.find("interval"), std::string::npos) << p.out;
   CliResult q = run_cli("plan --model llama2-7b --cluster dgx-a100-80g --train gpt3-1536 --gpus 8 --top 5");
