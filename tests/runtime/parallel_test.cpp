@@ -138,6 +138,7 @@ const DimCase kCases[] = {
     // With ZeRO: one optimizer per chunk (interleaved) and per kind (experts), each on its group.
     {"pp2_v2_dp2_zero3", {.dp = 2, .pp = 2, .v = 2, .zero = 3}},
     {"ep2_dp2_zero2", {.dp = 2, .ep = 2, .zero = 2}, true},
+    {"ep2_dp2_tp2", {.dp = 2, .tp = 2, .ep = 2}, true},  // experts replicated over TP (etp 1)
 };
 INSTANTIATE_TEST_SUITE_P(Dims, ParallelDimMatchesSingleProcess, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
