@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "parplan/cost/pipeline.hpp"
+#include "rules_moe.hpp"
 #include "parplan/model/error.hpp"
 #include "rule_cp.hpp"
 
@@ -529,6 +530,7 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
     out.push_back(std::move(r));
   }
   out.push_back(detail::context_parallel_rule(m, c, t, best));  // R11 (rule_cp.cpp)
+  detail::append_moe_rules(m, c, t, result, o, out);
   return out;
 }
 
