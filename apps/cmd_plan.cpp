@@ -13,6 +13,7 @@
 
 #include "commands.hpp"
 #include "inputs.hpp"
+#include "option_checks.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/planner/plan.hpp"
 
@@ -232,15 +233,17 @@ void add_plan_command(CLI::App& app) {
                   "sp=true,schedule=1f1b,v=2,offload=none");
   cmd->add_flag("--allow-idle", po->allow_idle,
                 "accept layouts using fewer GPUs (dp*tp*pp*cp <= N)");
-  cmd->add_option("--top,-k", po->top, "how many layouts to show")->capture_default_str();
+  cmd->add_option("--top,-k", po->top, "how many layouts to show")->capture_default_str()
+      ->check(int_range(1, 10000));
   cmd->add_option("--threads,-j", po->threads, "search threads (0: all cores)")
-      ->capture_default_str();
+      ->capture_default_str()->check(int_range(0, 4096));
   cmd->add_flag("--json", po->json, "print JSON instead of a table");
   cmd->add_option("--out,-o", po->out, "write the best plan (plan.json) to this file");
   cmd->add_option("--simulate", po->simulate,
-                  "simulate the top K layouts with SimGrid and re-rank by simulated time");
+                  "simulate the top K layouts with SimGrid and re-rank by simulated time")
+      ->check(int_range(0, 10000));
   cmd->add_option("--max-sim-s", po->max_sim_s, "wall-time limit per simulation, seconds")
-      ->capture_default_str();
+      ->capture_default_str()->check(finite_range(0, 1e6, false));
   cmd->callback([po] { run_plan(*po); });
 }
 

@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "inputs.hpp"
+#include "option_checks.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
 
@@ -64,7 +65,8 @@ void add_predict_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "print JSON (DESIGN.md fields)");
   cmd->add_option("--out,-o", args->out, "also write the plan (inputs + layout + prediction) here");
   cmd->add_option("--plan,-p", args->plan, "take model, cluster, train and layout from a plan file");
-  cmd->add_option("--stage", args->stage, "memory of this pipeline stage (default: the peak one)");
+  cmd->add_option("--stage", args->stage, "memory of this pipeline stage (default: the peak one)")
+      ->check(int_range(0, 1 << 20));
   cmd->callback([args] {
     Inputs in;
     if (!args->plan.empty()) {

@@ -25,10 +25,10 @@ Inputs load_inputs(const InputSpecs& s, bool with_layout) {
   in.model = load_model(s.model, &warnings);
   in.cluster = load_cluster(s.cluster, &warnings);
   in.training = load_training(s.train, &warnings);
-  if (s.gpus == 0 || s.gpus < -1)
+  if (s.gpus != InputSpecs::kWholeCluster && s.gpus < 1)
     throw Error("--gpus must be >= 1 (zero GPUs cannot train), got " + std::to_string(s.gpus) +
                 "; leave it out to use the whole cluster");
-  in.gpus = s.gpus > 0 ? s.gpus : in.cluster.total_gpus();
+  in.gpus = s.gpus != InputSpecs::kWholeCluster ? s.gpus : in.cluster.total_gpus();
   if (in.gpus > in.cluster.total_gpus())
     throw Error("--gpus " + std::to_string(in.gpus) + " exceeds the cluster's " +
                 std::to_string(in.cluster.total_gpus()) + " GPUs (" +
@@ -57,7 +57,7 @@ void emit(const std::string& path, const std::string& text) {
     if (!text.empty() && text.back() != '\n') std::cout << "\n";
     return;
   }
-  write_file_atomic(path, text.back() == '\n' ? text : text + "\n");
+  write_file_atomic(path, !text.empty() && text.back() == '\n' ? text : text + "\n");
 }
 
 }  // namespace parplan::cli

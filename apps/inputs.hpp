@@ -1,6 +1,7 @@
 #pragma once
 // Shared CLI plumbing: the --model/--cluster/--train/--layout options, loading them, printing
 // warnings, and writing output files.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,8 @@ struct InputSpecs {
   std::string cluster = "dgx-a100-80g";
   std::string train = "gpt3-1536";
   std::string layout;  // only for commands that take a layout
-  int64_t gpus = -1;   // -1 (not given): the whole cluster
+  int64_t gpus = kWholeCluster;  // not given: the whole cluster
+  static constexpr int64_t kWholeCluster = INT64_MIN;
 };
 
 // Adds --model, --cluster, --train (and --layout when with_layout) and --gpus.

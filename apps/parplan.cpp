@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "exit_codes.hpp"
 #include "parplan/model/error.hpp"
 
 int main(int argc, char** argv) {
@@ -24,13 +25,22 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return 2;
+    return parplan::cli::kExitBadInput;
+  } catch (const parplan::Interrupted& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 128 + e.signal;
+  } catch (const parplan::EnvironmentError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return parplan::cli::kExitEnvironment;
   } catch (const parplan::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
-    return 2;
+    return parplan::cli::kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory; lower the sizes asked for (--top, --threads, the model)\n";
+    return parplan::cli::kExitEnvironment;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    std::cerr << "error (internal, please report): " << e.what() << "\n";
+    return parplan::cli::kExitInternal;
   }
-  return 0;
+  return parplan::cli::kExitOk;
 }
