@@ -163,6 +163,7 @@ void add_compare_commands(CLI::App& app) {
         {"mfu", row(p.mfu, m.mfu)},
         {"memory_per_rank_bytes", row(predicted_memory(p, m.model_state_only), m.memory_bytes)},
         {"memory_kind", m.model_state_only ? "model_state" : "total"},
+        {"measured_memory_kind", m.memory_kind},
         {"layout", describe(plan.layout)}};
     if (o->json) {
       std::cout << j.dump(2) << "\n";
@@ -180,7 +181,10 @@ void add_compare_commands(CLI::App& app) {
     line("step time", j["step_time_s"], [](double v) { return secs(v); });
     line("tokens/s", j["tokens_per_s"], [](double v) { return fmt("%.0f", v); });
     line("MFU", j["mfu"], [](double v) { return pct(v); });
-    line(m.model_state_only ? "model state / rank" : "memory / rank", j["memory_per_rank_bytes"],
+    line(m.model_state_only ? "model state / rank"
+         : m.memory_kind == "cpu_peak_tensor_bytes" ? "peak tensors / rank"
+                                                     : "memory / rank",
+         j["memory_per_rank_bytes"],
          [](double v) { return fmt("%.0f B", v); });
   });
 

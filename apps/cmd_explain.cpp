@@ -1,5 +1,6 @@
 // `parplan explain`: which decision rules (R1-R10) apply to the inputs, what they recommend, and
 // whether the cost-model search agrees, with the numbers.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -7,6 +8,8 @@
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "option_checks.hpp"
+#include "run_format.hpp"
+#include "parplan/planner/sweep.hpp"
 #include "parplan/planner/rules.hpp"
 
 namespace parplan::cli {
@@ -21,10 +24,25 @@ struct ExplainOptions {
   bool all = false;
   int threads = 0;
   double slow_link_fraction = 0.10;
+  double tokens = 0;
 };
+
+// The cost view: a sweep over powers of two up to the job's GPUs (from a node or 1/32 of it),
+// with the knee of the (time-to-train, cost) front and why.
+planner::CostView explain_cost(const Inputs& in, const ExplainOptions& eo) {
+  planner::SweepOptions so;
+  int64_t lo = std::max<int64_t>(in.cluster.gpus_per_node, in.gpus / 32);
+  for (int64_t g = 1; g <= in.gpus; g *= 2)
+    if (g >= lo) so.gpus.push_back(g);
+  if (so.gpus.empty() || so.gpus.back() != in.gpus) so.gpus.push_back(in.gpus);
+  so.fixed = planner::parse_fixed(eo.fix);
+  so.threads = eo.threads;
+  return planner::cost_view(planner::sweep(in.model, in.cluster, in.training, so));
+}
 
 void run_explain(const ExplainOptions& eo) {
   Inputs in = load_inputs(eo.in, false);
+  apply_tokens(in.training, eo.tokens);
   if (!(eo.slow_link_fraction > 0 && eo.slow_link_fraction < 1))
     throw Error("--slow-link-fraction must be between 0 and 1, got " +
                 std::to_string(eo.slow_link_fraction));
@@ -61,6 +79,13 @@ void run_explain(const ExplainOptions& eo) {
       j["best"] = nullptr;
     j["rules"] = nlohmann::json::array();
     for (const auto& rr : rules) j["rules"].push_back(planner::to_json(rr));
+    if (in.training.tokens > 0) {
+      const planner::CostView cv = explain_cost(in, eo);
+      j["cost_view"] = {{"text", cv.text}};
+      if (!r.top.empty())
+        j["best"]["prediction"]["run"] = cost::to_json(cost::run_cost(
+            in.model, in.cluster, in.training, r.top.front().layout, r.top.front().cost));
+    }
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -75,6 +100,12 @@ void run_explain(const ExplainOptions& eo) {
   std::cout << "\nrules that apply:\n";
   for (const auto& rr : rules)
     if (rr.fires) std::cout << "  " << planner::describe(rr) << "\n";
+  if (in.training.tokens > 0) {
+    if (!r.top.empty())
+      std::cout << "\nbest plan, " << run_table(cost::run_cost(in.model, in.cluster, in.training,
+                                                              r.top.front().layout, r.top.front().cost));
+    std::cout << "\ncost view: " << explain_cost(in, eo).text << "\n";
+  }
   if (eo.all) {
     std::cout << "\nrules that do not apply:\n";
     for (const auto& rr : rules)
@@ -98,6 +129,8 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("--slow-link-fraction", eo->slow_link_fraction,
                   "a link is slow when its exposed communication exceeds this fraction of a step")
       ->capture_default_str();
+  cmd->add_option("--tokens", eo->tokens,
+                  "total training tokens: adds the whole run and the cost view (knee of the front)");
   cmd->callback([eo] { run_explain(*eo); });
 }
 

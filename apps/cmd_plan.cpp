@@ -14,6 +14,8 @@
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "option_checks.hpp"
+#include "run_format.hpp"
+#include "parplan/cost/run.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/planner/plan.hpp"
 
@@ -33,6 +35,7 @@ struct PlanOptions {
   std::string out;
   int simulate = 0;
   double max_sim_s = 120;
+  double tokens = 0;
 };
 
 std::string fmt(const char* f, double v) {
@@ -123,6 +126,7 @@ std::string table(const std::vector<planner::Candidate>& top, const std::vector<
 
 void run_plan(const PlanOptions& po) {
   Inputs in = load_inputs(po.in, false);
+  apply_tokens(in.training, po.tokens);
   planner::SearchOptions so;
   so.gpus = in.gpus;
   so.allow_idle = po.allow_idle;
@@ -182,14 +186,21 @@ void run_plan(const PlanOptions& po) {
   }
 
   if (po.json) {
+    auto with_run = [&](const planner::Candidate& c) {
+      nlohmann::json cj = candidate_json(in.training, c);
+      if (in.training.tokens > 0)
+        cj["prediction"]["run"] =
+            cost::to_json(cost::run_cost(in.model, in.cluster, in.training, c.layout, c.cost));
+      return cj;
+    };
     nlohmann::json j = {{"evaluated", r.evaluated},
                         {"feasible", r.feasible},
                         {"search_time_s", r.search_time_s},
                         {"gpus", in.gpus},
-                        {"best", candidate_json(in.training, best)}};
+                        {"best", with_run(best)}};
     j["top"] = nlohmann::json::array();
     for (size_t i = 0; i < std::min<size_t>(r.top.size(), size_t(po.top)); ++i)
-      j["top"].push_back(candidate_json(in.training, r.top[i]));
+      j["top"].push_back(with_run(r.top[i]));
     j["rules"] = nlohmann::json::array();
     for (const auto& rr : rules) j["rules"].push_back(planner::to_json(rr));
     if (po.simulate > 0) {
@@ -218,6 +229,9 @@ void run_plan(const PlanOptions& po) {
   std::cout << "rules:\n";
   for (const auto& rr : rules)
     if (rr.fires) std::cout << "  " << planner::describe(rr) << "\n";
+  if (in.training.tokens > 0)
+    std::cout << "\nbest plan, " << run_table(cost::run_cost(in.model, in.cluster, in.training,
+                                                            best.layout, best.cost));
   if (!po.out.empty()) std::cout << "\nwrote the best plan to " << po.out << "\n";
 }
 
@@ -244,6 +258,8 @@ void add_plan_command(CLI::App& app) {
       ->check(int_range(0, 10000));
   cmd->add_option("--max-sim-s", po->max_sim_s, "wall-time limit per simulation, seconds")
       ->capture_default_str()->check(finite_range(0, 1e6, false));
+  cmd->add_option("--tokens", po->tokens,
+                  "total training tokens: adds time-to-train, GPU-hours, cost, energy, goodput");
   cmd->callback([po] { run_plan(*po); });
 }
 

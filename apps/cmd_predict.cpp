@@ -1,5 +1,6 @@
 // `parplan predict`: the analytical cost of one layout (step time, throughput, MFU, memory).
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -8,6 +9,9 @@
 #include "format.hpp"
 #include "inputs.hpp"
 #include "option_checks.hpp"
+#include "params_view.hpp"
+#include "run_format.hpp"
+#include "parplan/cost/run.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
 
@@ -20,6 +24,7 @@ struct PredictArgs {
   std::string out;
   int stage = -1;
   std::string plan;
+  double tokens = 0;
 };
 
 std::string table(const Inputs& in, const cost::StepCost& s) {
@@ -30,11 +35,13 @@ std::string table(const Inputs& in, const cost::StepCost& s) {
     << in.cluster.name << "), " << describe(in.layout) << "\n";
   o << "  global batch " << in.training.global_batch << " x " << in.training.seq_len
     << " tokens, " << s.micro_batches << " micro-batches per pipeline, " << to_string(in.training.dtype)
-    << "\n\n";
+    << "\n";
+  o << "  parameters " << parameters_line(in.model) << "\n\n";
   o << "step time        " << secs(s.step_time_s) << "\n";
   o << "  compute        " << secs(t.compute) << "\n";
   o << "  TP comm        " << secs(t.tp_comm) << "\n";
   o << "  CP comm        " << secs(t.cp_comm) << "\n";
+  if (t.ep_comm > 0) o << "  EP comm        " << secs(t.ep_comm) << "\n";
   o << "  PP comm        " << secs(t.pp_comm) << "\n";
   o << "  PP bubble      " << secs(t.pp_bubble) << "\n";
   o << "  DP comm        " << secs(t.dp_comm_exposed) << " exposed of " << secs(t.dp_comm_total)
@@ -67,6 +74,8 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--plan,-p", args->plan, "take model, cluster, train and layout from a plan file");
   cmd->add_option("--stage", args->stage, "memory of this pipeline stage (default: the peak one)")
       ->check(int_range(0, 1 << 20));
+  cmd->add_option("--tokens", args->tokens,
+                  "total training tokens: adds time-to-train, GPU-hours, cost, energy, goodput");
   cmd->callback([args] {
     Inputs in;
     if (!args->plan.empty()) {
@@ -83,16 +92,24 @@ void add_predict_command(CLI::App& app) {
         throw Error("--stage must be below pp (" + std::to_string(in.layout.pp) + ")");
       s.memory = cost::memory_per_gpu(in.model, in.cluster, in.training, in.layout, args->stage);
     }
+    apply_tokens(in.training, args->tokens);
+    std::optional<cost::RunCost> run;
+    if (in.training.tokens > 0)
+      run = cost::run_cost(in.model, in.cluster, in.training, in.layout, s);
     if (!args->out.empty()) {
       Plan p{in.model, in.cluster, in.training, in.layout, cost::to_json(s), {}};
+      if (run) p.prediction["run"] = cost::to_json(*run);
       emit(args->out, to_json(p).dump(2));
     }
     if (args->json) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);
+      j["parameters"] = parameters_json(in.model);
+      if (run) j["run"] = cost::to_json(*run);
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << table(in, s);
+      if (run) std::cout << "\n" << run_table(*run);
     }
   });
 }

@@ -18,7 +18,8 @@ void add_export_command(CLI::App& app);     // cmd_export.cpp
 void add_simulate_command(CLI::App& app);   // cmd_simulate.cpp (SimGrid) or a stub
 void add_runtime_commands(CLI::App& app);   // cmd_runtime.cpp (LibTorch): run, calibrate,
                                             // prepare, worker; or cmd_runtime_stub.cpp
-void add_compare_commands(CLI::App& app);   // cmd_compare.cpp: compare, fit (no LibTorch)
+void add_compare_commands(CLI::App& app);
+void add_sweep_command(CLI::App& app);      // cmd_sweep.cpp: whole-run cost over GPU counts   // cmd_compare.cpp: compare, fit (no LibTorch)
 
 // Simulated step time of each plan (seconds), in parallel worker processes; provided by
 // cmd_simulate.cpp (throws parplan::Error when parplan was built without SimGrid).

@@ -25,11 +25,13 @@
 #include "charts/chart_style.hpp"
 #include "charts/measured_chart.hpp"
 #include "charts/memory_chart.hpp"
+#include "charts/pareto_chart.hpp"
 #include "charts/scaling_chart.hpp"
 #include "charts/time_chart.hpp"
 #include "layout_choices.hpp"
 #include "layout_controls.hpp"
 #include "parplan/model/io.hpp"
+#include "run_panel.hpp"
 #include "search_runner.hpp"
 
 namespace parplan::gui {
@@ -127,6 +129,16 @@ void MainWindow::build_ui() {
   tabs_->addTab(build_planner_tab(), "Planner: best layouts and rules");
   tabs_->addTab(build_scaling_tab(), "Scaling");
   tabs_->addTab(build_measured_tab(), "Predicted vs measured");
+  run_panel_ = new RunPanel;
+  tabs_->addTab(run_panel_, "Run: time, cost, energy");
+  connect(run_panel_, &RunPanel::tokensChanged, this, [this](double tokens) {
+    training_.tokens = tokens;
+    update_prediction();
+  });
+  connect(run_panel_, &RunPanel::asyncCheckpointChanged, this, [this](bool on) {
+    training_.async_checkpoint = on;
+    update_prediction();
+  });
   vsplit->addWidget(tabs_);
   vsplit->setStretchFactor(0, 1);
   vsplit->setStretchFactor(1, 1);
@@ -310,7 +322,11 @@ QWidget* MainWindow::build_scaling_tab() {
   row->addStretch(1);
   v->addLayout(row);
   scaling_chart_ = new ScalingChart;
-  v->addWidget(scaling_chart_, 1);
+  pareto_chart_ = new ParetoChart;
+  auto* charts = new QSplitter(Qt::Horizontal);
+  charts->addWidget(scaling_chart_);
+  charts->addWidget(pareto_chart_);
+  v->addWidget(charts, 1);
   return w;
 }
 
@@ -433,6 +449,7 @@ void MainWindow::sync_widgets() {
     seq_spin_->setValue(int(training_.seq_len));
     dtype_box_->setCurrentIndex(dtype_box_->findData(int(training_.dtype)));
   }
+  run_panel_->set_inputs(training_.tokens, training_.async_checkpoint);
   cluster_info_->setText(QString("%1 nodes × %2 %3, %4 GiB, %5 TFLOP/s %6")
                              .arg(cluster_.nodes)
                              .arg(cluster_.gpus_per_node)
@@ -441,96 +458,6 @@ void MainWindow::sync_widgets() {
                              .arg(cluster_.gpu.peak_flops(training_.dtype) / 1e12, 0, 'g', 4)
                              .arg(to_string(training_.dtype)));
   layout_controls_->set_layout(layout_, layout_choices(model_, training_, gpus_, layout_));
-}
-
-QString MainWindow::inputs_title() const {
-  return QString("%1 on %2, %3 GPUs").arg(qs(model_.name), qs(cluster_.name)).arg(gpus_);
-}
-
-void MainWindow::show_status(const QString& html, const QString& color) {
-  status_->setText(html);
-  status_->setStyleSheet(
-      QString("QLabel#status { background: %1; border-radius: 4px; }").arg(color));
-}
-
-void MainWindow::show_error(const QString& what, const QString& message) {
-  show_status("<b>Could not use the " + what.toHtmlEscaped() + ":</b> " +
-                  message.toHtmlEscaped().replace("\n", "<br>"),
-              "#f8d0d0");
-}
-
-QString MainWindow::status_text() const {
-  return status_->text();
-}
-
-void MainWindow::update_prediction() {
-  QElapsedTimer timer;
-  timer.start();
-  Diagnostics d;
-  validate(model_, d, "model");
-  validate(cluster_, d, "cluster");
-  validate(training_, d, "train");
-  if (d.ok()) validate(layout_, model_, cluster_, training_, d, "layout");
-  if (d.ok() && layout_.gpus() > gpus_)
-    d.error("layout", QString("uses %1 GPUs (dp*tp*pp*cp) but %2 are selected; lower a degree or "
-                              "raise the GPU count")
-                          .arg(layout_.gpus())
-                          .arg(gpus_)
-                          .toStdString());
-  cost_.reset();
-  QString error;
-  if (d.ok()) {
-    try {
-      cost_ = cost::predict(model_, cluster_, training_, layout_);
-    } catch (const std::exception& e) {
-      error = qs(e.what());
-    }
-  } else {
-    for (const auto& e : d.errors) error += (error.isEmpty() ? "" : "\n") + qs(e);
-  }
-  QStringList notes;
-  for (const auto& w : d.warnings) notes << qs(w).toHtmlEscaped();
-  if (!cost_) {
-    memory_chart_->clear("invalid layout");
-    time_chart_->clear("invalid layout");
-    metrics_->setText("<i>No prediction: the combination is invalid.</i>");
-    show_status("<b>Invalid combination:</b><br>" + error.toHtmlEscaped().replace("\n", "<br>"),
-                "#f8d0d0");
-  } else {
-    const auto& s = *cost_;
-    memory_chart_->show_breakdown(s.memory);
-    time_chart_->show_cost(s);
-    metrics_->setText(
-        QString("<b>step</b> %1 &nbsp; <b>tokens/s</b> %2 &nbsp; <b>MFU</b> %3 &nbsp; "
-                "<b>HFU</b> %4 &nbsp; <b>TFLOP/s per GPU</b> %5 model, %6 hardware &nbsp; "
-                "<b>micro-batches</b> %7 &nbsp; <b>exposed comm</b> %8")
-            .arg(format_seconds(s.step_time_s), format_rate(s.tokens_per_s), format_percent(s.mfu),
-                 format_percent(s.hfu))
-            .arg(s.model_tflops_per_gpu, 0, 'f', 1)
-            .arg(s.hardware_tflops_per_gpu, 0, 'f', 1)
-            .arg(s.micro_batches)
-            .arg(format_percent(s.exposed_comm_fraction)));
-    if (layout_.gpus() < gpus_)
-      notes << QString("uses %1 of the %2 GPUs (dp*tp*pp*cp)").arg(layout_.gpus()).arg(gpus_);
-    QString head = QString("<b>%1</b>: %2 (%3 GPUs). ")
-                       .arg(inputs_title().toHtmlEscaped(), qs(describe(layout_)).toHtmlEscaped())
-                       .arg(layout_.gpus());
-    if (s.fits)
-      show_status(head +
-                      QString("Fits: %1 of %2 per GPU.")
-                          .arg(format_gib(s.memory.total), format_gib(s.memory.capacity)) +
-                      (notes.isEmpty() ? "" : "<br>Note: " + notes.join("; ")),
-                  "#d8f0d8");
-    else
-      show_status(head +
-                      QString("<b>Does not fit</b>: needs %1 of %2 per GPU; raise ZeRO, "
-                              "recomputation, TP or PP, or lower the micro-batch.")
-                          .arg(format_gib(s.memory.total), format_gib(s.memory.capacity)) +
-                      (notes.isEmpty() ? "" : "<br>Note: " + notes.join("; ")),
-                  "#fbe8c0");
-  }
-  last_update_ms_ = double(timer.nsecsElapsed()) / 1e6;
-  timing_->setText(QString("cost model + charts: %1 ms").arg(last_update_ms_, 0, 'f', 1));
 }
 
 }  // namespace parplan::gui

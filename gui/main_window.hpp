@@ -33,6 +33,8 @@ class MemoryChart;
 class TimeChart;
 class ScalingChart;
 class MeasuredChart;
+class ParetoChart;
+class RunPanel;
 class SearchRunner;
 
 class MainWindow : public QMainWindow {
@@ -78,6 +80,8 @@ class MainWindow : public QMainWindow {
   TimeChart* time_chart() const { return time_chart_; }
   ScalingChart* scaling_chart() const { return scaling_chart_; }
   MeasuredChart* measured_chart() const { return measured_chart_; }
+  ParetoChart* pareto_chart() const { return pareto_chart_; }
+  RunPanel* run_panel() const { return run_panel_; }
   QTableWidget* planner_table() const { return planner_table_; }
   QTextBrowser* rules_view() const { return rules_view_; }
   QTabWidget* tabs() const { return tabs_; }
@@ -95,6 +99,7 @@ class MainWindow : public QMainWindow {
   void on_layout_edited(bool upstream);
   void sync_widgets();
   void update_prediction();
+  void update_run_panel();
   void show_status(const QString& html, const QString& color);
   void show_error(const QString& what, const QString& message);
   void show_search_result();
@@ -128,6 +133,8 @@ class MainWindow : public QMainWindow {
   TimeChart* time_chart_ = nullptr;
   ScalingChart* scaling_chart_ = nullptr;
   MeasuredChart* measured_chart_ = nullptr;
+  ParetoChart* pareto_chart_ = nullptr;
+  RunPanel* run_panel_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   QTableWidget* planner_table_ = nullptr;
   QTextBrowser* rules_view_ = nullptr;

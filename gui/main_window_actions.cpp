@@ -14,6 +14,7 @@
 
 #include "charts/chart_style.hpp"
 #include "charts/measured_chart.hpp"
+#include "charts/pareto_chart.hpp"
 #include "charts/scaling_chart.hpp"
 #include "main_window.hpp"
 #include "parplan/model/io.hpp"
@@ -210,6 +211,7 @@ void MainWindow::start_scaling_sweep() {
   tabs_->setCurrentIndex(1);
   runner_->start([this, m, c, t, sizes, what](SearchRunner::Control& ctl) -> std::function<void()> {
     std::vector<ScalingPoint> points;
+    std::vector<planner::SweepRow> rows;  // with the whole run when train.tokens is set
     for (size_t i = 0; i < sizes.size() && !ctl.cancel; ++i) {
       planner::SearchOptions o;
       o.gpus = sizes[i];
@@ -222,9 +224,23 @@ void MainWindow::start_scaling_sweep() {
       if (!r.top.empty() && !r.cancelled) {
         const auto& b = r.top.front();
         points.push_back({sizes[i], b.cost.tokens_per_s, b.cost.mfu, b.cost.step_time_s, b.layout});
+        if (t.tokens > 0) {
+          planner::SweepRow row;
+          row.gpus = sizes[i];
+          row.feasible = true;
+          row.best = b;
+          row.run = cost::run_cost(m, c, t, b.layout, b.cost);
+          rows.push_back(row);
+        }
       }
     }
-    return [this, points = std::move(points), what] { scaling_chart_->show_points(points, what); };
+    planner::mark_pareto(rows);
+    const bool tokens = t.tokens > 0;
+    return [this, points = std::move(points), rows = std::move(rows), what, tokens] {
+      scaling_chart_->show_points(points, what);
+      if (tokens) pareto_chart_->show_rows(rows, what);
+      else pareto_chart_->clear("Time-to-train vs cost: set a token budget (Run tab) and rerun");
+    };
   });
 }
 

@@ -1,5 +1,8 @@
 #include "parplan/cost/compute.hpp"
 
+#include "parplan/cost/attention.hpp"
+#include "parplan/cost/moe.hpp"
+
 namespace parplan::cost {
 
 double matmul_efficiency(const Efficiency& e, double m, double n, double k) {
@@ -26,29 +29,31 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   const double skv = double(t.seq_len);                // keys each query attends to
   const double b = double(l.micro_batch);
   const double T = sq * b;  // tokens on this GPU per micro-batch
-  const double h = double(m.hidden), f = double(m.ffn_hidden), hd = double(m.head_dim());
-  const double kvw = double(m.kv_heads) * hd;
+  const double h = double(m.hidden), f = double(m.ffn_hidden);
+  const AttentionShape a = attention_shape(m);
   const double heads_local = double(m.heads) / tp;
   const double sp_div = l.sequence_parallel ? tp : 1.0;
+  // A MoE model's layer is the average of its dense and MoE layers (moe.cpp for the latter).
+  const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+  const MoeLayerWork moe = moe_share > 0 ? moe_layer_work(m, c, t, l) : MoeLayerWork{};
 
   LayerCompute r;
   // Matrix math (Megatron-LM column/row parallel split, Shoeybi et al. 2019).
-  double mm = matmul_time(c, dt, T, (h + 2 * kvw) / tp, h)     // QKV
-              + matmul_time(c, dt, T, h, h / tp)                // attention projection
-              + matmul_time(c, dt, T, (m.gated_mlp ? 2 : 1) * f / tp, h)  // FC1 (+ gate)
-              + matmul_time(c, dt, T, h, f / tp);               // FC2
-  double core_mm = matmul_time(c, dt, sq, skv, hd, b * heads_local)   // Q K^T
-                   + matmul_time(c, dt, sq, hd, skv, b * heads_local);  // softmax(.) V
+  double dense_mlp = matmul_time(c, dt, T, (m.gated_mlp ? 2 : 1) * f / tp, h)  // FC1 (+ gate)
+                     + matmul_time(c, dt, T, h, f / tp);                        // FC2
+  double mm = attention_projection_time(m, c, dt, T, tp) + (1 - moe_share) * dense_mlp +
+              moe_share * moe.fwd_matmul_s;
+  double core_mm = attention_core_time(m, c, dt, sq, skv, b, tp);
   // Memory-bound bytes per forward: 2 LayerNorms (read + write), 2 dropout + residual adds
   // (2 reads, 1 write, 1-byte mask) on the replicated (or SP-sharded) stream; the MLP activation
   // (GELU: read + write; SwiGLU: 2 reads + write) and RoPE on the TP-sharded stream.
   double stream = T * h * (2 * 2 * e + 2 * (3 * e + 1)) / sp_div;
-  double act = T * f / tp * (m.gated_mlp ? 3 * e : 2 * e);
-  double rope = m.position == Position::Rotary ? T * (h + kvw) / tp * 2 * e : 0.0;
+  double act = (1 - moe_share) * T * f / tp * (m.gated_mlp ? 3 * e : 2 * e);
+  double rope = m.position == Position::Rotary ? T * (a.q + a.k) / tp * 2 * e : 0.0;
   double softmax = 0;
   if (!t.flash_attention)  // fused scale-mask-softmax (read, write) + dropout (read, write, mask)
-    softmax = b * heads_local * sq * skv * (4 * e + 1);
-  double mem = memory_bound_time(c, stream + act + rope);
+    softmax = b * heads_local * sq * attended_keys(m, skv) * (4 * e + 1);
+  double mem = memory_bound_time(c, stream + act + rope) + moe_share * moe.fwd_memory_s;
   double core_mem = memory_bound_time(c, softmax);
 
   r.fwd_matmul_s = mm + core_mm;

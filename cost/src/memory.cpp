@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "parplan/cost/attention.hpp"
+#include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "stage_params.hpp"
 
@@ -36,16 +38,21 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   const double sbh = s * b * h;
   const double sp_div = l.sequence_parallel ? tp : 1.0;
   if (l.recompute == Recompute::Full) return e * sbh / sp_div;  // layer input only
-  const double kv_ratio = double(m.kv_heads) / double(m.heads);
-  // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout masks.
-  const double replicated = sbh * (4 * e + 2);
-  // Split by TP: Q, K, V, attention-projection input, FC1 output (two for gated), activation output.
-  const double mlp_pre = (m.gated_mlp ? 2.0 : 1.0) * f / h;
-  const double sharded = sbh * e * (1 + 2 * kv_ratio + 1 + mlp_pre + f / h);
+  const AttentionShape a = attention_shape(m);
+  // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout
+  // masks; MLA's compressed latents (its down-projections are not split).
+  const double replicated = sbh * (4 * e + 2) + s * b * e * a.latent;
+  // Split by TP: Q, K, V, attention-projection input; FC1 output (two for gated), activation output.
+  const double attn = s * b * e * (a.q + a.k + a.v + a.o_in);
+  const double mlp = sbh * e * ((m.gated_mlp ? 2.0 : 1.0) * f / h + f / h);
+  // MoE layers keep their routed rows instead of the dense MLP's (moe.cpp); the average layer.
+  const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+  const double sharded = attn + (1 - moe_share) * mlp;
+  const double moe = moe_share * moe_mlp_activation_bytes(m, t, l);
   double scores = 0;
-  if (!t.flash_attention && l.recompute == Recompute::None)
-    scores = (2 * e + 1) * double(m.heads) * s * s * b;  // softmax out, dropout mask and output
-  return replicated / sp_div + sharded / tp + scores / tp;
+  if (!t.flash_attention && l.recompute == Recompute::None)  // softmax out, dropout mask, output
+    scores = (2 * e + 1) * double(m.heads) * s * attended_keys(m, s) * b;
+  return replicated / sp_div + sharded / tp + moe + scores / tp;
 }
 
 double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage) {
@@ -80,10 +87,13 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   const double dp = double(l.dp);
   // Rajbhandari et al. 2020, fig. 1: stage 1 shards optimizer states, 2 also gradients, 3 also
   // parameters, over the data-parallel group.
-  double params = n * b.params, grads = n * b.grads, opt = n * b.optimizer;
-  if (l.zero >= 1) opt /= dp;
-  if (l.zero >= 2) grads /= dp;
-  if (l.zero >= 3) params /= dp;
+  // Routed experts shard over the expert-data-parallel group instead (Megatron-Core MoE).
+  const double ne = sp.experts, nd = n - ne, edp = detail::expert_dp(l);
+  auto part = [&](double per_param, int from_stage) {
+    return l.zero >= from_stage ? nd * per_param / dp + ne * per_param / edp
+                                : n * per_param;
+  };
+  double params = part(b.params, 3), grads = part(b.grads, 2), opt = part(b.optimizer, 1);
   if (l.offload != Offload::None) {  // ZeRO-Offload (Ren et al. 2021): grads + optimizer on CPU
     r.cpu_offload += opt + grads;
     opt = 0;
@@ -117,17 +127,19 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   r.activations = r.layer_activations + extra;
 
   // Buffers: fp32 logits + their gradient on the last stage (vocab-parallel cross-entropy),
-  // pipeline send/receive buffers, the TP all-gather output under SP, DP gradient buckets
-  // (PyTorch DDP / Megatron: ~25 M elements), ZeRO-3 gathered layers (current + prefetched).
+  // pipeline send/receive buffers, the TP all-gather output under SP, ZeRO-2/3 layer gradient
+  // buffers, ZeRO-3 gathered layers (current + prefetched). ZeRO 0/1 reduce buckets that are views
+  // of the contiguous gradient buffer (Megatron-core ParamAndGradBuffer, DDP
+  // gradient_as_bucket_view; parplan's runtime): nothing beyond `grads`. ZeRO 2/3 (DeepSpeed,
+  // parplan's runtime) produce a layer's gradients into a buffer that is reduce-scattered into the
+  // shard when the layer is done: one layer being produced while the previous one is in flight.
   double buffers = 0;
   if (stage == l.pp - 1) buffers += 2.0 * 4.0 * s * double(l.micro_batch) * double(m.vocab) / l.tp;
   if (l.pp > 1) buffers += 2.0 * e * sbh / double(l.tp);
   if (l.sequence_parallel) buffers += e * sbh;
-  if (l.dp > 1) buffers += std::min(grads > 0 ? grads : n * b.grads, 2.0 * 25e6 * b.grads);
-  if (l.zero >= 3) {
-    const double layer_full = count_params(m).per_layer / double(l.tp) * b.params;
-    buffers += 2.0 * layer_full;
-  }
+  const double layer_params = count_params(m).per_layer / double(l.tp);
+  if (l.dp > 1 && l.zero >= 2) buffers += 2.0 * layer_params * b.grads;
+  if (l.zero >= 3) buffers += 2.0 * layer_params * b.params;
   r.buffers = buffers;
   r.reserve = c.efficiency.memory_reserve * c.gpu.memory_bytes;
   r.total = r.params + r.grads + r.optimizer + r.activations + r.buffers + r.reserve;

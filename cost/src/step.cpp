@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "parplan/cost/attention.hpp"
+#include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "stage_params.hpp"
 
@@ -47,7 +49,8 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
   // K,V block around the ring (cp - 1 steps) in forward; backward passes K,V and dK,dV. Each step
   // overlaps with the attention block computed on the previous one.
   if (l.cp > 1) {
-    const double kv_bytes = 2.0 * T * double(m.kv_heads) * double(m.head_dim()) / l.tp * e;
+    const AttentionShape a = attention_shape(m);
+    const double kv_bytes = T * (a.k + a.v) / l.tp * e;
     w.cp_fwd_bytes = (l.cp - 1) * kv_bytes;
     w.cp_bwd_bytes = 2.0 * w.cp_fwd_bytes;
     Group ring_group = pl.cp;
@@ -64,6 +67,11 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
     w.cp_fwd_exposed_s = (l.cp - 1) * exposed(step_fwd, attn_step_fwd);
     w.cp_bwd_exposed_s = (l.cp - 1) * exposed(step_bwd, attn_step_bwd);
   }
+
+  // Expert parallel: MoE token dispatch and combine over the EP group (moe.cpp).
+  const EpComm ep = ep_comm(m, c, t, l, w.layer);
+  w.ep_fwd_s = ep.fwd_s, w.ep_bwd_s = ep.bwd_s;
+  w.ep_fwd_exposed_s = ep.fwd_exposed_s, w.ep_bwd_exposed_s = ep.bwd_exposed_s;
 
   // Pipeline: one activation per micro-batch per chunk boundary; Megatron's scatter/gather
   // optimisation sends 1/tp of it from each TP rank (Narayanan et al. 2021 sec. 4.1).
@@ -117,8 +125,8 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
 
 namespace {
 struct StageTime {
-  double compute = 0, tp = 0, cp = 0, zero3 = 0;
-  double total() const { return compute + tp + cp + zero3; }
+  double compute = 0, tp = 0, cp = 0, ep = 0, zero3 = 0;
+  double total() const { return compute + tp + cp + ep + zero3; }
 };
 
 StageTime stage_time(const StepWork& w, const Layout& l, int64_t layers, bool first, bool last) {
@@ -130,6 +138,7 @@ StageTime stage_time(const StepWork& w, const Layout& l, int64_t layers, bool fi
   if (last) s.compute += w.logits_s;
   s.tp = L * (w.tp_fwd_collectives + w.tp_bwd_collectives) * w.tp_collective_s;
   s.cp = L * (w.cp_fwd_exposed_s + w.cp_bwd_exposed_s);
+  s.ep = L * (w.ep_fwd_exposed_s + w.ep_bwd_exposed_s);
   if (l.zero >= 3 && l.dp > 1) {
     // Parameters prefetched one layer ahead: only what the layer's compute cannot hide shows.
     const double uses_fwd = std::max(0.0, w.zero3_layer_gather_s - lc.fwd_s);
@@ -161,6 +170,7 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   tb.compute = mbd * crit.compute;
   tb.tp_comm = mbd * crit.tp;
   tb.cp_comm = mbd * crit.cp;
+  tb.ep_comm = mbd * crit.ep;
   // Narayanan et al. 2021: bubble = (p - 1) / v stage-times of one micro-batch.
   double bubble_stage =
       p > 1 ? avg_scale * (first.total() + last.total() + double(p - 2) * middle.total()) / p : 0.0;
@@ -196,7 +206,7 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   }
   tb.optimizer = w.optimizer_s + w.offload_s;
 
-  r.step_time_s = tb.compute + tb.tp_comm + tb.cp_comm + tb.pp_bubble + tb.pp_comm +
+  r.step_time_s = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm + tb.pp_bubble + tb.pp_comm +
                   tb.dp_comm_exposed + tb.optimizer;
   const double gpus = double(l.gpus());
   r.flops = step_flops(m, t, l);
@@ -208,7 +218,7 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   r.mfu = r.model_tflops_per_gpu * 1e12 / peak;
   r.hfu = r.hardware_tflops_per_gpu * 1e12 / peak;
   r.exposed_comm_fraction =
-      (tb.tp_comm + tb.cp_comm + tb.pp_comm + tb.dp_comm_exposed) / r.step_time_s;
+      (tb.tp_comm + tb.cp_comm + tb.ep_comm + tb.pp_comm + tb.dp_comm_exposed) / r.step_time_s;
   r.memory = memory ? *memory : memory_per_gpu(m, c, t, l);
   r.fits = r.memory.fits;
   return r;

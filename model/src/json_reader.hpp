@@ -135,6 +135,15 @@ class ObjectReader {
         return v.dump();  // null, boolean, number: a few characters
     }
   }
+
+  // Keys present but never read (nor skipped), in file order.
+  std::vector<std::string> unread() const {
+    std::vector<std::string> out;
+    if (!ok()) return out;
+    for (auto it = j_.begin(); it != j_.end(); ++it)
+      if (!seen_.count(it.key())) out.push_back(it.key());
+    return out;
+  }
   // Warns for each key that was never read.
   void warn_unknown() {
     if (!ok()) return;

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "blas_info.hpp"
 #include "comm.hpp"
 #include "device.hpp"
 #include "parplan/model/cluster.hpp"
@@ -42,7 +43,9 @@ double time_it(F&& f, double budget_s = 0.15) {
 
 nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
   auto env = detect_rank_env(current_environment()).value_or(RankEnv{});
-  at::set_num_threads(std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, env.local_world_size)));
+  const int threads = std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, env.local_world_size));
+  at::set_num_threads(threads);
+  set_blas_threads(threads);
   Communicator comm(comm_options(env, cfg.value("timeout_s", 60.0), cfg.value("backend", "auto")));
   auto& world = comm.world();
   const int N = env.world_size;
@@ -181,7 +184,7 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
   nlohmann::json mm = nlohmann::json::array();
   for (size_t i = 0; i < shapes.size(); ++i)
     mm.push_back({{"m", shapes[i].m}, {"n", shapes[i].n}, {"k", shapes[i].k}, {"tflops", flops[i] / 1e12}});
-  j["calibration"] = {{"backend", comm.backend()}, {"ranks", N}, {"matmul", mm},
+  j["calibration"] = {{"backend", comm.backend()}, {"ranks", N}, {"blas", blas_info()}, {"matmul", mm},
                       {"matmul_fit_rms_rel_error", std::sqrt(best_err / double(shapes.size()))},
                       {"stream_GBps", bw / 1e9}, {"memory_bound_fraction", memory_bound},
                       {"overlap_slowdown_note",

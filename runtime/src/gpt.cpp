@@ -80,14 +80,25 @@ GptStageImpl::GptStageImpl(const GptConfig& c, Group* tp) : cfg(c) {
 
 torch::Tensor GptStageImpl::forward(const torch::Tensor& input) {
   torch::Tensor x = input;
+  auto before = [&](int seg) { if (hooks) hooks->before_forward(seg); };
+  auto after = [&](int seg) { if (hooks) x = hooks->after_forward(seg, x); };
   if (cfg.has_embedding) {
+    before(0);
     auto pos = torch::arange(input.size(1), torch::TensorOptions().dtype(torch::kLong).device(input.device()));
     x = wte(input) + wpe(pos);
+    after(0);
   }
-  for (auto& b : *blocks) x = b->as<Block>()->forward(x);
+  int seg = 1;
+  for (auto& b : *blocks) {
+    before(seg);
+    x = b->as<Block>()->forward(x);
+    after(seg++);
+  }
   if (cfg.has_head) {
+    before(seg);
     x = ln_f(x);
     x = torch::matmul(x, (cfg.tied ? wte->weight : head_weight).t());
+    after(seg);
   }
   return x;
 }

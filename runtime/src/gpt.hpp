@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "comm.hpp"
+#include "segment_hooks.hpp"
 #include "tp_layers.hpp"
 
 namespace parplan::runtime {
@@ -54,6 +55,7 @@ struct GptStageImpl : torch::nn::Module {
   torch::nn::ModuleList blocks;
   torch::nn::LayerNorm ln_f{nullptr};
   torch::Tensor head_weight;  // untied head [vocab, hidden]
+  SegmentHooks* hooks = nullptr;  // around each segment of forward (ZeRO-3 gathers), or none
   GptStageImpl(const GptConfig& c, Group* tp);
   torch::Tensor forward(const torch::Tensor& x);
 };

@@ -13,11 +13,15 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
+#include "blas_info.hpp"
 #include "checkpoint.hpp"
 #include "comm.hpp"
 #include "device.hpp"
+#include "dp_overlap.hpp"
 #include "gpt.hpp"
+#include "memory_meter.hpp"
 #include "parplan/cost/flops.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
@@ -103,6 +107,7 @@ std::vector<MicroBatch> make_microbatches(const std::vector<uint16_t>& data,
 }  // namespace
 
 nlohmann::json train_rank(const RunOptions& o) {
+  memory::install();  // counts every CPU tensor allocated from here on
   auto env = detect_rank_env(current_environment()).value_or(RankEnv{});
   Plan plan = load_plan(o.plan);
   check_runnable(plan, env.world_size);
@@ -115,6 +120,7 @@ nlohmann::json train_rank(const RunOptions& o) {
                               : std::max(1, int(std::thread::hardware_concurrency()) /
                                                 std::max(1, env.local_world_size));
   at::set_num_threads(threads);
+  set_blas_threads(threads);  // OpenBLAS's pthread pool is not LibTorch's
 
   fault_point(FaultPoint::BeforeJoin, env.rank, 0);
   Communicator comm(comm_options(env, o.timeout_s, o.backend));  // NCCL: selects cuda:LOCAL_RANK as device(); Gloo: the CPU
@@ -159,17 +165,16 @@ nlohmann::json train_rank(const RunOptions& o) {
 
   AdamConfig adam;
   adam.lr = o.lr > 0 ? o.lr : Tr.learning_rate;
-  ShardedOptimizer opt(model->parameters(), dp.get(), L.zero, adam, o.bucket_mb * 1e6);
+  dp->set_trace_tid(2);  // DP collectives run on their own thread: their own trace track
+  ShardedOptimizer opt(stage_units(model->named_parameters(), per_stage, gc.tied && gc.has_embedding && gc.has_head),
+                       dp.get(), L.zero, adam, o.bucket_mb * 1e6);
+  model->hooks = &opt;  // ZeRO-3: per-layer gather/free; ZeRO-2/3: per-layer gradient buffers
   opt.broadcast_from_first_rank();
 
   TraceRecorder trace;
   trace.rank = c.rank;
   PipelineStage stage(model, pp.get(), M.hidden, &trace);
-  bool zero3_per_mb = L.zero == 3 && L.pp == 1;
-  if (zero3_per_mb) {
-    stage.before_forward = [&](int) { opt.gather_params(); };
-    stage.after_backward = [&](int) { opt.release_params(); };
-  }
+  stage.after_backward = [&](int) { opt.end_backward(); };  // reduce what the hooks did not
   auto sched = L.schedule == Schedule::GPipe ? PipeSchedule::GPipe : PipeSchedule::OneFOneB;
   const int64_t B = Tr.global_batch, T = Tr.seq_len, mb = L.micro_batch;
 
@@ -209,36 +214,56 @@ nlohmann::json train_rank(const RunOptions& o) {
                  dtbs = nlohmann::json::array();
   int64_t trace_step = std::min(o.steps - 1, start + 2);
   double last_val = NAN;
+  double overlap_traced_s = 0, overlap_hidden_s = 0, reduced_in_backward = 0;
+
+  // Measured memory of the training steps (evaluation, checkpoints and sampling excluded):
+  // live tensor bytes per phase and, since here, the peak RSS.
+  const double setup_peak_tensor = double(memory::peak_tensor_bytes());
+  const double rss_after_setup = memory::rss_bytes();
+  const bool rss_reset = memory::reset_peak_rss();
+  reset_device_peak_memory();
+  double peak_fb = 0, peak_reduce = 0, peak_opt = 0, peak_rss = 0;
+  auto phase_peak = [](double& into) {
+    into = std::max(into, double(memory::peak_tensor_bytes()));
+    memory::reset_peak();
+  };
 
   for (int64_t step = start; step < o.steps; ++step) {
     trace.on = step == trace_step;
     if (trace.on) comm.set_trace(&trace);
     auto offs = rank_offsets(batch_offsets(o.seed, step, B, T, int64_t(data.train.size())), L.dp, c.dp);
     auto mbs = make_microbatches(data.train, offs, mb, T);
+    memory::reset_peak();
     auto t0 = Clock::now();
-    if (L.zero == 3 && !zero3_per_mb) opt.gather_params();
-    opt.prepare_grads();
+    opt.begin_step(int(mbs.size()));
     double loss = stage.train(mbs, sched);
     fault_point(FaultPoint::AfterTrainStep, c.rank, step);
-    opt.release_params();
+    phase_peak(peak_fb);
     {
-      TraceScope ts(trace.on ? &trace : nullptr, "gradient reduction", "dp");
-      opt.reduce_grads();
+      TraceScope ts(trace.on ? &trace : nullptr, "gradient reduction (wait)", "compute");
+      opt.finish_reduction();
     }
+    phase_peak(peak_reduce);
+    reduced_in_backward = opt.reduced_in_backward();
     {
       TraceScope ts(trace.on ? &trace : nullptr, "optimizer", "compute");
       opt.step();
-      opt.release_grads();
     }
+    phase_peak(peak_opt);
+    peak_rss = memory::peak_rss_bytes();
     double mean_loss = world_sum(loss_owner ? loss / L.dp : 0.0);
     if (!std::isfinite(mean_loss))  // every rank sees the same sum and stops here
-      throw Error("step " + std::to_string(step) + ": the loss is " + fmt("%f", mean_loss) +
+      throw Error("step " + std::to_string(step) + ": the loss is " +
+                  (std::isnan(mean_loss) ? "nan" : mean_loss > 0 ? "inf" : "-inf") +
                   " (training diverged) at learning rate " + fmt("%g", adam.lr) +
                   "; lower --lr (or train.learning_rate in the plan)");
     device_synchronize();  // CUDA: the step's kernels are done before the clock stops
     double dt = seconds_since(t0);
-    if (trace.on) comm.set_trace(nullptr);
-    trace.on = false;
+    if (trace.on) {
+      comm.set_trace(nullptr);
+      trace.on = false;
+      std::tie(overlap_traced_s, overlap_hidden_s) = dp_overlap_seconds(trace.events);
+    }
     losses.push_back(mean_loss);
     times.push_back(dt);
     dtfs.push_back(stage.forward_s);
@@ -296,13 +321,19 @@ nlohmann::json train_rank(const RunOptions& o) {
     if (logger) std::cout << "sample:\n" << o.prompt << sample << "\n---\n";
   }
 
-  // Model-state bytes each rank holds, and the process's peak resident memory.
-  auto held = opt.held_bytes();
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  constexpr int kStats = 6;
-  auto mine = torch::tensor({held.params, held.grads, held.optimizer, double(ru.ru_maxrss) * 1024.0,
-                             dev_mem.peak_allocated_bytes, dev_mem.peak_reserved_bytes},
+  // Model-state bytes each rank holds (computed from its buffers), and what was measured.
+  auto held = opt.held_bytes_computed();
+  if (!rss_reset) {  // no clear_refs: the lifetime peak
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    peak_rss = double(ru.ru_maxrss) * 1024.0;
+  }
+  const double peak_tensor = std::max({peak_fb, peak_reduce, peak_opt});
+  constexpr int kStats = 14;
+  auto mine = torch::tensor({held.params, held.grads, held.optimizer, peak_rss,
+                             dev_mem.peak_allocated_bytes, dev_mem.peak_reserved_bytes, peak_tensor,
+                             peak_fb, peak_reduce, peak_opt, setup_peak_tensor, rss_after_setup,
+                             overlap_traced_s, overlap_hidden_s},
                             torch::kFloat64);
   auto all = torch::empty({kStats * env.world_size}, torch::kFloat64);
   world.all_gather(all, mine);
@@ -334,16 +365,23 @@ nlohmann::json train_rank(const RunOptions& o) {
   std::sort(sorted.begin(), sorted.end());
   double median = sorted[sorted.size() / 2], fastest = sorted.front();
   nlohmann::json peak_bytes = nlohmann::json::array(), rss = nlohmann::json::array(),
-                 states = nlohmann::json::array(), reserved = nlohmann::json::array();
+                 states = nlohmann::json::array(), reserved = nlohmann::json::array(),
+                 tensor_peak = nlohmann::json::array(), phases = nlohmann::json::array(),
+                 setup = nlohmann::json::array(), overlap = nlohmann::json::array();
   auto a = all.accessor<double, 1>();
   for (int r = 0; r < env.world_size; ++r) {
     const int k = kStats * r;
     // CUDA: what the caching allocator handed out at its peak (all of the rank's tensors); CPU:
-    // the model state the rank holds (activations are not tracked there).
-    peak_bytes.push_back(dev_mem.valid ? a[k + 4] : a[k] + a[k + 1] + a[k + 2]);
+    // the measured high-water mark of live tensor bytes (the counting CPU allocator).
+    peak_bytes.push_back(dev_mem.valid ? a[k + 4] : a[k + 6]);
     states.push_back({{"params", a[k]}, {"grads", a[k + 1]}, {"optimizer", a[k + 2]}});
     rss.push_back(a[k + 3]);
     reserved.push_back(a[k + 5]);
+    tensor_peak.push_back(a[k + 6]);
+    phases.push_back({{"forward_backward", a[k + 7]}, {"gradient_reduction", a[k + 8]},
+                      {"optimizer", a[k + 9]}});
+    setup.push_back({{"peak_tensor_bytes", a[k + 10]}, {"rss_bytes", a[k + 11]}});
+    overlap.push_back({{"dp_comm_s", a[k + 12]}, {"during_backward_s", a[k + 13]}});
   }
   double tokens_per_s = double(B * T) / mean;
   nlohmann::json plan_json = to_json(plan);
@@ -358,6 +396,7 @@ nlohmann::json train_rank(const RunOptions& o) {
       {"device", device().str()},
       {"nproc", env.world_size},
       {"threads_per_rank", threads},
+      {"blas", blas_info()},
       {"first_step", start},
       {"steps", o.steps},
       {"mean_step_time_s", mean},
@@ -373,11 +412,19 @@ nlohmann::json train_rank(const RunOptions& o) {
       {"loss", losses},
       {"evals", evals},
       {"val_loss", last_val},
+      // Measured over the training steps: CPU the peak of live tensor bytes, CUDA the allocator's.
       {"peak_memory_bytes", peak_bytes},
-      // CPU: params + grads + optimizer state held per rank; CUDA: the allocator's peak.
-      {"memory_kind", dev_mem.valid ? "cuda_peak_allocated" : "model_state"},
-      {"model_state_bytes", states},
+      {"memory_kind", dev_mem.valid ? "cuda_peak_allocated" : "cpu_peak_tensor_bytes"},
+      {"peak_tensor_bytes", tensor_peak},
+      {"peak_tensor_bytes_by_phase", phases},
       {"peak_rss_bytes", rss},
+      {"peak_rss_note", rss_reset ? "VmHWM over the training steps (reset after setup)"
+                                  : "ru_maxrss over the whole process"},
+      {"setup_memory", setup},
+      {"model_state_bytes_computed", states},
+      // One traced step: DP collectives' time and the part of it during backward compute.
+      {"dp_overlap", overlap},
+      {"dp_buckets_reduced_during_backward", reduced_in_backward},
       {"cuda_peak_reserved_bytes", dev_mem.valid ? reserved : nlohmann::json(nullptr)},
       {"sample", sample},
       {"data", o.data},

@@ -31,6 +31,10 @@ struct StepWork {
   double cp_fwd_s = 0, cp_bwd_s = 0;           // total exchange time
   double cp_fwd_exposed_s = 0, cp_bwd_exposed_s = 0;  // after overlap with attention compute
 
+  // Expert parallel (MoE): dispatch/combine all-to-alls per (average) layer per micro-batch.
+  double ep_fwd_s = 0, ep_bwd_s = 0;
+  double ep_fwd_exposed_s = 0, ep_bwd_exposed_s = 0;
+
   // Pipeline: activation (or gradient) message per micro-batch per chunk boundary.
   double pp_bytes = 0;
   double pp_send_s = 0;
@@ -51,6 +55,7 @@ struct TimeBreakdown {
   double compute = 0;          // fwd + bwd + recompute on the critical path (no bubble)
   double tp_comm = 0;          // exposed TP collectives
   double cp_comm = 0;          // exposed CP exchange
+  double ep_comm = 0;          // exposed expert-parallel all-to-all (MoE dispatch + combine)
   double pp_comm = 0;          // exposed pipeline sends/receives
   double pp_bubble = 0;        // pipeline fill and drain
   double dp_comm_exposed = 0;  // DP / ZeRO communication not hidden behind backward
@@ -67,7 +72,7 @@ struct StepCost {
   double hfu = 0;
   bool fits = false;
   int64_t micro_batches = 0;
-  double exposed_comm_fraction = 0;  // (tp + cp + pp + dp exposed) / step
+  double exposed_comm_fraction = 0;  // (tp + cp + ep + pp + dp exposed) / step
   MemoryBreakdown memory;
   TimeBreakdown time;
   FlopCount flops;

@@ -1,0 +1,175 @@
+#include "parplan/cost/moe.hpp"
+
+#include <algorithm>
+
+#include "parplan/cost/compute.hpp"
+
+namespace parplan::cost {
+
+namespace {
+// Wang et al. 2024, "Auxiliary-Loss-Free Load Balancing Strategy for Mixture-of-Experts"
+// (arXiv:2408.15664), Table 1, 3B models: MaxVio_global (max/mean expert load - 1) is 0.52 with
+// an auxiliary balancing loss and 0.04 with loss-free (expert-bias) balancing, DeepSeek-V3's
+// method (report sec. 2.1.2).
+constexpr double kImbalanceAuxLoss = 1.52;
+constexpr double kImbalanceLossFree = 1.04;
+
+double mats(const Model& m) { return m.gated_mlp ? 3.0 : 2.0; }
+double fc1_mats(const Model& m) { return m.gated_mlp ? 2.0 : 1.0; }
+double expert_bias(const Model& m, double f) {
+  return m.linear_bias ? fc1_mats(m) * f + double(m.hidden) : 0.0;
+}
+}  // namespace
+
+double MoeLayerParams::active(const Model& m) const {
+  return double(m.moe.experts_per_token) * one_expert + shared + router;
+}
+
+MoeLayerParams moe_layer_params(const Model& m) {
+  MoeLayerParams p;
+  if (!m.moe.enabled()) return p;
+  const double h = double(m.hidden), fe = double(m.moe.expert_ffn_hidden);
+  const double fs = double(m.moe.shared_expert_ffn_hidden), E = double(m.moe.experts);
+  p.one_expert = mats(m) * h * fe + expert_bias(m, fe);
+  p.routed = E * p.one_expert;
+  p.shared = double(m.moe.shared_experts) * (mats(m) * h * fs + expert_bias(m, fs));
+  p.router = h * E + (m.moe.router_bias ? E : 0.0);
+  return p;
+}
+
+double moe_mlp_forward_flops(const Model& m, double tokens) {
+  if (!m.moe.enabled()) return 0.0;
+  const double h = double(m.hidden);
+  const double routed = double(m.moe.experts_per_token) * mats(m) * h * double(m.moe.expert_ffn_hidden);
+  const double shared = double(m.moe.shared_experts) * mats(m) * h * double(m.moe.shared_expert_ffn_hidden);
+  const double router = h * double(m.moe.experts);
+  return 2.0 * tokens * (routed + shared + router);
+}
+
+double load_imbalance(const Model& m) {
+  if (m.moe.load_imbalance > 0) return m.moe.load_imbalance;
+  return m.moe.router_bias ? kImbalanceLossFree : kImbalanceAuxLoss;
+}
+
+double expert_load_factor(const Model& m) {
+  return m.moe.capacity_factor > 0 ? m.moe.capacity_factor : load_imbalance(m);
+}
+
+double dropped_token_fraction(const Model& m) {
+  const double cf = m.moe.capacity_factor, imb = load_imbalance(m);
+  if (cf <= 0 || cf >= imb) return 0.0;
+  // Expert loads spread evenly between 2 - imb and imb (mean 1): the share above cf is dropped.
+  const double lo = 2.0 - imb, width = imb - lo;
+  if (width <= 0) return 0.0;
+  const double over = imb - std::max(cf, lo);
+  return over * over / (2.0 * width);
+}
+
+Group ep_group(const Layout& l, const Cluster& c) {
+  const int64_t gpn = c.gpus_per_node, stride = l.etp, size = l.ep;
+  const int64_t per_node = stride >= gpn ? 1 : std::clamp<int64_t>(gpn / stride, 1, size);
+  return Group{size, per_node, gpn};
+}
+
+double all_to_all_time(double bytes, const Group& g, const Cluster& c) {
+  if (g.size <= 1 || bytes <= 0) return 0.0;
+  const LinkRates r = link_rates(c, g);
+  const double n = double(g.size), k = double(std::min(g.per_node, g.size));
+  const double intra = bytes * (k - 1) / n / r.intra_bytes_per_s;
+  if (!g.spans_nodes()) return r.intra_latency_s + intra;
+  const double inter = bytes * (n - k) / n / r.inter_bytes_per_s;
+  return r.inter_latency_s + std::max(intra, inter);
+}
+
+MoeLayerWork moe_layer_work(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+  MoeLayerWork w;
+  if (!m.moe.enabled()) return w;
+  const DType dt = t.dtype;
+  const double e = t.element_bytes();
+  const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
+  const double tp = double(l.tp), etp = double(l.etp), ep = double(l.ep);
+  const double h = double(m.hidden), k = double(m.moe.experts_per_token);
+  const double E = double(m.moe.experts), fe = double(m.moe.expert_ffn_hidden);
+  const double fs = double(m.moe.shared_experts) * double(m.moe.shared_expert_ffn_hidden);
+  // Megatron-Core runs MoE layers on the sequence-parallel split: each TP rank routes T/tp tokens.
+  // Summed over the stage's tp*cp*dp GPUs the work is conserved, so each GPU computes
+  // T k / tp token-expert rows of full width, i.e. T k etp / tp rows of 1/etp of the FFN.
+  const double tokens_rank = T / tp;
+  w.rows = tokens_rank * k * etp;
+  w.local_experts = E / ep;
+  w.rows_per_expert = w.rows / w.local_experts;
+  const double load = expert_load_factor(m);
+  const double fe_local = fe / etp;
+  // Grouped GEMM (CUTLASS grouped GEMM, Megatron --moe-grouped-gemm): one launch for all local
+  // experts, but each expert's m is its own rows, so small experts lose to tile quantisation as
+  // matmul_efficiency's g(m) describes.
+  const double rpe = std::max(1.0, w.rows_per_expert);
+  double routed = matmul_time(c, dt, rpe, fc1_mats(m) * fe_local, h, w.local_experts) +
+                  matmul_time(c, dt, rpe, h, fe_local, w.local_experts);
+  double shared = fs > 0 ? matmul_time(c, dt, T, fc1_mats(m) * fs / tp, h) +
+                               matmul_time(c, dt, T, h, fs / tp)
+                         : 0.0;
+  double router = matmul_time(c, dt, tokens_rank, E, h);
+  w.fwd_matmul_s = load * routed + shared + router;
+  // Permute before dispatch and unpermute + weighted sum after combine: read + write of every
+  // routed copy twice; the expert activation as in the dense MLP.
+  const double copies = tokens_rank * k;
+  double bytes = 4.0 * copies * h * e + load * w.rows * fe_local * (m.gated_mlp ? 3 * e : 2 * e);
+  if (fs > 0) bytes += T * fs / tp * (m.gated_mlp ? 3 * e : 2 * e);
+  w.fwd_memory_s = memory_bound_time(c, bytes);
+  // DeepSeek-V3 report sec. 3.3.2: with FP8 training the dispatched activations are FP8, the
+  // combine stays BF16.
+  const double dispatch_elem = t.fp8() ? 1.0 : e;
+  w.dispatch_bytes = copies * h * dispatch_elem;
+  w.combine_bytes = copies * h * e;
+  const Group g = ep_group(l, c);
+  w.dispatch_s = all_to_all_time(w.dispatch_bytes, g, c);
+  w.combine_s = all_to_all_time(w.combine_bytes, g, c);
+  return w;
+}
+
+double moe_mlp_activation_bytes(const Model& m, const Training& t, const Layout& l) {
+  if (!m.moe.enabled()) return 0.0;
+  const double e = t.element_bytes();
+  const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
+  const double tp = double(l.tp), etp = double(l.etp);
+  const double h = double(m.hidden), k = double(m.moe.experts_per_token);
+  const double E = double(m.moe.experts), fe_local = double(m.moe.expert_ffn_hidden) / etp;
+  const double fs = double(m.moe.shared_experts) * double(m.moe.shared_expert_ffn_hidden);
+  const double tokens_rank = T / tp;
+  const double rows = tokens_rank * k * etp * expert_load_factor(m);
+  // Per routed row: the permuted input (h), FC1 output(s) and activation output (1/etp of the
+  // FFN), and the expert output before combine (h). Router: fp32 logits and probabilities.
+  double bytes = rows * e * (2.0 * h + fc1_mats(m) * fe_local + fe_local);
+  bytes += tokens_rank * E * 2.0 * 4.0;
+  if (fs > 0) bytes += T * e * (fc1_mats(m) * fs + fs) / tp;  // shared experts: as a dense MLP
+  return bytes;
+}
+
+EpComm ep_comm(const Model& m, const Cluster& c, const Training& t, const Layout& l,
+               const LayerCompute& layer) {
+  EpComm r;
+  if (!m.is_moe() || l.ep <= 1) return r;
+  const double share = double(m.moe_layers()) / double(m.layers);
+  const MoeLayerWork w = moe_layer_work(m, c, t, l);
+  const double pair = w.dispatch_s + w.combine_s;
+  r.fwd_s = share * pair;
+  r.bwd_s = share * 2.0 * w.combine_s;  // gradients of combine and dispatch, both 16-bit
+  if (l.recompute == Recompute::Full) r.bwd_s += r.fwd_s;
+  if (!moe_a2a_overlapped(t)) {
+    r.fwd_exposed_s = r.fwd_s;
+    r.bwd_exposed_s = r.bwd_s;
+    return r;
+  }
+  const double slow = c.efficiency.overlap_slowdown;
+  auto exposed = [slow](double comm, double compute) {
+    return std::max(0.0, comm - compute) + slow * std::min(comm, compute);
+  };
+  r.fwd_exposed_s = exposed(r.fwd_s, layer.fwd_s);
+  r.bwd_exposed_s = exposed(r.bwd_s, layer.bwd_s + layer.recompute_s);
+  return r;
+}
+
+bool moe_a2a_overlapped(const Training& t) { return t.moe_a2a_overlap == Switch::On; }
+
+}  // namespace parplan::cost

@@ -1,0 +1,142 @@
+// Per-layer work of the step simulation: TP collectives (closed form on exclusive links),
+// context-parallel exchange, ZeRO-3 parameter gathers, DP gradient buckets and the streams
+// that run them (see step_state.hpp).
+#include <algorithm>
+#include <string>
+
+#include "names.hpp"
+#include "step_state.hpp"
+
+namespace parplan::sim::detail {
+
+void StepSim::serve(Rank&, Stream& s) {
+  for (;;) {
+    s.ready->acquire();
+    Job j = s.queue.front();
+    s.queue.pop_front();
+    if (j.stop) return;
+    detail::run_collective(comms_, *j.group, j.me, j.op, j.bytes, j.algo);
+    s.done->release();
+  }
+}
+
+// Queues a DP collective on this rank's stream and on its ghost replicas' streams.
+// Gradients of one layer are ready: close a bucket when it reaches the cap (or when `flush`).
+void StepSim::grads_ready(Rank& r, double bytes, bool flush) {
+  if (!r.dpg || !(layer_grad_bytes_ > 0)) return;
+  r.pending_grad += bytes;
+  if (r.pending_grad >= bucket_cap_ || (flush && r.pending_grad > 0)) {
+    push_dp(r, dp_op_, r.pending_grad, dp_algo_);
+    r.pending_grad = 0;
+    ++r.buckets;
+  }
+}
+
+void StepSim::push_dp(Rank& r, Collective op, double bytes, Algorithm algo) {
+  flush(r);
+  r.dp_stream.push({op, bytes, r.dpg.get(), r.dp_me, algo, false});
+  for (Rank* g : r.ghosts) g->dp_stream.push({op, bytes, g->dpg.get(), g->dp_me, algo, false});
+}
+
+// `count` collectives of `bytes` each, run as one flow set of count * bytes plus the latency
+// of the other count - 1 (exact without contention; see docs/simulation.md).
+void StepSim::tp_coll(Rank& r, Collective op, double bytes, int count) {
+  if (!r.tpg || !(bytes > 0) || count <= 0) return;
+  const Algorithm a = op == Collective::AllReduce   ? tp_ar_
+                      : op == Collective::AllGather ? tp_ag_
+                                                    : tp_rs_;
+  if (tp_exclusive_) {
+    const double t = count * detail::exclusive_time(op, a, bytes, *r.tpg);
+    if (trace_.enabled && r.rank < opt_.trace_max_ranks)
+      trace_.event({detail::cat({"tp ", cost::to_string(op)}), "tp", r.rank, now() + r.pending,
+                    now() + r.pending + t});
+    r.pending += t;
+    r.res.tp_s += t;
+    return;
+  }
+  flush(r);
+  const double t0 = now();
+  detail::run_collective(comms_, *r.tpg, r.tp_me, op, bytes * count, a);
+  if (count > 1) sg4::this_actor::sleep_for((count - 1) * detail::latency_s(op, a, *r.tpg));
+  r.res.tp_s += now() - t0;
+  if (trace_.enabled)
+    record(r, "tp",
+           detail::cat({"tp ", cost::to_string(op), count > 1 ? " x" : "",
+                        count > 1 ? std::to_string(count) : ""}),
+           t0);
+}
+
+void StepSim::tp_block(Rank& r, int n) {
+  if (n <= 0) return;
+  if (w_.tp_op == Collective::AllReduce) {
+    tp_coll(r, Collective::AllReduce, w_.tp_bytes, n);
+  } else {
+    tp_coll(r, Collective::AllGather, w_.tp_bytes, (n + 1) / 2);
+    tp_coll(r, Collective::ReduceScatter, w_.tp_bytes, n / 2);
+  }
+}
+
+Collective StepSim::tp_op_at(int k) const {
+  if (w_.tp_op == Collective::AllReduce) return Collective::AllReduce;
+  return k % 2 == 0 ? Collective::AllGather : Collective::ReduceScatter;
+}
+
+// ZeRO-3: gather this layer's parameters (issued one layer ahead: prefetch), then wait for it.
+void StepSim::z3_gather(Rank& r, bool first_in_op, bool last_in_op) {
+  if (!r.dpg || plan_.layout.zero < 3 || !(z3_bytes_ > 0)) return;
+  auto issue = [&] {
+    r.z3_stream.push({Collective::AllGather, z3_bytes_, r.dpg.get(), r.dp_me, z3_algo_, false});
+    ++r.z3_issued;
+  };
+  flush(r);
+  if (first_in_op && r.z3_issued == r.z3_waited) issue();
+  if (!last_in_op) issue();
+  const double t0 = now();
+  r.z3_stream.done->acquire();
+  ++r.z3_waited;
+  r.res.dp_s += now() - t0;
+  record(r, "dp", "zero3 gather", t0);
+}
+
+// Context parallel exchange overlapped with the attention core it feeds.
+double StepSim::cp_overlap(Rank& r, double bytes, double attention_s, const std::string& name) {
+  if (!r.cpg || !(bytes > 0)) return 0;
+  flush(r);
+  // Ring attention: cp - 1 steps, each passing this rank's K/V block to the next rank.
+  r.cp_stream.push({Collective::AllGather, bytes * r.cpg->size() / std::max(1, r.cpg->size() - 1),
+                    r.cpg.get(), r.cp_me, cp_algo_, false});
+  exec(r, attention_s, name + " attn");
+  flush(r);
+  const double t0 = now();
+  r.cp_stream.done->acquire();
+  r.res.cp_s += now() - t0;
+  record(r, "cp", "cp exchange", t0);
+  return attention_s;
+}
+
+void StepSim::layer_forward(Rank& r, const std::string& name, bool first, bool last) {
+  const auto& lc = w_.layer;
+  z3_gather(r, first, last);
+  double rest = lc.fwd_s - cp_overlap(r, w_.cp_fwd_bytes, lc.fwd_attention_core_s, name);
+  const int n = r.tpg ? w_.tp_fwd_collectives : 0;
+  if (n == 0) return exec(r, rest, name);
+  for (int k = 0; k < n; ++k) {
+    exec(r, rest / n, name);
+    tp_coll(r, tp_op_at(k), w_.tp_bytes, 1);
+  }
+}
+
+void StepSim::layer_backward(Rank& r, const std::string& name, bool first, bool last) {
+  const auto& lc = w_.layer;
+  z3_gather(r, first, last);
+  double rest = lc.recompute_s + lc.bwd_s -
+                cp_overlap(r, w_.cp_bwd_bytes, 2 * lc.fwd_attention_core_s, name);
+  const int n = r.tpg ? w_.tp_bwd_collectives : 0;
+  if (n == 0) return exec(r, rest, name);
+  for (int k = 0; k < n; ++k) {
+    exec(r, rest / n, name);
+    tp_coll(r, tp_op_at(k), w_.tp_bytes, 1);
+  }
+}
+
+}  // namespace parplan::sim::detail

@@ -1,0 +1,138 @@
+#pragma once
+// The step simulation's state (internal to sim/): one actor per simulated GPU runs its pipeline
+// stage's schedule; communication streams are actors too. The member functions live in
+// step_sim.cpp (setup, one rank's schedule, results), step_layer.cpp (per-layer work: TP, CP and
+// ZeRO-3 collectives, DP gradient buckets) and step_pipe.cpp (pipeline transfers).
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <simgrid/s4u/Actor.hpp>
+#include <simgrid/s4u/Barrier.hpp>
+#include <simgrid/s4u/Engine.hpp>
+#include <simgrid/s4u/Semaphore.hpp>
+#include <string>
+#include <vector>
+
+#include "comm.hpp"
+#include "parplan/sim/step_sim.hpp"
+#include "parplan/sim/trace.hpp"
+#include "schedule.hpp"
+
+namespace parplan::sim::detail {
+
+namespace sg4 = simgrid::s4u;
+using cost::Algorithm;
+using cost::Collective;
+
+inline double now() {
+  return sg4::Engine::get_clock();
+}
+
+// One queued collective for a communication stream (an actor standing for a CUDA stream that
+// runs NCCL kernels in order, concurrently with the compute stream).
+struct Job {
+  Collective op = Collective::AllReduce;
+  double bytes = 0;
+  const CommGroup* group = nullptr;
+  int me = 0;
+  Algorithm algo = Algorithm::Ring;
+  bool stop = false;
+};
+
+struct Stream {
+  std::deque<Job> queue;
+  sg4::SemaphorePtr ready = sg4::Semaphore::create(0);
+  sg4::SemaphorePtr done = sg4::Semaphore::create(0);
+  void push(const Job& j) {
+    queue.push_back(j);
+    ready->release();
+  }
+};
+
+struct Rank {
+  int64_t rank = 0;
+  int tp = 0, cp = 0, dp = 0, pp = 0;
+  bool full = true;  // runs the whole schedule (else: DP collectives only, driven by its leader)
+  sg4::Host* host = nullptr;
+  std::shared_ptr<CommGroup> tpg, cpg, dpg;
+  int tp_me = 0, cp_me = 0, dp_me = 0;
+  Stream dp_stream, cp_stream, z3_stream;
+  std::vector<Rank*> ghosts;  // replicas whose DP traffic follows this rank's
+  int z3_issued = 0, z3_waited = 0;
+  double pending = 0;       // seconds of local work not yet slept (see StepSim::flush)
+  double pending_grad = 0;  // gradient bytes produced but not yet in a bucket
+  int buckets = 0;          // buckets queued on dp_stream
+  bool gather_waited = false;
+  RankResult res;
+  double pipe_end = 0, pipe_busy = 0;
+};
+
+class StepSim {
+ public:
+  StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& opt, Platform& p);
+  void setup();
+  SimResult results();
+
+ private:
+  // ---- one rank's step (step_sim.cpp) ----
+  void run_op(Rank& r, const detail::PipeOp& op, bool last_backward_of_chunk);
+  void run_rank(Rank& r);
+  // ---- per-layer work and communication streams (step_layer.cpp) ----
+  void serve(Rank&, Stream& s);
+  void grads_ready(Rank& r, double bytes, bool flush);
+  void push_dp(Rank& r, Collective op, double bytes, Algorithm algo);
+  void tp_coll(Rank& r, Collective op, double bytes, int count);
+  void tp_block(Rank& r, int n);
+  Collective tp_op_at(int k) const;
+  void z3_gather(Rank& r, bool first_in_op, bool last_in_op);
+  double cp_overlap(Rank& r, double bytes, double attention_s, const std::string& name);
+  void layer_forward(Rank& r, const std::string& name, bool first, bool last);
+  void layer_backward(Rank& r, const std::string& name, bool first, bool last);
+  // ---- pipeline transfers (step_pipe.cpp) ----
+  int64_t peer(const Rank& r, int stage) const;
+  void send(Rank& r, int64_t dst, char dir, int chunk);
+  void recv(Rank& r, int64_t src, char dir, int chunk);
+  void recv_input(Rank& r, const detail::PipeOp& op);
+  void send_output(Rank& r, const detail::PipeOp& op);
+
+  // ---- time accounting ----
+  void record(Rank& r, const char* cat, std::string name, double t0) {
+    if (trace_.enabled && r.rank < opt_.trace_max_ranks && now() > t0)
+      trace_.event({std::move(name), cat, r.rank, t0, now()});
+  }
+  // Work that interacts with nobody (compute, TP collectives on exclusive links) accumulates in
+  // r.pending and becomes one sleep before the rank's next interaction: one event, same times.
+  void exec(Rank& r, double seconds, const std::string& name) {
+    if (!(seconds > 0)) return;
+    if (trace_.enabled && r.rank < opt_.trace_max_ranks)
+      trace_.event({name, "compute", r.rank, now() + r.pending, now() + r.pending + seconds});
+    r.pending += seconds;
+    r.res.compute_s += seconds;
+  }
+  void flush(Rank& r) {
+    if (!(r.pending > 0)) return;
+    sg4::this_actor::sleep_for(r.pending);
+    ++execs_;
+    r.pending = 0;
+  }
+
+  const Plan& plan_;
+  const cost::StepWork& w_;
+  const SimOptions& opt_;
+  Platform& p_;
+  detail::Comms comms_;
+  Trace trace_;
+  std::vector<std::unique_ptr<Rank>> ranks_;
+  sg4::BarrierPtr barrier_;
+  uint64_t execs_ = 0;
+  int P_ = 1, v_ = 1, m_ = 1, L_ = 1;
+  Granularity gran_ = Granularity::Chunk;
+  bool aggregate_ = false, tp_exclusive_ = false, lanes_ = false;
+  double layer_grad_bytes_ = 0, bucket_cap_ = 0, param_bytes_ = 0, z3_bytes_ = 0;
+  Algorithm tp_ar_ = Algorithm::Ring, tp_ag_ = Algorithm::Ring, tp_rs_ = Algorithm::Ring;
+  Algorithm dp_algo_ = Algorithm::Ring, ag_algo_ = Algorithm::Ring, z3_algo_ = Algorithm::Ring;
+  Algorithm cp_algo_ = Algorithm::Ring;
+  Collective dp_op_ = Collective::AllReduce;
+};
+
+}  // namespace parplan::sim::detail
