@@ -54,9 +54,9 @@ void add_runtime_commands(CLI::App& app) {
     if (o->out.empty()) throw Error("--out is empty; name the measured.json file to write");
     auto m = runtime::run(*o, kSelf, {"worker"});
     if (!m.is_object()) throw EnvironmentError("the run wrote no results to " + o->out);
-    std::cout << "mean step " << m.value("mean_step_time_s", 0.0) << " s, "
-              << m.value("tokens_per_s", 0.0) << " tokens/s, mfu " << 100 * m.value("mfu", 0.0)
-              << " %; wrote " << o->out << "\n";
+    auto num = [&](const char* k) { return m.contains(k) && m[k].is_number() ? m[k].get<double>() : 0.0; };
+    std::cout << "mean step " << num("mean_step_time_s") << " s, " << num("tokens_per_s")
+              << " tokens/s, mfu " << 100 * num("mfu") << " %; wrote " << o->out << "\n";
   });
 
   auto* worker = app.add_subcommand("worker", "");  // hidden: one rank spawned by `run`

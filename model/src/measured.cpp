@@ -48,9 +48,8 @@ MeasuredRun measured_from_json(const nlohmann::json& j, const std::string& stat,
       }
     }
   }
-  std::string kind;
-  r.string("memory_kind", kind, false);
-  m.model_state_only = kind == "model_state";
+  r.string("memory_kind", m.memory_kind, false);
+  m.model_state_only = m.memory_kind == "model_state";
   if (const auto* p = r.object("plan", false)) {
     m.plan = plan_from_json(*p, d);
     m.has_plan = true;

@@ -28,7 +28,7 @@ struct Row {
   int code;              // expected exit code
   std::string fragment;  // expected in the output
   bool runtime = false;  // needs the LibTorch runtime
-  std::string env;       // VAR=value prefix
+  std::string env = {};  // VAR=value prefix
 };
 
 fs::path dir() {
@@ -218,7 +218,7 @@ struct Outcome {
   std::string out;
 };
 
-Outcome parplan(const Row& r) {
+Outcome run_row(const Row& r) {
   const char* bin = std::getenv("PARPLAN_BIN");
   // `timeout`: a hang is exit 124, never a stuck test. bash for $'...' words.
   std::string cmd = "cd " + shell_quote(dir().string()) + " && " + r.env + " timeout -k 5 120 " +
@@ -237,7 +237,7 @@ Outcome parplan(const Row& r) {
 }
 
 bool runtime_built() {
-  auto help = parplan({"", "run --help", 0, ""});
+  auto help = run_row({"", "run --help", 0, ""});
   return help.out.find("not built") == std::string::npos && help.out.find("--threads") != std::string::npos;
 }
 
@@ -254,7 +254,7 @@ TEST(CliBattery, EveryBadInputKindIsHandled) {
       continue;
     }
     ++tried;
-    auto o = parplan(r);
+    auto o = run_row(r);
     std::string head = o.out.substr(0, 2000);
     bool ok = o.code == r.code && o.out.find(r.fragment) != std::string::npos;
     // The policy: no raw library message, no crash text, a short message.
@@ -293,7 +293,7 @@ TEST(CliBattery, ReleaseBinaryHasNoFaultHooks) {
   Row r{"", "run --plan " + at("tiny.plan.json") + " --data " + kData + " --out " + at("hooks.json") +
                 " --steps 2 --threads 1 --quiet --eval-iters 1",
         0, "", true, "PARPLAN_FAULT_KILL=0:0 PARPLAN_FAULT_HANG=0"};
-  auto o = parplan(r);
+  auto o = run_row(r);
   EXPECT_EQ(o.code, 0) << o.out;
 }
 
@@ -308,9 +308,9 @@ TEST(CliBattery, ResumeAfterTheLastStepIsAClearError) {
   std::string args = "run --plan " + at("tiny.plan.json") + " --data " + kData + " --out " +
                      at("resume.json") + " --steps 2 --threads 1 --quiet --eval-iters 1 --ckpt-dir " +
                      at("ck") + " --ckpt-interval 2";
-  auto first = parplan({"", args, 0, ""});
+  auto first = run_row({"", args, 0, ""});
   ASSERT_EQ(first.code, 0) << first.out;
-  auto again = parplan({"", args + " --resume", 0, ""});
+  auto again = run_row({"", args + " --resume", 0, ""});
   EXPECT_EQ(again.code, 2) << again.out;
   EXPECT_NE(again.out.find("nothing is left to train"), std::string::npos) << again.out;
 }

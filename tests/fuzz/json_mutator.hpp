@@ -68,7 +68,8 @@ inline bool deeper_than(const nlohmann::json& j, size_t limit) {
 // Every value's JSON pointer, iteratively (the input itself may be deep).
 inline std::vector<nlohmann::json::json_pointer> value_paths(const nlohmann::json& j, size_t limit) {
   std::vector<nlohmann::json::json_pointer> out;
-  std::vector<std::pair<const nlohmann::json*, nlohmann::json::json_pointer>> stack{{&j, {}}};
+  std::vector<std::pair<const nlohmann::json*, nlohmann::json::json_pointer>> stack;
+  stack.emplace_back(&j, nlohmann::json::json_pointer());
   while (!stack.empty() && out.size() < limit) {
     auto [v, p] = stack.back();
     stack.pop_back();

@@ -17,6 +17,7 @@ struct MeasuredRun {
   double mfu = 0;                // rescaled to that statistic
   double memory_bytes = 0;       // the largest peak_memory_bytes entry (0: none reported)
   bool model_state_only = false;  // CPU runs report params + grads + optimizer bytes
+  std::string memory_kind;        // as the file says ("model_state", "cpu_peak_tensor_bytes", ...)
 };
 
 // `stat`: "mean", "median" or "min"; `path` names the file in messages.
