@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "option_checks.hpp"
+#include "interval_format.hpp"
 #include "run_format.hpp"
 #include "parplan/planner/sweep.hpp"
 #include "parplan/planner/rules.hpp"
@@ -74,7 +75,9 @@ void run_explain(const ExplainOptions& eo) {
                         {"gpus", in.gpus}};
     if (!r.top.empty())
       j["best"] = {{"layout", to_json(r.top.front().layout)},
-                   {"prediction", cost::to_json(r.top.front().cost)}};
+                   {"prediction", cost::to_json(r.top.front().cost)},
+                   {"intervals", intervals_json(cost::prediction_interval(
+                                     in.cluster, in.training, r.top.front().cost))}};
     else
       j["best"] = nullptr;
     j["rules"] = nlohmann::json::array();
@@ -96,7 +99,9 @@ void run_explain(const ExplainOptions& eo) {
   else
     std::cout << "search: best " << describe(r.top.front().layout) << ", "
               << r.top.front().cost.step_time_s << " s per step (" << r.evaluated << " evaluated, "
-              << r.feasible << " fit)\n";
+              << r.feasible << " fit)\n        "
+              << interval_text(cost::prediction_interval(in.cluster, in.training, r.top.front().cost))
+              << "\n";
   std::cout << "\nrules that apply:\n";
   for (const auto& rr : rules)
     if (rr.fires) std::cout << "  " << planner::describe(rr) << "\n";

@@ -3,16 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
+#include "parplan/cost/framework.hpp"
 #include "parplan/cost/attention.hpp"
 #include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
+#include "overlap.hpp"
 #include "stage_params.hpp"
 
 namespace parplan::cost {
-
-namespace {
-constexpr double kBucketElements = 25e6;  // DP gradient bucket (PyTorch DDP bucket_cap_mb=25 MiB)
-}  // namespace
 
 StepWork step_work(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
   StepWork w;
@@ -81,30 +79,12 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
     w.pp_send_s = collective_time(Collective::SendRecv, w.pp_bytes, pair, c);
   }
 
-  // Data parallel and ZeRO (Rajbhandari et al. 2020 sec. 7: stages 1-2 move 2 Psi like an
-  // all-reduce, stage 3 moves 3 Psi).
+  // Data parallel and ZeRO, and TP overlap, as the framework runs them (overlap.cpp).
   const StateBytes sb = state_bytes_per_param(t);
   const detail::StageParams stage0 = detail::stage_params(m, l, 0);
   const double n_local = stage0.total();
-  if (l.dp > 1) {
-    w.dp_grad_bytes = n_local * sb.grads;
-    const double param_bytes = n_local * sb.params;
-    if (l.zero == 0) {
-      w.dp_reduce_s = collective_time(Collective::AllReduce, w.dp_grad_bytes, pl.dp, c);
-    } else {
-      w.dp_reduce_s = collective_time(Collective::ReduceScatter, w.dp_grad_bytes, pl.dp, c);
-      if (l.zero <= 2)
-        w.dp_param_gather_s = collective_time(Collective::AllGather, param_bytes, pl.dp, c);
-    }
-    if (l.zero >= 3) {
-      const double layer_bytes =
-          stage0.layers / double(max_stage_layers(m.layers, l.pp, l.virtual_stages)) * sb.params;
-      w.zero3_layer_gather_s = collective_time(Collective::AllGather, layer_bytes, pl.dp, c);
-    }
-    const double bucket = std::min(w.dp_grad_bytes, kBucketElements * sb.grads);
-    w.dp_bucket_s = collective_time(l.zero == 0 ? Collective::AllReduce : Collective::ReduceScatter,
-                                    bucket, pl.dp, c);
-  }
+  if (l.dp > 1) detail::dp_work(w, m, c, t, l, n_local, stage0.layers);
+  detail::tp_overlap(w, c, t, l);
 
   const double updated = n_local / (l.zero >= 1 ? double(l.dp) : 1.0);
   if (l.offload == Offload::None) {
@@ -136,15 +116,10 @@ StageTime stage_time(const StepWork& w, const Layout& l, int64_t layers, bool fi
   s.compute = L * (lc.fwd_s + lc.bwd_s + lc.recompute_s);
   if (first) s.compute += w.embedding_s;
   if (last) s.compute += w.logits_s;
-  s.tp = L * (w.tp_fwd_collectives + w.tp_bwd_collectives) * w.tp_collective_s;
+  s.tp = L * w.tp_exposed_s;
   s.cp = L * (w.cp_fwd_exposed_s + w.cp_bwd_exposed_s);
   s.ep = L * (w.ep_fwd_exposed_s + w.ep_bwd_exposed_s);
-  if (l.zero >= 3 && l.dp > 1) {
-    // Parameters prefetched one layer ahead: only what the layer's compute cannot hide shows.
-    const double uses_fwd = std::max(0.0, w.zero3_layer_gather_s - lc.fwd_s);
-    const double uses_bwd = std::max(0.0, w.zero3_layer_gather_s - (lc.bwd_s + lc.recompute_s));
-    s.zero3 = L * (uses_fwd + uses_bwd);
-  }
+  if (l.zero >= 3 && l.dp > 1) s.zero3 = L * (w.zero3_fwd_exposed_s + w.zero3_bwd_exposed_s);
   return s;
 }
 }  // namespace
@@ -181,29 +156,7 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
     tb.pp_comm = (2.0 * double(v) * mbd + 2.0 * double(p - 1)) * w.pp_send_s;
   }
 
-  // DP gradient reduction overlaps with the last micro-batch's backward (bucketed); ZeRO-1/2's
-  // parameter all-gather overlaps with the first micro-batch's forward of the next step.
-  if (l.dp > 1) {
-    const double bwd_window = double(layers_per_stage) * (w.layer.bwd_s + w.layer.recompute_s);
-    const double fwd_window = double(layers_per_stage) * w.layer.fwd_s;
-    double exposed = 0, total = 0;
-    if (l.zero >= 2) {
-      // ZeRO-2/3 keep only a gradient shard: reduce-scatter after every micro-batch.
-      exposed += mbd * std::max(0.0, w.dp_reduce_s - bwd_window) + w.dp_bucket_s;
-      total += mbd * w.dp_reduce_s;
-    } else {
-      exposed += std::max(0.0, w.dp_reduce_s - bwd_window) + w.dp_bucket_s;
-      total += w.dp_reduce_s;
-    }
-    exposed += std::max(0.0, w.dp_param_gather_s - fwd_window);
-    total += w.dp_param_gather_s;
-    exposed += mbd * crit.zero3;
-    total += mbd * double(layers_per_stage) * 2.0 * w.zero3_layer_gather_s;
-    // What hides behind compute still slows it by the overlap_slowdown share.
-    exposed += c.efficiency.overlap_slowdown * std::max(0.0, total - exposed);
-    tb.dp_comm_exposed = exposed;
-    tb.dp_comm_total = total;
-  }
+  if (l.dp > 1) detail::dp_exposure(tb, w, c, t, l, layers_per_stage, mbd, mbd * crit.zero3);
   tb.optimizer = w.optimizer_s + w.offload_s;
 
   r.step_time_s = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm + tb.pp_bubble + tb.pp_comm +

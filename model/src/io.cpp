@@ -192,6 +192,13 @@ std::vector<std::string> preset_names(InputKind kind) {
   return detail::preset_names(kind_folder(kind));
 }
 
+const char* find_preset_text(const std::string& folder, const std::string& name) {
+  return detail::find_preset(folder, name);
+}
+std::vector<std::string> preset_names_in(const std::string& folder) {
+  return detail::preset_names(folder);
+}
+
 Model load_model(const std::string& spec, std::vector<std::string>* w) {
   return load<Model>(InputKind::Model, spec, w,
                      [](const nlohmann::json& j, Diagnostics& d) { return model_from_json(j, d); });

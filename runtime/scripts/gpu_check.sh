@@ -153,7 +153,7 @@ while read -r name dp tp pp cp zero sp sched; do
        >"$OUT/$name.compare.json" 2>>"$OUT/$name.log"; then
     ran+=("$name")
   else
-    log "$name: failed or not runnable: $(grep -m1 -E 'error|cannot|not implemented' "$OUT/$name.log" || tail -1 "$OUT/$name.log")"
+    log "$name: failed or not runnable: $(grep -m1 -A2 -E 'error|cannot|not implemented' "$OUT/$name.log" | tr '\n' ' ' || tail -1 "$OUT/$name.log")"
   fi
 done < <(layouts "$G")
 log "layouts done at ${SECONDS}s"

@@ -28,6 +28,9 @@
 #include "parplan/runtime/data.hpp"
 #include "parplan/runtime/fault_hooks.hpp"
 #include "parplan/runtime/launcher.hpp"
+#include "context_parallel.hpp"
+#include "expert_parallel.hpp"
+#include "optimizers.hpp"
 #include "pipeline.hpp"
 #include "trace.hpp"
 #include "zero.hpp"
@@ -45,9 +48,21 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
                      std::to_string(l.gpus()) + " GPUs (dp*tp*pp*cp = " + std::to_string(l.dp) +
                      "*" + std::to_string(l.tp) + "*" + std::to_string(l.pp) + "*" +
                      std::to_string(l.cp) + ")");
-  if (l.cp != 1) errors.push_back("layout.cp > 1 (context parallelism) is not implemented by the runtime");
-  if (l.schedule == Schedule::Interleaved || l.virtual_stages > 1)
-    errors.push_back("layout.schedule interleaved / virtual_stages > 1 is not implemented by the runtime (use 1f1b or gpipe)");
+  check_context_parallel(plan, errors);
+  check_expert_parallel(plan, errors);
+  if (l.virtual_stages > 1 && l.schedule != Schedule::Interleaved)
+    errors.push_back("layout.virtual_stages > 1 needs layout.schedule interleaved");
+  if (l.virtual_stages > 1 && m.layers % (int64_t(l.pp) * l.virtual_stages))
+    errors.push_back("model.layers must be divisible by layout.pp * layout.virtual_stages");
+  if (l.virtual_stages > 1 && l.micro_batch > 0 && l.dp > 0 &&
+      (t.global_batch / (int64_t(l.dp) * l.micro_batch)) % l.pp)
+    errors.push_back("the interleaved schedule needs the micro-batches per step (train.global_batch / (dp * micro_batch)) divisible by layout.pp");
+  if (l.sequence_parallel && l.tp > 1 && (t.seq_len / std::max(1, l.cp)) % l.tp)
+    errors.push_back("layout.sequence_parallel needs train.seq_len / layout.cp divisible by layout.tp");
+  if (t.dtype == DType::FP8) errors.push_back("train.dtype fp8 is not implemented by the runtime (use fp32)");
+  if (l.tiles > 1) errors.push_back("layout.tiles > 1 (tiled linear layers) is not implemented by the runtime");
+  if (l.first_stage_layers > 0 || l.last_stage_layers > 0)
+    errors.push_back("layout.first_stage_layers / last_stage_layers (uneven stages) are not implemented by the runtime");
   if (l.offload != Offload::None) errors.push_back("layout.offload is not implemented by the runtime");
   if (m.gated_mlp) errors.push_back("model.gated_mlp (SwiGLU) is not implemented by the runtime's GPT");
   if (m.kv_heads != m.heads) errors.push_back("model.kv_heads != heads (GQA) is not implemented by the runtime's GPT");
@@ -69,14 +84,13 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
     warnings.push_back(std::string("train.dtype ") + to_string(t.dtype) +
                        ": the runtime trains in fp32 on CPU; MFU is against the fp32 peak");
   if (l.recompute != Recompute::None) warnings.push_back("layout.recompute is ignored by the runtime (no recomputation)");
-  if (l.sequence_parallel) warnings.push_back("layout.sequence_parallel is ignored by the runtime (TP without SP)");
   return warnings;
 }
 
 namespace {
 
 struct Coords {
-  int rank = 0, tp = 0, dp = 0, pp = 0;
+  int rank = 0, tp = 0, cp = 0, dp = 0, pp = 0;
 };
 
 std::string fmt(const char* f, double v) {
@@ -125,18 +139,37 @@ nlohmann::json train_rank(const RunOptions& o) {
   fault_point(FaultPoint::BeforeJoin, env.rank, 0);
   Communicator comm(comm_options(env, o.timeout_s, o.backend));  // NCCL: selects cuda:LOCAL_RANK as device(); Gloo: the CPU
 
+  // Ranks in Megatron's order, tp fastest: rank = tp + TP * (cp + CP * (dp + DP * pp)).
   Coords c;
   c.rank = env.rank;
   c.tp = c.rank % L.tp;
-  c.dp = (c.rank / L.tp) % L.dp;
-  c.pp = c.rank / (L.tp * L.dp);
-  std::vector<int> tp_r, dp_r, pp_r;
-  for (int i = 0; i < L.tp; ++i) tp_r.push_back(c.rank - c.tp + i);
-  for (int i = 0; i < L.dp; ++i) dp_r.push_back(c.pp * L.tp * L.dp + i * L.tp + c.tp);
-  for (int i = 0; i < L.pp; ++i) pp_r.push_back(i * L.tp * L.dp + c.dp * L.tp + c.tp);
+  c.cp = (c.rank / L.tp) % L.cp;
+  c.dp = (c.rank / (L.tp * L.cp)) % L.dp;
+  c.pp = c.rank / (L.tp * L.cp * L.dp);
+  auto rank_of = [&](int tp_i, int cp_i, int dp_i, int pp_i) {
+    return tp_i + L.tp * (cp_i + L.cp * (dp_i + L.dp * pp_i));
+  };
+  std::vector<int> tp_r, cp_r, dp_r, dpcp_r, pp_r, ep_r, edp_r;
+  for (int i = 0; i < L.tp; ++i) tp_r.push_back(rank_of(i, c.cp, c.dp, c.pp));
+  for (int i = 0; i < L.cp; ++i) cp_r.push_back(rank_of(c.tp, i, c.dp, c.pp));
+  for (int i = 0; i < L.dp; ++i) dp_r.push_back(rank_of(c.tp, c.cp, i, c.pp));
+  for (int i = 0; i < L.dp; ++i)
+    for (int j = 0; j < L.cp; ++j) dpcp_r.push_back(rank_of(c.tp, j, i, c.pp));
+  for (int i = 0; i < L.pp; ++i) pp_r.push_back(rank_of(c.tp, c.cp, c.dp, i));
+  // EP: ep consecutive DP ranks; the experts' data-parallel group: the same place in each.
+  const int ep_n = M.is_moe() ? L.ep : 1;
+  for (int i = 0; i < ep_n; ++i) ep_r.push_back(rank_of(c.tp, c.cp, c.dp / ep_n * ep_n + i, c.pp));
+  for (int i = c.dp % ep_n; i < L.dp; i += ep_n) edp_r.push_back(rank_of(c.tp, c.cp, i, c.pp));
   auto tp = comm.new_group("tp", tp_r);
+  auto cp = comm.new_group("cp", cp_r);
   auto dp = comm.new_group("dp", dp_r);
   auto pp = comm.new_group("pp", pp_r);
+  // Gradients and ZeRO over dp x cp: each CP rank saw only its part of the sequence.
+  auto dpcp = L.cp > 1 ? comm.new_group("dp_cp", dpcp_r) : nullptr;
+  const int vstages = L.schedule == Schedule::Interleaved ? std::max(1, L.virtual_stages) : 1;
+  auto pp_grad = vstages > 1 ? comm.new_group("pp_grad", pp_r) : nullptr;
+  auto ep = comm.new_group("ep", ep_r);
+  auto edp = M.is_moe() ? comm.new_group("expert_dp", edp_r) : nullptr;
   auto& world = comm.world();
   bool logger = c.rank == 0 && !o.quiet;
   bool last_stage = c.pp == L.pp - 1;
@@ -155,28 +188,71 @@ nlohmann::json train_rank(const RunOptions& o) {
   gc.block_size = M.max_seq_len;
   gc.tied = M.tied_embeddings;
   gc.seed = o.seed;
-  int64_t per_stage = M.layers / L.pp;
-  gc.first_layer = c.pp * per_stage;
-  gc.last_layer = gc.first_layer + per_stage;
-  gc.has_embedding = c.pp == 0;
-  gc.has_head = last_stage;
-  GptStage model(gc, tp.get());
-  model->to(device());  // weights are drawn on the CPU (same on every layout), then placed
+  gc.sequence_parallel = L.sequence_parallel;
+  gc.experts = M.moe.experts;
+  gc.experts_per_token = M.moe.experts_per_token;
+  gc.expert_ffn_hidden = M.moe.expert_ffn_hidden > 0 ? M.moe.expert_ffn_hidden : M.ffn_hidden;
+  gc.moe_first_dense = M.moe.first_dense_layers;
+  gc.moe_freq = M.moe.layer_freq;
+  gc.router_bias = M.moe.router_bias;
+  // Virtual stage k * pp + c.pp is this rank's chunk k (one chunk unless interleaved).
+  const int64_t per_chunk = M.layers / (int64_t(L.pp) * vstages);
+  std::vector<GptStage> chunks;
+  for (int k = 0; k < vstages; ++k) {
+    gc.first_layer = (int64_t(k) * L.pp + c.pp) * per_chunk;
+    gc.last_layer = gc.first_layer + per_chunk;
+    gc.has_embedding = c.pp == 0 && k == 0;
+    gc.has_head = last_stage && k == vstages - 1;
+    chunks.emplace_back(gc, ModelGroups{tp.get(), cp.get(), ep.get()});
+    chunks.back()->to(device());  // weights are drawn on the CPU (same on every layout), then placed
+  }
 
   AdamConfig adam;
   adam.lr = o.lr > 0 ? o.lr : Tr.learning_rate;
-  dp->set_trace_tid(2);  // DP collectives run on their own thread: their own trace track
-  ShardedOptimizer opt(stage_units(model->named_parameters(), per_stage, gc.tied && gc.has_embedding && gc.has_head),
-                       dp.get(), L.zero, adam, o.bucket_mb * 1e6);
-  model->hooks = &opt;  // ZeRO-3: per-layer gather/free; ZeRO-2/3: per-layer gradient buffers
+  // One optimizer per chunk and kind, each on a process group of its own (its collectives run on
+  // its own thread): chunk 0 uses the dp (or dp x cp) and expert-dp groups made above.
+  Optimizers opt(vstages);
+  std::vector<std::unique_ptr<Group>> chunk_groups;
+  for (int k = 0; k < vstages; ++k) {
+    torch::OrderedDict<std::string, torch::Tensor> dense, experts;
+    for (auto& np : chunks[size_t(k)]->named_parameters())
+      (is_expert_parameter(np.key()) ? experts : dense).insert(np.key(), np.value());
+    Group* g = dpcp ? dpcp.get() : dp.get();
+    if (k > 0) {
+      chunk_groups.push_back(comm.new_group((dpcp ? "dp_cp.c" : "dp.c") + std::to_string(k), dpcp ? dpcp_r : dp_r));
+      g = chunk_groups.back().get();
+    }
+    g->set_trace_tid(2);  // DP collectives run on their own thread: their own trace track
+    const bool tied = gc.tied && chunks[size_t(k)]->cfg.has_embedding && chunks[size_t(k)]->cfg.has_head;
+    opt.add(k, stage_units(dense, per_chunk, tied), g, L.zero, adam, o.bucket_mb * 1e6);
+    if (!experts.is_empty()) {
+      Group* e = edp.get();
+      if (k > 0) {
+        chunk_groups.push_back(comm.new_group("expert_dp.c" + std::to_string(k), edp_r));
+        e = chunk_groups.back().get();
+      }
+      e->set_trace_tid(2);
+      opt.add(k, stage_units(experts, per_chunk, false), e, L.zero, adam, o.bucket_mb * 1e6);
+    }
+    // ZeRO-3: per-layer gather/free; ZeRO-2/3: per-layer gradient buffers.
+    chunks[size_t(k)]->hooks = opt.hooks(k);
+  }
   opt.broadcast_from_first_rank();
 
   TraceRecorder trace;
   trace.rank = c.rank;
-  PipelineStage stage(model, pp.get(), M.hidden, &trace);
-  stage.after_backward = [&](int) { opt.end_backward(); };  // reduce what the hooks did not
-  auto sched = L.schedule == Schedule::GPipe ? PipeSchedule::GPipe : PipeSchedule::OneFOneB;
+  PipelineStage stage(chunks, pp.get(), M.hidden, &trace, pp_grad.get());
+  stage.after_backward = [&](int chunk, int) { opt.end_backward(chunk); };  // reduce what the hooks did not
+  auto sched = L.schedule == Schedule::GPipe ? PipeSchedule::GPipe
+               : vstages > 1                  ? PipeSchedule::Interleaved
+                                              : PipeSchedule::OneFOneB;
   const int64_t B = Tr.global_batch, T = Tr.seq_len, mb = L.micro_batch;
+  // Under CP each rank keeps its two chunks of every sequence (context_parallel.hpp).
+  auto batches = [&](const std::vector<uint16_t>& split, const std::vector<int64_t>& offs) {
+    auto mbs = make_microbatches(split, offs, mb, T);
+    for (auto& b : mbs) b.x = cp_local_tokens(b.x, cp.get()), b.y = cp_local_tokens(b.y, cp.get());
+    return mbs;
+  };
 
   // Resume: the checkpoint's settings, sizes, checksums and this rank's identity are verified.
   const nlohmann::json settings = run_settings(o, plan, env.world_size);
@@ -201,10 +277,10 @@ nlohmann::json train_rank(const RunOptions& o) {
     double total = 0;
     for (int64_t i = 0; i < o.eval_iters; ++i) {
       auto offs = rank_offsets(batch_offsets(o.seed + salt, i, B, T, int64_t(split.size())), L.dp, c.dp);
-      total += stage.evaluate(make_microbatches(split, offs, mb, T));
+      total += stage.evaluate(batches(split, offs));
     }
     opt.release_params();
-    return world_sum(loss_owner ? total / double(o.eval_iters) / L.dp : 0.0);
+    return world_sum(loss_owner ? total / double(o.eval_iters) / (L.dp * L.cp) : 0.0);
   };
 
   const double model_flops = cost::step_flops(M, Tr, L).model;
@@ -232,7 +308,7 @@ nlohmann::json train_rank(const RunOptions& o) {
     trace.on = step == trace_step;
     if (trace.on) comm.set_trace(&trace);
     auto offs = rank_offsets(batch_offsets(o.seed, step, B, T, int64_t(data.train.size())), L.dp, c.dp);
-    auto mbs = make_microbatches(data.train, offs, mb, T);
+    auto mbs = batches(data.train, offs);
     memory::reset_peak();
     auto t0 = Clock::now();
     opt.begin_step(int(mbs.size()));
@@ -251,7 +327,7 @@ nlohmann::json train_rank(const RunOptions& o) {
     }
     phase_peak(peak_opt);
     peak_rss = memory::peak_rss_bytes();
-    double mean_loss = world_sum(loss_owner ? loss / L.dp : 0.0);
+    double mean_loss = world_sum(loss_owner ? loss / (L.dp * L.cp) : 0.0);
     if (!std::isfinite(mean_loss))  // every rank sees the same sum and stops here
       throw Error("step " + std::to_string(step) + ": the loss is " +
                   (std::isnan(mean_loss) ? "nan" : mean_loss > 0 ? "inf" : "-inf") +
@@ -310,9 +386,11 @@ nlohmann::json train_rank(const RunOptions& o) {
       int64_t len = std::min<int64_t>(int64_t(toks.size()), T);
       auto ia = input.accessor<int64_t, 2>();
       for (int64_t k = 0; k < len; ++k) ia[0][k] = toks[toks.size() - size_t(len) + size_t(k)];
-      auto logits = stage.logits_at(input.to(device()), len - 1);
+      // Under CP the rank holding position len - 1 answers.
+      auto [owner, local_pos] = cp_owner(len - 1, T, L.cp);
+      auto logits = stage.logits_at(cp_local_tokens(input.to(device()), cp.get()), local_pos);
       double next = 0;
-      if (loss_owner && c.dp == 0)
+      if (loss_owner && c.dp == 0 && c.cp == owner)
         next = double(torch::multinomial(logits.cpu().softmax(-1), 1, false, gen).item<int64_t>());
       toks.push_back(int64_t(world_sum(next)));
     }

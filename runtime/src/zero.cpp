@@ -85,8 +85,9 @@ StageUnits stage_units(const torch::OrderedDict<std::string, torch::Tensor>& nam
 }
 
 ShardedOptimizer::ShardedOptimizer(StageUnits units, Group* dp, int stage, AdamConfig adam,
-                                   double bucket_bytes)
-    : dp_(dp), stage_(stage), adam_(adam), queue_(std::make_unique<CommQueue>()) {
+                                   double bucket_bytes, std::shared_ptr<CommQueue> queue)
+    : dp_(dp), stage_(stage), adam_(adam),
+      queue_(queue ? std::move(queue) : std::make_shared<CommQueue>()) {
   if (stage < 0 || stage > 3) throw Error("layout.zero must be 0..3");
   const int64_t p = dp_->size(), bucket_elems = std::max<int64_t>(1024, int64_t(bucket_bytes / 4));
   torch::NoGradGuard g;

@@ -55,7 +55,11 @@ StageUnits stage_units(const torch::OrderedDict<std::string, torch::Tensor>& nam
 
 class ShardedOptimizer : public SegmentHooks {
  public:
-  ShardedOptimizer(StageUnits units, Group* dp, int stage, AdamConfig adam, double bucket_bytes);
+  // `queue`: the thread that runs this group's collectives. Optimizers over the same group (the
+  // chunks of an interleaved pipeline) must share one, or two threads would issue collectives on
+  // the group in an order that differs between ranks. Null: a queue of its own.
+  ShardedOptimizer(StageUnits units, Group* dp, int stage, AdamConfig adam, double bucket_bytes,
+                   std::shared_ptr<CommQueue> queue = nullptr);
   ~ShardedOptimizer() override;
 
   void broadcast_from_first_rank();  // DP ranks start from rank 0's weights
@@ -141,7 +145,7 @@ class ShardedOptimizer : public SegmentHooks {
   int hooked_launches_ = 0, launches_ = 0;
   std::vector<Ticket> inflight_;
 
-  std::unique_ptr<CommQueue> queue_;  // last: its thread stops first
+  std::shared_ptr<CommQueue> queue_;  // last: its thread stops first (when not shared)
 };
 
 }  // namespace parplan::runtime

@@ -29,12 +29,11 @@ StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& op
     gran_ = (l.cp > 1 || l.zero >= 3) ? Granularity::Layer : Granularity::Chunk;
   if (gran_ == Granularity::Chunk && (l.cp > 1 || l.zero >= 3)) gran_ = Granularity::Layer;
   aggregate_ = opt.aggregate_replicas && l.dp > 1 && l.zero < 3;
-  const double grad_elem = plan.training.fp32_grad_accum ? 4.0 : plan.training.element_bytes();
   const double layers_here = static_cast<double>(L_) * v_;
   layer_grad_bytes_ = w.dp_grad_bytes / layers_here;
   // DDP / Megatron bucket: 25M elements of gradient (as cost::step_work).
   bucket_cap_ = 25e6 * cost::state_bytes_per_param(plan.training).grads;
-  param_bytes_ = w.dp_grad_bytes / grad_elem * plan.training.element_bytes();
+  param_bytes_ = w.dp_param_bytes;
   z3_bytes_ = param_bytes_ / layers_here;
   comms_.trace = &trace_;
   trace_.enabled = opt.trace;

@@ -58,6 +58,7 @@ TEST(Predict, DataParallelReductionHidesBehindBackwardWhenComputeIsLong) {
   Model m = load_model("gpt2-124m");
   Cluster c = test::a100();
   Training t = load_training("gpt2-512");
+  t.overlap_grad_reduce = Switch::On;  // Megatron --overlap-grad-reduce (off by default)
   Layout l{.dp = 8, .micro_batch = 8};
   StepCost s = predict(m, c, t, l);
   EXPECT_GT(s.time.dp_comm_total, 0);

@@ -45,6 +45,12 @@ struct StepWork {
   double dp_param_gather_s = 0;   // ZeRO 1/2: all-gather of updated params after the step
   double zero3_layer_gather_s = 0;  // ZeRO-3: all-gather of one layer's params (per use)
   double dp_bucket_s = 0;         // the last bucket's reduction (never hidden)
+  double dp_param_bytes = 0;      // this GPU's parameters in the training dtype (ZeRO gathers)
+  int zero3_gathers_per_layer = 1;  // ZeRO-3 all-gathers per layer per pass (framework)
+  // ZeRO-3, per layer and micro-batch: what the layer's compute does not hide of its parameter
+  // gathers (forward; backward with its share of the gradient reduce-scatter).
+  double zero3_fwd_exposed_s = 0, zero3_bwd_exposed_s = 0;
+  double tp_exposed_s = 0;  // per layer per micro-batch, after TP comm overlap (else all of it)
 
   double optimizer_s = 0;  // optimizer step on this GPU
   double offload_s = 0;    // PCIe transfers + CPU optimizer (offload)

@@ -27,6 +27,9 @@ Plan load_plan(const std::string& spec, std::vector<std::string>* warnings = nul
 
 // Preset names compiled into the binary from examples/ (models, clusters, trainings).
 std::vector<std::string> preset_names(InputKind kind);
+// Any compiled-in examples/<folder>/<name>.json (e.g. folder "frameworks"): its text, or nullptr.
+const char* find_preset_text(const std::string& folder, const std::string& name);
+std::vector<std::string> preset_names_in(const std::string& folder);
 
 // The largest JSON input read (a cluster, plan or measured file is kilobytes).
 constexpr uint64_t kMaxInputBytes = uint64_t(64) << 20;

@@ -1,0 +1,48 @@
+#pragma once
+// The top of every parplan executable (parplan, parplan-run, parplan-sim): parse, run the
+// subcommand, turn errors into the exit codes of docs/errors.md.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "exit_codes.hpp"
+#include "parplan/model/error.hpp"
+
+namespace parplan::cli {
+
+// Thrown by a command that printed its result but must exit with a documented non-zero code
+// (predict of a layout that does not fit: 4).
+struct ExitCode {
+  int code;
+};
+
+inline int run_app(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const ExitCode& e) {
+    return e.code;
+  } catch (const parplan::Interrupted& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 128 + e.signal;
+  } catch (const parplan::EnvironmentError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitEnvironment;
+  } catch (const parplan::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory; lower the sizes asked for (--top, --threads, the model)\n";
+    return kExitEnvironment;
+  } catch (const std::exception& e) {
+    std::cerr << "error (internal, please report): " << e.what() << "\n";
+    return kExitInternal;
+  }
+  return kExitOk;
+}
+
+}  // namespace parplan::cli

@@ -1,0 +1,125 @@
+#include "parplan/cost/framework.hpp"
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "parplan/model/io.hpp"
+
+namespace parplan::cost {
+
+namespace {
+template <class T>
+void read(const nlohmann::json& j, const char* key, T& out, Diagnostics& d, const std::string& p,
+          double lo, double hi) {
+  if (!j.contains(key)) return;
+  const auto& v = j[key];
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) return d.error(p + "." + key, "must be true or false");
+    out = v.get<bool>();
+  } else {
+    if (!v.is_number() || v.get<double>() < lo || v.get<double>() > hi)
+      return d.error(p + "." + key, "must be a number in [" + std::to_string(lo) + ", " +
+                                        std::to_string(hi) + "]");
+    out = static_cast<T>(v.get<double>());
+  }
+}
+double dtype_bytes(const std::string& s) {
+  if (s == "fp32") return 4;
+  if (s == "bf16" || s == "fp16") return 2;
+  return -1;
+}
+}  // namespace
+
+FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
+                                       const std::string& p) {
+  FrameworkBehaviour f;
+  if (!j.is_object()) {
+    d.error(p, "must be a JSON object (see examples/frameworks/)");
+    return f;
+  }
+  if (j.contains("name") && j["name"].is_string()) f.name = j["name"].get<std::string>();
+  if (j.contains("source") && j["source"].is_string()) f.source = j["source"].get<std::string>();
+  if (j.contains("zero3")) {
+    const auto& z = j["zero3"];
+    const std::string q = p + ".zero3";
+    read(z, "gathers_per_layer", f.zero3_gathers_per_layer, d, q, 1, 64);
+    read(z, "overlap_grad_reduce", f.zero3_overlap_grad_reduce, d, q, 0, 1);
+    read(z, "regather_in_backward", f.zero3_regather_in_backward, d, q, 0, 1);
+    read(z, "prefetch_depth", f.zero3_prefetch_depth, d, q, 0, 64);
+    read(z, "prefetch_elements", f.zero3_prefetch_elements, d, q, 0, 1e15);
+  }
+  if (j.contains("grad_reduce")) {
+    const auto& g = j["grad_reduce"];
+    const std::string q = p + ".grad_reduce";
+    read(g, "bucket_elements", f.grad_bucket_elements, d, q, 0, 1e12);
+    if (g.contains("dtype")) {
+      const std::string s = g["dtype"].is_string() ? g["dtype"].get<std::string>() : "";
+      if (s == "grad") f.grad_reduce_bytes = 0;
+      else if (dtype_bytes(s) > 0) f.grad_reduce_bytes = dtype_bytes(s);
+      else d.error(q + ".dtype", "unknown value; use grad, fp32, bf16 or fp16");
+    }
+  }
+  if (j.contains("dp_ring")) {
+    const std::string s = j["dp_ring"].is_string() ? j["dp_ring"].get<std::string>() : "";
+    if (s == "flat") f.dp_flat_ring = true;
+    else if (s == "nccl") f.dp_flat_ring = false;
+    else d.error(p + ".dp_ring", "unknown value; use flat or nccl");
+  }
+  if (j.contains("defaults")) {
+    const auto& o = j["defaults"];
+    const std::string q = p + ".defaults";
+    read(o, "tp_comm_overlap", f.tp_comm_overlap, d, q, 0, 1);
+    read(o, "overlap_grad_reduce", f.overlap_grad_reduce, d, q, 0, 1);
+    read(o, "overlap_param_gather", f.overlap_param_gather, d, q, 0, 1);
+  }
+  return f;
+}
+
+std::vector<std::string> framework_names() {
+  return preset_names_in("frameworks");
+}
+
+namespace {
+const FrameworkBehaviour& load(const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<FrameworkBehaviour>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(name);
+  if (it != cache.end()) return *it->second;
+  nlohmann::json j;
+  std::error_code ec;
+  if (const char* text = find_preset_text("frameworks", name)) {
+    j = parse_json_text(text, "framework preset " + name);
+  } else if (std::filesystem::is_regular_file(name, ec)) {
+    j = parse_json_text(read_file(name), "'" + name + "'");
+  } else {
+    std::string names;
+    for (const auto& n : framework_names()) names += (names.empty() ? "" : ", ") + n;
+    throw Error("train.framework: unknown framework \"" + name + "\"; use one of " + names +
+                " or a path to a framework JSON file (see examples/frameworks/)");
+  }
+  Diagnostics d;
+  FrameworkBehaviour f = framework_from_json(j, d, "framework " + name);
+  d.throw_if_errors("train.framework '" + name + "'");
+  if (f.name.empty()) f.name = name;
+  auto& slot = cache[name];
+  slot = std::make_unique<FrameworkBehaviour>(std::move(f));
+  return *slot;
+}
+}  // namespace
+
+const FrameworkBehaviour& framework_behaviour(const Training& t) {
+  // The planner calls this for every layout: remember the last answer per thread.
+  thread_local std::string last_key;
+  thread_local const FrameworkBehaviour* last = nullptr;
+  const std::string& name = t.framework_name();
+  if (last && last_key == name) return *last;
+  last = &load(name);
+  last_key = name;
+  return *last;
+}
+
+}  // namespace parplan::cost

@@ -1,0 +1,106 @@
+#include "overlap.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "parplan/cost/framework.hpp"
+#include "parplan/cost/pipeline.hpp"
+
+namespace parplan::cost::detail {
+
+void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, const Layout& l,
+             double n_local, double layer_params) {
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  const StateBytes sb = state_bytes_per_param(t);
+  const Group dp = place(l, c).dp;
+  // Rajbhandari et al. 2020 sec. 7: stages 1-2 move 2 Psi like an all-reduce, stage 3 3 Psi.
+  const Algorithm algo = fw.dp_flat_ring ? Algorithm::Ring : Algorithm::Auto;
+  const double reduce_elem = fw.grad_reduce_bytes > 0 ? fw.grad_reduce_bytes : sb.grads;
+  const double layers = double(max_stage_layers(m.layers, l.pp, l.virtual_stages));
+  w.dp_grad_bytes = n_local * reduce_elem;
+  w.dp_param_bytes = n_local * sb.params;
+  const Collective op = l.zero == 0 ? Collective::AllReduce : Collective::ReduceScatter;
+  // Gradient buckets (DDP, Megatron, DeepSpeed) or one reduce-scatter per FSDP unit (layer).
+  const double units =
+      std::max(1.0, fw.grad_bucket_elements > 0 ? std::ceil(n_local / fw.grad_bucket_elements)
+                                                : layers);
+  w.dp_bucket_s = collective_time(op, w.dp_grad_bytes / units, dp, c, algo);
+  w.dp_reduce_s = units * w.dp_bucket_s;
+  if (l.zero == 1 || l.zero == 2)
+    w.dp_param_gather_s = collective_time(Collective::AllGather, w.dp_param_bytes, dp, c, algo);
+  if (l.zero < 3) return;
+  // ZeRO-3 / FSDP: one all-gather per gather unit of each layer, in forward and (parameters freed
+  // after forward) again in backward, prefetched on their own stream; the gradient
+  // reduce-scatter shares the backward window and the DP links.
+  const int g = std::max(1, fw.zero3_gathers_per_layer);
+  w.zero3_gathers_per_layer = g;
+  const double layer_bytes = layer_params / layers * sb.params;
+  w.zero3_layer_gather_s = g * collective_time(Collective::AllGather, layer_bytes / g, dp, c, algo);
+  const double unit_params = layer_params / layers / g;
+  const bool prefetch = fw.zero3_prefetch_depth > 0 && (fw.zero3_prefetch_elements <= 0 ||
+                                                        unit_params <= fw.zero3_prefetch_elements);
+  const bool rs_hidden = resolve(t.overlap_grad_reduce, fw.zero3_overlap_grad_reduce);
+  const LayerCompute& lc = w.layer;
+  const double gather_b = fw.zero3_regather_in_backward ? w.zero3_layer_gather_s : 0.0;
+  const double rs = rs_hidden ? w.dp_reduce_s / layers : 0.0;  // this layer's reduce-scatter
+  const double bwd = lc.bwd_s + lc.recompute_s;
+  // Prefetched gathers hide behind the previous unit's compute; without prefetch a gather runs
+  // before its module, and only the reduce-scatter (its own stream) overlaps the backward.
+  w.zero3_fwd_exposed_s = prefetch ? std::max(0.0, w.zero3_layer_gather_s - lc.fwd_s)
+                                   : w.zero3_layer_gather_s;
+  w.zero3_bwd_exposed_s =
+      prefetch ? std::max(0.0, gather_b + rs - bwd) : gather_b + std::max(0.0, rs - bwd);
+}
+
+void tp_overlap(StepWork& w, const Cluster& c, const Training& t, const Layout& l) {
+  const double total = double(w.tp_fwd_collectives + w.tp_bwd_collectives) * w.tp_collective_s;
+  w.tp_exposed_s = total;
+  if (l.tp <= 1 || !resolve(t.tp_comm_overlap, framework_behaviour(t).tp_comm_overlap)) return;
+  // Megatron --tp-comm-overlap (Transformer Engine userbuffers) and torchtitan's async TP split
+  // the GEMM next to each TP collective into chunks, so the collective of one chunk runs during
+  // the GEMM of the next (Wang et al. 2023, "Overlap communication with dependent computation");
+  // what outlasts the GEMMs shows, and the hidden part still slows them (overlap_slowdown).
+  const LayerCompute& lc = w.layer;
+  const double gemm = 3.0 * lc.fwd_matmul_s + (l.recompute == Recompute::Full ? lc.fwd_matmul_s : 0);
+  w.tp_exposed_s =
+      std::max(0.0, total - gemm) + c.efficiency.overlap_slowdown * std::min(total, gemm);
+}
+
+void dp_exposure(TimeBreakdown& tb, const StepWork& w, const Cluster& c, const Training& t,
+                 const Layout& l, int64_t layers_per_stage, double mbd, double zero3_exposed) {
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  const bool ovl_reduce = resolve(t.overlap_grad_reduce, fw.overlap_grad_reduce);
+  const bool ovl_gather = resolve(t.overlap_param_gather, fw.overlap_param_gather);
+  const double L = double(layers_per_stage);
+  const double bwd_window = L * (w.layer.bwd_s + w.layer.recompute_s);
+  const double fwd_window = L * w.layer.fwd_s;
+  // Overlapped: only what outlasts its compute window shows (plus the last bucket, reduced after
+  // the backward ends); not overlapped: all of it, after the backward.
+  auto shown = [](bool overlap, double comm, double window, double tail) {
+    return overlap ? std::max(0.0, comm - window) + tail : comm;
+  };
+  double exposed = 0, total = 0;
+  if (l.zero >= 3) {
+    const bool rs_hidden = resolve(t.overlap_grad_reduce, fw.zero3_overlap_grad_reduce);
+    exposed += zero3_exposed + (rs_hidden ? w.dp_bucket_s : mbd * w.dp_reduce_s);
+    total += mbd * (w.dp_reduce_s +
+                    L * (fw.zero3_regather_in_backward ? 2.0 : 1.0) * w.zero3_layer_gather_s);
+  } else if (l.zero == 2) {
+    // ZeRO-2 keeps only a gradient shard: reduce-scatter after every micro-batch.
+    exposed += mbd * shown(ovl_reduce, w.dp_reduce_s, bwd_window, w.dp_bucket_s);
+    total += mbd * w.dp_reduce_s;
+  } else {
+    exposed += shown(ovl_reduce, w.dp_reduce_s, bwd_window, w.dp_bucket_s);
+    total += w.dp_reduce_s;
+  }
+  // ZeRO-1/2: the updated parameters' all-gather, overlapped with the next step's first forward.
+  exposed += shown(ovl_gather, w.dp_param_gather_s, fwd_window, 0.0);
+  total += w.dp_param_gather_s;
+  exposed = std::min(exposed, total);
+  // What hides behind compute still slows it by the overlap_slowdown share.
+  exposed += c.efficiency.overlap_slowdown * std::max(0.0, total - exposed);
+  tb.dp_comm_exposed = exposed;
+  tb.dp_comm_total = total;
+}
+
+}  // namespace parplan::cost::detail
