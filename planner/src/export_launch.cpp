@@ -79,6 +79,7 @@ EntryPoint entry_point(const Plan& p, Framework f) {
       e.program = "-m torchtitan.train";
       e.args = torchtitan_args(p);
       e.env.push_back({"PYTORCH_ALLOC_CONF", "expandable_segments:True"});  // as run_train.sh
+      e.env.push_back({"PYTHONPATH", "$PWD${PYTHONPATH:+:$PYTHONPATH}"});  // finds parplan_recipe.py
       break;
     case Framework::Parplan:
       e.python = false;
