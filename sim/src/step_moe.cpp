@@ -39,8 +39,8 @@ void StepSim::ep_groups() {
   const Layout& l = plan_.layout;
   const int64_t S = int64_t(l.tp) * l.cp * l.dp, etp = l.etp, ep = l.ep;
   if (etp * ep > S || S % (etp * ep) != 0)
-    throw Error("layout: ep * etp (" + std::to_string(ep * etp) +
-                ") must divide tp * cp * dp (" + std::to_string(S) +
+    throw Error("layout: ep * etp (" + std::to_string(ep * etp) + ") must divide tp * cp * dp (" +
+                std::to_string(S) +
                 ") to simulate expert parallelism; fix layout.ep or layout.etp");
   for (auto& rk : ranks_) {
     const int64_t j = rk->rank % S;
@@ -108,8 +108,8 @@ void StepSim::ep_finish(Rank& r, bool forward, int layers, double compute_s) {
       detail::run_collective(comms_, *r.epg, r.ep_me, Collective::AllToAll, b * layers,
                              Algorithm::Ring);
       if (layers > 1)
-        sg4::this_actor::sleep_for((layers - 1) *
-                                   detail::latency_s(Collective::AllToAll, Algorithm::Ring, *r.epg));
+        sg4::this_actor::sleep_for(
+            (layers - 1) * detail::latency_s(Collective::AllToAll, Algorithm::Ring, *r.epg));
     }
   }
   r.res.ep_s += now() - t0;
