@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "option_checks.hpp"
+#include "params_view.hpp"
 #include "interval_format.hpp"
 #include "run_format.hpp"
 #include "parplan/planner/sweep.hpp"
@@ -72,7 +73,8 @@ void run_explain(const ExplainOptions& eo) {
     nlohmann::json j = {{"evaluated", r.evaluated},
                         {"feasible", r.feasible},
                         {"search_time_s", r.search_time_s},
-                        {"gpus", in.gpus}};
+                        {"gpus", in.gpus},
+                        {"parameters", parameters_json(in.model)}};
     if (!r.top.empty())
       j["best"] = {{"layout", to_json(r.top.front().layout)},
                    {"prediction", cost::to_json(r.top.front().cost)},
@@ -94,6 +96,7 @@ void run_explain(const ExplainOptions& eo) {
   }
   std::cout << in.model.name << " on " << in.gpus << " x " << in.cluster.gpu.name << " ("
             << in.cluster.gpus_per_node << " per node)\n";
+  std::cout << "parameters: " << parameters_line(in.model) << "\n";
   if (r.top.empty())
     std::cout << "search: no layout fits (" << r.evaluated << " evaluated)\n";
   else

@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "option_checks.hpp"
+#include "params_view.hpp"
 #include "interval_format.hpp"
 #include "parplan/planner/ties.hpp"
 #include "run_format.hpp"
@@ -225,6 +226,7 @@ void run_plan(const PlanOptions& po) {
                         {"feasible", r.feasible},
                         {"search_time_s", r.search_time_s},
                         {"gpus", in.gpus},
+                        {"parameters", parameters_json(in.model)},
                         {"best", with_run(best)}};
     j["top"] = nlohmann::json::array();
     for (size_t i = 0; i < std::min<size_t>(r.top.size(), size_t(po.top)); ++i)
@@ -253,7 +255,8 @@ void run_plan(const PlanOptions& po) {
   std::cout << in.model.name << " on " << in.gpus << " x " << in.cluster.gpu.name << " ("
             << in.cluster.name << "), global batch " << in.training.global_batch << " x seq "
             << in.training.seq_len << ": " << r.evaluated << " layouts evaluated, " << r.feasible
-            << " fit, " << fmt("%.2f", r.search_time_s) << " s\n\n";
+            << " fit, " << fmt("%.2f", r.search_time_s) << " s\n";
+  std::cout << "parameters: " << parameters_line(in.model) << "\n\n";
   if (!sim.empty())
     std::cout << "ranked by simulated step time (SimGrid) next to the analytical one\n";
   std::cout << table(shown_top, sim.empty() ? nullptr : &sim) << "\n";
