@@ -19,6 +19,7 @@ void add_simulate_command(CLI::App& app);   // cmd_simulate.cpp (SimGrid) or a s
 void add_runtime_commands(CLI::App& app);   // cmd_runtime.cpp (LibTorch): run, calibrate,
                                             // prepare, worker; or cmd_runtime_stub.cpp
 void add_compare_commands(CLI::App& app);
+void add_collective_command(CLI::App& app);  // cmd_collective.cpp: one NCCL collective
 void add_sweep_command(CLI::App& app);      // cmd_sweep.cpp: whole-run cost over GPU counts   // cmd_compare.cpp: compare, fit (no LibTorch)
 
 // Simulated step time of each plan (seconds), in parallel worker processes; provided by

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   parplan::cli::add_runtime_commands(app);
   parplan::cli::add_compare_commands(app);
   parplan::cli::add_sweep_command(app);
+  parplan::cli::add_collective_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
