@@ -20,7 +20,8 @@ struct Measured {
   std::string path;
   Plan plan;
   double step_time_s = 0, tokens_per_s = 0, mfu = 0, memory_bytes = 0;
-  bool model_state_only = false;  // CPU runs report params + grads + optimizer bytes
+  bool model_state_only = false;  // measured.json before the memory meter: model state only
+  std::string memory_kind;
 };
 
 Measured load_measured(const std::string& path, const std::string& stat = "mean") {
@@ -38,7 +39,8 @@ Measured load_measured(const std::string& path, const std::string& stat = "mean"
   m.mfu = j.value("mfu", 0.0) * mean / m.step_time_s;
   if (j.contains("peak_memory_bytes") && j["peak_memory_bytes"].is_array())
     for (auto& b : j["peak_memory_bytes"]) m.memory_bytes = std::max(m.memory_bytes, b.get<double>());
-  m.model_state_only = j.value("memory_kind", "") == "model_state";
+  m.memory_kind = j.value("memory_kind", "");
+  m.model_state_only = m.memory_kind == "model_state";
   if (j.contains("plan")) {
     Diagnostics d;
     m.plan = plan_from_json(j["plan"], d);
@@ -178,6 +180,7 @@ void add_compare_commands(CLI::App& app) {
         {"mfu", row(p.mfu, m.mfu)},
         {"memory_per_rank_bytes", row(predicted_memory(p, m.model_state_only), m.memory_bytes)},
         {"memory_kind", m.model_state_only ? "model_state" : "total"},
+        {"measured_memory_kind", m.memory_kind},
         {"layout", describe(plan.layout)}};
     if (o->json) {
       std::cout << j.dump(2) << "\n";
@@ -193,7 +196,10 @@ void add_compare_commands(CLI::App& app) {
     line("step time", j["step_time_s"], [](double v) { return secs(v); });
     line("tokens/s", j["tokens_per_s"], [](double v) { return fmt("%.0f", v); });
     line("MFU", j["mfu"], [](double v) { return pct(v); });
-    line(m.model_state_only ? "model state / rank" : "memory / rank", j["memory_per_rank_bytes"],
+    line(m.model_state_only ? "model state / rank"
+         : m.memory_kind == "cpu_peak_tensor_bytes" ? "peak tensors / rank"
+                                                     : "memory / rank",
+         j["memory_per_rank_bytes"],
          [](double v) { return fmt("%.0f B", v); });
   });
 

@@ -12,7 +12,9 @@
 #include "run_format.hpp"
 #include "parplan/cost/run.hpp"
 #include "parplan/cost/step.hpp"
+#include "main_common.hpp"
 #include "parplan/model/io.hpp"
+#include "parplan/planner/assumptions.hpp"
 
 namespace parplan::cli {
 
@@ -23,8 +25,26 @@ struct PredictArgs {
   std::string out;
   int stage = -1;
   std::string plan;
+  bool allow_oom = false;
   double tokens = 0;
 };
+
+// What the prediction assumed beyond the layout, under the table and in the JSON.
+std::string assumptions_text(const Inputs& in) {
+  std::ostringstream o;
+  o << "\nthe prediction assumed\n";
+  for (const auto& [k, v] : in.defaults()) o << "  " << pad(k, 22) << v << "\n";
+  for (const auto& a : planner::prediction_assumptions(in.model, in.training, in.layout))
+    o << "  " << pad(a.name, 22) << pad(a.value, 30) << " " << a.why << "\n";
+  return o.str();
+}
+nlohmann::json assumptions_json(const Inputs& in) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : in.defaults()) j[k] = v;
+  for (const auto& a : planner::prediction_assumptions(in.model, in.training, in.layout))
+    j[a.name] = {{"value", a.value}, {"from", a.why}};
+  return j;
+}
 
 std::string table(const Inputs& in, const cost::StepCost& s) {
   std::ostringstream o;
@@ -73,10 +93,15 @@ void add_predict_command(CLI::App& app) {
   auto args = std::make_shared<PredictArgs>();
   auto* cmd = app.add_subcommand("predict", "predict step time, throughput, MFU and memory of a layout");
   add_input_options(cmd, args->in, true);
-  cmd->add_flag("--json", args->json, "print JSON (DESIGN.md fields)");
+  cmd->add_flag("--json", args->json, "print JSON (fields: docs/design.md)");
   cmd->add_option("--out,-o", args->out, "also write the plan (inputs + layout + prediction) here");
   cmd->add_option("--plan,-p", args->plan, "take model, cluster, train and layout from a plan file");
   cmd->add_option("--stage", args->stage, "memory of this pipeline stage (default: the peak one)");
+  cmd->add_flag("--allow-oom", args->allow_oom,
+                "exit 0 even when the layout does not fit in GPU memory (default: exit 4, "
+                "docs/errors.md)");
+  cmd->footer("Exit codes: 0 the layout fits; 4 it does not fit (the table is still printed; "
+              "--allow-oom: 0); 2 bad input.");
   cmd->add_option("--tokens", args->tokens,
                   "total training tokens: adds time-to-train, GPU-hours, cost, energy, goodput");
   cmd->callback([args] {
@@ -85,7 +110,11 @@ void add_predict_command(CLI::App& app) {
       std::vector<std::string> warnings;
       Plan p = load_plan(args->plan, &warnings);
       print_warnings(warnings);
-      in = {p.model, p.cluster, p.training, p.layout, p.layout.gpus()};
+      in.model = p.model;
+      in.cluster = p.cluster;
+      in.training = p.training;
+      in.layout = p.layout;
+      in.gpus = p.layout.gpus();
     } else {
       in = load_inputs(args->in, true);
     }
@@ -107,12 +136,22 @@ void add_predict_command(CLI::App& app) {
     if (args->json) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);
+      j["assumptions"] = assumptions_json(in);
       j["parameters"] = parameters_json(in.model);
       if (run) j["run"] = cost::to_json(*run);
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << table(in, s);
       if (run) std::cout << "\n" << run_table(*run);
+      std::cout << assumptions_text(in);
+    }
+    if (!s.memory.fits && !args->allow_oom) {
+      std::cout.flush();
+      std::cerr << "error: the layout does not fit: " << gib(s.memory.total) << " of "
+                << gib(s.memory.capacity)
+                << " per GPU (exit 4); enable recomputation or ZeRO, raise tp/pp, lower the "
+                   "micro-batch, or pass --allow-oom to accept it\n";
+      throw ExitCode{4};
     }
   });
 }

@@ -68,6 +68,10 @@ void add_runtime_commands(CLI::App& app) {
     std::cout << "wrote " << c->out << ": peak " << j["gpu"]["peak_tflops"].dump() << " TFLOP/s, "
               << j["gpu"]["memory_GBps"] << " GB/s, link " << j["intra_node"]["bandwidth_GBps"]
               << " GB/s\n";
+    const auto& blas = j["calibration"]["blas"];
+    std::cout << "BLAS: " << blas.value("kind", "?") << " (" << blas.value("library", "?") << ")"
+              << (blas.contains("openblas_config") ? ", " + blas["openblas_config"].get<std::string>() : "")
+              << "\n";
   });
 
   auto data = std::make_shared<std::string>();

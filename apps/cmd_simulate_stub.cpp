@@ -12,8 +12,13 @@ void add_simulate_command(CLI::App& app) {
   });
 }
 
-std::vector<double> simulate_step_times(const std::vector<Plan>&, double) {
-  throw Error("parplan was built without SimGrid; reconfigure with -DPARPLAN_WITH_SIMGRID=ON");
+void add_step_times_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("step-times", "");
+  cmd->group("");
+  cmd->allow_extras();
+  cmd->callback([] {
+    throw Error("parplan was built without SimGrid; reconfigure with -DPARPLAN_WITH_SIMGRID=ON");
+  });
 }
 
 }  // namespace parplan::cli

@@ -11,11 +11,12 @@
 namespace parplan::cli {
 
 struct InputSpecs {
-  std::string model = "gpt3-175b";
+  std::string model;  // required: no default model
   std::string cluster = "dgx-a100-80g";
   std::string train = "gpt3-1536";
   std::string layout;  // only for commands that take a layout
-  int64_t gpus = -1;   // -1 (not given): the whole cluster
+  int64_t gpus = -1;   // -1 (not given): the layout's GPUs (predict) or cluster.job_gpus
+  bool cluster_given = false, train_given = false;  // set by the option parser
 };
 
 // Adds --model, --cluster, --train (and --layout when with_layout) and --gpus.
@@ -26,9 +27,14 @@ struct Inputs {
   Cluster cluster;
   Training training;
   Layout layout;
-  int64_t gpus = 0;  // resolved: specs.gpus or the whole cluster
+  int64_t gpus = 0;  // resolved: --gpus, else the layout's GPUs (predict) or cluster.job_gpus
+  bool cluster_default = false, train_default = false;  // --cluster / --train not given
+  // The defaults taken, as "what was assumed" lines: {"cluster", "dgx-a100-80g (default; ...)"}.
+  std::vector<std::pair<std::string, std::string>> defaults() const;
 };
-// Loads and validates; prints warnings to stderr; throws parplan::Error on any problem.
+// Loads and validates; prints warnings to stderr; throws parplan::Error on any problem. With a
+// layout (predict): --gpus, when given, must equal the layout's dp*tp*pp*cp. Without (plan,
+// explain): --gpus is required unless the cluster file sets job_gpus.
 Inputs load_inputs(const InputSpecs& specs, bool with_layout);
 
 void print_warnings(const std::vector<std::string>& warnings);

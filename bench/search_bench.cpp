@@ -27,6 +27,8 @@ constexpr Case kCases[] = {
     {"gpt3-175b / 1024 A100", "gpt3-175b", "dgx-a100-80g", "gpt3-1536", 1024},
     {"gpt3-175b / 4096 A100", "gpt3-175b", "dgx-a100-80g", "gpt3-1536", 4096},
     {"llama3-405b / 16384 H100", "llama3-405b", "dgx-h100-80g", "llama3-8k", 16384},
+    {"mixtral-8x7b / 256 H100", "mixtral-8x7b", "dgx-h100-80g", "llama3-8k", 256},
+    {"deepseek-v3 / 2048 H800", "deepseek-v3", "h800-2048", "deepseek-v3-4k", 2048},
 };
 
 }  // namespace

@@ -73,7 +73,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle("parplan: what-if sizing of parallel training");
   runner_ = new SearchRunner(this);
   build_ui();
-  // The DESIGN.md example: GPT-3 175B on 1,024 A100s, Megatron's 8x8 layout.
+  // The docs/design.md example: GPT-3 175B on 1,024 A100s, Megatron's 8x8 layout.
   model_ = load_model("gpt3-175b");
   cluster_ = load_cluster("dgx-a100-80g");
   training_ = load_training("gpt3-1536");

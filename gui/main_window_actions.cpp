@@ -367,7 +367,8 @@ bool MainWindow::export_plan(const QString& format, const QString& path) {
       planner::ExportFormat f;
       if (!planner::parse_export_format(format.toStdString(), f))
         throw Error("unknown export format '" + format.toStdString() +
-                    "'; use plan, megatron, deepspeed, torchrun, srun or mpiexec");
+                    "'; use plan, megatron, megatron-deepspeed, deepspeed, torchtitan, "
+                    "torchtitan-toml, torchrun, mpiexec, pbs or srun");
       text = planner::export_plan(p, f);
     }
     write_file_atomic(path.toStdString(), text);

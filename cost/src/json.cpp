@@ -1,4 +1,4 @@
-// JSON forms of the cost model's results (DESIGN.md: `parplan predict --json`).
+// JSON forms of the cost model's results (docs/design.md: `parplan predict --json`).
 #include <nlohmann/json.hpp>
 
 #include "parplan/cost/step.hpp"

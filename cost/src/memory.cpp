@@ -127,17 +127,19 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   r.activations = r.layer_activations + extra;
 
   // Buffers: fp32 logits + their gradient on the last stage (vocab-parallel cross-entropy),
-  // pipeline send/receive buffers, the TP all-gather output under SP, DP gradient buckets
-  // (PyTorch DDP / Megatron: ~25 M elements), ZeRO-3 gathered layers (current + prefetched).
+  // pipeline send/receive buffers, the TP all-gather output under SP, ZeRO-2/3 layer gradient
+  // buffers, ZeRO-3 gathered layers (current + prefetched). ZeRO 0/1 reduce buckets that are views
+  // of the contiguous gradient buffer (Megatron-core ParamAndGradBuffer, DDP
+  // gradient_as_bucket_view; parplan's runtime): nothing beyond `grads`. ZeRO 2/3 (DeepSpeed,
+  // parplan's runtime) produce a layer's gradients into a buffer that is reduce-scattered into the
+  // shard when the layer is done: one layer being produced while the previous one is in flight.
   double buffers = 0;
   if (stage == l.pp - 1) buffers += 2.0 * 4.0 * s * double(l.micro_batch) * double(m.vocab) / l.tp;
   if (l.pp > 1) buffers += 2.0 * e * sbh / double(l.tp);
   if (l.sequence_parallel) buffers += e * sbh;
-  if (l.dp > 1) buffers += std::min(grads > 0 ? grads : n * b.grads, 2.0 * 25e6 * b.grads);
-  if (l.zero >= 3) {
-    const double layer_full = count_params(m).per_layer / double(l.tp) * b.params;
-    buffers += 2.0 * layer_full;
-  }
+  const double layer_params = count_params(m).per_layer / double(l.tp);
+  if (l.dp > 1 && l.zero >= 2) buffers += 2.0 * layer_params * b.grads;
+  if (l.zero >= 3) buffers += 2.0 * layer_params * b.params;
   r.buffers = buffers;
   r.reserve = c.efficiency.memory_reserve * c.gpu.memory_bytes;
   r.total = r.params + r.grads + r.optimizer + r.activations + r.buffers + r.reserve;

@@ -13,7 +13,7 @@ namespace {
 
 constexpr const char* kKeys =
     "dp, tp, pp, cp, mb (micro_batch), zero, v (virtual_stages), recompute (rc), "
-    "sp (sequence_parallel), schedule, offload";
+    "sp (sequence_parallel), schedule, offload, ep, etp";
 
 std::string trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -69,6 +69,10 @@ Fixed parse_fixed(const std::string& text) {
       f.micro_batch = parse_degree(key, value, 1, kMaxDeg);
     else if (key == "zero")
       f.zero = parse_degree(key, value, 0, 3);
+    else if (key == "ep")
+      f.ep = parse_degree(key, value, 1, kMaxDeg);
+    else if (key == "etp")
+      f.etp = parse_degree(key, value, 1, kMaxDeg);
     else if (key == "v" || key == "virtual_stages")
       f.virtual_stages = parse_degree(key, value, 1, 1024);
     else if (key == "recompute" || key == "rc") {

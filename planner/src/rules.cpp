@@ -114,6 +114,57 @@ std::optional<Candidate> best_with(const Model& m, const Cluster& c, const Train
   return std::nullopt;
 }
 
+// The best layout on up to `gpus` GPUs (idle GPUs allowed): when it uses fewer GPUs and is
+// faster than the best on all of them, the extra GPUs cost time (batch divisibility, more
+// communication) and R6/R10 say so.
+struct UpTo {
+  std::optional<Candidate> best;
+  bool fewer_faster = false;
+  std::string text;
+  nlohmann::json numbers;
+};
+UpTo up_to(const Model& m, const Cluster& c, const Training& t, int64_t gpus,
+           const Candidate& best) {
+  UpTo u;
+  // A job gets whole nodes: fewer GPUs means fewer nodes (every count below one node when the
+  // job fits in a node). One exact search per count; counts ahead of the incumbent only.
+  const int64_t g = std::max<int64_t>(1, c.gpus_per_node);
+  std::vector<int64_t> counts;
+  if (gpus <= g)
+    for (int64_t n = gpus - 1; n >= 1; --n) counts.push_back(n);
+  else
+    for (int64_t n = (gpus - 1) / g * g; n >= g; n -= g) counts.push_back(n);
+  // n GPUs need at least F / (n x peak x matmul_max) for the step's model FLOPs F, so only counts
+  // above N x MFU / matmul_max can beat the best on all N.
+  const double reach = c.efficiency.matmul_max > 0 ? c.efficiency.matmul_max : 1.0;
+  const double n_min = double(best.layout.gpus()) * best.cost.mfu / reach;
+  for (int64_t n : counts) {
+    if (double(n) <= n_min) break;
+    SearchOptions o;
+    o.gpus = n;
+    o.top_k = 1;
+    try {
+      auto r = search(m, c, t, o);
+      if (!r.top.empty() && (!u.best || better(r.top.front(), *u.best))) u.best = r.top.front();
+    } catch (const Error&) {
+    }
+  }
+  if (u.best && !better(*u.best, best)) u.best = best;
+  if (!u.best) return u;
+  const double gain = 1 - u.best->cost.step_time_s / best.cost.step_time_s;
+  u.fewer_faster = u.best->layout.gpus() < gpus && gain > 1e-9;
+  u.numbers = layout_numbers(*u.best);
+  u.numbers["gpus"] = u.best->layout.gpus();
+  if (u.fewer_faster)
+    u.text = "; on fewer GPUs it is faster: " + describe(u.best->layout) + " on " +
+             std::to_string(u.best->layout.gpus()) + " of the " + std::to_string(gpus) + " GPUs takes " +
+             fmt("%.3f s", u.best->cost.step_time_s) + " (" + fmt("%.1f%%", 100 * gain) +
+             " less than the best on all " + std::to_string(gpus) + ")";
+  else
+    u.text = "; no layout on fewer GPUs is faster";
+  return u;
+}
+
 std::string compare(const Candidate& best, const std::optional<Candidate>& rule,
                     const std::string& what) {
   if (!rule) return "; no " + what + " layout fits";
@@ -165,7 +216,9 @@ PlanScaling plan_scaling(const Training& t, const Candidate& c) {
   const Layout& l = c.layout;
   s.accumulation_steps = cost::micro_batches(t, l);
   s.effective_global_batch = int64_t(l.dp) * l.micro_batch * s.accumulation_steps;
-  s.base_batch = t.base_batch > 0 ? t.base_batch : l.micro_batch;
+  // The batch the training file's learning rate was set for: train.base_batch, else its own
+  // global batch (the model's reference recipe, e.g. GPT-3 175B: 6e-5 at 1,536 sequences).
+  s.base_batch = t.base_batch > 0 ? t.base_batch : t.global_batch;
   s.scaled_learning_rate =
       t.learning_rate * std::sqrt(double(s.effective_global_batch) / double(s.base_batch));
   s.exposed_comm_fraction = c.cost.exposed_comm_fraction;
@@ -208,6 +261,11 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
                                   " (state " + gib(f.one_gpu_state) + ") of " +
                                   gib(f.usable_bytes) + " usable";
   std::vector<RuleReport> out;
+  std::optional<UpTo> up_to_cache;
+  auto up_to_best = [&]() -> const UpTo& {
+    if (!up_to_cache) up_to_cache = up_to(m, c, t, gpus, *best);
+    return *up_to_cache;
+  };
 
   {  // R1
     RuleReport r = make_report("R1", "single-gpu-fits");
@@ -315,13 +373,16 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
       const Layout& l = best->layout;
       const bool zero_alone = l.tp == 1 && l.pp == 1 && l.cp == 1 && l.zero >= 1;
       const bool three_d = l.pp > 1 && l.tp > 1 && l.dp > 1;
-      set_verdict(r, zero_alone || three_d);
+      const UpTo& u = up_to_best();
+      set_verdict(r, (zero_alone || three_d) && !u.fewer_faster);
       Fixed zero_only;
       zero_only.tp = zero_only.pp = zero_only.cp = 1;
       auto rule = best_with(m, c, t, gpus, zero_only);
-      r.detail += compare(*best, rule, "ZeRO/data-parallel-only");
+      r.detail += compare(*best, rule, "ZeRO/data-parallel-only") + u.text;
       r.numbers["best"] = layout_numbers(*best);
       if (rule) r.numbers["rule_best"] = layout_numbers(*rule);
+      if (u.best) r.numbers["best_up_to_gpus"] = u.numbers;
+      r.numbers["fewer_gpus_faster"] = u.fewer_faster;
     }
     out.push_back(std::move(r));
   }
@@ -384,7 +445,7 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
     RuleReport r = make_report("R9", "batch-scaling");
     r.recommendation =
         "global batch = data-parallel workers x micro-batch x accumulation steps; scale the "
-        "learning rate by sqrt(N)";
+        "learning rate by sqrt(batch / the batch it was set for) (a heuristic)";
     r.fires = best != nullptr;
     if (best) {
       const Layout& l = best->layout;
@@ -403,7 +464,12 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
       r.detail = "effective global batch " + str(l.dp) + " x " + str(l.micro_batch) + " x " +
                  str(accum) + " = " + str(effective) + " (train.global_batch " +
                  str(t.global_batch) + "); learning rate " + fmt("%.3g", t.learning_rate) +
-                 " x sqrt(" + str(effective) + "/" + str(base) + ") = " + fmt("%.3g", lr);
+                 " (set for a batch of " + str(base) +
+                 (t.base_batch > 0 ? ", train.base_batch" : ", train.global_batch") + ") x sqrt(" +
+                 str(effective) + "/" + str(base) + ") = " + fmt("%.3g", lr) +
+                 "; square-root scaling is a heuristic (Krizhevsky 2014; Malladi et al. 2022 for "
+                 "Adam), not a tuned rate";
+      r.numbers["heuristic"] = "sqrt";
     } else {
       r.detail = best_desc;
     }
@@ -419,11 +485,17 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
       const auto& tm = best->cost.time;
       const double step = best->cost.step_time_s;
       r.numbers["exposed_comm_fraction_cost"] = best->cost.exposed_comm_fraction;
-      set_verdict(r, best->cost.exposed_comm_fraction <= o.slow_link_fraction);
+      const UpTo& u = up_to_best();
+      set_verdict(r, best->cost.exposed_comm_fraction <= o.slow_link_fraction && !u.fewer_faster);
+      r.numbers["fewer_gpus_faster"] = u.fewer_faster;
+      if (u.best) r.numbers["best_up_to_gpus"] = u.numbers;
       r.detail = "exposed communication " + pct(best->cost.exposed_comm_fraction) +
                  " of the step: tp " + pct(tm.tp_comm / step) + ", cp " + pct(tm.cp_comm / step) +
                  ", pp " + pct(tm.pp_comm / step) + ", dp " + pct(tm.dp_comm_exposed / step) +
-                 " (dp total incl. hidden " + pct(tm.dp_comm_total / step) + ")";
+                 " (dp total incl. hidden " + pct(tm.dp_comm_total / step) + ")" +
+                 (u.best && u.fewer_faster
+                      ? u.text + ", exposed communication " + pct(u.best->cost.exposed_comm_fraction)
+                      : u.text);
     } else {
       r.detail = best_desc;
     }

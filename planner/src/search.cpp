@@ -60,7 +60,7 @@ constexpr Recompute kRecompute[] = {Recompute::None, Recompute::Selective, Recom
 
 auto layout_key(const Layout& l) {
   return std::make_tuple(l.dp, l.tp, l.pp, l.cp, l.micro_batch, l.zero, l.recompute,
-                         l.sequence_parallel, l.schedule, l.virtual_stages, l.offload);
+                         l.sequence_parallel, l.schedule, l.virtual_stages, l.offload, l.ep, l.etp);
 }
 
 // Bounded top-k: a max-heap under `better`, so the worst kept candidate is at the front.
@@ -117,12 +117,44 @@ struct MicroBatches {
   }
 };
 
+// Expert parallelism of a MoE model (Megatron-Core parallel folding): ep divides the experts,
+// ep * etp divides tp * cp * dp; etp is 1 or the attention's tp. Dense models: (1, 1).
+// EP is placed inside a node when possible: of the EP groups that fit in a node only the largest
+// is tried (it holds the fewest experts per GPU and feeds each expert GEMM the most rows, for an
+// all-to-all over NVLink that grows only as (ep - 1) / ep), plus no EP at all and every EP group
+// that spans nodes (those trade InfiniBand all-to-all for memory). A pinned ep is always tried.
+std::vector<std::pair<int32_t, int32_t>> ep_choices(const Model& m, const Split& sp,
+                                                    const Fixed& f, int64_t gpus_per_node) {
+  if (!m.is_moe()) return {{1, 1}};
+  std::vector<std::pair<int32_t, int32_t>> out;
+  const int64_t fold = int64_t(sp.tp) * sp.cp * sp.dp;
+  std::vector<int32_t> etps = {1};
+  if (sp.tp > 1) etps.push_back(sp.tp);
+  for (int32_t etp : etps) {
+    if (!allowed(f.etp, etp)) continue;
+    std::vector<int32_t> eps;
+    for (int32_t ep : divisors(m.moe.experts))
+      if (allowed(f.ep, ep) && fold % (int64_t(ep) * etp) == 0) eps.push_back(ep);
+    int32_t in_node = 1;  // the largest EP group inside a node
+    for (int32_t ep : eps)
+      if (int64_t(ep) * etp <= gpus_per_node) in_node = std::max(in_node, ep);
+    for (int32_t ep : eps)
+      if (f.ep || ep == 1 || ep == in_node || int64_t(ep) * etp > gpus_per_node)
+        out.push_back({ep, etp});
+  }
+  return out;
+}
+
 class Worker {
  public:
   Worker(const Space& s, const MicroBatches& mbs, size_t k)
       : s_(s), mbs_(mbs), eval_(s.m, s.c, s.t), top_(k) {}
 
   void run_split(const Split& sp, const std::atomic<bool>* cancel) {
+    for (auto [ep, etp] : ep_choices(s_.m, sp, s_.f, s_.c.gpus_per_node))
+      run_split(sp, ep, etp, cancel);
+  }
+  void run_split(const Split& sp, int32_t ep, int32_t etp, const std::atomic<bool>* cancel) {
     const Fixed& f = s_.f;
     const Training& t = s_.t;
     const int64_t max_chunks_per_stage = s_.m.layers / sp.pp;  // pp * v <= layers
@@ -131,6 +163,8 @@ class Worker {
     l.tp = sp.tp;
     l.pp = sp.pp;
     l.cp = sp.cp;
+    l.ep = ep;
+    l.etp = etp;
     const bool sp_possible = sp.tp > 1 && (t.seq_len / sp.cp) % sp.tp == 0;
     for (int32_t mb : mbs_.of(sp.dp)) {
       if (!allowed(f.micro_batch, mb)) continue;
@@ -268,6 +302,13 @@ void check_fixed(const Model& m, const Training& t, int64_t gpus, bool allow_idl
     throw Error("--fix offload=optimizer+params: parameter offload needs zero=3");
   if (f.offload && *f.offload == Offload::Optimizer && f.zero && *f.zero < 1)
     throw Error("--fix offload=optimizer: optimizer offload needs zero >= 1");
+  if ((f.ep && *f.ep > 1) || (f.etp && *f.etp > 1)) {
+    if (!m.is_moe())
+      throw Error("--fix ep/etp: expert parallelism needs a MoE model (model.moe); drop ep and etp");
+    if (f.ep && m.moe.experts % *f.ep != 0)
+      throw Error("--fix ep=" + str(*f.ep) + ": ep must divide the model's experts (" +
+                  str(m.moe.experts) + ")");
+  }
   int64_t pinned = 1;
   std::string names;
   for (auto [name, v] :

@@ -37,6 +37,7 @@ struct Group::Impl {
   int rank = 0, global_rank = 0;
   std::chrono::milliseconds timeout{60000};
   TraceRecorder* trace = nullptr;
+  int trace_tid = 1;
 
   std::string where(const std::string& op) const {
     std::ostringstream s;
@@ -52,6 +53,7 @@ struct Pending::Impl {
   std::string what;
   std::chrono::milliseconds timeout;
   TraceRecorder* trace = nullptr;
+  int tid = 1;
   std::string op;
   Clock::time_point begin = Clock::now();
   std::vector<torch::Tensor> keep;  // buffers the operation reads or writes
@@ -77,7 +79,7 @@ void Pending::wait() {
                      : ""));
   }
   if (impl->after) impl->after();
-  if (impl->trace) impl->trace->add(impl->op, "comm", impl->begin, Clock::now());
+  if (impl->trace) impl->trace->add(impl->op, "comm", impl->begin, Clock::now(), impl->tid);
 }
 
 Group::Group(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -87,7 +89,17 @@ int Group::size() const { return int(impl_->members.size()); }
 const std::string& Group::name() const { return impl_->name; }
 const std::vector<int>& Group::members() const { return impl_->members; }
 
+void Group::set_trace_tid(int tid) { impl_->trace_tid = tid; }
+
 namespace {
+
+// The send/recv steps inside a ring collective are not traced one by one (the ring is one event).
+thread_local bool t_untraced = false;
+struct Untraced {
+  bool saved = t_untraced;
+  Untraced() { t_untraced = true; }
+  ~Untraced() { t_untraced = saved; }
+};
 
 Pending make_pending(const Group::Impl& g, c10::intrusive_ptr<c10d::Work> w, const std::string& op,
                      std::vector<torch::Tensor> keep, std::function<void()> after = {}) {
@@ -95,7 +107,8 @@ Pending make_pending(const Group::Impl& g, c10::intrusive_ptr<c10d::Work> w, con
   p->work = std::move(w);
   p->what = g.where(op);
   p->timeout = g.timeout;
-  p->trace = g.trace;
+  p->trace = t_untraced ? nullptr : g.trace;
+  p->tid = g.trace_tid;
   p->op = op + " " + g.name;
   p->keep = std::move(keep);
   p->after = std::move(after);
@@ -154,7 +167,23 @@ void Group::broadcast(torch::Tensor t, int root) {
 
 void Group::all_gather(torch::Tensor out, torch::Tensor in) {
   if (size() == 1) {
-    out.copy_(in.reshape({-1}));
+    if (out.data_ptr() != in.data_ptr()) out.copy_(in.reshape({-1}));
+    return;
+  }
+  if (!impl_->cuda) {
+    // Ring (Gloo): at step k rank r passes chunk r-k on to r+1 and receives chunk r-k-1 from r-1
+    // into its place in `out`.
+    int p = size(), r = rank();
+    auto n = in.numel();
+    auto chunk = [&](int c) { return out.narrow(0, int64_t((c % p + p) % p) * n, n); };
+    if (chunk(r).data_ptr() != in.data_ptr()) chunk(r).copy_(in.reshape({-1}));
+    TraceScope ts(impl_->trace, "all_gather " + impl_->name, "comm", impl_->trace_tid);
+    Untraced quiet;
+    for (int k = 0; k < p - 1; ++k) {
+      auto s = send(chunk(r - k), (r + 1) % p);
+      recv(chunk(r - k - 1), (r - 1 + p) % p);
+      s.wait();
+    }
     return;
   }
   guarded(*impl_, "all_gather", [&] {
@@ -174,7 +203,7 @@ void Group::reduce_scatter(torch::Tensor out, torch::Tensor in) {
   int p = size(), r = rank();
   auto n = out.numel();
   if (p == 1) {
-    out.copy_(in.narrow(0, 0, n));
+    if (out.data_ptr() != in.data_ptr()) out.copy_(in.narrow(0, 0, n));
     return;
   }
   if (impl_->cuda) {  // NCCL has reduce_scatter
@@ -190,22 +219,22 @@ void Group::reduce_scatter(torch::Tensor out, torch::Tensor in) {
     });
     return;
   }
-  TraceScope ts(impl_->trace, "reduce_scatter " + impl_->name, "comm");
+  TraceScope ts(impl_->trace, "reduce_scatter " + impl_->name, "comm", impl_->trace_tid);
   // Ring: at step k rank r sends its running sum of chunk (r-k-1) to r+1 and adds the chunk
-  // (r-k-2) it receives from r-1; after p-1 steps it holds the full sum of chunk r.
-  auto acc = in.clone();
+  // (r-k-2) it receives from r-1; after p-1 steps it holds the full sum of chunk r. `in` is the
+  // accumulator (no copy of the buffer); one chunk-sized receive buffer.
   auto buf = torch::empty({n}, in.options());
-  auto chunk = [&](int c) { return acc.narrow(0, int64_t((c % p + p) % p) * n, n); };
-  auto saved = impl_->trace;
-  impl_->trace = nullptr;
-  for (int k = 0; k < p - 1; ++k) {
-    auto s = send(chunk(r - k - 1).contiguous(), (r + 1) % p);
-    recv(buf, (r - 1 + p) % p);
-    chunk(r - k - 2).add_(buf);
-    s.wait();
+  auto chunk = [&](int c) { return in.narrow(0, int64_t((c % p + p) % p) * n, n); };
+  {
+    Untraced quiet;
+    for (int k = 0; k < p - 1; ++k) {
+      auto s = send(chunk(r - k - 1), (r + 1) % p);
+      recv(buf, (r - 1 + p) % p);
+      chunk(r - k - 2).add_(buf);
+      s.wait();
+    }
   }
-  impl_->trace = saved;
-  out.copy_(chunk(r));
+  if (out.data_ptr() != chunk(r).data_ptr()) out.copy_(chunk(r));
 }
 
 Pending Group::send(torch::Tensor t, int dst) {

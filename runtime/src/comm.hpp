@@ -42,12 +42,18 @@ class Group {
   void all_reduce(torch::Tensor t);  // sum, in place
   Pending all_reduce_async(torch::Tensor t);
   void broadcast(torch::Tensor t, int root);
-  // out = concatenation of every rank's `in` (out.numel() == size * in.numel(), 1-D).
+  // out = concatenation of every rank's `in` (out.numel() == size * in.numel(), 1-D). On Gloo a
+  // ring of send/recv straight into `out` (c10d's Gloo allgather allocates a flat copy of the
+  // output); `in` may be out's chunk r.
   void all_gather(torch::Tensor out, torch::Tensor in);
   // out (1-D, n) = sum over ranks of their in[rank*n, (rank+1)*n). Gloo in LibTorch 1.13 has no
   // reduce_scatter: a ring of p - 1 send/recv steps of n elements each, the bandwidth-optimal
-  // algorithm ((p-1)/p of the buffer per rank), not an all-reduce.
+  // algorithm ((p-1)/p of the buffer per rank), not an all-reduce. On Gloo `in` is the ring's
+  // accumulator (its other chunks are overwritten with partial sums) and `out` may be its chunk
+  // r: no copy of the buffer is made, only one chunk-sized receive buffer.
   void reduce_scatter(torch::Tensor out, torch::Tensor in);
+  // Chrome-trace track of this group's operations (trace.hpp; default 1).
+  void set_trace_tid(int tid);
   Pending send(torch::Tensor t, int dst);  // dst: rank within the group; keep t alive until wait
   void recv(torch::Tensor t, int src);
   void barrier();

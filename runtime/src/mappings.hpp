@@ -1,97 +1,63 @@
 #pragma once
-// Tensor-parallel communication as autograd functions (Megatron-core
+// Every collective the model's layers use, as autograd functions (Megatron-core
 // tensor_parallel/mappings.py): each is a collective in one direction and its adjoint in the
-// other, so every TP collective in the model is visible at its call site.
+// other, so every collective in the model is visible at its call site. Tensors are [B, T, C]:
+// the sequence dimension is 1 (Megatron's [s, b, h] has it at 0). The layers that use them are
+// in tp_layers.hpp, gpt.cpp, context_parallel.cpp and expert_parallel.cpp.
+#include <vector>
+
 #include <torch/torch.h>
 
 #include "comm.hpp"
 
-namespace parplan::runtime::tp {
+namespace parplan::runtime {
 
-namespace detail {
-inline Group* group_of(torch::autograd::AutogradContext* ctx) {
-  return reinterpret_cast<Group*>(ctx->saved_data["group"].toInt());
-}
-inline void keep_group(torch::autograd::AutogradContext* ctx, Group* g) {
-  ctx->saved_data["group"] = reinterpret_cast<int64_t>(g);
-}
-inline torch::Tensor all_gather_last_dim(Group* g, const torch::Tensor& x) {
-  auto xs = x.contiguous();
-  auto out = torch::empty({g->size() * xs.numel()}, xs.options());
-  g->all_gather(out, xs);
-  auto parts = out.view({g->size(), -1}).unbind(0);
-  std::vector<torch::Tensor> shaped;
-  for (auto& p : parts) shaped.push_back(p.view(xs.sizes()));
-  return torch::cat(shaped, -1);
-}
-}  // namespace detail
-
+namespace tp {
 // f in Megatron: identity forward, all-reduce of the gradient backward (input of a
 // ColumnParallelLinear).
-struct CopyToTensorParallel : torch::autograd::Function<CopyToTensorParallel> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, Group* g) {
-    detail::keep_group(ctx, g);
-    return x.view_as(x);
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
-                                               torch::autograd::tensor_list grad) {
-    auto gx = grad[0].contiguous().clone();
-    detail::group_of(ctx)->all_reduce(gx);
-    return {gx, torch::Tensor()};
-  }
-};
-
+torch::Tensor copy_to_tp(const torch::Tensor& x, Group* g);
 // g in Megatron: all-reduce forward, identity backward (output of a RowParallelLinear).
-struct ReduceFromTensorParallel : torch::autograd::Function<ReduceFromTensorParallel> {
-  static torch::Tensor forward(torch::autograd::AutogradContext*, torch::Tensor x, Group* g) {
-    auto y = x.contiguous().clone();
-    g->all_reduce(y);
-    return y;
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext*,
-                                               torch::autograd::tensor_list grad) {
-    return {grad[0], torch::Tensor()};
-  }
-};
+torch::Tensor reduce_from_tp(const torch::Tensor& x, Group* g);
+// This rank's slice of the last dimension forward; all-gather of the gradient backward.
+torch::Tensor scatter_to_tp(const torch::Tensor& x, Group* g);
+// All-gather of the last dimension forward; this rank's slice of the gradient backward.
+torch::Tensor gather_from_tp(const torch::Tensor& x, Group* g);
+}  // namespace tp
 
-// Keep this rank's slice of the last dimension forward; all-gather the gradient backward.
-struct ScatterToTensorParallel : torch::autograd::Function<ScatterToTensorParallel> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, Group* g) {
-    detail::keep_group(ctx, g);
-    auto n = x.size(-1) / g->size();
-    return x.narrow(-1, g->rank() * n, n).contiguous();
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
-                                               torch::autograd::tensor_list grad) {
-    return {detail::all_gather_last_dim(detail::group_of(ctx), grad[0]), torch::Tensor()};
-  }
-};
+// Sequence parallelism (Korthikanti et al. 2022, sec. 4.2.2): between the tensor-parallel
+// regions the activations are split along the sequence over the TP group.
+namespace sp {
+// This rank's 1/tp of the sequence forward; all-gather of the gradient backward (after the
+// embedding, whose output is replicated).
+torch::Tensor scatter_to_sequence_parallel(const torch::Tensor& x, Group* g);
+// All-gather of the sequence forward (before a column-parallel layer). Backward: reduce-scatter
+// of the gradient when the consumer is tensor-parallel (each rank holds a partial gradient),
+// or this rank's slice when the consumer is replicated (the head).
+torch::Tensor gather_from_sequence_parallel(const torch::Tensor& x, Group* g,
+                                            bool tensor_parallel_consumer = true);
+// Reduce-scatter along the sequence forward (after a row-parallel layer, instead of the
+// all-reduce); all-gather of the gradient backward.
+torch::Tensor reduce_scatter_to_sequence_parallel(const torch::Tensor& x, Group* g);
+// Identity forward on replicated parameters used inside the sequence-parallel region (norms,
+// biases added after the reduce-scatter); backward sums their gradients over the TP group in
+// one all-reduce, since each rank saw only its part of the sequence.
+std::vector<torch::Tensor> sum_grads_over_sequence(const std::vector<torch::Tensor>& params, Group* g);
+}  // namespace sp
 
-// All-gather the last dimension forward; keep this rank's slice of the gradient backward.
-struct GatherFromTensorParallel : torch::autograd::Function<GatherFromTensorParallel> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, Group* g) {
-    detail::keep_group(ctx, g);
-    return detail::all_gather_last_dim(g, x);
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
-                                               torch::autograd::tensor_list grad) {
-    auto* g = detail::group_of(ctx);
-    auto n = grad[0].size(-1) / g->size();
-    return {grad[0].narrow(-1, g->rank() * n, n).contiguous(), torch::Tensor()};
-  }
-};
+// Context parallelism: one step of a ring. Forward: send x to the next rank of the group and
+// return what the previous rank sent; backward: the gradient travels the other way.
+namespace cp {
+torch::Tensor ring_shift(const torch::Tensor& x, Group* g);
+}  // namespace cp
 
-inline torch::Tensor copy_to_tp(const torch::Tensor& x, Group* g) {
-  return g->size() == 1 ? x : CopyToTensorParallel::apply(x, g);
-}
-inline torch::Tensor reduce_from_tp(const torch::Tensor& x, Group* g) {
-  return g->size() == 1 ? x : ReduceFromTensorParallel::apply(x, g);
-}
-inline torch::Tensor scatter_to_tp(const torch::Tensor& x, Group* g) {
-  return g->size() == 1 ? x : ScatterToTensorParallel::apply(x, g);
-}
-inline torch::Tensor gather_from_tp(const torch::Tensor& x, Group* g) {
-  return g->size() == 1 ? x : GatherFromTensorParallel::apply(x, g);
-}
+// Expert parallelism: all-to-all of rows. Rank r sends rows [sum(send[:q]), +send[q]) of x to
+// rank q and receives recv[q] rows from it, concatenated in rank order. Backward: the same
+// exchange reversed. (Point-to-point over the group: Gloo has no all-to-all-v here.)
+namespace ep {
+torch::Tensor all_to_all(const torch::Tensor& x, Group* g, const std::vector<int64_t>& send_rows,
+                         const std::vector<int64_t>& recv_rows);
+// Exchange of counts: out[q] = what rank q passed as counts[my rank] (not differentiable).
+std::vector<int64_t> exchange_counts(const std::vector<int64_t>& counts, Group* g);
+}  // namespace ep
 
-}  // namespace parplan::runtime::tp
+}  // namespace parplan::runtime

@@ -1,52 +1,62 @@
-// GPipe and 1F1B schedules over p2p send/recv.
+// The pipeline executor: runs a schedule's ops over p2p send/recv.
 #include "pipeline.hpp"
 
 #include "device.hpp"
 
 namespace parplan::runtime {
 
-PipelineStage::PipelineStage(GptStage model, Group* pp, int64_t hidden, TraceRecorder* trace)
-    : model_(std::move(model)), pp_(pp), hidden_(hidden), trace_(trace),
-      first_(pp->rank() == 0), last_(pp->rank() == pp->size() - 1) {}
+PipelineStage::PipelineStage(std::vector<GptStage> chunks, Group* pp, int64_t hidden,
+                             TraceRecorder* trace, Group* pp_grad)
+    : chunks_(std::move(chunks)), pp_(pp), grad_(pp_grad ? pp_grad : pp), hidden_(hidden),
+      trace_(trace), last_(pp->rank() == pp->size() - 1) {}
 
-PipelineStage::Saved PipelineStage::forward(const MicroBatch& mb, int i, int m) {
+torch::Tensor PipelineStage::activation_buffer(int chunk, const MicroBatch& mb) const {
+  return torch::empty({mb.x.size(0), mb.x.size(1) / chunks_[size_t(chunk)]->seq_shards(), hidden_},
+                      device_options());
+}
+
+PipelineStage::Saved PipelineStage::forward(int chunk, const MicroBatch& mb, int i, int m) {
   auto t0 = Clock::now();
-  if (before_forward) before_forward(i);
+  if (before_forward) before_forward(chunk, i);
   Saved s;
-  if (first_) {
+  if (first_stage(chunk)) {
     s.input = mb.x;
   } else {
-    s.input = torch::empty({mb.x.size(0), mb.x.size(1), hidden_}, device_options());
-    pp_->recv(s.input, pp_->rank() - 1);
+    s.input = activation_buffer(chunk, mb);
+    pp_->recv(s.input, prev());
     s.input.requires_grad_(torch::GradMode::is_enabled());
   }
-  auto out = model_->forward(s.input);
-  if (last_) {
+  auto out = chunks_[size_t(chunk)]->forward(s.input);
+  if (last_stage(chunk)) {
     s.output = lm_loss(out, mb.y) / double(m);
   } else {
     auto act = out.detach().contiguous();
-    sends_.push_back(pp_->send(act, pp_->rank() + 1));
+    sends_.push_back(pp_->send(act, next()));
     s.output = out;
   }
   forward_s += seconds_since(t0);
-  if (trace_) trace_->add("forward mb" + std::to_string(i), "compute", t0, Clock::now());
+  if (trace_)
+    trace_->add("forward " + std::string(chunks_.size() > 1 ? "c" + std::to_string(chunk) + " " : "") +
+                    "mb" + std::to_string(i), "compute", t0, Clock::now());
   return s;
 }
 
-void PipelineStage::backward(Saved& s, int i) {
+void PipelineStage::backward(int chunk, Saved& s, int i) {
   auto t0 = Clock::now();
-  if (last_) {
+  if (last_stage(chunk)) {
     s.output.backward();
   } else {
     auto g = torch::empty_like(s.output);
-    pp_->recv(g, pp_->rank() + 1);
+    grad_->recv(g, next());
     s.output.backward(g);
   }
-  if (!first_) sends_.push_back(pp_->send(s.input.grad().contiguous(), pp_->rank() - 1));
-  if (after_backward) after_backward(i);
+  if (!first_stage(chunk)) sends_.push_back(grad_->send(s.input.grad().contiguous(), prev()));
+  if (after_backward) after_backward(chunk, i);
   s = Saved{};
   backward_s += seconds_since(t0);
-  if (trace_) trace_->add("backward mb" + std::to_string(i), "compute", t0, Clock::now());
+  if (trace_)
+    trace_->add("backward " + std::string(chunks_.size() > 1 ? "c" + std::to_string(chunk) + " " : "") +
+                    "mb" + std::to_string(i), "compute", t0, Clock::now());
 }
 
 void PipelineStage::wait_sends() {
@@ -56,32 +66,20 @@ void PipelineStage::wait_sends() {
 
 double PipelineStage::train(const std::vector<MicroBatch>& mbs, PipeSchedule sched) {
   forward_s = backward_s = 0;
-  int m = int(mbs.size());
-  std::vector<Saved> saved(mbs.size());
+  const int m = int(mbs.size()), v = int(chunks_.size());
+  std::map<std::pair<int, int>, Saved> saved;  // (chunk, micro-batch)
   double loss = 0;
-  auto fwd = [&](int i) {
-    saved[size_t(i)] = forward(mbs[size_t(i)], i, m);
-    if (last_) loss += saved[size_t(i)].output.item<double>();
-  };
-  auto bwd = [&](int i) { backward(saved[size_t(i)], i); };
-  if (sched == PipeSchedule::GPipe || pp_->size() == 1) {
-    if (pp_->size() == 1) {
-      for (int i = 0; i < m; ++i) {  // no pipeline: forward and backward each micro-batch
-        fwd(i);
-        bwd(i);
-      }
+  for (const auto& op : pipeline_ops(sched, pp_->size(), pp_->rank(), m, v)) {
+    const auto key = std::make_pair(op.chunk, op.microbatch);
+    const auto& mb = mbs[size_t(op.microbatch)];
+    if (op.forward) {
+      auto s = forward(op.chunk, mb, op.microbatch, m);
+      if (last_stage(op.chunk)) loss += s.output.item<double>();
+      saved[key] = std::move(s);
     } else {
-      for (int i = 0; i < m; ++i) fwd(i);
-      for (int i = 0; i < m; ++i) bwd(i);
+      backward(op.chunk, saved[key], op.microbatch);
+      saved.erase(key);
     }
-  } else {
-    int warmup = std::min(pp_->size() - pp_->rank() - 1, m);
-    for (int i = 0; i < warmup; ++i) fwd(i);
-    for (int i = warmup; i < m; ++i) {
-      fwd(i);
-      bwd(i - warmup);
-    }
-    for (int i = m - warmup; i < m; ++i) bwd(i);
   }
   wait_sends();
   return loss;
@@ -90,27 +88,30 @@ double PipelineStage::train(const std::vector<MicroBatch>& mbs, PipeSchedule sch
 double PipelineStage::evaluate(const std::vector<MicroBatch>& mbs) {
   torch::NoGradGuard g;
   double loss = 0;
-  int m = int(mbs.size());
-  for (int i = 0; i < m; ++i) {
-    auto s = forward(mbs[size_t(i)], i, m);
-    if (last_) loss += s.output.item<double>();
-  }
+  const int m = int(mbs.size());
+  for (int i = 0; i < m; ++i)
+    for (int c = 0; c < int(chunks_.size()); ++c) {
+      auto s = forward(c, mbs[size_t(i)], i, m);
+      if (last_stage(c)) loss += s.output.item<double>();
+    }
   wait_sends();
   return loss;
 }
 
 torch::Tensor PipelineStage::logits_at(const torch::Tensor& tokens, int64_t pos) {
   torch::NoGradGuard g;
-  torch::Tensor input = tokens;
-  if (!first_) {
-    input = torch::empty({1, tokens.size(1), hidden_}, device_options());
-    pp_->recv(input, pp_->rank() - 1);
+  MicroBatch mb{tokens, {}};
+  torch::Tensor out;
+  for (int c = 0; c < int(chunks_.size()); ++c) {
+    torch::Tensor input = tokens;
+    if (!first_stage(c)) {
+      input = activation_buffer(c, mb);
+      pp_->recv(input, prev());
+    }
+    out = chunks_[size_t(c)]->forward(input);
+    if (!last_stage(c)) pp_->send(out.contiguous(), next()).wait();
   }
-  auto out = model_->forward(input);
-  if (!last_) {
-    pp_->send(out.contiguous(), pp_->rank() + 1).wait();
-    return {};
-  }
+  if (!last_) return {};
   return out.select(0, 0).select(0, pos);
 }
 

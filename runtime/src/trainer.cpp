@@ -13,15 +13,22 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
+#include "blas_info.hpp"
 #include "comm.hpp"
 #include "device.hpp"
+#include "dp_overlap.hpp"
 #include "gpt.hpp"
+#include "memory_meter.hpp"
 #include "parplan/cost/flops.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/runtime/data.hpp"
 #include "parplan/runtime/launcher.hpp"
+#include "context_parallel.hpp"
+#include "expert_parallel.hpp"
+#include "optimizers.hpp"
 #include "pipeline.hpp"
 #include "trace.hpp"
 #include "zero.hpp"
@@ -39,9 +46,21 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
                      std::to_string(l.gpus()) + " GPUs (dp*tp*pp*cp = " + std::to_string(l.dp) +
                      "*" + std::to_string(l.tp) + "*" + std::to_string(l.pp) + "*" +
                      std::to_string(l.cp) + ")");
-  if (l.cp != 1) errors.push_back("layout.cp > 1 (context parallelism) is not implemented by the runtime");
-  if (l.schedule == Schedule::Interleaved || l.virtual_stages > 1)
-    errors.push_back("layout.schedule interleaved / virtual_stages > 1 is not implemented by the runtime (use 1f1b or gpipe)");
+  check_context_parallel(plan, errors);
+  check_expert_parallel(plan, errors);
+  if (l.virtual_stages > 1 && l.schedule != Schedule::Interleaved)
+    errors.push_back("layout.virtual_stages > 1 needs layout.schedule interleaved");
+  if (l.virtual_stages > 1 && m.layers % (int64_t(l.pp) * l.virtual_stages))
+    errors.push_back("model.layers must be divisible by layout.pp * layout.virtual_stages");
+  if (l.virtual_stages > 1 && l.micro_batch > 0 && l.dp > 0 &&
+      (t.global_batch / (int64_t(l.dp) * l.micro_batch)) % l.pp)
+    errors.push_back("the interleaved schedule needs the micro-batches per step (train.global_batch / (dp * micro_batch)) divisible by layout.pp");
+  if (l.sequence_parallel && l.tp > 1 && (t.seq_len / std::max(1, l.cp)) % l.tp)
+    errors.push_back("layout.sequence_parallel needs train.seq_len / layout.cp divisible by layout.tp");
+  if (t.dtype == DType::FP8) errors.push_back("train.dtype fp8 is not implemented by the runtime (use fp32)");
+  if (l.tiles > 1) errors.push_back("layout.tiles > 1 (tiled linear layers) is not implemented by the runtime");
+  if (l.first_stage_layers > 0 || l.last_stage_layers > 0)
+    errors.push_back("layout.first_stage_layers / last_stage_layers (uneven stages) are not implemented by the runtime");
   if (l.offload != Offload::None) errors.push_back("layout.offload is not implemented by the runtime");
   if (m.gated_mlp) errors.push_back("model.gated_mlp (SwiGLU) is not implemented by the runtime's GPT");
   if (m.kv_heads != m.heads) errors.push_back("model.kv_heads != heads (GQA) is not implemented by the runtime's GPT");
@@ -63,14 +82,13 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
     warnings.push_back(std::string("train.dtype ") + to_string(t.dtype) +
                        ": the runtime trains in fp32 on CPU; MFU is against the fp32 peak");
   if (l.recompute != Recompute::None) warnings.push_back("layout.recompute is ignored by the runtime (no recomputation)");
-  if (l.sequence_parallel) warnings.push_back("layout.sequence_parallel is ignored by the runtime (TP without SP)");
   return warnings;
 }
 
 namespace {
 
 struct Coords {
-  int rank = 0, tp = 0, dp = 0, pp = 0;
+  int rank = 0, tp = 0, cp = 0, dp = 0, pp = 0;
 };
 
 std::string fmt(const char* f, double v) {
@@ -115,6 +133,7 @@ std::string step_dir(const std::string& ckpt, int64_t step) {
 }  // namespace
 
 nlohmann::json train_rank(const RunOptions& o) {
+  memory::install();  // counts every CPU tensor allocated from here on
   auto env = detect_rank_env(current_environment()).value_or(RankEnv{});
   Plan plan = load_plan(o.plan);
   check_runnable(plan, env.world_size);
@@ -126,23 +145,43 @@ nlohmann::json train_rank(const RunOptions& o) {
                               : std::max(1, int(std::thread::hardware_concurrency()) /
                                                 std::max(1, env.local_world_size));
   at::set_num_threads(threads);
+  set_blas_threads(threads);  // OpenBLAS's pthread pool is not LibTorch's
 
   if (const char* h = std::getenv("PARPLAN_FAULT_HANG"); h && std::atoi(h) == env.rank)
     std::this_thread::sleep_for(std::chrono::hours(1));  // a rank that never joins (fault tests)
   Communicator comm(comm_options(env, o.timeout_s, o.backend));  // NCCL: selects cuda:LOCAL_RANK as device(); Gloo: the CPU
 
+  // Ranks in Megatron's order, tp fastest: rank = tp + TP * (cp + CP * (dp + DP * pp)).
   Coords c;
   c.rank = env.rank;
   c.tp = c.rank % L.tp;
-  c.dp = (c.rank / L.tp) % L.dp;
-  c.pp = c.rank / (L.tp * L.dp);
-  std::vector<int> tp_r, dp_r, pp_r;
-  for (int i = 0; i < L.tp; ++i) tp_r.push_back(c.rank - c.tp + i);
-  for (int i = 0; i < L.dp; ++i) dp_r.push_back(c.pp * L.tp * L.dp + i * L.tp + c.tp);
-  for (int i = 0; i < L.pp; ++i) pp_r.push_back(i * L.tp * L.dp + c.dp * L.tp + c.tp);
+  c.cp = (c.rank / L.tp) % L.cp;
+  c.dp = (c.rank / (L.tp * L.cp)) % L.dp;
+  c.pp = c.rank / (L.tp * L.cp * L.dp);
+  auto rank_of = [&](int tp_i, int cp_i, int dp_i, int pp_i) {
+    return tp_i + L.tp * (cp_i + L.cp * (dp_i + L.dp * pp_i));
+  };
+  std::vector<int> tp_r, cp_r, dp_r, dpcp_r, pp_r, ep_r, edp_r;
+  for (int i = 0; i < L.tp; ++i) tp_r.push_back(rank_of(i, c.cp, c.dp, c.pp));
+  for (int i = 0; i < L.cp; ++i) cp_r.push_back(rank_of(c.tp, i, c.dp, c.pp));
+  for (int i = 0; i < L.dp; ++i) dp_r.push_back(rank_of(c.tp, c.cp, i, c.pp));
+  for (int i = 0; i < L.dp; ++i)
+    for (int j = 0; j < L.cp; ++j) dpcp_r.push_back(rank_of(c.tp, j, i, c.pp));
+  for (int i = 0; i < L.pp; ++i) pp_r.push_back(rank_of(c.tp, c.cp, c.dp, i));
+  // EP: ep consecutive DP ranks; the experts' data-parallel group: the same place in each.
+  const int ep_n = M.is_moe() ? L.ep : 1;
+  for (int i = 0; i < ep_n; ++i) ep_r.push_back(rank_of(c.tp, c.cp, c.dp / ep_n * ep_n + i, c.pp));
+  for (int i = c.dp % ep_n; i < L.dp; i += ep_n) edp_r.push_back(rank_of(c.tp, c.cp, i, c.pp));
   auto tp = comm.new_group("tp", tp_r);
+  auto cp = comm.new_group("cp", cp_r);
   auto dp = comm.new_group("dp", dp_r);
   auto pp = comm.new_group("pp", pp_r);
+  // Gradients and ZeRO over dp x cp: each CP rank saw only its part of the sequence.
+  auto dpcp = L.cp > 1 ? comm.new_group("dp_cp", dpcp_r) : nullptr;
+  const int vstages = L.schedule == Schedule::Interleaved ? std::max(1, L.virtual_stages) : 1;
+  auto pp_grad = vstages > 1 ? comm.new_group("pp_grad", pp_r) : nullptr;
+  auto ep = comm.new_group("ep", ep_r);
+  auto edp = M.is_moe() ? comm.new_group("expert_dp", edp_r) : nullptr;
   auto& world = comm.world();
   bool logger = c.rank == 0 && !o.quiet;
   bool last_stage = c.pp == L.pp - 1;
@@ -161,29 +200,71 @@ nlohmann::json train_rank(const RunOptions& o) {
   gc.block_size = M.max_seq_len;
   gc.tied = M.tied_embeddings;
   gc.seed = o.seed;
-  int64_t per_stage = M.layers / L.pp;
-  gc.first_layer = c.pp * per_stage;
-  gc.last_layer = gc.first_layer + per_stage;
-  gc.has_embedding = c.pp == 0;
-  gc.has_head = last_stage;
-  GptStage model(gc, tp.get());
-  model->to(device());  // weights are drawn on the CPU (same on every layout), then placed
+  gc.sequence_parallel = L.sequence_parallel;
+  gc.experts = M.moe.experts;
+  gc.experts_per_token = M.moe.experts_per_token;
+  gc.expert_ffn_hidden = M.moe.expert_ffn_hidden > 0 ? M.moe.expert_ffn_hidden : M.ffn_hidden;
+  gc.moe_first_dense = M.moe.first_dense_layers;
+  gc.moe_freq = M.moe.layer_freq;
+  gc.router_bias = M.moe.router_bias;
+  // Virtual stage k * pp + c.pp is this rank's chunk k (one chunk unless interleaved).
+  const int64_t per_chunk = M.layers / (int64_t(L.pp) * vstages);
+  std::vector<GptStage> chunks;
+  for (int k = 0; k < vstages; ++k) {
+    gc.first_layer = (int64_t(k) * L.pp + c.pp) * per_chunk;
+    gc.last_layer = gc.first_layer + per_chunk;
+    gc.has_embedding = c.pp == 0 && k == 0;
+    gc.has_head = last_stage && k == vstages - 1;
+    chunks.emplace_back(gc, ModelGroups{tp.get(), cp.get(), ep.get()});
+    chunks.back()->to(device());  // weights are drawn on the CPU (same on every layout), then placed
+  }
 
   AdamConfig adam;
   adam.lr = o.lr > 0 ? o.lr : Tr.learning_rate;
-  ShardedOptimizer opt(model->parameters(), dp.get(), L.zero, adam, o.bucket_mb * 1e6);
+  // One optimizer per chunk and kind, each on a process group of its own (its collectives run on
+  // its own thread): chunk 0 uses the dp (or dp x cp) and expert-dp groups made above.
+  Optimizers opt(vstages);
+  std::vector<std::unique_ptr<Group>> chunk_groups;
+  for (int k = 0; k < vstages; ++k) {
+    torch::OrderedDict<std::string, torch::Tensor> dense, experts;
+    for (auto& np : chunks[size_t(k)]->named_parameters())
+      (is_expert_parameter(np.key()) ? experts : dense).insert(np.key(), np.value());
+    Group* g = dpcp ? dpcp.get() : dp.get();
+    if (k > 0) {
+      chunk_groups.push_back(comm.new_group((dpcp ? "dp_cp.c" : "dp.c") + std::to_string(k), dpcp ? dpcp_r : dp_r));
+      g = chunk_groups.back().get();
+    }
+    g->set_trace_tid(2);  // DP collectives run on their own thread: their own trace track
+    const bool tied = gc.tied && chunks[size_t(k)]->cfg.has_embedding && chunks[size_t(k)]->cfg.has_head;
+    opt.add(k, stage_units(dense, per_chunk, tied), g, L.zero, adam, o.bucket_mb * 1e6);
+    if (!experts.is_empty()) {
+      Group* e = edp.get();
+      if (k > 0) {
+        chunk_groups.push_back(comm.new_group("expert_dp.c" + std::to_string(k), edp_r));
+        e = chunk_groups.back().get();
+      }
+      e->set_trace_tid(2);
+      opt.add(k, stage_units(experts, per_chunk, false), e, L.zero, adam, o.bucket_mb * 1e6);
+    }
+    // ZeRO-3: per-layer gather/free; ZeRO-2/3: per-layer gradient buffers.
+    chunks[size_t(k)]->hooks = opt.hooks(k);
+  }
   opt.broadcast_from_first_rank();
 
   TraceRecorder trace;
   trace.rank = c.rank;
-  PipelineStage stage(model, pp.get(), M.hidden, &trace);
-  bool zero3_per_mb = L.zero == 3 && L.pp == 1;
-  if (zero3_per_mb) {
-    stage.before_forward = [&](int) { opt.gather_params(); };
-    stage.after_backward = [&](int) { opt.release_params(); };
-  }
-  auto sched = L.schedule == Schedule::GPipe ? PipeSchedule::GPipe : PipeSchedule::OneFOneB;
+  PipelineStage stage(chunks, pp.get(), M.hidden, &trace, pp_grad.get());
+  stage.after_backward = [&](int chunk, int) { opt.end_backward(chunk); };  // reduce what the hooks did not
+  auto sched = L.schedule == Schedule::GPipe ? PipeSchedule::GPipe
+               : vstages > 1                  ? PipeSchedule::Interleaved
+                                              : PipeSchedule::OneFOneB;
   const int64_t B = Tr.global_batch, T = Tr.seq_len, mb = L.micro_batch;
+  // Under CP each rank keeps its two chunks of every sequence (context_parallel.hpp).
+  auto batches = [&](const std::vector<uint16_t>& split, const std::vector<int64_t>& offs) {
+    auto mbs = make_microbatches(split, offs, mb, T);
+    for (auto& b : mbs) b.x = cp_local_tokens(b.x, cp.get()), b.y = cp_local_tokens(b.y, cp.get());
+    return mbs;
+  };
 
   // Resume.
   int64_t start = 0;
@@ -218,10 +299,10 @@ nlohmann::json train_rank(const RunOptions& o) {
     double total = 0;
     for (int64_t i = 0; i < o.eval_iters; ++i) {
       auto offs = rank_offsets(batch_offsets(o.seed + salt, i, B, T, int64_t(split.size())), L.dp, c.dp);
-      total += stage.evaluate(make_microbatches(split, offs, mb, T));
+      total += stage.evaluate(batches(split, offs));
     }
     opt.release_params();
-    return world_sum(loss_owner ? total / double(o.eval_iters) / L.dp : 0.0);
+    return world_sum(loss_owner ? total / double(o.eval_iters) / (L.dp * L.cp) : 0.0);
   };
 
   const double model_flops = cost::step_flops(M, Tr, L).model;
@@ -231,32 +312,51 @@ nlohmann::json train_rank(const RunOptions& o) {
                  dtbs = nlohmann::json::array();
   int64_t trace_step = std::min(o.steps - 1, start + 2);
   double last_val = NAN;
+  double overlap_traced_s = 0, overlap_hidden_s = 0, reduced_in_backward = 0;
+
+  // Measured memory of the training steps (evaluation, checkpoints and sampling excluded):
+  // live tensor bytes per phase and, since here, the peak RSS.
+  const double setup_peak_tensor = double(memory::peak_tensor_bytes());
+  const double rss_after_setup = memory::rss_bytes();
+  const bool rss_reset = memory::reset_peak_rss();
+  reset_device_peak_memory();
+  double peak_fb = 0, peak_reduce = 0, peak_opt = 0, peak_rss = 0;
+  auto phase_peak = [](double& into) {
+    into = std::max(into, double(memory::peak_tensor_bytes()));
+    memory::reset_peak();
+  };
 
   for (int64_t step = start; step < o.steps; ++step) {
     trace.on = step == trace_step;
     if (trace.on) comm.set_trace(&trace);
     auto offs = rank_offsets(batch_offsets(o.seed, step, B, T, int64_t(data.train.size())), L.dp, c.dp);
-    auto mbs = make_microbatches(data.train, offs, mb, T);
+    auto mbs = batches(data.train, offs);
+    memory::reset_peak();
     auto t0 = Clock::now();
-    if (L.zero == 3 && !zero3_per_mb) opt.gather_params();
-    opt.prepare_grads();
+    opt.begin_step(int(mbs.size()));
     double loss = stage.train(mbs, sched);
     fault_injection(c.rank, step);
-    opt.release_params();
+    phase_peak(peak_fb);
     {
-      TraceScope ts(trace.on ? &trace : nullptr, "gradient reduction", "dp");
-      opt.reduce_grads();
+      TraceScope ts(trace.on ? &trace : nullptr, "gradient reduction (wait)", "compute");
+      opt.finish_reduction();
     }
+    phase_peak(peak_reduce);
+    reduced_in_backward = opt.reduced_in_backward();
     {
       TraceScope ts(trace.on ? &trace : nullptr, "optimizer", "compute");
       opt.step();
-      opt.release_grads();
     }
-    double mean_loss = world_sum(loss_owner ? loss / L.dp : 0.0);
+    phase_peak(peak_opt);
+    peak_rss = memory::peak_rss_bytes();
+    double mean_loss = world_sum(loss_owner ? loss / (L.dp * L.cp) : 0.0);
     device_synchronize();  // CUDA: the step's kernels are done before the clock stops
     double dt = seconds_since(t0);
-    if (trace.on) comm.set_trace(nullptr);
-    trace.on = false;
+    if (trace.on) {
+      comm.set_trace(nullptr);
+      trace.on = false;
+      std::tie(overlap_traced_s, overlap_hidden_s) = dp_overlap_seconds(trace.events);
+    }
     losses.push_back(mean_loss);
     times.push_back(dt);
     dtfs.push_back(stage.forward_s);
@@ -312,9 +412,11 @@ nlohmann::json train_rank(const RunOptions& o) {
       int64_t len = std::min<int64_t>(int64_t(toks.size()), T);
       auto ia = input.accessor<int64_t, 2>();
       for (int64_t k = 0; k < len; ++k) ia[0][k] = toks[toks.size() - size_t(len) + size_t(k)];
-      auto logits = stage.logits_at(input.to(device()), len - 1);
+      // Under CP the rank holding position len - 1 answers.
+      auto [owner, local_pos] = cp_owner(len - 1, T, L.cp);
+      auto logits = stage.logits_at(cp_local_tokens(input.to(device()), cp.get()), local_pos);
       double next = 0;
-      if (loss_owner && c.dp == 0)
+      if (loss_owner && c.dp == 0 && c.cp == owner)
         next = double(torch::multinomial(logits.cpu().softmax(-1), 1, false, gen).item<int64_t>());
       toks.push_back(int64_t(world_sum(next)));
     }
@@ -323,13 +425,19 @@ nlohmann::json train_rank(const RunOptions& o) {
     if (logger) std::cout << "sample:\n" << o.prompt << sample << "\n---\n";
   }
 
-  // Model-state bytes each rank holds, and the process's peak resident memory.
-  auto held = opt.held_bytes();
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  constexpr int kStats = 6;
-  auto mine = torch::tensor({held.params, held.grads, held.optimizer, double(ru.ru_maxrss) * 1024.0,
-                             dev_mem.peak_allocated_bytes, dev_mem.peak_reserved_bytes},
+  // Model-state bytes each rank holds (computed from its buffers), and what was measured.
+  auto held = opt.held_bytes_computed();
+  if (!rss_reset) {  // no clear_refs: the lifetime peak
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    peak_rss = double(ru.ru_maxrss) * 1024.0;
+  }
+  const double peak_tensor = std::max({peak_fb, peak_reduce, peak_opt});
+  constexpr int kStats = 14;
+  auto mine = torch::tensor({held.params, held.grads, held.optimizer, peak_rss,
+                             dev_mem.peak_allocated_bytes, dev_mem.peak_reserved_bytes, peak_tensor,
+                             peak_fb, peak_reduce, peak_opt, setup_peak_tensor, rss_after_setup,
+                             overlap_traced_s, overlap_hidden_s},
                             torch::kFloat64);
   auto all = torch::empty({kStats * env.world_size}, torch::kFloat64);
   world.all_gather(all, mine);
@@ -359,16 +467,23 @@ nlohmann::json train_rank(const RunOptions& o) {
   std::sort(sorted.begin(), sorted.end());
   double median = sorted[sorted.size() / 2], fastest = sorted.front();
   nlohmann::json peak_bytes = nlohmann::json::array(), rss = nlohmann::json::array(),
-                 states = nlohmann::json::array(), reserved = nlohmann::json::array();
+                 states = nlohmann::json::array(), reserved = nlohmann::json::array(),
+                 tensor_peak = nlohmann::json::array(), phases = nlohmann::json::array(),
+                 setup = nlohmann::json::array(), overlap = nlohmann::json::array();
   auto a = all.accessor<double, 1>();
   for (int r = 0; r < env.world_size; ++r) {
     const int k = kStats * r;
     // CUDA: what the caching allocator handed out at its peak (all of the rank's tensors); CPU:
-    // the model state the rank holds (activations are not tracked there).
-    peak_bytes.push_back(dev_mem.valid ? a[k + 4] : a[k] + a[k + 1] + a[k + 2]);
+    // the measured high-water mark of live tensor bytes (the counting CPU allocator).
+    peak_bytes.push_back(dev_mem.valid ? a[k + 4] : a[k + 6]);
     states.push_back({{"params", a[k]}, {"grads", a[k + 1]}, {"optimizer", a[k + 2]}});
     rss.push_back(a[k + 3]);
     reserved.push_back(a[k + 5]);
+    tensor_peak.push_back(a[k + 6]);
+    phases.push_back({{"forward_backward", a[k + 7]}, {"gradient_reduction", a[k + 8]},
+                      {"optimizer", a[k + 9]}});
+    setup.push_back({{"peak_tensor_bytes", a[k + 10]}, {"rss_bytes", a[k + 11]}});
+    overlap.push_back({{"dp_comm_s", a[k + 12]}, {"during_backward_s", a[k + 13]}});
   }
   double tokens_per_s = double(B * T) / mean;
   nlohmann::json plan_json = to_json(plan);
@@ -383,6 +498,7 @@ nlohmann::json train_rank(const RunOptions& o) {
       {"device", device().str()},
       {"nproc", env.world_size},
       {"threads_per_rank", threads},
+      {"blas", blas_info()},
       {"first_step", start},
       {"steps", o.steps},
       {"mean_step_time_s", mean},
@@ -398,11 +514,19 @@ nlohmann::json train_rank(const RunOptions& o) {
       {"loss", losses},
       {"evals", evals},
       {"val_loss", last_val},
+      // Measured over the training steps: CPU the peak of live tensor bytes, CUDA the allocator's.
       {"peak_memory_bytes", peak_bytes},
-      // CPU: params + grads + optimizer state held per rank; CUDA: the allocator's peak.
-      {"memory_kind", dev_mem.valid ? "cuda_peak_allocated" : "model_state"},
-      {"model_state_bytes", states},
+      {"memory_kind", dev_mem.valid ? "cuda_peak_allocated" : "cpu_peak_tensor_bytes"},
+      {"peak_tensor_bytes", tensor_peak},
+      {"peak_tensor_bytes_by_phase", phases},
       {"peak_rss_bytes", rss},
+      {"peak_rss_note", rss_reset ? "VmHWM over the training steps (reset after setup)"
+                                  : "ru_maxrss over the whole process"},
+      {"setup_memory", setup},
+      {"model_state_bytes_computed", states},
+      // One traced step: DP collectives' time and the part of it during backward compute.
+      {"dp_overlap", overlap},
+      {"dp_buckets_reduced_during_backward", reduced_in_backward},
       {"cuda_peak_reserved_bytes", dev_mem.valid ? reserved : nlohmann::json(nullptr)},
       {"sample", sample},
       {"data", o.data},

@@ -30,7 +30,7 @@ std::string temp_path(const std::string& name) {
 }
 
 TEST(CliPlan, JsonHasTheSearchCountsBestTopAndRules) {
-  auto r = parplan("plan --gpus 64 --top 5 --json", true);
+  auto r = parplan("plan --model gpt3-175b --gpus 64 --top 5 --json", true);
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_GT(j["evaluated"].get<int64_t>(), 0);
@@ -76,7 +76,7 @@ TEST(CliPlan, TablePrintsTheCountsAndTheRankedLayouts) {
 }
 
 TEST(CliPlan, FixIsRespected) {
-  auto r = parplan("plan --gpus 1024 --fix tp=8,pp=8,zero=1 --json", true);
+  auto r = parplan("plan --model gpt3-175b --gpus 1024 --fix tp=8,pp=8,zero=1 --json", true);
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   for (const auto& c : j["top"]) {
@@ -88,32 +88,32 @@ TEST(CliPlan, FixIsRespected) {
 
 TEST(CliPlan, FixTp3OnA1024GpuClusterExits2SayingItDoesNotDivideTheGpus) {
   // 3 divides gpt3's 96 heads but not 1024 GPUs.
-  auto r = parplan("plan --gpus 1024 --fix tp=3");
+  auto r = parplan("plan --model gpt3-175b --gpus 1024 --fix tp=3");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_TRUE(has(r.out, "does not divide the 1024 GPUs")) << r.out;
   EXPECT_TRUE(has(r.out, "--allow-idle")) << r.out;
 }
 
 TEST(CliPlan, FixTp5Exits2NamingTheHeads) {
-  auto r = parplan("plan --gpus 1024 --fix tp=5");
+  auto r = parplan("plan --model gpt3-175b --gpus 1024 --fix tp=5");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_TRUE(has(r.out, "heads (96)")) << r.out;
 }
 
 TEST(CliPlan, UnknownFixKeyExits2) {
-  auto r = parplan("plan --gpus 64 --fix tpp=8");
+  auto r = parplan("plan --model gpt3-175b --gpus 64 --fix tpp=8");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_TRUE(has(r.out, "unknown key 'tpp'")) << r.out;
 }
 
 TEST(CliPlan, TooManyGpusExits2) {
-  auto r = parplan("plan --gpus 100000");
+  auto r = parplan("plan --model gpt3-175b --gpus 100000");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_TRUE(has(r.out, "exceeds")) << r.out;
 }
 
 TEST(CliPlan, NothingFitsExits2WithAdvice) {
-  auto r = parplan("plan --gpus 1 --fix offload=none");
+  auto r = parplan("plan --model gpt3-175b --gpus 1 --fix offload=none");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_TRUE(has(r.out, "no layout of gpt3-175b fits")) << r.out;
   EXPECT_TRUE(has(r.out, "more GPUs")) << r.out;
@@ -127,7 +127,7 @@ TEST(CliPlan, BadModelInputExits2) {
 
 TEST(CliPlan, OutWritesAPlanThatExportTurnsIntoMegatronArguments) {
   const std::string plan = temp_path("parplan_plan_test.json");
-  auto r = parplan("plan --gpus 1024 --fix tp=8,pp=8 --out '" + plan + "'", true);
+  auto r = parplan("plan --model gpt3-175b --gpus 1024 --fix tp=8,pp=8 --out '" + plan + "'", true);
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(std::ifstream(plan));
   EXPECT_EQ(j["layout"]["tp"], 8);
@@ -141,17 +141,37 @@ TEST(CliPlan, OutWritesAPlanThatExportTurnsIntoMegatronArguments) {
   EXPECT_TRUE(has(m.out, "--pipeline-model-parallel-size 8"));
   EXPECT_TRUE(has(m.out, "--global-batch-size 1536"));
 
-  auto d = parplan("export --plan '" + plan + "' --to deepspeed", true);
-  ASSERT_EQ(d.code, 0) << d.out;
-  EXPECT_EQ(nlohmann::json::parse(d.out)["train_batch_size"], 1536);
-
-  auto t = parplan("export --plan '" + plan + "' --to torchrun", true);
+  auto t = parplan("export --plan '" + plan + "' --to torchrun --framework parplan", true);
   EXPECT_TRUE(has(t.out, "torchrun --nnodes 128 --nproc-per-node 8")) << t.out;
+  EXPECT_TRUE(has(t.out, "parplan run")) << t.out;
 
   auto bad = parplan("export --plan '" + plan + "' --to horovod");
   EXPECT_EQ(bad.code, 2);
   EXPECT_TRUE(has(bad.out, "unknown format")) << bad.out;
   std::filesystem::remove(plan);
+}
+
+TEST(CliExport, DeepSpeedWritesItsConfigAndTheSidecarOrRefusesWithTheFix) {
+  const std::string plan = temp_path("parplan_ds_plan.json");
+  auto r = parplan("plan --model gpt3-175b --gpus 1024 --fix tp=8,pp=8,schedule=1f1b,zero=1,"
+                   "recompute=full --out '" + plan + "'", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string ds = temp_path("parplan_ds_config.json");
+  auto d = parplan("export --plan '" + plan + "' --to deepspeed --out '" + ds + "'");
+  ASSERT_EQ(d.code, 0) << d.out;
+  auto j = nlohmann::json::parse(std::ifstream(ds));
+  EXPECT_EQ(j["train_batch_size"], 1536);
+  EXPECT_FALSE(j.contains("parplan"));
+  const std::string side = ds + ".parplan.json";  // the sidecar is named after --out
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(side))["layout"]["pp"], 8);
+  // ZeRO-3 with pipeline parallelism: DeepSpeed's pipeline engine refuses it, so does export.
+  auto p3 = nlohmann::json::parse(std::ifstream(plan));
+  p3["layout"]["zero"] = 3;
+  auto bad = parplan("export --plan " + shell_quote(p3.dump()) + " --to deepspeed");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_TRUE(has(bad.out, "incompatible with pipeline parallelism")) << bad.out;
+  EXPECT_TRUE(has(bad.out, "To fix: re-plan with --fix zero=1")) << bad.out;
+  for (const auto& f : {plan, ds, side}) std::filesystem::remove(f);
 }
 
 TEST(CliExport, MissingPlanFileExits2) {
@@ -170,7 +190,7 @@ TEST(CliExplain, JsonListsTheRulesThatFireForOneNode) {
 }
 
 TEST(CliExplain, TableShowsVerdictsWithNumbers) {
-  auto r = parplan("explain --gpus 1024 --fix tp=16", true);
+  auto r = parplan("explain --model gpt3-175b --gpus 1024 --fix tp=16", true);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(has(r.out, "R8 tp-within-node [disagrees]")) << r.out;
   EXPECT_TRUE(has(r.out, "tp=16 > 8")) << r.out;

@@ -35,7 +35,7 @@ TEST(CliPredict, JsonHasEveryDesignField) {
 }
 
 TEST(CliPredict, TablePrintsStepTimeAndMemory) {
-  CliResult r = run_cli("predict --layout " + shell_quote(kLayout));
+  CliResult r = run_cli("predict --model gpt3-175b --layout " + shell_quote(kLayout));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("step time"), std::string::npos);
   EXPECT_NE(r.out.find("GiB"), std::string::npos);
@@ -61,7 +61,7 @@ TEST(CliBadInput, MissingFile) {
 
 TEST(CliBadInput, ZeroGpus) {
   const std::string c = R"({"nodes": 1, "gpus_per_node": 0, "gpu": {"memory_GiB": 80, "memory_GBps": 2000, "peak_tflops": {"bf16": 312}}, "intra_node": {"bandwidth_GBps": 300}})";
-  expect_clear_error("predict --cluster " + shell_quote(c) + " --layout '{}'", "cluster.gpus_per_node");
+  expect_clear_error("predict --model gpt3-175b --cluster " + shell_quote(c) + " --layout '{}'", "cluster.gpus_per_node");
 }
 
 TEST(CliBadInput, ZeroGpusRequested) {
@@ -69,12 +69,12 @@ TEST(CliBadInput, ZeroGpusRequested) {
 }
 
 TEST(CliBadInput, HeadsNotDivisibleByTp) {
-  expect_clear_error("predict --layout '{\"dp\": 16, \"tp\": 5, \"pp\": 8}'", "layout.tp");
+  expect_clear_error("predict --model gpt3-175b --layout '{\"dp\": 16, \"tp\": 5, \"pp\": 8}'", "layout.tp");
 }
 
 TEST(CliBadInput, MoreGpusThanTheCluster) {
-  expect_clear_error("predict --cluster polaris --layout '{\"dp\": 4096, \"tp\": 8, \"pp\": 8}'", "cluster has");
-  expect_clear_error("predict --gpus 100000 --layout " + shell_quote(kLayout), "exceeds the cluster");
+  expect_clear_error("predict --model gpt3-175b --cluster polaris --layout '{\"dp\": 4096, \"tp\": 8, \"pp\": 8}'", "cluster has");
+  expect_clear_error("predict --model gpt3-175b --gpus 100000 --layout " + shell_quote(kLayout), "exceeds the cluster");
 }
 
 TEST(CliBadInput, AbsurdLayerCount) {
@@ -85,11 +85,11 @@ TEST(CliBadInput, AbsurdLayerCount) {
 TEST(CliBadInput, EmptyModel) { expect_clear_error("predict --model '{}' --layout '{}'", "model.hidden"); }
 
 TEST(CliBadInput, NegativeSize) {
-  expect_clear_error("predict --train '{\"global_batch\": -4, \"seq_len\": 2048}' --layout '{}'", "train.global_batch");
+  expect_clear_error("predict --model gpt3-175b --train '{\"global_batch\": -4, \"seq_len\": 2048}' --layout '{}'", "train.global_batch");
 }
 
 TEST(CliBadInput, UnknownKeyIsAWarningNotAnError) {
-  CliResult r = run_cli("predict --train '{\"global_batch\": 1536, \"seq_len\": 2048, \"sequence\": 1}' --layout " +
+  CliResult r = run_cli("predict --model gpt3-175b --train '{\"global_batch\": 1536, \"seq_len\": 2048, \"sequence\": 1}' --layout " +
                         shell_quote(kLayout));
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("warning: train.sequence: unknown key"), std::string::npos) << r.out;

@@ -63,7 +63,7 @@ void expect_charts_show(const MainWindow& w, const Layout& l) {
   EXPECT_DOUBLE_EQ(w.prediction()->tokens_per_s, s.tokens_per_s);
 }
 
-Layout design_example() {  // DESIGN.md's layout for GPT-3 175B on 1,024 A100s
+Layout design_example() {  // docs/design.md's layout for GPT-3 175B on 1,024 A100s
   Layout l;
   l.dp = 16;
   l.tp = 8;
@@ -333,8 +333,11 @@ TEST(MainWindow, ExportsThePlanAndFrameworkArguments) {
   EXPECT_EQ(p.model.name, "gpt3-175b");
   ASSERT_TRUE(w.export_plan("megatron", QString::fromStdString(megatron.string())));
   EXPECT_FALSE(read_file(megatron.string()).empty());
-  ASSERT_TRUE(w.export_plan("deepspeed", QString::fromStdString(ds.string())));
-  EXPECT_FALSE(read_file(ds.string()).empty());
+  // Selective recomputation: plain DeepSpeed refuses it (it would run as full), Megatron-DeepSpeed
+  // has Megatron's flag for it.
+  EXPECT_FALSE(w.export_plan("deepspeed", QString::fromStdString(ds.string())));
+  ASSERT_TRUE(w.export_plan("megatron-deepspeed", QString::fromStdString(ds.string())));
+  EXPECT_NE(read_file(ds.string()).find("--recompute-granularity selective"), std::string::npos);
   EXPECT_FALSE(w.export_plan("nonsense", QString::fromStdString(ds.string())));
   for (const auto& f : {plan, megatron, ds}) std::filesystem::remove(f);
 }

@@ -126,10 +126,37 @@ TEST(Rules, R9ReportsTheEffectiveBatchAndTheSqrtScaledLearningRate) {
   const Layout& l = r.top.front().layout;
   EXPECT_EQ(n["effective_global_batch"].get<int64_t>(), 1536);
   EXPECT_EQ(n["dp"].get<int>(), l.dp);
-  // base_batch 0 -> the micro-batch: lr * sqrt(1536 / mb).
-  EXPECT_DOUBLE_EQ(n["scaled_learning_rate"].get<double>(),
-                   in.t.learning_rate * std::sqrt(1536.0 / l.micro_batch));
+  // base_batch 0 -> the training file's own batch (GPT-3's 6e-5 was set for 1,536 sequences):
+  // 6e-5 x sqrt(1536 / 1536) = 6e-5, not 6e-5 x sqrt(1536 / micro-batch).
+  EXPECT_EQ(n["base_batch"].get<int64_t>(), 1536);
+  EXPECT_DOUBLE_EQ(n["scaled_learning_rate"].get<double>(), 6e-5);
   EXPECT_EQ(rule(v, "R9").verdict, Verdict::Agrees);
+  EXPECT_NE(rule(v, "R9").detail.find("heuristic"), std::string::npos);
+}
+
+TEST(Rules, R10DisagreesWhenFewerOfTheGpusAreFaster) {
+  // GPT-2 (batch 512) on 10 GPUs: no data-parallel degree of 10 divides the batch, so every layout
+  // on exactly 10 uses tp/pp across two 8-GPU nodes; one node's 8 GPUs are faster. Both searches
+  // are run here, and R10 must report the faster one.
+  auto in = test::gpt2();
+  SearchOptions exact;
+  exact.gpus = 10;
+  exact.top_k = 64;
+  auto r = search(in.m, in.c, in.t, exact);
+  ASSERT_FALSE(r.top.empty());
+  SearchOptions idle = exact;
+  idle.allow_idle = true;
+  auto u = search(in.m, in.c, in.t, idle);
+  ASSERT_FALSE(u.top.empty());
+  const bool fewer_faster = u.top.front().layout.gpus() < 10 &&
+                            u.top.front().cost.step_time_s < r.top.front().cost.step_time_s;
+  ASSERT_TRUE(fewer_faster) << describe(u.top.front().layout);
+  auto v = evaluate_rules(in.m, in.c, in.t, 10, r);
+  const auto& r10 = rule(v, "R10");
+  EXPECT_TRUE(r10.numbers["fewer_gpus_faster"].get<bool>());
+  EXPECT_EQ(r10.numbers["best_up_to_gpus"]["gpus"].get<int64_t>(), u.top.front().layout.gpus());
+  EXPECT_EQ(r10.verdict, Verdict::Disagrees);
+  EXPECT_NE(r10.detail.find("on fewer GPUs it is faster"), std::string::npos) << r10.detail;
 }
 
 TEST(Rules, PlanScalingGivesTheBatchAndLearningRateOfAnyPlan) {
@@ -153,8 +180,10 @@ TEST(Rules, R10ReportsTheBestPlansExposedCommunicationFraction) {
   EXPECT_TRUE(r10.fires);
   EXPECT_EQ(r10.numbers["exposed_comm_fraction_cost"].get<double>(),
             r.top.front().cost.exposed_comm_fraction);
-  EXPECT_EQ(r10.verdict, r.top.front().cost.exposed_comm_fraction <= 0.10 ? Verdict::Agrees
-                                                                          : Verdict::Disagrees);
+  const bool fewer = r10.numbers["fewer_gpus_faster"].get<bool>();
+  EXPECT_EQ(r10.verdict, r.top.front().cost.exposed_comm_fraction <= 0.10 && !fewer
+                             ? Verdict::Agrees
+                             : Verdict::Disagrees);
 }
 
 TEST(Rules, JsonCarriesIdVerdictAndNumbers) {

@@ -45,12 +45,12 @@ void run_cli(std::vector<std::string> args, bool capture = false) {
 }
 
 std::string measured_file(const Plan& p, double step_time_s, const std::string& name,
-                          double memory = 0) {
+                          double memory = 0, const std::string& kind = "model_state") {
   auto path = (tmp_dir() / (name + ".json")).string();
   nlohmann::json j = {{"plan", to_json(p)}, {"mean_step_time_s", step_time_s},
                       {"tokens_per_s", double(p.training.global_batch * p.training.seq_len) / step_time_s},
                       {"mfu", 0.1}, {"peak_memory_bytes", {memory, memory}},
-                      {"memory_kind", "model_state"}};
+                      {"memory_kind", kind}};
   write_file_atomic(path, j.dump());
   return path;
 }
@@ -81,6 +81,18 @@ TEST(Compare, JsonHasPredictedMeasuredAndErrorPerMetric) {
   EXPECT_NEAR(j["memory_per_rank_bytes"]["measured"].get<double>(), 1e9, 1);
   EXPECT_NEAR(j["memory_per_rank_bytes"]["predicted"].get<double>(),
               pred.memory.params + pred.memory.grads + pred.memory.optimizer, 1);
+}
+
+// A measured peak of live tensor bytes (CPU runs now) is compared with the cost model's total.
+TEST(Compare, MeasuredTensorPeakIsComparedWithTheTotal) {
+  auto p = plan_of("gpt2-124m", "gpt2-512", load_cluster("dgx-a100-80g"), 8, 1, 1, 4);
+  auto pred = cost::predict(p.model, p.cluster, p.training, p.layout);
+  auto m = measured_file(p, pred.step_time_s, "cmp_tensor", 2e9, "cpu_peak_tensor_bytes");
+  run_cli({"compare", "--measured", m, "--json"}, true);
+  auto j = nlohmann::json::parse(captured);
+  EXPECT_NEAR(j["memory_per_rank_bytes"]["predicted"].get<double>(), pred.memory.total, 1);
+  EXPECT_NEAR(j["memory_per_rank_bytes"]["error"].get<double>(), (pred.memory.total - 2e9) / 2e9, 1e-12);
+  EXPECT_EQ(j["measured_memory_kind"], "cpu_peak_tensor_bytes");
 }
 
 TEST(Compare, MissingMeasuredFileIsAClearError) {

@@ -1,5 +1,5 @@
 #pragma once
-// GPUs, nodes, links, topology, and the few calibrated efficiencies (DESIGN.md "Cluster").
+// GPUs, nodes, links, topology, and the few calibrated efficiencies (docs/design.md "Inputs").
 // Internal units are SI: bytes, seconds, FLOP/s, bytes/s. JSON uses _GiB, _GBps, _us, _tflops.
 #include <cstdint>
 #include <string>

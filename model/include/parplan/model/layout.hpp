@@ -1,5 +1,5 @@
 #pragma once
-// The parallel layout: the unit the planner searches (DESIGN.md "Layout").
+// The parallel layout: the unit the planner searches (docs/design.md "Inputs").
 #include <cstdint>
 #include <string>
 

@@ -30,8 +30,10 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
                                        const RuleOptions& o = {});
 
 // R9 and R10 for one plan: effective global batch = dp x micro-batch x accumulation steps,
-// learning rate scaled by sqrt(effective / base_batch) (base_batch 0: the micro-batch), and the
-// exposed-communication fraction. As JSON: {"effective_global_batch", "accumulation_steps",
+// learning rate scaled by sqrt(effective / base_batch) (train.base_batch 0: the training file's
+// global batch, which its learning rate was set for; a heuristic), and the exposed-communication
+// fraction. R6 and R10 also compare with the best layout on up to the given GPUs and disagree
+// when fewer GPUs are faster. As JSON: {"effective_global_batch", "accumulation_steps",
 // "scaled_learning_rate", "exposed_comm_fraction"}.
 struct PlanScaling {
   int64_t accumulation_steps = 0;

@@ -23,8 +23,9 @@ struct Fixed {
   std::optional<bool> sequence_parallel;
   std::optional<Schedule> schedule;
   std::optional<Offload> offload;
+  std::optional<int32_t> ep, etp;  // expert parallelism (MoE models)
 };
-// Parses "tp=8,pp=8,zero=1,recompute=selective,sp=true,schedule=1f1b,v=2,offload=none".
+// Parses "tp=8,pp=8,zero=1,recompute=selective,sp=true,schedule=1f1b,v=2,offload=none,ep=8,etp=1".
 // Throws parplan::Error naming the bad key or value.
 Fixed parse_fixed(const std::string& text);
 

@@ -1,0 +1,303 @@
+// A plan as a Megatron-LM pretrain_gpt.py command line (Megatron-Core flags; every flag is checked
+// against tests/data/upstream/megatron-lm-flags.txt, NVIDIA/Megatron-LM d98e8a6).
+#include <algorithm>
+#include <cmath>
+
+#include "export_util.hpp"
+#include "parplan/cost/pipeline.hpp"
+#include "parplan/planner/assumptions.hpp"
+#include "parplan/planner/export.hpp"
+
+namespace parplan::planner {
+
+using detail::num;
+using detail::refuse;
+using detail::s;
+
+namespace {
+
+const char* kTarget = "Megatron-LM";
+
+// --pipeline-model-parallel-layout: one '|'-separated entry per chunk in layer order, E the
+// embedding (first chunk), L the loss (last chunk), m the MTP modules, t*n n transformer layers.
+std::string layout_string(const Model& m, const std::vector<int64_t>& chunks) {
+  std::string out;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (i) out += "|";
+    if (i == 0) out += "E";
+    if (chunks[i] > 0) out += chunks[i] == 1 ? "t" : "t*" + s(chunks[i]);
+    if (i + 1 == chunks.size()) {
+      if (m.mtp_layers > 0) out += m.mtp_layers == 1 ? "m" : "m*" + s(m.mtp_layers);
+      out += "L";
+    }
+  }
+  return out;
+}
+
+void pipeline_args(const Plan& p, std::vector<std::string>& a) {
+  const Model& m = p.model;
+  const Layout& l = p.layout;
+  a.push_back("--pipeline-model-parallel-size " + s(l.pp));
+  if (l.pp <= 1) return;
+  if (l.schedule == Schedule::GPipe)
+    refuse(kTarget, "the plan uses the GPipe schedule, which Megatron-LM does not run (it runs "
+                    "1F1B and interleaved 1F1B)",
+           "re-plan with --fix schedule=1f1b (or schedule=interleaved), or export to deepspeed");
+  const int64_t v = l.schedule == Schedule::Interleaved ? std::max(1, l.virtual_stages) : 1;
+  Layout priced = l;
+  priced.virtual_stages = int32_t(v);
+  const auto stage = detail::stage_layers(m, priced);
+  const auto chunks = detail::chunk_layers(m, priced);
+  const bool even = std::all_of(chunks.begin(), chunks.end(),
+                                [&](int64_t c) { return c == chunks.front(); });
+  if (even) {
+    if (v > 1) a.push_back("--num-virtual-stages-per-pipeline-rank " + s(v));
+    return;
+  }
+  // Uneven: --decoder-first/last-pipeline-num-layers when the middle stages are equal and every
+  // stage splits evenly into its v chunks (Megatron's TransformerConfig checks both); otherwise
+  // the explicit per-chunk layout.
+  const size_t pp = stage.size();
+  bool first_last = pp >= 2;
+  for (size_t r = 1; r + 1 < pp; ++r) first_last = first_last && stage[r] == stage[1];
+  for (size_t r = 0; r < pp; ++r) first_last = first_last && stage[r] % v == 0;
+  if (pp == 2) first_last = false;  // both stages uneven: no middle stage to carry the rest
+  if (first_last) {
+    const int64_t middle = pp > 2 ? stage[1] : 0;
+    if (stage.front() != middle) a.push_back("--decoder-first-pipeline-num-layers " + s(stage.front()));
+    if (stage.back() != middle) a.push_back("--decoder-last-pipeline-num-layers " + s(stage.back()));
+    if (v > 1) a.push_back("--num-virtual-stages-per-pipeline-rank " + s(v));
+    return;
+  }
+  a.push_back("--pipeline-model-parallel-layout \"" + layout_string(m, chunks) + "\"");
+}
+
+void model_args(const Plan& p, std::vector<std::string>& a) {
+  const Model& m = p.model;
+  const Training& t = p.training;
+  a.push_back("--num-layers " + s(m.layers));
+  a.push_back("--hidden-size " + s(m.hidden));
+  a.push_back("--ffn-hidden-size " + s(m.ffn_hidden));
+  a.push_back("--num-attention-heads " + s(m.heads));
+  if (m.kv_heads != m.heads) {
+    a.push_back("--group-query-attention");
+    a.push_back("--num-query-groups " + s(m.kv_heads));
+  }
+  if (m.head_dim_explicit > 0) a.push_back("--kv-channels " + s(m.head_dim_explicit));
+  a.push_back("--seq-length " + s(t.seq_len));
+  a.push_back("--max-position-embeddings " + s(std::max(m.max_seq_len, t.seq_len)));
+  switch (m.position) {
+    case Position::Learned: a.push_back("--position-embedding-type learned_absolute"); break;
+    case Position::None: a.push_back("--position-embedding-type none"); break;
+    case Position::Rotary:
+      if (m.rope_scaling == "yarn") {
+        a.push_back("--position-embedding-type yarn");
+        if (m.rope_scaling_factor > 0)
+          a.push_back("--rotary-scaling-factor " + num(m.rope_scaling_factor));
+      } else {
+        a.push_back("--position-embedding-type rope");
+      }
+      a.push_back("--rotary-base " + num(m.rotary_base));
+      if (m.rope_scaling == "llama3") {
+        a.push_back("--use-rope-scaling");
+        if (m.rope_scaling_factor > 0)
+          a.push_back("--rope-scaling-factor " + num(m.rope_scaling_factor));
+      } else if (m.rope_scaling == "linear" && m.rope_scaling_factor > 0) {
+        a.push_back("--rotary-seq-len-interpolation-factor " +
+                    s(int64_t(std::llround(m.rope_scaling_factor))));
+      } else if (!m.rope_scaling.empty() && m.rope_scaling != "yarn") {
+        refuse(kTarget, "rope_scaling '" + m.rope_scaling + "' has no Megatron-LM flag",
+               "export without it (model.rope_scaling \"\") or use another framework");
+      }
+      break;
+  }
+  a.push_back(std::string("--normalization ") + (m.norm == Norm::RMSNorm ? "RMSNorm" : "LayerNorm"));
+  if (m.qk_norm) a.push_back("--qk-layernorm");
+  if (!m.linear_bias) {
+    a.push_back("--disable-bias-linear");
+    if (m.qkv_bias) a.push_back("--add-qkv-bias");
+  } else if (!m.qkv_bias) {
+    refuse(kTarget, "the model has linear biases but none on Q/K/V; Megatron's --add-bias-linear "
+                    "covers both",
+           "set model.qkv_bias true (or linear_bias false) to match a Megatron model");
+  }
+  if (m.gated_mlp) {
+    if (!m.activation.empty() && m.activation != "silu" && m.activation != "swish")
+      refuse(kTarget, "gated MLP with activation '" + m.activation +
+                          "': Megatron's command line offers a gated MLP only as --swiglu",
+             "use a SwiGLU model or export to torchtitan");
+    a.push_back("--swiglu");
+  } else if (m.activation == "gelu_tanh" || m.activation == "gelu_new" ||
+             m.activation == "gelu_pytorch_tanh") {
+    a.push_back("--openai-gelu");
+  } else if (m.activation == "relu2" || m.activation == "squared_relu") {
+    a.push_back("--squared-relu");
+  } else if (!m.activation.empty() && m.activation != "gelu") {
+    refuse(kTarget, "activation '" + m.activation + "' has no Megatron-LM flag",
+           "use gelu, gelu_tanh, squared relu or SwiGLU");
+  }
+  if (m.parallel_residual)
+    refuse(kTarget, "Megatron-Core's GPT has no parallel attention/MLP residual",
+           "export to torchtitan, or model.parallel_residual false");
+  if (!m.tied_embeddings) a.push_back("--untie-embeddings-and-output-weights");
+  // Megatron pads the vocabulary to a multiple of divisible_by x tp; the largest power of two
+  // (at most its default 128) that leaves the model's vocabulary as priced.
+  int64_t d = 128;
+  while (d > 1 && m.vocab % (d * p.layout.tp) != 0) d /= 2;
+  a.push_back("--make-vocab-size-divisible-by " + s(d));
+  if (m.sliding_window > 0) {
+    a.push_back("--window-size " + s(m.sliding_window) + ",0");
+    if (m.sliding_window_pattern > 1)
+      a.push_back("--window-attn-skip-freq " + s(m.sliding_window_pattern));
+  }
+  if (m.is_moe()) {
+    const MoE& e = m.moe;
+    a.push_back("--num-experts " + s(e.experts));
+    a.push_back("--moe-router-topk " + s(e.experts_per_token));
+    a.push_back("--moe-ffn-hidden-size " + s(e.expert_ffn_hidden > 0 ? e.expert_ffn_hidden : m.ffn_hidden));
+    if (e.shared_experts > 0) {
+      const int64_t w = e.shared_expert_ffn_hidden > 0 ? e.shared_expert_ffn_hidden
+                                                       : (e.expert_ffn_hidden > 0 ? e.expert_ffn_hidden : m.ffn_hidden);
+      a.push_back("--moe-shared-expert-intermediate-size " + s(e.shared_experts * w));
+    }
+    if (e.first_dense_layers > 0 || e.layer_freq > 1) {
+      std::string pat = "[";
+      for (int64_t i = 0; i < m.layers; ++i) pat += std::string(i ? "," : "") + (m.is_moe_layer(i) ? "1" : "0");
+      a.push_back("--moe-layer-freq \"" + pat + "]\"");
+    }
+    if (e.capacity_factor > 0) a.push_back("--moe-expert-capacity-factor " + num(e.capacity_factor));
+    a.push_back("--moe-token-dispatcher-type alltoall");
+    a.push_back("--moe-grouped-gemm");
+  }
+  if (m.mla.enabled()) {
+    a.push_back("--multi-latent-attention");
+    if (m.mla.q_lora_rank > 0) a.push_back("--q-lora-rank " + s(m.mla.q_lora_rank));
+    a.push_back("--kv-lora-rank " + s(m.mla.kv_lora_rank));
+    a.push_back("--qk-head-dim " + s(m.mla.qk_nope_head_dim));
+    a.push_back("--qk-pos-emb-head-dim " + s(m.mla.qk_rope_head_dim));
+    a.push_back("--v-head-dim " + s(m.mla.v_head_dim));
+  }
+  if (m.mtp_layers > 0) a.push_back("--mtp-num-layers " + s(m.mtp_layers));
+}
+
+}  // namespace
+
+std::vector<std::string> megatron_args(const Plan& p) {
+  const Layout& l = p.layout;
+  const Training& t = p.training;
+  const Overlap o = resolved_overlap(t, l);
+  std::vector<std::string> a;
+  // Parallelism.
+  a.push_back("--tensor-model-parallel-size " + s(l.tp));
+  pipeline_args(p, a);
+  if (l.cp > 1) {
+    a.push_back("--context-parallel-size " + s(l.cp));
+    if (l.cp_kind == CpKind::Ulysses) a.push_back("--cp-comm-type a2a");
+    if (l.cp_kind == CpKind::Usp) {
+      if (l.ulysses <= 0)
+        refuse(kTarget, "USP context parallelism needs its Ulysses share (layout.ulysses)",
+               "set layout.ulysses (cp = ulysses x ring)");
+      a.push_back("--cp-comm-type a2a+p2p");
+      a.push_back("--hierarchical-context-parallel-sizes " + s(l.ulysses) + " " + s(l.cp / l.ulysses));
+    }
+  }
+  if (l.sequence_parallel) a.push_back("--sequence-parallel");
+  if (p.model.is_moe()) {
+    a.push_back("--expert-model-parallel-size " + s(l.ep));
+    a.push_back("--expert-tensor-parallel-size " + s(l.etp));
+  }
+  // Data parallelism and ZeRO: the distributed optimizer shards optimizer state (ZeRO-1);
+  // Megatron-FSDP shards gradients too (ZeRO-2) or also parameters (ZeRO-3).
+  if (l.shard_size() != l.dp && l.zero >= 2)
+    refuse(kTarget, "HSDP (layout.shard_group " + s(l.shard_size()) + " of dp " + s(l.dp) +
+                        ") with ZeRO-" + s(l.zero) + " has no Megatron-FSDP flag here",
+           "re-plan with shard_group = dp, or export to torchtitan (data_parallel_replicate_degree)");
+  if (l.zero == 1) {
+    a.push_back("--use-distributed-optimizer");
+    if (l.shard_size() != l.dp)
+      a.push_back("--num-distributed-optimizer-instances " + s(l.dp / l.shard_size()));
+  } else if (l.zero >= 2) {
+    a.push_back("--use-megatron-fsdp");
+    a.push_back(std::string("--data-parallel-sharding-strategy ") +
+                (l.zero == 2 ? "optim_grads" : "optim_grads_params"));
+    a.push_back("--ckpt-format fsdp_dtensor");
+  }
+  if (l.offload == Offload::OptimizerAndParams)
+    refuse(kTarget, "Megatron-LM cannot offload parameters to the host",
+           "export to deepspeed, or re-plan with --fix offload=optimizer or offload=none");
+  if (l.offload == Offload::Optimizer) {
+    if (l.zero < 1)
+      refuse(kTarget, "Megatron's --optimizer-cpu-offload needs the distributed optimizer",
+             "re-plan with --fix zero=1");
+    if (l.offload_device == OffloadDevice::Nvme)
+      refuse(kTarget, "Megatron-LM cannot offload to NVMe", "export to deepspeed");
+    a.push_back("--optimizer-cpu-offload");
+    a.push_back("--overlap-cpu-optimizer-d2h-h2d");
+  }
+  if (l.tiles > 1)
+    refuse(kTarget, "tiled linear layers (layout.tiles) are DeepSpeed's", "export to deepspeed");
+  if (l.dp > 1 && o.grad_reduce) a.push_back("--overlap-grad-reduce");
+  if (l.dp > 1 && l.zero >= 1 && o.param_gather) a.push_back("--overlap-param-gather");
+  if (l.tp > 1 && o.tp_comm) {
+    if (!l.sequence_parallel)
+      refuse(kTarget, "--tp-comm-overlap needs sequence parallelism",
+             "re-plan with --fix sp=true, or train.tp_comm_overlap off");
+    a.push_back("--tp-comm-overlap");
+  }
+  // Recomputation.
+  if (l.recompute == Recompute::Selective) {
+    a.push_back("--recompute-granularity selective");
+    a.push_back("--recompute-modules core_attn");
+  } else if (l.recompute == Recompute::Full) {
+    a.push_back("--recompute-granularity full");
+    a.push_back("--recompute-method uniform");
+    a.push_back("--recompute-num-layers 1");
+  }
+  model_args(p, a);
+  // Precision and kernels.
+  if (t.dtype == DType::BF16 || t.dtype == DType::FP8) a.push_back("--bf16");
+  if (t.dtype == DType::FP16) a.push_back("--fp16");
+  if (t.fp8()) {
+    a.push_back("--fp8-format " + std::string(t.fp8_format == "e4m3" ? "e4m3" : "hybrid"));
+    const char* recipe = "delayed";
+    switch (t.fp8_recipe) {
+      case Fp8Recipe::Delayed: recipe = "delayed"; break;
+      case Fp8Recipe::Current: recipe = "tensorwise"; break;
+      case Fp8Recipe::Blockwise: recipe = "blockwise"; break;
+      case Fp8Recipe::Mxfp8: recipe = "mxfp8"; break;
+    }
+    a.push_back(std::string("--fp8-recipe ") + recipe);
+  }
+  if (t.fp32_grad_accum) a.push_back("--accumulate-allreduce-grads-in-fp32");
+  a.push_back(std::string("--attention-backend ") + (t.flash_attention ? "flash" : "unfused"));
+  // Batch, optimizer, length of the run.
+  a.push_back("--micro-batch-size " + s(l.micro_batch));
+  a.push_back("--global-batch-size " + s(t.global_batch));
+  a.push_back(std::string("--optimizer ") + (t.optimizer == Optimizer::Sgd ? "sgd" : "adam"));
+  a.push_back("--lr " + num(t.learning_rate));
+  if (t.lr_schedule == "cosine" || t.lr_schedule == "linear" || t.lr_schedule == "constant" ||
+      t.lr_schedule == "WSD" || t.lr_schedule == "inverse-square-root")
+    a.push_back("--lr-decay-style " + t.lr_schedule);
+  if (t.tokens > 0)
+    a.push_back("--train-samples " + s(int64_t(std::ceil(t.tokens / double(t.seq_len)))));
+  else
+    a.push_back("--train-iters " + detail::placeholder("TRAIN_ITERS", "the number of optimizer steps"));
+  // Data, tokenizer, checkpoints: placeholders.
+  a.push_back("--data-path " + detail::placeholder("DATA_PATH", "the Megatron dataset prefix (tools/preprocess_data.py output, without .bin/.idx)"));
+  a.push_back("--split 99,1,0");
+  a.push_back("--tokenizer-type HuggingFaceTokenizer");
+  a.push_back("--tokenizer-model " + detail::placeholder("TOKENIZER", "a Hugging Face tokenizer name or directory"));
+  a.push_back("--save " + detail::placeholder("CHECKPOINT_DIR", "the checkpoint directory"));
+  a.push_back("--load " + detail::placeholder("CHECKPOINT_DIR", "the checkpoint directory"));
+  if (t.async_checkpoint) a.push_back("--async-save");
+  return a;
+}
+
+std::vector<ExportFile> launch_files(const Plan& p, ExportFormat f, Framework fw);
+
+std::vector<ExportFile> megatron_files(const Plan& p) {
+  // A complete command: Megatron under torchrun, as the launch export writes it.
+  return launch_files(p, ExportFormat::Torchrun, Framework::Megatron);
+}
+
+}  // namespace parplan::planner

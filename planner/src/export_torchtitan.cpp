@@ -1,0 +1,268 @@
+// A plan as torchtitan runs it: `--section.key value` overrides of the current Trainer.Config
+// (keys checked against tests/data/upstream/torchtitan-cli-keys.txt, pytorch/torchtitan b5bcd76)
+// plus a config function for what its frozen command line does not take (activation
+// checkpointing mode, Float8); and, for releases before the config refactor (<= v0.2.2), the
+// equivalent job TOML (keys: torchtitan-toml-keys.txt, 238fa99).
+#include <algorithm>
+#include <cmath>
+
+#include "export_util.hpp"
+#include "parplan/cost/pipeline.hpp"
+#include "parplan/planner/assumptions.hpp"
+#include "parplan/planner/export.hpp"
+
+namespace parplan::planner {
+
+using detail::num;
+using detail::refuse;
+using detail::s;
+
+namespace {
+
+const char* kTarget = "torchtitan";
+
+// torchtitan builds the architecture from its own model registry.
+struct TitanModel {
+  std::string module, config, flavor;  // torchtitan.models.<module>.config_registry.<config>
+};
+TitanModel titan_model(const Model& m) {
+  std::string n = m.name;
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  auto has = [&](const char* x) { return n.find(x) != std::string::npos; };
+  const bool llama3 = has("llama3") || has("llama-3");
+  if (llama3 && has("405b")) return {"llama3", "llama3_405b", "405B"};
+  if (llama3 && has("70b")) return {"llama3", "llama3_70b", "70B"};
+  if (llama3 && has("8b")) return {"llama3", "llama3_8b", "8B"};
+  if ((has("deepseek-v3") || has("deepseek_v3")) && !has("lite")) return {"deepseek_v3", "deepseek_v3_671b", "671B"};
+  if (has("qwen3") && has("32b")) return {"qwen3", "qwen3_32b", "32B"};
+  if (has("qwen3") && has("30b-a3b")) return {"qwen3", "qwen3_30b_a3b", "30B-A3B"};
+  if (has("gpt-oss") && has("120b")) return {"gpt_oss", "gpt_oss_120b", "120b"};
+  if (has("gpt-oss") && has("20b")) return {"gpt_oss", "gpt_oss_20b", "20b"};
+  return {};
+}
+
+struct Titan {
+  int64_t replicate = 1, shard = 1;
+  std::string reshard;     // fsdp_reshard_after_forward
+  std::string schedule;    // pipeline_parallel_schedule
+  int64_t layers_per_stage = 0, first_less = 0, last_less = 0;
+  int64_t pp_microbatches = 1;
+};
+
+Titan translate(const Plan& p) {
+  const Layout& l = p.layout;
+  const Model& m = p.model;
+  Titan x;
+  // Data parallelism: FSDP2 shards parameters, gradients and optimizer state (ZeRO-3); without
+  // resharding after forward it keeps the gathered parameters through backward (ZeRO-2's
+  // memory and traffic). There is no optimizer-only sharding (ZeRO-1).
+  if (l.zero == 1)
+    refuse(kTarget, "ZeRO-1 (optimizer-state sharding only): torchtitan's FSDP2 shards gradients "
+                    "and parameters too",
+           "re-plan with --fix zero=2 or zero=3 (FSDP2) or zero=0 (DDP), or export to megatron");
+  if (l.zero == 0) {
+    x.replicate = l.dp;
+  } else {
+    x.shard = l.shard_size();
+    x.replicate = l.dp / l.shard_size();
+    x.reshard = l.zero == 2 ? "never" : "always";
+  }
+  if (l.cp > 1 && l.cp_kind != CpKind::Ring)
+    refuse(kTarget, std::string("context parallelism of kind ") + to_string(l.cp_kind) +
+                        ": torchtitan's context parallelism is ring attention",
+           "re-plan with layout cp_kind ring, or export to megatron");
+  if (l.offload == Offload::Optimizer)
+    refuse(kTarget, "optimizer-only offload: torchtitan's FSDP CPU offload moves parameters, "
+                    "gradients and optimizer state together",
+           "re-plan with --fix offload=optimizer+params (and zero=3), or export to deepspeed");
+  if (l.offload == Offload::OptimizerAndParams && l.zero != 3)
+    refuse(kTarget, "CPU offload needs FSDP (ZeRO-3)", "re-plan with --fix zero=3");
+  if (l.offload_device == OffloadDevice::Nvme && l.offload != Offload::None)
+    refuse(kTarget, "NVMe offload", "export to deepspeed");
+  if (l.tiles > 1) refuse(kTarget, "tiled linear layers (layout.tiles) are DeepSpeed's", "export to deepspeed");
+  if (l.pp > 1) {
+    const int64_t v = l.schedule == Schedule::Interleaved ? std::max(1, l.virtual_stages) : 1;
+    x.schedule = l.schedule == Schedule::GPipe ? "GPipe" : (v > 1 ? "Interleaved1F1B" : "1F1B");
+    // torchtitan splits layers + first_less + last_less evenly over pp * v stages, the first and
+    // last stage giving up that many layers (to the embedding and the output layer).
+    const int64_t chunks = l.pp * v;
+    int64_t c = (m.layers + chunks - 1) / chunks;
+    int64_t deficit = c * chunks - m.layers;
+    if (l.first_stage_layers > 0 || l.last_stage_layers > 0) {
+      if (v > 1)
+        refuse(kTarget, "explicit first/last stage layers with virtual stages",
+               "clear layout.first_stage_layers / last_stage_layers, or export to megatron");
+      const auto stage = detail::stage_layers(m, l);
+      c = l.pp > 2 ? stage[1] : std::max(stage.front(), stage.back());
+      x.first_less = c - stage.front();
+      x.last_less = c - stage.back();
+    } else {
+      x.first_less = (deficit + 1) / 2;
+      x.last_less = deficit / 2;
+    }
+    if (x.first_less < 0 || x.last_less < 0 || x.first_less >= c || x.last_less >= c)
+      refuse(kTarget, "the priced split of " + s(m.layers) + " layers over " + s(chunks) +
+                          " stages cannot be written as torchtitan's first/last_stage_less_layers",
+             "re-plan with pp*v dividing the layers, or export to megatron (--pipeline-model-parallel-layout)");
+    x.layers_per_stage = c;
+    x.pp_microbatches = cost::micro_batches(p.training, l);
+  }
+  return x;
+}
+
+std::string recipe(const Plan& p) {
+  const TitanModel tm = titan_model(p.model);
+  const Layout& l = p.layout;
+  std::string r =
+      "# parplan_recipe.py: what torchtitan's frozen command line does not take (the\n"
+      "# activation-checkpointing mode, Float8), as a config function. Run with\n"
+      "#   PYTHONPATH=. ... -m torchtitan.train --module parplan_recipe --config parplan_plan\n"
+      "import importlib\n\n";
+  r += "BASE_MODULE = \"" + (tm.module.empty() ? "" : "torchtitan.models." + tm.module + ".config_registry") + "\"\n";
+  r += "BASE_CONFIG = \"" + tm.config + "\"\n";
+  r += "FLAVOR = \"" + tm.flavor + "\"\n\n\n";
+  r += "def parplan_plan():\n";
+  r += "    if not BASE_MODULE:\n"
+       "        raise SystemExit(\"parplan: torchtitan has no registered model matching " + p.model.name +
+       "; set BASE_MODULE, BASE_CONFIG and FLAVOR in parplan_recipe.py to a torchtitan config that \"\n"
+       "                         \"builds it (torchtitan/models/*/config_registry.py)\")\n";
+  r += "    config = getattr(importlib.import_module(BASE_MODULE), BASE_CONFIG)()\n";
+  switch (l.recompute) {
+    case Recompute::None: r += "    config.activation_checkpoint = None\n"; break;
+    case Recompute::Selective:
+      r += "    from torchtitan.distributed.activation_checkpoint import SelectiveAC\n"
+           "    config.activation_checkpoint = SelectiveAC.Config()\n";
+      break;
+    case Recompute::Full:
+      r += "    from torchtitan.distributed.activation_checkpoint import FullAC\n"
+           "    config.activation_checkpoint = FullAC.Config()\n";
+      break;
+  }
+  if (p.training.fp8()) {
+    r += "    from torchtitan.components.quantization import Float8LinearConverter\n"
+         "    registry = importlib.import_module(BASE_MODULE.rsplit(\".\", 1)[0]).model_registry\n"
+         "    config.model_spec = registry(FLAVOR, converters=[Float8LinearConverter.Config()])\n";
+  }
+  r += "    return config\n";
+  return r;
+}
+
+void flag(std::vector<std::string>& a, const std::string& key, bool on) {
+  const auto dot = key.rfind('.');
+  a.push_back(on ? "--" + key : "--" + key.substr(0, dot + 1) + "no-" + key.substr(dot + 1));
+}
+
+}  // namespace
+
+std::vector<std::string> torchtitan_args(const Plan& p) {
+  const Layout& l = p.layout;
+  const Training& t = p.training;
+  const Titan x = translate(p);
+  std::vector<std::string> a = {"--module parplan_recipe", "--config parplan_plan"};
+  a.push_back("--parallelism.data_parallel_replicate_degree " + s(x.replicate));
+  a.push_back("--parallelism.data_parallel_shard_degree " + s(x.shard));
+  if (!x.reshard.empty()) a.push_back("--parallelism.fsdp_reshard_after_forward " + x.reshard);
+  a.push_back("--parallelism.tensor_parallel_degree " + s(l.tp));
+  if (l.tp > 1) flag(a, "parallelism.enable_sequence_parallel", l.sequence_parallel);
+  a.push_back("--parallelism.context_parallel_degree " + s(l.cp));
+  a.push_back("--parallelism.pipeline_parallel_degree " + s(l.pp));
+  if (l.pp > 1) {
+    a.push_back("--parallelism.pipeline_parallel_schedule " + x.schedule);
+    a.push_back("--parallelism.pipeline_parallel_layers_per_stage " + s(x.layers_per_stage));
+    a.push_back("--parallelism.pipeline_parallel_first_stage_less_layers " + s(x.first_less));
+    a.push_back("--parallelism.pipeline_parallel_last_stage_less_layers " + s(x.last_less));
+    a.push_back("--parallelism.num_pp_microbatches " + s(x.pp_microbatches));
+  }
+  if (p.model.is_moe()) {
+    a.push_back("--parallelism.expert_parallel_degree " + s(l.ep));
+    if (l.etp != 1 && l.etp != l.tp)
+      refuse(kTarget, "expert tensor parallelism other than 1 or tp is not a torchtitan option",
+             "re-plan with etp 1 or etp = tp");
+  }
+  // Tokens: one micro-batch per data-parallel rank is mb sequences; a step is the global batch.
+  a.push_back("--training.num_tokens_per_microbatch_per_dp_rank " + s(int64_t(l.micro_batch) * t.seq_len));
+  a.push_back("--training.num_tokens_per_train_step " + s(t.global_batch * t.seq_len));
+  a.push_back("--training.max_context_length " + s(t.seq_len));
+  a.push_back(std::string("--training.mixed_precision_param ") + (t.mixed_precision() ? "bfloat16" : "float32"));
+  if (t.dtype == DType::FP16)
+    refuse(kTarget, "fp16 mixed precision (torchtitan trains in bfloat16 or float32)", "use train.dtype bf16");
+  if (l.offload == Offload::OptimizerAndParams) flag(a, "training.enable_cpu_offload", true);
+  if (t.tokens > 0)
+    a.push_back("--training.steps " + s(int64_t(std::ceil(t.tokens / double(t.global_batch * t.seq_len)))));
+  else
+    a.push_back("--training.steps " + detail::placeholder("TRAIN_STEPS", "the number of optimizer steps"));
+  const Overlap o = resolved_overlap(t, l);
+  if (l.tp > 1 && o.tp_comm) {  // async TP needs torch.compile
+    flag(a, "compile.enable", true);
+    flag(a, "compile.enable_async_tensor_parallel", true);
+  }
+  a.push_back("--hf_assets_path " + detail::placeholder("HF_ASSETS", "the model's Hugging Face assets directory (tokenizer)"));
+  a.push_back("--dataloader.dataset_path " + detail::placeholder("DATASET_PATH", "your dataset"));
+  return a;
+}
+
+std::vector<ExportFile> launch_files(const Plan& p, ExportFormat f, Framework fw);
+
+std::vector<ExportFile> torchtitan_files(const Plan& p, bool toml) {
+  if (!toml) {
+    auto files = launch_files(p, ExportFormat::Torchrun, Framework::Torchtitan);
+    files.front().name = "torchtitan.sh";
+    files.push_back({"parplan_recipe.py", recipe(p)});
+    return files;
+  }
+  const Layout& l = p.layout;
+  const Training& t = p.training;
+  const Titan x = translate(p);
+  const TitanModel tm = titan_model(p.model);
+  const int64_t accum = cost::micro_batches(t, l);
+  std::string o = "# torchtitan <= v0.2.2 job config (pytorch/torchtitan 238fa99): " + p.model.name +
+                  " on " + s(l.gpus()) + " x " + p.cluster.gpu.name + ", " + describe(l) + "\n";
+  o += "# run: NGPU=" + s(std::min<int64_t>(l.gpus(), p.cluster.gpus_per_node)) +
+       " CONFIG_FILE=plan.toml ./run_train.sh (on each node)\n\n[model]\n";
+  if (tm.module.empty())
+    o += "# torchtitan has no registered model matching " + p.model.name + ": set name and flavor\n";
+  o += "name = \"" + (tm.module.empty() ? "<TORCHTITAN_MODEL>" : tm.module) + "\"\n";
+  o += "flavor = \"" + (tm.flavor.empty() ? "<FLAVOR>" : tm.flavor) + "\"\n";
+  o += "hf_assets_path = \"<HF_ASSETS: the model's Hugging Face assets directory>\"\n";
+  if (t.fp8()) o += "converters = [\"quantize.linear.float8\"]\n";
+  o += "\n[training]\n";
+  // Without PP a rank's batch is one micro-batch and torchtitan accumulates global / (local dp);
+  // with PP the rank's whole batch is split into pipeline micro-batches of mb.
+  o += "local_batch_size = " + s(l.pp > 1 ? int64_t(l.micro_batch) * accum : int64_t(l.micro_batch)) + "\n";
+  o += "global_batch_size = " + s(t.global_batch) + "\n";
+  o += "seq_len = " + s(t.seq_len) + "\n";
+  o += std::string("mixed_precision_param = \"") + (t.mixed_precision() ? "bfloat16" : "float32") + "\"\n";
+  if (l.offload == Offload::OptimizerAndParams) o += "enable_cpu_offload = true\n";
+  o += "steps = " + (t.tokens > 0 ? s(int64_t(std::ceil(t.tokens / double(t.global_batch * t.seq_len))))
+                                  : std::string("1000  # set the number of steps")) + "\n";
+  o += "dataset_path = \"<DATASET_PATH>\"\n";
+  o += "\n[parallelism]\n";
+  o += "data_parallel_replicate_degree = " + s(x.replicate) + "\n";
+  o += "data_parallel_shard_degree = " + s(x.shard) + "\n";
+  if (!x.reshard.empty()) o += "fsdp_reshard_after_forward = \"" + x.reshard + "\"\n";
+  o += "tensor_parallel_degree = " + s(l.tp) + "\n";
+  const Overlap ov = resolved_overlap(t, l);
+  if (l.tp > 1 && ov.tp_comm) o += "enable_async_tensor_parallel = true\n";
+  if (l.tp > 1 && !l.sequence_parallel) o += "disable_loss_parallel = true\n";
+  o += "context_parallel_degree = " + s(l.cp) + "\n";
+  o += "pipeline_parallel_degree = " + s(l.pp) + "\n";
+  if (l.pp > 1) {
+    o += "pipeline_parallel_schedule = \"" + x.schedule + "\"\n";
+    o += "pipeline_parallel_layers_per_stage = " + s(x.layers_per_stage) + "\n";
+    o += "pipeline_parallel_first_stage_less_layers = " + s(x.first_less) + "\n";
+    o += "pipeline_parallel_last_stage_less_layers = " + s(x.last_less) + "\n";
+    o += "pipeline_parallel_microbatch_size = " + s(l.micro_batch) + "\n";
+  }
+  if (p.model.is_moe()) {
+    o += "expert_parallel_degree = " + s(l.ep) + "\n";
+    o += "expert_tensor_parallel_degree = " + s(l.etp) + "\n";
+  }
+  o += "\n[activation_checkpoint]\n";
+  o += std::string("mode = \"") + to_string(l.recompute) + "\"\n";
+  if (l.recompute == Recompute::Selective) o += "selective_ac_option = \"op\"\n";
+  if (l.tp > 1 && ov.tp_comm) o += "\n[compile]\nenable = true\n";
+  if (t.fp8()) o += "\n[quantize.linear.float8]\nfilter_fqns = [\"output\"]\n";
+  return {{"plan.toml", o}};
+}
+
+}  // namespace parplan::planner

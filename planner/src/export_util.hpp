@@ -1,0 +1,51 @@
+#pragma once
+// Shared pieces of the export targets (export_*.cpp): number formatting, the job's shape, the
+// pipeline split as priced, and the refusal message.
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "parplan/model/error.hpp"
+#include "parplan/model/plan.hpp"
+
+namespace parplan::planner::detail {
+
+inline std::string s(int64_t v) { return std::to_string(v); }
+inline std::string num(double v) {
+  std::ostringstream o;
+  o.precision(10);
+  o << v;
+  return o.str();
+}
+
+// Throws the export's refusal: what the target cannot run, why, and the fix.
+[[noreturn]] inline void refuse(const std::string& target, const std::string& what,
+                                const std::string& fix) {
+  throw Error("cannot export to " + target + ": " + what + ". To fix: " + fix + ".");
+}
+
+struct Shape {
+  int64_t gpus = 1, per_node = 1, nodes = 1;
+};
+inline Shape shape(const Plan& p) {
+  Shape sh;
+  sh.gpus = p.layout.gpus();
+  sh.per_node = std::max<int64_t>(1, std::min<int64_t>(p.cluster.gpus_per_node, sh.gpus));
+  sh.nodes = (sh.gpus + sh.per_node - 1) / sh.per_node;
+  return sh;
+}
+
+// Transformer layers of each pipeline stage as the cost model prices them: first/last_stage_layers
+// when given, else ceil(layers / (pp v)) per chunk with the shortfall taken from the first and
+// last stages. chunk_layers: per chunk in layer order (chunk k of stage r is entry k * pp + r,
+// Megatron's order), a stage's layers split evenly over its v chunks.
+std::vector<int64_t> stage_layers(const Model& m, const Layout& l);
+std::vector<int64_t> chunk_layers(const Model& m, const Layout& l);
+
+// Placeholders in generated scripts: ${NAME:?message} stops the shell with the message if unset.
+inline std::string placeholder(const std::string& name, const std::string& what) {
+  return "\"${" + name + ":?set " + name + " to " + what + "}\"";
+}
+
+}  // namespace parplan::planner::detail
