@@ -7,6 +7,8 @@
 
 #include "commands.hpp"
 #include "inputs.hpp"
+#include "params_view.hpp"
+#include "interval_format.hpp"
 #include "run_format.hpp"
 #include "parplan/planner/sweep.hpp"
 #include "parplan/planner/rules.hpp"
@@ -70,10 +72,13 @@ void run_explain(const ExplainOptions& eo) {
     nlohmann::json j = {{"evaluated", r.evaluated},
                         {"feasible", r.feasible},
                         {"search_time_s", r.search_time_s},
-                        {"gpus", in.gpus}};
+                        {"gpus", in.gpus},
+                        {"parameters", parameters_json(in.model)}};
     if (!r.top.empty())
       j["best"] = {{"layout", to_json(r.top.front().layout)},
-                   {"prediction", cost::to_json(r.top.front().cost)}};
+                   {"prediction", cost::to_json(r.top.front().cost)},
+                   {"intervals", intervals_json(cost::prediction_interval(
+                                     in.cluster, in.training, r.top.front().cost))}};
     else
       j["best"] = nullptr;
     j["rules"] = nlohmann::json::array();
@@ -90,12 +95,15 @@ void run_explain(const ExplainOptions& eo) {
   }
   std::cout << in.model.name << " on " << in.gpus << " x " << in.cluster.gpu.name << " ("
             << in.cluster.gpus_per_node << " per node)\n";
+  std::cout << "parameters: " << parameters_line(in.model) << "\n";
   if (r.top.empty())
     std::cout << "search: no layout fits (" << r.evaluated << " evaluated)\n";
   else
     std::cout << "search: best " << describe(r.top.front().layout) << ", "
               << r.top.front().cost.step_time_s << " s per step (" << r.evaluated << " evaluated, "
-              << r.feasible << " fit)\n";
+              << r.feasible << " fit)\n        "
+              << interval_text(cost::prediction_interval(in.cluster, in.training, r.top.front().cost))
+              << "\n";
   std::cout << "\nrules that apply:\n";
   for (const auto& rr : rules)
     if (rr.fires) std::cout << "  " << planner::describe(rr) << "\n";

@@ -13,6 +13,9 @@
 
 #include "commands.hpp"
 #include "inputs.hpp"
+#include "params_view.hpp"
+#include "interval_format.hpp"
+#include "parplan/planner/ties.hpp"
 #include "run_format.hpp"
 #include "parplan/cost/run.hpp"
 #include "parplan/model/io.hpp"
@@ -123,6 +126,18 @@ std::string table(const std::vector<planner::Candidate>& top, const std::vector<
   return o.str();
 }
 
+void print_ties(const std::vector<planner::Candidate>& top,
+                const std::vector<cost::Interval>& iv, size_t tied) {
+  if (iv.empty()) return;
+  std::cout << "rank 1: " << interval_text(iv.front()) << "\n";
+  if (tied > 1)
+    std::cout << "statistical tie: the first " << tied
+              << " plans' intervals overlap; the simplest (fewest parallel dimensions > 1) is "
+                 "shown first, then by predicted step time\n";
+  (void)top;
+  std::cout << "\n";
+}
+
 void run_plan(const PlanOptions& po) {
   Inputs in = load_inputs(po.in, false);
   apply_tokens(in.training, po.tokens);
@@ -176,6 +191,20 @@ void run_plan(const PlanOptions& po) {
     }
   }
 
+  // Statistical ties (cost/intervals.hpp): the simplest of the plans the model cannot separate
+  // is shown first.
+  std::vector<cost::Interval> intervals;
+  for (const auto& c : shown_top)
+    intervals.push_back(cost::prediction_interval(in.cluster, in.training, c.cost));
+  planner::TieOrder ties;
+  if (sim.empty()) {
+    ties = planner::order_ties(shown_top, intervals);
+    std::vector<planner::Candidate> reordered;
+    std::vector<cost::Interval> reordered_iv;
+    for (size_t i : ties.order) reordered.push_back(shown_top[i]), reordered_iv.push_back(intervals[i]);
+    shown_top = reordered, intervals = reordered_iv;
+  }
+
   if (!po.out.empty()) {
     nlohmann::json pj = to_json(planner::make_plan(in.model, in.cluster, in.training, best, rules));
     pj["evaluated"] = r.evaluated;
@@ -196,10 +225,14 @@ void run_plan(const PlanOptions& po) {
                         {"feasible", r.feasible},
                         {"search_time_s", r.search_time_s},
                         {"gpus", in.gpus},
+                        {"parameters", parameters_json(in.model)},
                         {"best", with_run(best)}};
     j["top"] = nlohmann::json::array();
     for (size_t i = 0; i < std::min<size_t>(r.top.size(), size_t(po.top)); ++i)
       j["top"].push_back(with_run(r.top[i]));
+    j["best_intervals"] = intervals_json(cost::prediction_interval(in.cluster, in.training, best.cost));
+    if (!shown_top.empty())
+      j["statistical_tie"] = {{"tied", ties.tied}, {"simplest", to_json(shown_top.front().layout)}};
     j["rules"] = nlohmann::json::array();
     for (const auto& rr : rules) j["rules"].push_back(planner::to_json(rr));
     if (po.simulate > 0) {
@@ -221,10 +254,12 @@ void run_plan(const PlanOptions& po) {
   std::cout << in.model.name << " on " << in.gpus << " x " << in.cluster.gpu.name << " ("
             << in.cluster.name << "), global batch " << in.training.global_batch << " x seq "
             << in.training.seq_len << ": " << r.evaluated << " layouts evaluated, " << r.feasible
-            << " fit, " << fmt("%.2f", r.search_time_s) << " s\n\n";
+            << " fit, " << fmt("%.2f", r.search_time_s) << " s\n";
+  std::cout << "parameters: " << parameters_line(in.model) << "\n\n";
   if (!sim.empty())
     std::cout << "ranked by simulated step time (SimGrid) next to the analytical one\n";
   std::cout << table(shown_top, sim.empty() ? nullptr : &sim) << "\n";
+  print_ties(shown_top, intervals, ties.tied);
   std::cout << "rules:\n";
   for (const auto& rr : rules)
     if (rr.fires) std::cout << "  " << planner::describe(rr) << "\n";

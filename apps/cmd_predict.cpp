@@ -7,7 +7,9 @@
 
 #include "commands.hpp"
 #include "format.hpp"
+#include "interval_format.hpp"
 #include "inputs.hpp"
+#include "parplan/cost/intervals.hpp"
 #include "params_view.hpp"
 #include "run_format.hpp"
 #include "parplan/cost/run.hpp"
@@ -46,7 +48,7 @@ nlohmann::json assumptions_json(const Inputs& in) {
   return j;
 }
 
-std::string table(const Inputs& in, const cost::StepCost& s) {
+std::string table(const Inputs& in, const cost::StepCost& s, const cost::Interval& iv) {
   std::ostringstream o;
   const auto& t = s.time;
   const auto& m = s.memory;
@@ -56,7 +58,7 @@ std::string table(const Inputs& in, const cost::StepCost& s) {
     << " tokens, " << s.micro_batches << " micro-batches per pipeline, " << to_string(in.training.dtype)
     << "\n";
   o << "  parameters " << parameters_line(in.model) << "\n\n";
-  o << "step time        " << secs(s.step_time_s) << "\n";
+  o << "step time        " << secs(s.step_time_s) << "   (" << interval_text(iv) << ")\n";
   o << "  compute        " << secs(t.compute) << "\n";
   o << "  TP comm        " << secs(t.tp_comm) << "\n";
   o << "  CP comm        " << secs(t.cp_comm) << "\n";
@@ -133,15 +135,17 @@ void add_predict_command(CLI::App& app) {
       if (run) p.prediction["run"] = cost::to_json(*run);
       emit(args->out, to_json(p).dump(2));
     }
+    const cost::Interval iv = cost::prediction_interval(in.cluster, in.training, s);
     if (args->json) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);
+      j["intervals"] = intervals_json(iv);
       j["assumptions"] = assumptions_json(in);
       j["parameters"] = parameters_json(in.model);
       if (run) j["run"] = cost::to_json(*run);
       std::cout << j.dump(2) << "\n";
     } else {
-      std::cout << table(in, s);
+      std::cout << table(in, s, iv);
       if (run) std::cout << "\n" << run_table(*run);
       std::cout << assumptions_text(in);
     }

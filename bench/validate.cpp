@@ -1,14 +1,19 @@
-// bench/validate: predicted vs measured for every case of a published file (default:
-// shared/data/published/korthikanti2022.json) on a cluster (default: preset dgx-a100-80g).
-// Usage: validate [published.json] [cluster]
+// bench/validate: the whole corpus (data/published, compiled in): per-source MAPE / worst /
+// Spearman in sample, the leave-one-source-out table, the interval coverage, every row; then the
+// Korthikanti et al. 2022 memory check from a published file (default:
+// shared/data/published/korthikanti2022.json). Usage: validate [published.json] [cluster]
 #include <cstdio>
 #include <iostream>
 
+#include "parplan/cost/corpus_report.hpp"
 #include "parplan/cost/validation.hpp"
 #include "parplan/model/io.hpp"
 
 int main(int argc, char** argv) {
   try {
+    const auto v = parplan::cost::validate_corpus(parplan::cost::load_embedded_corpus());
+    std::printf("%s\n%s\n", parplan::cost::corpus_tables(v).c_str(),
+                parplan::cost::corpus_rows(v).c_str());
     const std::string file = argc > 1 ? argv[1] : PARPLAN_DEFAULT_PUBLISHED;
     const std::string cluster = argc > 2 ? argv[2] : "dgx-a100-80g";
     auto pub = parplan::parse_json_text(parplan::read_file(file), file);

@@ -7,6 +7,8 @@
 #include "charts/memory_chart.hpp"
 #include "charts/time_chart.hpp"
 #include "main_window.hpp"
+#include "parplan/cost/intervals.hpp"
+#include "parplan/cost/flops.hpp"
 #include "parplan/cost/run.hpp"
 #include "run_panel.hpp"
 
@@ -19,6 +21,14 @@ QString qs(const std::string& s) { return QString::fromStdString(s); }
 QString MainWindow::inputs_title() const {
   return QString("%1 on %2, %3 GPUs").arg(qs(model_.name), qs(cluster_.name)).arg(gpus_);
 }
+
+namespace {
+// "46.70B total, 12.88B active" (MoE: the routed experts a token skips are not active).
+QString params_text(const Model& m) {
+  const cost::ParamCount p = cost::count_params(m);
+  return QString("%1B total, %2B active").arg(p.total / 1e9, 0, 'f', 2).arg(p.active / 1e9, 0, 'f', 2);
+}
+}  // namespace
 
 void MainWindow::show_status(const QString& html, const QString& color) {
   status_->setText(html);
@@ -76,13 +86,23 @@ void MainWindow::update_prediction() {
     metrics_->setText(
         QString("<b>step</b> %1 &nbsp; <b>tokens/s</b> %2 &nbsp; <b>MFU</b> %3 &nbsp; "
                 "<b>HFU</b> %4 &nbsp; <b>TFLOP/s per GPU</b> %5 model, %6 hardware &nbsp; "
-                "<b>micro-batches</b> %7 &nbsp; <b>exposed comm</b> %8")
+                "<b>micro-batches</b> %7 &nbsp; <b>exposed comm</b> %8 &nbsp; <b>parameters</b> %9")
             .arg(format_seconds(s.step_time_s), format_rate(s.tokens_per_s), format_percent(s.mfu),
                  format_percent(s.hfu))
             .arg(s.model_tflops_per_gpu, 0, 'f', 1)
             .arg(s.hardware_tflops_per_gpu, 0, 'f', 1)
             .arg(s.micro_batches)
-            .arg(format_percent(s.exposed_comm_fraction)));
+            .arg(format_percent(s.exposed_comm_fraction))
+            .arg(params_text(model_)) +
+        [&] {  // the corpus's interval for similar cases (cost/intervals.hpp)
+          const cost::Interval iv = cost::prediction_interval(cluster_, training_, s);
+          return QString("<br><small>interval %1 - %2 per step, %3-%4 model TFLOP/s (%5 of the "
+                         "published corpus)</small>")
+              .arg(format_seconds(iv.step_lo), format_seconds(iv.step_hi))
+              .arg(iv.tflops_lo, 0, 'f', 0)
+              .arg(iv.tflops_hi, 0, 'f', 0)
+              .arg(qs(iv.basis).toHtmlEscaped());
+        }());
     if (layout_.gpus() < gpus_)
       notes << QString("uses %1 of the %2 GPUs (dp*tp*pp*cp)").arg(layout_.gpus()).arg(gpus_);
     QString head = QString("<b>%1</b>: %2 (%3 GPUs). ")

@@ -1,6 +1,7 @@
 #include "parplan/cost/moe.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "parplan/cost/compute.hpp"
 
@@ -81,6 +82,28 @@ double all_to_all_time(double bytes, const Group& g, const Cluster& c) {
   return r.inter_latency_s + std::max(intra, inter);
 }
 
+namespace {
+// One dispatch or combine of `tokens` tokens, each to experts_per_token experts, `row_bytes` per
+// copy. Group-limited routing with a group per node (DeepSeek-V3 sec. 3.2.2, DeepEP) sends each
+// token once to each destination node over InfiniBand and forwards it to the experts over NVLink;
+// otherwise a plain all-to-all of every copy.
+double moe_a2a_time(const Model& m, double tokens, double row_bytes, const Group& g,
+                    const Cluster& c) {
+  const double k = double(m.moe.experts_per_token);
+  const double copies = tokens * k * row_bytes;
+  if (!g.spans_nodes() || m.moe.groups_per_token <= 0) return all_to_all_time(copies, g, c);
+  const LinkRates r = link_rates(c, g);
+  const double nodes = double(g.size) / double(std::max<int64_t>(1, g.per_node));
+  // Distinct nodes a token's k experts fall on (uniform routing), capped by the group limit.
+  double d = nodes * (1.0 - std::pow(1.0 - 1.0 / nodes, k));
+  const double per_group = nodes / double(std::max<int64_t>(1, m.moe.groups));
+  d = std::min(d, double(m.moe.groups_per_token) * std::max(1.0, per_group));
+  const double inter = tokens * d * (nodes - 1) / nodes * row_bytes / r.inter_bytes_per_s;
+  const double intra = copies / r.intra_bytes_per_s;
+  return r.inter_latency_s + std::max(inter, intra);
+}
+}  // namespace
+
 MoeLayerWork moe_layer_work(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
   MoeLayerWork w;
   if (!m.moe.enabled()) return w;
@@ -123,8 +146,8 @@ MoeLayerWork moe_layer_work(const Model& m, const Cluster& c, const Training& t,
   w.dispatch_bytes = copies * h * dispatch_elem;
   w.combine_bytes = copies * h * e;
   const Group g = ep_group(l, c);
-  w.dispatch_s = all_to_all_time(w.dispatch_bytes, g, c);
-  w.combine_s = all_to_all_time(w.combine_bytes, g, c);
+  w.dispatch_s = moe_a2a_time(m, tokens_rank, h * dispatch_elem, g, c);
+  w.combine_s = moe_a2a_time(m, tokens_rank, h * e, g, c);
   return w;
 }
 

@@ -81,12 +81,12 @@ const std::vector<TypeDefaults>& types() {
         "summary_first_dropout", "gradient_checkpointing", "n_special", "predict_special_tokens"}},
       {"deepseek_v2", true, "silu", Norm::RMSNorm, Position::Rotary, false, false, false, false,
        false, 0,
-       {"n_group", "topk_group", "routed_scaling_factor", "scoring_func", "norm_topk_prob",
-        "aux_loss_alpha", "seq_aux", "ep_size", "pretraining_tp"}},
+       {"routed_scaling_factor", "scoring_func", "norm_topk_prob", "aux_loss_alpha", "seq_aux",
+        "ep_size", "pretraining_tp"}},
       {"deepseek_v3", true, "silu", Norm::RMSNorm, Position::Rotary, false, false, false, false,
        false, 0,
-       {"n_group", "topk_group", "routed_scaling_factor", "scoring_func", "norm_topk_prob",
-        "aux_loss_alpha", "seq_aux", "ep_size", "pretraining_tp"}},
+       {"routed_scaling_factor", "scoring_func", "norm_topk_prob", "aux_loss_alpha", "seq_aux",
+        "ep_size", "pretraining_tp"}},
       // gpt-oss: attention and expert biases, alternating 128-token sliding windows, yarn RoPE.
       {"gpt_oss", true, "swiglu", Norm::RMSNorm, Position::Rotary, true, true, false, false, false,
        2,
@@ -318,6 +318,8 @@ Model model_from_hf(const nlohmann::json& outer, Diagnostics& d, const std::stri
                "not used: parplan places dense layers with first_k_dense_replace and "
                "decoder_sparse_step only; every other layer is read as MoE");
     }
+    r.integer("n_group", mo.groups, false, 0, kMaxExperts);
+    r.integer("topk_group", mo.groups_per_token, false, 0, kMaxExperts);
     std::string topk_method;
     r.string("topk_method", topk_method, false);
     // DeepSeek-V3 sec. 2.1.2: auxiliary-loss-free balancing adds a bias per expert (noaux_tc).
@@ -328,7 +330,7 @@ Model model_from_hf(const nlohmann::json& outer, Diagnostics& d, const std::stri
   if (mo.experts == 0)
     for (const char* k : {"moe_intermediate_size", "n_shared_experts", "first_k_dense_replace",
                           "moe_layer_freq", "decoder_sparse_step", "shared_expert_intermediate_size",
-                          "topk_method"})
+                          "topk_method", "n_group", "topk_group"})
       r.skip(k);  // dense checkpoints of MoE families carry these; without experts they are moot
 
   // Multi-head latent attention (DeepSeek-V2 sec. 2.1).

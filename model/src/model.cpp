@@ -82,6 +82,8 @@ Model model_from_json(const nlohmann::json& j, Diagnostics& d, const std::string
     rm.number("capacity_factor", m.moe.capacity_factor, false, 0, 1e3, 1.0, true);
     rm.number("load_imbalance", m.moe.load_imbalance, false, 0, 1e3, 1.0, true);
     rm.boolean("router_bias", m.moe.router_bias, false);
+    rm.integer("groups", m.moe.groups, false, 0, 1'000'000);
+    rm.integer("groups_per_token", m.moe.groups_per_token, false, 0, 1'000'000);
     rm.skip("source");
     rm.warn_unknown();
     if (m.moe.expert_ffn_hidden == 0) m.moe.expert_ffn_hidden = m.ffn_hidden;
@@ -184,6 +186,10 @@ nlohmann::json to_json(const Model& m) {
       mo["shared_expert_ffn_hidden"] = m.moe.shared_expert_ffn_hidden;
     }
     if (m.moe.router_bias) mo["router_bias"] = true;
+    if (m.moe.groups_per_token > 0) {
+      mo["groups"] = m.moe.groups;
+      mo["groups_per_token"] = m.moe.groups_per_token;
+    }
     j["moe"] = mo;
   }
   if (m.mla.enabled())

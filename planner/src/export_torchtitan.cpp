@@ -207,6 +207,16 @@ std::vector<ExportFile> torchtitan_files(const Plan& p, bool toml) {
   if (!toml) {
     auto files = launch_files(p, ExportFormat::Torchrun, Framework::Torchtitan);
     files.front().name = "torchtitan.sh";
+    if (p.layout.cp > 1 && p.layout.zero >= 2) {
+      // torchtitan's FSDP mesh is dp_shard x cp: context-parallel ranks shard parameters too.
+      auto& text = files.front().text;
+      const auto at = text.find("# placeholders");
+      text.insert(at == std::string::npos ? 0 : at,
+                  "# NOTE: torchtitan shards with FSDP over dp_shard x cp = " +
+                      s(int64_t(p.layout.shard_size()) * p.layout.cp) +
+                      " ranks; parplan priced ZeRO over dp = " + s(p.layout.shard_size()) +
+                      " (less memory, more gather traffic here)\n");
+    }
     files.push_back({"parplan_recipe.py", recipe(p)});
     return files;
   }

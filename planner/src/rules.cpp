@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "parplan/cost/pipeline.hpp"
+#include "rules_moe.hpp"
 #include "parplan/model/error.hpp"
 
 namespace parplan::planner {
@@ -501,6 +502,7 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
     }
     out.push_back(std::move(r));
   }
+  detail::append_moe_rules(m, c, t, result, o, out);
   return out;
 }
 

@@ -88,25 +88,22 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
   }
   double peak = *std::max_element(flops.begin(), flops.end());
   // Fit eff(m, n, k) = max * g(m) g(n) g(k), g(x) = x / (x + h) (cost/compute.hpp): a search
-  // over h with the best max for each, minimising the relative error.
+  // over h with the best max for each, minimising the squared log error (symmetric in over- and
+  // under-prediction, as `parplan fit`; a relative error (max g - y) / y weighs the slowest shapes
+  // most and dragged max down to them). max <= 1 (the peak is the best shape).
   double best_h = 0, best_max = 1, best_err = 1e300;
   for (double h = 0; h <= 2048; h += 0.5) {
-    double sgy = 0, sgg = 0;
-    std::vector<double> gs;
+    auto g = [&](double x) { return x / (x + h); };
+    std::vector<double> lg, ly;
+    double mean = 0;
     for (size_t i = 0; i < shapes.size(); ++i) {
-      auto g = [&](double x) { return x / (x + h); };
-      double gi = g(shapes[i].m) * g(shapes[i].n) * g(shapes[i].k);
-      double y = flops[i] / peak;
-      gs.push_back(gi);
-      sgy += gi / y;  // relative residual (max g - y) / y: weights 1 / y
-      sgg += gi * gi / (y * y);
+      lg.push_back(std::log(g(shapes[i].m) * g(shapes[i].n) * g(shapes[i].k)));
+      ly.push_back(std::log(flops[i] / peak));
+      mean += (ly.back() - lg.back()) / double(shapes.size());
     }
-    double mx = sgy / sgg, err = 0;
-    for (size_t i = 0; i < shapes.size(); ++i) {
-      double y = flops[i] / peak, rel = (mx * gs[i] - y) / y;
-      err += rel * rel;
-    }
-    if (err < best_err) best_err = err, best_h = h, best_max = mx;
+    double lmx = std::min(mean, 0.0), err = 0;
+    for (size_t i = 0; i < shapes.size(); ++i) err += std::pow(lmx + lg[i] - ly[i], 2);
+    if (err < best_err) best_err = err, best_h = h, best_max = std::exp(lmx);
   }
 
   // Streaming bandwidth (c = a + b, 3 x 32 MB) and the fraction of it that the memory-bound ops
@@ -195,7 +192,7 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
   for (size_t i = 0; i < shapes.size(); ++i)
     mm.push_back({{"m", shapes[i].m}, {"n", shapes[i].n}, {"k", shapes[i].k}, {"tflops", flops[i] / 1e12}});
   j["calibration"] = {{"backend", comm.backend()}, {"ranks", N}, {"blas", blas_info()}, {"matmul", mm},
-                      {"matmul_fit_rms_rel_error", std::sqrt(best_err / double(shapes.size()))},
+                      {"matmul_fit_rms_log_error", std::sqrt(best_err / double(shapes.size()))},
                       {"stream_GBps", bw / 1e9}, {"memory_bound_fraction", memory_bound},
                       {"overlap_slowdown_note",
                        "1.0: the runtime overlaps DP communication with the backward pass, but on "

@@ -1,6 +1,8 @@
 // Mixture of experts and attention variants in the cost model (cost/src/moe.cpp, attention.cpp).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "parplan/cost/attention.hpp"
 #include "parplan/cost/compute.hpp"
 #include "parplan/cost/memory.hpp"
@@ -100,6 +102,26 @@ TEST(MoeComm, EpGroupStaysInsideANodeWhileItFits) {
   const LinkRates r = link_rates(c, g);
   EXPECT_NEAR(all_to_all_time(1e9, g, c), r.inter_latency_s + 1e9 * 8 / 16 / r.inter_bytes_per_s,
               1e-12);
+}
+
+TEST(MoeComm, NodeLimitedRoutingSendsEachTokenOncePerNode) {
+  // DeepSeek-V3, EP 64 over 8 nodes of 8 H800: 8 experts per token would touch
+  // 8 * (1 - (7/8)^8) = 5.25 nodes; topk_group 4 caps it at 4, and 7/8 of those are remote.
+  // FP8 dispatch: 4096 tokens * 4 * 7/8 * 7168 bytes over the GPU's InfiniBand share.
+  const Model m = deepseek();
+  const Cluster c = load_cluster("h800-2048");
+  Training t = train(1024);
+  t.dtype = DType::FP8;
+  const Layout l = layout(64, 64);
+  const Group g = ep_group(l, c);
+  const LinkRates r = link_rates(c, g);
+  const MoeLayerWork w = moe_layer_work(m, c, t, l);
+  const double inter = 4096.0 * 4 * 7 / 8 * 7168 / r.inter_bytes_per_s;
+  const double intra = 4096.0 * 8 * 7168 / r.intra_bytes_per_s;
+  EXPECT_NEAR(w.dispatch_s, r.inter_latency_s + std::max(inter, intra), 1e-12);
+  Model plain = m;
+  plain.moe.groups_per_token = 0;  // a plain all-to-all of all 8 copies
+  EXPECT_GT(moe_layer_work(plain, c, t, l).dispatch_s, w.dispatch_s);
 }
 
 TEST(MoeComm, OverlapHidesTheAllToAll) {

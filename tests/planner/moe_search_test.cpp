@@ -3,6 +3,7 @@
 
 #include "parplan/cost/moe.hpp"
 #include "parplan/model/io.hpp"
+#include "parplan/planner/rules.hpp"
 #include "parplan/planner/search.hpp"
 
 namespace parplan::planner {
@@ -92,6 +93,24 @@ TEST(MoeSearch, ImpossibleEpPinsThrowNamingTheFix) {
   MoeInputs dense;
   dense.m = load_model("llama3-8b");
   EXPECT_THROW(run(dense, 32, parse_fixed("ep=2")), Error);
+}
+
+TEST(MoeRules, AllToAllOnNvlinkAndEpOverTpFireForMixtral) {
+  MoeInputs in;
+  const SearchResult r = run(in, 32);
+  const auto rules = evaluate_rules(in.m, in.c, in.t, 32, r);
+  const RuleReport* m1 = nullptr;
+  const RuleReport* m2 = nullptr;
+  for (const auto& x : rules) {
+    if (x.id == "M1") m1 = &x;
+    if (x.id == "M2") m2 = &x;
+  }
+  ASSERT_TRUE(m1 && m2);
+  EXPECT_TRUE(m1->fires);
+  EXPECT_TRUE(m2->fires);
+  // Mixtral's experts (FFN 14336 > hidden 4096) are wide: expert TP is no violation of M2.
+  EXPECT_EQ(m2->verdict, Verdict::Agrees);
+  EXPECT_EQ(m1->numbers["ep"], r.top.front().layout.ep);
 }
 
 }  // namespace

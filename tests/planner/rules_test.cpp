@@ -28,7 +28,7 @@ const RuleReport& rule(const std::vector<RuleReport>& v, const std::string& id) 
 
 TEST(Rules, ReportsR1ThroughR10InOrder) {
   auto v = rules_for(test::gpt2(), 8);
-  ASSERT_EQ(v.size(), 10u);
+  ASSERT_EQ(v.size(), 10u);  // the MoE rules M1, M2 join only for MoE models
   for (size_t i = 0; i < v.size(); ++i) {
     std::string id = "R";
     id += std::to_string(i + 1);

@@ -26,6 +26,9 @@ struct MoE {
   double capacity_factor = 0;      // 0: dropless; else tokens per expert capped at cf * T k / E
   double load_imbalance = 0;       // max/mean tokens per expert; 0: the cost model's default
   bool router_bias = false;        // a bias in the router (gpt-oss)
+  // Group-limited routing (DeepSeek-V2/V3 n_group, topk_group): experts in `groups` groups, a
+  // token's experts from at most `groups_per_token` of them (V3: one group per node, 4 nodes).
+  int64_t groups = 0, groups_per_token = 0;
 
   bool enabled() const { return experts > 0; }
 };

@@ -1,0 +1,50 @@
+#pragma once
+// Fitting the calibrated efficiencies (cluster.hpp Efficiency) to the corpus's fit-sources by
+// Levenberg-Marquardt on log step-time errors, and leave-one-source-out cross-validation.
+#include <string>
+#include <vector>
+
+#include "parplan/cost/corpus.hpp"
+
+namespace parplan::cost {
+
+// One fitted number: an Efficiency field for one GPU generation ("*": every generation).
+struct FitParameter {
+  std::string generation;
+  const char* name;
+  double Efficiency::*field;
+  bool fraction;  // bounded by 1
+  double initial = 0;  // the default: the value the first row of its generation has
+};
+// matmul_max, matmul_half_dim, memory_bound, intra_node_link, inter_node_link per generation
+// present in `rows`, and overlap_slowdown shared.
+std::vector<FitParameter> fit_parameters(const std::vector<const CorpusRun*>& rows);
+
+struct FitResult {
+  std::vector<FitParameter> params;
+  std::vector<double> initial, values;  // initial: the clusters' defaults
+  size_t rows = 0;
+  int iterations = 0;
+  double rms_log_before = 0, rms_log_after = 0;  // of ln(predicted / measured) step time
+};
+
+// Least squares on w_i ln(predicted_i / measured_i) (Huber weights, 0.15) plus a weak prior
+// pulling each parameter towards its default (weight kPrior on its log), so a parameter the rows
+// do not constrain stays where it was. Parameters are fitted in log space (positive), fractions
+// capped at 1.
+FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
+                           std::vector<FitParameter> params);
+// The run's cluster with the fitted values of its generation.
+Cluster fitted_cluster(const CorpusRun& r, const FitResult& f);
+
+struct LosoReport {
+  FitResult full;                    // fitted on every fit row of every fit source
+  std::vector<std::string> held_out;  // fit sources, in order of `fits`
+  std::vector<FitResult> fits;        // fitted without held_out[i]
+  std::vector<SourceReport> sources;  // every source, predicted out of sample
+};
+// Fit sources: refit without the source, predict it. Other sources: predicted with `full`
+// (they were never fitted on).
+LosoReport leave_one_source_out(const std::vector<CorpusSource>& corpus);
+
+}  // namespace parplan::cost

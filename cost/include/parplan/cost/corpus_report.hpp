@@ -1,0 +1,27 @@
+#pragma once
+// The tables `parplan validate` and bench/validate print (README accuracy section).
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "parplan/cost/intervals.hpp"
+
+namespace parplan::cost {
+
+struct CorpusValidation {
+  std::vector<CorpusSource> corpus;     // owned: the reports point into it
+  std::vector<SourceReport> in_sample;  // default efficiencies
+  LosoReport loso;
+  IntervalTable intervals;
+  Coverage cover;
+};
+CorpusValidation validate_corpus(std::vector<CorpusSource> corpus);
+
+// Per-source table (MAPE, worst, Spearman), the leave-one-source-out table and the coverage.
+std::string corpus_tables(const CorpusValidation& v);
+// Every row: measured, predicted, error, in sample and out of sample.
+std::string corpus_rows(const CorpusValidation& v);
+nlohmann::json to_json(const CorpusValidation& v);
+
+}  // namespace parplan::cost

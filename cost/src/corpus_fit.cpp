@@ -1,0 +1,187 @@
+#include "parplan/cost/corpus_fit.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <Eigen/Dense>
+
+namespace parplan::cost {
+
+namespace {
+constexpr double kHuber = 0.15;  // log error beyond which a row's weight falls (outliers)
+constexpr double kPrior = 1.0;  // a default moved by 10% costs as much as one row 10% off
+constexpr double kMaxHalfDim = 4096;
+
+bool applies(const FitParameter& p, const CorpusRun& r) {
+  return p.generation == "*" || p.generation == r.generation();
+}
+
+Cluster with_values(const CorpusRun& r, const std::vector<FitParameter>& ps,
+                    const Eigen::VectorXd& x) {
+  Cluster c = r.cluster;
+  for (size_t k = 0; k < ps.size(); ++k)
+    if (applies(ps[k], r)) c.efficiency.*(ps[k].field) = std::exp(x[Eigen::Index(k)]);
+  return c;
+}
+
+Eigen::VectorXd log_errors(const std::vector<const CorpusRun*>& rows,
+                           const std::vector<FitParameter>& ps, const Eigen::VectorXd& x) {
+  Eigen::VectorXd e(Eigen::Index(rows.size()));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const CorpusRun& r = *rows[i];
+    const StepCost s = predict_unchecked(r.model, with_values(r, ps, x), r.training, r.layout);
+    e[Eigen::Index(i)] = std::log(std::max(step_ratio(s, r), 1e-9));
+  }
+  return e;
+}
+
+double rms(const Eigen::VectorXd& v) {
+  return v.size() ? std::sqrt(v.squaredNorm() / double(v.size())) : 0.0;
+}
+
+void clamp(const std::vector<FitParameter>& ps, Eigen::VectorXd& x) {
+  for (size_t k = 0; k < ps.size(); ++k) {
+    const double hi = ps[k].fraction ? 0.0 : std::log(kMaxHalfDim);
+    x[Eigen::Index(k)] = std::min(x[Eigen::Index(k)], hi);
+    x[Eigen::Index(k)] = std::max(x[Eigen::Index(k)], std::log(1e-3));
+  }
+}
+}  // namespace
+
+std::vector<FitParameter> fit_parameters(const std::vector<const CorpusRun*>& rows) {
+  std::set<std::string> gens;
+  for (const auto* r : rows) gens.insert(r->generation());
+  std::vector<FitParameter> out;
+  for (const auto& g : gens) {
+    out.push_back({g, "matmul_max", &Efficiency::matmul_max, true, 0});
+    out.push_back({g, "matmul_half_dim", &Efficiency::matmul_half_dim, false, 0});
+    out.push_back({g, "memory_bound", &Efficiency::memory_bound, true, 0});
+    out.push_back({g, "intra_node_link", &Efficiency::intra_node_link, true, 0});
+    out.push_back({g, "inter_node_link", &Efficiency::inter_node_link, true, 0});
+  }
+  out.push_back({"*", "overlap_slowdown", &Efficiency::overlap_slowdown, true, 0});
+  for (auto& p : out)
+    for (const auto* r : rows)
+      if (applies(p, *r)) {
+        p.initial = r->cluster.efficiency.*(p.field);
+        break;
+      }
+  return out;
+}
+
+FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
+                           std::vector<FitParameter> params) {
+  FitResult f;
+  f.rows = rows.size();
+  Eigen::VectorXd x0(Eigen::Index(params.size()));
+  for (size_t k = 0; k < params.size(); ++k)
+    x0[Eigen::Index(k)] = std::log(std::max(params[k].initial, 1e-3));
+  f.params = std::move(params);
+  const auto& ps = f.params;
+  const Eigen::Index n = Eigen::Index(rows.size()), p = Eigen::Index(ps.size());
+  // Iteratively reweighted: the Huber weights are set from the residuals at the start of each
+  // iteration and held while the Levenberg-Marquardt step is found.
+  auto stacked = [&](const Eigen::VectorXd& x, const Eigen::VectorXd& w) {
+    Eigen::VectorXd r(n + p);
+    r.head(n) = log_errors(rows, ps, x).cwiseProduct(w);
+    r.tail(p) = kPrior * (x - x0);
+    return r;
+  };
+  Eigen::VectorXd x = x0;
+  f.rms_log_before = rms(log_errors(rows, ps, x));
+  double lambda = 1e-2;
+  for (f.iterations = 0; f.iterations < 50 && n > 0; ++f.iterations) {
+    const Eigen::VectorXd e = log_errors(rows, ps, x);
+    Eigen::VectorXd w(n);
+    for (Eigen::Index i = 0; i < n; ++i)
+      w[i] = std::fabs(e[i]) <= kHuber ? 1.0 : std::sqrt(kHuber / std::fabs(e[i]));
+    const Eigen::VectorXd r = stacked(x, w);
+    Eigen::MatrixXd J(n + p, p);
+    for (Eigen::Index k = 0; k < p; ++k) {
+      Eigen::VectorXd xk = x;
+      xk[k] += 1e-4;
+      J.col(k) = (stacked(xk, w) - r) / 1e-4;
+    }
+    const Eigen::MatrixXd JtJ = J.transpose() * J;
+    const Eigen::VectorXd g = J.transpose() * r;
+    double gain = 0;
+    for (int tries = 0; tries < 10; ++tries) {
+      Eigen::MatrixXd A = JtJ;
+      A.diagonal() += lambda * JtJ.diagonal() + Eigen::VectorXd::Constant(p, 1e-9);
+      Eigen::VectorXd xn = x - A.ldlt().solve(g);
+      clamp(ps, xn);
+      const Eigen::VectorXd rn = stacked(xn, w);
+      if (rn.squaredNorm() < r.squaredNorm()) {
+        gain = r.squaredNorm() - rn.squaredNorm();
+        x = xn;
+        lambda = std::max(lambda / 3, 1e-7);
+        break;
+      }
+      lambda *= 4;
+    }
+    if (gain < 1e-10 * std::max(1.0, r.squaredNorm())) break;
+  }
+  f.initial.resize(ps.size());
+  f.values.resize(ps.size());
+  for (size_t k = 0; k < ps.size(); ++k) {
+    f.initial[k] = std::exp(x0[Eigen::Index(k)]);
+    f.values[k] = std::exp(x[Eigen::Index(k)]);
+  }
+  f.rms_log_after = rms(log_errors(rows, ps, x));
+  return f;
+}
+
+Cluster fitted_cluster(const CorpusRun& r, const FitResult& f) {
+  Eigen::VectorXd x(Eigen::Index(f.values.size()));
+  for (size_t k = 0; k < f.values.size(); ++k) x[Eigen::Index(k)] = std::log(f.values[k]);
+  return with_values(r, f.params, x);
+}
+
+namespace {
+std::vector<const CorpusRun*> fit_rows(const std::vector<CorpusSource>& corpus,
+                                       const std::string& except) {
+  std::vector<const CorpusRun*> rows;
+  for (const auto& s : corpus)
+    if (s.fit_source && s.id != except)
+      for (const auto& r : s.runs)
+        if (r.fit) rows.push_back(&r);
+  return rows;
+}
+
+SourceReport predict_source(const CorpusSource& s, const FitResult& f) {
+  SourceReport rep;
+  rep.id = s.id;
+  rep.fit_source = s.fit_source;
+  for (const auto& run : s.runs) {
+    RowResult row;
+    row.run = &run;
+    row.predicted = predict(run.model, fitted_cluster(run, f), run.training, run.layout);
+    row.error = step_ratio(row.predicted, run) - 1;
+    rep.rows.push_back(row);
+  }
+  summarize(rep);
+  return rep;
+}
+}  // namespace
+
+LosoReport leave_one_source_out(const std::vector<CorpusSource>& corpus) {
+  LosoReport out;
+  const auto all = fit_rows(corpus, "");
+  // One parameter set for every fit, so the held-out source's generation keeps its parameters
+  // (at their defaults when no other source constrains them).
+  const auto params = fit_parameters(all);
+  out.full = fit_efficiencies(all, params);
+  for (const auto& s : corpus) {
+    if (s.fit_source && std::any_of(s.runs.begin(), s.runs.end(), [](const auto& r) { return r.fit; })) {
+      out.held_out.push_back(s.id);
+      out.fits.push_back(fit_efficiencies(fit_rows(corpus, s.id), params));
+      out.sources.push_back(predict_source(s, out.fits.back()));
+    } else {
+      out.sources.push_back(predict_source(s, out.full));
+    }
+  }
+  return out;
+}
+
+}  // namespace parplan::cost

@@ -1,0 +1,121 @@
+#include "parplan/cost/corpus_report.hpp"
+
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+
+namespace parplan::cost {
+
+CorpusValidation validate_corpus(std::vector<CorpusSource> corpus) {
+  CorpusValidation v;
+  v.corpus = std::move(corpus);
+  for (const auto& s : v.corpus) v.in_sample.push_back(validate_source(s));
+  v.loso = leave_one_source_out(v.corpus);
+  v.intervals = interval_table(v.loso);
+  v.cover = coverage(v.intervals);
+  return v;
+}
+
+namespace {
+std::string line(const char* f, ...) __attribute__((format(printf, 1, 2)));
+std::string line(const char* f, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, f);
+  std::vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return std::string(buf) + "\n";
+}
+std::string rho(double r) {
+  char b[16];
+  if (std::isnan(r)) return "     -";
+  std::snprintf(b, sizeof b, "%+6.2f", r);
+  return b;
+}
+struct Totals {
+  double sum = 0;
+  size_t n = 0;
+  double worst = 0;
+};
+std::string table(const std::vector<SourceReport>& reps, const char* title) {
+  std::string s = line("%s", title);
+  s += line("%-18s %4s %5s %8s %8s %9s  %s", "source", "fit", "rows", "MAPE", "worst", "Spearman",
+            "worst row");
+  Totals all, fit, other;
+  for (const auto& r : reps) {
+    s += line("%-18s %4s %5zu %7.1f%% %7.1f%% %9s  %s", r.id.c_str(), r.fit_source ? "yes" : "no",
+              r.rows.size(), 100 * r.mape, 100 * r.worst, rho(r.spearman).c_str(),
+              r.worst_row.c_str());
+    for (Totals* t : {&all, r.fit_source ? &fit : &other}) {
+      t->sum += r.mape * double(r.rows.size());
+      t->n += r.rows.size();
+      t->worst = std::max(t->worst, r.worst);
+    }
+  }
+  auto tot = [&](const char* name, const Totals& t) {
+    return line("%-18s %4s %5zu %7.1f%% %7.1f%%", name, "", t.n, t.n ? 100 * t.sum / double(t.n) : 0.0,
+                100 * t.worst);
+  };
+  return s + tot("fit sources", fit) + tot("other sources", other) + tot("all", all);
+}
+}  // namespace
+
+std::string corpus_tables(const CorpusValidation& v) {
+  std::string s = table(v.in_sample, "In sample: default efficiencies (error of step time; throughput figures as step time)");
+  s += "\n" + table(v.loso.sources,
+                    "Leave one source out: each fit source predicted by efficiencies refitted without it; other sources by the fit on all fit sources");
+  s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals, at least %zu cases from %zu sources, each source weighing the same): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
+            100 * IntervalTable::kLo, 100 * IntervalTable::kHi, IntervalTable::kMinCases,
+            IntervalTable::kMinSources,
+            v.cover.covered, v.cover.cases, 100 * v.cover.fraction(), 100 * v.cover.median_width);
+  s += line("\nFitted on all fit sources (%zu rows, rms log error %.3f -> %.3f, %d iterations):",
+            v.loso.full.rows, v.loso.full.rms_log_before, v.loso.full.rms_log_after,
+            v.loso.full.iterations);
+  for (size_t k = 0; k < v.loso.full.params.size(); ++k)
+    s += line("  %-8s %-18s %8.3f -> %8.3f", v.loso.full.params[k].generation.c_str(),
+              v.loso.full.params[k].name, v.loso.full.initial[k], v.loso.full.values[k]);
+  return s;
+}
+
+std::string corpus_rows(const CorpusValidation& v) {
+  std::string s = line("%-44s %-20s %10s %10s %8s %10s %8s", "run", "figure", "measured",
+                       "predicted", "error", "LOSO", "error");
+  for (size_t i = 0; i < v.in_sample.size(); ++i)
+    for (size_t j = 0; j < v.in_sample[i].rows.size(); ++j) {
+      const RowResult& a = v.in_sample[i].rows[j];
+      const RowResult& b = v.loso.sources[i].rows[j];
+      s += line("%-44s %-20s %10.4g %10.4g %+7.1f%% %10.4g %+7.1f%%", a.run->label().c_str(),
+                to_string(a.run->figure), a.run->measured, figure_of(a.predicted, *a.run),
+                100 * a.error, figure_of(b.predicted, *b.run), 100 * b.error);
+    }
+  return s;
+}
+
+nlohmann::json to_json(const CorpusValidation& v) {
+  auto src = [](const SourceReport& r) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& row : r.rows)
+      rows.push_back({{"run", row.run->id}, {"table", row.run->table},
+                      {"figure", to_string(row.run->figure)}, {"measured", row.run->measured},
+                      {"predicted", figure_of(row.predicted, *row.run)}, {"error", row.error}});
+    return nlohmann::json{{"source", r.id}, {"fit_source", r.fit_source}, {"mape", r.mape},
+                          {"worst", r.worst}, {"worst_run", r.worst_row},
+                          {"spearman", std::isnan(r.spearman) ? nlohmann::json() : nlohmann::json(r.spearman)},
+                          {"runs", rows}};
+  };
+  nlohmann::json j = {{"in_sample", nlohmann::json::array()},
+                      {"leave_one_source_out", nlohmann::json::array()},
+                      {"coverage", {{"cases", v.cover.cases}, {"covered", v.cover.covered},
+                                    {"fraction", v.cover.fraction()},
+                                    {"median_width", v.cover.median_width}}},
+                      {"fit", nlohmann::json::array()}};
+  for (const auto& r : v.in_sample) j["in_sample"].push_back(src(r));
+  for (const auto& r : v.loso.sources) j["leave_one_source_out"].push_back(src(r));
+  for (size_t k = 0; k < v.loso.full.params.size(); ++k)
+    j["fit"].push_back({{"generation", v.loso.full.params[k].generation},
+                        {"parameter", v.loso.full.params[k].name},
+                        {"default", v.loso.full.initial[k]}, {"fitted", v.loso.full.values[k]}});
+  return j;
+}
+
+}  // namespace parplan::cost

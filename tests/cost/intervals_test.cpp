@@ -1,0 +1,90 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "parplan/cost/intervals.hpp"
+
+using namespace parplan::cost;
+
+namespace {
+// Four sources of four cases each, every source's cases alike (a source's setup dominates its
+// error): a 0.0, b +0.1, c -0.1, d +0.3 (ln measured / predicted).
+IntervalTable four_sources() {
+  IntervalTable t;
+  for (const auto& [src, v] : std::vector<std::pair<const char*, double>>{
+           {"a", 0.0}, {"b", 0.1}, {"c", -0.1}, {"d", 0.3}})
+    for (int i = 0; i < 4; ++i) t.residuals.push_back({src, "r", "ampere", "megatron-core", "compute", v});
+  return t;
+}
+StepCost compute_bound(double step) {
+  StepCost s;
+  s.step_time_s = step;
+  s.model_tflops_per_gpu = 100;
+  s.time.compute = 0.9 * step;
+  s.time.tp_comm = 0.1 * step;
+  return s;
+}
+}  // namespace
+
+TEST(Intervals, PercentileInterpolatesBetweenOrderStatistics) {
+  // 8 sorted values: the 5th percentile sits at position 0.35: -0.1 * 0.65 + -0.05 * 0.35.
+  const std::vector<double> v = {0.1, -0.1, 0, 0, 0.05, 0, 0, -0.05};
+  EXPECT_NEAR(percentile(v, 0.05), -0.0825, 1e-12);
+  EXPECT_NEAR(percentile(v, 0.95), 0.0825, 1e-12);
+  EXPECT_DOUBLE_EQ(percentile(v, 0.5), 0.0);
+}
+
+TEST(Intervals, CoverageIsComputedFromTheOtherSourcesResiduals) {
+  // a's cases get the interval of b, c, d: [-0.1, +0.3] (each source weighs 1/3; the 5% and 95%
+  // points fall inside the lowest and highest source): covered. b: a, c, d, [-0.1, 0.3]: covered.
+  // c: a, b, d, [0, 0.3] (the interval always holds the prediction): -0.1 is not. d: a, b, c,
+  // [-0.1, 0.1]: 0.3 is not. 8 of 16 covered.
+  const Coverage c = coverage(four_sources());
+  EXPECT_EQ(c.cases, 16u);
+  EXPECT_EQ(c.covered, 8u);
+  // Widths (hi - lo of a 1 s prediction): a, b e^0.3 - e^-0.1 = 0.44502; c e^0.3 - 1 = 0.34986;
+  // d e^0.1 - e^-0.1 = 0.20033. The median of the 16 lies between 0.34986 and 0.44502.
+  EXPECT_NEAR(c.median_width,
+              0.5 * ((std::exp(0.3) - 1) + (std::exp(0.3) - std::exp(-0.1))), 1e-9);
+}
+
+TEST(Intervals, IntervalScalesThePredictionAndFallsBackToCoarserClasses) {
+  const IntervalTable t = four_sources();
+  const Interval iv = t.interval("ampere", "megatron-core", compute_bound(10.0));
+  EXPECT_NEAR(iv.step_lo, 10.0 * std::exp(-0.1), 1e-9);
+  EXPECT_NEAR(iv.step_hi, 10.0 * std::exp(0.3), 1e-9);
+  EXPECT_NEAR(iv.tflops_lo, 100 * 10.0 / iv.step_hi, 1e-9);
+  EXPECT_NEAR(iv.tflops_hi, 100 * 10.0 / iv.step_lo, 1e-9);
+  EXPECT_EQ(iv.cases, 16u);
+  EXPECT_NE(iv.basis.find("ampere megatron-core compute-bound"), std::string::npos) << iv.basis;
+  // No hopper case: the interval comes from every case of the same dominant cost.
+  const Interval h = t.interval("hopper", "fsdp2", compute_bound(10.0));
+  EXPECT_EQ(h.cases, 16u);
+  EXPECT_EQ(h.basis.find("hopper"), std::string::npos) << h.basis;
+  // A class of two sources is too thin: with "a" and "b" left, the interval says so.
+  IntervalTable two;
+  for (const auto& r : t.residuals)
+    if (r.source == std::string("a") || r.source == std::string("b")) two.residuals.push_back(r);
+  EXPECT_NE(two.interval("ampere", "megatron-core", compute_bound(1)).basis.find("fewer sources"),
+            std::string::npos);
+}
+
+TEST(Intervals, DominantCostIsTheLargestShare) {
+  StepCost s;
+  s.time.compute = 1, s.time.dp_comm_exposed = 2, s.time.pp_bubble = 0.5;
+  EXPECT_EQ(dominant_cost(s), "dp");
+  s.time.tp_comm = 1.5, s.time.cp_comm = 1;
+  EXPECT_EQ(dominant_cost(s), "tp");
+}
+
+TEST(Intervals, TheCorpusTableGivesEveryPredictionAnIntervalAroundIt) {
+  const StepCost p = compute_bound(5.0);
+  parplan::Cluster c;
+  c.gpu.peak_flops_bf16 = 312e12;
+  parplan::Training t;
+  const Interval iv = prediction_interval(c, t, p);
+  EXPECT_GT(iv.cases, 0u);
+  EXPECT_LE(iv.step_lo, 5.0);
+  EXPECT_GE(iv.step_hi, 5.0);
+  EXPECT_LT(iv.step_lo, iv.step_hi);
+}
