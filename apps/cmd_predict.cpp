@@ -83,6 +83,11 @@ std::string table(const Inputs& in, const cost::StepCost& s, const cost::Interva
   o << "  total          " << gib(m.total) << " of " << gib(m.capacity)
     << (m.fits ? "  (fits)" : "  (DOES NOT FIT)") << "\n";
   if (m.cpu_offload > 0) o << "  on CPU         " << gib(m.cpu_offload) << "\n";
+  if (m.host_per_node > 0 || m.nvme_per_node > 0)
+    o << (m.nvme_per_node > 0 ? "  NVMe per node  " : "  host per node  ")
+      << gib(m.nvme_per_node > 0 ? m.nvme_per_node : m.host_per_node) << " of "
+      << gib(m.nvme_per_node > 0 ? m.nvme_capacity : m.host_capacity)
+      << (m.fits_host ? "  (fits)" : "  (DOES NOT FIT the host)") << "\n";
   return o.str();
 }
 }  // namespace
