@@ -11,43 +11,13 @@
 #include "inputs.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
+#include "parplan/model/measured.hpp"
 
 namespace parplan::cli {
 
 namespace {
 
-struct Measured {
-  std::string path;
-  Plan plan;
-  double step_time_s = 0, tokens_per_s = 0, mfu = 0, memory_bytes = 0;
-  bool model_state_only = false;  // measured.json before the memory meter: model state only
-  std::string memory_kind;
-};
-
-Measured load_measured(const std::string& path, const std::string& stat = "mean") {
-  auto j = parse_json_text(read_file(path), path);
-  Measured m;
-  m.path = path;
-  if (!j.is_object() || !j.contains("mean_step_time_s"))
-    throw Error(path + ": not a measured.json from `parplan run` (no mean_step_time_s)");
-  auto key = stat + "_step_time_s";
-  if (!j.contains(key)) throw Error(path + ": has no " + key + " (--stat mean|median|min)");
-  m.step_time_s = j.at(key).get<double>();
-  if (!(m.step_time_s > 0)) throw Error(path + ": " + key + " must be > 0");
-  double mean = j.at("mean_step_time_s").get<double>();
-  m.tokens_per_s = j.value("tokens_per_s", 0.0) * mean / m.step_time_s;
-  m.mfu = j.value("mfu", 0.0) * mean / m.step_time_s;
-  if (j.contains("peak_memory_bytes") && j["peak_memory_bytes"].is_array())
-    for (auto& b : j["peak_memory_bytes"]) m.memory_bytes = std::max(m.memory_bytes, b.get<double>());
-  m.memory_kind = j.value("memory_kind", "");
-  m.model_state_only = m.memory_kind == "model_state";
-  if (j.contains("plan")) {
-    Diagnostics d;
-    m.plan = plan_from_json(j["plan"], d);
-    d.throw_if_errors(path + ": plan");
-  }
-  return m;
-}
+using Measured = MeasuredRun;  // parplan/model/measured.hpp: every field type-checked
 
 std::string padded(const std::string& s, size_t width, bool left = false) {
   if (s.size() >= width) return s;
@@ -98,7 +68,7 @@ void print_errors(const std::string& title, const Cluster& base, const std::vect
   for (size_t i = 0; i < runs.size(); ++i) {
     double e = std::exp(r[Eigen::Index(i)]) - 1;
     ss += e * e;
-    std::cout << "  " << runs[i].path << "  " << describe(runs[i].plan.layout) << "  error "
+    std::cout << "  " << brief(runs[i].path, 200) << "  " << describe(runs[i].plan.layout) << "  error "
               << fmt("%+.2f%%", 100 * e) << "\n";
   }
   std::cout << "  rms error " << fmt("%.2f%%", 100 * std::sqrt(ss / double(runs.size()))) << "\n";
@@ -164,15 +134,28 @@ void add_compare_commands(CLI::App& app) {
   cmp->callback([o] {
     auto m = load_measured(o->measured, o->stat);
     std::vector<std::string> warnings;
+    if (o->plan.empty() && !m.has_plan)
+      throw Error("'" + brief(o->measured, 200) + "' holds no plan; pass --plan");
     Plan plan = o->plan.empty() ? m.plan : load_plan(o->plan, &warnings);
-    if (o->plan.empty() && m.plan.layout.gpus() == 0)
-      throw Error(o->measured + " holds no plan; pass --plan");
+    if (m.has_plan && !o->plan.empty()) {  // a prediction for another run is no comparison
+      std::string differs;
+      if (to_json(plan.model) != to_json(m.plan.model)) differs += " model";
+      if (to_json(plan.layout) != to_json(m.plan.layout)) differs += " layout";
+      if (plan.training.global_batch != m.plan.training.global_batch ||
+          plan.training.seq_len != m.plan.training.seq_len)
+        differs += " batch";
+      if (!differs.empty())
+        throw Error("--plan and the plan the run measured differ in:" + differs + " ('" +
+                    brief(plan.model.name) + "' " + describe(plan.layout) + " vs '" +
+                    brief(m.plan.model.name) + "' " + describe(m.plan.layout) +
+                    "); pass the plan the run used, or leave --plan out");
+    }
     if (!o->cluster.empty()) plan.cluster = load_cluster(o->cluster, &warnings);
     print_warnings(warnings);
     auto p = cost::predict(plan.model, plan.cluster, plan.training, plan.layout);
     auto row = [](double pred, double meas) {
       return nlohmann::json{{"predicted", pred}, {"measured", meas},
-                            {"error", meas != 0 ? (pred - meas) / meas : NAN}};
+                            {"error", meas != 0 ? nlohmann::json((pred - meas) / meas) : nlohmann::json()}};
     };
     nlohmann::json j = {
         {"step_time_s", row(p.step_time_s, m.step_time_s)},
@@ -191,7 +174,9 @@ void add_compare_commands(CLI::App& app) {
     auto line = [&](const std::string& name, const nlohmann::json& r, auto show) {
       std::cout << padded(name, 22, true) << padded(show(r["predicted"].get<double>()), 16)
                 << padded(show(r["measured"].get<double>()), 16) << "   "
-                << fmt("%+.1f%%", 100 * r["error"].get<double>()) << "\n";
+                << (r["error"].is_number() ? fmt("%+.1f%%", 100 * r["error"].get<double>())
+                                           : std::string("n/a (not measured)"))
+                << "\n";
     };
     line("step time", j["step_time_s"], [](double v) { return secs(v); });
     line("tokens/s", j["tokens_per_s"], [](double v) { return fmt("%.0f", v); });
@@ -223,9 +208,11 @@ void add_compare_commands(CLI::App& app) {
     std::vector<Measured> runs;
     for (auto& path : f->measured) {
       runs.push_back(load_measured(path, f->stat));
-      if (runs.back().plan.layout.gpus() == 0) throw Error(path + ": holds no plan");
+      if (!runs.back().has_plan)
+        throw Error("'" + brief(path, 200) + "' holds no plan (fit needs the plan each run used); "
+                    "pass measured.json files written by `parplan run`");
       if (runs.back().plan.layout.gpus() > base.total_gpus())
-        throw Error(path + ": its layout needs more GPUs than " + f->cluster + " has");
+        throw Error("'" + brief(path, 200) + "': its layout needs more GPUs than " + brief(f->cluster, 200) + " has");
     }
     if (runs.size() < size_t(kParams))
       std::cerr << "warning: " << runs.size() << " runs for " << kParams

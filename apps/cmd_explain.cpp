@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "inputs.hpp"
+#include "option_checks.hpp"
 #include "params_view.hpp"
 #include "interval_format.hpp"
 #include "run_format.hpp"
@@ -131,7 +132,8 @@ void add_explain_command(CLI::App& app) {
   cmd->add_flag("--allow-idle", eo->allow_idle, "accept layouts using fewer GPUs");
   cmd->add_flag("--json", eo->json, "print JSON");
   cmd->add_flag("--all", eo->all, "also list the rules that do not apply");
-  cmd->add_option("--threads,-j", eo->threads, "search threads (0: all cores)");
+  cmd->add_option("--threads,-j", eo->threads, "search threads (0: all cores)")
+      ->check(int_range(0, 4096));
   cmd->add_option("--slow-link-fraction", eo->slow_link_fraction,
                   "a link is slow when its exposed communication exceeds this fraction of a step")
       ->capture_default_str();

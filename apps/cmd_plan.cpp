@@ -13,6 +13,7 @@
 
 #include "commands.hpp"
 #include "inputs.hpp"
+#include "option_checks.hpp"
 #include "params_view.hpp"
 #include "interval_format.hpp"
 #include "parplan/planner/ties.hpp"
@@ -286,15 +287,17 @@ void add_plan_command(CLI::App& app) {
                   "sp=true,schedule=1f1b,v=2,offload=none,cp_kind=ulysses,shard_group=8,tiles=4");
   cmd->add_flag("--allow-idle", po->allow_idle,
                 "accept layouts using fewer GPUs (dp*tp*pp*cp <= N)");
-  cmd->add_option("--top,-k", po->top, "how many layouts to show")->capture_default_str();
+  cmd->add_option("--top,-k", po->top, "how many layouts to show")->capture_default_str()
+      ->check(int_range(1, 10000));
   cmd->add_option("--threads,-j", po->threads, "search threads (0: all cores)")
-      ->capture_default_str();
+      ->capture_default_str()->check(int_range(0, 4096));
   cmd->add_flag("--json", po->json, "print JSON instead of a table");
   cmd->add_option("--out,-o", po->out, "write the best plan (plan.json) to this file");
   cmd->add_option("--simulate", po->simulate,
-                  "simulate the top K layouts with SimGrid and re-rank by simulated time");
+                  "simulate the top K layouts with SimGrid and re-rank by simulated time")
+      ->check(int_range(0, 10000));
   cmd->add_option("--max-sim-s", po->max_sim_s, "wall-time limit per simulation, seconds")
-      ->capture_default_str();
+      ->capture_default_str()->check(finite_range(0, 1e6, false));
   cmd->add_option("--tokens", po->tokens,
                   "total training tokens: adds time-to-train, GPU-hours, cost, energy, goodput");
   cmd->callback([po] { run_plan(*po); });

@@ -9,6 +9,7 @@
 #include "format.hpp"
 #include "interval_format.hpp"
 #include "inputs.hpp"
+#include "option_checks.hpp"
 #include "parplan/cost/intervals.hpp"
 #include "params_view.hpp"
 #include "run_format.hpp"
@@ -82,6 +83,11 @@ std::string table(const Inputs& in, const cost::StepCost& s, const cost::Interva
   o << "  total          " << gib(m.total) << " of " << gib(m.capacity)
     << (m.fits ? "  (fits)" : "  (DOES NOT FIT)") << "\n";
   if (m.cpu_offload > 0) o << "  on CPU         " << gib(m.cpu_offload) << "\n";
+  if (m.host_per_node > 0 || m.nvme_per_node > 0)
+    o << (m.nvme_per_node > 0 ? "  NVMe per node  " : "  host per node  ")
+      << gib(m.nvme_per_node > 0 ? m.nvme_per_node : m.host_per_node) << " of "
+      << gib(m.nvme_per_node > 0 ? m.nvme_capacity : m.host_capacity)
+      << (m.fits_host ? "  (fits)" : "  (DOES NOT FIT the host)") << "\n";
   return o.str();
 }
 }  // namespace
@@ -93,7 +99,8 @@ void add_predict_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "print JSON (fields: docs/design.md)");
   cmd->add_option("--out,-o", args->out, "also write the plan (inputs + layout + prediction) here");
   cmd->add_option("--plan,-p", args->plan, "take model, cluster, train and layout from a plan file");
-  cmd->add_option("--stage", args->stage, "memory of this pipeline stage (default: the peak one)");
+  cmd->add_option("--stage", args->stage, "memory of this pipeline stage (default: the peak one)")
+      ->check(int_range(0, 1 << 20));
   cmd->add_flag("--allow-oom", args->allow_oom,
                 "exit 0 even when the layout does not fit in GPU memory (default: exit 4, "
                 "docs/errors.md)");

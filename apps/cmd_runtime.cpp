@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "parplan/model/error.hpp"
 #include "parplan/runtime/data.hpp"
 #include "parplan/runtime/run.hpp"
@@ -19,32 +20,43 @@ void add_runtime_commands(CLI::App& app) {
   run->add_option("--plan", o->plan, "plan.json (from `parplan plan`)")->required();
   run->add_option("--data", o->data, "UTF-8 text file or a `parplan prepare` directory")->required();
   run->add_option("--out", o->out, "measured.json to write")->required();
-  run->add_option("--nproc", o->nproc, "local ranks to spawn (default: the plan's GPU count)");
-  run->add_option("--steps", o->steps, "optimizer steps")->capture_default_str();
-  run->add_option("--log-interval", o->log_interval, "log every N steps")->capture_default_str();
+  run->add_option("--nproc", o->nproc, "local ranks to spawn (default: the plan's GPU count)")
+      ->check(int_range(1, 1024));
+  run->add_option("--steps", o->steps, "optimizer steps")->capture_default_str()
+      ->check(int_range(1, 1000000000));
+  run->add_option("--log-interval", o->log_interval, "log every N steps")->capture_default_str()
+      ->check(int_range(0, 1000000000));
   run->add_option("--eval-interval", o->eval_interval, "train/val loss every N steps (0: at the end)")
-      ->capture_default_str();
-  run->add_option("--eval-iters", o->eval_iters, "batches per evaluation")->capture_default_str();
-  run->add_option("--lr", o->lr, "learning rate (default: the plan's training.learning_rate)");
+      ->capture_default_str()->check(int_range(0, 1000000000));
+  run->add_option("--eval-iters", o->eval_iters, "batches per evaluation")->capture_default_str()
+      ->check(int_range(0, 1000000));
+  run->add_option("--lr", o->lr, "learning rate (default: the plan's training.learning_rate)")
+      ->check(finite_range(0, 1e300, false));
   run->add_option("--seed", o->seed, "initialisation and batch seed")->capture_default_str();
   run->add_option("--timeout-s", o->timeout_s, "timeout of every collective and the rendezvous")
-      ->capture_default_str();
-  run->add_option("--backend", o->backend, "auto | gloo | nccl")->capture_default_str();
-  run->add_option("--bucket-mb", o->bucket_mb, "gradient all-reduce bucket (MB)")->capture_default_str();
+      ->capture_default_str()->check(finite_range(0, 604800, false));
+  run->add_option("--backend", o->backend, "auto | gloo | nccl")->capture_default_str()
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}));
+  run->add_option("--bucket-mb", o->bucket_mb, "gradient all-reduce bucket (MB)")->capture_default_str()
+      ->check(finite_range(0, 1e6, false));
   run->add_option("--ckpt-dir", o->ckpt_dir, "write checkpoints here");
-  run->add_option("--ckpt-interval", o->ckpt_interval, "checkpoint every N steps");
+  run->add_option("--ckpt-interval", o->ckpt_interval, "checkpoint every N steps")
+      ->check(int_range(1, 1000000000));
   run->add_flag("--resume", o->resume, "continue from the latest checkpoint in --ckpt-dir");
   run->add_option("--trace-dir", o->trace_dir, "Chrome traces of one step (default: <out>.trace/)");
   run->add_option("--prompt", o->prompt, "prompt of the generated sample");
   run->add_option("--sample-tokens", o->sample_tokens, "characters to generate at the end")
-      ->capture_default_str();
-  run->add_option("--threads", o->threads, "intra-op threads per rank (0: cores / ranks)");
+      ->capture_default_str()->check(int_range(0, 1000000));
+  run->add_option("--threads", o->threads, "intra-op threads per rank (0: cores / ranks)")
+      ->check(int_range(0, 4096));
   run->add_flag("--quiet", o->quiet, "no per-step log");
   run->callback([o] {
+    if (o->out.empty()) throw Error("--out is empty; name the measured.json file to write");
     auto m = runtime::run(*o, kSelf, {"worker"});
-    std::cout << "mean step " << m.value("mean_step_time_s", 0.0) << " s, "
-              << m.value("tokens_per_s", 0.0) << " tokens/s, mfu " << 100 * m.value("mfu", 0.0)
-              << " %; wrote " << o->out << "\n";
+    if (!m.is_object()) throw EnvironmentError("the run wrote no results to " + o->out);
+    auto num = [&](const char* k) { return m.contains(k) && m[k].is_number() ? m[k].get<double>() : 0.0; };
+    std::cout << "mean step " << num("mean_step_time_s") << " s, " << num("tokens_per_s")
+              << " tokens/s, mfu " << 100 * num("mfu") << " %; wrote " << o->out << "\n";
   });
 
   auto* worker = app.add_subcommand("worker", "");  // hidden: one rank spawned by `run`
@@ -57,13 +69,17 @@ void add_runtime_commands(CLI::App& app) {
   auto c = std::make_shared<runtime::CalibrateOptions>();
   auto* cal = app.add_subcommand("calibrate", "Measure matmul FLOP/s, memory bandwidth and "
                                               "collective bandwidth/latency; write a cluster file");
-  cal->add_option("--nproc", c->nproc, "ranks (collectives measured over 2..N)")->capture_default_str();
+  cal->add_option("--nproc", c->nproc, "ranks (collectives measured over 2..N)")->capture_default_str()
+      ->check(int_range(1, 1024));
   cal->add_option("--out", c->out, "cluster.json to write")->required();
   cal->add_option("--dtype", c->dtype, "training dtype of the matmuls")->capture_default_str();
-  cal->add_option("--timeout-s", c->timeout_s, "timeout of every collective")->capture_default_str();
-  cal->add_option("--backend", c->backend, "auto | gloo | nccl")->capture_default_str();
+  cal->add_option("--timeout-s", c->timeout_s, "timeout of every collective")->capture_default_str()
+      ->check(finite_range(0, 604800, false));
+  cal->add_option("--backend", c->backend, "auto | gloo | nccl")->capture_default_str()
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}));
   cal->add_option("--name", c->name, "cluster name")->capture_default_str();
   cal->callback([c] {
+    if (c->out.empty()) throw Error("--out is empty; name the cluster.json file to write");
     auto j = runtime::calibrate(*c, kSelf, {"worker"});
     std::cout << "wrote " << c->out << ": peak " << j["gpu"]["peak_tflops"].dump() << " TFLOP/s, "
               << j["gpu"]["memory_GBps"] << " GB/s, link " << j["intra_node"]["bandwidth_GBps"]

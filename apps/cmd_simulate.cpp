@@ -45,13 +45,13 @@ std::string table(const Plan& p, const sim::SimResult& r) {
   o << "\n";
   o << "simulation       " << fmt("%.2f s wall", r.wall_s) << ", " << r.events << " events, "
     << r.simulated_gpus << " GPUs with a full schedule\n\n";
-  o << "rank   compute      tp          cp          pp          dp          bubble      idle\n";
+  o << "rank   compute      tp          cp          ep          pp          dp          bubble      idle\n";
   const size_t show = std::min<size_t>(r.ranks.size(), 16);
   const size_t stride = r.ranks.size() > show ? r.ranks.size() / show : 1;
   for (size_t i = 0; i < r.ranks.size(); i += stride) {
     const auto& k = r.ranks[i];
     o << fmt("%-6.0f ", double(k.rank)) << pad(secs(k.compute_s), 12) << pad(secs(k.tp_s), 12)
-      << pad(secs(k.cp_s), 12) << pad(secs(k.pp_s), 12) << pad(secs(k.dp_s), 12)
+      << pad(secs(k.cp_s), 12) << pad(secs(k.ep_s), 12) << pad(secs(k.pp_s), 12) << pad(secs(k.dp_s), 12)
       << pad(secs(k.bubble_s), 12) << secs(k.idle_s) << "\n";
   }
   if (!r.links.empty()) {

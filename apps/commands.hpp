@@ -22,6 +22,8 @@ void add_step_times_command(CLI::App& app);  // hidden `step-times`: for plan --
 void add_runtime_commands(CLI::App& app);   // cmd_runtime.cpp (LibTorch): run, calibrate,
                                             // prepare, worker; or cmd_runtime_stub.cpp
 void add_compare_commands(CLI::App& app);
+void add_collective_command(CLI::App& app);  // cmd_collective.cpp: one NCCL collective
+void add_calibrate_nccl_command(CLI::App& app);  // cmd_calibrate_nccl.cpp: calibrate --nccl-tests
 void add_sweep_command(CLI::App& app);      // cmd_sweep.cpp: whole-run cost over GPU counts   // cmd_compare.cpp: compare, fit (no LibTorch)
 
 // Simulated step time of each plan (seconds): parplan (sim_client.cpp) runs

@@ -40,9 +40,9 @@ Inputs load_inputs(const InputSpecs& s, bool with_layout) {
   in.train_default = !s.train_given;
   in.cluster = load_cluster(s.cluster, &warnings);
   in.training = load_training(s.train, &warnings);
-  if (s.gpus == 0 || s.gpus < -1)
+  if (s.gpus != InputSpecs::kNotGiven && s.gpus < 1)
     throw Error("--gpus must be >= 1 (zero GPUs cannot train), got " + std::to_string(s.gpus));
-  if (s.gpus > 0)
+  if (s.gpus != InputSpecs::kNotGiven)
     in.gpus = s.gpus;
   else if (!with_layout && in.cluster.job_gpus > 0)
     in.gpus = in.cluster.job_gpus;
@@ -94,7 +94,7 @@ void emit(const std::string& path, const std::string& text) {
     if (!text.empty() && text.back() != '\n') std::cout << "\n";
     return;
   }
-  write_file_atomic(path, text.back() == '\n' ? text : text + "\n");
+  write_file_atomic(path, !text.empty() && text.back() == '\n' ? text : text + "\n");
 }
 
 }  // namespace parplan::cli

@@ -1,6 +1,7 @@
 #pragma once
 // Shared CLI plumbing: the --model/--cluster/--train/--layout options, loading them, printing
 // warnings, and writing output files.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,8 @@ struct InputSpecs {
   std::string cluster = "dgx-a100-80g";
   std::string train = "gpt3-1536";
   std::string layout;  // only for commands that take a layout
-  int64_t gpus = -1;   // -1 (not given): the layout's GPUs (predict) or cluster.job_gpus
+  int64_t gpus = kNotGiven;  // not given: the layout's GPUs (predict) or cluster.job_gpus
+  static constexpr int64_t kNotGiven = INT64_MIN;  // so an explicit --gpus -1 is an error
   bool cluster_given = false, train_given = false;  // set by the option parser
 };
 

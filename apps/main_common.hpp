@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "exit_codes.hpp"
 #include "parplan/model/error.hpp"
 
 namespace parplan::cli {
@@ -25,14 +26,23 @@ inline int run_app(CLI::App& app, int argc, char** argv) {
     return 2;
   } catch (const ExitCode& e) {
     return e.code;
+  } catch (const parplan::Interrupted& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 128 + e.signal;
+  } catch (const parplan::EnvironmentError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitEnvironment;
   } catch (const parplan::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
-    return 2;
+    return kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory; lower the sizes asked for (--top, --threads, the model)\n";
+    return kExitEnvironment;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    std::cerr << "error (internal, please report): " << e.what() << "\n";
+    return kExitInternal;
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace parplan::cli

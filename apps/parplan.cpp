@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   parplan::cli::add_export_command(app);
   parplan::cli::add_validate_command(app);
   parplan::cli::add_sweep_command(app);
+  parplan::cli::add_collective_command(app);
+  parplan::cli::add_calibrate_nccl_command(app);
   parplan::cli::add_delegated_commands(app);
   return parplan::cli::run_app(app, argc, argv);
 }

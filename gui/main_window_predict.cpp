@@ -7,6 +7,7 @@
 #include "charts/memory_chart.hpp"
 #include "charts/time_chart.hpp"
 #include "main_window.hpp"
+#include "parplan/cost/intervals.hpp"
 #include "parplan/cost/flops.hpp"
 #include "parplan/cost/run.hpp"
 #include "run_panel.hpp"
@@ -92,7 +93,16 @@ void MainWindow::update_prediction() {
             .arg(s.hardware_tflops_per_gpu, 0, 'f', 1)
             .arg(s.micro_batches)
             .arg(format_percent(s.exposed_comm_fraction))
-            .arg(params_text(model_)));
+            .arg(params_text(model_)) +
+        [&] {  // the corpus's interval for similar cases (cost/intervals.hpp)
+          const cost::Interval iv = cost::prediction_interval(cluster_, training_, s);
+          return QString("<br><small>interval %1 - %2 per step, %3-%4 model TFLOP/s (%5 of the "
+                         "published corpus)</small>")
+              .arg(format_seconds(iv.step_lo), format_seconds(iv.step_hi))
+              .arg(iv.tflops_lo, 0, 'f', 0)
+              .arg(iv.tflops_hi, 0, 'f', 0)
+              .arg(qs(iv.basis).toHtmlEscaped());
+        }());
     if (layout_.gpus() < gpus_)
       notes << QString("uses %1 of the %2 GPUs (dp*tp*pp*cp)").arg(layout_.gpus()).arg(gpus_);
     QString head = QString("<b>%1</b>: %2 (%3 GPUs). ")

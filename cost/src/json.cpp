@@ -15,6 +15,9 @@ nlohmann::json to_json(const MemoryBreakdown& m) {
           {"total", m.total},
           {"capacity", m.capacity},
           {"cpu_offload", m.cpu_offload},
+          {"host_per_node", m.host_per_node},
+          {"host_capacity", m.host_capacity},
+          {"nvme_per_node", m.nvme_per_node},
           {"stage", m.stage}};
 }
 

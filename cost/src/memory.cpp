@@ -166,6 +166,22 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   r.reserve = c.efficiency.memory_reserve * c.gpu.memory_bytes;
   r.total = r.params + r.grads + r.optimizer + r.activations + r.buffers + r.reserve;
   r.fits = r.total <= r.capacity;
+  if (r.cpu_offload > 0) {
+    // Every GPU of a node offloads its share to the same host (ZeRO-Offload: host RAM;
+    // ZeRO-Infinity with offload_device nvme: the node's NVMe). Pinned staging buffers are
+    // not counted.
+    const double on_node = double(std::min<int64_t>(l.gpus(), std::max<int64_t>(1, c.gpus_per_node)));
+    const bool nvme = l.offload_device == OffloadDevice::Nvme;
+    (nvme ? r.nvme_per_node : r.host_per_node) = r.cpu_offload * on_node;
+    r.host_capacity = c.host.memory_bytes;
+    r.nvme_capacity = c.host.nvme_bytes;
+    const double cap = nvme ? r.nvme_capacity : r.host_capacity;
+    const double need = nvme ? r.nvme_per_node : r.host_per_node;
+    r.fits_host = !(cap > 0) || need <= cap;
+    // NVMe offload with no NVMe in the cluster file: nothing to put it on.
+    if (nvme && !(cap > 0)) r.fits_host = false;
+    r.fits = r.fits && r.fits_host;
+  }
   return r;
 }
 }  // namespace

@@ -60,16 +60,23 @@ double Gpu::peak_flops(DType t) const {
   return 0;
 }
 
-// Calibrated on Korthikanti et al. 2022 Table 5 (A100, Selene) with bench/calibrate_published;
-// see docs/calibration.md. Hopper-class GPUs reach a smaller fraction of their dense peak in
-// large GEMMs (cuBLAS ~700-750 of 989 TFLOP/s bf16 on H100 SXM), hence the lower matmul_max.
+// GEMM and memory-bound efficiencies calibrated on Korthikanti et al. 2022 Table 5 (A100, Selene)
+// with bench/calibrate_published, the intra-node link on nccl-tests (see docs/calibration.md).
+// The generation (gpu.generation, else inferred from the bf16 peak) picks the GEMM defaults:
+// Hopper-class GPUs reach a smaller fraction of their dense peak in large GEMMs (cuBLAS ~700-750
+// of 989 TFLOP/s bf16 on H100 SXM), hence the lower matmul_max.
 Efficiency default_efficiency(const Gpu& gpu) {
   Efficiency e;
-  const bool hopper_class = gpu.peak_flops_bf16 > 600e12;
-  e.matmul_max = hopper_class ? 0.75 : 0.86;
+  const std::string& g = gpu.generation;
+  const bool hopper_class = g == "hopper" || g == "blackwell" ||
+                            (g.empty() && gpu.peak_flops_bf16 > 600e12);
+  e.matmul_max = hopper_class ? 0.75 : 0.84;
   e.matmul_half_dim = 128;
   e.memory_bound = 0.85;
-  e.intra_node_link = 0.65;
+  // NCCL ring on NVLink/NVSwitch: nccl-tests all_reduce_perf on 8 A100 SXM reaches 230-250 GB/s
+  // bus bandwidth of the 300 GB/s per direction (NCCL's own model caps it at 235 GB/s,
+  // src/graph/tuning.cc), 8 H100 SXM without NVLS ~360 of 450: 0.80.
+  e.intra_node_link = 0.80;
   e.inter_node_link = 0.80;
   e.memory_reserve = 0.03;
   // Rashidi et al. 2021 (ISCA, "Enabling Compute-Communication Overlap..."): concurrent NCCL

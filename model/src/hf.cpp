@@ -151,7 +151,7 @@ void read_layer_types(const nlohmann::json& lt, Model& m, Diagnostics& d, const 
   for (const auto& x : lt) {
     if (x == "full_attention") ++full;
     else if (x == "sliding_attention") ++local;
-    else return d.warn(f, "has a layer type parplan does not model (" + x.dump() + "); read as full");
+    else return d.warn(f, "has a layer type parplan does not model (" + detail::ObjectReader::describe(x) + "); read as full");
   }
   if (local == 0) m.sliding_window = 0;
   else if (full == 0) m.sliding_window_pattern = 1;

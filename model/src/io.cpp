@@ -1,9 +1,13 @@
 #include "parplan/model/io.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "presets.hpp"
 
@@ -43,42 +47,128 @@ T load(InputKind kind, const std::string& spec, std::vector<std::string>* warnin
   if (warnings)
     for (auto& w : d.warnings) warnings->push_back("warning: " + w);
   d.throw_if_errors(std::string(kind_name(kind)) + " '" +
-                    (spec.size() > 60 ? spec.substr(0, 57) + "..." : spec) + "'");
+                    brief(spec, 60) + "'");
   return v;
 }
 }  // namespace
 
-std::string read_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw Error("'" + path + "' is a directory; pass a JSON file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open '" + path + "': no such file or not readable; check the path");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+std::string read_file(const std::string& path, uint64_t max_bytes) {
+  const std::string shown = "'" + brief(path, 200) + "'";
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then decides.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR)
+      throw Error("cannot open " + shown + ": no such file; check the path");
+    if (err == EACCES || err == EPERM)
+      throw Error("cannot open " + shown + ": permission denied; check its permissions");
+    throw EnvironmentError("cannot open " + shown + ": " + std::strerror(err));
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw EnvironmentError("cannot stat " + shown + ": " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(shown + " is a directory; pass a file");
+  if (!S_ISREG(st.st_mode))
+    throw Error(shown + " is not a regular file (a device, FIFO or socket); pass a file");
+  if (uint64_t(st.st_size) > max_bytes)
+    throw Error(shown + " is " + std::to_string(st.st_size) + " bytes, over the limit of " +
+                std::to_string(max_bytes) + " bytes for this input; pass the right file");
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  std::string text;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw EnvironmentError("reading " + shown + " failed: " + std::strerror(errno));
+    if (n == 0) break;
+    text.append(buf, size_t(n));
+    if (text.size() > max_bytes)  // it grew while being read
+      throw Error(shown + " is over the limit of " + std::to_string(max_bytes) + " bytes for this input");
+  }
+  return text;
 }
 
-void write_file_atomic(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write '" + path + "': check that its folder exists and is writable");
-    out << text;
-    if (!out.flush()) throw Error("writing '" + path + "' failed (disk full?)");
+namespace {
+[[noreturn]] void throw_write_error(const std::string& path, int err, const std::string& doing) {
+  std::string msg = doing + " '" + brief(path, 200) + "' failed: " + std::strerror(err);
+  switch (err) {
+    case ENOENT: case ENOTDIR:
+      throw Error(msg + "; its folder does not exist, create it or fix the path");
+    case EACCES: case EPERM: case EROFS:
+      throw Error(msg + "; choose a writable location");
+    case EISDIR:
+      throw Error(msg + "; it is a directory, give a file name");
+    case ENOSPC: case EDQUOT:
+      throw EnvironmentError(msg + " (the disk is full); free space or write elsewhere");
+    default:
+      throw EnvironmentError(msg);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw Error("cannot rename '" + tmp + "' to '" + path + "'");
+}
+mode_t current_umask() {
+  mode_t m = ::umask(0);
+  ::umask(m);
+  return m;
+}
+}  // namespace
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty()) throw Error("the output path is empty; name a file");
+  if (fs::is_directory(path, ec))
+    throw Error("'" + brief(path, 200) + "' is a directory; give a file name inside it");
+  // The temporary is a unique sibling (same filesystem, so rename is atomic) and is removed on
+  // every failure.
+  std::string tmpl = path + ".tmp.XXXXXX";
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) throw_write_error(path, errno, "writing");
+  const std::string tmp = tmpl;
+  auto fail = [&](int err, const char* doing) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw_write_error(path, err, doing);
+  };
+  ::fchmod(fd, 0666 & ~current_umask());  // as a plain open(O_CREAT) would
+  for (size_t off = 0; off < text.size();) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(errno, "writing");
+    off += size_t(n);
+  }
+  if (::fsync(fd) != 0) fail(errno, "writing");
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw_write_error(path, err, "writing");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw_write_error(path, err, "replacing");
+  }
 }
 
 nlohmann::json parse_json_text(const std::string& text, const std::string& what) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
+    // The library's message quotes the last token read, which can be megabytes long.
+    std::string why = e.what();
+    for (const char* cut : {"] ", ": "}) {  // "[json.exception...] parse error at line 1, column 5: "
+      auto at = why.find(cut);
+      if (at != std::string::npos) why = why.substr(at + std::strlen(cut));
+    }
     throw Error("malformed JSON in " + what + " at byte " + std::to_string(e.byte) + ": " +
-                e.what() + "; fix the syntax (quotes, commas, braces)");
+                brief(why, 160) + "; fix the syntax (quotes, commas, braces)");
   } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: number overflow
-    throw Error("malformed JSON in " + what + ": " + e.what() + "; use numbers a double can hold");
+    std::string why = e.what();
+    auto at = why.find("] ");
+    if (at != std::string::npos) why = why.substr(at + 2);
+    throw Error("malformed JSON in " + what + ": " + brief(why, 160) +
+                "; use numbers a double can hold");
   }
 }
 
@@ -89,12 +179,12 @@ nlohmann::json resolve_input(InputKind kind, const std::string& spec) {
     throw Error(what + " is empty; pass a preset name, a JSON file or inline JSON");
   if (spec[first] == '{') return parse_json_text(spec, what + " (inline JSON)");
   std::error_code ec;
-  if (std::filesystem::exists(spec, ec)) return parse_json_text(read_file(spec), "'" + spec + "'");
+  if (std::filesystem::exists(spec, ec)) return parse_json_text(read_file(spec), "'" + brief(spec, 200) + "'");
   if (const char* text = detail::find_preset(kind_folder(kind), spec))
     return parse_json_text(text, "preset " + spec);
   if (spec.find('/') != std::string::npos || spec.ends_with(".json"))
-    throw Error("cannot open '" + spec + "': no such file; check the path");
-  throw Error(what + " '" + spec + "' is neither a file nor a preset; presets: " +
+    throw Error("cannot open '" + brief(spec, 200) + "': no such file; check the path");
+  throw Error(what + " '" + brief(spec, 200) + "' is neither a file nor a preset; presets: " +
               join(preset_names(kind)));
 }
 

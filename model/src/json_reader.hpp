@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,20 @@
 #include "parplan/model/error.hpp"
 
 namespace parplan::detail {
+
+// Whether `j` nests arrays/objects more than `limit` levels deep, checked without recursion
+// (copying, comparing or dumping such a value recurses once per level and overflows the stack).
+inline bool nested_deeper_than(const nlohmann::json& j, size_t limit) {
+  std::vector<std::pair<const nlohmann::json*, size_t>> stack{{&j, 0}};
+  while (!stack.empty()) {
+    auto [v, depth] = stack.back();
+    stack.pop_back();
+    if (!v->is_structured()) continue;
+    if (depth >= limit) return true;
+    for (const auto& child : *v) stack.emplace_back(&child, depth + 1);
+  }
+  return false;
+}
 
 class ObjectReader {
  public:
@@ -31,7 +46,7 @@ class ObjectReader {
     if (!std::isfinite(x) || x != std::floor(x)) return type_error(key, "an integer", *v);
     if (x < double(lo) || x > double(hi)) {
       d_.error(field(key), "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                               ", got " + v->dump());
+                               ", got " + describe(*v));
       return;
     }
     out = int64_t(x);
@@ -51,7 +66,7 @@ class ObjectReader {
     bool low_ok = lo_inclusive ? x >= lo : x > lo;
     if (!std::isfinite(x) || !low_ok || x > hi) {
       d_.error(field(key), std::string("must be ") + (lo_inclusive ? ">= " : "> ") + fmt(lo) +
-                               " and <= " + fmt(hi) + ", got " + v->dump());
+                               " and <= " + fmt(hi) + ", got " + describe(*v));
       return;
     }
     out = x * scale;
@@ -69,7 +84,20 @@ class ObjectReader {
       type_error(key, "a string", *v);
       return false;
     }
-    out = v->get<std::string>();
+    const auto& text = v->get_ref<const std::string&>();
+    constexpr size_t kMaxString = 4096;  // names and choices; a longer one is a mistake
+    if (text.size() > kMaxString) {
+      d_.error(field(key), "is " + std::to_string(text.size()) + " bytes long; at most " +
+                               std::to_string(kMaxString) + " (got \"" + brief(text) + "\")");
+      return false;
+    }
+    for (unsigned char c : text)
+      if (c < 0x20 || c == 0x7f) {
+        d_.error(field(key), "must not contain control characters (tabs, newlines, escapes), got \"" +
+                                 brief(text) + "\"");
+        return false;
+      }
+    out = text;
     return true;
   }
   // A string that must be one of the values a parser accepts.
@@ -77,7 +105,7 @@ class ObjectReader {
   void choice(const char* key, T& out, bool required, Parse parse, const char* allowed) {
     std::string s;
     if (!string(key, s, required)) return;
-    if (!parse(s, out)) d_.error(field(key), "unknown value \"" + s + "\"; use one of " + allowed);
+    if (!parse(s, out)) d_.error(field(key), "unknown value \"" + brief(s) + "\"; use one of " + allowed);
   }
   const nlohmann::json* object(const char* key, bool required) {
     const nlohmann::json* v = get(key, required);
@@ -89,6 +117,25 @@ class ObjectReader {
   }
   // Marks a key as known without reading it.
   void skip(const char* key) { seen_.insert(key); }
+
+  // A value as an error message shows it: scalars as JSON (strings cut by brief()), arrays and
+  // objects by size only. Never a recursive dump(): a value nested 100,000 levels deep must not
+  // overflow the stack.
+  static std::string describe(const nlohmann::json& v) {
+    switch (v.type()) {
+      case nlohmann::json::value_t::array:
+        return "an array of " + std::to_string(v.size()) + " elements";
+      case nlohmann::json::value_t::object:
+        return "an object with " + std::to_string(v.size()) + " keys";
+      case nlohmann::json::value_t::string:
+        return "\"" + brief(v.get_ref<const std::string&>()) + "\"";
+      case nlohmann::json::value_t::binary:
+        return "binary data";
+      default:
+        return v.dump();  // null, boolean, number: a few characters
+    }
+  }
+
   // Keys present but never read (nor skipped), in file order.
   std::vector<std::string> unread() const {
     std::vector<std::string> out;
@@ -102,7 +149,7 @@ class ObjectReader {
     if (!ok()) return;
     for (auto it = j_.begin(); it != j_.end(); ++it)
       if (!seen_.count(it.key()))
-        d_.warn(path_ + "." + it.key(), "unknown key, ignored (check the spelling)");
+        d_.warn(path_ + "." + brief(it.key()), "unknown key, ignored (check the spelling)");
   }
 
  private:
@@ -117,7 +164,7 @@ class ObjectReader {
     return &*it;
   }
   void type_error(const char* key, const char* want, const nlohmann::json& v) {
-    d_.error(field(key), std::string("must be ") + want + ", got " + v.dump());
+    d_.error(field(key), std::string("must be ") + want + ", got " + describe(v));
   }
   static std::string fmt(double x) {
     nlohmann::json j = x;

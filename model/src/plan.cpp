@@ -21,9 +21,21 @@ Plan plan_from_json(const nlohmann::json& j, Diagnostics& d) {
   if (const auto* v = r.object("cluster", true)) p.cluster = cluster_from_json(*v, d, "plan.cluster");
   if (const auto* v = r.object("train", true)) p.training = training_from_json(*v, d, "plan.train");
   if (const auto* v = r.object("layout", true)) p.layout = layout_from_json(*v, d, "plan.layout");
-  if (const auto* v = r.object("prediction", false)) p.prediction = *v;
+  // Kept as JSON (copied, later dumped): bounded depth, checked without recursion.
+  constexpr size_t kMaxDepth = 32;
+  if (const auto* v = r.object("prediction", false)) {
+    if (detail::nested_deeper_than(*v, kMaxDepth))
+      d.error("plan.prediction", "nests deeper than " + std::to_string(kMaxDepth) + " levels; regenerate the plan");
+    else
+      p.prediction = *v;
+  }
   r.skip("rules");
-  if (j.is_object() && j.contains("rules") && j["rules"].is_array()) p.rules = j["rules"];
+  if (j.is_object() && j.contains("rules") && j["rules"].is_array()) {
+    if (detail::nested_deeper_than(j["rules"], kMaxDepth))
+      d.error("plan.rules", "nests deeper than " + std::to_string(kMaxDepth) + " levels; regenerate the plan");
+    else
+      p.rules = j["rules"];
+  }
   r.skip("evaluated");
   r.skip("feasible");
   r.skip("search_time_s");

@@ -209,12 +209,9 @@ nlohmann::json calibrate(const CalibrateOptions& o, const std::string& exe,
   if (o.out.empty()) throw Error("--out is required");
   nlohmann::json cfg = {{"mode", "calibrate"}, {"out", o.out}, {"dtype", o.dtype},
                         {"timeout_s", o.timeout_s}, {"backend", o.backend}, {"name", o.name}};
-  StoreServer store(o.nproc, std::chrono::milliseconds(int64_t(o.timeout_s * 1000)));
-  auto err_dir = (fs::temp_directory_path() / ("parplan-calib-" + std::to_string(getpid()))).string();
-  spawn_local(exe, worker_args, o.nproc, store.port(),
-              {{"PARPLAN_WORKER_CONFIG", cfg.dump()}, {"PARPLAN_STORE_HOSTED", "1"}},
-              o.timeout_s + 1, err_dir);
-  fs::remove_all(err_dir);
+  LocalRendezvous rdzv;  // private dir: the ranks' FileStore and error files (no socket)
+  spawn_local(exe, worker_args, o.nproc, 0, rdzv.env({{"PARPLAN_WORKER_CONFIG", cfg.dump()}}),
+              o.timeout_s + 1, rdzv.dir());
   return parse_json_text(read_file(o.out), o.out);
 }
 

@@ -5,9 +5,9 @@
 #include <functional>
 #include <sstream>
 
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if defined(PARPLAN_TORCH_CUDA) && defined(USE_C10D_NCCL)
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #define PARPLAN_C10D_NCCL 1
@@ -17,6 +17,7 @@
 #include "device.hpp"
 #include "parplan/model/error.hpp"
 #include "parplan/runtime/nccl.hpp"
+#include "tcp_store.hpp"
 #include "trace.hpp"
 
 namespace parplan::runtime {
@@ -261,6 +262,43 @@ void Group::barrier() {
   all_reduce(torch::zeros({1}));
 }
 
+namespace {
+
+std::string short_message(const std::exception& e) {
+  std::string msg = e.what();
+  auto nl = msg.find("\nException raised from");
+  if (nl != std::string::npos) msg.resize(nl);
+  return brief(msg, 300);
+}
+
+// The rendezvous store. Local launches: a FileStore in the launcher's private 0700 directory (no
+// socket at all). Cluster launches: rank 0 hosts a BoundTcpStore on MASTER_ADDR:MASTER_PORT (that
+// address only), and a client must present PARPLAN_RUN_SECRET. Every key carries the run's
+// secret, so a process that reaches the store cannot join or overwrite this run's keys.
+c10::intrusive_ptr<c10d::Store> make_store(const CommOptions& o) {
+  c10::intrusive_ptr<c10d::Store> store;
+  const std::string where = "rank " + std::to_string(o.rank) + ": ";
+  if (!o.store_file.empty()) {
+    try {
+      store = c10::make_intrusive<c10d::FileStore>(o.store_file, o.world_size);
+      store->setTimeout(o.timeout);
+    } catch (const std::exception& e) {
+      throw EnvironmentError(where + "cannot open the local rendezvous file '" + o.store_file +
+                             "': " + short_message(e));
+    }
+  } else {
+    // Rank 0 listens on MASTER_ADDR only (PARPLAN_STORE_BIND overrides, e.g. 0.0.0.0 when asked).
+    const char* bind = std::getenv("PARPLAN_STORE_BIND");
+    store = c10::make_intrusive<BoundTcpStore>(o.master_addr, o.master_port, o.host_store,
+                                               bind && *bind ? std::string(bind) : o.master_addr,
+                                               o.secret, o.timeout);
+  }
+  if (o.secret.empty()) return store;
+  return c10::make_intrusive<c10d::PrefixStore>("parplan-" + o.secret, store);
+}
+
+}  // namespace
+
 struct Communicator::Impl {
   CommOptions opts;
   c10::intrusive_ptr<c10d::Store> store;
@@ -322,18 +360,7 @@ Communicator::Communicator(const CommOptions& o) : impl_(std::make_shared<Impl>(
       (o.backend == "nccl" || (o.backend == "auto" && nccl_usable(nullptr, o.local_rank))) ? "nccl" : "gloo";
   // NCCL: this rank computes on cuda:LOCAL_RANK; Gloo: on the CPU.
   select_device(impl_->backend == "nccl", o.local_rank);
-  c10d::TCPStoreOptions so;
-  so.port = uint16_t(o.master_port);
-  so.isServer = o.host_store;
-  so.numWorkers = o.world_size;
-  so.waitWorkers = false;
-  so.timeout = o.timeout;
-  try {
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
-  } catch (const std::exception& e) {
-    throw Error("rank " + std::to_string(o.rank) + ": cannot reach the rendezvous store at " +
-                o.master_addr + ":" + std::to_string(o.master_port) + ": " + e.what());
-  }
+  impl_->store = make_store(o);
   std::vector<int> all(size_t(o.world_size));
   for (int r = 0; r < o.world_size; ++r) all[size_t(r)] = r;
   impl_->world = impl_->make("world", all);
@@ -349,23 +376,6 @@ void Communicator::set_trace(TraceRecorder* t) {
   impl_->trace = t;
   for (auto* g : impl_->groups) g->trace = t;
 }
-
-struct StoreServer::Impl {
-  c10::intrusive_ptr<c10d::TCPStore> store;
-};
-
-StoreServer::StoreServer(int world_size, std::chrono::milliseconds timeout)
-    : impl_(std::make_unique<Impl>()) {
-  c10d::TCPStoreOptions so;
-  so.port = 0;
-  so.isServer = true;
-  so.numWorkers = world_size + 1;
-  so.waitWorkers = false;
-  so.timeout = timeout;
-  impl_->store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
-}
-StoreServer::~StoreServer() = default;
-int StoreServer::port() const { return impl_->store->getPort(); }
 
 bool nccl_usable(std::string* why, int local_rank) {
   std::string probe;
@@ -390,7 +400,11 @@ CommOptions comm_options(const RankEnv& env, double timeout_s, const std::string
   co.master_addr = env.master_addr;
   co.master_port = env.master_port;
   co.local_rank = env.local_rank;
-  co.host_store = env.rank == 0 && !std::getenv("PARPLAN_STORE_HOSTED");
+  const char* file = std::getenv("PARPLAN_STORE_FILE");
+  const char* secret = std::getenv("PARPLAN_RUN_SECRET");
+  co.store_file = file ? file : "";
+  co.secret = secret ? secret : "";
+  co.host_store = env.rank == 0 && co.store_file.empty();
   co.timeout = std::chrono::milliseconds(int64_t(timeout_s * 1000));
   co.backend = backend;
   return co;

@@ -67,7 +67,9 @@ struct CommOptions {
   int local_rank = 0;  // NCCL: this rank uses cuda:local_rank
   std::string master_addr = "127.0.0.1";
   int master_port = 0;
-  bool host_store = false;  // rank 0 hosts the TCPStore unless the launcher already does
+  bool host_store = false;  // rank 0 hosts the TCPStore (cluster launches)
+  std::string store_file;   // local launches: a c10d FileStore in the launcher's private dir
+  std::string secret;       // prefixes every store key (PARPLAN_RUN_SECRET); empty: none
   std::chrono::milliseconds timeout{60000};
   std::string backend = "auto";
 };
@@ -90,18 +92,6 @@ class Communicator {
 
  private:
   std::shared_ptr<Impl> impl_;
-};
-
-// Hosts a TCPStore on 127.0.0.1 on a free port for locally spawned ranks; port() to pass on.
-class StoreServer {
- public:
-  explicit StoreServer(int world_size, std::chrono::milliseconds timeout);
-  ~StoreServer();
-  int port() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
 };
 
 // Whether NCCL can be used (CUDA LibTorch with c10d NCCL and a GPU for this local rank); `why`

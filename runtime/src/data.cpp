@@ -16,6 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A text or token file is read whole into memory; beyond 16 GiB use a bigger machine.
+constexpr uint64_t kMaxDataBytes = uint64_t(16) << 30;
+
 std::vector<char32_t> utf8_decode(const std::string& s, const std::string& what) {
   std::vector<char32_t> out;
   out.reserve(s.size());
@@ -56,7 +59,7 @@ void utf8_append(std::string& s, char32_t cp) {
 }
 
 std::vector<uint16_t> read_bin(const fs::path& p) {
-  std::string bytes = read_file(p.string());
+  std::string bytes = read_file(p.string(), kMaxDataBytes);
   if (bytes.size() % 2) throw Error(p.string() + ": odd size; not a uint16 token file");
   std::vector<uint16_t> v(bytes.size() / 2);
   for (size_t i = 0; i < v.size(); ++i)
@@ -78,7 +81,7 @@ std::string to_bytes(const std::vector<uint16_t>& v) {
 Dataset dataset_from_text(const std::string& text_path) {
   if (!fs::is_regular_file(text_path))
     throw Error("data file '" + text_path + "' does not exist (pass --data FILE)");
-  auto cps = utf8_decode(read_file(text_path), text_path);
+  auto cps = utf8_decode(read_file(text_path, kMaxDataBytes), text_path);
   if (cps.size() < 100) throw Error(text_path + ": too little text to train on");
   Dataset d;
   d.source = text_path;

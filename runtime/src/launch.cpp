@@ -5,12 +5,19 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
+#include "checkpoint.hpp"
 #include "comm.hpp"
+#include "path_lock.hpp"
 #include "parplan/model/io.hpp"
+#include "parplan/runtime/fault_hooks.hpp"
 #include "parplan/runtime/launcher.hpp"
 #include "parplan/runtime/run.hpp"
 #include "trainer.hpp"
+
+// Fault injection (tests only): nullptr in every binary that does not install a hook.
+parplan::runtime::FaultHook parplan::runtime::fault_hook = nullptr;
 
 namespace parplan::runtime {
 namespace fs = std::filesystem;
@@ -21,29 +28,39 @@ nlohmann::json run(const RunOptions& in, const std::string& exe,
                    const std::vector<std::string>& worker_args) {
   RunOptions o = in;
   if (o.plan.empty()) throw Error("--plan is required");
-  Plan plan = load_plan(o.plan);
   if (o.data.empty()) throw Error("--data is required (a UTF-8 text file or a `parplan prepare` directory)");
-  if (!fs::exists(o.data)) throw Error("data file '" + o.data + "' does not exist");
-  if (o.steps < 1) throw Error("--steps must be >= 1");
-  if (o.timeout_s <= 0) throw Error("--timeout-s must be > 0");
-  if (o.backend != "auto" && o.backend != "gloo" && o.backend != "nccl")
-    throw Error("--backend must be auto, gloo or nccl");
+  validate_run_options(o);
+  Plan plan = load_plan(o.plan);
+  std::error_code ec;
+  if (!fs::exists(o.data, ec)) throw Error("data file '" + brief(o.data, 200) + "' does not exist; check --data");
   auto rank_env = detect_rank_env(current_environment());
   int nproc = rank_env ? rank_env->world_size : (o.nproc > 0 ? o.nproc : int(plan.layout.gpus()));
   for (auto& w : check_runnable(plan, nproc)) std::cerr << "warning: " << w << "\n";
   o.plan = to_json(plan).dump();  // ranks read the same plan, whatever its source
+
+  // One run per --out and --ckpt-dir at a time (rank 0 of a cluster launch holds the locks).
+  std::optional<PathLock> out_lock, ckpt_lock;
+  if (!rank_env || rank_env->rank == 0) {
+    if (!o.out.empty() && fs::path(o.out).has_parent_path()) {
+      fs::create_directories(fs::path(o.out).parent_path(), ec);
+      if (ec) throw Error("cannot create the folder of --out '" + brief(o.out, 200) + "': " + ec.message());
+    }
+    if (!o.out.empty()) out_lock.emplace(o.out + ".lock", "--out " + brief(o.out, 200));
+    if (!o.ckpt_dir.empty()) {
+      fs::create_directories(o.ckpt_dir, ec);
+      if (ec) throw Error("cannot create --ckpt-dir '" + brief(o.ckpt_dir, 200) + "': " + ec.message());
+      ckpt_lock.emplace((fs::path(o.ckpt_dir) / ".lock").string(), "--ckpt-dir " + brief(o.ckpt_dir, 200));
+    }
+  }
+  // Resume problems (steps already done, other settings, damaged files) before any rank starts.
+  check_checkpoint_dir(o, run_settings(o, plan, nproc), !rank_env);
   if (rank_env) return train_rank(o);  // torchrun / mpiexec / srun started this process
 
-  StoreServer store(nproc, std::chrono::milliseconds(int64_t(o.timeout_s * 1000)));
   nlohmann::json cfg = to_json(o);
   cfg["mode"] = "train";
-  auto err_dir = (o.out.empty() ? fs::temp_directory_path() / ("parplan-" + std::to_string(getpid()))
-                                : fs::path(o.out).replace_extension("errors"))
-                     .string();
-  spawn_local(exe, worker_args, nproc, store.port(),
-              {{"PARPLAN_WORKER_CONFIG", cfg.dump()}, {"PARPLAN_STORE_HOSTED", "1"}},
-              o.timeout_s + 1, err_dir);
-  fs::remove_all(err_dir);
+  LocalRendezvous rdzv;  // private 0700 dir: the ranks' FileStore and error files; no socket
+  spawn_local(exe, worker_args, nproc, 0, rdzv.env({{"PARPLAN_WORKER_CONFIG", cfg.dump()}}),
+              o.timeout_s + 1, rdzv.dir());
   if (o.out.empty()) return {};
   return parse_json_text(read_file(o.out), o.out);
 }
@@ -63,11 +80,24 @@ int worker_main() {
     return 0;
   } catch (const std::exception& e) {
     std::string msg = e.what();
+    int code = 1;  // an unexpected exception: a bug (docs/errors.md)
+    if (dynamic_cast<const EnvironmentError*>(&e)) {
+      code = 3;
+    } else if (dynamic_cast<const Error*>(&e)) {
+      code = 2;
+    } else if (dynamic_cast<const std::bad_alloc*>(&e)) {
+      code = 3;
+      msg = "out of memory: the model, batch or threads do not fit this machine";
+    } else {
+      auto nl = msg.find("\nException raised from");  // c10::Error's C++ stack trace
+      if (nl != std::string::npos) msg.resize(nl);
+      msg = "internal error (please report): " + brief(msg, 400);
+    }
     std::cerr << "[rank " << rank << "] error: " << msg << "\n" << std::flush;
     if (const char* f = std::getenv("PARPLAN_ERROR_FILE")) std::ofstream(f) << msg << "\n";
     // Skip destructors: process groups with a dead peer can block while shutting down.
     std::cout.flush();
-    _exit(dynamic_cast<const Error*>(&e) ? 2 : 1);
+    _exit(code);
   }
 }
 

@@ -1,6 +1,14 @@
 // RunOptions <-> JSON (how `parplan run` hands its options to the ranks it spawns).
 #include "parplan/runtime/run.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+#include <utility>
+
+#include "parplan/model/error.hpp"
+
 namespace parplan::runtime {
 
 nlohmann::json to_json(const RunOptions& o) {
@@ -37,6 +45,70 @@ RunOptions run_options_from_json(const nlohmann::json& j) {
   o.threads = j.value("threads", o.threads);
   o.quiet = j.value("quiet", o.quiet);
   return o;
+}
+
+}  // namespace parplan::runtime
+
+namespace parplan::runtime {
+
+namespace {
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (size_t k = 1; k < n; ++k) {
+      auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;  // overlong, out of range or a surrogate
+    i += n;
+  }
+  return true;
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw Error(message);
+}
+}  // namespace
+
+void validate_run_options(const RunOptions& o) {
+  for (auto [name, value] : {std::pair<const char*, const std::string*>{"--plan", &o.plan},
+                             {"--data", &o.data}, {"--out", &o.out}, {"--ckpt-dir", &o.ckpt_dir},
+                             {"--trace-dir", &o.trace_dir}, {"--prompt", &o.prompt},
+                             {"--backend", &o.backend}})
+    require(valid_utf8(*value), std::string(name) + " '" + brief(*value) +
+                                    "' is not valid UTF-8; pass it as UTF-8 text");
+  std::error_code ec;
+  require(o.out.empty() || !std::filesystem::is_directory(o.out, ec),
+          "--out '" + brief(o.out, 200) + "' is a directory; name the measured.json file to write");
+  require(o.steps >= 1 && o.steps <= 1000000000, "--steps must be between 1 and 1e9, got " + std::to_string(o.steps));
+  require(o.log_interval >= 0, "--log-interval must be >= 0 (0: no per-step log)");
+  require(o.eval_interval >= 0, "--eval-interval must be >= 0 (0: evaluate at the end only)");
+  require(o.eval_iters >= 0 && o.eval_iters <= 1000000, "--eval-iters must be between 0 and 1e6");
+  require(std::isfinite(o.lr) && o.lr >= 0,
+          "--lr must be a finite number > 0; leave it out to use the plan's train.learning_rate");
+  require(std::isfinite(o.timeout_s) && o.timeout_s > 0 && o.timeout_s <= 7 * 86400,
+          "--timeout-s must be a finite number of seconds > 0 and <= 604800 (a week)");
+  require(std::isfinite(o.bucket_mb) && o.bucket_mb > 0 && o.bucket_mb <= 1e6,
+          "--bucket-mb must be a finite number > 0 and <= 1e6 (MB)");
+  require(o.backend == "auto" || o.backend == "gloo" || o.backend == "nccl",
+          "--backend must be auto, gloo or nccl, got '" + brief(o.backend) + "'");
+  require(o.nproc >= 0 && o.nproc <= 1024, "--nproc must be between 1 and 1024 local ranks");
+  require(o.ckpt_interval >= 0, "--ckpt-interval must be >= 1 (checkpoint every N steps)");
+  require(o.ckpt_dir.empty() || o.ckpt_interval > 0 || o.resume,
+          "--ckpt-dir needs --ckpt-interval N (checkpoint every N steps)");
+  require(o.ckpt_interval == 0 || !o.ckpt_dir.empty(), "--ckpt-interval needs --ckpt-dir (where to write them)");
+  require(o.sample_tokens >= 0 && o.sample_tokens <= 1000000, "--sample-tokens must be between 0 and 1e6");
+  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  require(o.threads >= 0 && o.threads <= cores,
+          "--threads " + std::to_string(o.threads) + ": use 1 to " + std::to_string(cores) +
+              " (this machine's cores), or 0 for cores / ranks");
 }
 
 }  // namespace parplan::runtime

@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "blas_info.hpp"
+#include "checkpoint.hpp"
 #include "comm.hpp"
 #include "device.hpp"
 #include "dp_overlap.hpp"
@@ -25,6 +26,7 @@
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/runtime/data.hpp"
+#include "parplan/runtime/fault_hooks.hpp"
 #include "parplan/runtime/launcher.hpp"
 #include "context_parallel.hpp"
 #include "expert_parallel.hpp"
@@ -118,20 +120,6 @@ std::vector<MicroBatch> make_microbatches(const std::vector<uint16_t>& data,
   return out;
 }
 
-void fault_injection(int rank, int64_t step) {
-  const char* f = std::getenv("PARPLAN_FAULT_KILL");  // "rank:step", for the fault tests
-  if (!f) return;
-  int r = -1;
-  long s = -1;
-  if (std::sscanf(f, "%d:%ld", &r, &s) == 2 && r == rank && s == step) raise(SIGKILL);
-}
-
-std::string step_dir(const std::string& ckpt, int64_t step) {
-  char b[32];
-  std::snprintf(b, sizeof b, "step_%08ld", long(step));
-  return (fs::path(ckpt) / b).string();
-}
-
 }  // namespace
 
 nlohmann::json train_rank(const RunOptions& o) {
@@ -143,14 +131,14 @@ nlohmann::json train_rank(const RunOptions& o) {
   const auto& M = plan.model;
   const auto& Tr = plan.training;
 
+  validate_run_options(o);  // also here: torchrun/mpiexec/srun start ranks without the launcher
   int threads = o.threads > 0 ? int(o.threads)
                               : std::max(1, int(std::thread::hardware_concurrency()) /
                                                 std::max(1, env.local_world_size));
   at::set_num_threads(threads);
   set_blas_threads(threads);  // OpenBLAS's pthread pool is not LibTorch's
 
-  if (const char* h = std::getenv("PARPLAN_FAULT_HANG"); h && std::atoi(h) == env.rank)
-    std::this_thread::sleep_for(std::chrono::hours(1));  // a rank that never joins (fault tests)
+  fault_point(FaultPoint::BeforeJoin, env.rank, 0);
   Communicator comm(comm_options(env, o.timeout_s, o.backend));  // NCCL: selects cuda:LOCAL_RANK as device(); Gloo: the CPU
 
   // Ranks in Megatron's order, tp fastest: rank = tp + TP * (cp + CP * (dp + DP * pp)).
@@ -268,25 +256,15 @@ nlohmann::json train_rank(const RunOptions& o) {
     return mbs;
   };
 
-  // Resume.
-  int64_t start = 0;
-  if (o.resume) {
-    if (o.ckpt_dir.empty()) throw Error("--resume needs --ckpt-dir");
-    auto latest = fs::path(o.ckpt_dir) / "latest";
-    if (fs::exists(latest)) {
-      start = std::stoll(read_file(latest.string()));
-      auto dir = step_dir(o.ckpt_dir, start);
-      auto saved_plan = parse_json_text(read_file(dir + "/plan.json"), dir + "/plan.json");
-      if (saved_plan.at("layout") != to_json(plan).at("layout") ||
-          saved_plan.at("model") != to_json(plan).at("model"))
-        throw Error("checkpoint " + dir + " was written for a different plan (model or layout differ)");
-      std::vector<torch::Tensor> st;
-      torch::load(st, dir + "/rank_" + std::to_string(c.rank) + ".pt");
-      opt.load_state(st);
-      if (logger) std::cout << "resumed from " << dir << " (step " << start << ")\n";
-    } else if (logger) {
-      std::cout << "no checkpoint in " << o.ckpt_dir << "; starting from step 0\n";
-    }
+  // Resume: the checkpoint's settings, sizes, checksums and this rank's identity are verified.
+  const nlohmann::json settings = run_settings(o, plan, env.world_size);
+  const RankIdentity identity{c.rank, env.world_size};
+  int64_t start = check_checkpoint_dir(o, settings, false);
+  if (start > 0) {
+    opt.load_state(load_checkpoint(o.ckpt_dir, start, identity, settings));
+    if (logger) std::cout << "resumed from " << o.ckpt_dir << " (step " << start << ")\n";
+  } else if (o.resume && logger) {
+    std::cout << "no checkpoint in " << o.ckpt_dir << "; starting from step 0\n";
   }
 
   auto world_sum = [&](double v) {
@@ -337,7 +315,7 @@ nlohmann::json train_rank(const RunOptions& o) {
     auto t0 = Clock::now();
     opt.begin_step(int(mbs.size()));
     double loss = stage.train(mbs, sched);
-    fault_injection(c.rank, step);
+    fault_point(FaultPoint::AfterTrainStep, c.rank, step);
     phase_peak(peak_fb);
     {
       TraceScope ts(trace.on ? &trace : nullptr, "gradient reduction (wait)", "compute");
@@ -352,6 +330,11 @@ nlohmann::json train_rank(const RunOptions& o) {
     phase_peak(peak_opt);
     peak_rss = memory::peak_rss_bytes();
     double mean_loss = world_sum(loss_owner ? loss / (L.dp * L.cp) : 0.0);
+    if (!std::isfinite(mean_loss))  // every rank sees the same sum and stops here
+      throw Error("step " + std::to_string(step) + ": the loss is " +
+                  (std::isnan(mean_loss) ? "nan" : mean_loss > 0 ? "inf" : "-inf") +
+                  " (training diverged) at learning rate " + fmt("%g", adam.lr) +
+                  "; lower --lr (or train.learning_rate in the plan)");
     device_synchronize();  // CUDA: the step's kernels are done before the clock stops
     double dt = seconds_since(t0);
     if (trace.on) {
@@ -384,17 +367,8 @@ nlohmann::json train_rank(const RunOptions& o) {
     }
     if (!o.ckpt_dir.empty() && o.ckpt_interval > 0 &&
         ((step + 1) % o.ckpt_interval == 0 || step == o.steps - 1)) {
-      auto dir = step_dir(o.ckpt_dir, step + 1);
-      fs::create_directories(dir);
-      auto file = dir + "/rank_" + std::to_string(c.rank) + ".pt";
-      torch::save(opt.state(), file + ".tmp");
-      fs::rename(file + ".tmp", file);  // atomic: a reader sees the old file or the whole new one
-      world.barrier();
-      if (c.rank == 0) {
-        write_file_atomic(dir + "/plan.json", to_json(plan).dump(1) + "\n");
-        write_file_atomic((fs::path(o.ckpt_dir) / "latest").string(), std::to_string(step + 1) + "\n");
-      }
-      world.barrier();
+      fault_point(FaultPoint::BeforeCheckpoint, c.rank, step + 1);
+      save_checkpoint(o.ckpt_dir, step + 1, identity, opt.state(), settings, [&] { world.barrier(); });
     }
   }
 
@@ -447,7 +421,9 @@ nlohmann::json train_rank(const RunOptions& o) {
   auto trace_dir = o.trace_dir;
   if (trace_dir.empty() && !o.out.empty()) trace_dir = fs::path(o.out).replace_extension("trace").string();
   if (!trace_dir.empty() && !trace.events.empty()) {
-    fs::create_directories(trace_dir);
+    std::error_code ec;
+    fs::create_directories(trace_dir, ec);
+    if (ec) throw EnvironmentError("cannot create the trace directory " + trace_dir + ": " + ec.message());
     write_file_atomic((fs::path(trace_dir) / ("trace_rank" + std::to_string(c.rank) + ".json")).string(),
                       trace.to_json().dump() + "\n");
   }
@@ -535,8 +511,10 @@ nlohmann::json train_rank(const RunOptions& o) {
       {"seed", o.seed},
   };
   if (!o.out.empty()) {
-    if (fs::path(o.out).has_parent_path()) fs::create_directories(fs::path(o.out).parent_path());
-    write_file_atomic(o.out, out.dump(1) + "\n");
+    std::error_code ec;
+    if (fs::path(o.out).has_parent_path()) fs::create_directories(fs::path(o.out).parent_path(), ec);
+    if (ec) throw EnvironmentError("cannot create the folder of --out " + o.out + ": " + ec.message());
+    write_file_atomic(o.out, out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   }
   return out;
 }

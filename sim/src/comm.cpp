@@ -270,7 +270,11 @@ void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective o
             g.inbox[static_cast<size_t>((me + k) % n)]->put_async(&payload, msg_size(chunk)));
         comms.messages++;
       }
-      for (int k = 1; k < n; ++k) g.inbox[static_cast<size_t>(me)]->get<int>();
+      // Every receive posted at once: the n - 1 incoming flows run concurrently (a blocking get
+      // per peer would let only one in at a time and serialise the NIC and NVLink parts).
+      std::vector<int*> got(static_cast<size_t>(n - 1), nullptr);
+      for (int k = 1; k < n; ++k)
+        outs.push_back(g.inbox[static_cast<size_t>(me)]->get_async<int>(&got[size_t(k - 1)]));
       for (auto& o : outs) o->wait();
       return;
     }

@@ -13,7 +13,7 @@ nlohmann::json to_json(const SimResult& r, bool with_trace) {
                      {"compute_s", k.compute_s},
                      {"exposed_comm_s", k.exposed_comm_s},
                      {"exposed_comm_by_kind_s",
-                      {{"tp", k.tp_s}, {"cp", k.cp_s}, {"pp", k.pp_s}, {"dp", k.dp_s}}},
+                      {{"tp", k.tp_s}, {"cp", k.cp_s}, {"ep", k.ep_s}, {"pp", k.pp_s}, {"dp", k.dp_s}}},
                      {"bubble_s", k.bubble_s},
                      {"idle_s", k.idle_s},
                      {"end_s", k.end_s}});
@@ -50,6 +50,7 @@ SimResult sim_result_from_json(const nlohmann::json& j) {
       const auto& e = k["exposed_comm_by_kind_s"];
       x.tp_s = e.value("tp", 0.0);
       x.cp_s = e.value("cp", 0.0);
+      x.ep_s = e.value("ep", 0.0);
       x.pp_s = e.value("pp", 0.0);
       x.dp_s = e.value("dp", 0.0);
     }

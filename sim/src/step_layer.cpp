@@ -15,7 +15,11 @@ void StepSim::serve(Rank&, Stream& s) {
     Job j = s.queue.front();
     s.queue.pop_front();
     if (j.stop) return;
-    detail::run_collective(comms_, *j.group, j.me, j.op, j.bytes, j.algo);
+    const double t0 = now();
+    detail::run_collective(comms_, *j.group, j.me, j.op, j.bytes * j.count, j.algo);
+    if (j.count > 1)
+      sg4::this_actor::sleep_for((j.count - 1) * detail::latency_s(j.op, j.algo, *j.group));
+    s.busy_s += now() - t0;
     s.done->release();
   }
 }

@@ -49,6 +49,7 @@ StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& op
                   (nvlink || nodes == 1) && (l.cp == 1 || pl.cp.per_node == 1) &&
                   (l.dp == 1 || pl.dp.per_node == 1) && (l.pp == 1 || pl.pp.per_node == 1);
   lanes_ = tp_exclusive_ && (nodes == 1 || c.inter.nics_per_node >= c.gpus_per_node);
+  ep_init();
 }
 
 void StepSim::setup() {
@@ -98,6 +99,7 @@ void StepSim::setup() {
       }
     }
   }
+  ep_groups();
   // Algorithms, as the cost model picks them for each group's shape.
   const Cluster& c = plan_.cluster;
   const Rank& r0 = *ranks_[0];
@@ -126,6 +128,8 @@ void StepSim::setup() {
       sg4::Actor::create("cp" + id, r->host, [this, r] { serve(*r, r->cp_stream); });
     if (r->full && r->dpg && plan_.layout.zero >= 3)
       sg4::Actor::create("z3" + id, r->host, [this, r] { serve(*r, r->z3_stream); });
+    if (r->full && r->epg && ep_overlap_)
+      sg4::Actor::create("ep" + id, r->host, [this, r] { serve(*r, r->ep_stream); });
   }
 }
 
@@ -139,7 +143,7 @@ SimResult StepSim::results() {
   for (auto& rk : ranks_) {
     if (!rk->full) continue;
     RankResult r = rk->res;
-    r.exposed_comm_s = r.tp_s + r.cp_s + r.pp_s + r.dp_s;
+    r.exposed_comm_s = r.tp_s + r.cp_s + r.ep_s + r.pp_s + r.dp_s;
     r.bubble_s = std::max(0.0, pipe_end - rk->pipe_busy);
     r.idle_s = std::max(0.0, step - r.compute_s - r.exposed_comm_s - r.bubble_s);
     out.ranks.push_back(r);
@@ -161,10 +165,18 @@ void StepSim::run_op(Rank& r, const detail::PipeOp& op, bool last_backward_of_ch
   if (op.forward) {
     if (embed) exec(r, w_.embedding_s * share, name + " embedding");
     if (gran_ == Granularity::Chunk) {
+      const int ne = ep_layers(r, op.chunk, 0, L_);
+      ep_start(r, true, ne);
       exec(r, L_ * w_.layer.fwd_s, name);
       tp_block(r, r.tpg ? L_ * w_.tp_fwd_collectives : 0);
+      ep_finish(r, true, ne, L_ * w_.layer.fwd_s);
     } else {
-      for (int i = 0; i < L_; ++i) layer_forward(r, name, i == 0, i == L_ - 1);
+      for (int i = 0; i < L_; ++i) {
+        const int ne = ep_layers(r, op.chunk, i, 1);
+        ep_start(r, true, ne);
+        layer_forward(r, name, i == 0, i == L_ - 1);
+        ep_finish(r, true, ne, w_.layer.fwd_s);
+      }
     }
     if (head) exec(r, w_.logits_s * share, name + " logits");
     return;
@@ -173,12 +185,20 @@ void StepSim::run_op(Rank& r, const detail::PipeOp& op, bool last_backward_of_ch
   // ZeRO-2/3 keep a gradient shard only: reduce-scatter after every micro-batch; otherwise the
   // buckets are reduced during the last micro-batch's backward.
   const bool reduce = r.dpg && (plan_.layout.zero >= 2 || last_backward_of_chunk);
+  const double bwd_s = w_.layer.recompute_s + w_.layer.bwd_s;
   if (gran_ == Granularity::Chunk && !reduce) {
-    exec(r, L_ * (w_.layer.recompute_s + w_.layer.bwd_s), name);
+    const int ne = ep_layers(r, op.chunk, 0, L_);
+    ep_start(r, false, ne);
+    exec(r, L_ * bwd_s, name);
     tp_block(r, r.tpg ? L_ * w_.tp_bwd_collectives : 0);
+    ep_finish(r, false, ne, L_ * bwd_s);
   } else {
     for (int i = 0; i < L_; ++i) {
+      // Backward runs the chunk's layers last to first.
+      const int ne = ep_layers(r, op.chunk, L_ - 1 - i, 1);
+      ep_start(r, false, ne);
       layer_backward(r, name, i == 0, i == L_ - 1);
+      ep_finish(r, false, ne, bwd_s);
       // Buckets overlap the rest of the backward pass.
       if (reduce) grads_ready(r, layer_grad_bytes_, i == L_ - 1 && op.chunk == 0);
     }
@@ -211,7 +231,7 @@ void StepSim::run_rank(Rank& r) {
   }
   flush(r);
   r.pipe_end = now();
-  r.pipe_busy = r.res.compute_s + r.res.tp_s + r.res.cp_s + r.res.pp_s + r.res.dp_s;
+  r.pipe_busy = r.res.compute_s + r.res.tp_s + r.res.cp_s + r.res.ep_s + r.res.pp_s + r.res.dp_s;
   if (r.dpg) {
     grads_ready(r, 0, true);
     flush(r);
@@ -228,6 +248,7 @@ void StepSim::run_rank(Rank& r) {
     for (Rank* g : r.ghosts) g->dp_stream.push(stop);
   }
   if (r.cpg) r.cp_stream.push(stop);
+  if (r.epg && ep_overlap_) r.ep_stream.push(stop);
   if (r.dpg && plan_.layout.zero >= 3) r.z3_stream.push(stop);
   // Gradient-norm all-reduce of the optimizer step synchronises every rank.
   flush(r);

@@ -2,7 +2,8 @@
 // The step simulation's state (internal to sim/): one actor per simulated GPU runs its pipeline
 // stage's schedule; communication streams are actors too. The member functions live in
 // step_sim.cpp (setup, one rank's schedule, results), step_layer.cpp (per-layer work: TP, CP and
-// ZeRO-3 collectives, DP gradient buckets) and step_pipe.cpp (pipeline transfers).
+// ZeRO-3 collectives, DP gradient buckets), step_moe.cpp (expert-parallel all-to-alls) and
+// step_pipe.cpp (pipeline transfers).
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -37,12 +38,14 @@ struct Job {
   int me = 0;
   Algorithm algo = Algorithm::Ring;
   bool stop = false;
+  int count = 1;  // collectives of `bytes` each, run as one flow set (see StepSim::tp_coll)
 };
 
 struct Stream {
   std::deque<Job> queue;
   sg4::SemaphorePtr ready = sg4::Semaphore::create(0);
   sg4::SemaphorePtr done = sg4::Semaphore::create(0);
+  double busy_s = 0;  // seconds spent running jobs so far
   void push(const Job& j) {
     queue.push_back(j);
     ready->release();
@@ -54,9 +57,11 @@ struct Rank {
   int tp = 0, cp = 0, dp = 0, pp = 0;
   bool full = true;  // runs the whole schedule (else: DP collectives only, driven by its leader)
   sg4::Host* host = nullptr;
-  std::shared_ptr<CommGroup> tpg, cpg, dpg;
-  int tp_me = 0, cp_me = 0, dp_me = 0;
-  Stream dp_stream, cp_stream, z3_stream;
+  std::shared_ptr<CommGroup> tpg, cpg, dpg, epg;
+  int tp_me = 0, cp_me = 0, dp_me = 0, ep_me = 0;
+  Stream dp_stream, cp_stream, z3_stream, ep_stream;
+  int ep_jobs = 0;       // all-to-alls queued on ep_stream, not yet waited for
+  double ep_busy0 = 0;   // ep_stream.busy_s when they were queued
   std::vector<Rank*> ghosts;  // replicas whose DP traffic follows this rank's
   int z3_issued = 0, z3_waited = 0;
   double pending = 0;       // seconds of local work not yet slept (see StepSim::flush)
@@ -88,6 +93,13 @@ class StepSim {
   double cp_overlap(Rank& r, double bytes, double attention_s, const std::string& name);
   void layer_forward(Rank& r, const std::string& name, bool first, bool last);
   void layer_backward(Rank& r, const std::string& name, bool first, bool last);
+  // ---- MoE expert-parallel all-to-alls (step_moe.cpp) ----
+  void ep_init();
+  void ep_groups();
+  int ep_layers(const Rank& r, int chunk, int first, int count) const;
+  std::vector<double> ep_bytes(bool forward) const;
+  void ep_start(Rank& r, bool forward, int layers);
+  void ep_finish(Rank& r, bool forward, int layers, double compute_s);
   // ---- pipeline transfers (step_pipe.cpp) ----
   int64_t peer(const Rank& r, int stage) const;
   void send(Rank& r, int64_t dst, char dir, int chunk);
@@ -133,6 +145,8 @@ class StepSim {
   Algorithm dp_algo_ = Algorithm::Ring, ag_algo_ = Algorithm::Ring, z3_algo_ = Algorithm::Ring;
   Algorithm cp_algo_ = Algorithm::Ring;
   Collective dp_op_ = Collective::AllReduce;
+  bool ep_on_ = false, ep_overlap_ = false;
+  double ep_dispatch_bytes_ = 0, ep_combine_bytes_ = 0;
 };
 
 }  // namespace parplan::sim::detail

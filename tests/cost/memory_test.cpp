@@ -127,3 +127,32 @@ TEST(Offload, MovesOptimizerStateToTheHost) {
   EXPECT_NEAR(b.cpu_offload, a.optimizer + a.grads, 1);
   EXPECT_LT(b.total, a.total);
 }
+
+TEST(HostMemory, OffloadCountsHostRamPerNodeAndALayoutThatOverflowsItDoesNotFit) {
+  // Llama 3 405B on one node of 8 H100s, ZeRO-3 with optimizer + parameter offload: every GPU
+  // keeps (2 + 2 + 12) bytes x N / 8 of state in host RAM, the node 16 bytes x N, about 6.5 TB,
+  // against the cluster file's 2 TiB.
+  const Model m = load_model("llama3-405b");
+  Cluster c = load_cluster("dgx-h100-80g");
+  const Training t = load_training("llama3-8k");
+  const Layout l{.dp = 8, .micro_batch = 1, .zero = 3, .recompute = Recompute::Full,
+                 .offload = Offload::OptimizerAndParams};
+  const MemoryBreakdown b = memory_per_gpu(m, c, t, l);
+  const double n = count_params(m).total;
+  EXPECT_NEAR(b.cpu_offload, 16.0 * n / 8, 0.01 * 16.0 * n / 8);
+  EXPECT_NEAR(b.host_per_node, 8 * b.cpu_offload, 1);
+  EXPECT_GT(b.host_per_node, 6e12);
+  EXPECT_DOUBLE_EQ(b.host_capacity, 2048.0 * 1024 * 1024 * 1024);
+  EXPECT_FALSE(b.fits_host);
+  EXPECT_FALSE(b.fits);
+  c.host.memory_bytes = 8e12;  // a host large enough
+  EXPECT_TRUE(memory_per_gpu(m, c, t, l).fits_host);
+  // ZeRO-Infinity to NVMe: the node's NVMe holds it; none in the cluster file means no room.
+  Layout nv = l;
+  nv.offload_device = OffloadDevice::Nvme;
+  EXPECT_FALSE(memory_per_gpu(m, c, t, nv).fits_host);
+  c.host.nvme_bytes = 30e12;
+  const MemoryBreakdown v = memory_per_gpu(m, c, t, nv);
+  EXPECT_NEAR(v.nvme_per_node, b.host_per_node, 1);
+  EXPECT_TRUE(v.fits_host);
+}

@@ -9,7 +9,10 @@
 namespace parplan::cost {
 
 enum class Collective : uint8_t { AllReduce, AllGather, ReduceScatter, Broadcast, AllToAll, SendRecv };
-enum class Algorithm : uint8_t { Auto, Ring, Tree, Hierarchical };
+enum class Algorithm : uint8_t { Auto, Ring, Tree, Hierarchical, Nvls };
+// NCCL's protocols: LL (8-byte flag+data stores, lowest latency, a quarter of the bandwidth),
+// LL128 (120 of 128 bytes payload, NVLink only), Simple (full bandwidth, highest latency).
+enum class Protocol : uint8_t { LL, LL128, Simple };
 
 // How a communication group sits on the cluster.
 struct Group {
@@ -42,7 +45,22 @@ double collective_time(Collective op, double bytes, const Group& g, const Cluste
 // Which algorithm Auto picks (for reports and the simulator).
 Algorithm choose_algorithm(Collective op, double bytes, const Group& g, const Cluster& c);
 
+// One collective as NCCL runs it: the fastest protocol for the algorithm (or the fastest
+// algorithm and protocol when `algo` is Auto), its time and its parts.
+struct CollectiveEstimate {
+  Algorithm algo = Algorithm::Ring;
+  Protocol proto = Protocol::Simple;
+  double time_s = 0;
+  double latency_s = 0;  // the size-independent part
+};
+CollectiveEstimate collective_estimate(Collective op, double bytes, const Group& g,
+                                       const Cluster& c, Algorithm algo = Algorithm::Auto);
+// nccl-tests bus bandwidth = algorithm bandwidth (bytes / time) x this factor (PERFORMANCE.md):
+// all-reduce 2(n-1)/n, all-gather / reduce-scatter / all-to-all (n-1)/n, else 1.
+double bus_bandwidth_factor(Collective op, int64_t n);
+
 const char* to_string(Collective op);
 const char* to_string(Algorithm a);
+const char* to_string(Protocol p);
 
 }  // namespace parplan::cost

@@ -19,7 +19,12 @@ struct MemoryBreakdown {
   double total = 0;        // sum of the above
   double capacity = 0;     // GPU memory
   double cpu_offload = 0;  // bytes per GPU kept in host memory (offload)
-  bool fits = false;
+  // Offload per node: host RAM (or NVMe, ZeRO-Infinity) that the node's GPUs fill, against the
+  // cluster's host.memory_bytes / host.nvme_bytes (0: unknown, not checked).
+  double host_per_node = 0, host_capacity = 0;
+  double nvme_per_node = 0, nvme_capacity = 0;
+  bool fits_host = true;
+  bool fits = false;  // GPU memory and, with offload, host memory (or NVMe)
   // Shares of the above, for comparison with published per-layer formulas.
   double layer_params = 0;       // transformer-layer parameters on this GPU (count, not bytes)
   double layer_activations = 0;  // transformer-layer activations (bytes), no embedding/logits

@@ -13,6 +13,23 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The environment failed, not the input (disk full, a peer died, a port or lock is held): the
+// message names the cause; the CLI exits with code 3 (docs/errors.md).
+class EnvironmentError : public Error {
+ public:
+  using Error::Error;
+};
+// A run stopped by SIGINT/SIGTERM (forwarded to its ranks); the CLI exits with 128 + signal.
+class Interrupted : public EnvironmentError {
+ public:
+  Interrupted(const std::string& what, int signal) : EnvironmentError(what), signal(signal) {}
+  int signal;
+};
+
+// `s` as it may appear in a message: control characters as \xNN, at most `max_bytes` bytes of
+// it (then "... (N bytes)"), so a 50 MB or escape-laden input never floods a terminal.
+std::string brief(const std::string& s, size_t max_bytes = 80);
+
 // Problems found while reading or validating inputs: errors stop the run, warnings are printed.
 struct Diagnostics {
   std::vector<std::string> errors;

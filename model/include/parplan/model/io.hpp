@@ -1,6 +1,7 @@
 #pragma once
 // Reading inputs as the CLI and GUI take them: a preset name, a path to a JSON file, or inline
 // JSON text starting with '{'. Errors throw parplan::Error naming the input and the fix.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,14 @@ std::vector<std::string> preset_names(InputKind kind);
 const char* find_preset_text(const std::string& folder, const std::string& name);
 std::vector<std::string> preset_names_in(const std::string& folder);
 
-std::string read_file(const std::string& path);                 // throws Error if unreadable
-void write_file_atomic(const std::string& path, const std::string& text);  // temp + rename
+// The largest JSON input read (a cluster, plan or measured file is kilobytes).
+constexpr uint64_t kMaxInputBytes = uint64_t(64) << 20;
+// A regular file's contents, at most `max_bytes`; a directory, device (/dev/zero), FIFO or a
+// bigger file is an Error (nothing is read from it). An I/O failure is an EnvironmentError.
+std::string read_file(const std::string& path, uint64_t max_bytes = kMaxInputBytes);
+// Writes through a unique temporary sibling + fsync + rename; on any failure the temporary is
+// removed. A directory, a missing folder or no permission is an Error (bad path); disk full or
+// another I/O failure is an EnvironmentError naming the cause.
+void write_file_atomic(const std::string& path, const std::string& text);
 
 }  // namespace parplan

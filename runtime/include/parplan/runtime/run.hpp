@@ -34,6 +34,10 @@ struct RunOptions {
 
 nlohmann::json to_json(const RunOptions& o);
 RunOptions run_options_from_json(const nlohmann::json& j);
+// Every option in range, finite and valid UTF-8 (docs/errors.md); throws parplan::Error naming
+// the option and the fix. 0 keeps its "default" meaning where the field says so (nproc, lr,
+// threads); the CLI rejects an explicit 0 for those.
+void validate_run_options(const RunOptions& o);
 
 // `parplan run`: checks the inputs, then either runs in place as one rank of a cluster launch
 // (torchrun / mpiexec / srun variables set) or spawns o.nproc local ranks by re-executing `exe`

@@ -33,8 +33,9 @@ struct SimOptions {
 struct RankResult {
   int64_t rank = 0;
   double compute_s = 0;       // executions: fwd, bwd, recompute, embedding, logits, optimizer
-  double exposed_comm_s = 0;  // tp + cp + pp + dp below
+  double exposed_comm_s = 0;  // tp + cp + ep + pp + dp below
   double tp_s = 0, cp_s = 0, pp_s = 0, dp_s = 0;  // waiting on each kind of communication
+  double ep_s = 0;  // MoE dispatch/combine all-to-alls over the expert-parallel group
   double bubble_s = 0;                            // pipeline fill and drain
   double idle_s = 0;                              // waiting for other ranks at the end of the step
   double end_s = 0;
