@@ -6,7 +6,12 @@
 #include <QComboBox>
 #include <QCoreApplication>
 #include <QElapsedTimer>
+#include <QImage>
+#include <QPixmap>
 #include <QThread>
+#include <filesystem>
+#include <iostream>
+#include <string>
 #include <functional>
 #include <ostream>
 
@@ -44,6 +49,31 @@ inline void choose(MainWindow& w, const char* name, int value) {
   int i = box->findData(value);
   ASSERT_GE(i, 0) << name << " offers no " << value;
   box->setCurrentIndex(i);
+}
+
+// build/gui_screenshots/, where the GUI tests write their PNGs.
+inline std::filesystem::path shot_dir() {
+  auto dir = std::filesystem::path(PARPLAN_BINARY_DIR) / "gui_screenshots";
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// Saves the window at 1500 x 980 and checks the picture is not blank.
+inline void save_shot(MainWindow& w, const std::string& name) {
+  w.resize(1500, 980);
+  w.show();
+  QCoreApplication::processEvents();
+  auto path = shot_dir() / name;
+  QPixmap pix = w.grab();
+  ASSERT_TRUE(pix.save(QString::fromStdString(path.string())));
+  QImage img = pix.toImage();
+  EXPECT_EQ(img.width(), 1500);
+  int distinct = 0;
+  QRgb first = img.pixel(0, 0);
+  for (int y = 0; y < img.height(); y += 37)
+    for (int x = 0; x < img.width(); x += 41) distinct += img.pixel(x, y) != first;
+  EXPECT_GT(distinct, 100) << "screenshot looks blank: " << path;
+  std::cout << "wrote " << path.string() << "\n";
 }
 
 }  // namespace parplan::gui::test

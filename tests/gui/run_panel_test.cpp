@@ -18,20 +18,7 @@
 namespace parplan::gui {
 namespace {
 
-std::filesystem::path shot_dir() {
-  auto dir = std::filesystem::path(PARPLAN_BINARY_DIR) / "gui_screenshots";
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-void save_shot(MainWindow& w, const std::string& name) {
-  w.resize(1500, 980);
-  w.show();
-  QCoreApplication::processEvents();
-  auto path = shot_dir() / name;
-  ASSERT_TRUE(w.grab().save(QString::fromStdString(path.string())));
-  std::cout << "wrote " << path.string() << "\n";
-}
+using test::save_shot;
 
 TEST(RunPanel, ShowsTheCostModelsWholeRun) {
   MainWindow w;

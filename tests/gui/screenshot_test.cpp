@@ -16,29 +16,8 @@
 namespace parplan::gui {
 namespace {
 
-std::filesystem::path shot_dir() {
-  auto dir = std::filesystem::path(PARPLAN_BINARY_DIR) / "gui_screenshots";
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-// Saves the window and checks the picture is not blank.
-void save_shot(MainWindow& w, const std::string& name) {
-  w.resize(1500, 980);
-  w.show();
-  QCoreApplication::processEvents();
-  auto path = shot_dir() / name;
-  QPixmap pix = w.grab();
-  ASSERT_TRUE(pix.save(QString::fromStdString(path.string())));
-  QImage img = pix.toImage();
-  EXPECT_EQ(img.width(), 1500);
-  int distinct = 0;
-  QRgb first = img.pixel(0, 0);
-  for (int y = 0; y < img.height(); y += 37)
-    for (int x = 0; x < img.width(); x += 41) distinct += img.pixel(x, y) != first;
-  EXPECT_GT(distinct, 100) << "screenshot looks blank: " << path;
-  std::cout << "wrote " << path.string() << "\n";
-}
+using test::save_shot;
+using test::shot_dir;
 
 TEST(Screenshot, Gpt3On1024A100s) {
   MainWindow w;
