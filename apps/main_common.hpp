@@ -17,6 +17,19 @@ struct ExitCode {
 };
 
 inline int run_app(CLI::App& app, int argc, char** argv) {
+  // A first word that is neither an option nor a subcommand: name it (CLI11 would only say that
+  // a subcommand is required).
+  std::string names;
+  bool known = false;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+    known = known || (argc > 1 && sub->check_name(argv[1]));
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::cerr << "error: unknown command \"" << std::string(argv[1]).substr(0, 80)
+              << "\"; use one of: " << names << " (parplan --help)\n";
+    return kExitBadInput;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -79,8 +79,12 @@ std::string to_bytes(const std::vector<uint16_t>& v) {
 }  // namespace
 
 Dataset dataset_from_text(const std::string& text_path) {
-  if (!fs::is_regular_file(text_path))
+  std::error_code ec;
+  if (!fs::exists(text_path, ec))
     throw Error("data file '" + text_path + "' does not exist (pass --data FILE)");
+  if (!fs::is_regular_file(text_path, ec))
+    throw Error("--data '" + text_path + "' is not a regular file (a device, FIFO or directory); "
+                "pass a UTF-8 text file");
   auto cps = utf8_decode(read_file(text_path, kMaxDataBytes), text_path);
   if (cps.size() < 100) throw Error(text_path + ": too little text to train on");
   Dataset d;

@@ -60,8 +60,9 @@ TEST(Hsdp, NodeShardedGathersRunOnNvlinkAndGradientsCrossNodesOnce) {
   const StepWork full = step_work(m, c, t, hsdp(64, 3, 0));
   const double layer_bytes = count_params(m).per_layer * 2;
   const double bw = c.intra.bandwidth_bytes_per_s * c.efficiency.intra_node_link;
+  // NCCL's per-protocol base latencies (cost/src/nccl.cpp, from NCCL's tuning.cc) add < 1%.
   EXPECT_NEAR(g8.zero3_layer_gather_s / (7 * c.intra.latency_s + 7.0 / 8 * layer_bytes / bw), 1.0,
-              1e-9);
+              0.01);
   EXPECT_LT(g8.zero3_layer_gather_s, full.zero3_layer_gather_s);
   // Gradients, in megatron-core's 40M-element buckets (examples/frameworks/megatron-core.json):
   // each bucket reduce-scattered in the node, then its 1/8 shard all-reduced across the 8 nodes.

@@ -156,5 +156,7 @@ TEST(StepMoe, CrossNodeEpContendsWithTheDpReduceOnTheNics) {
       mean_ep(alone) * 1e3, mean_ep(shared) * 1e3, shared.step_time_s,
       shared.analytical_step_time_s);
   EXPECT_GT(mean_ep(shared), 1.02 * mean_ep(alone));
-  EXPECT_NEAR(shared.step_time_s / shared.analytical_step_time_s, 1.0, 0.10);
+  // The simulation hides the DP buckets behind backward better than the analytical rule does
+  // (docs/simulation.md, "MoE"): 10-11% here since the frameworks' overlap defaults.
+  EXPECT_NEAR(shared.step_time_s / shared.analytical_step_time_s, 1.0, 0.15);
 }
