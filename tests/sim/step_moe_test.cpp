@@ -142,7 +142,7 @@ TEST(StepMoe, CrossNodeEpTakesLongerPerByteAndShowsInTheBreakdownAndTrace) {
       ei / passes * 1e6, ec / passes * 1e6, (wc.ep_fwd_s + wc.ep_bwd_s) * 1e6);
 }
 
-TEST(StepMoe, CrossNodeEpContendsWithTheDpReduceOnTheNics) {
+TEST(StepMoe, CrossNodeEpWithZero2KeepsItsTimeWhenTheDpReduceRunsAfterTheBackward) {
   // ZeRO-2: every micro-batch's backward reduce-scatters its gradient buckets over the 16-GPU DP
   // group while the backward all-to-alls of the next layers cross the same NICs.
   Plan p = moe_plan(2, 16, 32);
@@ -155,7 +155,10 @@ TEST(StepMoe, CrossNodeEpContendsWithTheDpReduceOnTheNics) {
       "step %.4f s simulated, %.4f s analytical\n",
       mean_ep(alone) * 1e3, mean_ep(shared) * 1e3, shared.step_time_s,
       shared.analytical_step_time_s);
-  EXPECT_GT(mean_ep(shared), 1.02 * mean_ep(alone));
+  // megatron-core.json defaults --overlap-grad-reduce off, and the simulated step then issues
+  // the DP reduce-scatters after the last backward (the switch is not yet simulated, see
+  // docs/simulation.md): the all-to-alls meet no DP traffic and keep their time.
+  EXPECT_NEAR(mean_ep(shared) / mean_ep(alone), 1.0, 0.01);
   // The simulation hides the DP buckets behind backward better than the analytical rule does
   // (docs/simulation.md, "MoE"): 10-11% here since the frameworks' overlap defaults.
   EXPECT_NEAR(shared.step_time_s / shared.analytical_step_time_s, 1.0, 0.15);
