@@ -3,6 +3,8 @@
 # (unit, CLI, simulation, runtime on CPU/Gloo, GUI offscreen, 100k-input fuzz of the JSON readers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache keys on paths relative to the checkout, so a fresh clone elsewhere reuses the cache.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 scripts/deps.sh
 scripts/configure.sh
 cmake --build build -j"$(nproc)"
