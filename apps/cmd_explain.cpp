@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "inputs.hpp"
+#include "progress.hpp"
 #include "option_checks.hpp"
 #include "params_view.hpp"
 #include "interval_format.hpp"
@@ -54,15 +55,8 @@ void run_explain(const ExplainOptions& eo) {
   so.fixed = planner::parse_fixed(eo.fix);
   so.top_k = 64;  // deep enough for R8 to find the best layout that keeps tp inside a node
   so.threads = eo.threads;
-  auto start = std::chrono::steady_clock::now();
   bool shown = false;
-  so.progress = [&](double done) {
-    double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (t < 1.0 && !shown) return;
-    shown = true;
-    std::fprintf(stderr, "\rsearching %3.0f%% %5.1f s", 100 * done, t);
-    std::fflush(stderr);
-  };
+  so.progress = progress_bar(shown);
   auto r = planner::search(in.model, in.cluster, in.training, so);
   if (shown) std::fprintf(stderr, "\n");
   planner::RuleOptions ro;

@@ -15,6 +15,7 @@
 #include "inputs.hpp"
 #include "option_checks.hpp"
 #include "params_view.hpp"
+#include "progress.hpp"
 #include "interval_format.hpp"
 #include "parplan/planner/ties.hpp"
 #include "run_format.hpp"
@@ -45,32 +46,6 @@ std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
-}
-
-// A progress bar on stderr, shown once a search has run for a second: redrawn in place on a
-// terminal, one line per second otherwise (logs).
-std::function<void(double)> progress_bar(bool& shown) {
-  auto start = std::chrono::steady_clock::now();
-  const bool tty = isatty(fileno(stderr));
-  auto last_line = std::make_shared<double>(0.0);
-  return [start, tty, last_line, &shown](double done) {
-    double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (elapsed < 1.0 && !shown) return;
-    if (!tty) {
-      if (elapsed - *last_line < 1.0 && done < 1.0) return;
-      *last_line = elapsed;
-      std::fprintf(stderr, "searching: %3.0f%% after %.1f s\n", 100.0 * done, elapsed);
-      return;
-    }
-    shown = true;
-    const int width = 40;
-    int fill = std::clamp(int(done * width + 0.5), 0, width);
-    std::fprintf(stderr, "\rsearching [%s%s] %3.0f%% %5.1f s",
-                 std::string(size_t(fill), '#').c_str(),
-                 std::string(size_t(width - fill), ' ').c_str(), 100.0 * done, elapsed);
-    std::fflush(stderr);
-  };
 }
 
 // One ranked layout; "scaling" carries R9/R10's numbers for it (batch, learning rate, exposed

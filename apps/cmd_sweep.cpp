@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "inputs.hpp"
+#include "progress.hpp"
 #include "run_format.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/planner/sweep.hpp"
@@ -97,20 +98,10 @@ void run_sweep(const SweepArgs& a) {
   so.gpus = planner::parse_gpu_counts(a.gpus);
   so.fixed = planner::parse_fixed(a.fix);
   so.threads = a.threads;
-  const auto start = std::chrono::steady_clock::now();
-  const bool tty = isatty(fileno(stderr));
   bool shown = false;
-  double last = 0;
-  so.progress = [&](double f) {
-    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (el < 1.0 || (el - last < (tty ? 0.1 : 1.0) && f < 1.0) || (f >= 1.0 && !shown)) return;
-    shown = true;
-    last = el;
-    std::fprintf(stderr, tty ? "\rsweeping: %3.0f%% after %.1f s" : "sweeping: %3.0f%% after %.1f s\n",
-                 100 * f, el);
-  };
+  so.progress = progress_bar(shown, "sweeping");
   std::vector<planner::SweepRow> rows = planner::sweep(m, c, t, so);
-  if (shown && tty) std::fprintf(stderr, "\n");
+  if (shown) std::fprintf(stderr, "\n");
   const bool any = std::any_of(rows.begin(), rows.end(), [](auto& r) { return r.feasible; });
   if (!any)
     throw Error("no GPU count of " + a.gpus + " has a layout of " + m.name +
