@@ -84,9 +84,10 @@ std::string corpus_rows(const CorpusValidation& v) {
     for (size_t j = 0; j < v.in_sample[i].rows.size(); ++j) {
       const RowResult& a = v.in_sample[i].rows[j];
       const RowResult& b = v.loso.sources[i].rows[j];
-      s += line("%-44s %-20s %10.4g %10.4g %+7.1f%% %10.4g %+7.1f%%", a.run->label().c_str(),
+      s += line("%-44s %-20s %10.4g %10.4g %+7.1f%% %10.4g %+7.1f%%%s", a.run->label().c_str(),
                 to_string(a.run->figure), a.run->measured, figure_of(a.predicted, *a.run),
-                100 * a.error, figure_of(b.predicted, *b.run), 100 * b.error);
+                100 * a.error, figure_of(b.predicted, *b.run), 100 * b.error,
+                a.run->verified ? "" : "  (inputs partly assumed)");
     }
   return s;
 }
@@ -97,7 +98,8 @@ nlohmann::json to_json(const CorpusValidation& v) {
     for (const auto& row : r.rows)
       rows.push_back({{"run", row.run->id}, {"table", row.run->table},
                       {"figure", to_string(row.run->figure)}, {"measured", row.run->measured},
-                      {"predicted", figure_of(row.predicted, *row.run)}, {"error", row.error}});
+                      {"predicted", figure_of(row.predicted, *row.run)}, {"error", row.error},
+                      {"verified", row.run->verified}});
     return nlohmann::json{{"source", r.id}, {"fit_source", r.fit_source}, {"mape", r.mape},
                           {"worst", r.worst}, {"worst_run", r.worst_row},
                           {"spearman", std::isnan(r.spearman) ? nlohmann::json() : nlohmann::json(r.spearman)},
