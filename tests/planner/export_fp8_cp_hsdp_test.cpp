@@ -212,13 +212,19 @@ TEST(ExportHsdp, DeepSpeedAsMicsAndMegatronDeepSpeedRefuses) {
 TEST(ExportTiles, DeepSpeedTiledLinearOthersRefuse) {
   Plan p = plan("llama3-8b", "llama3-8k", layout(64, 1, 1, 1, 3));
   p.layout.tiles = 4;
-  const std::string md = export_plan(p, ExportFormat::MegatronDeepSpeed);
-  expect_megatron_ds_flags(md);
-  EXPECT_EQ(value_of(md, "--tile-factor"), "4") << md;
+  // Priced as 4 slices of each linear along the TP dimension: TiledLinear's splits say that.
   const auto files = export_files(p, ExportFormat::DeepSpeed);
-  EXPECT_TRUE(has(files[1].text, "TiledLinear with 4 tiles"));
+  EXPECT_TRUE(has(files[1].text, "TiledLinear with 4 tiles: out_splits=4 for QKV and FC1, "
+                                 "in_splits=4 for the attention projection and FC2"))
+      << files[1].text;
+  // Megatron-DeepSpeed's --tile-factor makes square tiles (3f^2 for QKV, 4f^2 for FC1): refused.
+  const std::string md = refusal(p, ExportFormat::MegatronDeepSpeed);
+  EXPECT_TRUE(has(md, "layout.tiles 4")) << md;
+  EXPECT_TRUE(has(md, "--tile-factor"));
   for (ExportFormat f : {ExportFormat::Megatron, ExportFormat::Torchtitan})
     EXPECT_TRUE(has(refusal(p, f), "layout.tiles")) << refusal(p, f);
+  p.layout.tiles = 1;
+  EXPECT_FALSE(has(export_plan(p, ExportFormat::MegatronDeepSpeed), "--tile-factor"));
 }
 
 // --- torchtitan ---
