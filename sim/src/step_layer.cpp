@@ -36,7 +36,7 @@ void StepSim::grads_ready(Rank& r, double bytes, bool flush) {
   }
 }
 
-void StepSim::push_dp(Rank& r, Collective op, double bytes, Algorithm algo) {
+void StepSim::push_dp(Rank& r, Collective op, double bytes, const Choice& algo) {
   flush(r);
   r.dp_stream.push({op, bytes, r.dpg.get(), r.dp_me, algo, false});
   for (Rank* g : r.ghosts) g->dp_stream.push({op, bytes, g->dpg.get(), g->dp_me, algo, false});
@@ -46,7 +46,7 @@ void StepSim::push_dp(Rank& r, Collective op, double bytes, Algorithm algo) {
 // of the other count - 1 (exact without contention; see docs/simulation.md).
 void StepSim::tp_coll(Rank& r, Collective op, double bytes, int count) {
   if (!r.tpg || !(bytes > 0) || count <= 0) return;
-  const Algorithm a = op == Collective::AllReduce   ? tp_ar_
+  const Choice& a = op == Collective::AllReduce   ? tp_ar_
                       : op == Collective::AllGather ? tp_ag_
                                                     : tp_rs_;
   if (tp_exclusive_) {

@@ -18,7 +18,7 @@
 namespace parplan::sim::detail {
 
 StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& opt, Platform& p)
-    : plan_(plan), w_(w), opt_(opt), p_(p), comms_(p) {
+    : plan_(plan), w_(w), opt_(opt), p_(p), comms_(p, plan.cluster) {
   const Layout& l = plan.layout;
   P_ = l.pp;
   v_ = std::max(1, l.virtual_stages);
@@ -115,7 +115,6 @@ void StepSim::setup() {
     ag_algo_ = detail::resolve(Algorithm::Auto, Collective::AllGather, param_bytes_, *r0.dpg, c);
     z3_algo_ = detail::resolve(Algorithm::Auto, Collective::AllGather, z3_bytes_, *r0.dpg, c);
   }
-  if (r0.cpg) cp_algo_ = Algorithm::Ring;
   int64_t full = 0;
   for (auto& rk : ranks_) full += rk->full;
   barrier_ = sg4::Barrier::create(static_cast<unsigned>(full));
@@ -282,6 +281,7 @@ SimResult simulate_step(const Plan& plan, const cost::StepWork& work, const SimO
   configure_network(opt.network);
   sg_link_load_plugin_init();
   Platform platform = build_platform(plan.cluster, plan.layout.gpus());
+  if (opt.network == NetworkModel::Cm02) detail::install_protocol_latencies();
   for (auto& l : platform.links) sg_link_load_track(l.link);
   StepSim sim(plan, work, opt, platform);
   sim.setup();

@@ -36,7 +36,7 @@ struct Job {
   double bytes = 0;
   const CommGroup* group = nullptr;
   int me = 0;
-  Algorithm algo = Algorithm::Ring;
+  Choice algo;
   bool stop = false;
   int count = 1;  // collectives of `bytes` each, run as one flow set (see StepSim::tp_coll)
 };
@@ -85,7 +85,7 @@ class StepSim {
   // ---- per-layer work and communication streams (step_layer.cpp) ----
   void serve(Rank&, Stream& s);
   void grads_ready(Rank& r, double bytes, bool flush);
-  void push_dp(Rank& r, Collective op, double bytes, Algorithm algo);
+  void push_dp(Rank& r, Collective op, double bytes, const Choice& algo);
   void tp_coll(Rank& r, Collective op, double bytes, int count);
   void tp_block(Rank& r, int n);
   Collective tp_op_at(int k) const;
@@ -141,9 +141,9 @@ class StepSim {
   Granularity gran_ = Granularity::Chunk;
   bool aggregate_ = false, tp_exclusive_ = false, lanes_ = false;
   double layer_grad_bytes_ = 0, bucket_cap_ = 0, param_bytes_ = 0, z3_bytes_ = 0;
-  Algorithm tp_ar_ = Algorithm::Ring, tp_ag_ = Algorithm::Ring, tp_rs_ = Algorithm::Ring;
-  Algorithm dp_algo_ = Algorithm::Ring, ag_algo_ = Algorithm::Ring, z3_algo_ = Algorithm::Ring;
-  Algorithm cp_algo_ = Algorithm::Ring;
+  Choice tp_ar_, tp_ag_, tp_rs_;
+  Choice dp_algo_, ag_algo_, z3_algo_;
+  Choice cp_algo_;
   Collective dp_op_ = Collective::AllReduce;
   bool ep_on_ = false, ep_overlap_ = false;
   double ep_dispatch_bytes_ = 0, ep_combine_bytes_ = 0;
