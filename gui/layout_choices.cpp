@@ -60,6 +60,10 @@ LayoutChoices walk(const Model& m, const Training& t, int64_t gpus, Layout& l, F
   // rank stays selected and the status line shows the model's error (model/src/layout.cpp).
   c.cp_kind = {CpKind::Ring};
   if (l.cp > 1) c.cp_kind.insert(c.cp_kind.end(), {CpKind::Ulysses, CpKind::Usp});
+  // USP: Ulysses over u ranks, ring over cp / u (u = 1 is ring, u = cp is Ulysses).
+  c.ulysses = {0};
+  if (l.cp > 1 && l.cp_kind == CpKind::Usp)
+    for (int32_t d : divisors(l.cp, l.cp)) c.ulysses.push_back(d);
   // HSDP shard groups divide dp and need ZeRO-3; 0 is the whole DP group.
   c.shard_group = {0};
   if (l.zero == 3)

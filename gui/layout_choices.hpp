@@ -14,6 +14,7 @@ namespace parplan::gui {
 struct LayoutChoices {
   std::vector<int32_t> tp, pp, cp, dp, micro_batch, virtual_stages;
   std::vector<CpKind> cp_kind;       // ring; with cp > 1 also ulysses and usp
+  std::vector<int32_t> ulysses;      // USP's Ulysses share: 0 (derived); with usp the divisors of cp
   std::vector<int32_t> shard_group;  // 0 (the DP group); with zero 3 the divisors of dp below it
   std::vector<int32_t> tiles;        // memory-centric tiling: 1, 2, 4, ... 64
 };

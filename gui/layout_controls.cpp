@@ -60,6 +60,7 @@ LayoutControls::LayoutControls(QWidget* parent) : QGroupBox("Layout", parent) {
   for (auto o : {Offload::None, Offload::Optimizer, Offload::OptimizerAndParams})
     offload_->addItem(to_string(o), int(o));
   cp_kind_ = int_combo("cp_kind");
+  ulysses_ = int_combo("ulysses");
   shard_group_ = int_combo("shard_group");
   tiles_ = int_combo("tiles");
   sp_ = new QCheckBox("sequence parallel", this);
@@ -77,6 +78,8 @@ LayoutControls::LayoutControls(QWidget* parent) : QGroupBox("Layout", parent) {
   cp_kind_->setToolTip(
       "Context parallelism: ring attention, Ulysses all-to-all over heads (cp divides the heads "
       "per TP rank), or USP (Ulysses inside a node, ring across)");
+  ulysses_->setToolTip("USP: Ulysses over this many ranks, ring over cp / it (0: the largest that "
+                        "stays inside a node and splits the heads)");
   shard_group_->setToolTip("HSDP: shard ZeRO-3 states inside groups of this many DP ranks, "
                            "replicate across them (0: the whole DP group)");
   tiles_->setToolTip("Memory-centric tiling: each linear layer in this many pieces, run one after "
@@ -95,13 +98,15 @@ LayoutControls::LayoutControls(QWidget* parent) : QGroupBox("Layout", parent) {
   form->addRow("virtual stages", vstages_);
   form->addRow("offload", offload_);
   form->addRow("CP kind", cp_kind_);
+  form->addRow("Ulysses share", ulysses_);
   form->addRow("shard group", shard_group_);
   form->addRow("tiles", tiles_);
 
   for (QComboBox* b : {tp_, pp_, cp_})
     connect(b, &QComboBox::currentIndexChanged, this, [this] { emit edited(true); });
   for (QComboBox* b :
-       {dp_, mb_, zero_, recompute_, schedule_, vstages_, offload_, cp_kind_, shard_group_, tiles_})
+       {dp_, mb_, zero_, recompute_, schedule_, vstages_, offload_, cp_kind_, ulysses_, shard_group_,
+        tiles_})
     connect(b, &QComboBox::currentIndexChanged, this, [this] { emit edited(false); });
   connect(sp_, &QCheckBox::toggled, this, [this] { emit edited(false); });
 }
@@ -128,6 +133,12 @@ void LayoutControls::set_layout(const Layout& l, const LayoutChoices& c) {
     cp_kind_->setCurrentIndex(cp_kind_->findData(int(l.cp_kind)));
     cp_kind_->setEnabled(l.cp > 1);
   }
+  fill_ints(ulysses_, c.ulysses, l.ulysses);
+  if (int i = ulysses_->findData(0); i >= 0) {
+    QSignalBlocker block(ulysses_);
+    ulysses_->setItemText(i, "0 (derived)");
+  }
+  ulysses_->setEnabled(c.ulysses.size() > 1 || l.ulysses != 0);
   fill_ints(shard_group_, c.shard_group, l.shard_group);
   if (int i = shard_group_->findData(0); i >= 0) {
     QSignalBlocker block(shard_group_);
@@ -160,6 +171,7 @@ Layout LayoutControls::layout(Layout l) const {
   l.offload = Offload(current_int(offload_));
   l.sequence_parallel = sp_->isChecked();
   l.cp_kind = CpKind(current_int(cp_kind_));
+  l.ulysses = current_int(ulysses_);
   l.shard_group = current_int(shard_group_);
   l.tiles = current_int(tiles_);
   return l;

@@ -1,6 +1,7 @@
 #pragma once
 // The layout's controls: tp, pp, cp, dp, micro-batch, ZeRO, recomputation, sequence parallelism,
-// schedule, virtual stages, offload, CP kind, HSDP shard group and tiles, each offering only the
+// schedule, virtual stages, offload, CP kind (and USP's Ulysses share), HSDP shard group and
+// tiles, each offering only the
 // values valid for the inputs.
 #include <QGroupBox>
 
@@ -22,7 +23,7 @@ class LayoutControls : public QGroupBox {
   // whether it is valid). Emits nothing.
   void set_layout(const Layout& l, const LayoutChoices& choices);
   // `base` with the controlled fields replaced by the controls' values; the fields no control
-  // shows (ep, etp, the USP share, uneven stages, offload device) stay as in `base`.
+  // shows (ep, etp, uneven stages, offload device) stay as in `base`.
   Layout layout(Layout base = {}) const;
 
  signals:
@@ -32,7 +33,7 @@ class LayoutControls : public QGroupBox {
  private:
   QComboBox* int_combo(const char* name);
   QComboBox *tp_, *pp_, *cp_, *dp_, *mb_, *zero_, *recompute_, *schedule_, *vstages_, *offload_;
-  QComboBox *cp_kind_, *shard_group_, *tiles_;
+  QComboBox *cp_kind_, *ulysses_, *shard_group_, *tiles_;
   QCheckBox* sp_;
 };
 

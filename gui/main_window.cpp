@@ -298,11 +298,13 @@ QWidget* MainWindow::build_planner_tab() {
   row->addWidget(search_info_, 1);
   v->addLayout(row);
   auto* split = new QSplitter(Qt::Horizontal);
-  planner_table_ = new QTableWidget(0, 16);
+  planner_table_ = new QTableWidget(0, 17);
   planner_table_->setObjectName("plannerTable");
   planner_table_->setHorizontalHeaderLabels({"#", "dp", "tp", "pp", "cp", "mb", "ZeRO", "recompute",
-                                             "SP", "schedule", "v", "offload", "step", "tokens/s",
-                                             "MFU", "memory"});
+                                             "SP", "schedule", "v", "offload", "also", "step",
+                                             "tokens/s", "MFU", "memory"});
+  planner_table_->horizontalHeaderItem(12)->setToolTip(
+      "CP kind (ulysses, usp with its Ulysses share), HSDP shard group, tiles, expert parallelism");
   planner_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   planner_table_->setSelectionBehavior(QAbstractItemView::SelectRows);
   planner_table_->setSelectionMode(QAbstractItemView::SingleSelection);

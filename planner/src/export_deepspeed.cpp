@@ -151,7 +151,12 @@ std::vector<ExportFile> deepspeed_files(const Plan& p) {
     must("call deepspeed.checkpointing.configure(mpu, deepspeed_config=...) and checkpoint every "
          "transformer layer with deepspeed.checkpointing.checkpoint");
   if (l.sequence_parallel) must("use Megatron-style sequence parallelism in the TP layers");
-  if (l.tiles > 1) must("wrap the large linear layers in deepspeed.zero.TiledLinear with " + s(l.tiles) + " tiles");
+  // As priced (cost/src/compute.cpp): each linear in `tiles` slices along the dimension TP splits
+  // (deepspeed/runtime/zero/tiling.py TiledLinear(in_features, out_features, in_splits, out_splits)).
+  if (l.tiles > 1)
+    must("wrap each transformer linear in deepspeed.zero.TiledLinear with " + s(l.tiles) + " tiles: "
+         "out_splits=" + s(l.tiles) + " for QKV and FC1, in_splits=" + s(l.tiles) +
+         " for the attention projection and FC2");
   if (l.zero == 3 && l.shard_size() != l.dp)
     must("build the model under deepspeed.zero.MiCS_Init (not zero.Init): MiCS shards the ZeRO-3 "
          "states in groups of " + s(l.shard_size()) + " ranks (mics_shard_size) and replicates "
@@ -180,7 +185,13 @@ std::vector<std::string> megatron_deepspeed_args(const Plan& p, const std::strin
   }
   if (l.sequence_parallel) a.push_back("--sequence-parallel");
   a.push_back("--zero-stage " + s(l.zero));
-  if (l.tiles > 1) a.push_back("--tile-factor " + s(l.tiles));
+  // Megatron-DeepSpeed's --memory-centric-tiled-linear --tile-factor f cuts every linear into
+  // square [hidden/f, hidden/f] tiles (a different count per linear: QKV 3f^2, FC1 4f^2), not the
+  // plan's `tiles` slices per linear (megatron/arguments.py, argonne-lcf ffa3456).
+  if (l.tiles > 1)
+    refuse(target, "layout.tiles " + s(l.tiles) + ": Megatron-DeepSpeed tiles every linear into "
+                       "square [hidden/f]^2 tiles (--tile-factor), not " + s(l.tiles) + " slices per linear",
+           "export to deepspeed (TiledLinear in_splits/out_splits), or re-plan with --fix tiles=1");
   if (l.recompute == Recompute::Selective) a.push_back("--recompute-granularity selective");
   if (l.recompute == Recompute::Full) {
     a.push_back("--recompute-granularity full");

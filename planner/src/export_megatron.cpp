@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "export_util.hpp"
+#include "parplan/cost/context_parallel.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/planner/assumptions.hpp"
@@ -195,11 +196,10 @@ std::vector<std::string> megatron_args(const Plan& p) {
     a.push_back("--context-parallel-size " + s(l.cp));
     if (l.cp_kind == CpKind::Ulysses) a.push_back("--cp-comm-type a2a");
     if (l.cp_kind == CpKind::Usp) {
-      if (l.ulysses <= 0)
-        refuse(kTarget, "USP context parallelism needs its Ulysses share (layout.ulysses)",
-               "set layout.ulysses (cp = ulysses x ring)");
+      // The share as priced: layout.ulysses, or (0) the one the cost model derives.
+      const int32_t u = cost::ulysses_degree(p.model, p.cluster, l);
       a.push_back("--cp-comm-type a2a+p2p");
-      a.push_back("--hierarchical-context-parallel-sizes " + s(l.ulysses) + " " + s(l.cp / l.ulysses));
+      a.push_back("--hierarchical-context-parallel-sizes " + s(u) + " " + s(l.cp / u));
     }
   }
   if (l.sequence_parallel) a.push_back("--sequence-parallel");

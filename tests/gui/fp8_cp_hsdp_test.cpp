@@ -124,9 +124,37 @@ TEST(GuiCpKind, UlyssesThatCannotSplitTheHeadsShowsTheErrorThenPredictsWhenItCan
   const cost::StepCost ulysses = expect_cost_models(w);
   EXPECT_GT(ulysses.memory.buffers, 0.0);
 
+  auto* share = w.findChild<QComboBox*>("ulysses");
+  ASSERT_NE(share, nullptr);
+  EXPECT_FALSE(share->isEnabled());  // a share only for USP
   choose(w, "cp_kind", int(CpKind::Usp));
   EXPECT_EQ(w.layout().cp_kind, CpKind::Usp);
+  EXPECT_TRUE(share->isEnabled());
+  EXPECT_EQ(w.layout().ulysses, 0);  // derived by the cost model
   expect_cost_models(w);
+  // USP's share: Ulysses over 2 ranks, ring over 4; at its extremes USP is ring (1) or Ulysses (8).
+  for (int u : {0, 1, 2, 4, 8}) EXPECT_GE(share->findData(u), 0) << u;
+  EXPECT_LT(share->findData(3), 0);
+  choose(w, "ulysses", 2);
+  EXPECT_EQ(w.layout().ulysses, 2);
+  expect_cost_models(w);
+  Layout as_ring = w.layout(), as_ulysses = w.layout();
+  as_ring.cp_kind = CpKind::Ring;
+  as_ring.ulysses = 0;
+  as_ulysses.cp_kind = CpKind::Ulysses;
+  as_ulysses.ulysses = 0;
+  choose(w, "ulysses", 1);
+  EXPECT_NEAR(expect_cost_models(w).step_time_s,
+              cost::predict(w.model(), w.cluster(), w.training(), as_ring).step_time_s,
+              1e-12 * ulysses.step_time_s);
+  choose(w, "ulysses", 8);
+  EXPECT_NEAR(expect_cost_models(w).step_time_s, ulysses.step_time_s, 1e-12 * ulysses.step_time_s);
+  EXPECT_NEAR(w.prediction()->memory.total,
+              cost::predict(w.model(), w.cluster(), w.training(), as_ulysses).memory.total, 1.0);
+  // Back to ring: the share goes.
+  choose(w, "cp_kind", int(CpKind::Ring));
+  EXPECT_EQ(w.layout().ulysses, 0);
+  EXPECT_FALSE(share->isEnabled());
 
   // cp 1 has no CP kind: back to ring, the control disabled.
   choose(w, "cp", 1);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fixtures.hpp"
+#include "parplan/cost/context_parallel.hpp"
 #include "parplan/planner/export.hpp"
 #include "upstream_lists.hpp"
 
@@ -101,8 +102,17 @@ TEST(ExportCpKind, MegatronRingUlyssesAndUsp) {
   expect_megatron_flags(s);
   EXPECT_EQ(value_of(s, "--cp-comm-type"), "a2a+p2p");
   EXPECT_TRUE(has(s, "--hierarchical-context-parallel-sizes 2 4")) << s;
+  // A derived share (0, as the search leaves it): the one the cost model priced, Ulysses over the
+  // largest divisor of cp with tp x u inside a node (8 GPUs) that splits 8 heads per rank: 8 / 8 = 1.
   p.layout.ulysses = 0;
-  EXPECT_TRUE(has(refusal(p, ExportFormat::Megatron), "layout.ulysses"));
+  ASSERT_EQ(cost::ulysses_degree(p.model, p.cluster, p.layout), 1);
+  EXPECT_TRUE(has(export_plan(p, ExportFormat::Megatron), "--hierarchical-context-parallel-sizes 1 8"));
+  p.layout.tp = 2;  // 32 heads per rank; tp 2 x u 4 = 8 GPUs: u = 4, ring over 2
+  p.layout.dp = 8;
+  ASSERT_EQ(cost::ulysses_degree(p.model, p.cluster, p.layout), 4);
+  s = export_plan(p, ExportFormat::Megatron);
+  expect_megatron_flags(s);
+  EXPECT_TRUE(has(s, "--hierarchical-context-parallel-sizes 4 2")) << s;
 }
 
 TEST(ExportHsdp, MegatronFsdpShardsInsideGroupsAndReplicatesAcross) {
@@ -212,13 +222,19 @@ TEST(ExportHsdp, DeepSpeedAsMicsAndMegatronDeepSpeedRefuses) {
 TEST(ExportTiles, DeepSpeedTiledLinearOthersRefuse) {
   Plan p = plan("llama3-8b", "llama3-8k", layout(64, 1, 1, 1, 3));
   p.layout.tiles = 4;
-  const std::string md = export_plan(p, ExportFormat::MegatronDeepSpeed);
-  expect_megatron_ds_flags(md);
-  EXPECT_EQ(value_of(md, "--tile-factor"), "4") << md;
+  // Priced as 4 slices of each linear along the TP dimension: TiledLinear's splits say that.
   const auto files = export_files(p, ExportFormat::DeepSpeed);
-  EXPECT_TRUE(has(files[1].text, "TiledLinear with 4 tiles"));
+  EXPECT_TRUE(has(files[1].text, "TiledLinear with 4 tiles: out_splits=4 for QKV and FC1, "
+                                 "in_splits=4 for the attention projection and FC2"))
+      << files[1].text;
+  // Megatron-DeepSpeed's --tile-factor makes square tiles (3f^2 for QKV, 4f^2 for FC1): refused.
+  const std::string md = refusal(p, ExportFormat::MegatronDeepSpeed);
+  EXPECT_TRUE(has(md, "layout.tiles 4")) << md;
+  EXPECT_TRUE(has(md, "--tile-factor"));
   for (ExportFormat f : {ExportFormat::Megatron, ExportFormat::Torchtitan})
     EXPECT_TRUE(has(refusal(p, f), "layout.tiles")) << refusal(p, f);
+  p.layout.tiles = 1;
+  EXPECT_FALSE(has(export_plan(p, ExportFormat::MegatronDeepSpeed), "--tile-factor"));
 }
 
 // --- torchtitan ---
