@@ -15,8 +15,8 @@ class Evaluator {
   Evaluator(const Model& m, const Cluster& c, const Training& t) : m_(m), c_(c), t_(t) {}
 
   // Peak memory per GPU of `l`; no allocation.
-  cost::MemoryBreakdown memory(const Layout& l) const {
-    return cost::memory_per_gpu(m_, c_, t_, l);
+  cost::MemoryBreakdown memory(const Layout& l, int stage = -1) const {
+    return cost::memory_per_gpu(m_, c_, t_, l, stage);
   }
   // The full prediction of `l`; no allocation.
   cost::StepCost step(const Layout& l) const { return cost::predict_unchecked(m_, c_, t_, l); }
@@ -41,10 +41,10 @@ class Evaluator {
     double layer_s = 0;  // fwd + bwd + recompute of one layer, one micro-batch (for the bubble)
     double ends_min = 0, ends_max = 0;  // embedding / logits on the critical stage: at least, most
   };
-  // The bounds for recompute none, selective and full (indexed by Recompute) from one
-  // layer_compute: forward and backward do not depend on it, the recomputation is none, the
-  // attention core or the whole forward (compute.cpp).
-  void lower_bounds(const Layout& l, int64_t micro_batches, Bound out[3]) const {
+  // The bounds for recompute none, selective and full (indexed by Recompute; those not in
+  // `wanted` are left as they are).
+  void lower_bounds(const Layout& l, int64_t micro_batches, Bound out[3],
+                    const bool wanted[3]) const {
     Layout b = l;
     b.zero = 0;
     b.offload = Offload::None;
@@ -52,16 +52,16 @@ class Evaluator {
     b.tiles = 1;
     b.schedule = Schedule::OneFOneB;
     b.virtual_stages = 1;
-    b.recompute = Recompute::None;
-    const cost::LayerCompute lc = cost::layer_compute(m_, c_, t_, b);
     const double emb = cost::embedding_time(m_, c_, t_, b), logits = cost::logits_time(m_, c_, t_, b);
     const double ends_min = l.pp == 1 ? emb + logits : std::min(emb, logits);
     const double ends_max = l.pp == 1 ? emb + logits : std::max(emb, logits);
     const int64_t stage_layers = (m_.layers + l.pp - 1) / l.pp;
-    const double recompute[3] = {0.0, lc.fwd_attention_core_s, lc.fwd_s};
     for (int i = 0; i < 3; ++i) {
+      if (!wanted[i]) continue;
+      b.recompute = Recompute(i);
+      const cost::LayerCompute lc = cost::layer_compute(m_, c_, t_, b);
       Bound& r = out[i];
-      r.layer_s = lc.fwd_s + lc.bwd_s + recompute[i];
+      r.layer_s = lc.fwd_s + lc.bwd_s + lc.recompute_s;
       r.step_s = kSafety * double(micro_batches) * (double(stage_layers) * r.layer_s + ends_min);
       r.ends_min = ends_min;
       r.ends_max = ends_max;
@@ -69,7 +69,9 @@ class Evaluator {
   }
   Bound lower_bound(const Layout& l, int64_t micro_batches) const {
     Bound out[3];
-    lower_bounds(l, micro_batches, out);
+    bool wanted[3] = {false, false, false};
+    wanted[size_t(l.recompute)] = true;
+    lower_bounds(l, micro_batches, out, wanted);
     return out[size_t(l.recompute)];
   }
   // Tighter bounds learned from one prediction `sc` of layout `l` (docs/planner.md "Speed"), for

@@ -227,7 +227,7 @@ std::vector<Split> enumerate_splits(const Model& m, const Cluster& c, const Trai
 }
 
 // The blocks of one split with their bounds (docs/planner.md "Speed"), in enumeration order.
-void split_blocks(const detail::Space& s, uint32_t i, const detail::Evaluator& ev,
+void split_blocks(detail::Space& s, uint32_t i, const detail::Evaluator& ev,
                   std::vector<ScheduleChoice>& scheds, std::vector<detail::Block>& out) {
   const Split& sp = s.splits[i];
   const Fixed& f = s.f;
@@ -241,6 +241,17 @@ void split_blocks(const detail::Space& s, uint32_t i, const detail::Evaluator& e
   l.cp_kind = sp.cp_kind;
   l.ep = sp.ep;
   l.etp = sp.etp;
+  for (ZeroChoice& z : s.zero_choices[i]) {
+    Layout st = l;
+    st.zero = z.zero;
+    st.offload = z.offload;
+    st.shard_group = z.shard_group;
+    st.tiles = f.tiles.value_or(1);
+    for (int stage : {0, sp.pp - 1}) {
+      const cost::MemoryBreakdown mb = ev.memory(st, stage);
+      z.states_overflow |= mb.params + mb.grads + mb.optimizer + mb.reserve > mb.capacity;
+    }
+  }
   const bool sp_possible = sp.tp > 1 && (s.t.seq_len / sp.cp) % sp.tp == 0;
   for (int32_t mb : divisors(s.t.global_batch / sp.dp)) {
     if (!allowed(f.micro_batch, mb)) continue;
@@ -252,7 +263,9 @@ void split_blocks(const detail::Space& s, uint32_t i, const detail::Evaluator& e
       if ((on && !sp_possible) || !allowed(f.sequence_parallel, on)) continue;
       l.sequence_parallel = on;
       detail::Evaluator::Bound b[3];
-      ev.lower_bounds(l, micro_batches, b);
+      bool wanted[3];
+      for (Recompute rc : kRecompute) wanted[size_t(rc)] = allowed(f.recompute, rc);
+      ev.lower_bounds(l, micro_batches, b, wanted);
       for (Recompute rc : kRecompute) {
         if (!allowed(f.recompute, rc)) continue;
         const detail::Evaluator::Bound& r = b[size_t(rc)];

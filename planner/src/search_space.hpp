@@ -22,6 +22,11 @@ struct ZeroChoice {
   int32_t zero;
   Offload offload;
   int32_t shard_group;
+  // Its model states alone (parameters, gradients, optimizer states: independent of the
+  // micro-batch, recomputation and SP) plus the reserve exceed GPU memory on the first or last
+  // stage with v = 1: no layout of the split with this choice fits at any tile count (set in
+  // phase 1).
+  bool states_overflow = false;
 };
 // Pipeline schedule and virtual stages.
 struct ScheduleChoice {

@@ -66,6 +66,13 @@ class Worker {
     // The 1F1B layout decides the memory of the others; it is in the space unless pinned out.
     const bool has_1f1b = n > 0 && scheds_.front().schedule == Schedule::OneFOneB;
     for (const ZeroChoice& z : s_.zero_choices[b.split]) {
+      // Once something fits (so the smallest layout is not needed for advice), skip the choices
+      // whose model states alone overflow the GPU: their 1F1B does not fit at any tile count,
+      // and no other schedule needs less (the memory implication above).
+      if (z.states_overflow && !s_.exhaustive && top_.threshold() < 1e300) {
+        n_.memory_pruned += int64_t(scheds_.size());
+        continue;
+      }
       l.zero = z.zero;
       l.offload = z.offload;
       l.shard_group = z.shard_group;

@@ -74,6 +74,9 @@ TEST(SearchPruning, Fp8MlaMoeTopTenEqualsTheExhaustiveSearch) {
 
 TEST(SearchPruning, TopOneAndPinnedSpacesEqualTheExhaustiveSearch) {
   expect_same_top(dense(), 64, 1);
+  test::Inputs fsdp = dense();  // torchtitan-style selective recomputation and overlap
+  fsdp.t.framework = "fsdp2";
+  expect_same_top(fsdp, 64, 10);
   // No 1F1B in the space (no memory implication), pinned tiles, ZeRO-Infinity's own tiles.
   expect_same_top(dense(), 64, 10, "schedule=interleaved");
   expect_same_top(dense(), 32, 10, "tiles=2,zero=3");
@@ -166,10 +169,14 @@ void check_bounds(const test::Inputs& in) {
   EXPECT_GT(checked, 500);
 }
 
-TEST(SearchPruning, BoundsHoldOnRandomLayouts) {
-  check_bounds(test::gpt3());
-  check_bounds(mixtral());
-  check_bounds(deepseek());
+TEST(SearchPruning, BoundsHoldOnRandomLayoutsUnderEveryFramework) {
+  // The frameworks differ in what overlaps and what selective recomputation redoes.
+  for (const char* fw : {"megatron-core", "megatron-deepspeed", "deepspeed", "fsdp2"})
+    for (test::Inputs in : {test::gpt3(), mixtral(), deepseek()}) {
+      SCOPED_TRACE(std::string(fw) + " " + in.m.name);
+      in.t.framework = fw;
+      check_bounds(in);
+    }
 }
 
 // The search's memory, with ZeRO-Infinity's tiles where it needs them (search_worker.cpp);
@@ -204,6 +211,17 @@ void check_memory_implication(const test::Inputs& in) {
       EXPECT_GE(cost::memory_per_gpu(in.m, in.c, in.t, l, stage).total,
                 cost::memory_per_gpu(in.m, in.c, in.t, one, stage).total)
           << describe(l) << " stage " << stage;
+    // Model states do not depend on the micro-batch, recomputation or SP (search.cpp's
+    // states_overflow): the same with other ones.
+    Layout other = one;
+    other.micro_batch = 1;
+    other.recompute = Recompute::Full;
+    other.sequence_parallel = false;
+    for (int stage : {0, l.pp - 1}) {
+      const auto a = cost::memory_per_gpu(in.m, in.c, in.t, one, stage);
+      const auto b = cost::memory_per_gpu(in.m, in.c, in.t, other, stage);
+      EXPECT_EQ(a.params + a.grads + a.optimizer, b.params + b.grads + b.optimizer) << describe(l);
+    }
     bool tiled = false;
     const cost::MemoryBreakdown m1 = search_memory(in, one, &tiled);
     (m1.fits ? fits_1f1b : not_1f1b)++;
