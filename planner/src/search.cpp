@@ -6,6 +6,8 @@
 #include "parplan/planner/search.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -226,33 +228,39 @@ std::vector<Split> enumerate_splits(const Model& m, const Cluster& c, const Trai
   return out;
 }
 
-// The blocks of one split with their bounds (docs/planner.md "Speed"), in enumeration order.
-void split_blocks(detail::Space& s, uint32_t i, const detail::Evaluator& ev,
+// The blocks of splits [first, last) (the same split but for the CP kind, which the block bounds
+// do not depend on: layer_compute, embedding and logits times ignore it) with their bounds
+// (docs/planner.md "Speed"), in enumeration order. Selective and full recomputation get the
+// bound without recomputation (recomputation only adds) until the walk reaches them.
+void split_blocks(detail::Space& s, uint32_t first, uint32_t last, const detail::Evaluator& ev,
                   std::vector<ScheduleChoice>& scheds, std::vector<detail::Block>& out) {
-  const Split& sp = s.splits[i];
+  const Split& sp = s.splits[first];
   const Fixed& f = s.f;
-  const int64_t zero_choices = int64_t(s.zero_choices[i].size());
-  if (zero_choices == 0) return;
   Layout l;
   l.dp = sp.dp;
   l.tp = sp.tp;
   l.pp = sp.pp;
   l.cp = sp.cp;
-  l.cp_kind = sp.cp_kind;
   l.ep = sp.ep;
   l.etp = sp.etp;
-  for (ZeroChoice& z : s.zero_choices[i]) {
-    Layout st = l;
-    st.zero = z.zero;
-    st.offload = z.offload;
-    st.shard_group = z.shard_group;
-    st.tiles = f.tiles.value_or(1);
-    for (int stage : {0, sp.pp - 1}) {
-      const cost::MemoryBreakdown mb = ev.memory(st, stage);
-      z.states_overflow |= mb.params + mb.grads + mb.optimizer + mb.reserve > mb.capacity;
+  for (uint32_t i = first; i < last; ++i)
+    for (ZeroChoice& z : s.zero_choices[i]) {
+      Layout st = l;
+      st.cp_kind = s.splits[i].cp_kind;
+      st.zero = z.zero;
+      st.offload = z.offload;
+      st.shard_group = z.shard_group;
+      st.tiles = f.tiles.value_or(1);
+      for (int k = 0; k < 2; ++k) {
+        const cost::MemoryBreakdown mb = ev.memory(st, k == 0 ? 0 : sp.pp - 1);
+        z.states[k] = mb.params + mb.grads + mb.optimizer;
+      }
     }
-  }
+  const int64_t zero_choices = int64_t(s.zero_choices[first].size());
+  if (zero_choices == 0) return;
+  const size_t begin = out.size();
   const bool sp_possible = sp.tp > 1 && (s.t.seq_len / sp.cp) % sp.tp == 0;
+  const bool lazy = allowed(f.recompute, Recompute::None);
   for (int32_t mb : divisors(s.t.global_batch / sp.dp)) {
     if (!allowed(f.micro_batch, mb)) continue;
     const int64_t micro_batches = s.t.global_batch / (int64_t(sp.dp) * mb);
@@ -264,16 +272,25 @@ void split_blocks(detail::Space& s, uint32_t i, const detail::Evaluator& ev,
       l.sequence_parallel = on;
       detail::Evaluator::Bound b[3];
       bool wanted[3];
-      for (Recompute rc : kRecompute) wanted[size_t(rc)] = allowed(f.recompute, rc);
+      for (Recompute rc : kRecompute)
+        wanted[size_t(rc)] = allowed(f.recompute, rc) && !(lazy && rc != Recompute::None);
       ev.lower_bounds(l, micro_batches, b, wanted);
       for (Recompute rc : kRecompute) {
         if (!allowed(f.recompute, rc)) continue;
-        const detail::Evaluator::Bound& r = b[size_t(rc)];
-        out.push_back({i, mb, rc, on, r.step_s, r.layer_s, r.ends_min, r.ends_max,
+        const bool exact = wanted[size_t(rc)];
+        const detail::Evaluator::Bound& r = b[size_t(exact ? rc : Recompute::None)];
+        out.push_back({first, mb, rc, on, exact, r.step_s, r.layer_s, r.ends_min, r.ends_max,
                        zero_choices * int64_t(scheds.size())});
       }
     }
   }
+  const size_t end = out.size();
+  for (uint32_t i = first + 1; i < last; ++i)
+    for (size_t k = begin; k < end; ++k) {
+      detail::Block b = out[k];
+      b.split = i;
+      out.push_back(b);
+    }
 }
 
 }  // namespace
@@ -390,32 +407,46 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
   int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   threads = int(std::min<size_t>(size_t(threads), std::max<size_t>(1, n_splits)));
 
-  // Phase 1: every block's bound (split by split, in parallel), then the blocks in bound order;
-  // ties keep the enumeration order, so the walk does not depend on the thread count.
+  // Phase 1: every block's bound (group by group, in parallel: a group is the splits that
+  // differ only by CP kind), then the blocks in bound order; ties keep the enumeration order, so
+  // the walk does not depend on the thread count.
   {
-    std::vector<std::vector<detail::Block>> per(static_cast<size_t>(threads));
+    std::vector<uint32_t> groups;
+    for (uint32_t i = 0; i < n_splits; ++i) {
+      const Split& a = space.splits[i];
+      const Split* b = i > 0 ? &space.splits[i - 1] : nullptr;
+      if (!b || a.dp != b->dp || a.tp != b->tp || a.pp != b->pp || a.cp != b->cp ||
+          a.ep != b->ep || a.etp != b->etp)
+        groups.push_back(i);
+    }
+    groups.push_back(uint32_t(n_splits));
+    std::vector<std::vector<detail::Block>> per(groups.size() - 1);
     std::atomic<size_t> next{0}, none{0};
-    run_threads(threads, SearchOptions{}, none, 0, [&](int id) {
+    run_threads(threads, SearchOptions{}, none, 0, [&](int) {
       const detail::Evaluator ev(m, c, t);
       std::vector<ScheduleChoice> scheds;
-      std::vector<detail::Block> mine;
       for (;;) {
-        const size_t i = next.fetch_add(1, std::memory_order_relaxed);
-        if (i >= n_splits) break;
-        split_blocks(space, uint32_t(i), ev, scheds, mine);
+        const size_t g = next.fetch_add(1, std::memory_order_relaxed);
+        if (g + 1 >= groups.size()) break;
+        split_blocks(space, groups[g], groups[g + 1], ev, scheds, per[g]);
       }
-      per[size_t(id)] = std::move(mine);
     });
+    size_t total = 0;
+    for (auto& v : per) total += v.size();
+    space.blocks.reserve(total);
     for (auto& v : per) space.blocks.insert(space.blocks.end(), v.begin(), v.end());
-    auto key = [](const detail::Block& b) {
-      return std::make_tuple(b.bound, b.split, b.micro_batch, b.recompute, b.sequence_parallel);
-    };
-    std::sort(space.blocks.begin(), space.blocks.end(),
-              [&](const detail::Block& a, const detail::Block& b) { return key(a) < key(b); });
+    std::vector<std::pair<double, uint32_t>> keys(space.blocks.size());
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = {space.blocks[i].bound, uint32_t(i)};
+    std::sort(keys.begin(), keys.end());
+    // Stored in walk order: the walk then reads them one after another.
+    std::vector<detail::Block> sorted(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) sorted[i] = space.blocks[keys[i].second];
+    space.blocks = std::move(sorted);
     space.layouts_after.assign(space.blocks.size() + 1, 0);
     for (size_t i = space.blocks.size(); i-- > 0;)
       space.layouts_after[i] = space.layouts_after[i + 1] + space.blocks[i].layouts;
   }
+  if (std::getenv("H11DBG")) std::fprintf(stderr, "phase1 %.3f s blocks %zu\n", std::chrono::duration<double>(Clock::now() - start).count(), space.blocks.size());
   if (o.progress) o.progress(0.1);
 
   // Phase 2: the blocks, best bound first, with the shared threshold.

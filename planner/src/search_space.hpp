@@ -22,11 +22,9 @@ struct ZeroChoice {
   int32_t zero;
   Offload offload;
   int32_t shard_group;
-  // Its model states alone (parameters, gradients, optimizer states: independent of the
-  // micro-batch, recomputation and SP) plus the reserve exceed GPU memory on the first or last
-  // stage with v = 1: no layout of the split with this choice fits at any tile count (set in
-  // phase 1).
-  bool states_overflow = false;
+  // Its model states (parameters, gradients, optimizer states: independent of the micro-batch,
+  // recomputation and SP) on the first and last stage with v = 1 (set in phase 1).
+  double states[2] = {0, 0};
 };
 // Pipeline schedule and virtual stages.
 struct ScheduleChoice {
@@ -41,6 +39,7 @@ struct Block {
   int32_t micro_batch;
   Recompute recompute;
   bool sequence_parallel;
+  bool exact;                // bound for this recomputation (else: without recomputation)
   double bound;              // lower bound of every layout's step time in the block
   double layer_s;            // per-layer forward + backward + recomputation bound
   double ends_min, ends_max; // embedding / logits time on the critical stage: least, most
@@ -55,8 +54,8 @@ struct Space {
   const Fixed& f;
   std::vector<Split> splits;
   std::vector<std::vector<ZeroChoice>> zero_choices;  // per split
-  std::vector<Block> blocks;                          // sorted by bound (then enumeration order)
-  std::vector<int64_t> layouts_after;                 // layouts in blocks[i..], i <= blocks.size()
+  std::vector<Block> blocks;           // by bound, then enumeration order
+  std::vector<int64_t> layouts_after;  // layouts in blocks[i..], i <= blocks.size()
   bool exhaustive = false;
 };
 

@@ -35,6 +35,10 @@ bool TopK::offer(const Layout& l, const cost::StepCost& c) {
 
 namespace {
 
+// Sums in another order than memory.cpp: a margin far above rounding, far below any layout's
+// difference.
+constexpr double kMemorySafety = 1.0 - 1e-9;
+
 class Worker {
  public:
   Worker(const Space& s, SharedTop& top) : s_(s), eval_(s.m, s.c, s.t), top_(top) {
@@ -65,19 +69,64 @@ class Worker {
     learned_.clear();
     // The 1F1B layout decides the memory of the others; it is in the space unless pinned out.
     const bool has_1f1b = n > 0 && scheds_.front().schedule == Schedule::OneFOneB;
+    // A GPU-memory lower bound per ZeRO choice: a stage holds its model states (phase 1) plus
+    // activations and buffers at least as large as ZeRO 0's without offload (those do not depend
+    // on the ZeRO choice or tiles, except ZeRO-2/3's gradient buffers and gathered layers, which
+    // only add) plus the reserve, all with 1F1B and v = 1.
+    double acts[2] = {0, 0}, reserve = 0, capacity = 0;
+    if (!s_.exhaustive && n > 0) {
+      Layout z0 = l;
+      z0.zero = 0;
+      z0.offload = Offload::None;
+      z0.shard_group = 0;
+      z0.tiles = 1;
+      z0.schedule = Schedule::OneFOneB;
+      z0.virtual_stages = 1;
+      for (int k = 0; k < 2; ++k) {
+        const cost::MemoryBreakdown mb = eval_.memory(z0, k == 0 ? 0 : sp.pp - 1);
+        acts[k] = mb.activations + mb.buffers;
+        reserve = mb.reserve;
+        capacity = mb.capacity;
+      }
+    }
     for (const ZeroChoice& z : s_.zero_choices[b.split]) {
       // Once something fits (so the smallest layout is not needed for advice), skip the choices
-      // whose model states alone overflow the GPU: their 1F1B does not fit at any tile count,
-      // and no other schedule needs less (the memory implication above).
-      if (z.states_overflow && !s_.exhaustive && top_.threshold() < 1e300) {
-        n_.memory_pruned += int64_t(scheds_.size());
-        continue;
+      // over GPU memory by that bound: their 1F1B does not fit at any tile count, and no other
+      // schedule needs less (the memory implication above).
+      if (!s_.exhaustive && top_.threshold() < 1e300) {
+        const double need = std::max(z.states[0] + acts[0], z.states[1] + acts[1]) + reserve;
+        if (kMemorySafety * need > capacity) {
+          n_.memory_pruned += int64_t(n);
+          continue;
+        }
       }
       l.zero = z.zero;
       l.offload = z.offload;
       l.shard_group = z.shard_group;
       run_choices(l, has_1f1b);
     }
+  }
+
+  // Replaces b's bound (taken without recomputation) by its own; false when it prunes b.
+  bool exact_bound(Block& b, double threshold) const {
+    const Split& sp = s_.splits[b.split];
+    Layout l;
+    l.dp = sp.dp;
+    l.tp = sp.tp;
+    l.pp = sp.pp;
+    l.cp = sp.cp;
+    l.cp_kind = sp.cp_kind;
+    l.ep = sp.ep;
+    l.etp = sp.etp;
+    l.micro_batch = b.micro_batch;
+    l.recompute = b.recompute;
+    l.sequence_parallel = b.sequence_parallel;
+    const detail::Evaluator::Bound r =
+        eval_.lower_bound(l, s_.t.global_batch / (int64_t(sp.dp) * b.micro_batch));
+    b.exact = true;
+    b.bound = std::max(b.bound, r.step_s);
+    b.layer_s = std::max(b.layer_s, r.layer_s);
+    return !(b.bound > threshold);
   }
 
   WorkerResult finish() { return WorkerResult{n_, smallest_, smallest_bytes_}; }
@@ -101,6 +150,27 @@ class Worker {
         return;
       }
     learned_.push_back({l.zero >= 3, l.tiles, e});
+  }
+
+  bool knows(const Layout& l) const {
+    for (const Learned& k : learned_)
+      if (k.zero3 == (l.zero >= 3) && k.tiles == l.tiles) return true;
+    return false;
+  }
+
+  // Learns from the time model of one layout of `l`'s ZeRO class and tiles (ZeRO 0 or 3, no
+  // offload, whole-group sharding, 1F1B), whether or not it is in the space or fits: the bound
+  // holds for every layout of the class, and prunes its ZeRO choices before their memory.
+  void represent(const Layout& l) {
+    Layout r = l;
+    r.zero = l.zero >= 3 ? 3 : 0;
+    r.offload = Offload::None;
+    r.shard_group = 0;
+    r.schedule = Schedule::OneFOneB;
+    r.virtual_stages = 1;
+    const cost::MemoryBreakdown unused;
+    const cost::StepCost sc = eval_.step(r, unused);
+    if (sc.step_time_s > 0 && sc.step_time_s < 1e300) learn(r, sc);
   }
 
   // The bound of schedule i for `l`'s zero and tiles: the block's or the learned one, with
@@ -131,6 +201,7 @@ class Worker {
     // Tiles are known before memory unless ZeRO-Infinity picks them (memory()).
     const bool auto_tiles = !s_.f.tiles && l.offload == Offload::OptimizerAndParams;
     l.tiles = s_.f.tiles.value_or(1);
+    if (!auto_tiles && !knows(l)) represent(l);
     double optimizer = 0;
     auto pruned = [&](size_t i) { return bound(l, i, optimizer) > top_.threshold(); };
     bool any = false;
@@ -233,13 +304,18 @@ WorkerResult run_worker(const Space& s, SharedTop& top, std::atomic<size_t>& nex
     if (cancel && cancel->load(std::memory_order_relaxed)) break;
     const size_t i = next.fetch_add(1, std::memory_order_relaxed);
     if (i >= n) break;
-    const Block& b = s.blocks[i];
+    Block b = s.blocks[i];
     if (!s.exhaustive && b.bound > top.threshold()) {
       // Sorted by bound: this block and every later one are slower than k layouts already kept.
       // Claim the blocks no worker has taken yet ([j, n)); those between i and j are others'.
       const size_t j = std::min(n, next.exchange(n, std::memory_order_relaxed));
       w.counts().time_pruned += b.layouts + s.layouts_after[j];
       done.fetch_add(1 + (n - j), std::memory_order_relaxed);
+      continue;
+    }
+    if (!b.exact && !s.exhaustive && !w.exact_bound(b, top.threshold())) {
+      w.counts().time_pruned += b.layouts;
+      done.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     w.run_block(b);

@@ -151,6 +151,14 @@ void check_bounds(const test::Inputs& in) {
     const double bubble = ev.bubble_bound(block, b.schedule, b.pp, b.virtual_stages, m);
     EXPECT_LE(block.step_s + bubble, pb.step_time_s) << describe(b);
     EXPECT_EQ(ev.lower_bound(a, m).step_s, block.step_s) << "the block bound is the block's";
+    // Phase 1's shortcuts: the bound without recomputation bounds every recomputation mode, and
+    // the bound does not depend on the CP kind.
+    Layout none = b;
+    none.recompute = Recompute::None;
+    EXPECT_LE(ev.lower_bound(none, m).step_s, pb.step_time_s) << describe(b);
+    Layout kind = b;
+    kind.cp_kind = CpKind((int(b.cp_kind) + 1) % 3);
+    EXPECT_EQ(ev.lower_bound(kind, m).step_s, block.step_s) << describe(b);
     // What a teaches about b: same ZeRO class and tiles.
     if ((a.zero >= 3) != (b.zero >= 3) || a.tiles != b.tiles) continue;
     const detail::Evaluator::Learned e = ev.learn(pa, a, block);
@@ -217,10 +225,21 @@ void check_memory_implication(const test::Inputs& in) {
     other.micro_batch = 1;
     other.recompute = Recompute::Full;
     other.sequence_parallel = false;
+    // Activations and buffers are at least ZeRO 0's without offload or tiles (the worker's
+    // memory bound): a stage's memory >= its states + those + the reserve.
+    Layout z0 = one;
+    z0.zero = 0;
+    z0.offload = Offload::None;
+    z0.shard_group = 0;
+    z0.tiles = 1;
     for (int stage : {0, l.pp - 1}) {
       const auto a = cost::memory_per_gpu(in.m, in.c, in.t, one, stage);
       const auto b = cost::memory_per_gpu(in.m, in.c, in.t, other, stage);
       EXPECT_EQ(a.params + a.grads + a.optimizer, b.params + b.grads + b.optimizer) << describe(l);
+      const auto z = cost::memory_per_gpu(in.m, in.c, in.t, z0, stage);
+      EXPECT_GE(a.total, (1 - 1e-9) * (a.params + a.grads + a.optimizer + z.activations +
+                                       z.buffers + z.reserve))
+          << describe(l);
     }
     bool tiled = false;
     const cost::MemoryBreakdown m1 = search_memory(in, one, &tiled);
