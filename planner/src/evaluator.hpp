@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "parplan/cost/compute.hpp"
+#include "parplan/cost/context_parallel.hpp"
+#include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/cost/step.hpp"
 
@@ -38,7 +40,7 @@ class Evaluator {
   // against predict_unchecked on random layouts of a dense, an FP8 MoE and an MLA model.
   struct Bound {
     double step_s = 0;   // the step-time bound
-    double layer_s = 0;  // fwd + bwd + recompute of one layer, one micro-batch (for the bubble)
+    double layer_s = 0;  // one layer, one micro-batch: compute + exposed CP / EP communication
     double ends_min = 0, ends_max = 0;  // embedding / logits on the critical stage: at least, most
   };
   // The bounds for recompute none, selective and full (indexed by Recompute; those not in
@@ -60,8 +62,18 @@ class Evaluator {
       if (!wanted[i]) continue;
       b.recompute = Recompute(i);
       const cost::LayerCompute lc = cost::layer_compute(m_, c_, t_, b);
+      // Exposed CP and EP communication per layer (step.cpp's stage terms), which overlaps only
+      // compute: compute + exposed does not fall when ZeRO-3's casts, tiles or recomputation add
+      // compute, so ZeRO 0 without tiles bounds them all.
+      double comm = 0;
+      if (l.cp > 1) {
+        const cost::CpWork cw = cost::context_parallel_work(m_, c_, t_, b, lc);
+        comm += cw.fwd_exposed_s + cw.bwd_exposed_s;
+      }
+      const cost::EpComm ep = cost::ep_comm(m_, c_, t_, b, lc);
+      comm += ep.fwd_exposed_s + ep.bwd_exposed_s;
       Bound& r = out[i];
-      r.layer_s = lc.fwd_s + lc.bwd_s + lc.recompute_s;
+      r.layer_s = lc.fwd_s + lc.bwd_s + lc.recompute_s + comm;
       r.step_s = kSafety * double(micro_batches) * (double(stage_layers) * r.layer_s + ends_min);
       r.ends_min = ends_min;
       r.ends_max = ends_max;

@@ -228,8 +228,7 @@ std::vector<Split> enumerate_splits(const Model& m, const Cluster& c, const Trai
   return out;
 }
 
-// The blocks of splits [first, last) (the same split but for the CP kind, which the block bounds
-// do not depend on: layer_compute, embedding and logits times ignore it) with their bounds
+// The blocks of splits [first, last) (the same split but for the CP kind) with their bounds
 // (docs/planner.md "Speed"), in enumeration order. Selective and full recomputation get the
 // bound without recomputation (recomputation only adds) until the walk reaches them.
 void split_blocks(detail::Space& s, uint32_t first, uint32_t last, const detail::Evaluator& ev,
@@ -258,7 +257,6 @@ void split_blocks(detail::Space& s, uint32_t first, uint32_t last, const detail:
     }
   const int64_t zero_choices = int64_t(s.zero_choices[first].size());
   if (zero_choices == 0) return;
-  const size_t begin = out.size();
   const bool sp_possible = sp.tp > 1 && (s.t.seq_len / sp.cp) % sp.tp == 0;
   const bool lazy = allowed(f.recompute, Recompute::None);
   for (int32_t mb : divisors(s.t.global_batch / sp.dp)) {
@@ -270,27 +268,23 @@ void split_blocks(detail::Space& s, uint32_t first, uint32_t last, const detail:
     for (bool on : {false, true}) {
       if ((on && !sp_possible) || !allowed(f.sequence_parallel, on)) continue;
       l.sequence_parallel = on;
-      detail::Evaluator::Bound b[3];
       bool wanted[3];
       for (Recompute rc : kRecompute)
         wanted[size_t(rc)] = allowed(f.recompute, rc) && !(lazy && rc != Recompute::None);
-      ev.lower_bounds(l, micro_batches, b, wanted);
-      for (Recompute rc : kRecompute) {
-        if (!allowed(f.recompute, rc)) continue;
-        const bool exact = wanted[size_t(rc)];
-        const detail::Evaluator::Bound& r = b[size_t(exact ? rc : Recompute::None)];
-        out.push_back({first, mb, rc, on, exact, r.step_s, r.layer_s, r.ends_min, r.ends_max,
-                       zero_choices * int64_t(scheds.size())});
+      for (uint32_t i = first; i < last; ++i) {
+        l.cp_kind = s.splits[i].cp_kind;
+        detail::Evaluator::Bound b[3];
+        ev.lower_bounds(l, micro_batches, b, wanted);
+        for (Recompute rc : kRecompute) {
+          if (!allowed(f.recompute, rc)) continue;
+          const bool exact = wanted[size_t(rc)];
+          const detail::Evaluator::Bound& r = b[size_t(exact ? rc : Recompute::None)];
+          out.push_back({i, mb, rc, on, exact, r.step_s, r.layer_s, r.ends_min, r.ends_max,
+                         zero_choices * int64_t(scheds.size())});
+        }
       }
     }
   }
-  const size_t end = out.size();
-  for (uint32_t i = first + 1; i < last; ++i)
-    for (size_t k = begin; k < end; ++k) {
-      detail::Block b = out[k];
-      b.split = i;
-      out.push_back(b);
-    }
 }
 
 }  // namespace

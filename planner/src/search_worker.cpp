@@ -69,41 +69,12 @@ class Worker {
     learned_.clear();
     // The 1F1B layout decides the memory of the others; it is in the space unless pinned out.
     const bool has_1f1b = n > 0 && scheds_.front().schedule == Schedule::OneFOneB;
-    // A GPU-memory lower bound per ZeRO choice: a stage holds its model states (phase 1) plus
-    // activations and buffers at least as large as ZeRO 0's without offload (those do not depend
-    // on the ZeRO choice or tiles, except ZeRO-2/3's gradient buffers and gathered layers, which
-    // only add) plus the reserve, all with 1F1B and v = 1.
-    double acts[2] = {0, 0}, reserve = 0, capacity = 0;
-    if (!s_.exhaustive && n > 0) {
-      Layout z0 = l;
-      z0.zero = 0;
-      z0.offload = Offload::None;
-      z0.shard_group = 0;
-      z0.tiles = 1;
-      z0.schedule = Schedule::OneFOneB;
-      z0.virtual_stages = 1;
-      for (int k = 0; k < 2; ++k) {
-        const cost::MemoryBreakdown mb = eval_.memory(z0, k == 0 ? 0 : sp.pp - 1);
-        acts[k] = mb.activations + mb.buffers;
-        reserve = mb.reserve;
-        capacity = mb.capacity;
-      }
-    }
+    acts_ready_ = false;
     for (const ZeroChoice& z : s_.zero_choices[b.split]) {
-      // Once something fits (so the smallest layout is not needed for advice), skip the choices
-      // over GPU memory by that bound: their 1F1B does not fit at any tile count, and no other
-      // schedule needs less (the memory implication above).
-      if (!s_.exhaustive && top_.threshold() < 1e300) {
-        const double need = std::max(z.states[0] + acts[0], z.states[1] + acts[1]) + reserve;
-        if (kMemorySafety * need > capacity) {
-          n_.memory_pruned += int64_t(n);
-          continue;
-        }
-      }
       l.zero = z.zero;
       l.offload = z.offload;
       l.shard_group = z.shard_group;
-      run_choices(l, has_1f1b);
+      run_choices(l, has_1f1b, z);
     }
   }
 
@@ -152,9 +123,16 @@ class Worker {
     learned_.push_back({l.zero >= 3, l.tiles, e});
   }
 
+  // Whether an entry learned from `k` bounds `l`: same tiles and ZeRO class, or k below ZeRO 3
+  // and l at ZeRO 3 (ZeRO-3 only adds FP8 weight casts to the forward, fp8.cpp; of the exposed
+  // communication only the expert all-to-all overlaps the whole forward, by max(0, comm -
+  // compute) + slowdown x min(comm, compute), so compute + exposed does not fall).
+  static bool applies(const Learned& k, const Layout& l) {
+    return k.tiles == l.tiles && (k.zero3 == (l.zero >= 3) || (!k.zero3 && l.zero >= 3));
+  }
   bool knows(const Layout& l) const {
     for (const Learned& k : learned_)
-      if (k.zero3 == (l.zero >= 3) && k.tiles == l.tiles) return true;
+      if (applies(k, l)) return true;
     return false;
   }
 
@@ -178,14 +156,38 @@ class Worker {
   double bound(const Layout& l, size_t i, double optimizer) const {
     double b = block_bounds_[i];
     for (const Learned& k : learned_)
-      if (k.zero3 == (l.zero >= 3) && k.tiles == l.tiles)
+      if (applies(k, l))
         b = std::max(b, eval_.learned_bound(k.e, bound_, l.pp, scheds_[i].schedule, scheds_[i].v,
                                             micro_batches_, optimizer));
     return b;
   }
 
+  // A GPU-memory lower bound of every layout of the block with ZeRO choice z: a stage holds its
+  // model states (phase 1) plus activations and buffers at least as large as ZeRO 0's without
+  // offload (those do not depend on the ZeRO choice or tiles, except ZeRO-2/3's gradient buffers
+  // and gathered layers, which only add) plus the reserve, all with 1F1B and v = 1.
+  double memory_bound(const Layout& l, const ZeroChoice& z) {
+    if (!acts_ready_) {
+      Layout z0 = l;
+      z0.zero = 0;
+      z0.offload = Offload::None;
+      z0.shard_group = 0;
+      z0.tiles = 1;
+      z0.schedule = Schedule::OneFOneB;
+      z0.virtual_stages = 1;
+      for (int k = 0; k < 2; ++k) {
+        const cost::MemoryBreakdown mb = eval_.memory(z0, k == 0 ? 0 : l.pp - 1);
+        acts_[k] = mb.activations + mb.buffers;
+        reserve_ = mb.reserve;
+        capacity_ = mb.capacity;
+      }
+      acts_ready_ = true;
+    }
+    return std::max(z.states[0] + acts_[0], z.states[1] + acts_[1]) + reserve_;
+  }
+
   // Every schedule of one (block, zero choice).
-  void run_choices(Layout& l, bool has_1f1b) {
+  void run_choices(Layout& l, bool has_1f1b, const ZeroChoice& z) {
     const size_t n = scheds_.size();
     if (n == 0) return;
     if (s_.exhaustive) {
@@ -209,6 +211,16 @@ class Worker {
     if (!any) {
       n_.time_pruned += int64_t(n);
       return;
+    }
+    // Once something fits (so the smallest layout is not needed for advice), skip the choices
+    // over GPU memory by memory_bound(): their 1F1B does not fit at any tile count, and no other
+    // schedule needs less (the memory implication above).
+    if (top_.threshold() < 1e300) {
+      const double need = memory_bound(l, z);  // sets capacity_
+      if (kMemorySafety * need > capacity_) {
+        n_.memory_pruned += int64_t(n);
+        return;
+      }
     }
     size_t first = 0;
     if (has_1f1b && n > 1) {
@@ -290,6 +302,8 @@ class Worker {
   std::vector<double> block_bounds_;
   std::vector<Learned> learned_;
   bool tiled_ = false;  // the last memory() chose tiles (k > 1)
+  bool acts_ready_ = false;
+  double acts_[2] = {0, 0}, reserve_ = 0, capacity_ = 0;
   Layout smallest_;
   double smallest_bytes_ = 0;
 };
