@@ -6,8 +6,6 @@
 #include "parplan/planner/search.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -388,7 +386,7 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
   if (o.top_k < 1) throw Error("--top must be >= 1, got " + str(o.top_k));
   check_fixed(m, t, gpus, o.allow_idle, o.fixed);
 
-  detail::Space space{m, c, t, o.fixed, {}, {}, {}, {}, o.exhaustive};
+  detail::Space space{m, c, t, o.fixed, {}, {}, {}, o.exhaustive};
   for (const Split& sp : enumerate_splits(m, c, t, gpus, o.allow_idle, o.fixed))
     for (auto [ep, etp] : ep_choices(m, sp, o.fixed, c.gpus_per_node)) {
       Split e = sp;
@@ -401,9 +399,8 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
   int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   threads = int(std::min<size_t>(size_t(threads), std::max<size_t>(1, n_splits)));
 
-  // Phase 1: every block's bound (group by group, in parallel: a group is the splits that
-  // differ only by CP kind), then the blocks in bound order; ties keep the enumeration order, so
-  // the walk does not depend on the thread count.
+  // Phase 1: every block's bound, group by group in parallel (a group: the splits that differ
+  // only by CP kind), stored in enumeration order.
   {
     std::vector<uint32_t> groups;
     for (uint32_t i = 0; i < n_splits; ++i) {
@@ -429,26 +426,16 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
     for (auto& v : per) total += v.size();
     space.blocks.reserve(total);
     for (auto& v : per) space.blocks.insert(space.blocks.end(), v.begin(), v.end());
-    std::vector<std::pair<double, uint32_t>> keys(space.blocks.size());
-    for (size_t i = 0; i < keys.size(); ++i) keys[i] = {space.blocks[i].bound, uint32_t(i)};
-    std::sort(keys.begin(), keys.end());
-    // Stored in walk order: the walk then reads them one after another.
-    std::vector<detail::Block> sorted(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) sorted[i] = space.blocks[keys[i].second];
-    space.blocks = std::move(sorted);
-    space.layouts_after.assign(space.blocks.size() + 1, 0);
-    for (size_t i = space.blocks.size(); i-- > 0;)
-      space.layouts_after[i] = space.layouts_after[i + 1] + space.blocks[i].layouts;
   }
-  if (std::getenv("H11DBG")) std::fprintf(stderr, "phase1 %.3f s blocks %zu\n", std::chrono::duration<double>(Clock::now() - start).count(), space.blocks.size());
   if (o.progress) o.progress(0.1);
 
-  // Phase 2: the blocks, best bound first, with the shared threshold.
-  std::atomic<size_t> next{0}, done{0};
+  // Phase 2: the blocks, best bound first (ties: enumeration order), with the shared threshold.
+  std::atomic<size_t> done{0};
   detail::SharedTop top(size_t(o.top_k));
+  detail::BlockQueue queue(space.blocks);
   std::vector<detail::WorkerResult> results(static_cast<size_t>(threads));
   run_threads(threads, o, done, space.blocks.size(), [&](int id) {
-    results[size_t(id)] = detail::run_worker(space, top, next, done, o.cancel);
+    results[size_t(id)] = detail::run_worker(space, top, queue, done, o.cancel);
   });
 
   SearchResult r;
@@ -464,7 +451,7 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
       r.smallest = w.smallest;
     }
   }
-  r.layouts = space.layouts_after.front();
+  for (const detail::Block& b : space.blocks) r.layouts += b.layouts;
   r.top = std::move(top.items());
   std::sort(r.top.begin(), r.top.end(), better);
   if (r.top.size() > size_t(o.top_k)) r.top.resize(size_t(o.top_k));

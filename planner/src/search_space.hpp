@@ -1,7 +1,9 @@
 #pragma once
 // Internal to the search: the space (splits, blocks), the bounded top-k and the shared pruning
 // threshold. search.cpp builds the space, search_worker.cpp walks it (docs/planner.md "Speed").
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -54,8 +56,7 @@ struct Space {
   const Fixed& f;
   std::vector<Split> splits;
   std::vector<std::vector<ZeroChoice>> zero_choices;  // per split
-  std::vector<Block> blocks;           // by bound, then enumeration order
-  std::vector<int64_t> layouts_after;  // layouts in blocks[i..], i <= blocks.size()
+  std::vector<Block> blocks;  // in enumeration order
   bool exhaustive = false;
 };
 
@@ -97,6 +98,47 @@ class Threshold {
   std::atomic<double> v_{1e300};
 };
 
+// The blocks in bound order, taken lazily from a binary min-heap (most are never taken: once the
+// best bound left exceeds the threshold, every block left is pruned at once).
+class BlockQueue {
+ public:
+  explicit BlockQueue(const std::vector<Block>& blocks) {
+    heap_.reserve(blocks.size());
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      heap_.push_back({blocks[i].bound, uint32_t(i)});
+      left_ += blocks[i].layouts;
+    }
+    std::make_heap(heap_.begin(), heap_.end(), std::greater<>());
+  }
+  // The block with the smallest bound left (ties: the smaller index). False when none is left,
+  // or when that bound exceeds `threshold` (not with `exhaustive`): then every block left is
+  // dropped, `blocks` and `layouts` say how many.
+  bool pop(double threshold, bool exhaustive, uint32_t& index, size_t& blocks, int64_t& layouts,
+           const std::vector<Block>& all) {
+    std::lock_guard lock(mu_);
+    blocks = 0;
+    layouts = 0;
+    if (heap_.empty()) return false;
+    if (!exhaustive && heap_.front().first > threshold) {
+      blocks = heap_.size();
+      layouts = left_;
+      heap_.clear();
+      left_ = 0;
+      return false;
+    }
+    std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
+    index = heap_.back().second;
+    heap_.pop_back();
+    left_ -= all[index].layouts;
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<double, uint32_t>> heap_;
+  int64_t left_ = 0;
+};
+
 // The merged top k, shared by the workers, and its threshold.
 class SharedTop {
  public:
@@ -125,8 +167,8 @@ struct WorkerResult {
   double smallest_memory_bytes = 0;
 };
 
-// Walks blocks in bound order from a shared cursor until every block is taken or pruned.
-WorkerResult run_worker(const Space& s, SharedTop& top, std::atomic<size_t>& next,
+// Walks blocks in bound order from the shared queue until every block is taken or pruned.
+WorkerResult run_worker(const Space& s, SharedTop& top, BlockQueue& queue,
                         std::atomic<size_t>& done, const std::atomic<bool>* cancel);
 
 }  // namespace parplan::planner::detail

@@ -310,23 +310,20 @@ class Worker {
 
 }  // namespace
 
-WorkerResult run_worker(const Space& s, SharedTop& top, std::atomic<size_t>& next,
+WorkerResult run_worker(const Space& s, SharedTop& top, BlockQueue& queue,
                         std::atomic<size_t>& done, const std::atomic<bool>* cancel) {
   Worker w(s, top);
-  const size_t n = s.blocks.size();
   for (;;) {
     if (cancel && cancel->load(std::memory_order_relaxed)) break;
-    const size_t i = next.fetch_add(1, std::memory_order_relaxed);
-    if (i >= n) break;
+    uint32_t i = 0;
+    size_t dropped = 0;
+    int64_t layouts = 0;
+    const bool got = queue.pop(top.threshold(), s.exhaustive, i, dropped, layouts, s.blocks);
+    // Dropped: every block left is slower than k layouts already kept.
+    w.counts().time_pruned += layouts;
+    done.fetch_add(dropped, std::memory_order_relaxed);
+    if (!got) break;
     Block b = s.blocks[i];
-    if (!s.exhaustive && b.bound > top.threshold()) {
-      // Sorted by bound: this block and every later one are slower than k layouts already kept.
-      // Claim the blocks no worker has taken yet ([j, n)); those between i and j are others'.
-      const size_t j = std::min(n, next.exchange(n, std::memory_order_relaxed));
-      w.counts().time_pruned += b.layouts + s.layouts_after[j];
-      done.fetch_add(1 + (n - j), std::memory_order_relaxed);
-      continue;
-    }
     if (!b.exact && !s.exhaustive && !w.exact_bound(b, top.threshold())) {
       w.counts().time_pruned += b.layouts;
       done.fetch_add(1, std::memory_order_relaxed);
