@@ -202,8 +202,10 @@ void run_plan(const PlanOptions& po) {
             cost::to_json(cost::run_cost(in.model, in.cluster, in.training, c.layout, c.cost));
       return cj;
     };
-    nlohmann::json j = {{"evaluated", r.evaluated},
+    nlohmann::json j = {{"layouts", r.layouts},
+                        {"evaluated", r.evaluated},
                         {"feasible", r.feasible},
+                        {"pruned", r.time_pruned + r.memory_pruned},
                         {"search_time_s", r.search_time_s},
                         {"gpus", in.gpus},
                         {"parameters", parameters_json(in.model)},
@@ -234,8 +236,9 @@ void run_plan(const PlanOptions& po) {
 
   std::cout << in.model.name << " on " << in.gpus << " x " << in.cluster.gpu.name << " ("
             << in.cluster.name << "), global batch " << in.training.global_batch << " x seq "
-            << in.training.seq_len << ": " << r.evaluated << " layouts evaluated, " << r.feasible
-            << " fit, " << fmt("%.2f", r.search_time_s) << " s\n";
+            << in.training.seq_len << ": " << r.evaluated << " of " << r.layouts
+            << " layouts evaluated (the rest pruned), " << r.feasible << " fit, "
+            << fmt("%.2f", r.search_time_s) << " s\n";
   std::cout << "parameters: " << parameters_line(in.model) << "\n\n";
   if (!sim.empty())
     std::cout << "ranked by simulated step time (SimGrid) next to the analytical one\n";

@@ -35,6 +35,9 @@ TEST(CliPlan, JsonHasTheSearchCountsBestTopAndRules) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_GT(j["evaluated"].get<int64_t>(), 0);
   EXPECT_GT(j["feasible"].get<int64_t>(), 0);
+  // Every layout of the space is evaluated or pruned.
+  EXPECT_EQ(j["layouts"].get<int64_t>(),
+            j["evaluated"].get<int64_t>() + j["pruned"].get<int64_t>());
   EXPECT_GE(j["search_time_s"].get<double>(), 0.0);
   EXPECT_EQ(j["best"]["layout"]["tp"].get<int>() * j["best"]["layout"]["pp"].get<int>() *
                 j["best"]["layout"]["dp"].get<int>() * j["best"]["layout"]["cp"].get<int>(),
