@@ -7,6 +7,7 @@
 #include <memory>
 #include <simgrid/s4u/Mailbox.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "parplan/cost/collectives.hpp"
@@ -19,9 +20,6 @@ struct CommGroup {
   int64_t id = 0;
   std::vector<int64_t> gpus;                  // members, in ring order
   std::vector<simgrid::s4u::Mailbox*> inbox;  // inbox[i]: messages to member i
-  // Double binary tree: tree_inbox[t][0][i] reduce messages to member i in tree t, [t][1][i]
-  // broadcast messages.
-  std::vector<simgrid::s4u::Mailbox*> tree_inbox[2][2];
   double ring_latency_s = 0;  // largest route latency between ring neighbours
   double ring_bandwidth = 0;  // smallest route bandwidth between ring neighbours
   int64_t per_node = 1;       // members on each node (hierarchical needs equal)
@@ -47,6 +45,7 @@ struct Choice {
   cost::Algorithm algo = cost::Algorithm::Ring;
   cost::Protocol proto = cost::Protocol::Simple;
   bool one_latency = false;
+  bool p2p = false;  // ring steps as NCCL send/recv pairs (ring attention): no collective launch
   Choice() = default;
   Choice(cost::Algorithm a, cost::Protocol p = cost::Protocol::Simple, bool one = false)  // NOLINT
       : algo(a), proto(p), one_latency(one) {}
@@ -76,6 +75,13 @@ class Comms {
   int64_t next_id_ = 0;
   double inflight_[2] = {0, 0};
 };
+
+// Latency and bottleneck bandwidth of the platform's route from GPU a to GPU b.
+std::pair<double, double> route(const Platform& p, int64_t a, int64_t b);
+
+// NCCL's tree all-reduce (comm_tree.cpp): member `me`'s part, `share` of the link bandwidth.
+void tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes, const Choice& ch,
+                    double share);
 
 // Message size of `bytes` for a flow outside any collective protocol (PP sends): a multiple of
 // 8, so that the latency callback reads protocol code 0 (the route's own latency).
