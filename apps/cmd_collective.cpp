@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "parplan/cost/collectives.hpp"
+#include "parplan/cost/nccl_protocols.hpp"
 #include "parplan/model/io.hpp"
 
 namespace parplan::cli {
@@ -83,7 +84,7 @@ void add_collective_command(CLI::App& app) {
       if (hi < lo) throw Error("--bytes: the range " + a->bytes + " ends below its start");
     }
     // One group running alone, as nccl-tests measures it.
-    const cost::Group g{a->gpus, std::min(a->gpus, gpn), 1};
+    const cost::Group g = cost::lone_group(a->gpus, c);
     nlohmann::json rows = nlohmann::json::array();
     if (!a->json)
       std::cout << "# " << cost::to_string(op) << " on " << a->gpus << " GPUs of " << c.name

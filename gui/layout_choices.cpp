@@ -55,6 +55,21 @@ LayoutChoices walk(const Model& m, const Training& t, int64_t gpus, Layout& l, F
       if (v >= 2) c.virtual_stages.push_back(v);
   if (c.virtual_stages.empty()) c.virtual_stages = {1};
   fix(l.virtual_stages, c.virtual_stages, false);
+
+  // Every CP kind is offered with cp > 1; a Ulysses degree that cannot split the heads per TP
+  // rank stays selected and the status line shows the model's error (model/src/layout.cpp).
+  c.cp_kind = {CpKind::Ring};
+  if (l.cp > 1) c.cp_kind.insert(c.cp_kind.end(), {CpKind::Ulysses, CpKind::Usp});
+  // USP: Ulysses over u ranks, ring over cp / u (u = 1 is ring, u = cp is Ulysses).
+  c.ulysses = {0};
+  if (l.cp > 1 && l.cp_kind == CpKind::Usp)
+    for (int32_t d : divisors(l.cp, l.cp)) c.ulysses.push_back(d);
+  // HSDP shard groups divide dp and need ZeRO-3; 0 is the whole DP group.
+  c.shard_group = {0};
+  if (l.zero == 3)
+    for (int32_t d : divisors(l.dp, l.dp))
+      if (d < l.dp) c.shard_group.push_back(d);
+  c.tiles = {1, 2, 4, 8, 16, 32, 64};
   return c;
 }
 
@@ -66,9 +81,17 @@ LayoutChoices layout_choices(const Model& m, const Training& t, int64_t gpus, co
 }
 
 Layout constrain_layout(Layout l, const Model& m, const Training& t, int64_t gpus, bool dp_fill) {
-  walk(m, t, gpus, l, [&](int32_t& v, const std::vector<int32_t>& choices, bool is_dp) {
-    v = snap(v, choices, is_dp && dp_fill);
-  });
+  const LayoutChoices c =
+      walk(m, t, gpus, l, [&](int32_t& v, const std::vector<int32_t>& choices, bool is_dp) {
+        v = snap(v, choices, is_dp && dp_fill);
+      });
+  if (std::find(c.cp_kind.begin(), c.cp_kind.end(), l.cp_kind) == c.cp_kind.end())
+    l.cp_kind = CpKind::Ring;
+  // USP's Ulysses share (0: derived by the cost model) must divide cp; the others have none.
+  if (l.cp_kind != CpKind::Usp || (l.ulysses > 0 && l.cp % l.ulysses != 0)) l.ulysses = 0;
+  if (std::find(c.shard_group.begin(), c.shard_group.end(), l.shard_group) == c.shard_group.end())
+    l.shard_group = 0;  // also a group of all dp ranks: the same layout
+  if (l.tiles < 1) l.tiles = 1;
   // Sequence parallelism splits the per-rank sequence over tp.
   if (l.tp == 1 || (t.seq_len / l.cp) % l.tp != 0) l.sequence_parallel = false;
   // Offloading parameters needs ZeRO-3 to partition them first.

@@ -59,6 +59,10 @@ LayoutControls::LayoutControls(QWidget* parent) : QGroupBox("Layout", parent) {
   offload_ = int_combo("offload");
   for (auto o : {Offload::None, Offload::Optimizer, Offload::OptimizerAndParams})
     offload_->addItem(to_string(o), int(o));
+  cp_kind_ = int_combo("cp_kind");
+  ulysses_ = int_combo("ulysses");
+  shard_group_ = int_combo("shard_group");
+  tiles_ = int_combo("tiles");
   sp_ = new QCheckBox("sequence parallel", this);
   sp_->setObjectName("sequence_parallel");
 
@@ -71,6 +75,15 @@ LayoutControls::LayoutControls(QWidget* parent) : QGroupBox("Layout", parent) {
   mb_->setToolTip("Micro-batch: divides global_batch / dp");
   vstages_->setToolTip("Model chunks per stage (interleaved 1F1B only, then >= 2)");
   offload_->setToolTip("CPU offload (ZeRO-Offload); parameters need ZeRO-3");
+  cp_kind_->setToolTip(
+      "Context parallelism: ring attention, Ulysses all-to-all over heads (cp divides the heads "
+      "per TP rank), or USP (Ulysses inside a node, ring across)");
+  ulysses_->setToolTip("USP: Ulysses over this many ranks, ring over cp / it (0: the largest that "
+                        "stays inside a node and splits the heads)");
+  shard_group_->setToolTip("HSDP: shard ZeRO-3 states inside groups of this many DP ranks, "
+                           "replicate across them (0: the whole DP group)");
+  tiles_->setToolTip("Memory-centric tiling: each linear layer in this many pieces, run one after "
+                     "another; ZeRO-3 gathers one piece at a time");
 
   auto* form = new QFormLayout(this);
   form->addRow("TP (tensor)", tp_);
@@ -84,10 +97,16 @@ LayoutControls::LayoutControls(QWidget* parent) : QGroupBox("Layout", parent) {
   form->addRow("schedule", schedule_);
   form->addRow("virtual stages", vstages_);
   form->addRow("offload", offload_);
+  form->addRow("CP kind", cp_kind_);
+  form->addRow("Ulysses share", ulysses_);
+  form->addRow("shard group", shard_group_);
+  form->addRow("tiles", tiles_);
 
   for (QComboBox* b : {tp_, pp_, cp_})
     connect(b, &QComboBox::currentIndexChanged, this, [this] { emit edited(true); });
-  for (QComboBox* b : {dp_, mb_, zero_, recompute_, schedule_, vstages_, offload_})
+  for (QComboBox* b :
+       {dp_, mb_, zero_, recompute_, schedule_, vstages_, offload_, cp_kind_, ulysses_, shard_group_,
+        tiles_})
     connect(b, &QComboBox::currentIndexChanged, this, [this] { emit edited(false); });
   connect(sp_, &QCheckBox::toggled, this, [this] { emit edited(false); });
 }
@@ -105,6 +124,28 @@ void LayoutControls::set_layout(const Layout& l, const LayoutChoices& c) {
     if (zero_->findData(l.zero) < 0) zero_->addItem(QString("%1 (other)").arg(l.zero), l.zero);
     zero_->setCurrentIndex(zero_->findData(l.zero));
   }
+  {
+    QSignalBlocker block(cp_kind_);
+    cp_kind_->clear();
+    for (CpKind k : c.cp_kind) cp_kind_->addItem(to_string(k), int(k));
+    if (cp_kind_->findData(int(l.cp_kind)) < 0)
+      cp_kind_->addItem(QString("%1 (other)").arg(to_string(l.cp_kind)), int(l.cp_kind));
+    cp_kind_->setCurrentIndex(cp_kind_->findData(int(l.cp_kind)));
+    cp_kind_->setEnabled(l.cp > 1);
+  }
+  fill_ints(ulysses_, c.ulysses, l.ulysses);
+  if (int i = ulysses_->findData(0); i >= 0) {
+    QSignalBlocker block(ulysses_);
+    ulysses_->setItemText(i, "0 (derived)");
+  }
+  ulysses_->setEnabled(c.ulysses.size() > 1 || l.ulysses != 0);
+  fill_ints(shard_group_, c.shard_group, l.shard_group);
+  if (int i = shard_group_->findData(0); i >= 0) {
+    QSignalBlocker block(shard_group_);
+    shard_group_->setItemText(i, "0 (all of dp)");
+  }
+  shard_group_->setEnabled(c.shard_group.size() > 1 || l.shard_group != 0);
+  fill_ints(tiles_, c.tiles, l.tiles);
   select_enum(recompute_, l.recompute);
   select_enum(schedule_, l.schedule);
   select_enum(offload_, l.offload);
@@ -117,8 +158,7 @@ void LayoutControls::set_layout(const Layout& l, const LayoutChoices& c) {
   sp_->setEnabled(l.tp > 1 || l.sequence_parallel);
 }
 
-Layout LayoutControls::layout() const {
-  Layout l;
+Layout LayoutControls::layout(Layout l) const {
   l.tp = current_int(tp_);
   l.pp = current_int(pp_);
   l.cp = current_int(cp_);
@@ -130,6 +170,10 @@ Layout LayoutControls::layout() const {
   l.schedule = Schedule(current_int(schedule_));
   l.offload = Offload(current_int(offload_));
   l.sequence_parallel = sp_->isChecked();
+  l.cp_kind = CpKind(current_int(cp_kind_));
+  l.ulysses = current_int(ulysses_);
+  l.shard_group = current_int(shard_group_);
+  l.tiles = current_int(tiles_);
   return l;
 }
 

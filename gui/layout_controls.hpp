@@ -1,6 +1,8 @@
 #pragma once
 // The layout's controls: tp, pp, cp, dp, micro-batch, ZeRO, recomputation, sequence parallelism,
-// schedule, virtual stages and offload, each offering only the values valid for the inputs.
+// schedule, virtual stages, offload, CP kind (and USP's Ulysses share), HSDP shard group and
+// tiles, each offering only the
+// values valid for the inputs.
 #include <QGroupBox>
 
 #include "layout_choices.hpp"
@@ -20,7 +22,9 @@ class LayoutControls : public QGroupBox {
   // marked "(other)", so a loaded layout is displayed as it is (the status line says
   // whether it is valid). Emits nothing.
   void set_layout(const Layout& l, const LayoutChoices& choices);
-  Layout layout() const;
+  // `base` with the controlled fields replaced by the controls' values; the fields no control
+  // shows (ep, etp, uneven stages, offload device) stay as in `base`.
+  Layout layout(Layout base = {}) const;
 
  signals:
   // The user changed a control; `upstream` when tp, pp or cp changed (dp is derived again).
@@ -29,6 +33,7 @@ class LayoutControls : public QGroupBox {
  private:
   QComboBox* int_combo(const char* name);
   QComboBox *tp_, *pp_, *cp_, *dp_, *mb_, *zero_, *recompute_, *schedule_, *vstages_, *offload_;
+  QComboBox *cp_kind_, *ulysses_, *shard_group_, *tiles_;
   QCheckBox* sp_;
 };
 

@@ -248,11 +248,22 @@ QWidget* MainWindow::build_inputs_panel() {
   seq_spin_->setSuffix(" tokens");
   dtype_box_ = new QComboBox;
   dtype_box_->setObjectName("dtype");
-  for (auto d : {DType::BF16, DType::FP16, DType::TF32, DType::FP32})
+  for (auto d : {DType::BF16, DType::FP16, DType::TF32, DType::FP32, DType::FP8})
     dtype_box_->addItem(to_string(d), int(d));
+  fp8_recipe_box_ = new QComboBox;
+  fp8_recipe_box_->setObjectName("fp8_recipe");
+  fp8_recipe_box_->setToolTip("FP8 scaling: per-tensor delayed or current, blockwise "
+                              "(DeepSeek-V3), MXFP8 (Blackwell)");
+  for (auto r : {Fp8Recipe::Delayed, Fp8Recipe::Current, Fp8Recipe::Blockwise, Fp8Recipe::Mxfp8})
+    fp8_recipe_box_->addItem(to_string(r), int(r));
   tform->addRow("global batch", batch_spin_);
   tform->addRow("sequence length", seq_spin_);
   tform->addRow("dtype", dtype_box_);
+  tform->addRow("FP8 recipe", fp8_recipe_box_);
+  connect(fp8_recipe_box_, &QComboBox::currentIndexChanged, this, [this](int) {
+    training_.fp8_recipe = Fp8Recipe(fp8_recipe_box_->currentData().toInt());
+    inputs_changed(false);
+  });
   connect(batch_spin_, &QSpinBox::valueChanged, this, [this](int b) {
     training_.global_batch = b;
     inputs_changed(true);
@@ -287,11 +298,13 @@ QWidget* MainWindow::build_planner_tab() {
   row->addWidget(search_info_, 1);
   v->addLayout(row);
   auto* split = new QSplitter(Qt::Horizontal);
-  planner_table_ = new QTableWidget(0, 16);
+  planner_table_ = new QTableWidget(0, 17);
   planner_table_->setObjectName("plannerTable");
   planner_table_->setHorizontalHeaderLabels({"#", "dp", "tp", "pp", "cp", "mb", "ZeRO", "recompute",
-                                             "SP", "schedule", "v", "offload", "step", "tokens/s",
-                                             "MFU", "memory"});
+                                             "SP", "schedule", "v", "offload", "also", "step",
+                                             "tokens/s", "MFU", "memory"});
+  planner_table_->horizontalHeaderItem(12)->setToolTip(
+      "CP kind (ulysses, usp with its Ulysses share), HSDP shard group, tiles, expert parallelism");
   planner_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   planner_table_->setSelectionBehavior(QAbstractItemView::SelectRows);
   planner_table_->setSelectionMode(QAbstractItemView::SingleSelection);
@@ -432,7 +445,7 @@ void MainWindow::inputs_changed(bool dp_fill) {
 }
 
 void MainWindow::on_layout_edited(bool upstream) {
-  layout_ = constrain_layout(layout_controls_->layout(), model_, training_, gpus_, upstream);
+  layout_ = constrain_layout(layout_controls_->layout(layout_), model_, training_, gpus_, upstream);
   sync_widgets();
   update_prediction();
 }
@@ -448,6 +461,9 @@ void MainWindow::sync_widgets() {
     batch_spin_->setValue(int(training_.global_batch));
     seq_spin_->setValue(int(training_.seq_len));
     dtype_box_->setCurrentIndex(dtype_box_->findData(int(training_.dtype)));
+    QSignalBlocker b6(fp8_recipe_box_);
+    fp8_recipe_box_->setCurrentIndex(fp8_recipe_box_->findData(int(training_.fp8_recipe)));
+    fp8_recipe_box_->setEnabled(training_.fp8());
   }
   run_panel_->set_inputs(training_.tokens, training_.async_checkpoint);
   cluster_info_->setText(QString("%1 nodes × %2 %3, %4 GiB, %5 TFLOP/s %6")

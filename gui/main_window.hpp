@@ -122,6 +122,7 @@ class MainWindow : public QMainWindow {
 
   QComboBox *model_box_ = nullptr, *cluster_box_ = nullptr, *train_box_ = nullptr;
   QComboBox* dtype_box_ = nullptr;
+  QComboBox* fp8_recipe_box_ = nullptr;
   QSpinBox *gpus_spin_ = nullptr, *batch_spin_ = nullptr, *seq_spin_ = nullptr;
   QSlider* gpus_slider_ = nullptr;
   QLabel* cluster_info_ = nullptr;

@@ -128,6 +128,22 @@ void MainWindow::start_search() {
   });
 }
 
+namespace {
+// What a planner row sets beyond the columns: "usp u=2 shard=8 tiles=2 ep=8", "-" for nothing.
+QString also_text(const Layout& l) {
+  QStringList parts;
+  if (l.cp > 1 && l.cp_kind != CpKind::Ring) {
+    QString k = to_string(l.cp_kind);
+    if (l.cp_kind == CpKind::Usp && l.ulysses > 0) k += QString(" u=%1").arg(l.ulysses);
+    parts << k;
+  }
+  if (l.shard_group > 0 && l.shard_group < l.dp) parts << QString("shard=%1").arg(l.shard_group);
+  if (l.tiles > 1) parts << QString("tiles=%1").arg(l.tiles);
+  if (l.ep > 1) parts << QString("ep=%1").arg(l.ep);
+  return parts.isEmpty() ? QString("-") : parts.join(' ');
+}
+}  // namespace
+
 void MainWindow::show_search_result() {
   const auto& r = search_;
   search_info_->setText(
@@ -155,12 +171,13 @@ void MainWindow::show_search_result() {
                              l.pp > 1 ? to_string(l.schedule) : "-",
                              QString::number(l.virtual_stages),
                              to_string(l.offload),
+                             also_text(l),
                              format_seconds(s.step_time_s),
                              format_rate(s.tokens_per_s),
                              format_percent(s.mfu),
                              format_gib(s.memory.total)};
-      for (int c = 0; c < 16; ++c)
-        planner_table_->setItem(i, c, cell(row[c], c != 7 && c != 9 && c != 11));
+      for (int c = 0; c < 17; ++c)
+        planner_table_->setItem(i, c, cell(row[c], c != 7 && c != 9 && c != 11 && c != 12));
     }
     planner_table_->clearSelection();
     planner_table_->setCurrentCell(-1, -1);

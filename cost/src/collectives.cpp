@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "parplan/cost/nccl_protocols.hpp"
+
 namespace parplan::cost {
 
 const char* to_string(Collective op) {
@@ -71,39 +73,7 @@ LinkRates link_rates(const Cluster& c, const Group& g) {
 }
 
 namespace {
-// NCCL's tuning model (NVIDIA/nccl src/graph/tuning.cc, 2.18: baseLat, hwLat; 2.8 for the
-// network row): time = base latency + steps x per-step latency + bytes / bandwidth, for each
-// algorithm and protocol, the fastest taken. The cluster's link latencies are the Simple
-// protocol's per-step latencies; LL and LL128 scale them as NCCL's hwLat rows do.
-constexpr double kBaseLat[2][3] = {{6.6e-6, 14.0e-6, 8.4e-6},   // ring: LL, LL128, Simple
-                                   {6.8e-6, 14.0e-6, 0.0}};     // tree
-constexpr double kNvlsBaseLat = 23e-6;                           // NVLS (Simple only)
-constexpr double kNvlinkStep[2][3] = {{0.6 / 3.4, 1.9 / 3.4, 1.0},   // ring, per Simple step
-                                      {0.6 / 3.4, 1.25 / 3.4, 28.0 / 3.4}};  // tree
-constexpr double kNetStep[2][3] = {{2.7 / 9.6, 4.0 / 9.6, 1.0}, {5.0 / 9.6, 8.5 / 9.6, 50.0 / 9.6}};
-// LL128 is enabled by default only inside NVLink nodes (tuning.cc: typeInter <= PATH_PXB).
-// Bandwidth of each protocol as a share of the link's (tuning.cc "model refinements"): LL moves
-// 8 bytes of data per 16-byte line and runs at 1/4 (1/3 for single-node gathers); LL128 carries
-// 120 of 128 bytes (0.92); trees reach 0.9 of a ring's bus bandwidth, LL on a tree 1/3.8 of
-// that, LL128 7/9 inside a node and 0.915 across.
-double proto_share(int algo, Protocol p, Collective op, bool multi_node) {
-  if (algo == 0) {
-    if (p == Protocol::LL)
-      return (multi_node || op == Collective::AllReduce) ? 1.0 / 4.0 : 1.0 / 3.0;
-    if (p == Protocol::LL128) return 0.92;
-    return 1.0;
-  }
-  const double tree = 0.9;
-  if (p == Protocol::LL) return tree / 3.8;
-  if (p == Protocol::LL128) return tree * (multi_node ? 0.915 : 7.0 / 9.0);
-  return tree;
-}
-// NVLink SHARP (NVSwitch gen 3): the switch reduces and multicasts, so each GPU sends and
-// receives its buffer once per direction; the switch's reduction throughput limits it to this
-// share of the link (fitted on nccl-tests all_reduce_perf on 8 H100 SXM, ~470 GB/s bus bandwidth
-// at 450 GB/s NVLink; tests/data/nccl-tests/published.json).
-constexpr double kNvlsShare = 0.60;
-
+// NCCL's per-protocol latencies and bandwidth shares: nccl_protocols.cpp (shared with sim/).
 struct Link {
   double bw, step_lat;  // per GPU, after efficiency; Simple per-step latency
   bool nvlink;
@@ -120,11 +90,11 @@ CollectiveEstimate ring(Collective op, double bytes, double n, double nodes, con
   if (op == Collective::Broadcast) volume = bytes;
   const double bw = multi_node ? std::min(intra.bw, inter.bw) : intra.bw;
   for (Protocol p : {Protocol::LL, Protocol::LL128, Protocol::Simple}) {
-    if (p == Protocol::LL128 && !(intra.nvlink && !multi_node)) continue;
-    const int k = static_cast<int>(p);
-    const double lat = kBaseLat[0][k] + (steps - inter_steps) * intra.step_lat * kNvlinkStep[0][k] +
-                       inter_steps * inter.step_lat * kNetStep[0][k];
-    const double t = lat + volume / (bw * proto_share(0, p, op, multi_node));
+    if (!protocol_enabled(p, intra.nvlink, multi_node)) continue;
+    const ProtocolParams pp = protocol_params(Algorithm::Ring, p, op, multi_node);
+    const double lat = pp.base_latency_s + (steps - inter_steps) * intra.step_lat * pp.intra_step +
+                       inter_steps * inter.step_lat * pp.inter_step;
+    const double t = lat + volume / (bw * pp.bandwidth_share);
     if (t < best.time_s) best = {Algorithm::Ring, p, t, lat};
   }
   return best;
@@ -139,13 +109,13 @@ CollectiveEstimate tree(double bytes, double n, double nodes, const Link& intra,
   const double per_node = n / nodes;
   const double bw = multi_node ? std::min(intra.bw, inter.bw) : intra.bw;
   for (Protocol p : {Protocol::LL, Protocol::LL128, Protocol::Simple}) {
-    if (p == Protocol::LL128 && !(intra.nvlink && !multi_node)) continue;
-    const int k = static_cast<int>(p);
+    if (!protocol_enabled(p, intra.nvlink, multi_node)) continue;
+    const ProtocolParams pp = protocol_params(Algorithm::Tree, p, Collective::AllReduce, multi_node);
     const double lat =
-        kBaseLat[1][k] + 2 * ((per_node - 1) * intra.step_lat * kNvlinkStep[1][k] +
-                              std::ceil(std::log2(std::max(1.0, nodes))) * inter.step_lat *
-                                  kNetStep[1][k]);
-    const double t = lat + 2 * bytes / (bw * proto_share(1, p, Collective::AllReduce, multi_node));
+        pp.base_latency_s + 2 * ((per_node - 1) * intra.step_lat * pp.intra_step +
+                                 std::ceil(std::log2(std::max(1.0, nodes))) * inter.step_lat *
+                                     pp.inter_step);
+    const double t = lat + 2 * bytes / (bw * pp.bandwidth_share);
     if (t < best.time_s) best = {Algorithm::Tree, p, t, lat};
   }
   return best;
@@ -155,8 +125,9 @@ CollectiveEstimate nvls(Collective op, double bytes, double n, const Cluster& c,
   // Reduce-scatter and all-gather through the switch move (n-1)/n of the buffer per GPU; the
   // all-reduce moves the whole buffer once each way (multimem ld_reduce + st).
   const double volume = op == Collective::AllReduce ? bytes : (n - 1) / n * bytes;
-  const double bw = c.intra.bandwidth_bytes_per_s * kNvlsShare;
-  const double lat = kNvlsBaseLat + intra.step_lat;
+  const double bw = nvls_bytes_per_s(c);
+  const double lat =
+      protocol_params(Algorithm::Nvls, Protocol::Simple, op, false).base_latency_s + intra.step_lat;
   return {Algorithm::Nvls, Protocol::Simple, lat + volume / bw, lat};
 }
 }  // namespace
@@ -188,11 +159,13 @@ CollectiveEstimate collective_estimate(Collective op, double bytes, const Group&
     return {Algorithm::Ring, Protocol::Simple, l.step_lat + bytes / l.bw, l.step_lat};
   }
   if (op == Collective::AllToAll) {
-    // Every rank sends (n-1)/n of its buffer, one peer at a time (NCCL send/recv pairs): the
-    // bandwidth of the slowest hop, one latency per peer.
-    const Link& l = multi ? inter : intra;
-    const double lat = (n - 1) * l.step_lat;
-    return {Algorithm::Ring, Protocol::Simple, lat + (n - 1) / n * bytes / l.bw, lat};
+    // Every rank sends 1/n of its buffer to each peer (NCCL grouped send/recv): one step latency
+    // per peer, of the peer's link class; the bytes to the node's own peers go over NVLink while
+    // the others cross the NICs at the same time.
+    const double p = multi ? double(std::max<int64_t>(1, g.per_node)) : n;
+    const double lat = (p - 1) * intra.step_lat + (n - p) * inter.step_lat;
+    const double t = std::max((p - 1) / n * bytes / intra.bw, (n - p) / n * bytes / inter.bw);
+    return {Algorithm::Ring, Protocol::Simple, lat + t, lat};
   }
   const bool nvls_ok = c.intra.nvls && !multi && g.size > 2 &&
                        (op == Collective::AllReduce || op == Collective::AllGather ||

@@ -82,6 +82,7 @@ CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t
     const Group g{u, per_node(gpn, l.tp, u), gpn};
     const double q = T * wd.q * e, o = T * wd.o * e, kv = T * wd.kv * e / 2;
     w.a2a_buffer_bytes = q + o + 2 * kv;
+    w.a2a_q_bytes = q, w.a2a_o_bytes = o, w.a2a_kv_bytes = kv;
     const double a2a_s = collective_time(Collective::AllToAll, q, g, c) +
                          collective_time(Collective::AllToAll, o, g, c) +
                          2 * collective_time(Collective::AllToAll, kv, g, c);
@@ -100,6 +101,7 @@ CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t
     // attention block computed on the previous one.
     const Group g{r, per_node(gpn, int64_t(l.tp) * u, r), gpn};
     const double kv_block = T * wd.kv * e;
+    w.ring_kv_block_bytes = kv_block;
     const double step_fwd = collective_time(Collective::SendRecv, kv_block, g, c);
     const double step_bwd = collective_time(Collective::SendRecv, 2 * kv_block, g, c);
     const double attn_fwd = lc.fwd_attention_core_s / double(r), attn_bwd = 2 * attn_fwd;

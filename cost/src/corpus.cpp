@@ -108,6 +108,10 @@ CorpusSource corpus_source_from_json(const nlohmann::json& j, const std::string&
     const std::string where = file + " run \"" + r.id + "\"";
     if (r.id.empty()) fail(file, "a run has no \"id\"");
     r.table = row.value("table", std::string());
+    r.verified = row.value("verified", true);
+    r.unverified = row.value("unverified", std::string());
+    if (!r.verified && r.unverified.empty())
+      fail(where, "\"verified\": false needs \"unverified\": what could not be checked and why");
     r.fit = row.value("fit", s.fit_source);
     if (r.fit && !s.fit_source)
       fail(where, "\"fit\": true in a source that is not a fit source (fit_source false)");

@@ -11,7 +11,7 @@ CorpusValidation validate_corpus(std::vector<CorpusSource> corpus) {
   v.corpus = std::move(corpus);
   for (const auto& s : v.corpus) v.in_sample.push_back(validate_source(s));
   v.loso = leave_one_source_out(v.corpus);
-  v.intervals = interval_table(v.loso);
+  v.intervals = interval_table(v.loso, v.in_sample);
   v.cover = coverage(v.intervals);
   return v;
 }
@@ -64,10 +64,15 @@ std::string corpus_tables(const CorpusValidation& v) {
   std::string s = table(v.in_sample, "In sample: default efficiencies (error of step time; throughput figures as step time)");
   s += "\n" + table(v.loso.sources,
                     "Leave one source out: each fit source predicted by efficiencies refitted without it; other sources by the fit on all fit sources");
-  s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals, at least %zu cases from %zu sources, each source weighing the same): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
-            100 * IntervalTable::kLo, 100 * IntervalTable::kHi, IntervalTable::kMinCases,
-            IntervalTable::kMinSources,
+  s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals of the model as it predicts: fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources, each source weighing the same): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
+            100 * v.intervals.lo_q, 100 * v.intervals.hi_q, v.intervals.min_cases,
+            v.intervals.min_sources,
             v.cover.covered, v.cover.cases, 100 * v.cover.fraction(), 100 * v.cover.median_width);
+  IntervalTable narrow = v.intervals;  // the same residuals, central 80% instead of 90%
+  narrow.lo_q = 0.10, narrow.hi_q = 0.90;
+  const Coverage n = coverage(narrow);
+  s += line("  (the same residuals' 10-90%% span: cover %zu of %zu (%.0f%%), median width %.0f%%)",
+            n.covered, n.cases, 100 * n.fraction(), 100 * n.median_width);
   s += line("\nFitted on all fit sources (%zu rows, rms log error %.3f -> %.3f, %d iterations):",
             v.loso.full.rows, v.loso.full.rms_log_before, v.loso.full.rms_log_after,
             v.loso.full.iterations);
@@ -84,9 +89,10 @@ std::string corpus_rows(const CorpusValidation& v) {
     for (size_t j = 0; j < v.in_sample[i].rows.size(); ++j) {
       const RowResult& a = v.in_sample[i].rows[j];
       const RowResult& b = v.loso.sources[i].rows[j];
-      s += line("%-44s %-20s %10.4g %10.4g %+7.1f%% %10.4g %+7.1f%%", a.run->label().c_str(),
+      s += line("%-44s %-20s %10.4g %10.4g %+7.1f%% %10.4g %+7.1f%%%s", a.run->label().c_str(),
                 to_string(a.run->figure), a.run->measured, figure_of(a.predicted, *a.run),
-                100 * a.error, figure_of(b.predicted, *b.run), 100 * b.error);
+                100 * a.error, figure_of(b.predicted, *b.run), 100 * b.error,
+                a.run->verified ? "" : "  (inputs partly assumed)");
     }
   return s;
 }
@@ -97,7 +103,8 @@ nlohmann::json to_json(const CorpusValidation& v) {
     for (const auto& row : r.rows)
       rows.push_back({{"run", row.run->id}, {"table", row.run->table},
                       {"figure", to_string(row.run->figure)}, {"measured", row.run->measured},
-                      {"predicted", figure_of(row.predicted, *row.run)}, {"error", row.error}});
+                      {"predicted", figure_of(row.predicted, *row.run)}, {"error", row.error},
+                      {"verified", row.run->verified}});
     return nlohmann::json{{"source", r.id}, {"fit_source", r.fit_source}, {"mape", r.mape},
                           {"worst", r.worst}, {"worst_run", r.worst_row},
                           {"spearman", std::isnan(r.spearman) ? nlohmann::json() : nlohmann::json(r.spearman)},
@@ -106,6 +113,7 @@ nlohmann::json to_json(const CorpusValidation& v) {
   nlohmann::json j = {{"in_sample", nlohmann::json::array()},
                       {"leave_one_source_out", nlohmann::json::array()},
                       {"coverage", {{"cases", v.cover.cases}, {"covered", v.cover.covered},
+                                    {"quantiles", {v.intervals.lo_q, v.intervals.hi_q}},
                                     {"fraction", v.cover.fraction()},
                                     {"median_width", v.cover.median_width}}},
                       {"fit", nlohmann::json::array()}};

@@ -53,9 +53,11 @@ double weighted_percentile(std::vector<std::pair<double, double>> vw, double q) 
   return vw.back().first;
 }
 
-IntervalTable interval_table(const LosoReport& loso) {
+IntervalTable interval_table(const LosoReport& loso, const std::vector<SourceReport>& shipped) {
   IntervalTable t;
-  for (const auto& s : loso.sources)
+  for (size_t i = 0; i < loso.sources.size(); ++i) {
+    const SourceReport& s =
+        loso.sources[i].fit_source || i >= shipped.size() ? loso.sources[i] : shipped[i];
     for (const auto& row : s.rows) {
       const double ratio = step_ratio(row.predicted, *row.run);
       if (!(ratio > 0) || !std::isfinite(ratio)) continue;
@@ -63,6 +65,7 @@ IntervalTable interval_table(const LosoReport& loso) {
                              row.run->training.framework_name(), dominant_cost(row.predicted),
                              -std::log(ratio)});
     }
+  }
   return t;
 }
 
@@ -88,7 +91,7 @@ Interval IntervalTable::interval(const std::string& generation, const std::strin
     }
     std::set<std::string> sources;
     for (const auto* r : v) sources.insert(r->source);
-    if (v.size() >= kMinCases && sources.size() >= kMinSources) {
+    if (v.size() >= min_cases && sources.size() >= min_sources) {
       out.basis = std::string(lv.gen ? generation + " " : "") + (lv.fw ? framework + " " : "") +
                   (lv.dom ? dom + "-bound " : "") + (lv.gen || lv.fw || lv.dom ? "" : "all ") +
                   "(" + std::to_string(v.size()) + " cases, " + std::to_string(sources.size()) + " sources)";
@@ -109,11 +112,12 @@ Interval IntervalTable::interval(const std::string& generation, const std::strin
   std::map<std::string, double> per_source;
   for (const auto* r : v) per_source[r->source] += 1;
   std::vector<std::pair<double, double>> vw;
-  for (const auto* r : v) vw.push_back({r->log_ratio, 1.0 / per_source[r->source]});
-  const double lo = weighted_percentile(vw, kLo), hi = weighted_percentile(vw, kHi);
+  for (const auto* r : v)
+    vw.push_back({r->log_ratio, per_source_weight ? 1.0 / per_source[r->source] : 1.0});
+  const double lo = weighted_percentile(vw, lo_q), hi = weighted_percentile(vw, hi_q);
   // Residuals never move the interval off the prediction: it always contains it.
-  out.step_lo = p.step_time_s * std::exp(std::min(lo, 0.0));
-  out.step_hi = p.step_time_s * std::exp(std::max(hi, 0.0));
+  out.step_lo = p.step_time_s * std::exp(contain_prediction ? std::min(lo, 0.0) : lo);
+  out.step_hi = p.step_time_s * std::exp(contain_prediction ? std::max(hi, 0.0) : hi);
   out.tflops_lo = p.model_tflops_per_gpu * p.step_time_s / out.step_hi;
   out.tflops_hi = p.model_tflops_per_gpu * p.step_time_s / out.step_lo;
   return out;
@@ -145,7 +149,12 @@ Coverage coverage(const IntervalTable& t) {
 const IntervalTable& corpus_interval_table() {
   static std::once_flag once;
   static IntervalTable table;
-  std::call_once(once, [] { table = interval_table(leave_one_source_out(load_embedded_corpus())); });
+  std::call_once(once, [] {
+    const auto corpus = load_embedded_corpus();
+    std::vector<SourceReport> shipped;
+    for (const auto& s : corpus) shipped.push_back(validate_source(s));
+    table = interval_table(leave_one_source_out(corpus), shipped);
+  });
   return table;
 }
 

@@ -10,9 +10,12 @@ namespace parplan::cost {
 
 namespace {
 // Wang et al. 2024, "Auxiliary-Loss-Free Load Balancing Strategy for Mixture-of-Experts"
-// (arXiv:2408.15664), Table 1, 3B models: MaxVio_global (max/mean expert load - 1) is 0.52 with
-// an auxiliary balancing loss and 0.04 with loss-free (expert-bias) balancing, DeepSeek-V3's
-// method (report sec. 2.1.2).
+// (arXiv:2408.15664), sec. 4.2 Table 2, 3B model on 200B tokens: MaxVio_global (eq. 4: (max_i
+// Load_i - mean Load) / mean Load over the validation set) is 0.52 with an auxiliary balancing
+// loss (alpha 0.001) and 0.04 with loss-free (expert-bias) balancing, DeepSeek-V3's method
+// (report sec. 2.1.2); the 1B model gives 0.72 and 0.04. Global over the validation set, it
+// understates one batch's imbalance (the paper's MaxVio_batch, Figure 3, is higher) and
+// overstates a rank's, which averages its experts.
 constexpr double kImbalanceAuxLoss = 1.52;
 constexpr double kImbalanceLossFree = 1.04;
 

@@ -70,12 +70,23 @@ void tp_overlap(StepWork& w, const Cluster& c, const Training& t, const Layout& 
   if (l.tp <= 1 || !resolve(t.tp_comm_overlap, framework_behaviour(t).tp_comm_overlap)) return;
   // Megatron --tp-comm-overlap (Transformer Engine userbuffers) and torchtitan's async TP split
   // the GEMM next to each TP collective into chunks, so the collective of one chunk runs during
-  // the GEMM of the next (Wang et al. 2023, "Overlap communication with dependent computation");
-  // what outlasts the GEMMs shows, and the hidden part still slows them (overlap_slowdown).
+  // the GEMM of the next (Wang et al. 2023, "Overlap communication with dependent computation").
+  // Only the linear GEMMs next to the collectives can hide them (not the attention core); what
+  // outlasts them shows, and the hidden part still slows them (overlap_slowdown). Forward (and its
+  // recomputation) and backward are separate windows; a framework that micro-pipelines only the
+  // forward graph (torchtitan async TP) leaves the backward collectives exposed.
+  const FrameworkBehaviour& fw = framework_behaviour(t);
   const LayerCompute& lc = w.layer;
-  const double gemm = 3.0 * lc.fwd_matmul_s + (l.recompute == Recompute::Full ? lc.fwd_matmul_s : 0);
-  w.tp_exposed_s =
-      std::max(0.0, total - gemm) + c.efficiency.overlap_slowdown * std::min(total, gemm);
+  const bool full = l.recompute == Recompute::Full;
+  const double fwd_comm = double(w.tp_fwd_collectives * (full ? 2 : 1)) * w.tp_collective_s;
+  const double bwd_comm = std::max(0.0, total - fwd_comm);
+  const double fwd_gemm = lc.fwd_linear_s * (full ? 2.0 : 1.0), bwd_gemm = 2.0 * lc.fwd_linear_s;
+  const double slow = c.efficiency.overlap_slowdown;
+  auto hide = [slow](double comm, double gemm) {
+    return std::max(0.0, comm - gemm) + slow * std::min(comm, gemm);
+  };
+  w.tp_exposed_s = hide(fwd_comm, fwd_gemm) + (fw.tp_overlap_backward ? hide(bwd_comm, bwd_gemm)
+                                                                       : bwd_comm);
 }
 
 void dp_exposure(TimeBreakdown& tb, const StepWork& w, const Cluster& c, const Training& t,

@@ -1,6 +1,7 @@
 #include "parplan/model/layout.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include <nlohmann/json.hpp>
 
@@ -158,7 +159,11 @@ void validate(const Layout& l, const Model& m, const Cluster& c, const Training&
   else if (m.kv_heads % l.tp != 0 && l.tp % m.kv_heads != 0)
     d.error(p + ".tp", "must divide kv_heads (" + s(m.kv_heads) + ") or be a multiple of it");
   const int64_t chunks = int64_t(l.pp) * l.virtual_stages;
-  if (chunks > m.layers)
+  // Uneven first/last stages: their first (last) chunk may hold only the embedding (the output
+  // layer and loss), as in Llama 3 (arXiv:2407.21783 sec. 3.3.2) and Megatron's
+  // account_for_embedding/loss_in_pipeline_split: one chunk more than layers there.
+  const int64_t extra = (l.first_stage_layers > 0) + (l.last_stage_layers > 0);
+  if (chunks > m.layers + extra)
     d.error(p + ".pp", "pp*virtual_stages (" + s(chunks) + ") exceeds the model's layers (" +
                            s(m.layers) + "); lower pp or virtual_stages");
   else if (m.layers % chunks != 0)
@@ -212,6 +217,11 @@ void validate(const Layout& l, const Model& m, const Cluster& c, const Training&
       d.error(p + ".first_stage_layers", "first/last stage layers must leave the other " +
                                              s(std::max<int64_t>(0, middle)) +
                                              " stages an equal share of the remaining layers");
+    const int64_t fewest = std::min(l.first_stage_layers > 0 ? l.first_stage_layers + 1 : INT64_MAX,
+                                    l.last_stage_layers > 0 ? l.last_stage_layers + 1 : INT64_MAX);
+    if (l.virtual_stages > fewest || (middle > 0 && rest / middle < l.virtual_stages))
+      d.error(p + ".virtual_stages", "every chunk of a stage needs a layer (the first and last "
+                                     "stages' one may hold only the embedding / output layer)");
   }
   if (l.gpus() > c.total_gpus())
     d.error(p, "needs " + s(l.gpus()) + " GPUs (dp*tp*pp*cp) but the cluster has " +

@@ -17,6 +17,23 @@ using detail::s;
 
 namespace {
 
+// FP8 in Megatron-DeepSpeed (argonne-lcf ffa3456, megatron/model/transformer.py): Transformer
+// Engine's TransformerLayer (--transformer-impl transformer_engine) under DelayedScaling, built
+// without GQA, RMSNorm, SwiGLU, rotary embeddings, experts or Ulysses (those are the local layer's).
+void check_megatron_ds_fp8(const Plan& p, const std::string& target) {
+  const Model& m = p.model;
+  const Training& t = p.training;
+  if (t.fp8_recipe != Fp8Recipe::Delayed)
+    refuse(target, std::string("FP8 recipe ") + to_string(t.fp8_recipe) +
+                       ": Megatron-DeepSpeed's --fp8-hybrid / --fp8-e4m3 run delayed scaling only",
+           "re-plan with train.fp8_recipe delayed, or export to megatron (--fp8-recipe)");
+  if (m.kv_heads != m.heads || m.norm == Norm::RMSNorm || m.gated_mlp || m.is_moe() ||
+      m.position == Position::Rotary || p.layout.cp > 1)
+    refuse(target, "FP8 needs Megatron-DeepSpeed's Transformer Engine layer, which it builds "
+                   "without GQA, RMSNorm, SwiGLU, rotary embeddings, experts or Ulysses",
+           "export to megatron (--fp8-format / --fp8-recipe), or re-plan with train.dtype bf16");
+}
+
 // What neither DeepSpeed's engine nor Megatron-DeepSpeed can run; `target` names the export.
 void check_deepspeed(const Plan& p, const std::string& target, bool megatron_ds) {
   const Layout& l = p.layout;
@@ -40,7 +57,16 @@ void check_deepspeed(const Plan& p, const std::string& target, bool megatron_ds)
     refuse(target, std::string("context parallelism of kind ") + to_string(l.cp_kind) +
                        ": DeepSpeed has Ulysses (all-to-all over heads) only",
            "re-plan with layout cp_kind ulysses, or export to megatron (ring attention)");
-  if (t.fp8()) refuse(target, "FP8 training has no DeepSpeed config key", "export to megatron or torchtitan");
+  if (t.fp8() && !megatron_ds)
+    refuse(target, "FP8 training has no DeepSpeed config key", "export to megatron or torchtitan");
+  if (t.fp8() && megatron_ds) check_megatron_ds_fp8(p, target);
+  // HSDP: DeepSpeed's MiCS (mics_shard_size) needs the model built under deepspeed.zero.MiCS_Init;
+  // Megatron-DeepSpeed's pretrain_gpt.py builds it under deepspeed.zero.Init (only ALCF's
+  // pretrain_gpt_alcf.py switches on --use-mics).
+  if (megatron_ds && l.zero == 3 && l.shard_size() != l.dp)
+    refuse(target, "HSDP (layout.shard_group " + s(l.shard_size()) + " of dp " + s(l.dp) +
+                       "): pretrain_gpt.py builds the model under deepspeed.zero.Init, not MiCS_Init",
+           "export to deepspeed (mics_shard_size) or torchtitan, or re-plan with shard_group 0");
   if (!megatron_ds && l.recompute == Recompute::Selective)
     refuse(target, "selective recomputation: DeepSpeed's activation checkpointing recomputes whole "
                    "layers (it would price as full recomputation)",
@@ -66,6 +92,10 @@ std::string deepspeed_config(const Plan& p, bool megatron_ds) {
     zero["offload_optimizer"] = dev;
     if (l.offload == Offload::OptimizerAndParams) zero["offload_param"] = dev;
   }
+  // HSDP as MiCS (Zhang et al. 2022; deepspeed/runtime/zero/mics.py): all ZeRO-3 states sharded
+  // inside groups of mics_shard_size ranks, replicated across them. ZeRO++'s hpZ
+  // (zero_hpz_partition_size) is not HSDP: it only adds a secondary copy of the parameters per
+  // group and keeps gradients and optimizer states sharded over the whole DP group.
   if (l.zero == 3 && l.shard_size() != l.dp) zero["mics_shard_size"] = l.shard_size();
   // DeepSpeed checks train_batch_size = micro x accumulation x its data-parallel size; with
   // Ulysses that size excludes the sequence-parallel ranks (from Megatron-DeepSpeed's mpu, or
@@ -74,7 +104,7 @@ std::string deepspeed_config(const Plan& p, bool megatron_ds) {
                       {"train_micro_batch_size_per_gpu", l.micro_batch},
                       {"gradient_accumulation_steps", accum},
                       {"zero_optimization", zero},
-                      {"bf16", {{"enabled", t.dtype == DType::BF16}}},
+                      {"bf16", {{"enabled", t.dtype == DType::BF16 || t.fp8()}}},  // FP8: the rest in BF16
                       {"fp16", {{"enabled", t.dtype == DType::FP16}}},
                       {"gradient_clipping", 1.0},
                       {"steps_per_print", 10},
@@ -121,7 +151,16 @@ std::vector<ExportFile> deepspeed_files(const Plan& p) {
     must("call deepspeed.checkpointing.configure(mpu, deepspeed_config=...) and checkpoint every "
          "transformer layer with deepspeed.checkpointing.checkpoint");
   if (l.sequence_parallel) must("use Megatron-style sequence parallelism in the TP layers");
-  if (l.tiles > 1) must("wrap the large linear layers in deepspeed.zero.TiledLinear with " + s(l.tiles) + " tiles");
+  // As priced (cost/src/compute.cpp): each linear in `tiles` slices along the dimension TP splits
+  // (deepspeed/runtime/zero/tiling.py TiledLinear(in_features, out_features, in_splits, out_splits)).
+  if (l.tiles > 1)
+    must("wrap each transformer linear in deepspeed.zero.TiledLinear with " + s(l.tiles) + " tiles: "
+         "out_splits=" + s(l.tiles) + " for QKV and FC1, in_splits=" + s(l.tiles) +
+         " for the attention projection and FC2");
+  if (l.zero == 3 && l.shard_size() != l.dp)
+    must("build the model under deepspeed.zero.MiCS_Init (not zero.Init): MiCS shards the ZeRO-3 "
+         "states in groups of " + s(l.shard_size()) + " ranks (mics_shard_size) and replicates "
+         "across the " + s(l.dp / l.shard_size()) + " groups (HSDP)");
   if (o.tp_comm && l.tp > 1) must("overlap TP communication with compute (the prediction assumed it)");
   return {{"ds_config.json", deepspeed_config(p, false)},
           {"ds_config.parplan.json", side.dump(2) + "\n"}};
@@ -146,7 +185,13 @@ std::vector<std::string> megatron_deepspeed_args(const Plan& p, const std::strin
   }
   if (l.sequence_parallel) a.push_back("--sequence-parallel");
   a.push_back("--zero-stage " + s(l.zero));
-  if (l.tiles > 1) a.push_back("--tile-factor " + s(l.tiles));
+  // Megatron-DeepSpeed's --memory-centric-tiled-linear --tile-factor f cuts every linear into
+  // square [hidden/f, hidden/f] tiles (a different count per linear: QKV 3f^2, FC1 4f^2), not the
+  // plan's `tiles` slices per linear (megatron/arguments.py, argonne-lcf ffa3456).
+  if (l.tiles > 1)
+    refuse(target, "layout.tiles " + s(l.tiles) + ": Megatron-DeepSpeed tiles every linear into "
+                       "square [hidden/f]^2 tiles (--tile-factor), not " + s(l.tiles) + " slices per linear",
+           "export to deepspeed (TiledLinear in_splits/out_splits), or re-plan with --fix tiles=1");
   if (l.recompute == Recompute::Selective) a.push_back("--recompute-granularity selective");
   if (l.recompute == Recompute::Full) {
     a.push_back("--recompute-granularity full");
@@ -202,9 +247,13 @@ std::vector<std::string> megatron_deepspeed_args(const Plan& p, const std::strin
     if (e.capacity_factor > 0) a.push_back("--moe-train-capacity-factor " + num(e.capacity_factor));
     else a.push_back("--disable-moe-token-dropping");
   }
-  if (t.dtype == DType::BF16) a.push_back("--bf16");
+  if (t.dtype == DType::BF16 || t.fp8()) a.push_back("--bf16");
   if (t.dtype == DType::FP16) a.push_back("--fp16");
-  if (t.flash_attention) a.push_back("--use-flash-attn-v2");
+  if (t.fp8()) {  // checked by check_megatron_ds_fp8: delayed scaling on TE's layer
+    a.push_back("--transformer-impl transformer_engine");
+    a.push_back(t.fp8_format == "e4m3" ? "--fp8-e4m3" : "--fp8-hybrid");
+  }
+  if (t.flash_attention && !t.fp8()) a.push_back("--use-flash-attn-v2");
   a.push_back("--micro-batch-size " + s(l.micro_batch));
   a.push_back("--global-batch-size " + s(t.global_batch));
   a.push_back(std::string("--optimizer ") + (t.optimizer == Optimizer::Sgd ? "sgd" : "adam"));

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "export_util.hpp"
+#include "parplan/cost/context_parallel.hpp"
+#include "parplan/cost/fp8.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/planner/assumptions.hpp"
 #include "parplan/planner/export.hpp"
@@ -194,11 +196,10 @@ std::vector<std::string> megatron_args(const Plan& p) {
     a.push_back("--context-parallel-size " + s(l.cp));
     if (l.cp_kind == CpKind::Ulysses) a.push_back("--cp-comm-type a2a");
     if (l.cp_kind == CpKind::Usp) {
-      if (l.ulysses <= 0)
-        refuse(kTarget, "USP context parallelism needs its Ulysses share (layout.ulysses)",
-               "set layout.ulysses (cp = ulysses x ring)");
+      // The share as priced: layout.ulysses, or (0) the one the cost model derives.
+      const int32_t u = cost::ulysses_degree(p.model, p.cluster, l);
       a.push_back("--cp-comm-type a2a+p2p");
-      a.push_back("--hierarchical-context-parallel-sizes " + s(l.ulysses) + " " + s(l.cp / l.ulysses));
+      a.push_back("--hierarchical-context-parallel-sizes " + s(u) + " " + s(l.cp / u));
     }
   }
   if (l.sequence_parallel) a.push_back("--sequence-parallel");
@@ -208,18 +209,26 @@ std::vector<std::string> megatron_args(const Plan& p) {
   }
   // Data parallelism and ZeRO: the distributed optimizer shards optimizer state (ZeRO-1);
   // Megatron-FSDP shards gradients too (ZeRO-2) or also parameters (ZeRO-3).
-  if (l.shard_size() != l.dp && l.zero >= 2)
+  // HSDP (layout.shard_group): Megatron-FSDP shards inside each of
+  // --num-distributed-optimizer-instances groups and, with --outer-dp-sharding-strategy no_shard,
+  // replicates across them (megatron/core/distributed/fsdp/mcore_fsdp_adapter.py: enable_hsdp;
+  // NVIDIA/Megatron-LM d98e8a6).
+  const bool hsdp = l.shard_size() != l.dp;
+  if (hsdp && l.zero == 2)
     refuse(kTarget, "HSDP (layout.shard_group " + s(l.shard_size()) + " of dp " + s(l.dp) +
-                        ") with ZeRO-" + s(l.zero) + " has no Megatron-FSDP flag here",
-           "re-plan with shard_group = dp, or export to torchtitan (data_parallel_replicate_degree)");
+                        ") with ZeRO-2: Megatron-FSDP's hybrid sharding is priced for ZeRO-3 only",
+           "re-plan with --fix zero=3, or export to torchtitan (data_parallel_replicate_degree)");
   if (l.zero == 1) {
     a.push_back("--use-distributed-optimizer");
-    if (l.shard_size() != l.dp)
-      a.push_back("--num-distributed-optimizer-instances " + s(l.dp / l.shard_size()));
+    if (hsdp) a.push_back("--num-distributed-optimizer-instances " + s(l.dp / l.shard_size()));
   } else if (l.zero >= 2) {
     a.push_back("--use-megatron-fsdp");
     a.push_back(std::string("--data-parallel-sharding-strategy ") +
                 (l.zero == 2 ? "optim_grads" : "optim_grads_params"));
+    if (hsdp) {
+      a.push_back("--num-distributed-optimizer-instances " + s(l.dp / l.shard_size()));
+      a.push_back("--outer-dp-sharding-strategy no_shard");
+    }
     a.push_back("--ckpt-format fsdp_dtensor");
   }
   if (l.offload == Offload::OptimizerAndParams)
@@ -267,6 +276,8 @@ std::vector<std::string> megatron_args(const Plan& p) {
       case Fp8Recipe::Mxfp8: recipe = "mxfp8"; break;
     }
     a.push_back(std::string("--fp8-recipe ") + recipe);
+    // FP8 primary weights, all-gathered in FP8 by the distributed optimizer / FSDP.
+    if (cost::fp8_param_gather(t)) a.push_back("--fp8-param-gather");
   }
   if (t.fp32_grad_accum) a.push_back("--accumulate-allreduce-grads-in-fp32");
   a.push_back(std::string("--attention-backend ") + (t.flash_attention ? "flash" : "unfused"));

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "export_util.hpp"
+#include "parplan/cost/fp8.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/planner/assumptions.hpp"
 #include "parplan/planner/export.hpp"
@@ -41,6 +42,25 @@ TitanModel titan_model(const Model& m) {
   return {};
 }
 
+// torchtitan's FP8 is torchao's: dynamic scaling from the current tensor (Float8: tensorwise in
+// the TOML releases, 238fa99; rowwise at b5bcd76) or MXFP8; no delayed or 1x128 blockwise scaling.
+void check_fp8(const Training& t, bool toml) {
+  if (!t.fp8()) return;
+  if (t.fp8_recipe == Fp8Recipe::Delayed)
+    refuse(kTarget, "FP8 delayed scaling (an amax history, Transformer Engine's): torchtitan's "
+                    "Float8 scales from the current tensor",
+           "re-plan with train.fp8_recipe current, or export to megatron (--fp8-recipe delayed)");
+  if (t.fp8_recipe == Fp8Recipe::Blockwise)
+    refuse(kTarget, "FP8 blockwise (1x128) scaling has no torchtitan converter",
+           "re-plan with train.fp8_recipe current or mxfp8, or export to megatron (--fp8-recipe blockwise)");
+  if (cost::fp8_param_gather(t) && (!toml || t.fp8_recipe == Fp8Recipe::Mxfp8))
+    refuse(kTarget, std::string("FP8 parameter all-gather: torchtitan's ") +
+                        (toml ? "MXFP8" : "rowwise Float8 and MXFP8") + " converters gather BF16 weights",
+           toml ? "set train.fp8_param_gather off"
+                : "set train.fp8_param_gather off, or export to torchtitan-toml (tensorwise Float8, "
+                  "enable_fsdp_float8_all_gather)");
+}
+
 struct Titan {
   int64_t replicate = 1, shard = 1;
   std::string reshard;     // fsdp_reshard_after_forward
@@ -49,7 +69,7 @@ struct Titan {
   int64_t pp_microbatches = 1;
 };
 
-Titan translate(const Plan& p) {
+Titan translate(const Plan& p, bool toml) {
   const Layout& l = p.layout;
   const Model& m = p.model;
   Titan x;
@@ -80,6 +100,7 @@ Titan translate(const Plan& p) {
   if (l.offload_device == OffloadDevice::Nvme && l.offload != Offload::None)
     refuse(kTarget, "NVMe offload", "export to deepspeed");
   if (l.tiles > 1) refuse(kTarget, "tiled linear layers (layout.tiles) are DeepSpeed's", "export to deepspeed");
+  check_fp8(p.training, toml);
   if (l.pp > 1) {
     const int64_t v = l.schedule == Schedule::Interleaved ? std::max(1, l.virtual_stages) : 1;
     x.schedule = l.schedule == Schedule::GPipe ? "GPipe" : (v > 1 ? "Interleaved1F1B" : "1F1B");
@@ -139,9 +160,15 @@ std::string recipe(const Plan& p) {
       break;
   }
   if (p.training.fp8()) {
-    r += "    from torchtitan.components.quantization import Float8LinearConverter\n"
-         "    registry = importlib.import_module(BASE_MODULE.rsplit(\".\", 1)[0]).model_registry\n"
-         "    config.model_spec = registry(FLAVOR, converters=[Float8LinearConverter.Config()])\n";
+    // The layers' linears in FP8, the output layer (lm_head at b5bcd76) in BF16, as priced.
+    if (p.training.fp8_recipe == Fp8Recipe::Mxfp8)
+      r += "    from torchtitan.components.quantization import MXFP8LinearConverter\n"
+           "    fp8 = MXFP8LinearConverter.Config(fqns=[\"layers.\"])  # not lm_head\n";
+    else  // current scaling: torchao's dynamic rowwise recipe (per-row scales)
+      r += "    from torchtitan.components.quantization import Float8LinearConverter\n"
+           "    fp8 = Float8LinearConverter.Config(recipe_name=\"rowwise\", filter_fqns=[\"lm_head\"])\n";
+    r += "    registry = importlib.import_module(BASE_MODULE.rsplit(\".\", 1)[0]).model_registry\n"
+         "    config.model_spec = registry(FLAVOR, converters=[fp8])\n";
   }
   r += "    return config\n";
   return r;
@@ -157,7 +184,7 @@ void flag(std::vector<std::string>& a, const std::string& key, bool on) {
 std::vector<std::string> torchtitan_args(const Plan& p) {
   const Layout& l = p.layout;
   const Training& t = p.training;
-  const Titan x = translate(p);
+  const Titan x = translate(p, false);
   std::vector<std::string> a = {"--module parplan_recipe", "--config parplan_plan"};
   a.push_back("--parallelism.data_parallel_replicate_degree " + s(x.replicate));
   a.push_back("--parallelism.data_parallel_shard_degree " + s(x.shard));
@@ -222,7 +249,7 @@ std::vector<ExportFile> torchtitan_files(const Plan& p, bool toml) {
   }
   const Layout& l = p.layout;
   const Training& t = p.training;
-  const Titan x = translate(p);
+  const Titan x = translate(p, true);
   const TitanModel tm = titan_model(p.model);
   const int64_t accum = cost::micro_batches(t, l);
   std::string o = "# torchtitan <= v0.2.2 job config (pytorch/torchtitan 238fa99): " + p.model.name +
@@ -234,7 +261,8 @@ std::vector<ExportFile> torchtitan_files(const Plan& p, bool toml) {
   o += "name = \"" + (tm.module.empty() ? "<TORCHTITAN_MODEL>" : tm.module) + "\"\n";
   o += "flavor = \"" + (tm.flavor.empty() ? "<FLAVOR>" : tm.flavor) + "\"\n";
   o += "hf_assets_path = \"<HF_ASSETS: the model's Hugging Face assets directory>\"\n";
-  if (t.fp8()) o += "converters = [\"quantize.linear.float8\"]\n";
+  const bool mx = t.fp8() && t.fp8_recipe == Fp8Recipe::Mxfp8;
+  if (t.fp8()) o += std::string("converters = [\"quantize.linear.") + (mx ? "mx" : "float8") + "\"]\n";
   o += "\n[training]\n";
   // Without PP a rank's batch is one micro-batch and torchtitan accumulates global / (local dp);
   // with PP the rank's whole batch is split into pipeline micro-batches of mb.
@@ -255,6 +283,9 @@ std::vector<ExportFile> torchtitan_files(const Plan& p, bool toml) {
   if (l.tp > 1 && ov.tp_comm) o += "enable_async_tensor_parallel = true\n";
   if (l.tp > 1 && !l.sequence_parallel) o += "disable_loss_parallel = true\n";
   o += "context_parallel_degree = " + s(l.cp) + "\n";
+  // Ring attention as priced: the KV shards rotate rank to rank, each step behind the previous
+  // block's attention, not all-gathered up front (the "allgather" default).
+  if (l.cp > 1) o += "context_parallel_rotate_method = \"alltoall\"\n";
   o += "pipeline_parallel_degree = " + s(l.pp) + "\n";
   if (l.pp > 1) {
     o += "pipeline_parallel_schedule = \"" + x.schedule + "\"\n";
@@ -271,7 +302,15 @@ std::vector<ExportFile> torchtitan_files(const Plan& p, bool toml) {
   o += std::string("mode = \"") + to_string(l.recompute) + "\"\n";
   if (l.recompute == Recompute::Selective) o += "selective_ac_option = \"op\"\n";
   if (l.tp > 1 && ov.tp_comm) o += "\n[compile]\nenable = true\n";
-  if (t.fp8()) o += "\n[quantize.linear.float8]\nfilter_fqns = [\"output\"]\n";
+  // The layers' linears in FP8, the output layer in BF16, as priced.
+  if (mx) {
+    o += "\n[quantize.linear.mx]\nrecipe_name = \"mxfp8_cublas\"\nfilter_fqns = [\"output\"]\n";
+  } else if (t.fp8()) {
+    o += "\n[quantize.linear.float8]\nrecipe_name = \"tensorwise\"  # current per-tensor scaling\n"
+         "filter_fqns = [\"output\"]\n";
+    if (cost::fp8_param_gather(t))
+      o += "enable_fsdp_float8_all_gather = true\nprecompute_float8_dynamic_scale_for_fsdp = true\n";
+  }
   return {{"plan.toml", o}};
 }
 

@@ -59,7 +59,7 @@ void check_context_parallel(const Plan& plan, std::vector<std::string>& errors) 
   if (l.cp <= 1) return;
   if (l.cp_kind != CpKind::Ring)
     errors.push_back(std::string("layout.cp_kind ") + to_string(l.cp_kind) +
-                     ": the runtime implements ring attention only (set cp_kind ring)");
+                     ": the runtime runs ring attention only; set layout.cp_kind ring");
   if (plan.training.seq_len % (2 * l.cp))
     errors.push_back("train.seq_len must be divisible by 2 * layout.cp (causal load balancing cuts the sequence into 2 * cp chunks)");
 }

@@ -59,10 +59,16 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
     errors.push_back("the interleaved schedule needs the micro-batches per step (train.global_batch / (dp * micro_batch)) divisible by layout.pp");
   if (l.sequence_parallel && l.tp > 1 && (t.seq_len / std::max(1, l.cp)) % l.tp)
     errors.push_back("layout.sequence_parallel needs train.seq_len / layout.cp divisible by layout.tp");
-  if (t.dtype == DType::FP8) errors.push_back("train.dtype fp8 is not implemented by the runtime (use fp32)");
-  if (l.tiles > 1) errors.push_back("layout.tiles > 1 (tiled linear layers) is not implemented by the runtime");
+  // FP8, tiles and HSDP are priced by the cost model but not run: refused naming what does run.
+  if (t.dtype == DType::FP8)
+    errors.push_back("train.dtype fp8: the runtime has no FP8 GEMMs, it trains in fp32; set train.dtype fp32 "
+                     "(bf16 and fp16 plans also run, in fp32, with a warning)");
+  if (l.tiles > 1)
+    errors.push_back("layout.tiles " + std::to_string(l.tiles) + ": the runtime has no tiled linear layers, it "
+                     "runs each layer whole; set layout.tiles 1");
   if (l.shard_group > 0 && l.shard_group < l.dp)
-    errors.push_back("layout.shard_group (HSDP) is not implemented by the runtime; set it to 0 (ZeRO over the whole DP group)");
+    errors.push_back("layout.shard_group " + std::to_string(l.shard_group) + " of dp " + std::to_string(l.dp) +
+                     " (HSDP): the runtime's ZeRO shards over the whole DP group; set layout.shard_group 0");
   if (l.first_stage_layers > 0 || l.last_stage_layers > 0)
     errors.push_back("layout.first_stage_layers / last_stage_layers (uneven stages) are not implemented by the runtime");
   if (l.offload != Offload::None) errors.push_back("layout.offload is not implemented by the runtime");
@@ -77,6 +83,7 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
     errors.push_back("train.global_batch must be divisible by dp * micro_batch");
   if (t.seq_len > m.max_seq_len) errors.push_back("train.seq_len exceeds model.max_seq_len");
   if (t.optimizer != Optimizer::Adam) errors.push_back("train.optimizer: the runtime implements adam only");
+  if (errors.size() == 1) throw Error("the plan cannot be run: " + errors.front());  // one line
   if (!errors.empty()) {
     std::string msg = "the plan cannot be run:";
     for (auto& e : errors) msg += "\n  " + e;

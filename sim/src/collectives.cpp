@@ -28,7 +28,8 @@ std::vector<double> simulate_collectives(const Cluster& c, const std::vector<Col
   sg4::Engine engine("parplan-collectives");
   configure_network(network);
   Platform p = build_platform(c, gpus);
-  detail::Comms comms(p);
+  if (network == NetworkModel::Cm02) detail::install_protocol_latencies();
+  detail::Comms comms(p, c);
   std::vector<double> done(jobs.size(), 0.0);
   std::vector<std::shared_ptr<detail::CommGroup>> groups;
   for (size_t k = 0; k < jobs.size(); ++k) {
@@ -39,8 +40,9 @@ std::vector<double> simulate_collectives(const Cluster& c, const std::vector<Col
       sg4::Actor::create(detail::cat({"j", std::to_string(k), ".", std::to_string(me)}),
                          p.hosts[static_cast<size_t>(g->gpus[static_cast<size_t>(me)])],
                          [&comms, &c, &done, g, &job, me, k] {
-                           const auto algo =
-                               detail::resolve(job.algorithm, job.op, job.bytes, *g, c);
+                           const detail::Choice algo =
+                               job.protocol ? detail::Choice{job.algorithm, *job.protocol}
+                                            : detail::resolve(job.algorithm, job.op, job.bytes, *g, c);
                            for (int r = 0; r < job.repeat; ++r)
                              detail::run_collective(comms, *g, me, job.op, job.bytes, algo);
                            done[k] = std::max(done[k], sg4::Engine::get_clock());

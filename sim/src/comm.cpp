@@ -2,14 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <map>
+#include <unordered_set>
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Comm.hpp>
 #include <simgrid/s4u/Engine.hpp>
+#include <simgrid/kernel/resource/NetworkModelIntf.hpp>
 #include <simgrid/s4u/Host.hpp>
+#include <simgrid/s4u/NetZone.hpp>
 
 #include "names.hpp"
+#include "parplan/cost/nccl_protocols.hpp"
 #include "parplan/model/error.hpp"
 
 namespace sg4 = simgrid::s4u;
@@ -19,7 +24,8 @@ namespace parplan::sim::detail {
 namespace {
 int payload = 0;  // messages carry no data; only their simulated size matters
 
-// Latency and bottleneck bandwidth of the route from GPU a to GPU b.
+}  // namespace
+
 std::pair<double, double> route(const Platform& p, int64_t a, int64_t b) {
   std::vector<sg4::Link*> links;
   double lat = 0;
@@ -29,10 +35,64 @@ std::pair<double, double> route(const Platform& p, int64_t a, int64_t b) {
   return {lat, bw};
 }
 
-uint64_t msg_size(double bytes) {
-  return static_cast<uint64_t>(std::llround(std::max(0.0, bytes)));
+namespace {
+
+// Protocol codes carried in the message size modulo 8 (0: the route's latency as it is).
+int protocol_code(const Choice& ch) {
+  using cost::Algorithm;
+  using cost::Protocol;
+  if (ch.algo == Algorithm::Ring || ch.algo == Algorithm::Hierarchical)
+    return ch.proto == Protocol::LL ? 1 : ch.proto == Protocol::LL128 ? 2 : 0;
+  if (ch.algo == Algorithm::Tree)
+    return ch.proto == Protocol::LL ? 3 : ch.proto == Protocol::LL128 ? 4 : 5;
+  return 0;
+}
+Choice choice_of_code(int code) {
+  using cost::Algorithm;
+  using cost::Protocol;
+  switch (code) {
+    case 1: return {Algorithm::Ring, Protocol::LL};
+    case 2: return {Algorithm::Ring, Protocol::LL128};
+    case 3: return {Algorithm::Tree, Protocol::LL};
+    case 4: return {Algorithm::Tree, Protocol::LL128};
+    case 5: return {Algorithm::Tree, Protocol::Simple};
+    default: return {Algorithm::Ring, Protocol::Simple};
+  }
+}
+uint64_t wire_size(double bytes, int code) {
+  return static_cast<uint64_t>(std::llround(std::max(0.0, bytes) / 8)) * 8 +
+         static_cast<uint64_t>(code);
 }
 }  // namespace
+
+uint64_t plain_size(double bytes) {
+  return wire_size(bytes, 0);
+}
+
+void install_protocol_latencies() {
+  auto* model = sg4::Engine::get_instance()->get_netzone_root()->get_network_model();
+  model->set_lat_factor_cb([](double size, const sg4::Host* src, const sg4::Host* dst,
+                              const std::vector<sg4::Link*>&,
+                              const std::unordered_set<sg4::NetZone*>&) {
+    const int code = static_cast<int>(static_cast<uint64_t>(std::llround(size)) % 8);
+    if (code == 0) return 1.0;
+    const Choice ch = choice_of_code(code);
+    const auto pp = cost::protocol_params(ch.algo, ch.proto, cost::Collective::AllReduce, false);
+    return src->get_englobing_zone() == dst->get_englobing_zone() ? pp.intra_step : pp.inter_step;
+  });
+}
+
+sg4::CommPtr Comms::post(const CommGroup& g, int from, int dst, sg4::Mailbox* to, double bytes,
+                         const Choice& choice, double share) {
+  const int64_t a = g.gpus[static_cast<size_t>(from)], b = g.gpus[static_cast<size_t>(dst)];
+  if (platform_.node_of(a) == platform_.node_of(b))
+    g.intra_node_bytes += bytes;
+  else
+    g.inter_node_bytes += bytes;
+  ++messages;
+  flow_started(a, b);
+  return to->put_async(&payload, wire_size(bytes / share, protocol_code(choice)));
+}
 
 void Comms::flow_started(int64_t src, int64_t dst) {
   if (!trace || !trace->enabled) return;
@@ -51,7 +111,7 @@ cost::Group CommGroup::shape() const {
   cost::Group s;
   s.size = size();
   s.per_node = per_node;
-  s.groups_sharing_nic = 1;
+  s.groups_sharing_nic = gpus_per_node;
   return s;
 }
 
@@ -59,14 +119,11 @@ std::shared_ptr<CommGroup> Comms::make_flat(const std::vector<int64_t>& gpus) {
   auto g = std::make_shared<CommGroup>();
   g->id = next_id_++;
   g->gpus = gpus;
+  g->gpus_per_node = platform_.gpus_per_node;
+  g->nvls_bytes_per_s = cost::nvls_bytes_per_s(cluster_);
   for (size_t i = 0; i < gpus.size(); ++i)
     g->inbox.push_back(
         sg4::Mailbox::by_name(cat({"g", std::to_string(g->id), ".", std::to_string(i)})));
-  for (size_t i = 0; i < gpus.size(); ++i)
-    for (int t = 0; t < 2; ++t)
-      for (int d = 0; d < 2; ++d)
-        g->tree_inbox[t][d].push_back(sg4::Mailbox::by_name(cat(
-            {"g", std::to_string(g->id), ".", std::to_string(i), t ? "b" : "a", d ? "d" : "u"})));
   g->ring_bandwidth = std::numeric_limits<double>::infinity();
   if (gpus.size() > 1)
     for (size_t i = 0; i < gpus.size(); ++i) {
@@ -119,39 +176,77 @@ std::shared_ptr<CommGroup> Comms::make_group(const std::vector<int64_t>& gpus) {
   return g;
 }
 
-cost::Algorithm resolve(cost::Algorithm algo, cost::Collective op, double bytes, const CommGroup& g,
-                        const Cluster& c) {
-  if (algo == cost::Algorithm::Auto) algo = cost::choose_algorithm(op, bytes, g.shape(), c);
-  if (algo == cost::Algorithm::Auto) algo = cost::Algorithm::Ring;
-  if (algo == cost::Algorithm::Hierarchical && g.intra_of.empty()) algo = cost::Algorithm::Ring;
-  return algo;
+Choice resolve(cost::Algorithm algo, cost::Collective op, double bytes, const CommGroup& g,
+               const Cluster& c) {
+  using cost::Algorithm;
+  if (op == cost::Collective::SendRecv) return {Algorithm::Ring, cost::Protocol::Simple};
+  if (algo == Algorithm::Hierarchical && g.intra_of.empty()) algo = Algorithm::Ring;
+  const cost::CollectiveEstimate e = cost::collective_estimate(op, bytes, g.shape(), c, algo);
+  Choice ch{e.algo, e.proto};
+  if (ch.algo == Algorithm::Hierarchical && g.intra_of.empty()) ch = {Algorithm::Ring, e.proto};
+  if (ch.algo == Algorithm::Auto) ch.algo = Algorithm::Ring;
+  return ch;
 }
 
 namespace {
 
-// Ring steps: send a chunk to the successor, receive one from the predecessor, `steps` times.
-void ring(Comms& comms, const CommGroup& g, int me, double chunk, int steps) {
+bool spans_nodes(const Comms& comms, const CommGroup& g) {
+  const auto& p = comms.platform();
+  for (auto x : g.gpus)
+    if (p.node_of(x) != p.node_of(g.gpus[0])) return true;
+  return false;
+}
+
+// Share of the link bandwidth the data gets under the choice's protocol.
+double share_of(const Comms& comms, const CommGroup& g, cost::Collective op, const Choice& ch) {
+  if (ch.algo == cost::Algorithm::Nvls) {
+    // The switch's reduction throughput against the GPU's port as the platform has it.
+    const Cluster& c = comms.cluster();
+    return cost::nvls_bytes_per_s(c) /
+           (c.intra.bandwidth_bytes_per_s * c.efficiency.intra_node_link);
+  }
+  return cost::protocol_params(ch.algo, ch.proto, op, spans_nodes(comms, g)).bandwidth_share;
+}
+
+double base_latency(cost::Collective op, const Choice& ch) {
+  if (op == cost::Collective::AllToAll || op == cost::Collective::SendRecv) return 0;
+  return cost::protocol_params(ch.algo, ch.proto, op, false).base_latency_s;
+}
+
+// NCCL_STEPS (src/include/device.h): a ring rank runs at most 8 steps ahead of its sends.
+constexpr size_t kRingSlots = 8;
+
+// Ring steps: send a chunk to the successor, receive one from the predecessor, `steps` times;
+// a step's send waits only for the data it forwards (pipelined, as NCCL's ring), so the
+// latencies on a ring's path add up hop by hop.
+void ring(Comms& comms, const CommGroup& g, int me, double chunk, int steps, const Choice& ch,
+          double share) {
   const int n = g.size();
   if (n < 2 || steps <= 0) return;
-  auto* next = g.inbox[static_cast<size_t>((me + 1) % n)];
+  const int to = (me + 1) % n;
+  auto* next = g.inbox[static_cast<size_t>(to)];
   auto* mine = g.inbox[static_cast<size_t>(me)];
-  const uint64_t size = msg_size(chunk);
-  const int64_t src = g.gpus[static_cast<size_t>(me)],
-                dst = g.gpus[static_cast<size_t>((me + 1) % n)];
+  const int64_t src = g.gpus[static_cast<size_t>(me)], dst = g.gpus[static_cast<size_t>(to)];
+  std::deque<sg4::CommPtr> outs;
   for (int s = 0; s < steps; ++s) {
-    auto out = next->put_async(&payload, size);
-    comms.messages++;
-    comms.flow_started(src, dst);
+    if (outs.size() >= kRingSlots) {
+      outs.front()->wait();
+      outs.pop_front();
+      comms.flow_ended(src, dst);
+    }
+    outs.push_back(comms.post(g, me, to, next, chunk, ch, share));
     mine->get<int>();
-    out->wait();
+  }
+  for (auto& o : outs) {
+    o->wait();
     comms.flow_ended(src, dst);
   }
 }
 
 // Binomial tree broadcast from member 0.
-void tree_broadcast(Comms& comms, const CommGroup& g, int me, double bytes) {
+void tree_broadcast(Comms& comms, const CommGroup& g, int me, double bytes, const Choice& ch,
+                    double share) {
   const int n = g.size();
-  const uint64_t size = msg_size(bytes);
   int top = 1;
   while (top < n) top <<= 1;
   // Receive from the parent (clear my lowest set bit), then send to children below it.
@@ -159,79 +254,64 @@ void tree_broadcast(Comms& comms, const CommGroup& g, int me, double bytes) {
   if (me != 0) g.inbox[static_cast<size_t>(me)]->get<int>();
   std::vector<sg4::CommPtr> outs;
   for (int mask = low >> 1; mask >= 1; mask >>= 1)
-    if (me + mask < n) {
-      outs.push_back(g.inbox[static_cast<size_t>(me + mask)]->put_async(&payload, size));
-      comms.messages++;
-    }
+    if (me + mask < n)
+      outs.push_back(comms.post(g, me, me + mask, g.inbox[static_cast<size_t>(me + mask)], bytes,
+                                ch, share));
   for (auto& o : outs) o->wait();
 }
 
-// NCCL's double binary tree all-reduce: two binary trees (the second mirrored, so most inner
-// nodes of one are leaves of the other), each reducing then broadcasting half of the data,
-// pipelined in pieces.
-void double_tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes) {
+// NVLink SHARP: each GPU sends its buffer into the switch once and reads the result once; its
+// port carries the volume each way (modelled as one message to the next member).
+void nvls(Comms& comms, const CommGroup& g, int me, double volume, const Choice& ch, double share) {
   const int n = g.size();
-  const int K = tree_pieces(bytes, g);
-  const uint64_t size = msg_size(bytes / 2 / K);
-  int parent[2];
-  std::vector<int> children[2];
-  for (int t = 0; t < 2; ++t) {
-    auto member = [&](int pos) { return t == 0 ? pos : n - 1 - pos; };
-    const int pos = t == 0 ? me : n - 1 - me;
-    parent[t] = pos == 0 ? -1 : member((pos - 1) / 2);
-    for (int c : {2 * pos + 1, 2 * pos + 2})
-      if (c < n) children[t].push_back(member(c));
+  const int to = (me + 1) % n;
+  auto out = comms.post(g, me, to, g.inbox[static_cast<size_t>(to)], volume, ch, share);
+  g.inbox[static_cast<size_t>(me)]->get<int>();
+  out->wait();
+}
+
+// Route latency from member a to member b of g.
+double peer_latency(const Comms& comms, const CommGroup& g, int a, int b) {
+  return route(comms.platform(), g.gpus[static_cast<size_t>(a)], g.gpus[static_cast<size_t>(b)])
+      .first;
+}
+
+void all_to_all(Comms& comms, const CommGroup& g, int me, double bytes, const Choice& ch) {
+  const int n = g.size();
+  const double chunk = bytes / n;
+  if (!ch.one_latency) {
+    // NCCL's grouped send/recv pays one step latency per peer (cost::collective_time): all but
+    // the longest are slept here, the flows then pay theirs.
+    double sum = 0, longest = 0;
+    for (int k = 1; k < n; ++k) {
+      const double l = peer_latency(comms, g, me, (me + k) % n);
+      sum += l;
+      longest = std::max(longest, l);
+    }
+    if (sum - longest > 0) sg4::this_actor::sleep_for(sum - longest);
   }
-  const int64_t self = g.gpus[static_cast<size_t>(me)];
-  // Each tree runs in its own actor (as NCCL runs them on separate channels), so one tree's
-  // pieces never wait for the other's.
-  auto run_tree = [&comms, &g, me, K, size, self](int t, int up, const std::vector<int>& kids) {
-    std::vector<sg4::CommPtr> outs;
-    std::vector<int64_t> dsts;
-    auto send = [&](int to, int d) {
-      outs.push_back(g.tree_inbox[t][d][static_cast<size_t>(to)]->put_async(&payload, size));
-      dsts.push_back(g.gpus[static_cast<size_t>(to)]);
-      comms.messages++;
-      comms.flow_started(self, dsts.back());
-    };
-    auto* reduce_box = g.tree_inbox[t][0][static_cast<size_t>(me)];
-    auto* bcast_box = g.tree_inbox[t][1][static_cast<size_t>(me)];
-    for (int k = 0; k < K; ++k) {
-      for (size_t c = 0; c < kids.size(); ++c) reduce_box->get<int>();
-      if (up >= 0) send(up, 0);
-    }
-    for (int k = 0; k < K; ++k) {
-      if (up >= 0) bcast_box->get<int>();
-      for (int c : kids) send(c, 1);
-    }
-    for (size_t i = 0; i < outs.size(); ++i) {
-      outs[i]->wait();
-      comms.flow_ended(self, dsts[i]);
-    }
-  };
-  auto helper =
-      sg4::Actor::create("tree", sg4::this_actor::get_host(),
-                         [&run_tree, &parent, &children] { run_tree(1, parent[1], children[1]); });
-  run_tree(0, parent[0], children[0]);
-  helper->join();
+  std::vector<sg4::CommPtr> outs;
+  for (int k = 1; k < n; ++k) {
+    const int to = (me + k) % n;
+    outs.push_back(comms.post(g, me, to, g.inbox[static_cast<size_t>(to)], chunk, ch, 1.0));
+  }
+  // Every receive posted at once: the n - 1 incoming flows run concurrently (a blocking get
+  // per peer would let only one in at a time and serialise the NIC and NVLink parts).
+  std::vector<int*> got(static_cast<size_t>(n - 1), nullptr);
+  for (int k = 1; k < n; ++k)
+    outs.push_back(g.inbox[static_cast<size_t>(me)]->get_async<int>(&got[size_t(k - 1)]));
+  for (auto& o : outs) o->wait();
 }
 
 }  // namespace
 
-int tree_pieces(double bytes, const CommGroup& g) {
-  const double depth = std::ceil(std::log2(static_cast<double>(std::max(2, g.size()))));
-  if (!(g.ring_latency_s > 0) || !(g.ring_bandwidth > 0)) return 1;
-  const double k = std::sqrt(depth * bytes / (3 * g.ring_bandwidth * g.ring_latency_s));
-  return static_cast<int>(std::clamp(std::round(k), 1.0, 64.0));
-}
-
 void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective op, double bytes,
-                    cost::Algorithm algo) {
+                    const Choice& choice) {
   using cost::Algorithm;
   using cost::Collective;
   const int n = g.size();
   if (n < 2 || !(bytes > 0)) return;
-  if (algo == Algorithm::Hierarchical && !g.intra_of.empty() &&
+  if (choice.algo == Algorithm::Hierarchical && !g.intra_of.empty() &&
       (op == Collective::AllReduce || op == Collective::AllGather ||
        op == Collective::ReduceScatter)) {
     const auto& intra = *g.intra_of[static_cast<size_t>(me)];
@@ -239,121 +319,136 @@ void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective o
     const int ii = g.intra_index[static_cast<size_t>(me)];
     const int ie = g.inter_index[static_cast<size_t>(me)];
     const double L = static_cast<double>(intra.size());
-    // Intra-node reduce-scatter, inter-node collective on 1/L of the data, intra-node all-gather.
-    if (op != Collective::AllGather)
-      run_collective(comms, intra, ii, Collective::ReduceScatter, bytes, Algorithm::Ring);
-    run_collective(comms, inter, ie, op, bytes / L, Algorithm::Ring);
-    if (op != Collective::ReduceScatter)
-      run_collective(comms, intra, ii, Collective::AllGather, bytes, Algorithm::Ring);
+    const Cluster& c = comms.cluster();
+    // Intra-node reduce-scatter, inter-node collective on 1/L of the data, intra-node
+    // all-gather; each phase a ring with the protocol the cost model picks for it.
+    auto phase = [&](const CommGroup& sub, int idx, Collective o, double b) {
+      run_collective(comms, sub, idx, o, b, resolve(Algorithm::Ring, o, b, sub, c));
+    };
+    if (op != Collective::AllGather) phase(intra, ii, Collective::ReduceScatter, bytes);
+    phase(inter, ie, op, bytes / L);
+    if (op != Collective::ReduceScatter) phase(intra, ii, Collective::AllGather, bytes);
     return;
   }
+  if (op == Collective::AllToAll) return all_to_all(comms, g, me, bytes, choice);
+  if (op == Collective::SendRecv) {
+    if (me == 0) comms.post(g, 0, 1, g.inbox[1], bytes, choice, 1.0)->wait();
+    if (me == 1) g.inbox[1]->get<int>();
+    return;
+  }
+  const double share = share_of(comms, g, op, choice);
+  const double base = choice.p2p ? 0.0 : base_latency(op, choice);
+  if (base > 0) sg4::this_actor::sleep_for(base);
   const double chunk = bytes / n;
+  if (choice.algo == Algorithm::Nvls &&
+      (op == Collective::AllReduce || op == Collective::AllGather ||
+       op == Collective::ReduceScatter))
+    return nvls(comms, g, me, op == Collective::AllReduce ? bytes : bytes * (n - 1) / n, choice,
+                share);
   switch (op) {
     case Collective::AllReduce:
-      if (algo == Algorithm::Tree) {
-        double_tree_allreduce(comms, g, me, bytes);
-      } else {
-        ring(comms, g, me, chunk, 2 * (n - 1));
-      }
-      return;
+      if (choice.algo == Algorithm::Tree) return tree_allreduce(comms, g, me, bytes, choice, share);
+      return ring(comms, g, me, chunk, 2 * (n - 1), choice, share);
     case Collective::AllGather:
     case Collective::ReduceScatter:
-      ring(comms, g, me, chunk, n - 1);
-      return;
+      return ring(comms, g, me, chunk, n - 1, choice, share);
     case Collective::Broadcast:
-      tree_broadcast(comms, g, me, bytes);
-      return;
-    case Collective::AllToAll: {
-      std::vector<sg4::CommPtr> outs;
-      for (int k = 1; k < n; ++k) {
-        outs.push_back(
-            g.inbox[static_cast<size_t>((me + k) % n)]->put_async(&payload, msg_size(chunk)));
-        comms.messages++;
-      }
-      // Every receive posted at once: the n - 1 incoming flows run concurrently (a blocking get
-      // per peer would let only one in at a time and serialise the NIC and NVLink parts).
-      std::vector<int*> got(static_cast<size_t>(n - 1), nullptr);
-      for (int k = 1; k < n; ++k)
-        outs.push_back(g.inbox[static_cast<size_t>(me)]->get_async<int>(&got[size_t(k - 1)]));
-      for (auto& o : outs) o->wait();
-      return;
-    }
-    case Collective::SendRecv:
-      if (me == 0) {
-        g.inbox[1]->put(&payload, msg_size(bytes));
-        comms.messages++;
-      } else if (me == 1) {
-        g.inbox[1]->get<int>();
-      }
+      return tree_broadcast(comms, g, me, bytes, choice, share);
+    default:
       return;
   }
 }
 
-double latency_s(cost::Collective op, cost::Algorithm algo, const CommGroup& g) {
+namespace {
+// Per-step latency of a hop of g under the choice's protocol (ring neighbours' worst route).
+double step_latency(const CommGroup& g, const Choice& ch, bool inter) {
+  const auto pp = cost::protocol_params(ch.algo, ch.proto, cost::Collective::AllReduce, false);
+  return g.ring_latency_s * (inter ? pp.inter_step : pp.intra_step);
+}
+bool group_spans(const CommGroup& g) {
+  return !g.intra_of.empty() || g.per_node < g.size();
+}
+}  // namespace
+
+double latency_s(cost::Collective op, const Choice& ch, const CommGroup& g) {
   using cost::Algorithm;
   using cost::Collective;
   const int n = g.size();
   if (n < 2) return 0;
-  if (algo == Algorithm::Hierarchical && !g.intra_of.empty()) {
+  if (ch.algo == Algorithm::Hierarchical && !g.intra_of.empty()) {
     const auto& intra = *g.intra_of[0];
     const auto& inter = *g.inter_of[0];
-    double t = latency_s(op, Algorithm::Ring, inter);
-    if (op != Collective::AllGather)
-      t += latency_s(Collective::ReduceScatter, Algorithm::Ring, intra);
-    if (op != Collective::ReduceScatter)
-      t += latency_s(Collective::AllGather, Algorithm::Ring, intra);
+    const Choice ring{Algorithm::Ring, cost::Protocol::Simple};
+    double t = latency_s(op, ring, inter);
+    if (op != Collective::AllGather) t += latency_s(Collective::ReduceScatter, ring, intra);
+    if (op != Collective::ReduceScatter) t += latency_s(Collective::AllGather, ring, intra);
     return t;
   }
+  const double a = step_latency(g, ch, group_spans(g)), base = base_latency(op, ch);
   const double depth = std::ceil(std::log2(static_cast<double>(n)));
   switch (op) {
     case Collective::AllReduce:
-      return algo == Algorithm::Tree ? 2 * depth * g.ring_latency_s
-                                     : 2.0 * (n - 1) * g.ring_latency_s;
+      if (ch.algo == Algorithm::Nvls) return base + a;
+      if (ch.algo == Algorithm::Tree) {
+        // Chain inside each node, binary trees over the nodes, up and down (cost::tree).
+        const double L = static_cast<double>(std::max<int64_t>(1, g.per_node));
+        const double hops = (L - 1) + std::ceil(std::log2(std::max(1.0, n / L)));
+        return base + 2 * hops * a;
+      }
+      return base + 2.0 * (n - 1) * a;
     case Collective::AllGather:
     case Collective::ReduceScatter:
-      return (n - 1) * g.ring_latency_s;
+      return base + (ch.algo == Algorithm::Nvls ? a : (n - 1) * a);
     case Collective::Broadcast:
-      return depth * g.ring_latency_s;
+      return base + depth * a;
     case Collective::AllToAll:
+      return ch.one_latency ? g.ring_latency_s : (n - 1) * g.ring_latency_s;
     case Collective::SendRecv:
       return g.ring_latency_s;
   }
   return 0;
 }
 
-double exclusive_time(cost::Collective op, cost::Algorithm algo, double bytes, const CommGroup& g) {
+double exclusive_time(cost::Collective op, const Choice& ch, double bytes, const CommGroup& g) {
   using cost::Algorithm;
   using cost::Collective;
   const int n = g.size();
   if (n < 2 || !(bytes > 0)) return 0;
-  const double B = g.ring_bandwidth, a = g.ring_latency_s;
-  if (algo == Algorithm::Hierarchical && !g.intra_of.empty() &&
+  if (ch.algo == Algorithm::Hierarchical && !g.intra_of.empty() &&
       (op == Collective::AllReduce || op == Collective::AllGather ||
        op == Collective::ReduceScatter)) {
     const auto& intra = *g.intra_of[0];
     const auto& inter = *g.inter_of[0];
     const double L = static_cast<double>(intra.size());
-    double t = exclusive_time(op, Algorithm::Ring, bytes / L, inter);
+    const Choice ring{Algorithm::Ring, cost::Protocol::Simple};
+    double t = exclusive_time(op, ring, bytes / L, inter);
     if (op != Collective::AllGather)
-      t += exclusive_time(Collective::ReduceScatter, Algorithm::Ring, bytes, intra);
+      t += exclusive_time(Collective::ReduceScatter, ring, bytes, intra);
     if (op != Collective::ReduceScatter)
-      t += exclusive_time(Collective::AllGather, Algorithm::Ring, bytes, intra);
+      t += exclusive_time(Collective::AllGather, ring, bytes, intra);
     return t;
   }
-  const double depth = std::ceil(std::log2(static_cast<double>(n)));
+  const double share =
+      ch.algo == Algorithm::Nvls
+          ? 1.0
+          : cost::protocol_params(ch.algo, ch.proto, op, group_spans(g)).bandwidth_share;
+  const double B = g.ring_bandwidth * share;
+  const double lat = latency_s(op, ch, g);
   switch (op) {
     case Collective::AllReduce:
-      return algo == Algorithm::Tree ? 2 * depth * (a + bytes / B)
-                                     : 2.0 * (n - 1) * (a + bytes / n / B);
+      if (ch.algo == Algorithm::Tree) return lat + 2 * bytes / B;
+      if (ch.algo == Algorithm::Nvls) return lat + bytes / (g.nvls_bytes_per_s);
+      return lat + 2.0 * (n - 1) * bytes / n / B;
     case Collective::AllGather:
     case Collective::ReduceScatter:
-      return (n - 1) * (a + bytes / n / B);
+      if (ch.algo == Algorithm::Nvls) return lat + (n - 1) * bytes / n / g.nvls_bytes_per_s;
+      return lat + (n - 1) * bytes / n / B;
     case Collective::Broadcast:
-      return depth * (a + bytes / B);
+      return lat + std::ceil(std::log2(static_cast<double>(n))) * bytes / B;
     case Collective::AllToAll:
-      return a + (n - 1) * bytes / n / B;
+      return lat + (n - 1) * bytes / n / g.ring_bandwidth;
     case Collective::SendRecv:
-      return a + bytes / B;
+      return lat + bytes / g.ring_bandwidth;
   }
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <simgrid/s4u/Mailbox.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "parplan/cost/collectives.hpp"
@@ -19,9 +20,6 @@ struct CommGroup {
   int64_t id = 0;
   std::vector<int64_t> gpus;                  // members, in ring order
   std::vector<simgrid::s4u::Mailbox*> inbox;  // inbox[i]: messages to member i
-  // Double binary tree: tree_inbox[t][0][i] reduce messages to member i in tree t, [t][1][i]
-  // broadcast messages.
-  std::vector<simgrid::s4u::Mailbox*> tree_inbox[2][2];
   double ring_latency_s = 0;  // largest route latency between ring neighbours
   double ring_bandwidth = 0;  // smallest route bandwidth between ring neighbours
   int64_t per_node = 1;       // members on each node (hierarchical needs equal)
@@ -30,46 +28,87 @@ struct CommGroup {
   std::vector<int> intra_index, inter_index;
 
   int size() const { return static_cast<int>(gpus.size()); }
+  // The cost model's view of the group: every GPU of a node runs a collective of this kind at
+  // once (SPMD), so each gets nics_per_node / gpus_per_node NICs, as the rail wiring gives it.
   cost::Group shape() const;
+  int64_t gpus_per_node = 1;
+  double nvls_bytes_per_s = 0;  // NVLink SHARP rate per GPU (cost::nvls_bytes_per_s)
+  mutable double inter_node_bytes = 0;  // bytes of this group's messages that crossed nodes so far
+  mutable double intra_node_bytes = 0;  // and that stayed inside a node
+};
+
+// What runs: the algorithm, NCCL's protocol (its base latency, per-step latency factors and
+// bandwidth share from cost::protocol_params), and for all-to-alls whether the per-peer latency
+// of NCCL's grouped send/recv is paid (cost::collective_time) or one latency for all peers
+// (the MoE dispatch/combine of cost/moe.cpp).
+struct Choice {
+  cost::Algorithm algo = cost::Algorithm::Ring;
+  cost::Protocol proto = cost::Protocol::Simple;
+  bool one_latency = false;
+  bool p2p = false;  // ring steps as NCCL send/recv pairs (ring attention): no collective launch
+  Choice() = default;
+  Choice(cost::Algorithm a, cost::Protocol p = cost::Protocol::Simple, bool one = false)  // NOLINT
+      : algo(a), proto(p), one_latency(one) {}
 };
 
 class Comms {
  public:
-  explicit Comms(const Platform& p) : platform_(p) {}
+  Comms(const Platform& p, const Cluster& c) : platform_(p), cluster_(c) {}
   std::shared_ptr<CommGroup> make_group(const std::vector<int64_t>& gpus);
   const Platform& platform() const { return platform_; }
+  const Cluster& cluster() const { return cluster_; }
   uint64_t messages = 0;   // point-to-point messages sent so far
   Trace* trace = nullptr;  // when set, flows in flight per link class are recorded
   // Bookkeeping of one message for the trace's link-class tracks.
   void flow_started(int64_t src, int64_t dst);
   void flow_ended(int64_t src, int64_t dst);
+  // Posts one message of member `from` of g to mailbox `to` (member `dst`): `bytes` of data
+  // sent as `choice`'s protocol (wire bytes = bytes / share, its per-step latency factor in
+  // the size, see install_protocol_latencies); counts it in the group's intra/inter bytes.
+  simgrid::s4u::CommPtr post(const CommGroup& g, int from, int dst, simgrid::s4u::Mailbox* to,
+                             double bytes, const Choice& choice, double share);
 
  private:
   std::shared_ptr<CommGroup> make_flat(const std::vector<int64_t>& gpus);
   const Platform& platform_;
+  const Cluster& cluster_;
   int64_t next_id_ = 0;
   double inflight_[2] = {0, 0};
 };
 
-// The algorithm the simulator runs for `algo` (Auto resolved by the cost model's choice).
-cost::Algorithm resolve(cost::Algorithm algo, cost::Collective op, double bytes, const CommGroup& g,
-                        const Cluster& c);
+// Latency and bottleneck bandwidth of the platform's route from GPU a to GPU b.
+std::pair<double, double> route(const Platform& p, int64_t a, int64_t b);
+
+// NCCL's tree all-reduce (comm_tree.cpp): member `me`'s part, `share` of the link bandwidth.
+void tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes, const Choice& ch,
+                    double share);
+
+// Message size of `bytes` for a flow outside any collective protocol (PP sends): a multiple of
+// 8, so that the latency callback reads protocol code 0 (the route's own latency).
+uint64_t plain_size(double bytes);
+
+// Registers the SimGrid latency-factor callback that gives each message its protocol's
+// per-step latency (cost::protocol_params' intra_step / inter_step times the route latency,
+// which is the Simple protocol's): the protocol is encoded in the message size modulo 8.
+// Call once per engine, after the platform is built, with the CM02 network model.
+void install_protocol_latencies();
+
+// What the simulator runs for `algo` (Auto: the cost model's algorithm and protocol for the
+// group's shape; an explicit algorithm gets the cost model's best protocol for it).
+Choice resolve(cost::Algorithm algo, cost::Collective op, double bytes, const CommGroup& g,
+               const Cluster& c);
 
 // Runs member `me`'s part of one collective; returns when this member's part is done.
 // `bytes` follows cost::collective_time's convention. SendRecv: member 0 sends to member 1.
 void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective op, double bytes,
-                    cost::Algorithm algo);
-
-// Pieces a pipelined tree all-reduce of `bytes` is cut into (balances fill time against the
-// per-piece latency).
-int tree_pieces(double bytes, const CommGroup& g);
+                    const Choice& choice);
 
 // Latency (alpha) part of one collective's critical path; used when several collectives are
 // coarsened into one flow set (the bandwidth part scales with bytes, the latency part does not).
-double latency_s(cost::Collective op, cost::Algorithm algo, const CommGroup& g);
+double latency_s(cost::Collective op, const Choice& choice, const CommGroup& g);
 
 // Time of one collective whose flows have their links to themselves (no other traffic on them):
 // the same steps as run_collective, in closed form. Used for TP groups on exclusive links.
-double exclusive_time(cost::Collective op, cost::Algorithm algo, double bytes, const CommGroup& g);
+double exclusive_time(cost::Collective op, const Choice& choice, double bytes, const CommGroup& g);
 
 }  // namespace parplan::sim::detail

@@ -44,7 +44,8 @@ void configure_network(NetworkModel m) {
     // Pure max-min sharing of bandwidth plus latency: what the alpha-beta formulas assume.
     sg4::Engine::set_config("network/model:CM02");
     sg4::Engine::set_config("network/TCP-gamma:0");
-    sg4::Engine::set_config("network/latency-factor:1");
+    // network/latency-factor stays at its default (1): the latency-factor callback
+    // (comm.hpp: install_protocol_latencies) gives each message its protocol's latency.
     sg4::Engine::set_config("network/bandwidth-factor:1");
     sg4::Engine::set_config("network/crosstraffic:0");
   } else {

@@ -27,6 +27,8 @@ nlohmann::json to_json(const SimResult& r, bool with_trace) {
                       {"events", r.events},
                       {"simulated_gpus", r.simulated_gpus},
                       {"topology", r.topology},
+                      {"cp_bytes", {{"intra_node", r.cp_intra_node_bytes},
+                                    {"inter_node", r.cp_inter_node_bytes}}},
                       {"ranks", ranks},
                       {"links", links}};
   if (with_trace && !r.trace.is_null()) j["trace"] = r.trace;
@@ -38,6 +40,10 @@ SimResult sim_result_from_json(const nlohmann::json& j) {
   r.step_time_s = j.value("step_time_s", 0.0);
   r.analytical_step_time_s = j.value("analytical_step_time_s", 0.0);
   r.wall_s = j.value("wall_s", 0.0);
+  if (j.contains("cp_bytes")) {
+    r.cp_intra_node_bytes = j["cp_bytes"].value("intra_node", 0.0);
+    r.cp_inter_node_bytes = j["cp_bytes"].value("inter_node", 0.0);
+  }
   r.events = j.value("events", uint64_t{0});
   r.simulated_gpus = j.value("simulated_gpus", int64_t{0});
   r.topology = j.value("topology", std::string());

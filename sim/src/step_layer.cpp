@@ -1,5 +1,5 @@
 // Per-layer work of the step simulation: TP collectives (closed form on exclusive links),
-// context-parallel exchange, ZeRO-3 parameter gathers, DP gradient buckets and the streams
+// context-parallel exchange (step_cp.cpp), ZeRO-3 parameter gathers, DP gradient buckets and the streams
 // that run them (see step_state.hpp).
 #include <algorithm>
 #include <string>
@@ -36,7 +36,7 @@ void StepSim::grads_ready(Rank& r, double bytes, bool flush) {
   }
 }
 
-void StepSim::push_dp(Rank& r, Collective op, double bytes, Algorithm algo) {
+void StepSim::push_dp(Rank& r, Collective op, double bytes, const Choice& algo) {
   flush(r);
   r.dp_stream.push({op, bytes, r.dpg.get(), r.dp_me, algo, false});
   for (Rank* g : r.ghosts) g->dp_stream.push({op, bytes, g->dpg.get(), g->dp_me, algo, false});
@@ -46,7 +46,7 @@ void StepSim::push_dp(Rank& r, Collective op, double bytes, Algorithm algo) {
 // of the other count - 1 (exact without contention; see docs/simulation.md).
 void StepSim::tp_coll(Rank& r, Collective op, double bytes, int count) {
   if (!r.tpg || !(bytes > 0) || count <= 0) return;
-  const Algorithm a = op == Collective::AllReduce   ? tp_ar_
+  const Choice& a = op == Collective::AllReduce   ? tp_ar_
                       : op == Collective::AllGather ? tp_ag_
                                                     : tp_rs_;
   if (tp_exclusive_) {
@@ -102,26 +102,12 @@ void StepSim::z3_gather(Rank& r, bool first_in_op, bool last_in_op) {
   record(r, "dp", "zero3 gather", t0);
 }
 
-// Context parallel exchange overlapped with the attention core it feeds.
-double StepSim::cp_overlap(Rank& r, double bytes, double attention_s, const std::string& name) {
-  if (!r.cpg || !(bytes > 0)) return 0;
-  flush(r);
-  // Ring attention: cp - 1 steps, each passing this rank's K/V block to the next rank.
-  r.cp_stream.push({Collective::AllGather, bytes * r.cpg->size() / std::max(1, r.cpg->size() - 1),
-                    r.cpg.get(), r.cp_me, cp_algo_, false});
-  exec(r, attention_s, name + " attn");
-  flush(r);
-  const double t0 = now();
-  r.cp_stream.done->acquire();
-  r.res.cp_s += now() - t0;
-  record(r, "cp", "cp exchange", t0);
-  return attention_s;
-}
-
 void StepSim::layer_forward(Rank& r, const std::string& name, bool first, bool last) {
   const auto& lc = w_.layer;
   z3_gather(r, first, last);
-  double rest = lc.fwd_s - cp_overlap(r, w_.cp_fwd_bytes, lc.fwd_attention_core_s, name);
+  ulysses(r, {cp_.a2a_q_bytes, cp_.a2a_kv_bytes, cp_.a2a_kv_bytes});
+  double rest = lc.fwd_s - cp_overlap(r, cp_.ring_kv_block_bytes, lc.fwd_attention_core_s, name);
+  ulysses(r, {cp_.a2a_o_bytes});
   const int n = r.tpg ? w_.tp_fwd_collectives : 0;
   if (n == 0) return exec(r, rest, name);
   for (int k = 0; k < n; ++k) {
@@ -133,8 +119,10 @@ void StepSim::layer_forward(Rank& r, const std::string& name, bool first, bool l
 void StepSim::layer_backward(Rank& r, const std::string& name, bool first, bool last) {
   const auto& lc = w_.layer;
   z3_gather(r, first, last);
+  ulysses(r, {cp_.a2a_o_bytes});  // dO, then dQ, dK, dV after the attention backward
   double rest = lc.recompute_s + lc.bwd_s -
-                cp_overlap(r, w_.cp_bwd_bytes, 2 * lc.fwd_attention_core_s, name);
+                cp_overlap(r, 2 * cp_.ring_kv_block_bytes, 2 * lc.fwd_attention_core_s, name);
+  ulysses(r, {cp_.a2a_q_bytes, cp_.a2a_kv_bytes, cp_.a2a_kv_bytes});
   const int n = r.tpg ? w_.tp_bwd_collectives : 0;
   if (n == 0) return exec(r, rest, name);
   for (int k = 0; k < n; ++k) {

@@ -17,6 +17,11 @@
 
 namespace parplan::sim::detail {
 
+namespace {
+// The MoE all-to-alls: every flow at once with one latency, as cost/moe.cpp prices them.
+const Choice kEpChoice{Algorithm::Ring, cost::Protocol::Simple, true};
+}  // namespace
+
 // Called at the end of the constructor: EP flows touch every replica and every TP rank (an EP
 // group folds over DP x CP, Megatron-Core "parallel folding"), so no replica or TP lane is
 // aggregated, and TP links are no longer exclusive (EP shares the NVLink ports).
@@ -84,7 +89,7 @@ void StepSim::ep_start(Rank& r, bool forward, int layers) {
   flush(r);
   r.ep_busy0 = r.ep_stream.busy_s;
   for (double b : ep_bytes(forward)) {
-    Job j{Collective::AllToAll, b, r.epg.get(), r.ep_me, Algorithm::Ring, false, layers};
+    Job j{Collective::AllToAll, b, r.epg.get(), r.ep_me, kEpChoice, false, layers};
     r.ep_stream.push(j);
     ++r.ep_jobs;
   }
@@ -105,11 +110,10 @@ void StepSim::ep_finish(Rank& r, bool forward, int layers, double compute_s) {
     if (extra > 0) sg4::this_actor::sleep_for(extra);
   } else {
     for (double b : ep_bytes(forward)) {
-      detail::run_collective(comms_, *r.epg, r.ep_me, Collective::AllToAll, b * layers,
-                             Algorithm::Ring);
+      detail::run_collective(comms_, *r.epg, r.ep_me, Collective::AllToAll, b * layers, kEpChoice);
       if (layers > 1)
         sg4::this_actor::sleep_for(
-            (layers - 1) * detail::latency_s(Collective::AllToAll, Algorithm::Ring, *r.epg));
+            (layers - 1) * detail::latency_s(Collective::AllToAll, kEpChoice, *r.epg));
     }
   }
   r.res.ep_s += now() - t0;

@@ -20,7 +20,7 @@ void StepSim::send(Rank& r, int64_t dst, char dir, int chunk) {
   comms_.flow_started(r.rank, dst);
   auto* mb = sg4::Mailbox::by_name(
       detail::cat({std::string(1, dir), std::to_string(dst), ".", std::to_string(chunk)}));
-  mb->put_init(new double(now()), static_cast<uint64_t>(std::max(0.0, w_.pp_bytes)))->detach();
+  mb->put_init(new double(now()), detail::plain_size(w_.pp_bytes))->detach();
   comms_.messages++;
 }
 

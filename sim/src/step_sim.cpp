@@ -18,7 +18,7 @@
 namespace parplan::sim::detail {
 
 StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& opt, Platform& p)
-    : plan_(plan), w_(w), opt_(opt), p_(p), comms_(p) {
+    : plan_(plan), w_(w), opt_(opt), p_(p), comms_(p, plan.cluster) {
   const Layout& l = plan.layout;
   P_ = l.pp;
   v_ = std::max(1, l.virtual_stages);
@@ -50,6 +50,7 @@ StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& op
                   (l.dp == 1 || pl.dp.per_node == 1) && (l.pp == 1 || pl.pp.per_node == 1);
   lanes_ = tp_exclusive_ && (nodes == 1 || c.inter.nics_per_node >= c.gpus_per_node);
   ep_init();
+  cp_init();
 }
 
 void StepSim::setup() {
@@ -79,14 +80,7 @@ void StepSim::setup() {
         ranks_[static_cast<size_t>(r.rank + i)]->tpg = grp,
                                             ranks_[static_cast<size_t>(r.rank + i)]->tp_me = i;
     }
-    if (r.cp == 0 && r.full && l.cp > 1) {
-      std::vector<int64_t> g;
-      for (int i = 0; i < l.cp; ++i) g.push_back(r.rank + int64_t(i) * l.tp);
-      auto grp = comms_.make_group(g);
-      for (int i = 0; i < l.cp; ++i)
-        ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])]->cpg = grp,
-        ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])]->cp_me = i;
-    }
+    if (r.cp == 0 && r.full && l.cp > 1) cp_groups(r);
     if (r.dp == 0 && l.dp > 1 && (!lanes_ || r.tp == 0)) {
       std::vector<int64_t> g;
       for (int i = 0; i < l.dp; ++i) g.push_back(r.rank + int64_t(i) * l.tp * l.cp);
@@ -115,7 +109,6 @@ void StepSim::setup() {
     ag_algo_ = detail::resolve(Algorithm::Auto, Collective::AllGather, param_bytes_, *r0.dpg, c);
     z3_algo_ = detail::resolve(Algorithm::Auto, Collective::AllGather, z3_bytes_, *r0.dpg, c);
   }
-  if (r0.cpg) cp_algo_ = Algorithm::Ring;
   int64_t full = 0;
   for (auto& rk : ranks_) full += rk->full;
   barrier_ = sg4::Barrier::create(static_cast<unsigned>(full));
@@ -150,6 +143,7 @@ SimResult StepSim::results() {
     ++out.simulated_gpus;
   }
   out.events = comms_.messages + execs_;
+  cp_bytes(out);
   if (opt_.trace) out.trace = trace_.to_json();
   return out;
 }
@@ -282,6 +276,7 @@ SimResult simulate_step(const Plan& plan, const cost::StepWork& work, const SimO
   configure_network(opt.network);
   sg_link_load_plugin_init();
   Platform platform = build_platform(plan.cluster, plan.layout.gpus());
+  if (opt.network == NetworkModel::Cm02) detail::install_protocol_latencies();
   for (auto& l : platform.links) sg_link_load_track(l.link);
   StepSim sim(plan, work, opt, platform);
   sim.setup();

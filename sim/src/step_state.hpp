@@ -1,11 +1,12 @@
 #pragma once
 // The step simulation's state (internal to sim/): one actor per simulated GPU runs its pipeline
 // stage's schedule; communication streams are actors too. The member functions live in
-// step_sim.cpp (setup, one rank's schedule, results), step_layer.cpp (per-layer work: TP, CP and
-// ZeRO-3 collectives, DP gradient buckets), step_moe.cpp (expert-parallel all-to-alls) and
+// step_sim.cpp (setup, one rank's schedule, results), step_layer.cpp (per-layer work: TP and
+// ZeRO-3 collectives, DP gradient buckets), step_cp.cpp (ring / Ulysses / USP context parallelism), step_moe.cpp (expert-parallel all-to-alls) and
 // step_pipe.cpp (pipeline transfers).
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <memory>
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Barrier.hpp>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "comm.hpp"
+#include "parplan/cost/context_parallel.hpp"
 #include "parplan/sim/step_sim.hpp"
 #include "parplan/sim/trace.hpp"
 #include "schedule.hpp"
@@ -36,7 +38,7 @@ struct Job {
   double bytes = 0;
   const CommGroup* group = nullptr;
   int me = 0;
-  Algorithm algo = Algorithm::Ring;
+  Choice algo;
   bool stop = false;
   int count = 1;  // collectives of `bytes` each, run as one flow set (see StepSim::tp_coll)
 };
@@ -57,8 +59,9 @@ struct Rank {
   int tp = 0, cp = 0, dp = 0, pp = 0;
   bool full = true;  // runs the whole schedule (else: DP collectives only, driven by its leader)
   sg4::Host* host = nullptr;
-  std::shared_ptr<CommGroup> tpg, cpg, dpg, epg;
-  int tp_me = 0, cp_me = 0, dp_me = 0, ep_me = 0;
+  std::shared_ptr<CommGroup> tpg, cpg, dpg, epg;  // cpg: the ring-attention group
+  std::shared_ptr<CommGroup> ulg;                  // the Ulysses group (ulysses, usp)
+  int tp_me = 0, cp_me = 0, dp_me = 0, ep_me = 0, ul_me = 0;
   Stream dp_stream, cp_stream, z3_stream, ep_stream;
   int ep_jobs = 0;       // all-to-alls queued on ep_stream, not yet waited for
   double ep_busy0 = 0;   // ep_stream.busy_s when they were queued
@@ -85,12 +88,17 @@ class StepSim {
   // ---- per-layer work and communication streams (step_layer.cpp) ----
   void serve(Rank&, Stream& s);
   void grads_ready(Rank& r, double bytes, bool flush);
-  void push_dp(Rank& r, Collective op, double bytes, Algorithm algo);
+  void push_dp(Rank& r, Collective op, double bytes, const Choice& algo);
   void tp_coll(Rank& r, Collective op, double bytes, int count);
   void tp_block(Rank& r, int n);
   Collective tp_op_at(int k) const;
   void z3_gather(Rank& r, bool first_in_op, bool last_in_op);
-  double cp_overlap(Rank& r, double bytes, double attention_s, const std::string& name);
+  // ---- context parallelism: ring, Ulysses, USP (step_cp.cpp) ----
+  void cp_init();
+  void cp_groups(Rank& first);
+  void ulysses(Rank& r, std::initializer_list<double> buffers);
+  double cp_overlap(Rank& r, double block, double attention_s, const std::string& name);
+  void cp_bytes(SimResult& out) const;
   void layer_forward(Rank& r, const std::string& name, bool first, bool last);
   void layer_backward(Rank& r, const std::string& name, bool first, bool last);
   // ---- MoE expert-parallel all-to-alls (step_moe.cpp) ----
@@ -141,11 +149,13 @@ class StepSim {
   Granularity gran_ = Granularity::Chunk;
   bool aggregate_ = false, tp_exclusive_ = false, lanes_ = false;
   double layer_grad_bytes_ = 0, bucket_cap_ = 0, param_bytes_ = 0, z3_bytes_ = 0;
-  Algorithm tp_ar_ = Algorithm::Ring, tp_ag_ = Algorithm::Ring, tp_rs_ = Algorithm::Ring;
-  Algorithm dp_algo_ = Algorithm::Ring, ag_algo_ = Algorithm::Ring, z3_algo_ = Algorithm::Ring;
-  Algorithm cp_algo_ = Algorithm::Ring;
+  Choice tp_ar_, tp_ag_, tp_rs_;
+  Choice dp_algo_, ag_algo_, z3_algo_;
+  Choice cp_algo_;
   Collective dp_op_ = Collective::AllReduce;
   bool ep_on_ = false, ep_overlap_ = false;
+  cost::CpWork cp_;
+  std::vector<std::shared_ptr<CommGroup>> cp_all_;
   double ep_dispatch_bytes_ = 0, ep_combine_bytes_ = 0;
 };
 

@@ -101,3 +101,37 @@ TEST(Spearman, MatchesHandComputedRanks) {
   EXPECT_TRUE(std::isnan(spearman({1, 2}, {1, 2})));
   EXPECT_TRUE(std::isnan(spearman({1, 2, 3}, {4, 4, 4})));
 }
+
+TEST(Corpus, AnUnverifiedRowMustSayWhat) {
+  const nlohmann::json j = nlohmann::json::parse(R"({"id": "x", "source": "s", "fit_source": false,
+    "runs": [{"id": "r1", "table": "T1", "model": "gpt3-175b", "cluster": "dgx-a100-80g", "gpus": 64,
+      "training": {"global_batch": 64, "seq_len": 2048},
+      "layout": {"dp": 1, "tp": 8, "pp": 8}, "verified": false, "measured": {"step_time_s": 1}}]})");
+  try {
+    corpus_source_from_json(j, "x.json");
+    FAIL() << "accepted verified: false without a reason";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unverified"), std::string::npos) << e.what();
+  }
+}
+
+// Llama 3 Table 4 (arXiv:2407.21783 v3), first row: 8,192 GPUs = TP 8 x CP 1 x PP 16 x DP 64,
+// batch size per DP group 32 -> 32 x 64 = 2048 sequences of 8,192 tokens (16.8M, "16M"),
+// 430 TFLOPs/GPU; interleaved with one layer per chunk: (126 + 2) / 16 = 8 chunks per stage.
+TEST(Corpus, Llama3RowReadsAsTable4) {
+  for (const auto& s : load_embedded_corpus()) {
+    if (s.id != "llama3-2024") continue;
+    const CorpusRun& r = s.runs.at(0);
+    EXPECT_EQ(r.layout.gpus(), 8192);
+    EXPECT_EQ(r.layout.dp, 64);
+    EXPECT_EQ(r.layout.pp, 16);
+    EXPECT_EQ(r.training.global_batch / r.layout.dp, 32);
+    EXPECT_EQ(r.training.global_batch * r.training.seq_len, 2048 * 8192);
+    EXPECT_EQ(r.layout.virtual_stages, 8);
+    EXPECT_EQ(r.layout.first_stage_layers + 14 * 8 + r.layout.last_stage_layers, 126);
+    EXPECT_DOUBLE_EQ(r.measured, 430);
+    EXPECT_FALSE(r.verified);  // the micro-batch and the chunks per stage are not printed
+    return;
+  }
+  FAIL() << "llama3-2024 missing";
+}

@@ -88,3 +88,30 @@ TEST(Intervals, TheCorpusTableGivesEveryPredictionAnIntervalAroundIt) {
   EXPECT_GE(iv.step_hi, 5.0);
   EXPECT_LT(iv.step_lo, iv.step_hi);
 }
+
+// The residuals are those of the model as it predicts, out of sample: a fit source's from the
+// refit without it (leave one source out), another source's from the default efficiencies.
+TEST(Intervals, ResidualsAreTheShippedModelsOutOfSampleErrors) {
+  CorpusRun fit_run, other_run;
+  fit_run.source = "fitsrc", fit_run.id = "a", fit_run.measured = 10, fit_run.figure = Figure::StepTime;
+  other_run.source = "other", other_run.id = "b", other_run.measured = 10, other_run.figure = Figure::StepTime;
+  auto report = [](const CorpusRun& r, bool fit, double predicted_step) {
+    SourceReport s;
+    s.id = r.source;
+    s.fit_source = fit;
+    RowResult row;
+    row.run = &r;
+    row.predicted.step_time_s = predicted_step;
+    row.predicted.time.compute = predicted_step;
+    s.rows.push_back(row);
+    return s;
+  };
+  LosoReport loso;
+  loso.sources = {report(fit_run, true, 8.0), report(other_run, false, 12.0)};  // refits
+  const std::vector<SourceReport> shipped = {report(fit_run, true, 9.0), report(other_run, false, 11.0)};
+  const IntervalTable t = interval_table(loso, shipped);
+  ASSERT_EQ(t.residuals.size(), 2u);
+  EXPECT_NEAR(t.residuals[0].log_ratio, std::log(10.0 / 8.0), 1e-12);   // fit source: LOSO
+  EXPECT_NEAR(t.residuals[1].log_ratio, std::log(10.0 / 11.0), 1e-12);  // other: defaults
+  EXPECT_EQ(t.residuals[0].dominant, "compute");
+}

@@ -74,5 +74,44 @@ TEST(LayoutChoices, ConstrainedLayoutsAlwaysValidate) {
   }
 }
 
+TEST(LayoutChoices, CpKindShardGroupAndTilesChoices) {
+  Model m = load_model("llama3-8b");  // 32 heads, 8 KV heads
+  Training t = load_training("llama3-8k");
+  Layout l;
+  l.tp = 8;
+  l.cp = 8;
+  l.dp = 1;
+  auto c = layout_choices(m, t, 64, l);
+  // Every kind with cp > 1, Ulysses included although 8 does not split 32 / 8 heads: the window
+  // shows the model's error for it instead of hiding it.
+  EXPECT_EQ(c.cp_kind, (std::vector<CpKind>{CpKind::Ring, CpKind::Ulysses, CpKind::Usp}));
+  l.cp_kind = CpKind::Ulysses;
+  EXPECT_EQ(constrain_layout(l, m, t, 64, false).cp_kind, CpKind::Ulysses);
+  l.cp = 1;
+  EXPECT_EQ(layout_choices(m, t, 64, l).cp_kind, std::vector<CpKind>{CpKind::Ring});
+  EXPECT_EQ(constrain_layout(l, m, t, 64, false).cp_kind, CpKind::Ring);
+  // USP's Ulysses share is kept while it divides cp and reset to derived (0) when not.
+  l.cp = 8;
+  l.cp_kind = CpKind::Usp;
+  l.ulysses = 4;
+  EXPECT_EQ(constrain_layout(l, m, t, 64, false).ulysses, 4);
+  l.cp = 2;
+  EXPECT_EQ(constrain_layout(l, m, t, 64, false).ulysses, 0);
+  // HSDP: with ZeRO-3 the divisors of dp below it; without, only 0 (the whole DP group).
+  Layout z;
+  z.dp = 16;  // divides the global batch of 2,048
+  z.zero = 3;
+  EXPECT_EQ(layout_choices(m, t, 16, z).shard_group, (std::vector<int32_t>{0, 1, 2, 4, 8}));
+  z.shard_group = 8;
+  EXPECT_EQ(constrain_layout(z, m, t, 16, false).shard_group, 8);
+  z.shard_group = 16;  // all of dp: the same layout as 0
+  EXPECT_EQ(constrain_layout(z, m, t, 16, false).shard_group, 0);
+  z.shard_group = 8;
+  z.zero = 2;
+  EXPECT_EQ(layout_choices(m, t, 16, z).shard_group, std::vector<int32_t>{0});
+  EXPECT_EQ(constrain_layout(z, m, t, 16, false).shard_group, 0);
+  EXPECT_EQ(c.tiles, (std::vector<int32_t>{1, 2, 4, 8, 16, 32, 64}));
+}
+
 }  // namespace
 }  // namespace parplan::gui

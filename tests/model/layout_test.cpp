@@ -64,3 +64,32 @@ TEST(LayoutValidation, ChecksDivisibilityAgainstTheInputs) {
   too_big.dp = 1024;
   EXPECT_NE(errors_of(too_big, m, c, t).find("cluster has"), std::string::npos);
 }
+
+// Llama 3 405B (arXiv:2407.21783 sec. 3.3.2): 126 layers on PP 16 with one layer removed from the
+// first and the last stage, so the first chunk of stage 0 holds only the embedding and the last
+// chunk of stage 15 only the output layer: 7 + 14 x 8 + 7 layers, 8 chunks of one layer per
+// stage. pp * v = 128 > 126 layers is valid there; a 9th chunk would leave one without a layer.
+TEST(LayoutValidation, FirstAndLastStageChunksMayHoldOnlyTheEmbeddingAndHead) {
+  const Model m = load_model("llama3-405b");
+  const Cluster c = load_cluster("dgx-h100-80g");
+  Training t;
+  t.global_batch = 2048;
+  t.seq_len = 8192;
+  Layout l;
+  l.tp = 8;
+  l.pp = 16;
+  l.dp = 64;
+  l.micro_batch = 1;
+  l.schedule = Schedule::Interleaved;
+  l.virtual_stages = 8;
+  l.first_stage_layers = 7;
+  l.last_stage_layers = 7;
+  Cluster big = c;
+  big.nodes = 1024;
+  EXPECT_EQ(errors_of(l, m, big, t), "");
+  l.virtual_stages = 16;  // 16 chunks on the first stage for 7 layers and the embedding
+  EXPECT_NE(errors_of(l, m, big, t).find("virtual_stages"), std::string::npos);
+  l.virtual_stages = 8;
+  l.first_stage_layers = l.last_stage_layers = 0;  // even stages: 128 chunks for 126 layers
+  EXPECT_NE(errors_of(l, m, big, t).find("exceeds the model's layers"), std::string::npos);
+}

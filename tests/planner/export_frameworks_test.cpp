@@ -199,6 +199,7 @@ TEST(ExportTorchtitan, PipelineSplitAndFloat8) {
   p.model = load_model("llama3-70b");
   p.training = load_training("llama3-8k");
   p.training.dtype = DType::FP8;
+  p.training.fp8_recipe = Fp8Recipe::Current;  // torchtitan scales dynamically (no delayed)
   p.layout.schedule = Schedule::Interleaved;
   p.layout.virtual_stages = 2;
   const auto files = export_files(p, ExportFormat::Torchtitan);
@@ -210,7 +211,7 @@ TEST(ExportTorchtitan, PipelineSplitAndFloat8) {
   EXPECT_TRUE(has(s, "--parallelism.fsdp_reshard_after_forward never"));  // ZeRO-2
   // 2048 / (8 dp x 1 mb) = 256 pipeline micro-batches per step.
   EXPECT_TRUE(has(s, "--parallelism.num_pp_microbatches 256"));
-  EXPECT_TRUE(has(files[1].text, "Float8LinearConverter.Config()"));
+  EXPECT_TRUE(has(files[1].text, "Float8LinearConverter.Config(recipe_name=\"rowwise\""));
   EXPECT_TRUE(has(files[1].text, "FullAC.Config()"));
   // 126 layers on pp 16: stages of 8, the first and the last giving up one (7 + 14 x 8 + 7).
   p.model = load_model("llama3-405b");

@@ -24,6 +24,8 @@ double ulysses_buffer_bytes(const Model& m, const Cluster& c, const Training& t,
 struct CpWork {
   int32_t ulysses = 1, ring = 1;   // ulysses * ring = cp
   double a2a_buffer_bytes = 0;     // Ulysses: Q + K + V + O buffers one rank all-to-alls (fwd)
+  double a2a_q_bytes = 0, a2a_o_bytes = 0, a2a_kv_bytes = 0;  // the Q, O and each of K, V
+  double ring_kv_block_bytes = 0;  // ring: the K, V block passed on at each forward step
   double fwd_bytes = 0, bwd_bytes = 0;  // bytes each GPU sends
   double fwd_s = 0, bwd_s = 0;          // total exchange time
   double fwd_exposed_s = 0, bwd_exposed_s = 0;  // after overlap with attention compute

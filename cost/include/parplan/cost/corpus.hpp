@@ -26,6 +26,10 @@ struct CorpusRun {
   Figure figure = Figure::StepTime;
   double measured = 0;             // the primary figure, in its unit (s, tokens/s, TFLOP/s, 0..1)
   double measured_memory_GiB = 0;  // peak per GPU where published, else 0
+  // Checked against the source: every input as the source states it. false: some input is an
+  // assumption or derived (a micro-batch, a schedule), said in `unverified`.
+  bool verified = true;
+  std::string unverified;
   std::string generation() const;  // ampere, hopper, ...
   std::string label() const { return source + "/" + id; }
 };

@@ -27,17 +27,23 @@ struct Interval {
 struct IntervalTable {
   std::vector<Residual> residuals;
   // 5th and 95th percentiles of the class's residuals (each source weighing as much as any
-  // other), from at least kMinCases cases of kMinSources sources.
-  static constexpr double kLo = 0.05, kHi = 0.95;
-  static constexpr size_t kMinCases = 8;
-  static constexpr size_t kMinSources = 3;
+  // other), from at least min_cases cases of min_sources sources.
+  double lo_q = 0.05, hi_q = 0.95;
+  size_t min_cases = 8;
+  size_t min_sources = 3;
+  bool contain_prediction = true;  // widen to hold the prediction itself
+  bool per_source_weight = true;   // each source's cases share a weight of 1 (else 1 per case)
 
   // The interval for a prediction; residuals of `exclude_source` are left out (coverage checks).
   Interval interval(const std::string& generation, const std::string& framework,
                     const StepCost& predicted, const std::string& exclude_source = "") const;
 };
 
-IntervalTable interval_table(const LosoReport& loso);
+// The residuals of the model as it predicts (the clusters' default efficiencies), each out of
+// sample: a fit source's from the leave-one-source-out refit without it (its defaults were set on
+// it), another source's from the defaults (never fitted on it). `shipped`: validate_source of
+// every source, in the order of loso.sources.
+IntervalTable interval_table(const LosoReport& loso, const std::vector<SourceReport>& shipped);
 
 struct Coverage {
   size_t cases = 0, covered = 0;

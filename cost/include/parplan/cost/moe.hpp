@@ -28,7 +28,8 @@ MoeLayerParams moe_layer_params(const Model& m);
 double moe_mlp_forward_flops(const Model& m, double tokens);
 
 // max/mean tokens per expert the slowest expert-parallel rank sees: model.moe.load_imbalance, or
-// the default measured by Wang et al. 2024 (arXiv:2408.15664) for the router's balancing method.
+// the default measured by Wang et al. 2024 (arXiv:2408.15664, Table 2, 3B: MaxVio_global 0.52 with an
+// auxiliary loss, 0.04 loss-free) for the router's balancing method.
 double load_imbalance(const Model& m);
 // What the slowest expert computes relative to a perfectly balanced one: the imbalance when
 // dropless; with a capacity factor every expert's buffer is padded to capacity_factor * mean

@@ -2,6 +2,7 @@
 // Simulating bare collectives on a cluster's platform: the checks of the flow decomposition
 // against the alpha-beta formulas, and contention experiments (two rings sharing a link).
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "parplan/cost/collectives.hpp"
@@ -13,8 +14,12 @@ struct CollectiveJob {
   cost::Collective op = cost::Collective::AllReduce;
   double bytes = 0;           // cost::collective_time's convention
   std::vector<int64_t> gpus;  // members (GPU ids) in ring order; SendRecv: {src, dst}
+  // Auto: the cost model's algorithm and NCCL protocol for the group (cost::collective_estimate);
+  // an explicit algorithm runs with `protocol`, or without one with the cost model's best
+  // protocol for that algorithm.
   cost::Algorithm algorithm = cost::Algorithm::Ring;
   int repeat = 1;  // run the collective this many times back to back
+  std::optional<cost::Protocol> protocol;
 };
 
 // Runs every job concurrently, starting at time 0, and returns each job's completion time in

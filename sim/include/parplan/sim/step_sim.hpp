@@ -57,6 +57,9 @@ struct SimResult {
   std::string topology;
   std::vector<RankResult> ranks;
   std::vector<LinkResult> links;  // the busiest links, by utilisation
+  // Bytes the simulated ranks' context-parallel messages (ring and Ulysses) carried inside a
+  // node and between nodes.
+  double cp_intra_node_bytes = 0, cp_inter_node_bytes = 0;
   nlohmann::json trace;           // Chrome trace when SimOptions::trace
 };
 

@@ -1,0 +1,104 @@
+// Context parallelism in the step simulation: ring attention, DeepSpeed Ulysses and USP
+// (issue 14) against the analytical step, where their bytes travel, and USP's extremes.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "parplan/cost/context_parallel.hpp"
+#include "parplan/model/io.hpp"
+#include "parplan/sim/step_sim.hpp"
+#include "parplan/sim/worker.hpp"
+
+using namespace parplan;
+
+namespace {
+
+// Llama 3 8B cut to 4 layers (32 heads, 8 KV heads), 32K tokens per sequence, DGX H100 nodes.
+Plan cp_plan(int32_t cp, CpKind kind, int32_t ulysses, int32_t dp) {
+  Plan p;
+  p.model = load_model("llama3-8b");
+  p.model.layers = 4;
+  p.cluster = load_cluster("dgx-h100-80g");
+  p.cluster.nodes = 2;
+  p.training = load_training(R"({"global_batch": )" + std::to_string(2 * dp) +
+                             R"(, "seq_len": 32768, "dtype": "bf16"})");
+  p.layout.cp = cp;
+  p.layout.cp_kind = kind;
+  p.layout.ulysses = ulysses;
+  p.layout.dp = dp;
+  p.layout.micro_batch = 1;
+  return p;
+}
+
+sim::SimResult simulate(const Plan& p) {
+  auto j = sim::run_in_child([&] { return sim::to_json(sim::simulate_step(p)); }, 60);
+  return sim::sim_result_from_json(j);
+}
+
+}  // namespace
+
+TEST(StepCp, EachKindMatchesTheAnalyticalStepWithinThreePercent) {
+  struct Case {
+    const char* name;
+    CpKind kind;
+    int32_t u;
+  };
+  for (Case k : {Case{"ring", CpKind::Ring, 0}, Case{"ulysses", CpKind::Ulysses, 0},
+                 Case{"usp u=4", CpKind::Usp, 4}}) {
+    const Plan p = cp_plan(8, k.kind, k.u, 1);
+    const auto r = simulate(p);
+    double cp_s = 0;
+    for (const auto& rk : r.ranks) cp_s = std::max(cp_s, rk.cp_s);
+    std::printf("cp 8 %-8s simulated %.4f s, analytical %.4f s (%+.2f%%), cp exposed %.4f s\n",
+                k.name, r.step_time_s, r.analytical_step_time_s,
+                (r.step_time_s / r.analytical_step_time_s - 1) * 100, cp_s);
+    EXPECT_NEAR(r.step_time_s / r.analytical_step_time_s, 1.0, 0.03) << k.name;
+    EXPECT_GT(cp_s, 0) << k.name;
+  }
+}
+
+TEST(StepCp, UlyssesInsideANodeSendsNothingBetweenNodesAndTheBytesTheCostModelCounts) {
+  // cp 8 x dp 2 on two nodes: each CP group is one node.
+  const Plan p = cp_plan(8, CpKind::Ulysses, 0, 2);
+  const auto r = simulate(p);
+  EXPECT_EQ(r.cp_inter_node_bytes, 0.0);
+  // Bytes by hand: 32768 / 8 = 4096 local tokens; Q and O 4096 hidden (32 heads x 128), K and V
+  // 8 KV heads x 128 = 1024 each, repeated to u = 8 heads: unchanged; bf16. Forward Q, K, V, O
+  // and backward dO, dQ, dK, dV: each rank sends 7/8 of each buffer; 4 layers, 2 micro-batches
+  // (global batch 4 over dp 2), 8 simulated ranks of one replica (replica 1 runs its DP
+  // traffic only).
+  const double T = 4096, e = 2;
+  const double per_layer = 2 * 7.0 / 8 * T * e * (4096 + 4096 + 1024 + 1024);
+  const auto w = cost::context_parallel_work(p.model, p.cluster, p.training, p.layout,
+                                             cost::step_work(p.model, p.cluster, p.training,
+                                                             p.layout).layer);
+  EXPECT_NEAR(w.fwd_bytes + w.bwd_bytes, per_layer, 1.0);
+  EXPECT_NEAR(r.cp_intra_node_bytes, 8 * 4 * 2 * per_layer, 8.0 * 4 * 2 * 64);
+}
+
+TEST(StepCp, UspAtItsExtremesIsRingOrUlyssesAndAcrossNodesOnlyTheRingLeavesANode) {
+  // cp 16 on two nodes.
+  const auto ring = simulate(cp_plan(16, CpKind::Ring, 0, 1));
+  const auto usp1 = simulate(cp_plan(16, CpKind::Usp, 1, 1));
+  const auto uly = simulate(cp_plan(16, CpKind::Ulysses, 0, 1));
+  const auto usp16 = simulate(cp_plan(16, CpKind::Usp, 16, 1));
+  const auto usp8 = simulate(cp_plan(16, CpKind::Usp, 8, 1));
+  std::printf("cp 16: ring %.4f s, usp u=1 %.4f s, ulysses %.4f s, usp u=16 %.4f s, usp u=8 %.4f s"
+              " (analytical %.4f / %.4f / %.4f)\n",
+              ring.step_time_s, usp1.step_time_s, uly.step_time_s, usp16.step_time_s,
+              usp8.step_time_s, ring.analytical_step_time_s, uly.analytical_step_time_s,
+              usp8.analytical_step_time_s);
+  EXPECT_DOUBLE_EQ(usp1.step_time_s, ring.step_time_s);
+  EXPECT_DOUBLE_EQ(usp1.cp_inter_node_bytes, ring.cp_inter_node_bytes);
+  EXPECT_DOUBLE_EQ(usp16.step_time_s, uly.step_time_s);
+  EXPECT_DOUBLE_EQ(usp16.cp_inter_node_bytes, uly.cp_inter_node_bytes);
+  // USP u = 8: Ulysses inside each node, a two-rank ring across; per rank and layer the ring
+  // sends its K, V block (32768 / 16 = 2048 local tokens x (1024 + 1024) x 2 bytes) once
+  // forward and K, V + dK, dV once backward: 3 x 8 MiB per rank, layer and micro-batch; 16 ranks,
+  // 4 layers, 2 micro-batches.
+  const double block = 2048.0 * 2048 * 2;
+  EXPECT_NEAR(usp8.cp_inter_node_bytes, 3 * block * 16 * 4 * 2, 16 * 4 * 2 * 64.0);
+  EXPECT_GT(uly.cp_inter_node_bytes, usp8.cp_inter_node_bytes);
+  for (const auto* r : {&ring, &uly, &usp8})
+    EXPECT_NEAR(r->step_time_s / r->analytical_step_time_s, 1.0, 0.05);
+}
