@@ -50,6 +50,7 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(z, "regather_in_backward", f.zero3_regather_in_backward, d, q, 0, 1);
     read(z, "prefetch_depth", f.zero3_prefetch_depth, d, q, 0, 64);
     read(z, "prefetch_elements", f.zero3_prefetch_elements, d, q, 0, 1e15);
+    read(z, "gather_once_with_pp", f.zero3_gather_once_with_pp, d, q, 0, 1);
   }
   if (j.contains("grad_reduce")) {
     const auto& g = j["grad_reduce"];

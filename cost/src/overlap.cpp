@@ -43,6 +43,7 @@ void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, c
   // reduce-scatter shares the backward window and the DP links.
   const int g = std::max(1, fw.zero3_gathers_per_layer);
   w.zero3_gathers_per_layer = g;
+  w.zero3_gather_once = l.pp > 1 && fw.zero3_gather_once_with_pp;
   // Memory-centric tiling gathers each unit one tile at a time (tiles x the latency).
   const double layer_bytes = layer_params / layers * param_gather_bytes_per_param(t);
   const double pieces = double(g) * double(l.tiles);
@@ -103,7 +104,13 @@ void dp_exposure(TimeBreakdown& tb, const StepWork& w, const Cluster& c, const T
     return overlap ? std::max(0.0, comm - window) + tail : comm;
   };
   double exposed = 0, total = 0;
-  if (l.zero >= 3) {
+  if (l.zero >= 3 && w.zero3_gather_once) {
+    // Gathered in the first micro-batch's forward and kept; one reduce-scatter of the stage's
+    // gradients during the last backward.
+    const bool rs_hidden = resolve(t.overlap_grad_reduce, fw.zero3_overlap_grad_reduce);
+    exposed += L * w.zero3_fwd_exposed_s + shown(rs_hidden, w.dp_reduce_s, bwd_window, w.dp_bucket_s);
+    total += w.dp_reduce_s + L * w.zero3_layer_gather_s;
+  } else if (l.zero >= 3) {
     const bool rs_hidden = resolve(t.overlap_grad_reduce, fw.zero3_overlap_grad_reduce);
     exposed += zero3_exposed + (rs_hidden ? w.dp_bucket_s : mbd * w.dp_reduce_s);
     total += mbd * (w.dp_reduce_s +

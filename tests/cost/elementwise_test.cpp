@@ -107,3 +107,29 @@ TEST(Elementwise, AsyncTpHidesOnlyTheForwardCollectives) {
 
 }  // namespace
 }  // namespace parplan
+
+namespace parplan {
+namespace {
+
+TEST(Elementwise, TorchtitanGathersOnceAStepUnderPipelineParallelism) {
+  const Model m = load_model("llama3-70b");
+  const Cluster c = load_cluster("dgx-h100-80g");
+  Training t = load_training(R"({"global_batch": 64, "seq_len": 8192, "dtype": "bf16"})");
+  const Layout l{.dp = 8, .tp = 1, .pp = 8, .micro_batch = 1, .zero = 3,
+                 .recompute = Recompute::Full};  // 8 micro-batches per pipeline
+  t.framework = "megatron-core";
+  const auto per_mb = cost::predict(m, c, t, l);
+  t.framework = "fsdp2";
+  const cost::StepWork w = cost::step_work(m, c, t, l);
+  ASSERT_TRUE(w.zero3_gather_once);
+  const auto once = cost::predict(m, c, t, l);
+  // 10 layers per stage gathered once in the step (not 8 micro-batches x forward + backward), and
+  // one reduce-scatter of the stage's gradients.
+  EXPECT_NEAR(once.time.dp_comm_total, w.dp_reduce_s + 10 * w.zero3_layer_gather_s, 1e-12);
+  EXPECT_LT(once.time.dp_comm_total, per_mb.time.dp_comm_total / 4);
+  // Memory: the stage's layers stay unsharded, with 16-bit weights and gradients (2 + 2 bytes).
+  EXPECT_NEAR(once.memory.gathered_layers, once.memory.layer_params * 4.0, 1.0);
+}
+
+}  // namespace
+}  // namespace parplan

@@ -28,6 +28,11 @@ struct FrameworkBehaviour {
   // unit larger than this is fetched only when its module runs. 0: no limit.
   double zero3_prefetch_elements = 0;
   bool zero3_overlap_grad_reduce = true;  // ZeRO-3's gradient reduce-scatter overlaps backward
+  // Under pipeline parallelism the layers stay gathered across the step's micro-batches: gathered
+  // once (first forward), gradients reduce-scattered once (last backward); torchtitan sets
+  // reshard_after_forward=False with PP and torch.distributed.pipelining syncs gradients only on
+  // the last backward.
+  bool zero3_gather_once_with_pp = false;
   // Gradient reduction: elements per bucket (0: one reduce-scatter per gather unit, FSDP) and the
   // bytes per element it reduces in (0: the gradient accumulation dtype).
   double grad_bucket_elements = 25e6;
