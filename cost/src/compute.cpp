@@ -1,8 +1,12 @@
 #include "parplan/cost/compute.hpp"
 
+#include <algorithm>
+
 #include "parplan/cost/attention.hpp"
 #include "parplan/cost/fp8.hpp"
+#include "parplan/cost/framework.hpp"
 #include "parplan/cost/moe.hpp"
+#include "elementwise.hpp"
 
 namespace parplan::cost {
 
@@ -31,9 +35,7 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   const double b = double(l.micro_batch);
   const double T = sq * b;  // tokens on this GPU per micro-batch
   const double h = double(m.hidden), f = double(m.ffn_hidden);
-  const AttentionShape a = attention_shape(m);
   const double heads_local = double(m.heads) / tp;
-  const double sp_div = l.sequence_parallel ? tp : 1.0;
   // A MoE model's layer is the average of its dense and MoE layers (moe.cpp for the latter).
   const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
   const MoeLayerWork moe = moe_share > 0 ? moe_layer_work(m, c, t, l) : MoeLayerWork{};
@@ -50,30 +52,54 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
                        ? k * attention_projection_time(m, c, lin, T, tp * k)
                        : attention_projection_time(m, c, lin, T, tp);
   double mm = attn_mm + (1 - moe_share) * dense_mlp + moe_share * moe.fwd_matmul_s;
-  double core_mm = attention_core_time(m, c, dt, sq, skv, b, tp);
-  // Memory-bound bytes per forward: 2 LayerNorms (read + write), 2 dropout + residual adds
-  // (2 reads, 1 write, 1-byte mask) on the replicated (or SP-sharded) stream; the MLP activation
-  // (GELU: read + write; SwiGLU: 2 reads + write) and RoPE on the TP-sharded stream.
-  double stream = T * h * (2 * 2 * e + 2 * (3 * e + 1)) / sp_div;
-  double act = (1 - moe_share) * T * f / tp * (m.gated_mlp ? 3 * e : 2 * e);
-  double rope = m.position == Position::Rotary ? T * (a.q + a.k) / tp * 2 * e : 0.0;
+  // Causal flash attention kernels skip the key blocks above the diagonal (Dao 2023,
+  // FlashAttention-2 sec. 3.1.1; cuDNN and FA3 alike): of each query block's s/128 key blocks,
+  // (1 + 128/s)/2 on average are computed. Model FLOPs keep the full square (Megatron's formula);
+  // standard attention (baddbmm + softmax) computes the whole square.
+  const double causal =
+      t.flash_attention && m.sliding_window <= 0 ? 0.5 * (1.0 + 128.0 / std::max(skv, 128.0)) : 1.0;
+  double core_mm = causal * attention_core_time(m, c, dt, sq, skv, b, tp);
+  // A flash kernel with a published rate on this GPU generation (the framework's kernel:
+  // FlashAttention-2 under PyTorch SDPA, cuDNN under Transformer Engine) runs the computed FLOPs
+  // at that share of the peak instead of the GEMM shape model.
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  if (t.flash_attention) {
+    const auto it = fw.attention_efficiency.find(c.gpu.generation);
+    if (it != fw.attention_efficiency.end())
+      core_mm = causal * b * attention_core_forward_flops(m, sq, skv) / tp /
+                (c.gpu.peak_flops(dt) * it->second);
+  }
+  // Flash backward recomputes S = QK^T and runs dV, dP, dQ, dK: 5 GEMMs to the forward's 2
+  // (Dao 2023, FlashAttention-2 sec. 3.1.2); standard attention's backward is twice its forward.
+  const double core_bwd = t.flash_attention ? 2.5 : 2.0;
+  // Memory-bound bytes per forward (norms, dropout + residual adds, MLP activation, RoPE) as the
+  // framework runs them, fused or eager (elementwise.cpp).
+  const double elementwise = detail::layer_elementwise_bytes(m, t, l, T, 1 - moe_share);
   double softmax = 0;
   if (!t.flash_attention)  // fused scale-mask-softmax (read, write) + dropout (read, write, mask)
     softmax = b * heads_local * sq * attended_keys(m, skv) * (4 * e + 1);
-  double mem = memory_bound_time(c, stream + act + rope) + moe_share * moe.fwd_memory_s;
+  double mem = memory_bound_time(c, elementwise) + moe_share * moe.fwd_memory_s;
   double core_mem = memory_bound_time(c, softmax);
   const Fp8CastBytes casts = fp8_cast_bytes(m, t, l);  // 0 without FP8
   const double cast_fwd = memory_bound_time(c, casts.fwd), cast_bwd = memory_bound_time(c, casts.bwd);
 
   r.fwd_matmul_s = mm + core_mm;
+  r.fwd_linear_s = mm;
   r.fwd_memory_s = mem + core_mem + cast_fwd;
   r.fwd_attention_core_s = core_mm + core_mem;
   r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s;
   // Backward: data and weight gradients (2x the matmuls), and about twice the memory traffic.
-  r.bwd_s = 2 * r.fwd_matmul_s + 2 * (mem + core_mem) + cast_bwd;
+  r.bwd_s = 2 * mm + core_bwd * core_mm + 2 * (mem + core_mem) + cast_bwd;
   switch (l.recompute) {
     case Recompute::None: r.recompute_s = 0; break;
-    case Recompute::Selective: r.recompute_s = r.fwd_attention_core_s; break;
+    case Recompute::Selective: {
+      // Megatron: the attention core (Korthikanti et al. 2022); torchtitan op-level SAC: every
+      // second mm (all FP8 GEMMs) and the elementwise ops, the attention core saved.
+      r.recompute_s = (fw.selective_recomputes_attention ? r.fwd_attention_core_s : 0.0) +
+                      detail::selective_recompute_gemm_s(m, c, t, l, T, mm) +
+                      (fw.selective_recomputes_elementwise ? mem + cast_fwd : 0.0);
+      break;
+    }
     case Recompute::Full: r.recompute_s = r.fwd_s; break;
   }
   return r;

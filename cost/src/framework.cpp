@@ -50,6 +50,7 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(z, "regather_in_backward", f.zero3_regather_in_backward, d, q, 0, 1);
     read(z, "prefetch_depth", f.zero3_prefetch_depth, d, q, 0, 64);
     read(z, "prefetch_elements", f.zero3_prefetch_elements, d, q, 0, 1e15);
+    read(z, "gather_once_with_pp", f.zero3_gather_once_with_pp, d, q, 0, 1);
   }
   if (j.contains("grad_reduce")) {
     const auto& g = j["grad_reduce"];
@@ -68,10 +69,42 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     else if (s == "nccl") f.dp_flat_ring = false;
     else d.error(p + ".dp_ring", "unknown value; use flat or nccl");
   }
+  if (j.contains("eager_elementwise")) {
+    const auto& e = j["eager_elementwise"];
+    const std::string q = p + ".eager_elementwise";
+    f.eager.has_eager = true;
+    read(e, "rmsnorm", f.eager.rmsnorm, d, q, 0, 1000);
+    read(e, "layernorm", f.eager.layernorm, d, q, 0, 1000);
+    read(e, "gated_activation", f.eager.gated_activation, d, q, 0, 1000);
+    read(e, "activation", f.eager.activation, d, q, 0, 1000);
+    read(e, "rope", f.eager.rope, d, q, 0, 1000);
+  }
+  read(j, "repeat_kv_copy", f.repeat_kv_copy, d, p, 0, 1);
+  if (j.contains("attention_kernel") && j["attention_kernel"].contains("efficiency")) {
+    const auto& e = j["attention_kernel"]["efficiency"];
+    const std::string q = p + ".attention_kernel.efficiency";
+    if (!e.is_object()) d.error(q, "must be an object of GPU generation: share of peak");
+    else
+      for (const auto& [gen, v] : e.items()) {
+        if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() > 1)
+          d.error(q + "." + gen, "must be a number in (0, 1]");
+        else f.attention_efficiency[gen] = v.get<double>();
+      }
+  }
+  if (j.contains("tp_overlap")) read(j["tp_overlap"], "backward", f.tp_overlap_backward, d, p + ".tp_overlap", 0, 1);
+  if (j.contains("selective_recompute")) {
+    const auto& s = j["selective_recompute"];
+    const std::string q = p + ".selective_recompute";
+    read(s, "attention_core", f.selective_recomputes_attention, d, q, 0, 1);
+    read(s, "every_second_mm", f.selective_recomputes_every_second_mm, d, q, 0, 1);
+    read(s, "elementwise", f.selective_recomputes_elementwise, d, q, 0, 1);
+    read(s, "fp8_gemms", f.selective_recomputes_fp8_gemms, d, q, 0, 1);
+  }
   if (j.contains("defaults")) {
     const auto& o = j["defaults"];
     const std::string q = p + ".defaults";
     read(o, "tp_comm_overlap", f.tp_comm_overlap, d, q, 0, 1);
+    read(o, "compile", f.compile, d, q, 0, 1);
     read(o, "overlap_grad_reduce", f.overlap_grad_reduce, d, q, 0, 1);
     read(o, "overlap_param_gather", f.overlap_param_gather, d, q, 0, 1);
   }
@@ -120,6 +153,11 @@ const FrameworkBehaviour& framework_behaviour(const Training& t) {
   last = &load(name);
   last_key = name;
   return *last;
+}
+
+bool eager_elementwise(const Training& t) {
+  const FrameworkBehaviour& f = framework_behaviour(t);
+  return f.eager.has_eager && !resolve(t.compile, f.compile);
 }
 
 }  // namespace parplan::cost

@@ -5,6 +5,7 @@
 #include "parplan/cost/attention.hpp"
 #include "parplan/cost/context_parallel.hpp"
 #include "parplan/cost/fp8.hpp"
+#include "parplan/cost/framework.hpp"
 #include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "stage_params.hpp"
@@ -158,6 +159,10 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
     // Memory-centric tiling (ZeRO-Infinity sec. 5): a layer's parameters are gathered one tile at
     // a time, so the working set is divided by the tile count.
     r.gathered_layers = 2.0 * layer_params * (layer_w + copies) / double(l.tiles);
+    // Gathered once per step under PP (framework.hpp): every layer of the stage stays unsharded,
+    // with its unsharded gradient accumulating until the last backward.
+    if (l.pp > 1 && framework_behaviour(t).zero3_gather_once_with_pp)
+      r.gathered_layers = sp.layers * (layer_w + copies + b.grads);
     buffers += r.gathered_layers;
   }
   // Ulysses / USP: the head-sharded Q, K, V, O the all-to-all writes (context_parallel.cpp).

@@ -43,6 +43,7 @@ void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, c
   // reduce-scatter shares the backward window and the DP links.
   const int g = std::max(1, fw.zero3_gathers_per_layer);
   w.zero3_gathers_per_layer = g;
+  w.zero3_gather_once = l.pp > 1 && fw.zero3_gather_once_with_pp;
   // Memory-centric tiling gathers each unit one tile at a time (tiles x the latency).
   const double layer_bytes = layer_params / layers * param_gather_bytes_per_param(t);
   const double pieces = double(g) * double(l.tiles);
@@ -70,12 +71,23 @@ void tp_overlap(StepWork& w, const Cluster& c, const Training& t, const Layout& 
   if (l.tp <= 1 || !resolve(t.tp_comm_overlap, framework_behaviour(t).tp_comm_overlap)) return;
   // Megatron --tp-comm-overlap (Transformer Engine userbuffers) and torchtitan's async TP split
   // the GEMM next to each TP collective into chunks, so the collective of one chunk runs during
-  // the GEMM of the next (Wang et al. 2023, "Overlap communication with dependent computation");
-  // what outlasts the GEMMs shows, and the hidden part still slows them (overlap_slowdown).
+  // the GEMM of the next (Wang et al. 2023, "Overlap communication with dependent computation").
+  // Only the linear GEMMs next to the collectives can hide them (not the attention core); what
+  // outlasts them shows, and the hidden part still slows them (overlap_slowdown). Forward (and its
+  // recomputation) and backward are separate windows; a framework that micro-pipelines only the
+  // forward graph (torchtitan async TP) leaves the backward collectives exposed.
+  const FrameworkBehaviour& fw = framework_behaviour(t);
   const LayerCompute& lc = w.layer;
-  const double gemm = 3.0 * lc.fwd_matmul_s + (l.recompute == Recompute::Full ? lc.fwd_matmul_s : 0);
-  w.tp_exposed_s =
-      std::max(0.0, total - gemm) + c.efficiency.overlap_slowdown * std::min(total, gemm);
+  const bool full = l.recompute == Recompute::Full;
+  const double fwd_comm = double(w.tp_fwd_collectives * (full ? 2 : 1)) * w.tp_collective_s;
+  const double bwd_comm = std::max(0.0, total - fwd_comm);
+  const double fwd_gemm = lc.fwd_linear_s * (full ? 2.0 : 1.0), bwd_gemm = 2.0 * lc.fwd_linear_s;
+  const double slow = c.efficiency.overlap_slowdown;
+  auto hide = [slow](double comm, double gemm) {
+    return std::max(0.0, comm - gemm) + slow * std::min(comm, gemm);
+  };
+  w.tp_exposed_s = hide(fwd_comm, fwd_gemm) + (fw.tp_overlap_backward ? hide(bwd_comm, bwd_gemm)
+                                                                       : bwd_comm);
 }
 
 void dp_exposure(TimeBreakdown& tb, const StepWork& w, const Cluster& c, const Training& t,
@@ -92,7 +104,13 @@ void dp_exposure(TimeBreakdown& tb, const StepWork& w, const Cluster& c, const T
     return overlap ? std::max(0.0, comm - window) + tail : comm;
   };
   double exposed = 0, total = 0;
-  if (l.zero >= 3) {
+  if (l.zero >= 3 && w.zero3_gather_once) {
+    // Gathered in the first micro-batch's forward and kept; one reduce-scatter of the stage's
+    // gradients during the last backward.
+    const bool rs_hidden = resolve(t.overlap_grad_reduce, fw.zero3_overlap_grad_reduce);
+    exposed += L * w.zero3_fwd_exposed_s + shown(rs_hidden, w.dp_reduce_s, bwd_window, w.dp_bucket_s);
+    total += w.dp_reduce_s + L * w.zero3_layer_gather_s;
+  } else if (l.zero >= 3) {
     const bool rs_hidden = resolve(t.overlap_grad_reduce, fw.zero3_overlap_grad_reduce);
     exposed += zero3_exposed + (rs_hidden ? w.dp_bucket_s : mbd * w.dp_reduce_s);
     total += mbd * (w.dp_reduce_s +

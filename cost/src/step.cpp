@@ -111,7 +111,8 @@ StageTime stage_time(const StepWork& w, const Layout& l, int64_t layers, bool fi
   s.tp = L * w.tp_exposed_s;
   s.cp = L * (w.cp_fwd_exposed_s + w.cp_bwd_exposed_s);
   s.ep = L * (w.ep_fwd_exposed_s + w.ep_bwd_exposed_s);
-  if (l.zero >= 3 && l.dp > 1) s.zero3 = L * (w.zero3_fwd_exposed_s + w.zero3_bwd_exposed_s);
+  if (l.zero >= 3 && l.dp > 1 && !w.zero3_gather_once)  // else once per step (overlap.cpp)
+    s.zero3 = L * (w.zero3_fwd_exposed_s + w.zero3_bwd_exposed_s);
   return s;
 }
 }  // namespace

@@ -1,5 +1,6 @@
 #include "parplan/model/model.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "hf.hpp"
@@ -107,10 +108,13 @@ Model model_from_json(const nlohmann::json& j, Diagnostics& d, const std::string
 }
 
 int64_t Model::moe_layers() const {
+  // The layers is_moe_layer() accepts, counted in closed form (the cost model asks often): every
+  // freq-th layer from the first one at or after first_dense_layers.
   if (!moe.enabled()) return 0;
-  int64_t n = 0;
-  for (int64_t i = 0; i < layers; ++i) n += is_moe_layer(i) ? 1 : 0;
-  return n;
+  const int64_t fd = moe.first_dense_layers, freq = std::max<int64_t>(1, moe.layer_freq);
+  const int64_t from = std::max<int64_t>(0, fd);
+  const int64_t first = fd + (from - fd + freq - 1) / freq * freq;
+  return first < layers ? (layers - 1 - first) / freq + 1 : 0;
 }
 
 void validate(const Model& m, Diagnostics& d, const std::string& p) {

@@ -107,6 +107,7 @@ Training training_from_json(const nlohmann::json& j, Diagnostics& d, const std::
   read_switch(r, "overlap_grad_reduce", t.overlap_grad_reduce);
   read_switch(r, "overlap_param_gather", t.overlap_param_gather);
   read_switch(r, "moe_a2a_overlap", t.moe_a2a_overlap);
+  read_switch(r, "compile", t.compile);
   r.number("tokens", t.tokens, false, 0, 1e18, 1.0, true);
   if (r.has("batch_ramp")) {
     r.skip("batch_ramp");
@@ -159,6 +160,7 @@ nlohmann::json to_json(const Training& t) {
   sw("overlap_grad_reduce", t.overlap_grad_reduce);
   sw("overlap_param_gather", t.overlap_param_gather);
   sw("moe_a2a_overlap", t.moe_a2a_overlap);
+  sw("compile", t.compile);
   sw("fp8_param_gather", t.fp8_param_gather);
   if (t.tokens > 0) j["tokens"] = t.tokens;
   if (!t.batch_ramp.empty()) {

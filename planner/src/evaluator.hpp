@@ -1,7 +1,11 @@
 #pragma once
-// The search's cost evaluator: memory first (cheap, prunes most layouts), then the step time of
-// the layouts that fit. Returns exactly what cost::memory_per_gpu and cost::predict_unchecked
+// The search's cost evaluator: memory first, then the step time of the layouts that fit, and the
+// step-time lower bounds the search prunes with. Returns exactly what cost::memory_per_gpu and cost::predict_unchecked
 // return (tests/planner/evaluator_test.cpp checks this on random layouts).
+#include <algorithm>
+
+#include "parplan/cost/compute.hpp"
+#include "parplan/cost/pipeline.hpp"
 #include "parplan/cost/step.hpp"
 
 namespace parplan::planner::detail {
@@ -21,16 +25,103 @@ class Evaluator {
     return cost::predict_unchecked(m_, c_, t_, l, &mem);
   }
 
-  // A lower bound of step(l).step_time_s that holds for every zero, offload, schedule and v with
-  // the same (dp, tp, pp, cp, micro_batch, recompute, sequence_parallel): the critical stage runs
-  // at least floor(layers / pp) layers' forward + backward + recomputation for every micro-batch
-  // (cost/src/step.cpp: compute = m * (L * (fwd + bwd + recompute) + embedding/logits), every
-  // other term >= 0). Floating-point rounding is monotone, so the bound holds bit for bit.
-  double step_lower_bound(const Layout& l, int64_t micro_batches) const {
-    const cost::LayerCompute lc = cost::layer_compute(m_, c_, t_, l);
-    const double layers = double(m_.layers / l.pp);
-    return double(micro_batches) * (layers * (lc.fwd_s + lc.bwd_s + lc.recompute_s));
+  // Lower bounds of step(l').step_time_s for every layout l' of the search that shares (dp, tp,
+  // pp, cp, cp_kind, ep, etp, micro_batch, recompute, sequence_parallel) with `l`, whatever its
+  // zero, offload, shard group, tiles, schedule and v (docs/planner.md "Speed").
+  // cost/src/step.cpp: step = compute + tp + cp + ep + bubble + pp + dp + optimizer, every term
+  // >= 0, and compute = micro_batches * (stage_layers * (fwd + bwd + recompute) + embedding and/or
+  // logits) on the critical stage, with stage_layers = max_stage_layers(layers, pp, v) >=
+  // ceil(layers / pp) for every v.
+  // layer_compute is taken at ZeRO 0 without tiles: ZeRO-3 re-casts FP8 weights every micro-batch
+  // (fp8.cpp) and tiles split the GEMMs into smaller, slower ones (compute.cpp); nothing else in
+  // it depends on the inner choices. tests/planner/evaluator_test.cpp checks every bound
+  // against predict_unchecked on random layouts of a dense, an FP8 MoE and an MLA model.
+  struct Bound {
+    double step_s = 0;   // the step-time bound
+    double layer_s = 0;  // fwd + bwd + recompute of one layer, one micro-batch (for the bubble)
+    double ends_min = 0, ends_max = 0;  // embedding / logits on the critical stage: at least, most
+  };
+  // The bounds for recompute none, selective and full (indexed by Recompute) from one
+  // layer_compute: forward and backward do not depend on it, the recomputation is none, the
+  // attention core or the whole forward (compute.cpp).
+  void lower_bounds(const Layout& l, int64_t micro_batches, Bound out[3]) const {
+    Layout b = l;
+    b.zero = 0;
+    b.offload = Offload::None;
+    b.shard_group = 0;
+    b.tiles = 1;
+    b.schedule = Schedule::OneFOneB;
+    b.virtual_stages = 1;
+    b.recompute = Recompute::None;
+    const cost::LayerCompute lc = cost::layer_compute(m_, c_, t_, b);
+    const double emb = cost::embedding_time(m_, c_, t_, b), logits = cost::logits_time(m_, c_, t_, b);
+    const double ends_min = l.pp == 1 ? emb + logits : std::min(emb, logits);
+    const double ends_max = l.pp == 1 ? emb + logits : std::max(emb, logits);
+    const int64_t stage_layers = (m_.layers + l.pp - 1) / l.pp;
+    const double recompute[3] = {0.0, lc.fwd_attention_core_s, lc.fwd_s};
+    for (int i = 0; i < 3; ++i) {
+      Bound& r = out[i];
+      r.layer_s = lc.fwd_s + lc.bwd_s + recompute[i];
+      r.step_s = kSafety * double(micro_batches) * (double(stage_layers) * r.layer_s + ends_min);
+      r.ends_min = ends_min;
+      r.ends_max = ends_max;
+    }
   }
+  Bound lower_bound(const Layout& l, int64_t micro_batches) const {
+    Bound out[3];
+    lower_bounds(l, micro_batches, out);
+    return out[size_t(l.recompute)];
+  }
+  // Tighter bounds learned from one prediction `sc` of layout `l` (docs/planner.md "Speed"), for
+  // every layout of its block with the same ZeRO class (zero >= 3 or not: FP8 weight casts,
+  // fp8.cpp) and tiles (compute.cpp), whatever its schedule, v, offload and shard group.
+  // cost/src/step.cpp: the critical stage's compute + exposed TP / CP / EP communication is
+  // stage_layers x X + its embedding and/or logits, X one layer's compute and exposed
+  // communication; so X >= (that sum / micro-batches - the larger end) / stage_layers.
+  // Pipeline sends are (2 v m + 2 (p - 1)) x one send, the same send for the whole block.
+  struct Learned {
+    double x = 0;     // one layer's compute + exposed TP/CP/EP communication, at least
+    double send = 0;  // one pipeline send
+  };
+  Learned learn(const cost::StepCost& sc, const Layout& l, const Bound& b) const {
+    const cost::TimeBreakdown& tb = sc.time;
+    const double m = double(sc.micro_batches);
+    const double sum = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm;
+    const double stage = double(cost::max_stage_layers(m_.layers, l.pp, l.virtual_stages));
+    Learned r;
+    r.x = std::max(b.layer_s, (sum / m - b.ends_max) / stage);
+    if (l.pp > 1) {
+      const double v = l.schedule == Schedule::Interleaved ? double(l.virtual_stages) : 1.0;
+      r.send = tb.pp_comm / (2.0 * v * m + 2.0 * double(l.pp - 1));
+    }
+    return r;
+  }
+  // The step-time bound of schedule (s, v) from what was learned: stage_layers x X + the smaller
+  // end per micro-batch, the sends, the bubble (a fraction of the average stage, >= layers / pp
+  // x X) and `optimizer`: the optimizer and offload time of a v = 1 prediction of the same zero,
+  // offload and shard group (0 otherwise): it grows with the stage's parameters, so with v.
+  double learned_bound(const Learned& e, const Bound& b, int32_t pp, Schedule s, int32_t v,
+                       int64_t micro_batches, double optimizer) const {
+    const double m = double(micro_batches);
+    const double stage = double(cost::max_stage_layers(m_.layers, pp, v));
+    const double chunks = s == Schedule::Interleaved ? double(v) : 1.0;
+    const double sends = pp > 1 ? (2.0 * chunks * m + 2.0 * double(pp - 1)) * e.send : 0.0;
+    const double bubble = pp > 1 ? cost::bubble_fraction(s, pp, v, micro_batches) * m *
+                                       (double(m_.layers) / double(pp) * e.x)
+                                 : 0.0;
+    return kSafety * (m * (stage * e.x + b.ends_min) + sends + bubble + optimizer);
+  }
+  // The bubble's share of the block bound for one schedule (from the block's per-layer bound).
+  double bubble_bound(const Bound& b, Schedule s, int32_t pp, int32_t v,
+                      int64_t micro_batches) const {
+    if (pp <= 1) return 0.0;
+    return kSafety * cost::bubble_fraction(s, pp, v, micro_batches) * double(micro_batches) *
+           (double(m_.layers) / double(pp) * b.layer_s);
+  }
+  // Rounding: the bounds are summed in another order than step.cpp sums the prediction; this
+  // margin (far above double rounding, far below any difference between layouts) keeps them
+  // below it.
+  static constexpr double kSafety = 1.0 - 1e-9;
 
  private:
   const Model& m_;

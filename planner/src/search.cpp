@@ -1,6 +1,8 @@
-// The layout search: enumerate (dp, tp, pp, cp) splits of the GPUs, then every micro-batch,
-// recomputation, sequence-parallel, ZeRO/offload and schedule choice inside each split; memory
-// first, step time only for what fits; a bounded top-k per thread, merged at the end.
+// The layout search: enumerate (dp, tp, pp, cp, cp_kind, ep, etp) splits of the GPUs and their
+// blocks (micro-batch, recomputation, sequence parallelism), bound every block's step time, then
+// walk the blocks best bound first (search_worker.cpp): every ZeRO/offload/shard-group and
+// schedule choice, memory first, step time only for what fits and can still enter the top k; a
+// bounded top-k per thread, merged at the end.
 #include "parplan/planner/search.hpp"
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <tuple>
 
 #include "evaluator.hpp"
+#include "search_space.hpp"
 #include "parplan/cost/context_parallel.hpp"
 #include "parplan/model/error.hpp"
 
@@ -20,10 +23,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Split {
-  int32_t dp, tp, pp, cp;
-  CpKind cp_kind = CpKind::Ring;
-};
+using detail::Split;
+using detail::ZeroChoice;
+using detail::ScheduleChoice;
 
 std::vector<int32_t> divisors(int64_t n) {
   std::vector<int32_t> d;
@@ -66,60 +68,6 @@ auto layout_key(const Layout& l) {
                          l.cp_kind, l.shard_group, l.tiles);
 }
 
-// Bounded top-k: a max-heap under `better`, so the worst kept candidate is at the front.
-class TopK {
- public:
-  explicit TopK(size_t k) : k_(k) { heap_.reserve(k); }
-  bool full() const { return heap_.size() >= k_; }
-  const Candidate& worst() const { return heap_.front(); }
-  void offer(const Layout& l, const cost::StepCost& c) {
-    if (k_ == 0) return;
-    if (heap_.size() < k_) {
-      heap_.push_back(Candidate{l, c});
-      std::push_heap(heap_.begin(), heap_.end(), better);
-      return;
-    }
-    Candidate cand{l, c};
-    if (!better(cand, heap_.front())) return;
-    std::pop_heap(heap_.begin(), heap_.end(), better);
-    heap_.back() = cand;
-    std::push_heap(heap_.begin(), heap_.end(), better);
-  }
-  std::vector<Candidate>& items() { return heap_; }
-
- private:
-  size_t k_;
-  std::vector<Candidate> heap_;
-};
-
-// Everything invariant over the search, shared read-only by the workers.
-struct Space {
-  const Model& m;
-  const Cluster& c;
-  const Training& t;
-  const Fixed& f;
-  std::vector<Split> splits;
-};
-
-struct WorkerResult {
-  int64_t evaluated = 0;
-  int64_t feasible = 0;
-  int64_t pruned = 0;
-  std::vector<Candidate> top;
-  Layout smallest;
-  double smallest_memory_bytes = 0;
-};
-
-// Micro-batch divisors of global_batch/dp, precomputed per distinct dp.
-struct MicroBatches {
-  std::vector<int32_t> dps;
-  std::vector<std::vector<int32_t>> lists;
-  const std::vector<int32_t>& of(int32_t dp) const {
-    auto it = std::lower_bound(dps.begin(), dps.end(), dp);
-    return lists[static_cast<size_t>(it - dps.begin())];
-  }
-};
-
 // Expert parallelism of a MoE model (Megatron-Core parallel folding): ep divides the experts,
 // ep * etp divides tp * cp * dp; etp is 1 or the attention's tp. Dense models: (1, 1).
 // EP is placed inside a node when possible: of the EP groups that fit in a node only the largest
@@ -147,149 +95,6 @@ std::vector<std::pair<int32_t, int32_t>> ep_choices(const Model& m, const Split&
   }
   return out;
 }
-
-class Worker {
- public:
-  Worker(const Space& s, const MicroBatches& mbs, size_t k)
-      : s_(s), mbs_(mbs), eval_(s.m, s.c, s.t), top_(k) {}
-
-  void run_split(const Split& sp, const std::atomic<bool>* cancel) {
-    for (auto [ep, etp] : ep_choices(s_.m, sp, s_.f, s_.c.gpus_per_node))
-      run_split(sp, ep, etp, cancel);
-  }
-  void run_split(const Split& sp, int32_t ep, int32_t etp, const std::atomic<bool>* cancel) {
-    const Fixed& f = s_.f;
-    const Training& t = s_.t;
-    const int64_t max_chunks_per_stage = s_.m.layers / sp.pp;  // pp * v <= layers
-    Layout l;
-    l.dp = sp.dp;
-    l.tp = sp.tp;
-    l.pp = sp.pp;
-    l.cp = sp.cp;
-    l.ep = ep;
-    l.etp = etp;
-    l.cp_kind = sp.cp_kind;
-    l.tiles = f.tiles.value_or(1);
-    // HSDP (zero 3 only): the whole DP group, or node-sized shard groups when DP spans nodes.
-    const int64_t node_group = s_.c.gpus_per_node / (int64_t(sp.tp) * sp.cp);
-    const int32_t pinned_group = f.shard_group.value_or(0);
-    const int32_t shard_options[2] = {
-        pinned_group == sp.dp ? 0 : pinned_group,
-        !f.shard_group && node_group > 1 && node_group < sp.dp && sp.dp % node_group == 0
-            ? int32_t(node_group) : -1};
-    const bool pinned_hsdp = f.shard_group && *f.shard_group > 0 && *f.shard_group < sp.dp;
-    const bool sp_possible = sp.tp > 1 && (t.seq_len / sp.cp) % sp.tp == 0;
-    for (int32_t mb : mbs_.of(sp.dp)) {
-      if (!allowed(f.micro_batch, mb)) continue;
-      if (cancel && cancel->load(std::memory_order_relaxed)) return;
-      l.micro_batch = mb;
-      const int64_t micro_batches = t.global_batch / (int64_t(sp.dp) * mb);
-      for (Recompute rc : kRecompute) {
-        if (!allowed(f.recompute, rc)) continue;
-        l.recompute = rc;
-        for (int seqp = 0; seqp < 2; ++seqp) {
-          const bool on = seqp == 1;
-          if (on && !sp_possible) continue;
-          if (!allowed(f.sequence_parallel, on)) continue;
-          l.sequence_parallel = on;
-          // Time pruning: a layout whose lower bound is already slower than this worker's k-th
-          // best cannot enter the top k (tests check the top list is unchanged by it).
-          bound_ = eval_.step_lower_bound(l, micro_batches);
-          for (const ZeroOffload& zo : kZeroOffload) {
-            if (!allowed(f.zero, zo.zero) || !allowed(f.offload, zo.offload)) continue;
-            // With one data-parallel rank ZeRO shards nothing: keep stage 0 unless offloading.
-            if (sp.dp == 1 && !f.zero && zo.zero > 0 && zo.offload == Offload::None) continue;
-            if (pinned_hsdp && zo.zero < 3) continue;
-            l.zero = zo.zero;
-            l.offload = zo.offload;
-            for (int32_t g : shard_options) {
-              // Searched HSDP groups only without offload (pinned ones everywhere).
-              if (g < 0 || (g > 0 && (zo.zero < 3 || sp.dp % g != 0))) continue;
-              if (g > 0 && !pinned_hsdp && zo.offload != Offload::None) continue;
-              l.shard_group = g;
-              run_schedules(l, max_chunks_per_stage, micro_batches);
-            }
-          }
-        }
-      }
-    }
-  }
-
-  WorkerResult finish() {
-    return WorkerResult{evaluated_, feasible_,      pruned_, std::move(top_.items()),
-                        smallest_,  smallest_bytes_};
-  }
-
- private:
-  void run_schedules(Layout& l, int64_t max_chunks_per_stage, int64_t micro_batches) {
-    const Fixed& f = s_.f;
-    if (l.pp == 1) {
-      // The schedule is moot without a pipeline; 1F1B unless pinned to GPipe.
-      Schedule s =
-          f.schedule && *f.schedule == Schedule::GPipe ? Schedule::GPipe : Schedule::OneFOneB;
-      if (f.schedule && *f.schedule == Schedule::Interleaved) return;
-      if (!allowed(f.virtual_stages, 1)) return;
-      l.schedule = s;
-      l.virtual_stages = 1;
-      evaluate(l);
-      return;
-    }
-    for (Schedule s : {Schedule::GPipe, Schedule::OneFOneB}) {
-      if (!allowed(f.schedule, s) || !allowed(f.virtual_stages, 1)) continue;
-      l.schedule = s;
-      l.virtual_stages = 1;
-      evaluate(l);
-    }
-    // Interleaved 1F1B: v model chunks per stage, micro-batches a multiple of pp (Megatron-LM).
-    // pp * v <= layers; chunks need not divide the layers evenly.
-    if (!allowed(f.schedule, Schedule::Interleaved) || micro_batches % l.pp != 0) return;
-    l.schedule = Schedule::Interleaved;
-    for (int64_t v = 2; v <= max_chunks_per_stage; ++v) {
-      if (!allowed(f.virtual_stages, int32_t(v))) continue;
-      l.virtual_stages = static_cast<int32_t>(v);
-      evaluate(l);
-    }
-  }
-
-  void evaluate(const Layout& layout) {
-    ++evaluated_;
-    Layout l = layout;
-    cost::MemoryBreakdown mem = eval_.memory(l);
-    // Memory-centric tiling, as ZeRO-Infinity pairs it with parameter offload, only where the
-    // gathered layers keep such a layout from fitting: the fewest tiles that make it fit (tiles
-    // cost time, never save it). Pinned tiles (--fix tiles=N) apply everywhere.
-    if (!mem.fits && !s_.f.tiles && l.offload == Offload::OptimizerAndParams) {
-      const int32_t k = cost::tiles_to_fit(mem);
-      if (k > 1) {
-        l.tiles = k;
-        mem = eval_.memory(l);
-      }
-    }
-    if (evaluated_ == 1 || mem.total < smallest_bytes_) {
-      smallest_bytes_ = mem.total;
-      smallest_ = l;
-    }
-    if (!mem.fits) return;
-    ++feasible_;
-    if (top_.full() && bound_ > top_.worst().cost.step_time_s) {
-      ++pruned_;
-      return;
-    }
-    const cost::StepCost sc = eval_.step(l, mem);
-    // A dtype without a peak (0 FLOP/s) gives an infinite step: nothing to rank.
-    if (!(sc.step_time_s > 0 && sc.step_time_s < 1e300)) return;
-    top_.offer(l, sc);
-  }
-
-  const Space& s_;
-  const MicroBatches& mbs_;
-  detail::Evaluator eval_;
-  TopK top_;
-  int64_t evaluated_ = 0, feasible_ = 0, pruned_ = 0;
-  double bound_ = 0;
-  Layout smallest_;
-  double smallest_bytes_ = 0;
-};
 
 std::string str(int64_t v) {
   return std::to_string(v);
@@ -421,12 +226,129 @@ std::vector<Split> enumerate_splits(const Model& m, const Cluster& c, const Trai
   return out;
 }
 
+// The blocks of one split with their bounds (docs/planner.md "Speed"), in enumeration order.
+void split_blocks(const detail::Space& s, uint32_t i, const detail::Evaluator& ev,
+                  std::vector<ScheduleChoice>& scheds, std::vector<detail::Block>& out) {
+  const Split& sp = s.splits[i];
+  const Fixed& f = s.f;
+  const int64_t zero_choices = int64_t(s.zero_choices[i].size());
+  if (zero_choices == 0) return;
+  Layout l;
+  l.dp = sp.dp;
+  l.tp = sp.tp;
+  l.pp = sp.pp;
+  l.cp = sp.cp;
+  l.cp_kind = sp.cp_kind;
+  l.ep = sp.ep;
+  l.etp = sp.etp;
+  const bool sp_possible = sp.tp > 1 && (s.t.seq_len / sp.cp) % sp.tp == 0;
+  for (int32_t mb : divisors(s.t.global_batch / sp.dp)) {
+    if (!allowed(f.micro_batch, mb)) continue;
+    const int64_t micro_batches = s.t.global_batch / (int64_t(sp.dp) * mb);
+    detail::schedule_choices(s.m, f, sp.pp, micro_batches, scheds);
+    if (scheds.empty()) continue;
+    l.micro_batch = mb;
+    for (bool on : {false, true}) {
+      if ((on && !sp_possible) || !allowed(f.sequence_parallel, on)) continue;
+      l.sequence_parallel = on;
+      detail::Evaluator::Bound b[3];
+      ev.lower_bounds(l, micro_batches, b);
+      for (Recompute rc : kRecompute) {
+        if (!allowed(f.recompute, rc)) continue;
+        const detail::Evaluator::Bound& r = b[size_t(rc)];
+        out.push_back({i, mb, rc, on, r.step_s, r.layer_s, r.ends_min, r.ends_max,
+                       zero_choices * int64_t(scheds.size())});
+      }
+    }
+  }
+}
+
 }  // namespace
+
+namespace detail {
+
+void schedule_choices(const Model& m, const Fixed& f, int32_t pp, int64_t micro_batches,
+                      std::vector<ScheduleChoice>& out) {
+  out.clear();
+  if (pp == 1) {
+    // The schedule is moot without a pipeline; 1F1B unless pinned to GPipe.
+    if ((f.schedule && *f.schedule == Schedule::Interleaved) || !allowed(f.virtual_stages, 1))
+      return;
+    const bool gpipe = f.schedule && *f.schedule == Schedule::GPipe;
+    out.push_back({gpipe ? Schedule::GPipe : Schedule::OneFOneB, 1});
+    return;
+  }
+  // 1F1B first: its memory decides whether the others can fit (search_worker.cpp).
+  for (Schedule s : {Schedule::OneFOneB, Schedule::GPipe})
+    if (allowed(f.schedule, s) && allowed(f.virtual_stages, 1)) out.push_back({s, 1});
+  // Interleaved 1F1B: v model chunks per stage, micro-batches a multiple of pp (Megatron-LM).
+  // pp * v <= layers; chunks need not divide the layers evenly.
+  if (!allowed(f.schedule, Schedule::Interleaved) || micro_batches % pp != 0) return;
+  for (int64_t v = 2; v <= m.layers / pp; ++v)
+    if (allowed(f.virtual_stages, int32_t(v))) out.push_back({Schedule::Interleaved, int32_t(v)});
+}
+
+std::vector<ZeroChoice> zero_choices(const Cluster& c, const Fixed& f, const Split& sp) {
+  std::vector<ZeroChoice> out;
+  // HSDP (zero 3 only): the whole DP group, or node-sized shard groups when DP spans nodes.
+  const int64_t node_group = c.gpus_per_node / (int64_t(sp.tp) * sp.cp);
+  const int32_t pinned_group = f.shard_group.value_or(0);
+  const int32_t shard_options[2] = {
+      pinned_group == sp.dp ? 0 : pinned_group,
+      !f.shard_group && node_group > 1 && node_group < sp.dp && sp.dp % node_group == 0
+          ? int32_t(node_group)
+          : -1};
+  const bool pinned_hsdp = f.shard_group && *f.shard_group > 0 && *f.shard_group < sp.dp;
+  for (const ZeroOffload& zo : kZeroOffload) {
+    if (!allowed(f.zero, zo.zero) || !allowed(f.offload, zo.offload)) continue;
+    // With one data-parallel rank ZeRO shards nothing: keep stage 0 unless offloading.
+    if (sp.dp == 1 && !f.zero && zo.zero > 0 && zo.offload == Offload::None) continue;
+    if (pinned_hsdp && zo.zero < 3) continue;
+    for (int32_t g : shard_options) {
+      // Searched HSDP groups only without offload (pinned ones everywhere).
+      if (g < 0 || (g > 0 && (zo.zero < 3 || sp.dp % g != 0))) continue;
+      if (g > 0 && !pinned_hsdp && zo.offload != Offload::None) continue;
+      out.push_back({zo.zero, zo.offload, g});
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
 
 bool better(const Candidate& a, const Candidate& b) {
   if (a.cost.step_time_s != b.cost.step_time_s) return a.cost.step_time_s < b.cost.step_time_s;
   if (a.cost.memory.total != b.cost.memory.total) return a.cost.memory.total < b.cost.memory.total;
   return layout_key(a.layout) < layout_key(b.layout);
+}
+
+// Runs `fn(id)` on `threads` threads (the calling thread alone when one thread and no progress),
+// calling `progress` from the calling thread meanwhile.
+template <class Fn>
+void run_threads(int threads, const SearchOptions& o, const std::atomic<size_t>& done, size_t total,
+                 Fn fn) {
+  if (threads == 1 && !o.progress) return fn(0);
+  std::mutex mu;
+  std::condition_variable cv;
+  int finished = 0;
+  std::vector<std::jthread> pool;
+  pool.reserve(size_t(threads));
+  for (int i = 0; i < threads; ++i)
+    pool.emplace_back([&, i] {
+      fn(i);
+      std::lock_guard lock(mu);
+      ++finished;
+      cv.notify_all();
+    });
+  std::unique_lock lock(mu);
+  while (finished < threads) {
+    cv.wait_for(lock, std::chrono::milliseconds(50));
+    if (o.progress && finished < threads) {
+      lock.unlock();
+      o.progress(total ? 0.1 + 0.9 * double(done.load()) / double(total) : 1.0);
+      lock.lock();
+    }
+  }
 }
 
 SearchResult search(const Model& m, const Cluster& c, const Training& t, const SearchOptions& o) {
@@ -442,66 +364,70 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
   if (o.top_k < 1) throw Error("--top must be >= 1, got " + str(o.top_k));
   check_fixed(m, t, gpus, o.allow_idle, o.fixed);
 
-  Space space{m, c, t, o.fixed, enumerate_splits(m, c, t, gpus, o.allow_idle, o.fixed)};
-  MicroBatches mbs;
-  for (const Split& s : space.splits) mbs.dps.push_back(s.dp);
-  std::sort(mbs.dps.begin(), mbs.dps.end());
-  mbs.dps.erase(std::unique(mbs.dps.begin(), mbs.dps.end()), mbs.dps.end());
-  for (int32_t dp : mbs.dps) mbs.lists.push_back(divisors(t.global_batch / dp));
-
+  detail::Space space{m, c, t, o.fixed, {}, {}, {}, {}, o.exhaustive};
+  for (const Split& sp : enumerate_splits(m, c, t, gpus, o.allow_idle, o.fixed))
+    for (auto [ep, etp] : ep_choices(m, sp, o.fixed, c.gpus_per_node)) {
+      Split e = sp;
+      e.ep = ep;
+      e.etp = etp;
+      space.splits.push_back(e);
+      space.zero_choices.push_back(detail::zero_choices(c, o.fixed, e));
+    }
   const size_t n_splits = space.splits.size();
   int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   threads = int(std::min<size_t>(size_t(threads), std::max<size_t>(1, n_splits)));
 
-  std::atomic<size_t> next{0}, done{0};
-  std::vector<WorkerResult> results(static_cast<size_t>(threads));
-  std::mutex mu;
-  std::condition_variable cv;
-  int finished = 0;
-  auto work = [&](int id) {
-    Worker w(space, mbs, size_t(o.top_k));
-    for (;;) {
-      if (o.cancel && o.cancel->load(std::memory_order_relaxed)) break;
-      size_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= n_splits) break;
-      w.run_split(space.splits[i], o.cancel);
-      done.fetch_add(1, std::memory_order_relaxed);
-    }
-    results[size_t(id)] = w.finish();
-    std::lock_guard lock(mu);
-    ++finished;
-    cv.notify_all();
-  };
-
-  if (threads == 1 && !o.progress) {
-    work(0);
-  } else {
-    std::vector<std::jthread> pool;
-    pool.reserve(size_t(threads));
-    for (int i = 0; i < threads; ++i) pool.emplace_back(work, i);
-    std::unique_lock lock(mu);
-    while (finished < threads) {
-      cv.wait_for(lock, std::chrono::milliseconds(50));
-      if (o.progress && finished < threads) {
-        lock.unlock();
-        o.progress(n_splits ? double(done.load()) / double(n_splits) : 1.0);
-        lock.lock();
+  // Phase 1: every block's bound (split by split, in parallel), then the blocks in bound order;
+  // ties keep the enumeration order, so the walk does not depend on the thread count.
+  {
+    std::vector<std::vector<detail::Block>> per(static_cast<size_t>(threads));
+    std::atomic<size_t> next{0}, none{0};
+    run_threads(threads, SearchOptions{}, none, 0, [&](int id) {
+      const detail::Evaluator ev(m, c, t);
+      std::vector<ScheduleChoice> scheds;
+      std::vector<detail::Block> mine;
+      for (;;) {
+        const size_t i = next.fetch_add(1, std::memory_order_relaxed);
+        if (i >= n_splits) break;
+        split_blocks(space, uint32_t(i), ev, scheds, mine);
       }
-    }
+      per[size_t(id)] = std::move(mine);
+    });
+    for (auto& v : per) space.blocks.insert(space.blocks.end(), v.begin(), v.end());
+    auto key = [](const detail::Block& b) {
+      return std::make_tuple(b.bound, b.split, b.micro_batch, b.recompute, b.sequence_parallel);
+    };
+    std::sort(space.blocks.begin(), space.blocks.end(),
+              [&](const detail::Block& a, const detail::Block& b) { return key(a) < key(b); });
+    space.layouts_after.assign(space.blocks.size() + 1, 0);
+    for (size_t i = space.blocks.size(); i-- > 0;)
+      space.layouts_after[i] = space.layouts_after[i + 1] + space.blocks[i].layouts;
   }
+  if (o.progress) o.progress(0.1);
+
+  // Phase 2: the blocks, best bound first, with the shared threshold.
+  std::atomic<size_t> next{0}, done{0};
+  detail::SharedTop top(size_t(o.top_k));
+  std::vector<detail::WorkerResult> results(static_cast<size_t>(threads));
+  run_threads(threads, o, done, space.blocks.size(), [&](int id) {
+    results[size_t(id)] = detail::run_worker(space, top, next, done, o.cancel);
+  });
 
   SearchResult r;
   for (auto& w : results) {
-    r.evaluated += w.evaluated;
-    r.feasible += w.feasible;
-    r.time_pruned += w.pruned;
-    r.top.insert(r.top.end(), w.top.begin(), w.top.end());
-    if (w.evaluated > 0 &&
+    r.evaluated += w.n.evaluated;
+    r.feasible += w.n.feasible;
+    r.predicted += w.n.predicted;
+    r.time_pruned += w.n.time_pruned;
+    r.memory_pruned += w.n.memory_pruned;
+    if (w.n.evaluated > 0 &&
         (r.smallest_memory_bytes == 0 || w.smallest_memory_bytes < r.smallest_memory_bytes)) {
       r.smallest_memory_bytes = w.smallest_memory_bytes;
       r.smallest = w.smallest;
     }
   }
+  r.layouts = space.layouts_after.front();
+  r.top = std::move(top.items());
   std::sort(r.top.begin(), r.top.end(), better);
   if (r.top.size() > size_t(o.top_k)) r.top.resize(size_t(o.top_k));
   r.cancelled = o.cancel && o.cancel->load();

@@ -159,8 +159,17 @@ TEST(Search, BestOfASmallCaseEqualsTheBruteForceMinimumOverPredict) {
         }
   auto r = run(in, 8, 5);
   ASSERT_TRUE(best.has_value());
-  EXPECT_EQ(r.evaluated, valid);
-  EXPECT_EQ(r.feasible, fits);
+  // Every layout of the space is evaluated or pruned; the exhaustive search evaluates them all.
+  EXPECT_EQ(r.layouts, valid);
+  EXPECT_EQ(r.evaluated + r.time_pruned + r.memory_pruned, valid);
+  SearchOptions ex;
+  ex.gpus = 8;
+  ex.top_k = 5;
+  ex.exhaustive = true;
+  const auto full = search(in.m, in.c, in.t, ex);
+  EXPECT_EQ(full.evaluated, valid);
+  EXPECT_EQ(full.feasible, fits);
+  EXPECT_EQ(full.predicted, fits);
   ASSERT_FALSE(r.top.empty());
   EXPECT_EQ(r.top.front().layout, best->layout)
       << describe(r.top.front().layout) << " vs " << describe(best->layout);
@@ -180,15 +189,23 @@ TEST(Search, CandidateCostsEqualPredictExactly) {
   }
 }
 
-TEST(Search, TimePruningLeavesTheTopListUnchanged) {
-  // With top_k above the space the heap never fills, so nothing is pruned: the reference.
+TEST(Search, PruningLeavesTheTopListUnchanged) {
+  // The reference: the exhaustive search (no pruning), one thread.
   auto in = test::gpt3();
   auto pruned = run(in, 512, 10, {}, false, 1);
-  auto full = run(in, 512, 1 << 22, {}, false, 1);
+  SearchOptions ex;
+  ex.gpus = 512;
+  ex.top_k = 10;
+  ex.threads = 1;
+  ex.exhaustive = true;
+  auto full = search(in.m, in.c, in.t, ex);
   EXPECT_GT(pruned.time_pruned, 0);
-  EXPECT_EQ(full.time_pruned, 0);
-  EXPECT_EQ(pruned.evaluated, full.evaluated);
-  EXPECT_EQ(pruned.feasible, full.feasible);
+  EXPECT_GT(pruned.memory_pruned, 0);
+  EXPECT_EQ(full.time_pruned + full.memory_pruned, 0);
+  EXPECT_EQ(pruned.layouts, full.layouts);
+  EXPECT_EQ(full.evaluated, full.layouts);
+  EXPECT_EQ(pruned.evaluated + pruned.time_pruned + pruned.memory_pruned, pruned.layouts);
+  EXPECT_LT(pruned.predicted * 10, full.predicted);  // the point of it
   ASSERT_EQ(pruned.top.size(), 10u);
   for (size_t i = 0; i < pruned.top.size(); ++i) {
     EXPECT_EQ(pruned.top[i].layout, full.top[i].layout) << i;
@@ -200,8 +217,8 @@ TEST(Search, ResultDoesNotDependOnTheThreadCount) {
   auto in = test::gpt3();
   auto one = run(in, 512, 20, {}, false, 1);
   auto two = run(in, 512, 20, {}, false, 2);
-  EXPECT_EQ(one.evaluated, two.evaluated);
-  EXPECT_EQ(one.feasible, two.feasible);
+  // How much is pruned depends on how early the top list fills; the space and the list do not.
+  EXPECT_EQ(one.layouts, two.layouts);
   ASSERT_EQ(one.top.size(), two.top.size());
   for (size_t i = 0; i < one.top.size(); ++i) EXPECT_EQ(one.top[i].layout, two.top[i].layout);
 }
@@ -209,7 +226,7 @@ TEST(Search, ResultDoesNotDependOnTheThreadCount) {
 TEST(Search, Gpt3On1024A100sPicksTensorParallelismInsideANode) {
   auto r = run(test::gpt3(), 1024, 10);
   ASSERT_FALSE(r.top.empty());
-  EXPECT_GT(r.evaluated, 100000);  // the space is large: ~590k layouts
+  EXPECT_GT(r.layouts, 1000000);  // the space is large: ~2.9M layouts
   EXPECT_LE(r.top.front().layout.tp, 8);
   EXPECT_GT(r.top.front().cost.mfu, 0.2);
   EXPECT_LT(r.top.front().cost.mfu, 0.9);

@@ -18,6 +18,7 @@ double memory_bound_time(const Cluster& c, double bytes);
 // One transformer layer, one micro-batch, one GPU (its tp/cp shard), no communication.
 struct LayerCompute {
   double fwd_matmul_s = 0;
+  double fwd_linear_s = 0;      // of it, the linear layers' GEMMs (next to the TP collectives)
   double fwd_memory_s = 0;      // layernorm, softmax, GELU, dropout, residual adds
   double fwd_attention_core_s = 0;  // QK^T, softmax, AV part of fwd (recomputed by "selective")
   double fwd_s = 0;             // fwd_matmul_s + fwd_memory_s

@@ -4,6 +4,7 @@
 // gradients, over which ring, and what overlaps with what by default. The cost model reads these
 // behaviours; it never branches on a framework's name.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct FrameworkBehaviour {
   // unit larger than this is fetched only when its module runs. 0: no limit.
   double zero3_prefetch_elements = 0;
   bool zero3_overlap_grad_reduce = true;  // ZeRO-3's gradient reduce-scatter overlaps backward
+  // Under pipeline parallelism the layers stay gathered across the step's micro-batches: gathered
+  // once (first forward), gradients reduce-scattered once (last backward); torchtitan sets
+  // reshard_after_forward=False with PP and torch.distributed.pipelining syncs gradients only on
+  // the last backward.
+  bool zero3_gather_once_with_pp = false;
   // Gradient reduction: elements per bucket (0: one reduce-scatter per gather unit, FSDP) and the
   // bytes per element it reduces in (0: the gradient accumulation dtype).
   double grad_bucket_elements = 25e6;
@@ -34,6 +40,35 @@ struct FrameworkBehaviour {
   // DP collectives as one flat ring over the whole DP group (each hop at one GPU's NIC share),
   // instead of NCCL's choice among ring, tree and the multi-NIC (hierarchical) pattern.
   bool dp_flat_ring = false;
+  // Elementwise ops as the framework runs them without torch.compile: forward HBM bytes per
+  // element of each op's 16-bit tensor, as its eager kernels read and write it (upcasts to fp32
+  // included); backward moves twice as much, as for the fused kernels. has_eager false: the
+  // framework's kernels are fused whether or not it compiles (Megatron-Core: Transformer Engine,
+  // Apex), so the fused counts of compute.cpp apply.
+  struct EagerElementwise {
+    bool has_eager = false;
+    double rmsnorm = 4, layernorm = 4;            // per element of the normalised stream
+    double gated_activation = 6, activation = 4;  // per element of the MLP's hidden (f) tensor
+    double rope = 4;                               // per element of Q and K
+  } eager;
+  // Grouped-query attention: K and V are expanded to every query head in memory before
+  // scaled_dot_product_attention (torchtitan repeat_kv), compiled or not.
+  bool repeat_kv_copy = false;
+  // What selective recomputation recomputes. Megatron-LM: the attention core (Korthikanti et al.
+  // 2022). torchtitan op-level SAC: every second aten.mm of a block and every elementwise op,
+  // the attention core saved; FP8 GEMMs (torch._scaled_mm) are not in its save list, so all of
+  // them are recomputed.
+  bool selective_recomputes_attention = true;
+  bool selective_recomputes_every_second_mm = false;
+  bool selective_recomputes_elementwise = false;
+  bool selective_recomputes_fp8_gemms = false;
+  bool compile = false;  // default of Training::compile
+  // The flash attention kernel's share of the dense 16-bit peak on its computed (causal) FLOPs,
+  // per GPU generation, where published; absent: the GEMM shape model (compute.cpp).
+  std::map<std::string, double> attention_efficiency;
+  // TP communication overlap hides backward collectives too (Megatron/TE userbuffers: dgrad and
+  // wgrad GEMMs); false: only the forward graph is micro-pipelined (torchtitan async TP).
+  bool tp_overlap_backward = true;
   // Defaults of the overlap switches (Training::tp_comm_overlap, ...) when left at Default.
   bool tp_comm_overlap = false;
   bool overlap_grad_reduce = false;
@@ -47,6 +82,9 @@ const FrameworkBehaviour& framework_behaviour(const Training& t);
 FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
                                        const std::string& prefix = "framework");
 std::vector<std::string> framework_names();
+
+// Whether the layers' elementwise ops run as the framework's eager kernels (no torch.compile).
+bool eager_elementwise(const Training& t);
 
 // A switch resolved against the framework's default.
 inline bool resolve(Switch s, bool framework_default) {

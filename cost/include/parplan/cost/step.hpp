@@ -47,6 +47,7 @@ struct StepWork {
   double dp_bucket_s = 0;         // the last bucket's reduction (never hidden)
   double dp_param_bytes = 0;      // this GPU's parameters in the training dtype (ZeRO gathers)
   int zero3_gathers_per_layer = 1;  // ZeRO-3 all-gathers per layer per pass (framework)
+  bool zero3_gather_once = false;   // PP: gathered once per step, not per micro-batch (framework)
   // ZeRO-3, per layer and micro-batch: what the layer's compute does not hide of its parameter
   // gathers (forward; backward with its share of the gradient reduce-scatter).
   double zero3_fwd_exposed_s = 0, zero3_bwd_exposed_s = 0;

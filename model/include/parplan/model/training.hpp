@@ -52,6 +52,9 @@ struct Training {
   Switch overlap_grad_reduce = Switch::Default;   // --overlap-grad-reduce
   Switch overlap_param_gather = Switch::Default;  // --overlap-param-gather
   Switch moe_a2a_overlap = Switch::Default;       // all-to-all hidden behind compute (DualPipe)
+  // torch.compile (torchtitan --training.compile): elementwise ops fused instead of run as eager
+  // kernels; Default: the framework's default (examples/frameworks/*.json "eager_elementwise").
+  Switch compile = Switch::Default;
 
   // The whole run (cost/run.cpp): total tokens, an optional batch ramp, the LR schedule's name.
   double tokens = 0;  // 0: per-step answers only

@@ -40,6 +40,9 @@ struct SearchOptions {
   int threads = 0;                                     // 0: all hardware threads
   std::function<void(double fraction_done)> progress;  // called from the calling thread
   const std::atomic<bool>* cancel = nullptr;           // set to stop early
+  // Tests only: no pruning, every layout's memory and (when it fits) step time is computed; the
+  // top list must equal the pruned search's (tests/planner/search_pruning_test.cpp).
+  bool exhaustive = false;
 };
 
 struct Candidate {
@@ -51,9 +54,17 @@ struct Candidate {
 bool better(const Candidate& a, const Candidate& b);
 
 struct SearchResult {
-  int64_t evaluated = 0;    // layouts whose cost was evaluated
-  int64_t feasible = 0;     // of them, those that fit in memory
-  int64_t time_pruned = 0;  // of those, skipped: a lower bound of their step time beat no top-k
+  // Every layout of the space is evaluated or pruned: layouts = evaluated + time_pruned +
+  // memory_pruned. Pruned counts depend on the thread count (how early the top k fill); the top
+  // list does not.
+  int64_t layouts = 0;        // layouts in the search space
+  int64_t evaluated = 0;      // layouts whose memory the cost model computed
+  int64_t feasible = 0;       // of them, those that fit in memory
+  int64_t predicted = 0;      // of those, whose step time was predicted (the others: bound)
+  int64_t time_pruned = 0;    // skipped before memory: a lower bound of their step time is
+                              // above k layouts already found
+  int64_t memory_pruned = 0;  // skipped: GPipe / interleaved where the same layout with 1F1B,
+                              // which needs no more memory, does not fit
   double search_time_s = 0;
   bool cancelled = false;
   std::vector<Candidate> top;  // best first

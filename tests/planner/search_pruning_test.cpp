@@ -1,0 +1,243 @@
+// The search's pruning is sound: the pruned search returns exactly the exhaustive search's top
+// list (same layouts, same step times, same order) on dense, MoE and FP8 MoE/MLA cases, and the
+// bounds and the memory implication it prunes with hold on random layouts of those models
+// (planner/src/search_worker.cpp, evaluator.hpp; docs/planner.md "Speed").
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "evaluator.hpp"
+#include "fixtures.hpp"
+#include "parplan/cost/memory.hpp"
+#include "parplan/planner/search.hpp"
+
+namespace parplan::planner {
+namespace {
+
+SearchResult run(const test::Inputs& in, int64_t gpus, int top_k, bool exhaustive, int threads,
+                 const std::string& fix = "") {
+  SearchOptions o;
+  o.gpus = gpus;
+  o.top_k = top_k;
+  o.threads = threads;
+  o.exhaustive = exhaustive;
+  if (!fix.empty()) o.fixed = parse_fixed(fix);
+  return search(in.m, in.c, in.t, o);
+}
+
+// Pruned (1 and 2 threads) against exhaustive: identical top lists, and the pruned search
+// evaluates far fewer layouts of the same space.
+void expect_same_top(const test::Inputs& in, int64_t gpus, int top_k, const std::string& fix = "") {
+  const SearchResult full = run(in, gpus, top_k, true, 2, fix);
+  ASSERT_FALSE(full.top.empty()) << fix;
+  EXPECT_EQ(full.evaluated, full.layouts);
+  EXPECT_EQ(full.time_pruned + full.memory_pruned, 0);
+  for (int threads : {1, 2}) {
+    const SearchResult r = run(in, gpus, top_k, false, threads, fix);
+    EXPECT_EQ(r.layouts, full.layouts);
+    EXPECT_EQ(r.evaluated + r.time_pruned + r.memory_pruned, r.layouts);
+    EXPECT_LE(r.predicted, full.predicted);
+    ASSERT_EQ(r.top.size(), full.top.size()) << threads << " threads " << fix;
+    for (size_t i = 0; i < r.top.size(); ++i) {
+      EXPECT_EQ(r.top[i].layout, full.top[i].layout)
+          << i << ": " << describe(r.top[i].layout) << " vs " << describe(full.top[i].layout);
+      EXPECT_EQ(r.top[i].cost.step_time_s, full.top[i].cost.step_time_s) << i;
+      EXPECT_EQ(r.top[i].cost.memory.total, full.top[i].cost.memory.total) << i;
+    }
+  }
+}
+
+test::Inputs dense() {
+  auto in = test::presets("llama3-70b", "dgx-h100-80g", "llama3-8k");
+  in.t.global_batch = 256;
+  return in;
+}
+test::Inputs mixtral() {
+  auto in = test::presets("mixtral-8x7b", "dgx-h100-80g", "llama3-8k");
+  in.t.global_batch = 64;
+  in.t.seq_len = 4096;
+  return in;
+}
+test::Inputs deepseek() {  // FP8 (blockwise), MLA, 256 routed experts
+  auto in = test::presets("deepseek-v3", "h800-2048", "deepseek-v3-4k");
+  in.t.global_batch = 64;
+  return in;
+}
+
+TEST(SearchPruning, DenseTopTenEqualsTheExhaustiveSearch) { expect_same_top(dense(), 128, 10); }
+
+TEST(SearchPruning, MoeTopTenEqualsTheExhaustiveSearch) { expect_same_top(mixtral(), 64, 10); }
+
+TEST(SearchPruning, Fp8MlaMoeTopTenEqualsTheExhaustiveSearch) {
+  expect_same_top(deepseek(), 256, 10, "tp=2");
+}
+
+TEST(SearchPruning, TopOneAndPinnedSpacesEqualTheExhaustiveSearch) {
+  expect_same_top(dense(), 64, 1);
+  // No 1F1B in the space (no memory implication), pinned tiles, ZeRO-Infinity's own tiles.
+  expect_same_top(dense(), 64, 10, "schedule=interleaved");
+  expect_same_top(dense(), 32, 10, "tiles=2,zero=3");
+  expect_same_top(test::gpt3(), 32, 10, "offload=optimizer+params");
+  expect_same_top(mixtral(), 32, 10, "zero=3,pp=2");
+}
+
+// Random valid layouts of a model; MoE ones with ep dividing the experts and tp * cp * dp.
+struct RandomLayouts {
+  const test::Inputs& in;
+  std::mt19937 rng{7};
+  int32_t pick(std::initializer_list<int32_t> v) {
+    return *(v.begin() + std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng));
+  }
+  bool next(Layout& l) {
+    l = Layout{};
+    l.tp = pick({1, 2, 4, 8});
+    l.pp = pick({1, 2, 3, 4, 8});
+    l.cp = pick({1, 2, 4});
+    l.dp = pick({1, 2, 4, 8, 16, 32});
+    l.micro_batch = pick({1, 2, 4});
+    l.recompute = Recompute(pick({0, 1, 2}));
+    l.sequence_parallel = l.tp > 1 && pick({0, 1});
+    l.cp_kind = l.cp > 1 ? CpKind(pick({0, 1, 2})) : CpKind::Ring;
+    if (in.m.is_moe()) {
+      l.ep = pick({1, 2, 4, 8});
+      l.etp = pick({1, l.tp});
+      if (in.m.moe.experts % l.ep != 0 ||
+          (int64_t(l.tp) * l.cp * l.dp) % (int64_t(l.ep) * l.etp) != 0)
+        return false;
+    }
+    inner(l);
+    Diagnostics d;
+    validate(l, in.m, in.c, in.t, d);
+    return d.ok();
+  }
+  // The choices inside a block: zero, offload, shard group, tiles, schedule, v.
+  void inner(Layout& l) {
+    l.zero = pick({0, 1, 2, 3});
+    l.offload = Offload(pick({0, 1, 2}));
+    if (l.offload == Offload::OptimizerAndParams) l.zero = 3;
+    if (l.offload == Offload::Optimizer && l.zero == 0) l.zero = 1;
+    l.shard_group = l.zero == 3 && l.dp % 2 == 0 ? pick({0, 2}) : 0;
+    l.tiles = pick({1, 1, 2, 4});
+    l.schedule = l.pp > 1 ? Schedule(pick({0, 1, 2})) : Schedule::OneFOneB;
+    l.virtual_stages = l.schedule == Schedule::Interleaved ? pick({2, 3, 4}) : 1;
+  }
+};
+
+int64_t micro_batches(const Training& t, const Layout& l) {
+  return t.global_batch / (int64_t(l.dp) * l.micro_batch);
+}
+
+void check_bounds(const test::Inputs& in) {
+  detail::Evaluator ev(in.m, in.c, in.t);
+  RandomLayouts gen{in};
+  int checked = 0;
+  for (int i = 0; i < 40000 && checked < 1500; ++i) {
+    Layout a, b;
+    if (!gen.next(a)) continue;
+    // b: the same block (split, micro-batch, recomputation, SP), other inner choices.
+    b = a;
+    gen.inner(b);
+    Diagnostics d;
+    validate(b, in.m, in.c, in.t, d);
+    if (!d.ok()) continue;
+    ++checked;
+    const int64_t m = micro_batches(in.t, a);
+    const cost::StepCost pa = cost::predict_unchecked(in.m, in.c, in.t, a);
+    const cost::StepCost pb = cost::predict_unchecked(in.m, in.c, in.t, b);
+    const detail::Evaluator::Bound block = ev.lower_bound(b, m);
+    const double bubble = ev.bubble_bound(block, b.schedule, b.pp, b.virtual_stages, m);
+    EXPECT_LE(block.step_s + bubble, pb.step_time_s) << describe(b);
+    EXPECT_EQ(ev.lower_bound(a, m).step_s, block.step_s) << "the block bound is the block's";
+    // What a teaches about b: same ZeRO class and tiles.
+    if ((a.zero >= 3) != (b.zero >= 3) || a.tiles != b.tiles) continue;
+    const detail::Evaluator::Learned e = ev.learn(pa, a, block);
+    EXPECT_LE(ev.learned_bound(e, block, b.pp, b.schedule, b.virtual_stages, m, 0.0),
+              pb.step_time_s)
+        << describe(a) << " -> " << describe(b);
+    // With a's optimizer time: a v = 1 layout of the same zero, offload and shard group.
+    if (a.virtual_stages == 1 && a.zero == b.zero && a.offload == b.offload &&
+        a.shard_group == b.shard_group) {
+      EXPECT_LE(ev.learned_bound(e, block, b.pp, b.schedule, b.virtual_stages, m,
+                                 pa.time.optimizer),
+                pb.step_time_s)
+          << describe(a) << " -> " << describe(b);
+    }
+  }
+  EXPECT_GT(checked, 500);
+}
+
+TEST(SearchPruning, BoundsHoldOnRandomLayouts) {
+  check_bounds(test::gpt3());
+  check_bounds(mixtral());
+  check_bounds(deepseek());
+}
+
+// The search's memory, with ZeRO-Infinity's tiles where it needs them (search_worker.cpp);
+// `tiled`: it chose tiles.
+cost::MemoryBreakdown search_memory(const test::Inputs& in, Layout l, bool* tiled = nullptr) {
+  cost::MemoryBreakdown mem = cost::memory_per_gpu(in.m, in.c, in.t, l);
+  if (tiled) *tiled = false;
+  if (!mem.fits && l.offload == Offload::OptimizerAndParams) {
+    const int32_t k = cost::tiles_to_fit(mem);
+    if (k > 1) {
+      l.tiles = k;
+      if (tiled) *tiled = true;
+      mem = cost::memory_per_gpu(in.m, in.c, in.t, l);
+    }
+  }
+  return mem;
+}
+
+void check_memory_implication(const test::Inputs& in) {
+  RandomLayouts gen{in};
+  int checked = 0, fits_1f1b = 0, not_1f1b = 0;
+  for (int i = 0; i < 40000 && checked < 1500; ++i) {
+    Layout l;
+    if (!gen.next(l) || l.pp == 1 || l.schedule == Schedule::OneFOneB) continue;
+    if (l.offload == Offload::OptimizerAndParams) l.tiles = 1;  // chosen by the search
+    Layout one = l;
+    one.schedule = Schedule::OneFOneB;
+    one.virtual_stages = 1;
+    ++checked;
+    // Every stage needs at least its 1F1B memory, so the peak GPU does.
+    for (int stage : {0, l.pp / 2, l.pp - 1})
+      EXPECT_GE(cost::memory_per_gpu(in.m, in.c, in.t, l, stage).total,
+                cost::memory_per_gpu(in.m, in.c, in.t, one, stage).total)
+          << describe(l) << " stage " << stage;
+    bool tiled = false;
+    const cost::MemoryBreakdown m1 = search_memory(in, one, &tiled);
+    (m1.fits ? fits_1f1b : not_1f1b)++;
+    // What the search prunes on: 1F1B over GPU memory at every tile count.
+    if (!m1.fits && m1.total > m1.capacity && !tiled) {
+      EXPECT_FALSE(search_memory(in, l).fits) << describe(l);
+    }
+  }
+  EXPECT_GT(checked, 500);
+  EXPECT_GT(fits_1f1b, 0);
+  EXPECT_GT(not_1f1b, 0);
+}
+
+TEST(SearchPruning, GpipeAndInterleavedNeverFitWhere1f1bDoesNot) {
+  check_memory_implication(test::gpt3());
+  check_memory_implication(mixtral());
+  check_memory_implication(deepseek());
+}
+
+TEST(SearchPruning, MoeLayerCountMatchesThePerLayerRule) {
+  // Model::moe_layers() in closed form against is_moe_layer() over every layer.
+  Model m = load_model("deepseek-v3");
+  for (int64_t layers : {1, 3, 4, 7, 61})
+    for (int64_t first : {0, 1, 3, 5})
+      for (int64_t freq : {1, 2, 3}) {
+        m.layers = layers;
+        m.moe.first_dense_layers = first;
+        m.moe.layer_freq = freq;
+        int64_t n = 0;
+        for (int64_t i = 0; i < layers; ++i) n += m.is_moe_layer(i) ? 1 : 0;
+        EXPECT_EQ(m.moe_layers(), n) << layers << " " << first << " " << freq;
+      }
+  EXPECT_EQ(load_model("deepseek-v3").moe_layers(), 58);  // 61 layers, the first 3 dense
+}
+
+}  // namespace
+}  // namespace parplan::planner
