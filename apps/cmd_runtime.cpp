@@ -78,6 +78,7 @@ void add_runtime_commands(CLI::App& app) {
   cal->add_option("--backend", c->backend, "auto | gloo | nccl")->capture_default_str()
       ->check(CLI::IsMember({"auto", "gloo", "nccl"}));
   cal->add_option("--name", c->name, "cluster name")->capture_default_str();
+  cal->add_option("--plan", c->plan, "measure the GEMM shapes of this plan's model");
   cal->callback([c] {
     if (c->out.empty()) throw Error("--out is empty; name the cluster.json file to write");
     auto j = runtime::calibrate(*c, kSelf, {"worker"});

@@ -1,5 +1,7 @@
 #include "parplan/cost/collectives.hpp"
 
+#include "parplan/cost/host_overhead.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -210,7 +212,8 @@ CollectiveEstimate collective_estimate(Collective op, double bytes, const Group&
 
 double collective_time(Collective op, double bytes, const Group& g, const Cluster& c,
                        Algorithm algo) {
-  return collective_estimate(op, bytes, g, c, algo).time_s;
+  const double fixed = bytes > 0 ? call_overhead_s(op, g.size, c) : 0.0;  // host_overhead.cpp
+  return collective_estimate(op, bytes, g, c, algo).time_s + fixed;
 }
 
 Algorithm choose_algorithm(Collective op, double bytes, const Group& g, const Cluster& c) {

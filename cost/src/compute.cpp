@@ -5,6 +5,7 @@
 #include "parplan/cost/attention.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/framework.hpp"
+#include "parplan/cost/host_overhead.hpp"
 #include "parplan/cost/moe.hpp"
 #include "elementwise.hpp"
 
@@ -87,9 +88,10 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   r.fwd_linear_s = mm;
   r.fwd_memory_s = mem + core_mem + cast_fwd;
   r.fwd_attention_core_s = core_mm + core_mem;
-  r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s;
+  r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s + layer_op_overhead_fwd_s(m, c, l);  // host_overhead.cpp
   // Backward: data and weight gradients (2x the matmuls), and about twice the memory traffic.
-  r.bwd_s = 2 * mm + core_bwd * core_mm + 2 * (mem + core_mem) + cast_bwd;
+  r.bwd_s = 2 * mm + core_bwd * core_mm + 2 * (mem + core_mem) + cast_bwd +
+            layer_op_overhead_bwd_s(m, c, l);  // host_overhead.cpp
   switch (l.recompute) {
     case Recompute::None: r.recompute_s = 0; break;
     case Recompute::Selective: {
@@ -110,7 +112,7 @@ double embedding_time(const Model& m, const Cluster& c, const Training& t, const
   const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
   const double h = double(m.hidden);
   // Gather rows (fwd), scatter-add their gradient into the table's gradient (bwd).
-  return memory_bound_time(c, 2 * T * h * e + 2 * T * h * e);
+  return memory_bound_time(c, 2 * T * h * e + 2 * T * h * e) + embedding_op_overhead_s(c, l);
 }
 
 double logits_time(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
@@ -119,7 +121,7 @@ double logits_time(const Model& m, const Cluster& c, const Training& t, const La
   const double mm = 3 * matmul_time(c, compute_dtype(t), T, v_local, h);  // BF16 under FP8 (TE)
   // Vocab-parallel cross-entropy in fp32: write logits, max/sum passes, gradient (Megatron-LM).
   const double ce = memory_bound_time(c, 4.0 * 4.0 * T * v_local);
-  return mm + ce;
+  return mm + ce + head_op_overhead_s(c, l);
 }
 
 double optimizer_time(const Cluster& c, const Training& t, double params_updated) {

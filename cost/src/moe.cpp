@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "parplan/cost/compute.hpp"
+#include "parplan/cost/host_overhead.hpp"
 
 namespace parplan::cost {
 
@@ -151,6 +152,9 @@ MoeLayerWork moe_layer_work(const Model& m, const Cluster& c, const Training& t,
   const Group g = ep_group(l, c);
   w.dispatch_s = moe_a2a_time(m, tokens_rank, h * dispatch_elem, g, c);
   w.combine_s = moe_a2a_time(m, tokens_rank, h * e, g, c);
+  // Fixed cost per peer exchange (host_overhead.cpp); the dispatch also exchanges the counts.
+  const double call = call_overhead_s(Collective::AllToAll, g.size, c);
+  w.dispatch_s += 2 * call, w.combine_s += call;
   return w;
 }
 

@@ -97,6 +97,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
     rg.string("generation", c.gpu.generation, false);
     rg.number("memory_GiB", c.gpu.memory_bytes, true, 0, 1e6, kGiB);
     rg.number("memory_GBps", c.gpu.memory_bytes_per_s, true, 0, 1e7, kGBps);
+    rg.number("op_overhead_us", c.gpu.op_overhead_s, false, 0, 1e6, kUs, true);
     if (const auto* pk = rg.object("peak_tflops", true)) {
       detail::ObjectReader rp(*pk, d, p + ".gpu.peak_tflops");
       rp.number("bf16", c.gpu.peak_flops_bf16, false, 0, 1e7, kTflops, true);
@@ -117,6 +118,15 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
     ri.number("bandwidth_GBps", c.intra.bandwidth_bytes_per_s, true, 0, 1e7, kGBps);
     ri.number("latency_us", c.intra.latency_s, false, 0, 1e7, kUs, true);
     ri.boolean("nvls", c.intra.nvls, false);
+    if (const auto* co = ri.object("call_overhead_us", false)) {
+      detail::ObjectReader rc(*co, d, p + ".intra_node.call_overhead_us");
+      auto& o = c.intra.call_overhead_s;
+      rc.number("all_reduce", o.all_reduce, false, 0, 1e7, kUs, true);
+      rc.number("all_gather", o.all_gather, false, 0, 1e7, kUs, true);
+      rc.number("reduce_scatter", o.reduce_scatter, false, 0, 1e7, kUs, true);
+      rc.number("send_recv", o.send_recv, false, 0, 1e7, kUs, true);
+      rc.warn_unknown();
+    }
     ri.warn_unknown();
   }
   if (const auto* ex = r.object("inter_node", c.nodes > 1)) {
@@ -258,6 +268,13 @@ nlohmann::json to_json(const Cluster& c) {
         {"overlap_slowdown", c.efficiency.overlap_slowdown}}}};
   if (!c.gpu.generation.empty()) j["gpu"]["generation"] = c.gpu.generation;
   if (c.intra.nvls) j["intra_node"]["nvls"] = true;
+  if (c.gpu.op_overhead_s > 0) j["gpu"]["op_overhead_us"] = c.gpu.op_overhead_s / kUs;
+  const auto& co = c.intra.call_overhead_s;
+  if (co.all_reduce + co.all_gather + co.reduce_scatter + co.send_recv > 0)
+    j["intra_node"]["call_overhead_us"] = {{"all_reduce", co.all_reduce / kUs},
+                                           {"all_gather", co.all_gather / kUs},
+                                           {"reduce_scatter", co.reduce_scatter / kUs},
+                                           {"send_recv", co.send_recv / kUs}};
   if (c.host.memory_bytes > 0 || c.host.pcie_bytes_per_s > 0 || c.host.cpu_adam_params_per_s > 0 ||
       c.host.nvme_bytes > 0) {
     j["host"] = {{"memory_GiB", c.host.memory_bytes / kGiB},

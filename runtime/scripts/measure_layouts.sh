@@ -2,13 +2,20 @@
 # Calibrate this machine, run a small GPT under each layout on 2 local ranks (Gloo, fp32), and
 # compare the cost model's prediction with the measurement. Usage:
 #   runtime/scripts/measure_layouts.sh [parplan binary] [work dir] [steps] [layout ...]
-# Writes <work>/cluster.json (kept if present), <work>/<layout>.plan.json,
+# Writes <work>/cluster.json (kept if present; calibrated with this model's GEMM shapes), <work>/<layout>.plan.json,
 # <work>/<layout>.measured.json, <work>/<layout>.compare.json and prints one table (also
 # <work>/table.md). A layout the runtime refuses ("not implemented") is listed as missing.
 # PARPLAN_STAT picks the step time compared (default min: on a shared machine the fastest step is
 # the layout's cost without others' load; calibrate takes the fastest repetition likewise).
 # Takes about 3 minutes on a 2-core machine.
+# PARPLAN_AUTOGROUP_NICE=-20 (root): run in a session of its own whose autogroup has that nice.
+# Linux with autogroups (sched_autogroup_enabled) shares the CPU between sessions first, so a
+# process's own nice (`nice -n -20`) does not put it ahead of other sessions' compilers.
 set -euo pipefail
+if [ -n "${PARPLAN_AUTOGROUP_NICE:-}" ] && [ -z "${PARPLAN_IN_AUTOGROUP:-}" ] && command -v setsid >/dev/null; then
+  export PARPLAN_IN_AUTOGROUP=1
+  exec setsid --wait bash -c 'echo "$PARPLAN_AUTOGROUP_NICE" >/proc/self/autogroup 2>/dev/null || true; exec "$0" "$@"' "$0" "$@"
+fi
 PARPLAN=${1:-build/apps/parplan}
 WORK=${2:-/tmp/parplan-measure}
 STEPS=${3:-8}
@@ -16,7 +23,8 @@ shift $(($# < 3 ? $# : 3))
 DATA=${PARPLAN_DATA:-$(dirname "$0")/../../../shared/data/tinyshakespeare/input.txt}
 STAT=${PARPLAN_STAT:-min}  # step time compared: mean | median | min (min on a shared machine)
 mkdir -p "$WORK"
-[ -f "$WORK/cluster.json" ] || "$PARPLAN" calibrate --nproc 2 --out "$WORK/cluster.json"
+echo "load average at the start: $(cut -d" " -f1-3 /proc/loadavg 2>/dev/null)"
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 # name dp tp pp cp zero schedule virtual_stages sequence_parallel [ep moe]
 ALL="single:1:1:1:1:0:1f1b:1:false dp2:2:1:1:1:0:1f1b:1:false tp2:1:2:1:1:0:1f1b:1:false
@@ -28,15 +36,16 @@ moe_single:1:1:1:1:0:1f1b:1:false:1:true ep2:2:1:1:1:0:1f1b:1:false:2:true"
 plan() {  # name dp tp pp cp zero schedule virtual_stages sp ep moe
   python3 - "$WORK" "$@" <<'PY'
 import json, sys
-work, name, dp, tp, pp, cp, zero, sched, v, sp, ep, moe = sys.argv[1:]
-cluster = json.load(open(f"{work}/cluster.json"))
+work, name, dp, tp, pp, cp, zero, sched, v, sp, ep, moe, cluster_file = sys.argv[1:]
+cluster = json.load(open(cluster_file))
 cluster.pop("calibration", None)
 plan = {"model": {"name": "gpt-char-small", "layers": 4, "hidden": 128, "heads": 4, "kv_heads": 4,
                   "ffn_hidden": 512, "vocab": 65, "max_seq_len": 64, "tied_embeddings": False,
                   "gated_mlp": False},
         "cluster": cluster,
+        # The runtime's attention materialises the scores (no flash kernel on the CPU).
         "train": {"global_batch": 16, "seq_len": 64, "dtype": "fp32", "optimizer": "adam",
-                  "learning_rate": 1e-3},
+                  "learning_rate": 1e-3, "attention": "standard"},
         "layout": {"dp": int(dp), "tp": int(tp), "pp": int(pp), "cp": int(cp), "micro_batch": 4,
                    "zero": int(zero), "recompute": "none", "sequence_parallel": sp == "true",
                    "schedule": sched, "virtual_stages": int(v), "offload": "none"}}
@@ -49,11 +58,18 @@ json.dump(plan, open(f"{work}/{name}.plan.json", "w"), indent=1)
 PY
 }
 
+# Calibrate (unless dir/cluster.json exists) with this model's GEMM shapes (--plan).
+if [ ! -f "$WORK/cluster.json" ]; then
+  plan calibration 1 1 1 1 0 1f1b 1 false 1 false "$HERE/../../examples/clusters/cpu-host.json"
+  "$PARPLAN" calibrate --nproc 2 --plan "$WORK/calibration.plan.json" --out "$WORK/cluster.json"
+fi
+
 ran=() missing=()
 for spec in $ALL; do
   IFS=: read -r name dp tp pp cp zero sched v sp ep moe <<<"$spec"
   if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then continue; fi
-  plan "$name" "$dp" "$tp" "$pp" "$cp" "$zero" "$sched" "$v" "$sp" "${ep:-1}" "${moe:-false}"
+  plan "$name" "$dp" "$tp" "$pp" "$cp" "$zero" "$sched" "$v" "$sp" "${ep:-1}" "${moe:-false}" \
+    "$WORK/cluster.json"
   if "$PARPLAN" run --plan "$WORK/$name.plan.json" --data "$DATA" --steps "$STEPS" --threads 1 \
        --eval-iters 1 --quiet --out "$WORK/$name.measured.json" >"$WORK/$name.log" 2>&1; then
     "$PARPLAN" compare --measured "$WORK/$name.measured.json" --stat "$STAT" --json \
@@ -67,15 +83,19 @@ done
 python3 - "$WORK" "$STAT" "${ran[@]}" <<'PY'
 import json, sys
 work, stat, names = sys.argv[1], sys.argv[2], sys.argv[3:]
-lines = [f"| layout | predicted | measured mean | median | min | error ({stat}) | memory predicted | "
-         "peak tensors measured | error |", "|" + " --- |" * 9]
+load = open("/proc/loadavg").read().split()[:3] if __import__("os").path.exists("/proc/loadavg") else []
+lines = [f"load average at the end: {' '.join(load)}", "",
+         f"| layout | predicted | measured mean | median | min | error ({stat}) | error (median) | "
+         "memory predicted | peak tensors measured | error |", "|" + " --- |" * 10]
 for n in names:
     m = json.load(open(f"{work}/{n}.measured.json"))
     c = json.load(open(f"{work}/{n}.compare.json"))
     st, mem = c["step_time_s"], c["memory_per_rank_bytes"]
     lines.append(f"| {n} | {st['predicted']:.3f} s | {m['mean_step_time_s']:.3f} s | "
                  f"{m['median_step_time_s']:.3f} s | {m['min_step_time_s']:.3f} s | "
-                 f"{100 * st['error']:+.1f}% | {mem['predicted'] / 1e6:.1f} MB | "
+                 f"{100 * st['error']:+.1f}% | "
+                 f"{100 * (st['predicted'] / m['median_step_time_s'] - 1):+.1f}% | "
+                 f"{mem['predicted'] / 1e6:.1f} MB | "
                  f"{mem['measured'] / 1e6:.1f} MB | {100 * mem['error']:+.1f}% |")
 open(f"{work}/table.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))

@@ -9,10 +9,12 @@
 #include <thread>
 
 #include "blas_info.hpp"
+#include "calibrate_host.hpp"
 #include "comm.hpp"
 #include "device.hpp"
 #include "parplan/model/cluster.hpp"
 #include "parplan/model/io.hpp"
+#include "parplan/model/plan.hpp"
 #include "parplan/runtime/launcher.hpp"
 #include "parplan/runtime/run.hpp"
 #include "trace.hpp"
@@ -71,12 +73,29 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
     double m, n, k;
   };
   std::vector<Shape> shapes;
-  for (double m : {128.0, 512.0, 2048.0})
-    for (double h : {32.0, 64.0, 128.0, 256.0, 512.0}) {
-      shapes.push_back({m, h, h});
-      shapes.push_back({m, 4 * h, h});
-      shapes.push_back({m, h, 4 * h});
-    }
+  const std::string plan_path = cfg.value("plan", std::string());
+  if (!plan_path.empty()) {
+    // The GEMMs the plan's model runs (--plan): tokens per micro-batch (and half of them, as
+    // CP = 2 keeps), each linear whole and split in two (TP = 2), and the head.
+    const Plan plan = load_plan(plan_path);
+    const double T = double(plan.layout.micro_batch) * double(plan.training.seq_len);
+    const double h = double(plan.model.hidden), f = double(plan.model.ffn_hidden);
+    for (double t : {T, T / 2})
+      for (double s : {1.0, 2.0}) {
+        shapes.push_back({t, h / s, h});
+        shapes.push_back({t, h, h / s});
+        shapes.push_back({t, f / s, h});
+        shapes.push_back({t, h, f / s});
+      }
+    shapes.push_back({T, double(plan.model.vocab), h});
+  } else {
+    for (double m : {128.0, 512.0, 2048.0})
+      for (double h : {32.0, 64.0, 128.0, 256.0, 512.0}) {
+        shapes.push_back({m, h, h});
+        shapes.push_back({m, 4 * h, h});
+        shapes.push_back({m, h, 4 * h});
+      }
+  }
   std::vector<double> flops;
   for (auto& sh : shapes) {
     auto a = torch::randn({int64_t(sh.m), int64_t(sh.k)}, device_options()),
@@ -156,6 +175,18 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
     link_bw = B, link_lat = lat;
     world.barrier();
   }
+  // Host overheads (calibrate_host.hpp): per eager operator on every rank at once, and per
+  // collective call and point-to-point exchange over the first two ranks, as training issues them.
+  nlohmann::json op_detail, call_detail;
+  const double op_overhead = mean_over_ranks(measure_op_overhead(comm, env.rank, op_detail));
+  IntraNode::CallOverhead calls;
+  if (N >= 2) {
+    if (env.rank < 2) {
+      auto g2 = comm.new_group("calib_calls", {0, 1});
+      calls = measure_call_overheads(*g2, link_lat, link_bw > 0 ? link_bw : 1e9, call_detail);
+    }
+    world.barrier();
+  }
   if (env.rank != 0) return {};
 
   Cluster cl;
@@ -172,6 +203,10 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
   cl.intra.kind = IntraKind::Shm;
   cl.intra.bandwidth_bytes_per_s = link_bw > 0 ? link_bw : 1e9;
   cl.intra.latency_s = link_lat;
+  // On a GPU kernel launches overlap with the kernels already queued, so the per-operator host
+  // time is not added to the step (kept under calibration.op_overhead); on a CPU it is the step's.
+  cl.gpu.op_overhead_s = comm.backend() == "nccl" ? 0.0 : op_overhead;
+  cl.intra.call_overhead_s = calls;
   cl.inter.topology = Topology::Star;
   cl.inter.nic_bytes_per_s = cl.intra.bandwidth_bytes_per_s;
   cl.inter.latency_s = cl.intra.latency_s;
@@ -197,7 +232,10 @@ nlohmann::json calibrate_rank(const nlohmann::json& cfg) {
                       {"overlap_slowdown_note",
                        "1.0: the runtime overlaps DP communication with the backward pass, but on "
                        "a CPU communication and compute share the cores"},
-                      {"collectives", coll}};
+                      {"collectives", coll},
+                      {"op_overhead", op_detail},
+                      {"call_overheads", call_detail}};
+  if (!plan_path.empty()) j["calibration"]["matmul_shapes_from_plan"] = plan_path;
   auto out = cfg.value("out", std::string());
   if (!out.empty()) write_file_atomic(out, j.dump(1) + "\n");
   return j;
@@ -207,8 +245,10 @@ nlohmann::json calibrate(const CalibrateOptions& o, const std::string& exe,
                          const std::vector<std::string>& worker_args) {
   if (o.nproc < 1) throw Error("--nproc must be >= 1");
   if (o.out.empty()) throw Error("--out is required");
+  if (!o.plan.empty()) (void)load_plan(o.plan);  // bad input fails here, before any rank starts
   nlohmann::json cfg = {{"mode", "calibrate"}, {"out", o.out}, {"dtype", o.dtype},
-                        {"timeout_s", o.timeout_s}, {"backend", o.backend}, {"name", o.name}};
+                        {"timeout_s", o.timeout_s}, {"backend", o.backend}, {"name", o.name},
+                        {"plan", o.plan}};
   LocalRendezvous rdzv;  // private dir: the ranks' FileStore and error files (no socket)
   spawn_local(exe, worker_args, o.nproc, 0, rdzv.env({{"PARPLAN_WORKER_CONFIG", cfg.dump()}}),
               o.timeout_s + 1, rdzv.dir());

@@ -21,6 +21,10 @@ struct Gpu {
   // Architecture generation (ampere, hopper, blackwell, cpu, ...): selects the GEMM-efficiency
   // defaults when the cluster file gives none. "" : inferred from the peaks.
   std::string generation;
+  // Host time per eager operator (framework dispatch, autograd recording and the backward node;
+  // on a GPU the kernel launch), forward and backward, per operator run (cost/host_overhead.hpp).
+  // 0: not modelled (GPU presets: launches overlap with running kernels).
+  double op_overhead_s = 0;
 
   double peak_flops(DType t) const;
 };
@@ -33,6 +37,12 @@ struct IntraNode {
   double bandwidth_bytes_per_s = 0;  // per GPU, per direction
   double latency_s = 0;
   bool nvls = false;  // NVLink SHARP: in-switch reductions (NVSwitch gen 3, H100/H200 HGX)
+  // Fixed cost per call as training issues it (blocking, between compute), beyond latency_us
+  // and the bytes: the backend's thread hand-offs and wake-ups (measured by `parplan calibrate`;
+  // 0: not modelled). An all-to-all pays send_recv once per peer.
+  struct CallOverhead {
+    double all_reduce = 0, all_gather = 0, reduce_scatter = 0, send_recv = 0;
+  } call_overhead_s;
 };
 
 struct InterNode {

@@ -57,6 +57,7 @@ struct CalibrateOptions {
   double timeout_s = 60;
   std::string backend = "auto";
   std::string name = "calibrated-cpu";
+  std::string plan;  // measure the GEMM shapes of this plan's model (empty: a generic set)
 };
 // `parplan calibrate`: measures matmul FLOP/s, memory bandwidth and collective bandwidth/latency
 // over 2..nproc ranks and returns a cluster file (model::to_json(Cluster)).

@@ -1,0 +1,99 @@
+// Host overheads (cost/host_overhead.cpp): per-operator and per-call fixed costs.
+#include <gtest/gtest.h>
+
+#include "parplan/cost/collectives.hpp"
+#include "parplan/cost/compute.hpp"
+#include "parplan/cost/host_overhead.hpp"
+#include "parplan/cost/step.hpp"
+#include "test_inputs.hpp"
+
+using namespace parplan;
+using namespace parplan::cost;
+
+namespace {
+Model small_gpt() {  // runtime/scripts/measure_layouts.sh's model
+  Model m;
+  m.name = "small";
+  m.layers = 4, m.hidden = 128, m.heads = 4, m.kv_heads = 4, m.ffn_hidden = 512, m.vocab = 65;
+  m.max_seq_len = 64;
+  return m;
+}
+Training small_train() {
+  Training t;
+  t.global_batch = 16, t.seq_len = 64, t.dtype = DType::FP32;
+  t.flash_attention = false;
+  return t;
+}
+Cluster host(double op_us, double coll_us, double p2p_us) {
+  Cluster c = load_cluster("cpu-host");
+  c.gpu.op_overhead_s = op_us * 1e-6;
+  c.intra.call_overhead_s = {coll_us * 1e-6, coll_us * 1e-6, coll_us * 1e-6, p2p_us * 1e-6};
+  return c;
+}
+}  // namespace
+
+TEST(HostOverhead, CountsTheOperatorsOfAnEagerLayer) {
+  Model m = small_gpt();
+  Layout l;
+  // 2 norms + 6 linears + 2 bias adds + 6 attention-core ops + 1 head merge + GELU + 2 adds.
+  EXPECT_DOUBLE_EQ(layer_ops(m, l).dense_fwd, 20.0);
+  EXPECT_DOUBLE_EQ(layer_ops(m, l).bwd(), 40.0);
+  l.tp = 2;
+  EXPECT_DOUBLE_EQ(layer_ops(m, l).fwd, 24.0);  // + the 4 TP autograd functions
+  l.sequence_parallel = true;
+  EXPECT_DOUBLE_EQ(layer_ops(m, l).fwd, 25.0);  // + the SP gradient sum
+  Layout cp;
+  cp.cp = 2;
+  // 20 - 6 (core) + 9 x 2 blocks + 1 shift + 1 stack + 3 merge + 4 x 2 blocks = 45.
+  EXPECT_DOUBLE_EQ(layer_ops(m, cp).fwd, 45.0);
+}
+
+TEST(HostOverhead, AddsOpsTimesOverheadToEveryLayerPass) {
+  const Model m = small_gpt();
+  const Training t = small_train();
+  Layout l;
+  l.micro_batch = 4;
+  const LayerCompute none = layer_compute(m, host(0, 0, 0), t, l);
+  const LayerCompute with = layer_compute(m, host(5, 0, 0), t, l);
+  EXPECT_NEAR(with.fwd_s - none.fwd_s, 20 * 5e-6, 1e-12);  // 20 operators x 5 us
+  EXPECT_NEAR(with.bwd_s - none.bwd_s, 40 * 5e-6, 1e-12);
+  // The step: 4 layers x 4 micro-batches x 60 operators, embedding 3 x 4 and head 3 x 6 per
+  // micro-batch: (960 + 48 + 72) x 5 us = 5.4 ms more.
+  const double d = predict_unchecked(m, host(5, 0, 0), t, l).step_time_s -
+                   predict_unchecked(m, host(0, 0, 0), t, l).step_time_s;
+  EXPECT_NEAR(d, 1080 * 5e-6, 1e-9);
+}
+
+TEST(HostOverhead, AddsAFixedCostPerCall) {
+  const Cluster c0 = host(0, 0, 0), c1 = host(0, 800, 300);
+  const Group two{2, 2, 2};
+  for (Collective op : {Collective::AllReduce, Collective::AllGather, Collective::ReduceScatter})
+    EXPECT_NEAR(collective_time(op, 131072, two, c1) - collective_time(op, 131072, two, c0), 800e-6, 1e-12);
+  EXPECT_NEAR(collective_time(Collective::SendRecv, 131072, two, c1) -
+                  collective_time(Collective::SendRecv, 131072, two, c0), 300e-6, 1e-12);
+  const Group four{4, 4, 4};  // an all-to-all exchanges with each of the 3 peers
+  EXPECT_NEAR(collective_time(Collective::AllToAll, 131072, four, c1) -
+                  collective_time(Collective::AllToAll, 131072, four, c0), 900e-6, 1e-12);
+  Cluster c2 = c0;  // each operation has its own figure
+  c2.intra.call_overhead_s.all_gather = 100e-6;
+  EXPECT_NEAR(collective_time(Collective::AllGather, 131072, two, c2) -
+                  collective_time(Collective::AllGather, 131072, two, c0), 100e-6, 1e-12);
+  EXPECT_EQ(collective_time(Collective::ReduceScatter, 131072, two, c2),
+            collective_time(Collective::ReduceScatter, 131072, two, c0));
+  const Group one{1, 1, 2};
+  EXPECT_EQ(collective_time(Collective::AllReduce, 131072, one, c1), 0.0);
+  // TP = 2: 4 all-reduces per layer and micro-batch, 4 layers, 4 micro-batches: 64 x 0.8 ms.
+  const Model m = small_gpt();
+  const Training t = small_train();
+  Layout l;
+  l.tp = 2, l.micro_batch = 4;
+  const double d = predict_unchecked(m, c1, t, l).step_time_s - predict_unchecked(m, c0, t, l).step_time_s;
+  EXPECT_NEAR(d, 64 * 800e-6, 1e-9);
+}
+
+TEST(HostOverhead, GpuPresetsHaveNone) {
+  const Cluster a = test::a100();
+  EXPECT_EQ(a.gpu.op_overhead_s, 0.0);
+  EXPECT_EQ(a.intra.call_overhead_s.all_reduce, 0.0);
+  EXPECT_EQ(a.intra.call_overhead_s.send_recv, 0.0);
+}
