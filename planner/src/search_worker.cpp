@@ -39,6 +39,22 @@ namespace {
 // difference.
 constexpr double kMemorySafety = 1.0 - 1e-9;
 
+// The layout fields a block fixes: its split and its micro-batch, recompute and SP choices.
+Layout block_layout(const Split& sp, const Block& b) {
+  Layout l;
+  l.dp = sp.dp;
+  l.tp = sp.tp;
+  l.pp = sp.pp;
+  l.cp = sp.cp;
+  l.cp_kind = sp.cp_kind;
+  l.ep = sp.ep;
+  l.etp = sp.etp;
+  l.micro_batch = b.micro_batch;
+  l.recompute = b.recompute;
+  l.sequence_parallel = b.sequence_parallel;
+  return l;
+}
+
 class Worker {
  public:
   Worker(const Space& s, SharedTop& top) : s_(s), eval_(s.m, s.c, s.t), top_(top) {
@@ -47,17 +63,7 @@ class Worker {
 
   void run_block(const Block& b) {
     const Split& sp = s_.splits[b.split];
-    Layout l;
-    l.dp = sp.dp;
-    l.tp = sp.tp;
-    l.pp = sp.pp;
-    l.cp = sp.cp;
-    l.cp_kind = sp.cp_kind;
-    l.ep = sp.ep;
-    l.etp = sp.etp;
-    l.micro_batch = b.micro_batch;
-    l.recompute = b.recompute;
-    l.sequence_parallel = b.sequence_parallel;
+    Layout l = block_layout(sp, b);
     bound_ = detail::Evaluator::Bound{b.bound, b.layer_s, b.ends_min, b.ends_max};
     micro_batches_ = s_.t.global_batch / (int64_t(sp.dp) * b.micro_batch);
     schedule_choices(s_.m, s_.f, sp.pp, micro_batches_, scheds_);
@@ -81,17 +87,7 @@ class Worker {
   // Replaces b's bound (taken without recomputation) by its own; false when it prunes b.
   bool exact_bound(Block& b, double threshold) const {
     const Split& sp = s_.splits[b.split];
-    Layout l;
-    l.dp = sp.dp;
-    l.tp = sp.tp;
-    l.pp = sp.pp;
-    l.cp = sp.cp;
-    l.cp_kind = sp.cp_kind;
-    l.ep = sp.ep;
-    l.etp = sp.etp;
-    l.micro_batch = b.micro_batch;
-    l.recompute = b.recompute;
-    l.sequence_parallel = b.sequence_parallel;
+    Layout l = block_layout(sp, b);
     const detail::Evaluator::Bound r =
         eval_.lower_bound(l, s_.t.global_batch / (int64_t(sp.dp) * b.micro_batch));
     b.exact = true;
