@@ -124,7 +124,7 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   r.optimizer = opt;
 
   const int64_t mb_count = micro_batches(t, l);
-  const double layers_on_stage = double(max_stage_layers(m.layers, l.pp, l.virtual_stages));
+  const double layers_on_stage = double(stage_layers(m, l, stage));
   const double per_layer = layer_activation_bytes(m, t, l);
   const double in_flight = in_flight_microbatches(l, mb_count, stage);
   r.layer_activations = per_layer * layers_on_stage * in_flight;
@@ -198,6 +198,10 @@ MemoryBreakdown memory_per_gpu(const Model& m, const Cluster& c, const Training&
   if (l.pp > 1) {
     MemoryBreakdown last = stage_memory(m, c, t, l, l.pp - 1);
     if (last.total > best.total) best = last;
+  }
+  if (l.pp > 2 && (l.first_stage_layers > 0 || l.last_stage_layers > 0)) {
+    MemoryBreakdown middle = stage_memory(m, c, t, l, 1);  // uneven stages: a middle one may peak
+    if (middle.total > best.total) best = middle;
   }
   return best;
 }

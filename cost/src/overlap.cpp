@@ -21,7 +21,7 @@ void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, c
   // Rajbhandari et al. 2020 sec. 7: stages 1-2 move 2 Psi like an all-reduce, stage 3 3 Psi.
   const Algorithm algo = fw.dp_flat_ring ? Algorithm::Ring : Algorithm::Auto;
   const double reduce_elem = fw.grad_reduce_bytes > 0 ? fw.grad_reduce_bytes : sb.grads;
-  const double layers = double(max_stage_layers(m.layers, l.pp, l.virtual_stages));
+  const double layers = double(stage_layers(m, l, 0));  // stage 0, as n_local and layer_params
   w.dp_grad_bytes = n_local * reduce_elem;
   // FP8 primary weights travel in FP8 (fp8.cpp).
   w.dp_param_bytes =

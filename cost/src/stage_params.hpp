@@ -27,7 +27,7 @@ inline StageParams stage_params(const Model& m, const Layout& l, int stage) {
   const double routed_per_block = moe_blocks > 0 ? p.routed_experts / moe_blocks : 0.0;
   const double routed_avg = m.layers > 0 ? routed_per_block * double(m.moe_layers()) / double(m.layers) : 0.0;
   StageParams s;
-  const double layers = double(max_stage_layers(m.layers, l.pp, l.virtual_stages));
+  const double layers = double(stage_layers(m, l, stage));
   s.experts = layers * routed_avg / ep_etp;
   s.layers = layers * ((p.per_layer - norms - routed_avg) / tp + norms) + s.experts;
   const bool first = stage == 0, last = stage == l.pp - 1;

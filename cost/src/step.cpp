@@ -22,7 +22,7 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
   const double h = double(m.hidden);
   w.micro_batches = micro_batches(t, l);
   w.chunks = l.virtual_stages;
-  w.layers_per_chunk = max_stage_layers(m.layers, l.pp, l.virtual_stages) / l.virtual_stages;
+  w.layers_per_chunk = max_stage_layers(m, l) / l.virtual_stages;
   w.layer = layer_compute(m, c, t, l);
   w.embedding_s = embedding_time(m, c, t, l);
   w.logits_s = logits_time(m, c, t, l);
@@ -122,16 +122,22 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   StepCost r;
   const StepWork w = step_work(m, c, t, l);
   const int64_t p = l.pp, v = l.virtual_stages, mb = w.micro_batches;
-  const int64_t layers_per_stage = max_stage_layers(m.layers, p, v);
+  const int64_t layers_per_stage = max_stage_layers(m, l);
+  const bool uneven = l.first_stage_layers > 0 || l.last_stage_layers > 0;
   r.micro_batches = mb;
 
   // The slowest stage sets the pipeline's pace; embedding and logits sit on the first and last.
-  StageTime first = stage_time(w, l, layers_per_stage, true, p == 1);
-  StageTime last = p > 1 ? stage_time(w, l, layers_per_stage, false, true) : first;
-  // The bubble scales with the average stage (uneven stages: total layers / p).
-  StageTime middle = stage_time(w, l, layers_per_stage, false, false);
-  const double avg_scale = double(m.layers) / double(p) / double(layers_per_stage);
-  const StageTime& crit = first.total() >= last.total() ? first : last;
+  // Explicit uneven stages (layout.first/last_stage_layers) price each stage with its own layers;
+  // a middle stage may then be the slowest.
+  StageTime first = stage_time(w, l, stage_layers(m, l, 0), true, p == 1);
+  StageTime last = p > 1 ? stage_time(w, l, stage_layers(m, l, int(p) - 1), false, true) : first;
+  StageTime middle = stage_time(w, l, stage_layers(m, l, p > 2 ? 1 : 0), false, false);
+  // The bubble scales with the average stage (pp*v not dividing the layers: total layers / p).
+  const double avg_scale =
+      uneven ? 1.0 : double(m.layers) / double(p) / double(layers_per_stage);
+  const StageTime& crit = p > 2 && middle.total() > std::max(first.total(), last.total())
+                              ? middle
+                              : (first.total() >= last.total() ? first : last);
   const double mbd = double(mb);
 
   TimeBreakdown& tb = r.time;

@@ -19,3 +19,21 @@ TEST(Bubble, MicroBatchesAreTheGlobalBatchOverDpTimesMicroBatch) {
   Layout l{.dp = 16, .micro_batch = 2};
   EXPECT_EQ(micro_batches(t, l), 48);
 }
+
+TEST(UnevenStages, FirstAndLastStageLayersAreTheirsAndTheOthersShareTheRest) {
+  Model m;
+  m.layers = 10;
+  Layout l{.pp = 4};
+  EXPECT_EQ(stage_layers(m, l, 0), 3);  // even: ceil(10 / 4) on the loaded stages
+  EXPECT_EQ(max_stage_layers(m, l), 3);
+  l.first_stage_layers = 1;
+  l.last_stage_layers = 3;
+  // 10 - 1 - 3 = 6 layers over the 2 middle stages: 3 each.
+  EXPECT_EQ(stage_layers(m, l, 0), 1);
+  EXPECT_EQ(stage_layers(m, l, 1), 3);
+  EXPECT_EQ(stage_layers(m, l, 2), 3);
+  EXPECT_EQ(stage_layers(m, l, 3), 3);
+  l.last_stage_layers = 0;  // only the first stage set: 9 layers over stages 1-3
+  EXPECT_EQ(stage_layers(m, l, 3), 3);
+  EXPECT_EQ(max_stage_layers(m, l), 3);
+}

@@ -105,3 +105,24 @@ TEST(Predict, RandomValidLayoutsGiveFinitePositiveConsistentCosts) {
   }
   EXPECT_GE(checked, 100);
 }
+
+TEST(Predict, UnevenStagesPriceTheFullestStageAndItsMemory) {
+  // GPT-3 175B (96 layers) on pp 8: even stages hold 12 layers; with 6 on the first and last the
+  // six middle stages hold (96 - 12) / 6 = 14, and one of them paces the pipeline.
+  Model m = test::gpt3();
+  m.vocab = 8;  // negligible embedding and logits: the paced stage is its layers
+  Training t = test::gpt3_train();
+  t.global_batch = 64;
+  Cluster c = test::a100();
+  Layout even{.dp = 1, .tp = 8, .pp = 8};
+  Layout uneven = even;
+  uneven.first_stage_layers = 6;
+  uneven.last_stage_layers = 6;
+  const StepCost e = predict(m, c, t, even), u = predict(m, c, t, uneven);
+  EXPECT_NEAR(u.time.compute / e.time.compute, 14.0 / 12.0, 2e-3);
+  // Stage 1 keeps the same micro-batches in flight under 1F1B, with 14 layers instead of 12.
+  const MemoryBreakdown me = memory_per_gpu(m, c, t, even, 1), mu = memory_per_gpu(m, c, t, uneven, 1);
+  EXPECT_NEAR(mu.layer_activations / me.layer_activations, 14.0 / 12.0, 1e-9);
+  EXPECT_NEAR(memory_per_gpu(m, c, t, uneven, 0).layer_activations /
+                  memory_per_gpu(m, c, t, even, 0).layer_activations, 6.0 / 12.0, 1e-9);
+}
