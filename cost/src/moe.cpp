@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "parplan/cost/compute.hpp"
+#include "parplan/cost/fp8.hpp"
 #include "parplan/cost/host_overhead.hpp"
 
 namespace parplan::cost {
@@ -170,7 +171,10 @@ double moe_mlp_activation_bytes(const Model& m, const Training& t, const Layout&
   const double rows = tokens_rank * k * etp * expert_load_factor(m);
   // Per routed row: the permuted input (h), FC1 output(s) and activation output (1/etp of the
   // FFN), and the expert output before combine (h). Router: fp32 logits and probabilities.
-  double bytes = rows * e * (2.0 * h + fc1_mats(m) * fe_local + fe_local);
+  // Under FP8 the two expert GEMM inputs (permuted input, activation output) are saved as their
+  // FP8 copies, as the dense layer's (fp8.cpp; DeepSeek-V3 report sec. 3.3.2, TE grouped linear).
+  const double in = saved_gemm_input_bytes(t);
+  double bytes = rows * (in * h + e * h + e * fc1_mats(m) * fe_local + in * fe_local);
   bytes += tokens_rank * E * 2.0 * 4.0;
   if (fs > 0) bytes += T * e * (fc1_mats(m) * fs + fs) / tp;  // shared experts: as a dense MLP
   return bytes;

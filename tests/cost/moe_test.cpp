@@ -153,6 +153,19 @@ TEST(MoeLoad, CapacityFactorPadsAndDrops) {
   EXPECT_DOUBLE_EQ(dropped_token_fraction(m), 0.0);
 }
 
+TEST(MoeMemory, Fp8SavesTheExpertGemmInputsInOneByte) {
+  // Mixtral: h 4096, expert FFN 14336, top-2; one 4096-token micro-batch. Under FP8 each routed
+  // row keeps its permuted input (h) and its activation output (FFN) as FP8 copies: 1 byte
+  // instead of 2, so the saved activations fall by rows * (4096 + 14336) bytes.
+  Model m = mixtral();
+  Training bf16 = train(256, 4096), fp8 = bf16;
+  fp8.dtype = DType::FP8;
+  const Layout l = layout(8, 8);
+  const double rows = 4096.0 * 2.0 * expert_load_factor(m);
+  EXPECT_NEAR(moe_mlp_activation_bytes(m, bf16, l) - moe_mlp_activation_bytes(m, fp8, l),
+              rows * (4096.0 + 14336.0), 1.0);
+}
+
 TEST(MoeGemm, SmallExpertGemmsRunLessEfficiently) {
   // DeepSeek-V3 at 4096 tokens per GPU: with ep 1 each of 256 experts gets 4096 * 8 / 256 = 128
   // rows; with ep 64 each GPU's 4 experts get 4096 * 8 * 64 / 256 = 8192 rows.
