@@ -213,7 +213,10 @@ void validate(const Layout& l, const Model& m, const Cluster& c, const Training&
   if (l.first_stage_layers > 0 || l.last_stage_layers > 0) {
     const int64_t rest = m.layers - l.first_stage_layers - l.last_stage_layers;
     const int64_t middle = l.pp - (l.first_stage_layers > 0) - (l.last_stage_layers > 0);
-    if (l.pp < 2 || rest < 0 || (middle > 0 && rest % middle != 0) || (middle == 0 && rest != 0))
+    if (l.pp < 2)
+      d.error(p + ".first_stage_layers", "first/last stage layers need pipeline parallelism "
+                                         "(pp >= 2); set them to 0 or raise pp");
+    else if (rest < 0 || (middle > 0 && rest % middle != 0) || (middle == 0 && rest != 0))
       d.error(p + ".first_stage_layers", "first/last stage layers must leave the other " +
                                              s(std::max<int64_t>(0, middle)) +
                                              " stages an equal share of the remaining layers");

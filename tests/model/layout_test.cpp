@@ -93,3 +93,17 @@ TEST(LayoutValidation, FirstAndLastStageChunksMayHoldOnlyTheEmbeddingAndHead) {
   l.first_stage_layers = l.last_stage_layers = 0;  // even stages: 128 chunks for 126 layers
   EXPECT_NE(errors_of(l, m, big, t).find("exceeds the model's layers"), std::string::npos);
 }
+
+TEST(LayoutValidation, UnevenStagesWithoutAPipelineNameTheFix) {
+  const Model m = load_model("gpt3-175b");
+  const Cluster c = load_cluster("dgx-a100-80g");
+  Training t;
+  t.global_batch = 64;
+  t.seq_len = 2048;
+  Layout l;
+  l.tp = 8;
+  l.first_stage_layers = 4;  // pp = 1: there is no first stage to make uneven
+  const std::string e = errors_of(l, m, c, t);
+  EXPECT_NE(e.find("layout.first_stage_layers"), std::string::npos) << e;
+  EXPECT_NE(e.find("pp >= 2"), std::string::npos) << e;
+}
