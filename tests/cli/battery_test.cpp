@@ -17,6 +17,7 @@
 
 #include "parplan/model/io.hpp"
 #include "run_cli.hpp"
+#include "../support/tiny_plan.hpp"
 
 namespace fs = std::filesystem;
 
@@ -63,24 +64,7 @@ void make_fixtures() {
     std::ofstream(at("big.json")) << "{";
     fs::resize_file(at("big.json"), 65u << 20);
   }
-  Plan p;
-  p.model.name = "tiny-char";
-  p.model.layers = 2;
-  p.model.hidden = 32;
-  p.model.heads = 2;
-  p.model.kv_heads = 2;
-  p.model.ffn_hidden = 64;
-  p.model.vocab = 65;
-  p.model.max_seq_len = 32;
-  p.model.tied_embeddings = false;
-  p.cluster = load_cluster("cpu-host");
-  p.training.global_batch = 4;
-  p.training.seq_len = 16;
-  p.training.dtype = DType::FP32;
-  p.training.learning_rate = 1e-3;
-  p.layout.micro_batch = 2;
-  p.layout.recompute = Recompute::None;
-  p.layout.sequence_parallel = false;
+  Plan p = test::tiny_char_plan();
   write_file_atomic(at("tiny.plan.json"), to_json(p).dump());
   auto other = p;
   other.model.hidden = 64;

@@ -24,6 +24,7 @@
 #include "parplan/model/error.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/runtime/run.hpp"
+#include "../support/tiny_plan.hpp"
 #include "tcp_store.hpp"
 
 using namespace parplan;
@@ -39,28 +40,7 @@ fs::path tmp_dir() {
   return d;
 }
 
-Plan small_plan(int dp) {
-  Plan p;
-  p.model.name = "tiny-char";
-  p.model.layers = 2;
-  p.model.hidden = 32;
-  p.model.heads = 2;
-  p.model.kv_heads = 2;
-  p.model.ffn_hidden = 64;
-  p.model.vocab = 65;
-  p.model.max_seq_len = 32;
-  p.model.tied_embeddings = false;
-  p.cluster = load_cluster("cpu-host");
-  p.training.global_batch = 4;
-  p.training.seq_len = 16;
-  p.training.dtype = DType::FP32;
-  p.training.learning_rate = 1e-3;
-  p.layout.dp = dp;
-  p.layout.micro_batch = 2;
-  p.layout.recompute = Recompute::None;
-  p.layout.sequence_parallel = false;
-  return p;
-}
+Plan small_plan(int dp) { return test::tiny_char_plan(2, dp); }
 
 runtime::RunOptions options(const std::string& name, int dp = 2, int64_t steps = 2) {
   auto dir = tmp_dir() / name;

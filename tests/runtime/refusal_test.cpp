@@ -14,6 +14,7 @@
 #include "parplan/model/error.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/runtime/run.hpp"
+#include "../support/tiny_plan.hpp"
 
 using namespace parplan;
 namespace fs = std::filesystem;
@@ -30,26 +31,8 @@ fs::path tmp_dir() {
 
 // A 2-layer, 4-head GPT on 2 ranks that the runtime runs as it is (the refusal is the only change).
 Plan runnable(int dp, int cp) {
-  Plan p;
-  p.model.name = "tiny-char";
-  p.model.layers = 2;
-  p.model.hidden = 32;
-  p.model.heads = 4;
-  p.model.kv_heads = 4;
-  p.model.ffn_hidden = 64;
-  p.model.vocab = 65;
-  p.model.max_seq_len = 32;
-  p.model.tied_embeddings = false;
-  p.cluster = load_cluster("cpu-host");
-  p.training.global_batch = 4;
-  p.training.seq_len = 16;
-  p.training.dtype = DType::FP32;
-  p.training.learning_rate = 1e-3;
-  p.layout.dp = dp;
+  Plan p = test::tiny_char_plan(4, dp);
   p.layout.cp = cp;
-  p.layout.micro_batch = 2;
-  p.layout.recompute = Recompute::None;
-  p.layout.sequence_parallel = false;
   return p;
 }
 
