@@ -8,25 +8,17 @@
 #include "fixtures.hpp"
 #include "parplan/cost/context_parallel.hpp"
 #include "parplan/planner/export.hpp"
+#include "export_checks.hpp"
 #include "upstream_lists.hpp"
 
 namespace parplan::planner {
 namespace {
 
+using test::has;
+using test::refusal;
 using test::flags_of;
 using test::value_of;
 
-bool has(const std::string& text, const std::string& what) {
-  return text.find(what) != std::string::npos;
-}
-std::string refusal(const Plan& p, ExportFormat f) {
-  try {
-    export_plan(p, f);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 Plan plan(const char* model, const char* training, Layout l) {
   auto in = test::presets(model, "dgx-h100-80g", training);

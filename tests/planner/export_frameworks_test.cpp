@@ -7,11 +7,14 @@
 
 #include "fixtures.hpp"
 #include "parplan/planner/export.hpp"
+#include "export_checks.hpp"
 #include "upstream_lists.hpp"
 
 namespace parplan::planner {
 namespace {
 
+using test::has;
+using test::refusal;
 using test::flags_of;
 using test::value_of;
 
@@ -26,17 +29,6 @@ Plan gpt3_plan(Layout l) {
 }
 Layout layout(int dp, int tp, int pp, int cp, int mb, int zero, Recompute r, bool sp = false) {
   return Layout{dp, tp, pp, cp, mb, zero, r, sp, Schedule::OneFOneB, 1, Offload::None};
-}
-bool has(const std::string& text, const std::string& what) {
-  return text.find(what) != std::string::npos;
-}
-std::string refusal(const Plan& p, ExportFormat f) {
-  try {
-    export_plan(p, f);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 void expect_deepspeed_keys(const nlohmann::json& j) {

@@ -8,11 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "fixtures.hpp"
+#include "export_checks.hpp"
 #include "upstream_lists.hpp"
 
 namespace parplan::planner {
 namespace {
 
+using test::has;
 using test::flags_of;
 using test::value_of;
 
@@ -39,9 +41,6 @@ Model mixtral() {
   return m;
 }
 
-bool has(const std::string& text, const std::string& what) {
-  return text.find(what) != std::string::npos;
-}
 
 void expect_megatron_flags(const std::string& text) {
   static const auto list = test::upstream_list("megatron-lm-flags.txt");
