@@ -258,16 +258,7 @@ std::vector<std::string> megatron_deepspeed_args(const Plan& p, const std::strin
   a.push_back("--global-batch-size " + s(t.global_batch));
   a.push_back(std::string("--optimizer ") + (t.optimizer == Optimizer::Sgd ? "sgd" : "adam"));
   a.push_back("--lr " + num(t.learning_rate));
-  if (t.tokens > 0)
-    a.push_back("--train-samples " + s(int64_t(t.tokens / double(t.seq_len) + 0.999)));
-  else
-    a.push_back("--train-iters " + detail::placeholder("TRAIN_ITERS", "the number of optimizer steps"));
-  a.push_back("--data-path " + detail::placeholder("DATA_PATH", "the Megatron dataset prefix (without .bin/.idx)"));
-  a.push_back("--split 99,1,0");
-  a.push_back("--tokenizer-type HFTokenizer");
-  a.push_back("--tokenizer-model " + detail::placeholder("TOKENIZER", "a Hugging Face tokenizer name or directory"));
-  a.push_back("--save " + detail::placeholder("CHECKPOINT_DIR", "the checkpoint directory"));
-  a.push_back("--load " + detail::placeholder("CHECKPOINT_DIR", "the checkpoint directory"));
+  detail::append_data_args(a, t, "HFTokenizer");
   a.push_back("--deepspeed");
   a.push_back("--deepspeed_config " + ds_config);
   return a;

@@ -289,17 +289,7 @@ std::vector<std::string> megatron_args(const Plan& p) {
   if (t.lr_schedule == "cosine" || t.lr_schedule == "linear" || t.lr_schedule == "constant" ||
       t.lr_schedule == "WSD" || t.lr_schedule == "inverse-square-root")
     a.push_back("--lr-decay-style " + t.lr_schedule);
-  if (t.tokens > 0)
-    a.push_back("--train-samples " + s(int64_t(std::ceil(t.tokens / double(t.seq_len)))));
-  else
-    a.push_back("--train-iters " + detail::placeholder("TRAIN_ITERS", "the number of optimizer steps"));
-  // Data, tokenizer, checkpoints: placeholders.
-  a.push_back("--data-path " + detail::placeholder("DATA_PATH", "the Megatron dataset prefix (tools/preprocess_data.py output, without .bin/.idx)"));
-  a.push_back("--split 99,1,0");
-  a.push_back("--tokenizer-type HuggingFaceTokenizer");
-  a.push_back("--tokenizer-model " + detail::placeholder("TOKENIZER", "a Hugging Face tokenizer name or directory"));
-  a.push_back("--save " + detail::placeholder("CHECKPOINT_DIR", "the checkpoint directory"));
-  a.push_back("--load " + detail::placeholder("CHECKPOINT_DIR", "the checkpoint directory"));
+  detail::append_data_args(a, t, "HuggingFaceTokenizer");
   if (t.async_checkpoint) a.push_back("--async-save");
   return a;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Shared pieces of the export targets (export_*.cpp): number formatting, the job's shape, the
 // pipeline split as priced, and the refusal message.
+#include <cmath>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -46,6 +47,23 @@ std::vector<int64_t> chunk_layers(const Model& m, const Layout& l);
 // Placeholders in generated scripts: ${NAME:?message} stops the shell with the message if unset.
 inline std::string placeholder(const std::string& name, const std::string& what) {
   return "\"${" + name + ":?set " + name + " to " + what + "}\"";
+}
+
+// The run length, data, tokenizer and checkpoint arguments Megatron-LM and Megatron-DeepSpeed
+// share (their tokenizer type is named differently): --train-samples from train.tokens, else a
+// placeholder for --train-iters; placeholders for the dataset, tokenizer and checkpoint folder.
+inline void append_data_args(std::vector<std::string>& a, const Training& t,
+                             const std::string& tokenizer_type) {
+  if (t.tokens > 0)
+    a.push_back("--train-samples " + s(int64_t(std::ceil(t.tokens / double(t.seq_len)))));
+  else
+    a.push_back("--train-iters " + placeholder("TRAIN_ITERS", "the number of optimizer steps"));
+  a.push_back("--data-path " + placeholder("DATA_PATH", "the Megatron dataset prefix (tools/preprocess_data.py output, without .bin/.idx)"));
+  a.push_back("--split 99,1,0");
+  a.push_back("--tokenizer-type " + tokenizer_type);
+  a.push_back("--tokenizer-model " + placeholder("TOKENIZER", "a Hugging Face tokenizer name or directory"));
+  a.push_back("--save " + placeholder("CHECKPOINT_DIR", "the checkpoint directory"));
+  a.push_back("--load " + placeholder("CHECKPOINT_DIR", "the checkpoint directory"));
 }
 
 }  // namespace parplan::planner::detail
