@@ -1,9 +1,14 @@
 #pragma once
 // Small checks the export tests share.
 #include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "parplan/model/error.hpp"
 #include "parplan/planner/export.hpp"
+#include "upstream_lists.hpp"
 
 namespace parplan::planner::test {
 
@@ -19,6 +24,38 @@ inline std::string refusal(const Plan& p, ExportFormat f) {
     return e.what();
   }
   return "";
+}
+
+// Every pretrain_gpt.py flag of a generated script is one Megatron-LM takes (its list at d98e8a6).
+inline void expect_megatron_flags(const std::string& text) {
+  static const auto list = upstream_list("megatron-lm-flags.txt");
+  ASSERT_NE(list.header.find("d98e8a64ddf34856e74b24714e3bedb2f5a39553"), std::string::npos);
+  ASSERT_GT(list.items.size(), 500u);
+  const auto flags = flags_of(text, "pretrain_gpt.py");
+  ASSERT_GT(flags.size(), 20u) << text;
+  for (const auto& f : flags) EXPECT_TRUE(list.items.count(f)) << f << " is not a Megatron-LM flag";
+}
+
+// The same for Megatron-DeepSpeed (argonne-lcf fork at ffa3456).
+inline void expect_megatron_ds_flags(const std::string& text) {
+  static const auto list = upstream_list("megatron-deepspeed-flags.txt");
+  ASSERT_NE(list.header.find("ffa3456d68b630192fcaefcc3288bd18525b8d95"), std::string::npos);
+  for (const auto& f : flags_of(text, "pretrain_gpt.py"))
+    EXPECT_TRUE(list.items.count(f)) << f << " is not a Megatron-DeepSpeed flag";
+}
+
+// Every key of a DeepSpeed config is one DeepSpeed reads (its list at edaa722).
+inline void expect_deepspeed_keys(const nlohmann::json& j) {
+  static const auto list = upstream_list("deepspeed-config-keys.txt");
+  ASSERT_NE(list.header.find("edaa7221267243c7be7fb49c5d5f5c4fb97b4641"), std::string::npos);
+  std::vector<std::string> paths;
+  key_paths(j, "", paths);
+  for (const auto& k : paths) {
+    // A dotted path the list names, or a sub-key DeepSpeed reads by that name in that section.
+    const auto leaf = k.substr(k.rfind('.') + 1);
+    EXPECT_TRUE(list.items.count(k) || (k.find('.') != std::string::npos && list.items.count(leaf)))
+        << k << " is not a DeepSpeed config key";
+  }
 }
 
 }  // namespace parplan::planner::test

@@ -16,6 +16,9 @@ namespace {
 
 using test::has;
 using test::refusal;
+using test::expect_megatron_flags;
+using test::expect_megatron_ds_flags;
+using test::expect_deepspeed_keys;
 using test::flags_of;
 using test::value_of;
 
@@ -33,29 +36,6 @@ Layout layout(int dp, int tp, int pp, int cp, int zero, Recompute r = Recompute:
   return Layout{dp, tp, pp, cp, 1, zero, r, false, Schedule::OneFOneB, 1, Offload::None};
 }
 
-void expect_megatron_flags(const std::string& text) {
-  static const auto list = test::upstream_list("megatron-lm-flags.txt");
-  ASSERT_NE(list.header.find("d98e8a64ddf34856e74b24714e3bedb2f5a39553"), std::string::npos);
-  for (const auto& f : flags_of(text, "pretrain_gpt.py"))
-    EXPECT_TRUE(list.items.count(f)) << f << " is not a Megatron-LM flag";
-}
-void expect_megatron_ds_flags(const std::string& text) {
-  static const auto list = test::upstream_list("megatron-deepspeed-flags.txt");
-  ASSERT_NE(list.header.find("ffa3456d68b630192fcaefcc3288bd18525b8d95"), std::string::npos);
-  for (const auto& f : flags_of(text, "pretrain_gpt.py"))
-    EXPECT_TRUE(list.items.count(f)) << f << " is not a Megatron-DeepSpeed flag";
-}
-void expect_deepspeed_keys(const nlohmann::json& j) {
-  static const auto list = test::upstream_list("deepspeed-config-keys.txt");
-  ASSERT_NE(list.header.find("edaa7221267243c7be7fb49c5d5f5c4fb97b4641"), std::string::npos);
-  std::vector<std::string> paths;
-  test::key_paths(j, "", paths);
-  for (const auto& k : paths) {
-    const auto leaf = k.substr(k.rfind('.') + 1);
-    EXPECT_TRUE(list.items.count(k) || (k.find('.') != std::string::npos && list.items.count(leaf)))
-        << k << " is not a DeepSpeed config key";
-  }
-}
 void expect_torchtitan_toml_keys(const std::string& t) {
   static const auto list = test::upstream_list("torchtitan-toml-keys.txt");
   ASSERT_NE(list.header.find("238fa9953e4aec2a62582121564273d7cbb1e9f1"), std::string::npos);

@@ -15,6 +15,7 @@ namespace {
 
 using test::has;
 using test::refusal;
+using test::expect_deepspeed_keys;
 using test::flags_of;
 using test::value_of;
 
@@ -31,18 +32,6 @@ Layout layout(int dp, int tp, int pp, int cp, int mb, int zero, Recompute r, boo
   return Layout{dp, tp, pp, cp, mb, zero, r, sp, Schedule::OneFOneB, 1, Offload::None};
 }
 
-void expect_deepspeed_keys(const nlohmann::json& j) {
-  static const auto list = test::upstream_list("deepspeed-config-keys.txt");
-  ASSERT_NE(list.header.find("edaa7221267243c7be7fb49c5d5f5c4fb97b4641"), std::string::npos);
-  std::vector<std::string> paths;
-  test::key_paths(j, "", paths);
-  for (const auto& k : paths) {
-    // A dotted path the list names, or a sub-key DeepSpeed reads by that name in that section.
-    const auto leaf = k.substr(k.rfind('.') + 1);
-    EXPECT_TRUE(list.items.count(k) || (k.find('.') != std::string::npos && list.items.count(leaf)))
-        << k << " is not a DeepSpeed config key";
-  }
-}
 
 TEST(ExportDeepSpeed, ConfigHasDeepSpeedKeysOnlyAndTheBatchArithmetic) {
   Plan p = gpt3_plan(layout(64, 4, 4, 1, 2, 1, Recompute::Full));

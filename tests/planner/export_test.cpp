@@ -15,6 +15,7 @@ namespace parplan::planner {
 namespace {
 
 using test::has;
+using test::expect_megatron_flags;
 using test::flags_of;
 using test::value_of;
 
@@ -42,14 +43,6 @@ Model mixtral() {
 }
 
 
-void expect_megatron_flags(const std::string& text) {
-  static const auto list = test::upstream_list("megatron-lm-flags.txt");
-  ASSERT_NE(list.header.find("d98e8a64ddf34856e74b24714e3bedb2f5a39553"), std::string::npos);
-  ASSERT_GT(list.items.size(), 500u);
-  const auto flags = flags_of(text, "pretrain_gpt.py");
-  ASSERT_GT(flags.size(), 20u) << text;
-  for (const auto& f : flags) EXPECT_TRUE(list.items.count(f)) << f << " is not a Megatron-LM flag";
-}
 
 // Batch arithmetic as Megatron computes it: global = micro x dp x accumulation steps, dp =
 // GPUs / (tp pp cp).
