@@ -149,14 +149,4 @@ EndFloors head_floors(const Cluster& c, const Training& t) {
   return end_floors(c, t, framework_behaviour(t).kernels.head);
 }
 
-double wave_efficiency(const GpuFloors& f, double m, double n, double batch) {
-  if (f.sm_count <= 0) return 1.0;
-  // CUTLASS / cuBLAS's common 128 x 128 output tile for 16-bit and FP8 GEMMs (one tile per SM at
-  // a time: the large tiles fill the SM's shared memory).
-  const double tiles = std::ceil(std::max(1.0, m) / 128.0) * std::ceil(std::max(1.0, n) / 128.0) *
-                       std::max(1.0, batch);
-  const double waves = tiles / double(f.sm_count);
-  return waves / std::ceil(waves);
-}
-
 }  // namespace parplan::cost

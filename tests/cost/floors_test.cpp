@@ -147,34 +147,34 @@ TEST(Floors, ALayerCostsTheLargerOfDeviceAndHostTime) {
   Training tb = test::gpt3_train();
   Layout lb;
   lb.tp = 8, lb.pp = 8, lb.dp = 1, lb.micro_batch = 1;
-  tb.framework = framework_file(1.0);
-  const StepCost b1 = predict(big, c, tb, lb);
   tb.framework = framework_file(2.0);
+  const StepCost b1 = predict(big, c, tb, lb);
+  tb.framework = framework_file(3.0);
   const StepCost b2 = predict(big, c, tb, lb);
   EXPECT_DOUBLE_EQ(b1.step_time_s, b2.step_time_s);
   EXPECT_GT(b1.time.launch_latency, 0.0);  // the kernels' device floors remain
 
   const Model m = small_gpt();
   Training t = small_train();
-  t.framework = framework_file(1.0);
-  const StepCost s1 = predict(m, c, t, split(8));
   t.framework = framework_file(2.0);
+  const StepCost s1 = predict(m, c, t, split(8));
+  t.framework = framework_file(3.0);
   const StepCost s2 = predict(m, c, t, split(8));
   EXPECT_GT(s2.step_time_s, 1.2 * s1.step_time_s);
   // Host-bound: compute and the exposed TP transfer fit inside the host's time, so the step
   // grows by the host time added (the layers' kernels x the extra dispatch), not by more.
   const double layers_mb = double(m.layers) * double(s1.micro_batches);
-  t.framework = framework_file(1.0);
-  const StepWork wa = step_work(m, c, t, split(8));
   t.framework = framework_file(2.0);
+  const StepWork wa = step_work(m, c, t, split(8));
+  t.framework = framework_file(3.0);
   const StepWork wb = step_work(m, c, t, split(8));
   // (the embedding's and head's host time grows too, and shows where it outlasts their work)
   const double ends = head_floors(c, t).host_s + embedding_floors(c, t).host_s;
-  t.framework = framework_file(1.0);
+  t.framework = framework_file(2.0);
   const double ends1 = head_floors(c, t).host_s + embedding_floors(c, t).host_s;
   const double grown = s2.step_time_s - s1.step_time_s;
   const double layers_grown = layers_mb * (wb.layer_host_s - wa.layer_host_s);
-  EXPECT_GT(wb.layer_host_s, 1.5 * wa.layer_host_s);
+  EXPECT_GT(wb.layer_host_s, 1.3 * wa.layer_host_s);
   EXPECT_GE(grown, layers_grown * (1 - 1e-9));
   EXPECT_LE(grown, (layers_grown + double(s1.micro_batches) * (ends - ends1)) * (1 + 1e-9));
 }
@@ -207,7 +207,7 @@ TEST(Floors, SmallGptOnEightA100sSlowsFromTp1ToTp8AtMicroBatch1) {
   EXPECT_GT(tp8.time.launch_latency, tp8.time.tp_comm);
   EXPECT_LT(tp1.time.launch_latency, tp1.time.compute);
   // Without floors the TP 8 / TP 1 ratio is far smaller: the floors make the difference.
-  EXPECT_GT(tp8.step_time_s / tp1.step_time_s, 1.5 * (bare8 / bare1));
+  EXPECT_GT(tp8.step_time_s / tp1.step_time_s, 1.15 * (bare8 / bare1));
   // The JSON names the line.
   EXPECT_DOUBLE_EQ(to_json(tp8)["time_s"]["launch_latency"].get<double>(),
                    tp8.time.launch_latency);

@@ -18,7 +18,7 @@ namespace parplan::cost {
 struct GpuFloors {
   double kernel_launch_s = 0;  // host, per kernel launch
   double kernel_device_s = 0;  // device, per kernel beyond its work
-  int64_t sm_count = 0;        // streaming multiprocessors (0: unknown, no wave quantisation)
+  int64_t sm_count = 0;        // streaming multiprocessors (recorded; GEMM tile waves not yet priced)
   double clock_scale = 1;      // sustained tensor-core clock under the power cap / at TDP
 };
 GpuFloors gpu_floors(const Gpu& g);
@@ -54,9 +54,5 @@ struct EndFloors {
 };
 EndFloors embedding_floors(const Cluster& c, const Training& t);
 EndFloors head_floors(const Cluster& c, const Training& t);
-
-// Wave quantisation of a GEMM (m x k) * (k x n) tiled tile_m x tile_n over the GPU's SMs: the
-// share of the last wave's SM slots the tiles fill, as waves / ceil(waves) (1 without SM count).
-double wave_efficiency(const GpuFloors& f, double m, double n, double batch = 1);
 
 }  // namespace parplan::cost
