@@ -105,3 +105,27 @@ TEST(CliImport, RefusesBadLogsWithOneClearMessage) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("no *.json"), std::string::npos) << r.out;
 }
+
+TEST(CliValidate, PrintsThePerClassIntervalsAndCalibrateThenPredict) {
+  auto r = run_cli("validate", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("Intervals per class"), std::string::npos);
+  EXPECT_NE(r.out.find("dense 16-bit compute-bound megatron-core"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Calibrate then predict"), std::string::npos);
+  r = run_cli("validate --json", true);
+  ASSERT_EQ(r.code, 0);
+  const auto j = nlohmann::json::parse(r.out);
+  size_t cases = 0;
+  for (const auto& c : j["coverage_by_class"]) cases += c["cases"].get<size_t>();
+  EXPECT_EQ(cases, j["coverage"]["cases"].get<size_t>());  // every case in exactly one class
+  bool korthikanti = false;
+  for (const auto& c : j["calibrate_then_predict"])
+    if (c["source"] == "korthikanti2022") {
+      korthikanti = true;
+      EXPECT_EQ(c["rotations"], 8);
+      // Fitted on 3 of Table 5's iteration times, the other 5 within 5% (median).
+      EXPECT_LT(c["median_abs_error"].get<double>(), 0.05);
+      EXPECT_LE(c["spread"][0].get<double>(), c["median_abs_error"].get<double>());
+    }
+  EXPECT_TRUE(korthikanti);
+}
