@@ -2,6 +2,7 @@
 // CLI11 validators for numeric options: finite (no nan/inf) and inside a range, with a message that
 // names the range. CLI11's own Range lets "nan" through (every comparison with NaN is false).
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <thread>
 #include <vector>

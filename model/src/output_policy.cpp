@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 
 #include "parplan/model/error.hpp"
 
@@ -160,12 +159,12 @@ std::string lock_path_for(const std::string& path, bool dir_lock) {
 }
 
 void ignore_file_size_signal() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction old {};
-    if (::sigaction(SIGXFSZ, nullptr, &old) == 0 && old.sa_handler == SIG_DFL)
-      ::signal(SIGXFSZ, SIG_IGN);
-  });
+  // Every time (two cheap system calls): a handler the program installed is kept, a default one
+  // (which kills) is replaced, also after something reset it.
+  struct sigaction old {};
+  if (::sigaction(SIGXFSZ, nullptr, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+      old.sa_handler == SIG_DFL)
+    ::signal(SIGXFSZ, SIG_IGN);
 }
 
 }  // namespace parplan

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "parplan/model/error.hpp"
 #include "parplan/model/output_policy.hpp"

@@ -129,7 +129,7 @@ TEST(Issue21, Item3_ExistingCompanionFilesNeedForce) {
   fs::create_directories(at("exp"));
   const std::string mine = at("exp/ds_config.json");
   write(mine, "{\"the user's\": true}");
-  const std::string args = "export --plan " + q(plan_file()) + " --to deepspeed --out " + q(at("exp/train.sh"));
+  const std::string args = "export --plan " + q(plan_file()) + " --to megatron-deepspeed --out " + q(at("exp/train.sh"));
   auto r = run_cli(args);
   expect_one_error_line(r, "ds_config.json' already exists");
   EXPECT_EQ(slurp(mine), "{\"the user's\": true}");
@@ -197,7 +197,7 @@ TEST(Issue21, Item10_12_NcclTestsRowsAndFilesAreChecked) {
   expect_one_error_line(run_cli("calibrate --nccl-tests " + q(good) + " --gpus 100000000 --out " + q(at("n.json"))),
                         "--gpus");
   ::mkfifo(at("nccl_fifo_all_reduce").c_str(), 0600);
-  for (const std::string f : {std::string("/dev/zero"), std::string("/dev/urandom"), at("nccl_fifo_all_reduce")})
+  for (const std::string& f : {std::string("/dev/zero"), std::string("/dev/urandom"), at("nccl_fifo_all_reduce")})
     expect_one_error_line(run_cli("calibrate --op all_reduce --nccl-tests " + q(f) + " --out " + q(at("n.json"))),
                           "not a regular file");
 }
@@ -227,8 +227,10 @@ TEST(Issue21, Item11_ImpossibleNumbersAreRefusedOrShownAsUnchecked) {
   expect_one_error_line(run_cli("collective --op all_reduce --gpus 8 --bytes 1e308"), "must be from 1 byte to 1P");
   expect_one_error_line(run_cli("collective --op all_reduce --gpus 8 --bytes 8..1e308"), "must be from 1 byte to 1P");
 
-  // compare: the run's meter counts live tensors; the allocator reserve is not one of them.
-  const parplan::Plan p = parplan::test::tiny_char_plan();
+  // compare: the run's meter counts live tensors; the allocator reserve is not one of them. The
+  // audit's case: a plan priced on an A100 (reserve > 0) run on the CPU.
+  parplan::Plan p = parplan::test::tiny_char_plan();
+  p.cluster = parplan::load_cluster("dgx-a100-80g");
   const auto pj = parplan::to_json(p);
   write(at("tiny.plan.json"), pj.dump());
   auto pred = run_cli("predict --plan " + q(at("tiny.plan.json")) + " --json --allow-oom", true);
@@ -329,8 +331,9 @@ TEST(Issue21, Item15_ParseErrorsContradictionsThreadsAndEarlyOutputChecks) {
   expect_one_error_line(run_cli("plan " + kPlanArgs + " --out ''"), "--out is empty");
   expect_one_error_line(run_cli("export --plan " + q(plan_file()) + " --to megatron --out ''"), "--out is empty");
   const std::string too_many = std::to_string(std::max(1u, std::thread::hardware_concurrency()) + 1);
-  for (const std::string cmd : {"plan " + kPlanArgs, "explain " + kPlanArgs,
-                                "sweep --model gpt2-124m --cluster dgx-a100-80g --train gpt2-512 --gpus 8 --tokens 1e9"})
+  for (const std::string& cmd : {"plan " + kPlanArgs, "explain " + kPlanArgs,
+                                 std::string("sweep --model gpt2-124m --cluster dgx-a100-80g --train gpt2-512 "
+                                             "--gpus 8 --tokens 1e9")})
     expect_one_error_line(run_cli(cmd + " --threads " + too_many), "this machine's cores");
   // A missing folder is refused, not created, and before the search (no table was printed).
   auto r = run_cli("plan --model gpt3-175b --cluster dgx-a100-80g --train gpt3-1536 --gpus 1024 --out " +

@@ -45,7 +45,7 @@ std::string lock_path_for(const std::string& path, bool dir_lock = false);
 // First bytes of every lock file parplan writes; a file without them is not removed.
 inline constexpr const char* kLockMarker = "parplan-lock pid ";
 
-// Ignores SIGXFSZ once per process, so that a write past `ulimit -f` fails with EFBIG (reported
+// Ignores SIGXFSZ (when its disposition is the default), so that a write past `ulimit -f` fails with EFBIG (reported
 // as an environment failure, exit 3, with the temporary removed) instead of killing the process.
 void ignore_file_size_signal();
 
