@@ -24,7 +24,8 @@ void add_fit_runs_command(CLI::App& app) {
   cmd->add_option("--runs", a->runs, "folder of runs written by `parplan import`")->required();
   cmd->add_option("--cluster,-c", a->cluster, "cluster preset or file to start from")->required();
   cmd->add_option("--out,-o", a->out, "the fitted cluster file to write (must not exist)")->required();
-  cmd->callback([a] {
+  cmd->callback([a, cmd] {
+    check_out(cmd, "--out", a->out, {a->cluster}, false);  // the policy (docs/errors.md)
     if (std::filesystem::exists(a->out))
       throw Error("--out: '" + brief(a->out, 200) + "' exists; choose a new file (nothing is overwritten)");
     std::vector<std::string> warnings;

@@ -54,7 +54,9 @@ void add_import_command(CLI::App& app) {
   cmd->add_option("--id", a->id, "the run's id (default: the log's file name)");
   cmd->add_option("--out,-o", a->out, "the run file to write (must not exist); - for stdout")
       ->required();
-  cmd->callback([a] {
+  cmd->callback([a, cmd] {
+    // Outputs first (docs/errors.md "Output paths"), and import never replaces a run file.
+    check_out(cmd, "--out", a->out, {a->log, a->cluster, a->model, a->config}, true);
     if (a->out != "-" && std::filesystem::exists(a->out))
       throw Error("--out: '" + brief(a->out, 200) + "' exists; choose a new file (nothing is overwritten)");
     cost::ImportOptions o;
