@@ -129,3 +129,24 @@ TEST(CliValidate, PrintsThePerClassIntervalsAndCalibrateThenPredict) {
     }
   EXPECT_TRUE(korthikanti);
 }
+
+TEST(CliImport, ReadsAParplanRunMeasuredJson) {
+  const std::string dir = fresh_dir("measured");
+  auto r = run_cli("predict --model gpt2-124m --cluster dgx-a100-80g --train '{\"global_batch\": 64, "
+                   "\"seq_len\": 1024}' --layout '{\"dp\": 8, \"micro_batch\": 8}' --out " + dir + "/plan.json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream p(dir + "/plan.json");
+  nlohmann::json m = {{"mean_step_time_s", 0.34}, {"median_step_time_s", 0.30}, {"min_step_time_s", 0.29},
+                      {"tokens_per_s", 64 * 1024 / 0.34}, {"mfu", 0.3}, {"peak_memory_bytes", {2e10}},
+                      {"memory_kind", "cuda_max_allocated"},
+                      {"step_times_s", {0.31, 0.29, 0.30, 0.50, 0.30}}, {"plan", nlohmann::json::parse(p)}};
+  std::ofstream(dir + "/measured.json") << m.dump();
+  r = run_cli("import " + dir + "/measured.json --out " + dir + "/run.json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("parplan-run log: 5 logged steps"), std::string::npos) << r.out;
+  std::ifstream f(dir + "/run.json");
+  const auto j = nlohmann::json::parse(f);
+  EXPECT_DOUBLE_EQ(j["runs"][0]["measured"]["step_time_s"].get<double>(), 0.30);  // the median
+  EXPECT_EQ(j["runs"][0]["layout"]["dp"], 8);
+  EXPECT_EQ(j["runs"][0]["cluster"], "dgx-a100-80g");  // the plan's cluster
+}
