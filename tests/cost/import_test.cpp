@@ -142,6 +142,10 @@ TEST(ImportTorchtitan, NeedsItsTomlAndRefusesOneThatDisagreesWithTheMesh) {
   o.config_text.replace(p, 26, "tensor_parallel_degree = 2");
   const std::string e = refusal([&] { import_torchtitan(log, o); });
   EXPECT_NE(e.find("tensor_parallel_degree = 2 but the log's device mesh has 1"), std::string::npos) << e;
+  // An array over several lines is TOML too: float8 named in model.converters makes the run FP8.
+  o.config_text = logfile("torchtitan-llama3-8b.toml");
+  o.config_text.replace(o.config_text.find("[model]"), 7, "[model]\nconverters = [\n  \"quantize.linear.float8\",\n]");
+  EXPECT_EQ(import_torchtitan(log, o).training.dtype, DType::FP8);
   // Two runs concatenated.
   o.config_text = logfile("torchtitan-llama3-8b.toml");
   EXPECT_NE(refusal([&] { import_torchtitan(log + log, o); }).find("two runs in one log"), std::string::npos);

@@ -67,6 +67,9 @@ Args read_toml(const ImportOptions& o) {
       fail(o, a.what + " line " + std::to_string(i + 1) + ": expected key = value (is it a TOML "
               "train_config? pass the one the run used with --config)");
     std::string v = trim(line.substr(eq + 1));
+    // An array over several lines ("components = [\n  \"model\",\n]"): joined up to its "]".
+    while (!v.empty() && v.front() == '[' && v.find(']') == std::string::npos && i + 1 < lines.size())
+      v += " " + trim(lines[++i]);
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
     a.values[(section.empty() ? "" : section + ".") + trim(line.substr(0, eq))] = v;
   }
