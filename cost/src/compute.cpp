@@ -21,9 +21,10 @@ double matmul_efficiency(const Efficiency& e, double m, double n, double k) {
 
 double matmul_time(const Cluster& c, DType t, double m, double n, double k, double batch) {
   const double flops = 2.0 * m * n * k * batch;
-  // A power-capped GPU sustains a lower tensor-core clock (floors.cpp).
-  return flops / (c.gpu.peak_flops(t) * gpu_floors(c.gpu).clock_scale *
-                  matmul_efficiency(c.efficiency, m, n, k));
+  // A power-capped GPU sustains a lower tensor-core clock (floors.cpp); the planner's inner loop
+  // skips the generation lookup when there is no cap.
+  const double clock = c.gpu.floors.power_limit_W > 0 ? gpu_floors(c.gpu).clock_scale : 1.0;
+  return flops / (c.gpu.peak_flops(t) * clock * matmul_efficiency(c.efficiency, m, n, k));
 }
 
 double memory_bound_time(const Cluster& c, double bytes) {
@@ -71,7 +72,9 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
     const auto it = fw.attention_efficiency.find(c.gpu.generation);
     if (it != fw.attention_efficiency.end())
       core_mm = causal * b * attention_core_forward_flops(m, sq, skv) / tp /
-                (c.gpu.peak_flops(dt) * gpu_floors(c.gpu).clock_scale * it->second);
+                (c.gpu.peak_flops(dt) *
+                 (c.gpu.floors.power_limit_W > 0 ? gpu_floors(c.gpu).clock_scale : 1.0) *
+                 it->second);
   }
   // Flash backward recomputes S = QK^T and runs dV, dP, dQ, dK: 5 GEMMs to the forward's 2
   // (Dao 2023, FlashAttention-2 sec. 3.1.2); standard attention's backward is twice its forward.
