@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "parplan/model/error.hpp"
+#include "parplan/model/output_policy.hpp"
 #include "parplan/model/plan.hpp"
 
 namespace parplan::runtime {
@@ -135,6 +137,14 @@ void apply_model_overrides(Plan& plan, const RunOptions& o) {
     m.head_dim_explicit = 0;
   }
   if (o.vocab > 0) m.vocab = o.vocab;
+}
+
+void check_run_outputs(const RunOptions& o) {
+  if (o.out.empty()) return;
+  std::vector<std::string> inputs{o.plan, o.data};
+  for (const char* f : {"train.bin", "val.bin", "meta.json"})  // a `parplan prepare` folder
+    if (!o.data.empty()) inputs.push_back((std::filesystem::path(o.data) / f).string());
+  check_output("--out", o.out, inputs);
 }
 
 }  // namespace parplan::runtime
