@@ -54,7 +54,7 @@ STUBS = {
         "torch.distributed._tensor", "torch.distributed.algorithms._checkpoint",
         "grain", "datasets", "tokenizers", "triton", "torchao", "spmd_types", "safetensors",
         "tensorboard", "wandb", "einops", "PIL", "huggingface_hub", "transformers",
-        "torch.utils._python_dispatch_ext", "torch.distributed.fsdp._fully_shard",
+        "torch.utils.tensorboard", "torch.distributed.fsdp._fully_shard",
     ],
     "deepspeed": ["deepspeed.compile", "hjson", "einops", "msgpack", "torch._dynamo", "torch.distributed.elastic_ext",
                   "triton", "torch._inductor", "torch.compiler"],
@@ -67,7 +67,9 @@ def install_stubs(prefixes):
     import importlib.machinery
     import types
 
-    class Anything(type):
+    import abc
+
+    class Anything(abc.ABCMeta):
         """A class usable as anything: called, subclassed, indexed, iterated, as a decorator."""
 
         def __getattr__(cls, name):
@@ -350,6 +352,7 @@ def worker_main(kind, src, script, workdir):
         out = {"accepted": False, "rejection": msg[:400], "where": where}
         if os.environ.get("CHECK_EXPORTS_DEBUG"):
             traceback.print_exc()
+    out["patched"] = sorted({f"{m}.{n}" if n != "*" else m for m, n in PATCHED})
     print("RESULT " + json.dumps(out))
 
 
@@ -392,6 +395,7 @@ def main():
     if a.deps:  # a folder holding the pure-Python packages the parsers need (tyro, pydantic 2, ...)
         env["PYTHONPATH"] = ":".join([a.deps, env.get("PYTHONPATH", "")]).rstrip(":")
     rows = []
+    patched = {}
     for p in plans:
         wd = pathlib.Path(tempfile.mkdtemp(prefix=f"check_exports_{p['name']}_"))
         pred = run([a.parplan, "predict", "--model", resolve(p["model"]), "--cluster", resolve(p["cluster"]),
@@ -408,7 +412,8 @@ def main():
             out.mkdir()
             ex = run([a.parplan, "export", "--plan", str(wd / "plan.json"), "--to", fmt, "--out", str(out / main_file)])
             if ex.returncode != 0:
-                rows.append((p["name"], kind, "refused by parplan", ex.stderr.strip().splitlines()[0][:300], None, priced))
+                err = [l for l in ex.stderr.splitlines() if l.startswith("error:")] or ex.stderr.strip().splitlines() or ["?"]
+                rows.append((p["name"], kind, "refused by parplan", err[0][:300], None, priced))
                 continue
             files = {f.name: f for f in out.iterdir()} if out.is_dir() else {}
             target = files.get(main_file) or next(iter(files.values()), None)
@@ -419,11 +424,20 @@ def main():
                 rows.append((p["name"], kind, "crashed", (w.stderr.strip().splitlines() or ["?"])[-1][:300], None, priced))
                 continue
             r = json.loads(line[7:])
+            patched.setdefault(kind, set()).update(r.get("patched", []))
             if r["accepted"]:
-                rows.append((p["name"], kind, "accepted", r.get("note", ""), r.get("params"), priced))
+                note = r.get("note", "")
+                if isinstance(r.get("params"), str):
+                    note += "; params " + r["params"]
+                rows.append((p["name"], kind, "accepted", note, r.get("params"), priced))
             else:
                 rows.append((p["name"], kind, "rejected", f"{r['rejection']} [{r['where']}]", None, priced))
     print_rows(rows, a.md)
+    print()
+    for kind, names in sorted(patched.items()):
+        base = "deepspeed" if kind == "megatron-deepspeed" else kind.replace("-toml", "")
+        print(f"{kind}: modules stubbed: {', '.join(STUBS[base])}")
+        print(f"{kind}: torch names stubbed because an import needed them: {', '.join(sorted(names)) or 'none'}")
 
 
 def print_rows(rows, md):
@@ -441,12 +455,110 @@ def print_rows(rows, md):
             print(f"{name:24s} {kind:16s} {status:10s} built {b}{same} parplan {pr} {detail}")
 
 
+def torch2_probes(torch, Stub):
+    """Answers torch >= 2 and CUDA probes as the target cluster would."""
+    import types
+    torch.__version__ = "2.11.0"
+    torch.cuda.is_available = lambda: True
+    torch.cuda.device_count = lambda: 8
+    torch.cuda.get_device_capability = lambda *a, **k: (9, 0)
+    torch.cuda.get_device_name = lambda *a, **k: "NVIDIA H100 80GB HBM3"
+    props = types.SimpleNamespace(major=9, minor=0, name="NVIDIA H100 80GB HBM3",
+                                  total_memory=80 * 2**30, multi_processor_count=132)
+    torch.cuda.get_device_properties = lambda *a, **k: props
+    for name in ("float8_e4m3fn", "float8_e5m2", "float8_e8m0fnu", "uint16", "uint32", "uint64"):
+        if not hasattr(torch, name):
+            setattr(torch, name, torch.uint8)
+    if not hasattr(torch, "compile"):
+        torch.compile = lambda f=None, **k: (f if f is not None else (lambda g: g))
+
+
 def torchtitan_worker(src, script, workdir):
-    raise NotImplementedError
+    """The exported launch line through ConfigManager().parse_args (the recipe's config function,
+    then tyro), with Trainer.Config's validators; the parameters of the model config it holds."""
+    argv, env, world = launch_argv(script, "torchtitan.train", workdir)
+    os.environ["DATASET_PATH"] = env.get("DATASET_PATH", "")
+    sys.path[:0] = [str(src), str(workdir)]
+    Stub = install_stubs(STUBS["torchtitan"])
+    import typing
+    if not hasattr(typing, "override"):
+        typing.override = lambda f: f
+    import torch
+    torch2_probes(torch, Stub)
+    if not hasattr(torch.nn, "RMSNorm"):  # torch >= 2.4's module, with its parameter (a weight)
+        class RMSNorm(torch.nn.Module):
+            def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+                super().__init__()
+                shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+                self.normalized_shape, self.eps = shape, eps
+                self.weight = torch.nn.Parameter(torch.empty(shape, device=device, dtype=dtype)) if elementwise_affine else None
+
+            def reset_parameters(self):
+                if self.weight is not None:
+                    torch.nn.init.ones_(self.weight)
+        torch.nn.RMSNorm = RMSNorm
+    import_patched(Stub, "torchtitan", ["torchtitan.config.manager", "torchtitan.trainer"] +
+                   [f"torchtitan.models.{m}.config_registry" for m in ("llama3", "deepseek_v3", "qwen3")])
+    from torchtitan.config.manager import ConfigManager
+    cfg = ConfigManager().parse_args(argv)
+    return {"accepted": True, "params": torchtitan_params(cfg), "note": titan_note(cfg)}
+
+
+def titan_note(cfg):
+    p, t, c = cfg.parallelism, cfg.training, cfg.compile
+    conv = getattr(getattr(cfg.model_spec, "model", None), "converters", None)
+    return (f"tp {p.tensor_parallel_degree} pp {p.pipeline_parallel_degree} dp_shard {p.data_parallel_shard_degree} "
+            f"dp_rep {p.data_parallel_replicate_degree}; cuda graphs {'off' if t.disable_cuda_graphs else 'ON'}; "
+            f"compile {'on' if c.enable else 'off'}, async TP {'on' if c.enable_async_tensor_parallel else 'off'}")
+
+
+def torchtitan_params(cfg):
+    """Parameters of the model torchtitan builds from the parsed config: its modules constructed
+    with every tensor on the meta device (no memory), the parameters counted."""
+    import torch
+    real_empty = torch.empty
+    factories = ("empty", "zeros", "ones", "randn", "rand", "full", "arange", "tensor")
+    saved = {f: getattr(torch, f) for f in factories}
+
+    def meta(fn):
+        def wrapped(*a, **k):
+            k["device"] = "meta"
+            return fn(*a, **k)
+        return wrapped
+    for f in factories:
+        setattr(torch, f, meta(saved[f]))
+    saved_polar = torch.polar
+    torch.polar = lambda a, b, **k: saved["empty"](a.shape, dtype=torch.complex64, device="meta")
+    for hook in ("register_state_dict_post_hook", "register_load_state_dict_pre_hook"):
+        if not hasattr(torch.nn.Module, hook):  # torch >= 2 API; no effect on the parameters
+            setattr(torch.nn.Module, hook, lambda self, *a, **k: None)
+    try:
+        model = cfg.model_spec.model.build()
+        return int(sum(p.numel() for p in model.parameters()))
+    except Exception as e:  # noqa: BLE001
+        if os.environ.get("CHECK_EXPORTS_DEBUG"):
+            traceback.print_exc()
+        return f"not built here ({type(e).__name__}: {str(e)[:100]})"
+    finally:
+        for f in factories:
+            setattr(torch, f, saved[f])
+        torch.polar = saved_polar
+        del real_empty
 
 
 def torchtitan_toml_worker(src, f, workdir):
-    raise NotImplementedError
+    """The TOML through ConfigManager().parse_args(['--job.config_file', f]) of the release before
+    the config refactor (238fa99); what its JobConfig holds."""
+    sys.path.insert(0, str(src))
+    Stub = install_stubs(STUBS["torchtitan"])
+    import torch
+    torch2_probes(torch, Stub)
+    import_patched(Stub, "torchtitan", ["torchtitan.config.manager"])
+    from torchtitan.config.manager import ConfigManager
+    cfg = ConfigManager().parse_args(["--job.config_file", str(f)])
+    p = cfg.parallelism
+    return {"accepted": True, "note": f"model {cfg.model.name} {cfg.model.flavor}; tp {p.tensor_parallel_degree} "
+            f"pp {p.pipeline_parallel_degree} dp_shard {p.data_parallel_shard_degree}; converters {cfg.model.converters}"}
 
 
 def deepspeed_worker(src, f, workdir):
