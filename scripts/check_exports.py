@@ -52,7 +52,7 @@ STUBS = {
         "torch.distributed.elastic", "torch._functorch", "torch.nn.attention", "torch._inductor",
         "torch.compiler", "torch._dynamo", "torch._higher_order_ops", "torch.utils.checkpoint_ext",
         "torch.distributed._tensor", "torch.distributed.algorithms._checkpoint",
-        "grain", "datasets", "tokenizers", "triton", "torchao", "spmd_types", "safetensors",
+        "grain", "datasets", "tokenizers", "torchdata", "triton", "torchao", "spmd_types", "safetensors",
         "tensorboard", "wandb", "einops", "PIL", "huggingface_hub", "transformers",
         "torch.utils.tensorboard", "torch.distributed.fsdp._fully_shard",
     ],
@@ -473,18 +473,7 @@ def torch2_probes(torch, Stub):
         torch.compile = lambda f=None, **k: (f if f is not None else (lambda g: g))
 
 
-def torchtitan_worker(src, script, workdir):
-    """The exported launch line through ConfigManager().parse_args (the recipe's config function,
-    then tyro), with Trainer.Config's validators; the parameters of the model config it holds."""
-    argv, env, world = launch_argv(script, "torchtitan.train", workdir)
-    os.environ["DATASET_PATH"] = env.get("DATASET_PATH", "")
-    sys.path[:0] = [str(src), str(workdir)]
-    Stub = install_stubs(STUBS["torchtitan"])
-    import typing
-    if not hasattr(typing, "override"):
-        typing.override = lambda f: f
-    import torch
-    torch2_probes(torch, Stub)
+def add_rmsnorm(torch):
     if not hasattr(torch.nn, "RMSNorm"):  # torch >= 2.4's module, with its parameter (a weight)
         class RMSNorm(torch.nn.Module):
             def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
@@ -497,6 +486,21 @@ def torchtitan_worker(src, script, workdir):
                 if self.weight is not None:
                     torch.nn.init.ones_(self.weight)
         torch.nn.RMSNorm = RMSNorm
+
+
+def torchtitan_worker(src, script, workdir):
+    """The exported launch line through ConfigManager().parse_args (the recipe's config function,
+    then tyro), with Trainer.Config's validators; the parameters of the model config it holds."""
+    argv, env, world = launch_argv(script, "torchtitan.train", workdir)
+    os.environ["DATASET_PATH"] = env.get("DATASET_PATH", "")
+    sys.path[:0] = [str(src), str(workdir)]
+    Stub = install_stubs(STUBS["torchtitan"])
+    import typing
+    if not hasattr(typing, "override"):
+        typing.override = lambda f: f
+    import torch
+    torch2_probes(torch, Stub)
+    add_rmsnorm(torch)
     import_patched(Stub, "torchtitan", ["torchtitan.config.manager", "torchtitan.trainer"] +
                    [f"torchtitan.models.{m}.config_registry" for m in ("llama3", "deepseek_v3", "qwen3")])
     from torchtitan.config.manager import ConfigManager
@@ -553,6 +557,7 @@ def torchtitan_toml_worker(src, f, workdir):
     Stub = install_stubs(STUBS["torchtitan"])
     import torch
     torch2_probes(torch, Stub)
+    add_rmsnorm(torch)
     import_patched(Stub, "torchtitan", ["torchtitan.config.manager"])
     from torchtitan.config.manager import ConfigManager
     cfg = ConfigManager().parse_args(["--job.config_file", str(f)])
