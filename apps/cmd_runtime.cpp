@@ -61,7 +61,8 @@ void add_runtime_commands(CLI::App& app) {
       ->check(int_range(1, 10000000));
   run->callback([o] {
     if (o->out.empty()) throw Error("--out is empty; name the measured.json file to write");
-    runtime::check_run_outputs(*o);  // the output policy, before the plan is even read
+    // The output policy is checked by rank 0 before any rank starts (launch.cpp): under torchrun
+    // the other nodes may not see --out's folder.
     auto m = runtime::run(*o, kSelf, {"worker"});
     // Ranks != 0 of a torchrun / mpiexec / srun launch: rank 0 writes the results.
     if (m.is_object() && m.contains("rank") && !m.contains("mean_step_time_s")) {
