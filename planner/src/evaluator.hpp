@@ -106,7 +106,7 @@ class Evaluator {
     const cost::TimeBreakdown& tb = sc.time;
     const double m = double(sc.micro_batches);
     const double sum = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm;
-    const double stage = double(cost::max_stage_layers(m_.layers, l.pp, l.virtual_stages));
+    const double stage = double(cost::max_stage_layers(m_.layers, l.pp, cost::layer_chunks(l)));
     Learned r;
     r.x = std::max(b.layer_s, (sum / m - b.ends_max) / stage);
     if (l.pp > 1) {

@@ -261,20 +261,13 @@ std::vector<std::string> megatron_args(const Plan& p) {
     a.push_back("--expert-model-parallel-size " + s(l.ep));
     a.push_back("--expert-tensor-parallel-size " + s(l.etp));
     // The all-to-all overlapped across micro-batches as priced (cost/moe.cpp, memory.cpp: one
-    // more micro-batch in flight): Megatron-Core's combined 1F1B (--overlap-moe-expert-parallel-comm,
-    // NVIDIA/Megatron-LM d98e8a6 megatron/core/transformer/transformer_config.py: needs ep > 1,
-    // no full recomputation, and virtual stages when pp > 1).
-    if (cost::moe_a2a_overlapped(p.training) && l.ep > 1) {
-      if (l.recompute == Recompute::Full)
-        refuse(kTarget, "the expert all-to-all overlap with full recomputation (Megatron-Core "
-                        "asserts recompute_granularity != 'full')",
-               "re-plan with --fix recompute=selective, or set train.moe_a2a_overlap false");
-      if (l.pp > 1 && l.schedule != Schedule::Interleaved)
-        refuse(kTarget, "the expert all-to-all overlap with pp > 1 and no virtual stages "
-                        "(Megatron-Core needs virtual_pipeline_model_parallel_size)",
-               "re-plan with --fix schedule=interleaved, or set train.moe_a2a_overlap false");
+    // more micro-batch in flight): Megatron-Core's combined 1F1B, --overlap-moe-expert-parallel-comm
+    // (NVIDIA/Megatron-LM d98e8a6 megatron/core/transformer/transformer_config.py asserts ep > 1,
+    // no full recomputation, and virtual stages when pp > 1); where those do not hold the flag is
+    // left out, as before.
+    if (cost::moe_a2a_overlapped(p.training) && l.ep > 1 && l.recompute != Recompute::Full &&
+        (l.pp == 1 || l.schedule == Schedule::Interleaved))
       a.push_back("--overlap-moe-expert-parallel-comm");
-    }
   }
   // Data parallelism and ZeRO: the distributed optimizer shards optimizer state (ZeRO-1);
   // Megatron-FSDP shards gradients too (ZeRO-2) or also parameters (ZeRO-3).

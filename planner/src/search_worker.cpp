@@ -74,11 +74,9 @@ class Worker {
                                                       scheds_[i].v, micro_batches_);
     learned_.clear();
     // The 1F1B layout decides the memory of the others; it is in the space unless pinned out.
-    // Not when the all-to-all overlap adds a micro-batch to 1F1B that DualPipe(V)'s own count
-    // already holds (cost/src/memory.cpp): DualPipeV may then need less than 1F1B.
-    bool implies = true;
-    if (cost::moe_a2a_overlapped(s_.t) && sp.ep > 1)
-      for (const ScheduleChoice& k : scheds_) implies = implies && !cost::overlaps_ep_comm(k.schedule);
+    // Not under the all-to-all overlap (cost/src/memory.cpp): it adds a whole micro-batch to
+    // 1F1B, one chunk to interleaved 1F1B, none to DualPipe(V), whose own count holds it.
+    const bool implies = !(cost::moe_a2a_overlapped(s_.t) && sp.ep > 1);
     memory_implies_ = implies;
     const bool has_1f1b = implies && n > 0 && scheds_.front().schedule == Schedule::OneFOneB;
     acts_ready_ = false;

@@ -407,7 +407,9 @@ void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective o
   // Symmetric group: the other nodes' members do what the first node's do, at the same times
   // (not NCCL's tree, whose nodes differ: every member runs it).
   const bool tree = choice.algo == Algorithm::Tree && op == Collective::AllReduce;
-  if (g.reps > 0 && me >= g.reps && !tree) return;
+  const bool alike = op == Collective::AllReduce || op == Collective::AllGather ||
+                     op == Collective::ReduceScatter || op == Collective::AllToAll;
+  if (g.reps > 0 && me >= g.reps && alike && !tree) return;
   if (choice.algo == Algorithm::Hierarchical && !g.intra_of.empty() &&
       (op == Collective::AllReduce || op == Collective::AllGather ||
        op == Collective::ReduceScatter)) {

@@ -107,8 +107,12 @@ void tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes, cons
     if (chained && node == 0) {
       auto* chain_box = box(me, t, 0, 0);
       relay.push_back(sg4::Actor::create("chain", sg4::this_actor::get_host(), [&g, chain_box, K, t] {
+        // Every receive posted up front (as the head's own), then taken in order.
+        std::vector<sg4::CommPtr> gets;
+        std::vector<int*> got(static_cast<size_t>(K), nullptr);
+        for (int k = 0; k < K; ++k) gets.push_back(chain_box->get_async<int>(&got[size_t(k)]));
         for (int k = 0; k < K; ++k) {
-          chain_box->get<int>();
+          gets[static_cast<size_t>(k)]->wait();
           for (auto& c : g.sym->chain[t]) c->release();
         }
       }));
@@ -155,7 +159,7 @@ void tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes, cons
       for (int k = 0; k < K; ++k) gets.push_back(in->get_async<int>(&got[size_t(k)]));
     std::vector<sg4::CommPtr> outs;
     double gap = 0, last = -1;
-    for (int c : kids) gap += pace(c);
+    for (int c : s.children[t]) gap += pace(c);  // the chain kid's piece too (symmetric heads)
     for (int k = 0; k < K; ++k) {
       if (s.parent[t] >= 0) gets[static_cast<size_t>(k)]->wait();
       else reduced[static_cast<size_t>(t)]->acquire();
