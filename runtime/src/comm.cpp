@@ -65,8 +65,8 @@ void Pending::wait() {
   if (!impl_) return;
   auto impl = std::move(impl_);
   try {
-    if (!impl->work->wait(impl->timeout))
-      throw Error(impl->what + " did not complete within " +
+    if (!impl->work->wait(impl->timeout))  // a peer is gone: the environment (exit 3)
+      throw EnvironmentError(impl->what + " did not complete within " +
                   std::to_string(impl->timeout.count() / 1000.0) + " s (a peer died or never joined)");
   } catch (const Error&) {
     throw;
@@ -74,10 +74,11 @@ void Pending::wait() {
     std::string msg = e.what();
     auto nl = msg.find("\nException raised from");
     if (nl != std::string::npos) msg.resize(nl);
-    throw Error(impl->what + " failed: " + msg +
-                (msg.find("imeout") != std::string::npos || msg.find("imed out") != std::string::npos
-                     ? " (timed out: a peer died or never joined)"
-                     : ""));
+    const bool timed_out =
+        msg.find("imeout") != std::string::npos || msg.find("imed out") != std::string::npos;
+    if (timed_out)  // docs/errors.md: a rank lost or never joined is an environment failure
+      throw EnvironmentError(impl->what + " failed: " + msg + " (timed out: a peer died or never joined)");
+    throw Error(impl->what + " failed: " + msg);
   }
   if (impl->after) impl->after();
   if (impl->trace) impl->trace->add(impl->op, "comm", impl->begin, Clock::now(), impl->tid);
@@ -137,7 +138,7 @@ auto guarded(const Group::Impl& g, const std::string& op, F&& f) {
     std::string msg = e.what();
     auto nl = msg.find("\nException raised from");
     if (nl != std::string::npos) msg.resize(nl);
-    throw Error(g.where(op) + " failed: " + msg);
+    throw EnvironmentError(g.where(op) + " failed: " + msg + " (a peer is gone)");
   }
 }
 
@@ -342,8 +343,9 @@ struct Communicator::Impl {
       std::string msg = e.what();
       auto nl = msg.find("\nException raised from");
       if (nl != std::string::npos) msg.resize(nl);
-      throw Error(g->where("creating the process group") + " failed: " + msg +
-                  " (a rank died or never joined within --timeout-s)");
+      // The rendezvous: a rank that died or never joined is the environment (exit 3).
+      throw EnvironmentError(g->where("creating the process group") + " failed: " + msg +
+                             " (a rank died or never joined within --timeout-s)");
     }
     g->trace = trace;
     groups.push_back(g.get());
