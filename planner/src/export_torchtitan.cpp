@@ -35,8 +35,27 @@ TitanModel titan_model(const Model& m) {
   if (llama3 && has("70b")) return {"llama3", "llama3_70b", "70B"};
   if (llama3 && has("8b")) return {"llama3", "llama3_8b", "8B"};
   if ((has("deepseek-v3") || has("deepseek_v3")) && !has("lite")) return {"deepseek_v3", "deepseek_v3_671b", "671B"};
+  // A Hugging Face config names only its model_type: recognise the registry's flavors by shape
+  // (torchtitan/models/{llama3,qwen3}/__init__.py at b5bcd76).
+  const auto shape = [&](int64_t h, int64_t l) { return m.hidden == h && m.layers == l; };
+  if (m.model_type == "llama" && m.vocab == 128256) {
+    if (shape(4096, 32)) return {"llama3", "llama3_8b", "8B"};
+    if (shape(8192, 80)) return {"llama3", "llama3_70b", "70B"};
+    if (shape(16384, 126)) return {"llama3", "llama3_405b", "405B"};
+  }
+  if (m.model_type == "qwen3_moe" && shape(2048, 48) && m.moe.experts == 128)
+    return {"qwen3", "qwen3_30b_a3b", "30B-A3B"};
+  if (m.model_type == "qwen3") {
+    if (shape(5120, 64)) return {"qwen3", "qwen3_32b", "32B"};
+    if (shape(5120, 40)) return {"qwen3", "qwen3_14b", "14B"};
+    if (shape(4096, 36)) return {"qwen3", "qwen3_14b", "8B"};
+  }
   if (has("qwen3") && has("32b")) return {"qwen3", "qwen3_32b", "32B"};
   if (has("qwen3") && has("30b-a3b")) return {"qwen3", "qwen3_30b_a3b", "30B-A3B"};
+  // Qwen3 14B / 8B: qwen3_14b()'s training setup with the flavor's model (same vocabulary); the
+  // recipe rebuilds the model from the registry by flavor.
+  if (has("qwen3") && has("14b")) return {"qwen3", "qwen3_14b", "14B"};
+  if (has("qwen3") && has("8b")) return {"qwen3", "qwen3_14b", "8B"};
   if (has("gpt-oss") && has("120b")) return {"gpt_oss", "gpt_oss_120b", "120b"};
   if (has("gpt-oss") && has("20b")) return {"gpt_oss", "gpt_oss_20b", "20b"};
   return {};
@@ -102,8 +121,22 @@ Titan translate(const Plan& p, bool toml) {
   if (l.tiles > 1) refuse(kTarget, "tiled linear layers (layout.tiles) are DeepSpeed's", "export to deepspeed");
   check_fp8(p.training, toml);
   if (l.pp > 1) {
-    const int64_t v = l.schedule == Schedule::Interleaved ? std::max(1, l.virtual_stages) : 1;
-    x.schedule = l.schedule == Schedule::GPipe ? "GPipe" : (v > 1 ? "Interleaved1F1B" : "1F1B");
+    if (l.schedule == Schedule::ZbH1 || l.schedule == Schedule::DualPipe)
+      refuse(kTarget, std::string("the ") + to_string(l.schedule) +
+                          " schedule: torch.distributed.pipelining runs GPipe, 1F1B, "
+                          "Interleaved1F1B, ZBVZeroBubble and DualPipeV",
+             "re-plan with --fix schedule=zb-v (or dualpipev, 1f1b)");
+    // ZB-V and DualPipeV: two stages per rank (torch.distributed.pipelining ScheduleZBVZeroBubble,
+    // ScheduleDualPipeV, by name in --parallelism.pipeline_parallel_schedule).
+    const bool v_shape = l.schedule == Schedule::ZbV || l.schedule == Schedule::DualPipeV;
+    const int64_t v = v_shape ? 2
+                      : l.schedule == Schedule::Interleaved ? std::max(1, l.virtual_stages)
+                                                            : 1;
+    x.schedule = l.schedule == Schedule::GPipe       ? "GPipe"
+                 : l.schedule == Schedule::ZbV       ? "ZBVZeroBubble"
+                 : l.schedule == Schedule::DualPipeV ? "DualPipeV"
+                 : v > 1                             ? "Interleaved1F1B"
+                                                     : "1F1B";
     // torchtitan splits layers + first_less + last_less evenly over pp * v stages, the first and
     // last stage giving up that many layers (to the embedding and the output layer).
     const int64_t chunks = l.pp * v;
