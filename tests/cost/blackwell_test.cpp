@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "parplan/cost/collectives.hpp"
+#include "parplan/cost/corpus.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/memory.hpp"
 #include "parplan/cost/moe.hpp"
@@ -115,6 +116,30 @@ TEST(BlackwellRecipes, Mxfp8AndNvfp4ArePricedAtTheirPeaksOnBlackwell) {
   // NVFP4 saves the 4-bit GEMM inputs (0.5 + 1/16 bytes) where MXFP8 saves 1 byte.
   EXPECT_DOUBLE_EQ(saved_gemm_input_bytes(nv), 0.5 + 1.0 / 16.0);
   EXPECT_LT(s_nv.memory.activations, s_mx.memory.activations);
+}
+
+// The corpus's Blackwell source (data/published/mbridge-blackwell.json, Megatron-Bridge 25.11 and
+// 26.02 tables): every row loads on a Blackwell preset, the four systems and the MXFP8 / NVFP4
+// recipes are there, and no row is a fit row.
+TEST(BlackwellCorpus, MegatronBridgeRowsRunOnTheBlackwellPresets) {
+  int rows = 0, nvfp4 = 0, mxfp8 = 0, rack = 0;
+  for (const auto& s : load_embedded_corpus()) {
+    if (s.id != "mbridge-blackwell") continue;
+    EXPECT_FALSE(s.fit_source);
+    for (const CorpusRun& r : s.runs) {
+      ++rows;
+      EXPECT_EQ(r.generation(), "blackwell") << r.label();
+      EXPECT_FALSE(r.fit) << r.label();
+      EXPECT_EQ(precision_refusal(r.cluster.gpu, r.training), "") << r.label();
+      nvfp4 += r.training.fp8() && r.training.fp8_recipe == Fp8Recipe::Nvfp4;
+      mxfp8 += r.training.fp8() && r.training.fp8_recipe == Fp8Recipe::Mxfp8;
+      rack += r.cluster.domain_gpus() == 72;
+    }
+  }
+  EXPECT_EQ(rows, 32);
+  EXPECT_EQ(nvfp4, 4);
+  EXPECT_GE(mxfp8, 10);
+  EXPECT_EQ(rack, 26);  // GB200 and GB300 rows
 }
 
 }  // namespace

@@ -77,7 +77,8 @@ TEST(Nvl72Rules, R8AcceptsTensorParallelismAcrossTraysWithinTheDomain) {
   // The same pin on 8-GPU B200 nodes crosses InfiniBand: R8 disagrees.
   in.c = load_cluster("dgx-b200");
   const SearchResult h = run(in, 1024, "tp=16,pp=8");
-  const auto& h8 = rule(evaluate_rules(in.m, in.c, in.t, 1024, h), "R8");
+  const auto hv = evaluate_rules(in.m, in.c, in.t, 1024, h);
+  const auto& h8 = rule(hv, "R8");
   EXPECT_EQ(h8.verdict, Verdict::Disagrees) << h8.detail;
   EXPECT_NE(h8.detail.find("tp=16 > 8 GPUs per node"), std::string::npos) << h8.detail;
 }
