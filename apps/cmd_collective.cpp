@@ -31,7 +31,11 @@ double parse_size(const std::string& s) {
   else if (unit == "G" || unit == "g") k = 1024.0 * 1024 * 1024;
   else if (!unit.empty()) used = 0;
   if (used == 0 || !(v > 0) || !std::isfinite(v))
-    throw Error("--bytes: '" + s + "' is not a size; use e.g. 8, 64K, 8M, 8G or a range 8..8G");
+    throw Error("--bytes: '" + brief(s, 60) + "' is not a size; use e.g. 8, 64K, 8M, 8G or a range 8..8G");
+  // 2^50 bytes (1 PiB) per rank is far above any GPU's memory; beyond it the printed sizes stop
+  // meaning anything (1e308 printed a 300-digit size).
+  if (v * k > 1125899906842624.0 || v * k < 1)
+    throw Error("--bytes: '" + brief(s, 60) + "' must be from 1 byte to 1P (2^50 bytes) per rank");
   return v * k;
 }
 

@@ -24,9 +24,12 @@ std::string padded(const std::string& s, size_t width, bool left = false) {
   return left ? s + std::string(width - s.size(), ' ') : std::string(width - s.size(), ' ') + s;
 }
 
+// What the run's meter counts: model state, or the peak of live tensors (LibTorch's CPU tensor
+// bytes, CUDA's peak *allocated*), which never includes the allocator's fragmentation reserve
+// that the cost model adds to the GPU total.
 double predicted_memory(const cost::StepCost& p, bool model_state_only) {
   const auto& mem = p.memory;
-  return model_state_only ? mem.params + mem.grads + mem.optimizer : mem.total;
+  return model_state_only ? mem.params + mem.grads + mem.optimizer : mem.total - mem.reserve;
 }
 
 // The efficiency parameters `fit` adjusts, as a vector.
@@ -201,7 +204,10 @@ void add_compare_commands(CLI::App& app) {
   fit->add_option("--out", f->out, "fitted cluster file to write")->required();
   fit->add_option("--stat", f->stat, "measured step time: mean | median | min over the steps")
       ->check(CLI::IsMember({"mean", "median", "min"}))->capture_default_str();
-  fit->callback([f] {
+  fit->callback([f, fit] {
+    std::vector<std::string> inputs = f->measured;
+    inputs.push_back(f->cluster);
+    check_out(fit, "--out", f->out, inputs, false);  // before the fit
     std::vector<std::string> warnings;
     Cluster base = load_cluster(f->cluster, &warnings);
     print_warnings(warnings);

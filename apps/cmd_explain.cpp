@@ -38,6 +38,7 @@ planner::CostView explain_cost(const Inputs& in, const ExplainOptions& eo) {
   for (int64_t g = 1; g <= in.gpus; g *= 2)
     if (g >= lo) so.gpus.push_back(g);
   if (so.gpus.empty() || so.gpus.back() != in.gpus) so.gpus.push_back(in.gpus);
+  check_fix_repeats(eo.fix);
   so.fixed = planner::parse_fixed(eo.fix);
   so.threads = eo.threads;
   return planner::cost_view(planner::sweep(in.model, in.cluster, in.training, so));
@@ -52,6 +53,7 @@ void run_explain(const ExplainOptions& eo) {
   planner::SearchOptions so;
   so.gpus = in.gpus;
   so.allow_idle = eo.allow_idle;
+  check_fix_repeats(eo.fix);
   so.fixed = planner::parse_fixed(eo.fix);
   so.top_k = 64;  // deep enough for R8 to find the best layout that keeps tp inside a node
   so.threads = eo.threads;
@@ -127,7 +129,7 @@ void add_explain_command(CLI::App& app) {
   cmd->add_flag("--json", eo->json, "print JSON");
   cmd->add_flag("--all", eo->all, "also list the rules that do not apply");
   cmd->add_option("--threads,-j", eo->threads, "search threads (0: all cores)")
-      ->check(int_range(0, 4096));
+      ->check(threads_range());
   cmd->add_option("--slow-link-fraction", eo->slow_link_fraction,
                   "a link is slow when its exposed communication exceeds this fraction of a step")
       ->capture_default_str();

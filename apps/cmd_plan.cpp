@@ -125,6 +125,7 @@ void run_plan(const PlanOptions& po) {
   planner::SearchOptions so;
   so.gpus = in.gpus;
   so.allow_idle = po.allow_idle;
+  check_fix_repeats(po.fix);
   so.fixed = planner::parse_fixed(po.fix);
   if (po.top < 1) throw Error("--top must be >= 1, got " + std::to_string(po.top));
   if (po.simulate < 0) throw Error("--simulate must be >= 0, got " + std::to_string(po.simulate));
@@ -213,6 +214,7 @@ void run_plan(const PlanOptions& po) {
     j["top"] = nlohmann::json::array();
     for (size_t i = 0; i < std::min<size_t>(r.top.size(), size_t(po.top)); ++i)
       j["top"].push_back(with_run(r.top[i]));
+    j["mfu_peak"] = mfu_peak_json(in.cluster, in.training);
     j["best_intervals"] = intervals_json(cost::prediction_interval(in.cluster, in.training, best.cost));
     if (!shown_top.empty())
       j["statistical_tie"] = {{"tied", ties.tied}, {"simplest", to_json(shown_top.front().layout)}};
@@ -242,7 +244,8 @@ void run_plan(const PlanOptions& po) {
   std::cout << "parameters: " << parameters_line(in.model) << "\n\n";
   if (!sim.empty())
     std::cout << "ranked by simulated step time (SimGrid) next to the analytical one\n";
-  std::cout << table(shown_top, sim.empty() ? nullptr : &sim) << "\n";
+  std::cout << table(shown_top, sim.empty() ? nullptr : &sim);
+  std::cout << "MFU " << mfu_peak_text(in.cluster, in.training) << "\n\n";
   print_ties(shown_top, intervals, ties.tied);
   std::cout << "rules:\n";
   for (const auto& rr : rules)
@@ -268,7 +271,7 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--top,-k", po->top, "how many layouts to show")->capture_default_str()
       ->check(int_range(1, 10000));
   cmd->add_option("--threads,-j", po->threads, "search threads (0: all cores)")
-      ->capture_default_str()->check(int_range(0, 4096));
+      ->capture_default_str()->check(threads_range());
   cmd->add_flag("--json", po->json, "print JSON instead of a table");
   cmd->add_option("--out,-o", po->out, "write the best plan (plan.json) to this file");
   cmd->add_option("--simulate", po->simulate,
@@ -278,7 +281,10 @@ void add_plan_command(CLI::App& app) {
       ->capture_default_str()->check(finite_range(0, 1e6, false));
   cmd->add_option("--tokens", po->tokens,
                   "total training tokens: adds time-to-train, GPU-hours, cost, energy, goodput");
-  cmd->callback([po] { run_plan(*po); });
+  cmd->callback([po, cmd] {
+    check_out(cmd, "--out", po->out, input_paths(po->in), false);  // before the search
+    run_plan(*po);
+  });
 }
 
 }  // namespace parplan::cli

@@ -71,7 +71,8 @@ std::string table(const Inputs& in, const cost::StepCost& s, const cost::Interva
   o << "  optimizer      " << secs(t.optimizer) << "\n";
   o << "throughput       " << fmt("%.0f", s.tokens_per_s) << " tokens/s, "
     << fmt("%.1f", s.model_tflops_per_gpu) << " model TFLOP/s per GPU\n";
-  o << "MFU / HFU        " << pct(s.mfu) << " / " << pct(s.hfu) << "\n";
+  o << "MFU / HFU        " << pct(s.mfu) << " / " << pct(s.hfu) << "   (" << mfu_peak_text(in.cluster, in.training)
+    << ")\n";
   o << "exposed comm     " << pct(s.exposed_comm_fraction) << " of the step\n\n";
   o << "memory per GPU (pipeline stage " << m.stage << ")\n";
   o << "  parameters     " << gib(m.params) << "\n";
@@ -83,11 +84,18 @@ std::string table(const Inputs& in, const cost::StepCost& s, const cost::Interva
   o << "  total          " << gib(m.total) << " of " << gib(m.capacity)
     << (m.fits ? "  (fits)" : "  (DOES NOT FIT)") << "\n";
   if (m.cpu_offload > 0) o << "  on CPU         " << gib(m.cpu_offload) << "\n";
-  if (m.host_per_node > 0 || m.nvme_per_node > 0)
-    o << (m.nvme_per_node > 0 ? "  NVMe per node  " : "  host per node  ")
-      << gib(m.nvme_per_node > 0 ? m.nvme_per_node : m.host_per_node) << " of "
-      << gib(m.nvme_per_node > 0 ? m.nvme_capacity : m.host_capacity)
-      << (m.fits_host ? "  (fits)" : "  (DOES NOT FIT the host)") << "\n";
+  if (m.host_per_node > 0 || m.nvme_per_node > 0) {
+    const bool nvme = m.nvme_per_node > 0;
+    const double capacity = nvme ? m.nvme_capacity : m.host_capacity;
+    o << (nvme ? "  NVMe per node  " : "  host per node  ")
+      << gib(nvme ? m.nvme_per_node : m.host_per_node);
+    if (capacity > 0)  // 0: the cluster file does not give it, so nothing was checked
+      o << " of " << gib(capacity) << (m.fits_host ? "  (fits)" : "  (DOES NOT FIT the host)");
+    else
+      o << "  (not checked: the cluster gives no " << (nvme ? "host.nvme_GiB" : "host.memory_GiB")
+        << ")";
+    o << "\n";
+  }
   return o.str();
 }
 }  // namespace
@@ -108,7 +116,15 @@ void add_predict_command(CLI::App& app) {
               "--allow-oom: 0); 2 bad input.");
   cmd->add_option("--tokens", args->tokens,
                   "total training tokens: adds time-to-train, GPU-hours, cost, energy, goodput");
-  cmd->callback([args] {
+  cmd->callback([args, cmd] {
+    if (!args->plan.empty() && (!args->in.model.empty() || !args->in.layout.empty() ||
+                                args->in.cluster_given || args->in.train_given ||
+                                args->in.gpus != InputSpecs::kNotGiven))
+      throw Error("--plan takes the model, cluster, train, layout and GPUs from the plan file; "
+                  "leave out --model/--cluster/--train/--layout/--gpus, or leave out --plan");
+    std::vector<std::string> inputs = input_paths(args->in);
+    inputs.push_back(args->plan);
+    check_out(cmd, "--out", args->out, inputs);
     Inputs in;
     if (!args->plan.empty()) {
       std::vector<std::string> warnings;
@@ -144,6 +160,7 @@ void add_predict_command(CLI::App& app) {
       j["intervals"] = intervals_json(iv);
       j["assumptions"] = assumptions_json(in);
       j["parameters"] = parameters_json(in.model);
+      j["mfu_peak"] = mfu_peak_json(in.cluster, in.training);
       if (run) j["run"] = cost::to_json(*run);
       std::cout << j.dump(2) << "\n";
     } else {

@@ -1,9 +1,11 @@
 // `parplan run | calibrate | prepare` and the hidden `parplan worker` (one spawned rank).
+#include <filesystem>
 #include <iostream>
 
 #include "commands.hpp"
 #include "option_checks.hpp"
 #include "parplan/model/error.hpp"
+#include "parplan/model/output_policy.hpp"
 #include "parplan/runtime/data.hpp"
 #include "parplan/runtime/run.hpp"
 
@@ -32,7 +34,8 @@ void add_runtime_commands(CLI::App& app) {
       ->check(int_range(0, 1000000));
   run->add_option("--lr", o->lr, "learning rate (default: the plan's training.learning_rate)")
       ->check(finite_range(0, 1e300, false));
-  run->add_option("--seed", o->seed, "initialisation and batch seed")->capture_default_str();
+  run->add_option("--seed", o->seed, "initialisation and batch seed")->capture_default_str()
+      ->check(int_range(0, 9007199254740991LL));  // 2^53 - 1: exact in measured.json's double
   run->add_option("--timeout-s", o->timeout_s, "timeout of every collective and the rendezvous")
       ->capture_default_str()->check(finite_range(0, 604800, false));
   run->add_option("--backend", o->backend, "auto | gloo | nccl")->capture_default_str()
@@ -48,10 +51,11 @@ void add_runtime_commands(CLI::App& app) {
   run->add_option("--sample-tokens", o->sample_tokens, "characters to generate at the end")
       ->capture_default_str()->check(int_range(0, 1000000));
   run->add_option("--threads", o->threads, "intra-op threads per rank (0: cores / ranks)")
-      ->check(int_range(0, 4096));
+      ->check(threads_range());
   run->add_flag("--quiet", o->quiet, "no per-step log");
   run->callback([o] {
     if (o->out.empty()) throw Error("--out is empty; name the measured.json file to write");
+    runtime::check_run_outputs(*o);  // the output policy, before the plan is even read
     auto m = runtime::run(*o, kSelf, {"worker"});
     if (!m.is_object()) throw EnvironmentError("the run wrote no results to " + o->out);
     auto num = [&](const char* k) { return m.contains(k) && m[k].is_number() ? m[k].get<double>() : 0.0; };
@@ -81,6 +85,7 @@ void add_runtime_commands(CLI::App& app) {
   cal->add_option("--plan", c->plan, "measure the GEMM shapes of this plan's model");
   cal->callback([c] {
     if (c->out.empty()) throw Error("--out is empty; name the cluster.json file to write");
+    check_output("--out", c->out, {c->plan});  // before any measurement
     auto j = runtime::calibrate(*c, kSelf, {"worker"});
     std::cout << "wrote " << c->out << ": peak " << j["gpu"]["peak_tflops"].dump() << " TFLOP/s, "
               << j["gpu"]["memory_GBps"] << " GB/s, link " << j["intra_node"]["bandwidth_GBps"]
@@ -98,6 +103,11 @@ void add_runtime_commands(CLI::App& app) {
   prep->add_option("--data", *data, "UTF-8 text file")->required();
   prep->add_option("--out", *dir, "output directory")->required();
   prep->callback([data, dir] {
+    // The output policy: a folder (made if only its last level is missing), and none of the
+    // three files it writes may be a device, a FIFO or the --data text itself.
+    check_output_dir("--out", *dir);
+    for (const char* f : {"train.bin", "val.bin", "meta.json"})
+      check_output("--out", (std::filesystem::path(*dir) / f).string(), {*data});
     auto d = runtime::dataset_from_text(*data);
     runtime::write_prepared(d, *dir);
     std::cout << "wrote " << *dir << ": " << d.train.size() << " train / " << d.val.size()

@@ -9,7 +9,9 @@ void add_runtime_commands(CLI::App& app) {
     auto* cmd = app.add_subcommand(name, std::string(name) + " (needs the LibTorch runtime; not built)");
     cmd->allow_extras();
     cmd->callback([] {
-      throw Error("parplan was built without LibTorch; reconfigure with -DPARPLAN_WITH_TORCH=ON");
+      throw Error("parplan was built without LibTorch; build the runtime: scripts/deps.sh && "
+                  "scripts/configure.sh -DPARPLAN_WITH_TORCH=ON && cmake --build build --target "
+                  "parplan-run (scripts/test.sh builds everything)");
     });
   }
 }

@@ -110,7 +110,10 @@ void add_simulate_command(CLI::App& app) {
   cmd->add_flag(
       "--all-replicas", a->all_replicas,
       "run every data-parallel replica's whole schedule (default: one replica + all DP traffic)");
-  cmd->callback([a] { run_simulate(*a); });
+  cmd->callback([a, cmd] {
+    check_out(cmd, "--trace", a->trace, {a->plan}, false);  // before the simulation
+    run_simulate(*a);
+  });
 }
 
 void add_step_times_command(CLI::App& app) {

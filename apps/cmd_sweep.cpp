@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "inputs.hpp"
+#include "option_checks.hpp"
 #include "progress.hpp"
 #include "run_format.hpp"
 #include "parplan/model/io.hpp"
@@ -80,6 +81,8 @@ nlohmann::json rows_json(const std::vector<planner::SweepRow>& rows) {
 }
 
 void run_sweep(const SweepArgs& a) {
+  if (a.json && a.csv) throw Error("--json and --csv both given; choose one output format");
+  check_fix_repeats(a.fix);
   std::vector<std::string> warnings;
   Model m = load_model(a.model, &warnings);
   Cluster c = load_cluster(a.cluster, &warnings);
@@ -180,7 +183,7 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("--deadline", a->deadline, "pick the cheapest plan finishing within (30d, 12h)");
   cmd->add_option("--budget", a->budget, "pick the fastest plan costing at most this much");
   cmd->add_option("--fix", a->fix, "pin dimensions in every search (as for plan)");
-  cmd->add_option("--threads,-j", a->threads, "search threads (0: all cores)");
+  cmd->add_option("--threads,-j", a->threads, "search threads (0: all cores)")->check(threads_range());
   cmd->add_flag("--json", a->json, "print JSON: a list of rows (with a pick when asked)");
   cmd->add_flag("--csv", a->csv, "print CSV");
   cmd->callback([a] { run_sweep(*a); });

@@ -56,10 +56,18 @@ int exec_sibling(const std::string& name, int argc, char** argv) {
   std::vector<char*> args(argv, argv + argc);
   args.push_back(nullptr);
   execv(path.c_str(), args.data());
-  std::cerr << "error: `parplan " << argv[1] << "` is served by " << name
-            << ", which could not be started from " << path << " (" << std::strerror(errno)
-            << "); build it (cmake --build build --target " << name
-            << ") or install it next to parplan\n";
+  const int err = errno;
+  // scripts/main.sh builds only what planning and simulation need; the runtime (LibTorch) and
+  // the simulator are built by scripts/test.sh or on demand.
+  const bool runtime = name == "parplan-run";
+  std::cerr << "error: `parplan " << std::string(argv[1]).substr(0, 40) << "` is served by "
+            << name << ", which could not be started from " << path << " (" << std::strerror(err)
+            << "); build it: "
+            << (runtime ? "scripts/deps.sh && scripts/configure.sh -DPARPLAN_WITH_TORCH=ON && "
+                          "cmake --build build --target parplan-run"
+                        : "scripts/configure.sh -DPARPLAN_WITH_SIMGRID=ON && cmake --build build "
+                          "--target parplan-sim")
+            << " (scripts/test.sh builds everything)\n";
   return 3;
 }
 

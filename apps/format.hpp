@@ -3,6 +3,10 @@
 #include <cstdio>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "parplan/cost/fp8.hpp"
+
 namespace parplan::cli {
 
 inline std::string fmt(const char* f, double v) {
@@ -20,5 +24,17 @@ inline std::string secs(double s) {
   return fmt("%.1f us", s * 1e6);
 }
 inline std::string pct(double x) { return fmt("%.1f%%", 100.0 * x); }
+
+// The MFU convention, stated wherever MFU is printed (docs/design.md "MFU"): model FLOPs against
+// the dense peak of the dtype the GEMMs run in (FP8 runs: the FP8 peak), so never above 100%.
+inline std::string mfu_peak_text(const Cluster& c, const Training& t) {
+  return "of the " + std::string(to_string(cost::linear_gemm_dtype(t))) + " dense peak, " +
+         fmt("%.0f", cost::utilization_peak_flops(c.gpu, t) / 1e12) + " TFLOP/s per GPU";
+}
+inline nlohmann::json mfu_peak_json(const Cluster& c, const Training& t) {
+  return {{"dtype", to_string(cost::linear_gemm_dtype(t))},
+          {"tflops_per_gpu", cost::utilization_peak_flops(c.gpu, t) / 1e12},
+          {"convention", "model FLOPs / (step time x GPUs x the dense peak of the GEMM dtype)"}};
+}
 
 }  // namespace parplan::cli

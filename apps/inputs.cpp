@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "parplan/model/io.hpp"
+#include "parplan/model/output_policy.hpp"
 
 namespace parplan::cli {
 
@@ -95,6 +96,22 @@ void emit(const std::string& path, const std::string& text) {
     return;
   }
   write_file_atomic(path, !text.empty() && text.back() == '\n' ? text : text + "\n");
+}
+
+void check_out(const CLI::App* cmd, const std::string& name, const std::string& path,
+               const std::vector<std::string>& inputs, bool stdout_ok) {
+  const CLI::Option* opt = cmd->get_option_no_throw(name);
+  const bool given = opt && opt->count() > 0;
+  if (!given) return;
+  if (path.empty())
+    throw Error(name + " is empty; name the file to write" +
+                (stdout_ok ? std::string(" (or leave " + name + " out to print to stdout)") : ""));
+  if (stdout_ok && path == "-") return;
+  check_output(name, path, inputs);
+}
+
+std::vector<std::string> input_paths(const InputSpecs& s) {
+  return {s.model, s.cluster, s.train, s.layout};
 }
 
 }  // namespace parplan::cli

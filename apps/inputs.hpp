@@ -43,4 +43,12 @@ void print_warnings(const std::vector<std::string>& warnings);
 // Writes text to `path` atomically, or to stdout when path is empty or "-".
 void emit(const std::string& path, const std::string& text);
 
+// The output policy (parplan/model/output_policy.hpp) for the option `name` of `cmd`, before the
+// command's work: not given (or "-" where `stdout_ok`) is stdout; given as "" is refused; else
+// check_output(name, path, inputs). Every command calls it first, so a bad path costs no work.
+void check_out(const CLI::App* cmd, const std::string& name, const std::string& path,
+               const std::vector<std::string>& inputs, bool stdout_ok = true);
+// The specs of --model/--cluster/--train/--layout, as inputs the outputs must not replace.
+std::vector<std::string> input_paths(const InputSpecs& specs);
+
 }  // namespace parplan::cli

@@ -35,8 +35,16 @@ inline int run_app(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
+    // CLI11's own errors (unknown option, missing value, a validator's message) as the one
+    // `error:` line of every other bad input (docs/errors.md), control characters escaped.
+    std::string msg = e.what();
+    for (auto& ch : msg)
+      if (ch == '\n') ch = ' ';
+    while (!msg.empty() && msg.back() == ' ') msg.pop_back();
+    std::string sub;
+    for (const CLI::App* s : app.get_subcommands()) sub = " " + s->get_name();
+    std::cerr << "error: " << parplan::brief(msg, 400) << " (see parplan" << sub << " --help)\n";
+    return kExitBadInput;
   } catch (const ExitCode& e) {
     return e.code;
   } catch (const parplan::Interrupted& e) {

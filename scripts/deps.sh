@@ -10,6 +10,14 @@ packages=(
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev libgl-dev fonts-dejavu-core
   clang libclang-rt-14-dev
 )
+# --planning: only what `parplan` and `parplan-sim` need (scripts/main.sh); no LibTorch, Qt, clang.
+if [ "${1:-}" = "--planning" ]; then
+  packages=(
+    cmake g++ ninja-build ccache pkg-config
+    libeigen3-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+    libsimgrid-dev
+  )
+fi
 # OpenBLAS must be what libblas.so.3 resolves to (update-alternatives), not the reference BLAS.
 check_blas() {
   local arch alt target want
@@ -31,11 +39,11 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#packages[@]} packages present"
-  check_blas
+  [ "${1:-}" = "--planning" ] || check_blas
   exit 0
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-check_blas
+[ "${1:-}" = "--planning" ] || check_blas

@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "parplan/cost/fp8.hpp"
 #include "parplan/model/io.hpp"
 
 namespace parplan::cost {
@@ -188,7 +189,9 @@ double figure_of(const StepCost& s, const CorpusRun& r) {
     case Figure::TokensPerGpu: return s.tokens_per_s / double(r.layout.gpus());
     case Figure::ModelTflops: return s.model_tflops_per_gpu;
     case Figure::HardwareTflops: return s.hardware_tflops_per_gpu;
-    case Figure::Mfu: return s.mfu;
+    // Published MFU of FP8 runs is against the BF16 peak (fp8.hpp): compare like with like.
+    case Figure::Mfu:
+      return s.model_tflops_per_gpu * 1e12 / published_mfu_peak_flops(r.cluster.gpu, r.training);
   }
   return 0;
 }

@@ -80,6 +80,10 @@ std::string precision_refusal(const Gpu& g, const Training& t) {
 DType compute_dtype(const Training& t) { return t.fp8() ? DType::BF16 : t.dtype; }
 
 double utilization_peak_flops(const Gpu& g, const Training& t) {
+  return g.peak_flops(linear_gemm_dtype(t));
+}
+
+double published_mfu_peak_flops(const Gpu& g, const Training& t) {
   // torchtitan (torchtitan/tools/utils.py get_peak_flops: "hardcoded BF16 type peak flops") and
   // Megatron-LM report MFU of FP8 runs against the dense BF16 peak, so FP8 and BF16 MFU compare.
   if (t.fp8() && g.peak_flops_bf16 > 0) return g.peak_flops_bf16;

@@ -166,7 +166,7 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   r.tokens_per_s = tokens / r.step_time_s;
   r.model_tflops_per_gpu = r.flops.model / r.step_time_s / gpus / 1e12;
   r.hardware_tflops_per_gpu = r.flops.hardware / r.step_time_s / gpus / 1e12;
-  const double peak = utilization_peak_flops(c.gpu, t);  // BF16 peak for FP8 runs (fp8.cpp)
+  const double peak = utilization_peak_flops(c.gpu, t);  // the GEMM dtype's peak (fp8.hpp)
   r.mfu = r.model_tflops_per_gpu * 1e12 / peak;
   r.hfu = r.hardware_tflops_per_gpu * 1e12 / peak;
   r.exposed_comm_fraction =

@@ -127,16 +127,42 @@ const TypeDefaults* find_type(const std::string& type) {
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + brief(x);
   return s;
 }
 
+// The strings a config gives that parplan keeps or prints (_name_or_path, model_type, rope_type)
+// pass the same checks as every JSON string (json_reader.hpp): at most 4,096 bytes, no control
+// characters (an escape sequence would reach the terminal: window title, colours). A bad one is
+// an error naming the field; `out` is left as it was.
+bool clean_string(const nlohmann::json& v, const std::string& field, Diagnostics& d,
+                  std::string& out) {
+  if (!v.is_string()) return false;
+  const auto& text = v.get_ref<const std::string&>();
+  constexpr size_t kMaxString = 4096;
+  if (text.size() > kMaxString) {
+    d.error(field, "is " + std::to_string(text.size()) + " bytes long; at most " +
+                       std::to_string(kMaxString) + " (got \"" + brief(text) + "\")");
+    return false;
+  }
+  for (unsigned char c : text)
+    if (c < 0x20 || c == 0x7f) {
+      d.error(field, "must not contain control characters (tabs, newlines, escapes), got \"" +
+                         brief(text) + "\"");
+      return false;
+    }
+  out = text;
+  return true;
+}
+
 // rope_scaling / rope_parameters: {"type" | "rope_type": ..., "factor": ..., "rope_theta": ...}.
-void read_rope(const nlohmann::json* o, Model& m) {
+void read_rope(const nlohmann::json* o, Model& m, Diagnostics& d, const std::string& where) {
   if (!o || !o->is_object()) return;
   for (const char* k : {"rope_type", "type"}) {
     auto it = o->find(k);
-    if (it != o->end() && it->is_string() && *it != "default") m.rope_scaling = *it;
+    std::string s;
+    if (it != o->end() && clean_string(*it, where + "." + k, d, s) && s != "default")
+      m.rope_scaling = s;
   }
   auto f = o->find("factor");
   if (f != o->end() && f->is_number() && !m.rope_scaling.empty()) m.rope_scaling_factor = *f;
@@ -168,7 +194,8 @@ std::string hf_model_types() {
 Model model_from_hf(const nlohmann::json& outer, Diagnostics& d, const std::string& prefix) {
   Model m;
   std::string type;
-  if (outer.contains("model_type") && outer["model_type"].is_string()) type = outer["model_type"];
+  if (outer.contains("model_type") && outer["model_type"].is_string())
+    clean_string(outer["model_type"], prefix + ".model_type", d, type);
   else if (outer.contains("n_embd")) type = "gpt2";  // GPT-2 configs predate model_type
   // Multimodal wrappers (Gemma 3): the decoder is in text_config.
   const nlohmann::json* jp = &outer;
@@ -185,10 +212,10 @@ Model model_from_hf(const nlohmann::json& outer, Diagnostics& d, const std::stri
       else if (k != "text_config" && k != "model_type" && k != "_name_or_path" &&
                !common_harmless().count(k) && k.find("token_index") == std::string::npos &&
                k != "mm_tokens_per_image")
-        d.warn(prefix + "." + k, "unknown key of the multimodal wrapper, ignored");
+        d.warn(prefix + "." + brief(k), "unknown key of the multimodal wrapper, ignored");
     }
     if (jp->contains("model_type") && (*jp)["model_type"].is_string() && type != "gemma3")
-      type = (*jp)["model_type"];
+      clean_string((*jp)["model_type"], path + ".model_type", d, type);
   }
   const nlohmann::json& j = *jp;
   ObjectReader r(j, d, path);
@@ -201,7 +228,7 @@ Model model_from_hf(const nlohmann::json& outer, Diagnostics& d, const std::stri
   std::string name;
   if (outer.contains("_name_or_path") && outer["_name_or_path"].is_string() &&
       !outer["_name_or_path"].get<std::string>().empty())
-    m.name = outer["_name_or_path"];
+    clean_string(outer["_name_or_path"], prefix + "._name_or_path", d, m.name);
   else if (!type.empty())
     m.name = type;
   r.skip("_name_or_path");
@@ -249,7 +276,7 @@ Model model_from_hf(const nlohmann::json& outer, Diagnostics& d, const std::stri
   for (const char* k : {"rope_scaling", "rope_parameters"}) {
     if (!r.has(k)) continue;
     r.skip(k);
-    read_rope(&j[k], m);
+    read_rope(&j[k], m, d, r.field(k));
   }
   bool attention_bias = m.qkv_bias;
   if (r.has("attention_bias")) {
@@ -353,7 +380,7 @@ Model model_from_hf(const nlohmann::json& outer, Diagnostics& d, const std::stri
     left.push_back(k);
   }
   if (!td) {
-    const std::string shown = type.empty() ? "(none)" : "\"" + type + "\"";
+    const std::string shown = type.empty() ? "(none)" : "\"" + brief(type) + "\"";
     if (!left.empty())
       d.error(path + ".model_type",
               "unknown model_type " + shown + " with keys parplan cannot place: " + join(left) +
@@ -364,7 +391,7 @@ Model model_from_hf(const nlohmann::json& outer, Diagnostics& d, const std::stri
                                        "; read as a Llama-style decoder from its common keys");
   } else {
     for (const auto& k : left)
-      d.warn(path + "." + k, "not used by parplan for model_type " + m.model_type +
+      d.warn(path + "." + brief(k), "not used by parplan for model_type " + m.model_type +
                                  "; what it changes is not in the cost model");
   }
   if (m.norm == Norm::RMSNorm) m.norm_bias = false;

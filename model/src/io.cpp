@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "parplan/model/output_policy.hpp"
 #include "presets.hpp"
 
 namespace parplan {
@@ -103,6 +104,9 @@ namespace {
       throw Error(msg + "; it is a directory, give a file name");
     case ENOSPC: case EDQUOT:
       throw EnvironmentError(msg + " (the disk is full); free space or write elsewhere");
+    case EFBIG:
+      throw EnvironmentError(msg + " (over the file-size limit, `ulimit -f`); raise the limit or "
+                             "write elsewhere");
     default:
       throw EnvironmentError(msg);
   }
@@ -115,14 +119,15 @@ mode_t current_umask() {
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& text) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (path.empty()) throw Error("the output path is empty; name a file");
-  if (fs::is_directory(path, ec))
-    throw Error("'" + brief(path, 200) + "' is a directory; give a file name inside it");
-  // The temporary is a unique sibling (same filesystem, so rename is atomic) and is removed on
-  // every failure.
-  std::string tmpl = path + ".tmp.XXXXXX";
+  // The output policy (output_policy.hpp): no device, FIFO, socket or directory is ever replaced;
+  // a symbolic link is written through (its target replaced, the link kept).
+  const std::string target = resolve_output_target(path);
+  ignore_file_size_signal();  // past `ulimit -f`: EFBIG (exit 3, temporary removed), not a kill
+  struct stat old {};
+  const bool existed = ::stat(target.c_str(), &old) == 0 && S_ISREG(old.st_mode);
+  // The temporary is a unique sibling (same filesystem, so rename is atomic; mkstemp never
+  // replaces an existing file) and is removed on every failure.
+  std::string tmpl = target + ".tmp.XXXXXX";
   int fd = ::mkstemp(tmpl.data());
   if (fd < 0) throw_write_error(path, errno, "writing");
   const std::string tmp = tmpl;
@@ -131,7 +136,8 @@ void write_file_atomic(const std::string& path, const std::string& text) {
     ::unlink(tmp.c_str());
     throw_write_error(path, err, doing);
   };
-  ::fchmod(fd, 0666 & ~current_umask());  // as a plain open(O_CREAT) would
+  // A replaced file keeps its permission bits; a new one gets what open(O_CREAT) would give.
+  ::fchmod(fd, existed ? (old.st_mode & 07777) : (0666 & ~current_umask()));
   for (size_t off = 0; off < text.size();) {
     ssize_t n = ::write(fd, text.data() + off, text.size() - off);
     if (n < 0 && errno == EINTR) continue;
@@ -144,7 +150,7 @@ void write_file_atomic(const std::string& path, const std::string& text) {
     ::unlink(tmp.c_str());
     throw_write_error(path, err, "writing");
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     throw_write_error(path, err, "replacing");

@@ -147,6 +147,13 @@ void validate(const Layout& l, Diagnostics& d, const std::string& p) {
     d.error(p + ".ulysses", "must divide cp (" + std::to_string(l.cp) + ")");
   if (l.first_stage_layers < 0 || l.last_stage_layers < 0)
     d.error(p + ".first_stage_layers", "must be >= 0");
+  // The product in double (each degree is below 2^31): an int64 product of four 2^24 degrees
+  // wraps to 0 GPUs. 2^40 is above any cluster (nodes <= 1e7 x 4096 GPUs per node).
+  const double gpus = double(l.dp) * double(l.tp) * double(l.pp) * double(l.cp);
+  if (gpus > double(int64_t(1) << 40))
+    d.error(p, "dp*tp*pp*cp = " + std::to_string(l.dp) + "*" + std::to_string(l.tp) + "*" +
+                   std::to_string(l.pp) + "*" + std::to_string(l.cp) +
+                   " is more than 2^40 GPUs, more than any cluster; lower the degrees");
 }
 
 void validate(const Layout& l, const Model& m, const Cluster& c, const Training& t, Diagnostics& d,

@@ -60,6 +60,9 @@ void check_deepspeed(const Plan& p, const std::string& target, bool megatron_ds)
   if (t.fp8() && !megatron_ds)
     refuse(target, "FP8 training has no DeepSpeed config key", "export to megatron or torchtitan");
   if (t.fp8() && megatron_ds) check_megatron_ds_fp8(p, target);
+  if (l.offload != Offload::None && t.optimizer == Optimizer::Sgd)
+    refuse(target, "optimizer offload with SGD: DeepSpeed's host optimizers are Adam, Adagrad and Lion",
+           "re-plan with train.optimizer adam, or --fix offload=none");
   // HSDP: DeepSpeed's MiCS (mics_shard_size) needs the model built under deepspeed.zero.MiCS_Init;
   // Megatron-DeepSpeed's pretrain_gpt.py builds it under deepspeed.zero.Init (only ALCF's
   // pretrain_gpt_alcf.py switches on --use-mics).
@@ -111,6 +114,13 @@ std::string deepspeed_config(const Plan& p, bool megatron_ds) {
                       {"wall_clock_breakdown", false}};
   if (t.fp32_grad_accum && t.mixed_precision()) j["data_types"] = {{"grad_accum_dtype", "fp32"}};
   if (l.cp > 1 && !megatron_ds) j["sequence_parallel_size"] = l.cp;
+  // With offload_optimizer the step runs on the host: DeepSpeed builds DeepSpeedCPUAdam from the
+  // config's optimizer section, and refuses a client's torch optimizer at engine start
+  // (ZeRORuntimeException, zero_force_ds_cpu_optimizer; deepspeed/runtime/engine.py, edaa722).
+  // Megatron-DeepSpeed builds DeepSpeedCPUAdam itself under --cpu-optimizer.
+  if (!megatron_ds && l.offload != Offload::None)
+    j["optimizer"] = {{"type", "AdamW"}, {"params", {{"lr", t.learning_rate}, {"betas", {0.9, 0.95}},
+                                                      {"weight_decay", 0.1}}}};
   if (l.recompute == Recompute::Full || (megatron_ds && l.recompute != Recompute::None))
     j["activation_checkpointing"] = {{"partition_activations", l.tp > 1},
                                      {"contiguous_memory_optimization", false},
@@ -161,6 +171,10 @@ std::vector<ExportFile> deepspeed_files(const Plan& p) {
     must("build the model under deepspeed.zero.MiCS_Init (not zero.Init): MiCS shards the ZeRO-3 "
          "states in groups of " + s(l.shard_size()) + " ranks (mics_shard_size) and replicates "
          "across the " + s(l.dp / l.shard_size()) + " groups (HSDP)");
+  if (l.offload != Offload::None)
+    must("call deepspeed.initialize without an optimizer: ds_config.json's AdamW is built as "
+         "deepspeed.ops.adam.DeepSpeedCPUAdam for offload_optimizer (a torch optimizer is refused "
+         "at engine start)");
   if (o.tp_comm && l.tp > 1) must("overlap TP communication with compute (the prediction assumed it)");
   return {{"ds_config.json", deepspeed_config(p, false)},
           {"ds_config.parplan.json", side.dump(2) + "\n"}};
@@ -185,6 +199,9 @@ std::vector<std::string> megatron_deepspeed_args(const Plan& p, const std::strin
   }
   if (l.sequence_parallel) a.push_back("--sequence-parallel");
   a.push_back("--zero-stage " + s(l.zero));
+  // Offload: Megatron-DeepSpeed's optimizer is then DeepSpeedCPUAdam (megatron/optimizer/
+  // __init__.py, --cpu-optimizer); DeepSpeed refuses a GPU Adam with offload_optimizer.
+  if (l.offload != Offload::None) a.push_back("--cpu-optimizer");
   // Megatron-DeepSpeed's --memory-centric-tiled-linear --tile-factor f cuts every linear into
   // square [hidden/f, hidden/f] tiles (a different count per linear: QKV 3f^2, FC1 4f^2), not the
   // plan's `tiles` slices per linear (megatron/arguments.py, argonne-lcf ffa3456).

@@ -80,6 +80,8 @@ EntryPoint entry_point(const Plan& p, Framework f) {
       e.args = torchtitan_args(p);
       e.env.push_back({"PYTORCH_ALLOC_CONF", "expandable_segments:True"});  // as run_train.sh
       e.env.push_back({"PYTHONPATH", "$PWD${PYTHONPATH:+:$PYTHONPATH}"});  // finds parplan_recipe.py
+      // parplan_recipe.py reads the dataset from the environment (no CLI option takes it).
+      e.env.push_back({"DATASET_PATH", detail::placeholder("DATASET_PATH", "a Hugging Face dataset name or directory")});
       break;
     case Framework::Parplan:
       e.python = false;

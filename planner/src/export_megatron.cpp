@@ -74,6 +74,38 @@ void pipeline_args(const Plan& p, std::vector<std::string>& a) {
   a.push_back("--pipeline-model-parallel-layout \"" + layout_string(m, chunks) + "\"");
 }
 
+// The router and dispatcher as priced (cost/src/moe.cpp). Group-limited routing (DeepSeek-V3:
+// sigmoid scores with a load-balancing expert bias, experts in `groups` groups, a token's from at
+// most `groups_per_token`) is priced as DeepEP's dispatch, each token sent once per destination
+// node: Megatron's flex dispatcher with the deepep backend. Otherwise a softmax router balanced by
+// the auxiliary loss over a plain all-to-all. Megatron's default aux-loss coefficient is 0 (no
+// balancing), while the cost model prices a balanced router (load_imbalance): the coefficients
+// are the published ones, 1e-2 (Switch Transformer, Fedus et al. 2021 sec. 2.2) and
+// DeepSeek-V3's sequence-wise 1e-4 (arXiv:2412.19437 sec. 4.2).
+void moe_router_args(const Model& m, std::vector<std::string>& a) {
+  const MoE& e = m.moe;
+  if (e.groups > 0 && e.groups_per_token > 0) {
+    if (e.experts % e.groups != 0)
+      refuse(kTarget, s(e.experts) + " experts do not split into " + s(e.groups) + " router groups",
+             "set model.moe.groups to a divisor of the expert count");
+    a.push_back("--moe-router-score-function sigmoid");
+    if (e.router_bias) a.push_back("--moe-router-enable-expert-bias");
+    a.push_back("--moe-router-num-groups " + s(e.groups));
+    a.push_back("--moe-router-group-topk " + s(e.groups_per_token));
+    a.push_back("--moe-router-load-balancing-type seq_aux_loss");
+    a.push_back("--moe-aux-loss-coeff 1e-4");
+    a.push_back("--moe-token-dispatcher-type flex");
+    a.push_back("--moe-flex-dispatcher-backend deepep");
+    return;
+  }
+  if (e.router_bias)
+    refuse(kTarget, "a router with a linear bias (gpt-oss): Megatron's router has no bias term",
+           "export to torchtitan, or model.moe.router_bias false");
+  a.push_back("--moe-router-load-balancing-type aux_loss");
+  a.push_back("--moe-aux-loss-coeff 1e-2");
+  a.push_back("--moe-token-dispatcher-type alltoall");
+}
+
 void model_args(const Plan& p, std::vector<std::string>& a) {
   const Model& m = p.model;
   const Training& t = p.training;
@@ -92,7 +124,19 @@ void model_args(const Plan& p, std::vector<std::string>& a) {
     case Position::Learned: a.push_back("--position-embedding-type learned_absolute"); break;
     case Position::None: a.push_back("--position-embedding-type none"); break;
     case Position::Rotary:
-      if (m.rope_scaling == "yarn") {
+      if (m.mla.enabled()) {
+        // MLA applies RoPE to its decoupled head dimension; --rope-type picks plain or YaRN.
+        // Megatron's DeepSeek-V3 recipes (examples/post_training/modelopt/conf/deepseek-ai/
+        // DeepSeek-R1.sh, d98e8a64) say --position-embedding-type rope: MTP refuses yarn there.
+        a.push_back("--position-embedding-type rope");
+        a.push_back(std::string("--rope-type ") + (m.rope_scaling == "yarn" ? "yarn" : "rope"));
+        if (m.rope_scaling == "yarn" && m.rope_scaling_factor > 0)
+          a.push_back("--rotary-scaling-factor " + num(m.rope_scaling_factor));
+      } else if (m.rope_scaling == "yarn") {
+        if (m.mtp_layers > 0)
+          refuse(kTarget, "multi-token prediction with YaRN positions outside MLA: Megatron's "
+                          "validate_args allows MTP only with rope or no position embedding",
+                 "export without MTP (model.mtp_layers 0) or without YaRN");
         a.push_back("--position-embedding-type yarn");
         if (m.rope_scaling_factor > 0)
           a.push_back("--rotary-scaling-factor " + num(m.rope_scaling_factor));
@@ -114,7 +158,9 @@ void model_args(const Plan& p, std::vector<std::string>& a) {
       break;
   }
   a.push_back(std::string("--normalization ") + (m.norm == Norm::RMSNorm ? "RMSNorm" : "LayerNorm"));
-  if (m.qk_norm) a.push_back("--qk-layernorm");
+  // MLA's latent norms (DeepSeek-V2/V3 q_a_layernorm, kv_a_layernorm; priced in the model's
+  // parameters) are Megatron's --qk-layernorm under --multi-latent-attention.
+  if (m.qk_norm || m.mla.enabled()) a.push_back("--qk-layernorm");
   if (!m.linear_bias) {
     a.push_back("--disable-bias-linear");
     if (m.qkv_bias) a.push_back("--add-qkv-bias");
@@ -131,7 +177,9 @@ void model_args(const Plan& p, std::vector<std::string>& a) {
     a.push_back("--swiglu");
   } else if (m.activation == "gelu_tanh" || m.activation == "gelu_new" ||
              m.activation == "gelu_pytorch_tanh") {
-    a.push_back("--openai-gelu");
+    // No flag: Megatron-Core's MLP reads only --swiglu / --squared-relu (megatron/training/
+    // argument_utils.py, d98e8a64) and builds F.gelu; --openai-gelu is parsed and never used.
+    // The tanh approximation costs the same as the erf GELU priced.
   } else if (m.activation == "relu2" || m.activation == "squared_relu") {
     a.push_back("--squared-relu");
   } else if (!m.activation.empty() && m.activation != "gelu") {
@@ -142,11 +190,10 @@ void model_args(const Plan& p, std::vector<std::string>& a) {
     refuse(kTarget, "Megatron-Core's GPT has no parallel attention/MLP residual",
            "export to torchtitan, or model.parallel_residual false");
   if (!m.tied_embeddings) a.push_back("--untie-embeddings-and-output-weights");
-  // Megatron pads the vocabulary to a multiple of divisible_by x tp; the largest power of two
-  // (at most its default 128) that leaves the model's vocabulary as priced.
-  int64_t d = 128;
-  while (d > 1 && m.vocab % (d * p.layout.tp) != 0) d /= 2;
-  a.push_back("--make-vocab-size-divisible-by " + s(d));
+  // The vocabulary as priced, pinned: without --padded-vocab-size Megatron pads the tokenizer's
+  // vocabulary to a multiple of make_vocab_size_divisible_by x tp (build_tokenizer.py,
+  // d98e8a64), which may differ from the model's. The embedding splits it over tp ranks.
+  a.push_back("--padded-vocab-size " + s(detail::tp_padded_vocab(m.vocab, p.layout.tp)));
   if (m.sliding_window > 0) {
     a.push_back("--window-size " + s(m.sliding_window) + ",0");
     if (m.sliding_window_pattern > 1)
@@ -168,7 +215,7 @@ void model_args(const Plan& p, std::vector<std::string>& a) {
       a.push_back("--moe-layer-freq \"" + pat + "]\"");
     }
     if (e.capacity_factor > 0) a.push_back("--moe-expert-capacity-factor " + num(e.capacity_factor));
-    a.push_back("--moe-token-dispatcher-type alltoall");
+    moe_router_args(m, a);
     a.push_back("--moe-grouped-gemm");
   }
   if (m.mla.enabled()) {
@@ -240,7 +287,14 @@ std::vector<std::string> megatron_args(const Plan& p) {
              "re-plan with --fix zero=1");
     if (l.offload_device == OffloadDevice::Nvme)
       refuse(kTarget, "Megatron-LM cannot offload to NVMe", "export to deepspeed");
+    // validate_args (d98e8a64): "The optimizer cpu offload must be used in conjunction with
+    // `--use-precision-aware-optimizer`"; with FP8 parameter all-gather only under delayed scaling.
+    if (cost::fp8_param_gather(p.training) && p.training.fp8_recipe != Fp8Recipe::Delayed)
+      refuse(kTarget, "optimizer CPU offload with FP8 parameter all-gather runs only with delayed "
+                      "scaling (validate_args)",
+             "set train.fp8_param_gather off, or train.fp8_recipe delayed");
     a.push_back("--optimizer-cpu-offload");
+    a.push_back("--use-precision-aware-optimizer");
     a.push_back("--overlap-cpu-optimizer-d2h-h2d");
   }
   if (l.tiles > 1)
@@ -286,7 +340,9 @@ std::vector<std::string> megatron_args(const Plan& p) {
     if (cost::fp8_param_gather(t)) a.push_back("--fp8-param-gather");
   }
   if (t.fp32_grad_accum) a.push_back("--accumulate-allreduce-grads-in-fp32");
-  a.push_back(std::string("--attention-backend ") + (t.flash_attention ? "flash" : "unfused"));
+  // The attention kernel the megatron-core preset prices (examples/frameworks/megatron-core.json
+  // attention_kernel): Transformer Engine's cuDNN fused attention; "flash" would switch it off.
+  a.push_back(std::string("--attention-backend ") + (t.flash_attention ? "fused" : "unfused"));
   // Batch, optimizer, length of the run.
   a.push_back("--micro-batch-size " + s(l.micro_batch));
   a.push_back("--global-batch-size " + s(t.global_batch));

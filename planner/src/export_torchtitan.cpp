@@ -143,7 +143,7 @@ std::string recipe(const Plan& p) {
       "# parplan_recipe.py: what torchtitan's frozen command line does not take (the\n"
       "# activation-checkpointing mode, Float8), as a config function. Run with\n"
       "#   PYTHONPATH=. ... -m torchtitan.train --module parplan_recipe --config parplan_plan\n"
-      "import importlib\n\n";
+      "import importlib\nimport os\n\n";
   r += "BASE_MODULE = \"" + (tm.module.empty() ? "" : "torchtitan.models." + tm.module + ".config_registry") + "\"\n";
   r += "BASE_CONFIG = \"" + tm.config + "\"\n";
   r += "FLAVOR = \"" + tm.flavor + "\"\n\n\n";
@@ -164,17 +164,32 @@ std::string recipe(const Plan& p) {
            "    config.activation_checkpoint = FullAC.Config()\n";
       break;
   }
+  // The model as priced, pinned rather than inherited from the base config (llama3_405b() turns
+  // on Float8 converters, torch.compile and async TP): the registry's model with exactly the
+  // converters priced, none without FP8; MTP modules as the plan has them (deepseek_v3).
+  std::string conv = "[]";
   if (p.training.fp8()) {
     // The layers' linears in FP8, the output layer (lm_head at b5bcd76) in BF16, as priced.
     if (p.training.fp8_recipe == Fp8Recipe::Mxfp8)
       r += "    from torchtitan.components.quantization import MXFP8LinearConverter\n"
-           "    fp8 = MXFP8LinearConverter.Config(fqns=[\"layers.\"])  # not lm_head\n";
+           "    converters = [MXFP8LinearConverter.Config(fqns=[\"layers.\"])]  # not lm_head\n";
     else  // current scaling: torchao's dynamic rowwise recipe (per-row scales)
       r += "    from torchtitan.components.quantization import Float8LinearConverter\n"
-           "    fp8 = Float8LinearConverter.Config(recipe_name=\"rowwise\", filter_fqns=[\"lm_head\"])\n";
-    r += "    registry = importlib.import_module(BASE_MODULE.rsplit(\".\", 1)[0]).model_registry\n"
-         "    config.model_spec = registry(FLAVOR, converters=[fp8])\n";
+           "    converters = [Float8LinearConverter.Config(recipe_name=\"rowwise\", filter_fqns=[\"lm_head\"])]\n";
+    conv = "converters";
   }
+  const std::string extra = tm.module == "deepseek_v3" ? ", num_mtp_layers=" + s(p.model.mtp_layers) : "";
+  r += "    registry = importlib.import_module(BASE_MODULE.rsplit(\".\", 1)[0]).model_registry\n"
+       "    config.model_spec = registry(FLAVOR" + extra + ", converters=" + conv + ")\n";
+  // The dataset: the first data source of the base config's dataloader, from $DATASET_PATH (the
+  // launch script stops when it is unset). torchtitan's CLI has no dataset-path option for these
+  // configs (GrainDataLoader with a packed HuggingFace source).
+  r += "    node = config.dataloader\n"
+       "    while node is not None and not hasattr(node, \"source\"):\n"
+       "        node = getattr(node, \"dataset\", None)\n"
+       "    if node is None or not hasattr(node.source, \"path\"):\n"
+       "        raise SystemExit(\"parplan: set the dataset of \" + BASE_CONFIG + \" in parplan_recipe.py\")\n"
+       "    node.source.path = os.environ[\"DATASET_PATH\"]\n";
   r += "    return config\n";
   return r;
 }
@@ -223,13 +238,14 @@ std::vector<std::string> torchtitan_args(const Plan& p) {
     a.push_back("--training.steps " + s(int64_t(std::ceil(t.tokens / double(t.global_batch * t.seq_len)))));
   else
     a.push_back("--training.steps " + detail::placeholder("TRAIN_STEPS", "the number of optimizer steps"));
+  // Priced in eager mode: no CUDA graphs (on by default at b5bcd76; the trainer refuses them with
+  // pipeline parallelism), torch.compile only where async TP needs it, as priced.
+  flag(a, "training.disable_cuda_graphs", true);
   const Overlap o = resolved_overlap(t, l);
-  if (l.tp > 1 && o.tp_comm) {  // async TP needs torch.compile
-    flag(a, "compile.enable", true);
-    flag(a, "compile.enable_async_tensor_parallel", true);
-  }
-  a.push_back("--hf_assets_path " + detail::placeholder("HF_ASSETS", "the model's Hugging Face assets directory (tokenizer)"));
-  a.push_back("--dataloader.dataset_path " + detail::placeholder("DATASET_PATH", "your dataset"));
+  const bool async_tp = l.tp > 1 && o.tp_comm;
+  flag(a, "compile.enable", async_tp);
+  flag(a, "compile.enable_async_tensor_parallel", async_tp);
+  a.push_back("--hf_assets_path " + detail::placeholder("HF_ASSETS", "the Hugging Face assets directory of the model (tokenizer)"));
   return a;
 }
 

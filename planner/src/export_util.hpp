@@ -1,6 +1,7 @@
 #pragma once
 // Shared pieces of the export targets (export_*.cpp): number formatting, the job's shape, the
 // pipeline split as priced, and the refusal message.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <sstream>
@@ -44,9 +45,22 @@ inline Shape shape(const Plan& p) {
 std::vector<int64_t> stage_layers(const Model& m, const Layout& l);
 std::vector<int64_t> chunk_layers(const Model& m, const Layout& l);
 
+// The vocabulary rounded up to a multiple of tp (a vocabulary-parallel embedding splits it
+// evenly); equal to the priced vocabulary whenever tp divides it.
+inline int64_t tp_padded_vocab(int64_t vocab, int64_t tp) {
+  tp = std::max<int64_t>(1, tp);
+  return (vocab + tp - 1) / tp * tp;
+}
+
 // Placeholders in generated scripts: ${NAME:?message} stops the shell with the message if unset.
+// The message must not hold a quote: the expansion sits inside double quotes, where an apostrophe
+// is literal for bash but opens a string for `bash -n` inside a `bash -c '...'` wrapper, and a
+// double quote would end the word. Both are dropped here.
 inline std::string placeholder(const std::string& name, const std::string& what) {
-  return "\"${" + name + ":?set " + name + " to " + what + "}\"";
+  std::string w;
+  for (char c : what)
+    if (c != '\'' && c != '"' && c != '`' && c != '$' && c != '\\' && c != '}') w += c;
+  return "\"${" + name + ":?set " + name + " to " + w + "}\"";
 }
 
 // The run length, data, tokenizer and checkpoint arguments Megatron-LM and Megatron-DeepSpeed
@@ -63,6 +77,8 @@ inline void append_data_args(std::vector<std::string>& a, const Training& t,
   a.push_back("--tokenizer-type " + tokenizer_type);
   a.push_back("--tokenizer-model " + placeholder("TOKENIZER", "a Hugging Face tokenizer name or directory"));
   a.push_back("--save " + placeholder("CHECKPOINT_DIR", "the checkpoint directory"));
+  // Megatron's validate_args asserts a --save-interval whenever --save is given (d98e8a64).
+  a.push_back("--save-interval 1000");
   a.push_back("--load " + placeholder("CHECKPOINT_DIR", "the checkpoint directory"));
 }
 

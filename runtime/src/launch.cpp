@@ -11,6 +11,7 @@
 #include "comm.hpp"
 #include "path_lock.hpp"
 #include "parplan/model/io.hpp"
+#include "parplan/model/output_policy.hpp"
 #include "parplan/runtime/fault_hooks.hpp"
 #include "parplan/runtime/launcher.hpp"
 #include "parplan/runtime/run.hpp"
@@ -41,15 +42,12 @@ nlohmann::json run(const RunOptions& in, const std::string& exe,
   // One run per --out and --ckpt-dir at a time (rank 0 of a cluster launch holds the locks).
   std::optional<PathLock> out_lock, ckpt_lock;
   if (!rank_env || rank_env->rank == 0) {
-    if (!o.out.empty() && fs::path(o.out).has_parent_path()) {
-      fs::create_directories(fs::path(o.out).parent_path(), ec);
-      if (ec) throw Error("cannot create the folder of --out '" + brief(o.out, 200) + "': " + ec.message());
-    }
-    if (!o.out.empty()) out_lock.emplace(o.out + ".lock", "--out " + brief(o.out, 200));
+    check_run_outputs(in);  // the output policy: no device, no input, no missing folder
+    if (!o.out.empty()) out_lock.emplace(lock_path_for(o.out), "--out " + brief(o.out, 200));
     if (!o.ckpt_dir.empty()) {
       fs::create_directories(o.ckpt_dir, ec);
       if (ec) throw Error("cannot create --ckpt-dir '" + brief(o.ckpt_dir, 200) + "': " + ec.message());
-      ckpt_lock.emplace((fs::path(o.ckpt_dir) / ".lock").string(), "--ckpt-dir " + brief(o.ckpt_dir, 200));
+      ckpt_lock.emplace(lock_path_for(o.ckpt_dir, true), "--ckpt-dir " + brief(o.ckpt_dir, 200));
     }
   }
   // Resume problems (steps already done, other settings, damaged files) before any rank starts.

@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "parplan/model/error.hpp"
+#include "parplan/model/output_policy.hpp"
 
 namespace parplan::runtime {
 
@@ -109,6 +111,14 @@ void validate_run_options(const RunOptions& o) {
   require(o.threads >= 0 && o.threads <= cores,
           "--threads " + std::to_string(o.threads) + ": use 1 to " + std::to_string(cores) +
               " (this machine's cores), or 0 for cores / ranks");
+}
+
+void check_run_outputs(const RunOptions& o) {
+  if (o.out.empty()) return;
+  std::vector<std::string> inputs{o.plan, o.data};
+  for (const char* f : {"train.bin", "val.bin", "meta.json"})  // a `parplan prepare` folder
+    if (!o.data.empty()) inputs.push_back((std::filesystem::path(o.data) / f).string());
+  check_output("--out", o.out, inputs);
 }
 
 }  // namespace parplan::runtime

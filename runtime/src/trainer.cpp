@@ -518,9 +518,6 @@ nlohmann::json train_rank(const RunOptions& o) {
       {"seed", o.seed},
   };
   if (!o.out.empty()) {
-    std::error_code ec;
-    if (fs::path(o.out).has_parent_path()) fs::create_directories(fs::path(o.out).parent_path(), ec);
-    if (ec) throw EnvironmentError("cannot create the folder of --out " + o.out + ": " + ec.message());
     write_file_atomic(o.out, out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   }
   return out;

@@ -59,6 +59,8 @@ void make_fixtures() {
   write("huge_string.json", R"({"name": ")" + std::string(50u << 20, 'A'));  // unterminated, 50 MB
   write("long_name.json", model_head + R"(2, "name": ")" + std::string(1 << 20, 'B') + "\"}");
   fs::create_directories(at("a_dir"));
+  fs::create_directories(at("pd"));
+  write("pd/train.bin", "a text that is not a prepared file\n");
   ::mkfifo(at("fifo").c_str(), 0600);
   {  // 65 MB, sparse: over the input cap without using the disk
     std::ofstream(at("big.json")) << "{";
@@ -194,6 +196,19 @@ std::vector<Row> rows() {
       {"calibrate --nproc 0", "calibrate --out " + at("c.json") + " --nproc 0", 2, "--nproc", true},
       {"calibrate --out ''", "calibrate --out ''", 2, "--out is empty", true},
       {"prepare --data /dev/zero", "prepare --data /dev/zero --out " + at("prep"), 2, "not a regular file", true},
+      // Issue 21: the output policy in the runtime's commands (items 1, 2, 13, 15).
+      {"run --out /dev/null (issue 21 item 1)", "run " + tiny + " --out /dev/null", 2, "is not a regular file", true},
+      {"run --out its own --data (issue 21 item 2)", "run " + tiny + " --out " + kData, 2,
+       "is the same file as the input", true},
+      {"run --out its own --plan (issue 21 item 2)", "run " + tiny + " --out " + at("tiny.plan.json"), 2,
+       "is the same file as the input", true},
+      {"run --out in a missing folder (issue 21 item 15)", "run " + tiny + " --out " + at("missing/dir/m.json"), 2,
+       "its folder does not exist", true},
+      {"prepare --out its own --data (issue 21 item 2)",
+       "prepare --data " + at("pd/train.bin") + " --out " + at("pd"), 2, "is the same file as the input", true},
+      {"prepare --out a FIFO (issue 21 item 13)", "prepare --data " + kData + " --out " + at("fifo"), 2,
+       "is not a folder", true},
+      {"prepare --out '' (issue 21 item 13)", "prepare --data " + kData + " --out ''", 2, "--out is empty", true},
   };
 }
 

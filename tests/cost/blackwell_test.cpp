@@ -111,8 +111,8 @@ TEST(BlackwellRecipes, Mxfp8AndNvfp4ArePricedAtTheirPeaksOnBlackwell) {
   EXPECT_LT(s_nv.step_time_s, s_mx.step_time_s);
   // Not everything is a linear GEMM: FP4 GEMMs at 4x the BF16 peak do not make the step 4x faster.
   EXPECT_GT(s_nv.step_time_s, s_bf.step_time_s * 2250.0 / 9000.0);
-  // MFU stays against the dense BF16 peak, so the three compare.
-  EXPECT_DOUBLE_EQ(s_nv.mfu, s_nv.model_tflops_per_gpu * 1e12 / 2250e12);
+  // MFU against the GEMM dtype's dense peak (fp8.hpp utilization_peak_flops): NVFP4's 9,000.
+  EXPECT_DOUBLE_EQ(s_nv.mfu, s_nv.model_tflops_per_gpu * 1e12 / 9000e12);
   // NVFP4 saves the 4-bit GEMM inputs (0.5 + 1/16 bytes) where MXFP8 saves 1 byte.
   EXPECT_DOUBLE_EQ(saved_gemm_input_bytes(nv), 0.5 + 1.0 / 16.0);
   EXPECT_LT(s_nv.memory.activations, s_mx.memory.activations);

@@ -62,6 +62,13 @@ TEST(ExportDeepSpeed, ZeroAndOffloadKeys) {
   EXPECT_EQ(j["zero_optimization"]["stage"], 3);
   EXPECT_EQ(j["zero_optimization"]["offload_optimizer"]["device"], "cpu");
   EXPECT_EQ(j["zero_optimization"]["offload_param"]["device"], "cpu");
+  // The optimizer DeepSpeed builds as DeepSpeedCPUAdam for offload (a client torch optimizer is
+  // refused at engine start), named in the config and in the sidecar's notes.
+  EXPECT_EQ(j["optimizer"]["type"], "AdamW");
+  const auto files = export_files(p, ExportFormat::DeepSpeed);
+  EXPECT_TRUE(has(files[1].text, "DeepSpeedCPUAdam")) << files[1].text;
+  p.layout.offload = Offload::None;
+  EXPECT_FALSE(nlohmann::json::parse(export_plan(p, ExportFormat::DeepSpeed)).contains("optimizer"));
   EXPECT_EQ(j["gradient_accumulation_steps"], 1);  // 1536 / (1024 x 1) rounds down as priced
 }
 
@@ -134,6 +141,7 @@ TEST(ExportMegatronDeepSpeed, FlagsAndConfigForUlysses) {
 void expect_torchtitan_keys(const std::string& text) {
   static const auto list = test::upstream_list("torchtitan-cli-keys.txt");
   ASSERT_NE(list.header.find("b5bcd76c66d0acb1a08b176d9639425bc55e0b2a"), std::string::npos);
+  test::expect_bash_syntax(text);
   for (auto f : flags_of(text, "torchtitan.train")) {
     f = f.substr(2);
     if (f == "module" || f == "config") continue;  // ConfigManager's selectors, not options

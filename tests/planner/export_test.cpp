@@ -112,9 +112,10 @@ TEST(ExportMegatron, LlamaBuildsTheSameModel) {
   EXPECT_TRUE(has(s, "--num-query-groups 8"));
   EXPECT_TRUE(has(s, "--recompute-granularity full"));
   EXPECT_TRUE(has(s, "--recompute-method uniform"));
-  // 128256 = 2^8 x 501: Megatron pads to a multiple of divisible_by x tp = 32 x 8 = 256, so the
-  // vocabulary stays as priced.
-  EXPECT_TRUE(has(s, "--make-vocab-size-divisible-by 32"));
+  // The vocabulary pinned as priced (128256 = 2^8 x 501 splits over tp 8), not left to the
+  // tokenizer's padding.
+  EXPECT_TRUE(has(s, "--padded-vocab-size 128256"));
+  EXPECT_FALSE(has(s, "--make-vocab-size-divisible-by"));
   EXPECT_FALSE(has(s, "--use-distributed-optimizer"));  // zero 0
   EXPECT_FALSE(has(s, "--num-virtual-stages-per-pipeline-rank"));
 }

@@ -83,15 +83,19 @@ TEST(Compare, JsonHasPredictedMeasuredAndErrorPerMetric) {
               pred.memory.params + pred.memory.grads + pred.memory.optimizer, 1);
 }
 
-// A measured peak of live tensor bytes (CPU runs now) is compared with the cost model's total.
-TEST(Compare, MeasuredTensorPeakIsComparedWithTheTotal) {
+// A measured peak of live tensor bytes (CPU runs now) is compared with the cost model's total
+// less the allocator's fragmentation reserve, which no tensor occupies (issue 21 item 11: the
+// reserve of the plan's A100 made +7,925% on the Shakespeare example).
+TEST(Compare, MeasuredTensorPeakIsComparedWithTheTotalLessTheReserve) {
   auto p = plan_of("gpt2-124m", "gpt2-512", load_cluster("dgx-a100-80g"), 8, 1, 1, 4);
   auto pred = cost::predict(p.model, p.cluster, p.training, p.layout);
   auto m = measured_file(p, pred.step_time_s, "cmp_tensor", 2e9, "cpu_peak_tensor_bytes");
   run_cli({"compare", "--measured", m, "--json"}, true);
   auto j = nlohmann::json::parse(captured);
-  EXPECT_NEAR(j["memory_per_rank_bytes"]["predicted"].get<double>(), pred.memory.total, 1);
-  EXPECT_NEAR(j["memory_per_rank_bytes"]["error"].get<double>(), (pred.memory.total - 2e9) / 2e9, 1e-12);
+  ASSERT_GT(pred.memory.reserve, 0);
+  const double tensors = pred.memory.total - pred.memory.reserve;
+  EXPECT_NEAR(j["memory_per_rank_bytes"]["predicted"].get<double>(), tensors, 1);
+  EXPECT_NEAR(j["memory_per_rank_bytes"]["error"].get<double>(), (tensors - 2e9) / 2e9, 1e-12);
   EXPECT_EQ(j["measured_memory_kind"], "cpu_peak_tensor_bytes");
 }
 

@@ -23,6 +23,7 @@
 
 #include "parplan/model/error.hpp"
 #include "parplan/model/io.hpp"
+#include "parplan/model/output_policy.hpp"
 #include "parplan/runtime/run.hpp"
 #include "../support/tiny_plan.hpp"
 #include "tcp_store.hpp"
@@ -330,7 +331,7 @@ TEST(Hardening, TwoRunsCannotShareOutOrCheckpointDir) {
   }
   kill(first, SIGTERM);
   wait_exit(first);
-  EXPECT_FALSE(fs::exists(o.out + ".lock")) << "the lock file is removed with the lock";
+  EXPECT_FALSE(fs::exists(lock_path_for(o.out))) << "the lock file is removed with the lock";
   auto after = options("lock_b", 1, 1);
   after.out = o.out;
   EXPECT_NO_THROW(run(after));  // free again

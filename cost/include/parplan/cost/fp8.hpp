@@ -20,9 +20,14 @@ DType linear_gemm_dtype(const Training& t);
 std::string precision_refusal(const Gpu& g, const Training& t);
 // The dtype of all other math (attention core, logits): BF16 under FP8, else the training dtype.
 DType compute_dtype(const Training& t);
-// The peak that MFU and HFU divide by: the dense BF16 peak for FP8 runs (the common convention,
-// e.g. torchtitan's get_peak_flops), else the training dtype's peak.
+// The peak that MFU and HFU divide by, in every output (CLI, JSON, GUI, plan files): the dense
+// peak of the dtype the linear GEMMs run in (FP8 runs: the FP8 peak), so MFU <= 100% by
+// construction (no FLOP is priced above its dtype's peak). docs/design.md "MFU".
 double utilization_peak_flops(const Gpu& g, const Training& t);
+// The peak published MFU figures divide by: the dense BF16 peak for FP8 runs (torchtitan's
+// get_peak_flops, Megatron-LM's reports), else the same as above. Only for comparing with them
+// (the validation corpus); an FP8 run's MFU against it can pass 100%.
+double published_mfu_peak_flops(const Gpu& g, const Training& t);
 
 // Memory-bound bytes FP8 casting and scaling add to one layer, one micro-batch, one GPU.
 struct Fp8CastBytes {

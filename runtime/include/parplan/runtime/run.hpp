@@ -38,6 +38,11 @@ RunOptions run_options_from_json(const nlohmann::json& j);
 // the option and the fix. 0 keeps its "default" meaning where the field says so (nproc, lr,
 // threads); the CLI rejects an explicit 0 for those.
 void validate_run_options(const RunOptions& o);
+// The output policy (parplan/model/output_policy.hpp) for --out before any work: a regular file
+// or a new one in an existing folder (no folder is created), never a device, FIFO or socket, and
+// never the --plan, the --data text or a prepared directory's files. Rank 0 only (other nodes may
+// not see the folder).
+void check_run_outputs(const RunOptions& o);
 
 // `parplan run`: checks the inputs, then either runs in place as one rank of a cluster launch
 // (torchrun / mpiexec / srun variables set) or spawns o.nproc local ranks by re-executing `exe`
