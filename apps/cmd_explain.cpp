@@ -75,7 +75,7 @@ void run_explain(const ExplainOptions& eo) {
       j["best"] = {{"layout", to_json(r.top.front().layout)},
                    {"prediction", cost::to_json(r.top.front().cost)},
                    {"intervals", intervals_json(cost::prediction_interval(
-                                     in.cluster, in.training, r.top.front().cost))}};
+                                     in.model, in.cluster, in.training, r.top.front().cost))}};
     else
       j["best"] = nullptr;
     j["rules"] = nlohmann::json::array();
@@ -99,7 +99,7 @@ void run_explain(const ExplainOptions& eo) {
     std::cout << "search: best " << describe(r.top.front().layout) << ", "
               << r.top.front().cost.step_time_s << " s per step (" << r.evaluated << " evaluated, "
               << r.feasible << " fit)\n        "
-              << interval_text(cost::prediction_interval(in.cluster, in.training, r.top.front().cost))
+              << interval_text(cost::prediction_interval(in.model, in.cluster, in.training, r.top.front().cost))
               << "\n";
   std::cout << "\nrules that apply:\n";
   for (const auto& rr : rules)

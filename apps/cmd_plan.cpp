@@ -177,7 +177,7 @@ void run_plan(const PlanOptions& po) {
   // is shown first.
   std::vector<cost::Interval> intervals;
   for (const auto& c : shown_top)
-    intervals.push_back(cost::prediction_interval(in.cluster, in.training, c.cost));
+    intervals.push_back(cost::prediction_interval(in.model, in.cluster, in.training, c.cost));
   planner::TieOrder ties;
   if (sim.empty()) {
     ties = planner::order_ties(shown_top, intervals);
@@ -215,7 +215,7 @@ void run_plan(const PlanOptions& po) {
     for (size_t i = 0; i < std::min<size_t>(r.top.size(), size_t(po.top)); ++i)
       j["top"].push_back(with_run(r.top[i]));
     j["mfu_peak"] = mfu_peak_json(in.cluster, in.training);
-    j["best_intervals"] = intervals_json(cost::prediction_interval(in.cluster, in.training, best.cost));
+    j["best_intervals"] = intervals_json(cost::prediction_interval(in.model, in.cluster, in.training, best.cost));
     if (!shown_top.empty())
       j["statistical_tie"] = {{"tied", ties.tied}, {"simplest", to_json(shown_top.front().layout)}};
     j["rules"] = nlohmann::json::array();

@@ -153,7 +153,9 @@ void add_predict_command(CLI::App& app) {
       if (run) p.prediction["run"] = cost::to_json(*run);
       emit(args->out, to_json(p).dump(2));
     }
-    const cost::Interval iv = cost::prediction_interval(in.cluster, in.training, s);
+    const cost::Interval iv =
+        cost::own_interval(args->plan.empty() ? own_residuals(args->in.cluster) : std::vector<double>{}, s,
+                           cost::prediction_interval(in.model, in.cluster, in.training, s));
     if (args->json) {
       nlohmann::json j = cost::to_json(s);
       j["layout"] = to_json(in.layout);

@@ -55,7 +55,8 @@ void add_runtime_commands(CLI::App& app) {
   run->add_flag("--quiet", o->quiet, "no per-step log");
   run->callback([o] {
     if (o->out.empty()) throw Error("--out is empty; name the measured.json file to write");
-    runtime::check_run_outputs(*o);  // the output policy, before the plan is even read
+    // The output policy is checked by rank 0 before any rank starts (launch.cpp): under torchrun
+    // the other nodes may not see --out's folder.
     auto m = runtime::run(*o, kSelf, {"worker"});
     if (!m.is_object()) throw EnvironmentError("the run wrote no results to " + o->out);
     auto num = [&](const char* k) { return m.contains(k) && m[k].is_number() ? m[k].get<double>() : 0.0; };

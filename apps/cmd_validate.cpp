@@ -1,6 +1,7 @@
 // `parplan validate`: predicted vs measured over the compiled-in corpus (data/published): per
 // source MAPE / worst / Spearman, leave-one-source-out, interval coverage. `--published FILE`
-// checks one file of the older Korthikanti format (Table 5 times and Figure 1 memory) instead.
+// checks one file of the older Korthikanti format (Table 5 times and Figure 1 memory) instead;
+// `--runs DIR` the user's own runs (`parplan import`) with the same tables.
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -8,6 +9,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "parplan/cost/corpus_report.hpp"
+#include "runs_dir.hpp"
 #include "parplan/cost/validation.hpp"
 #include "parplan/model/io.hpp"
 
@@ -57,7 +59,7 @@ void validate_one_file(const std::string& file, const std::string& cluster, bool
 
 void add_validate_command(CLI::App& app) {
   struct Args {
-    std::string published, cluster = "dgx-a100-80g";
+    std::string published, runs, cluster = "dgx-a100-80g";
     bool json = false, rows = false;
   };
   auto a = std::make_shared<Args>();
@@ -66,13 +68,15 @@ void add_validate_command(CLI::App& app) {
   cmd->add_option("--published,-p", a->published,
                   "check one file of the Korthikanti format instead, e.g. "
                   "../shared/data/published/korthikanti2022.json");
+  cmd->add_option("--runs", a->runs, "validate your own runs instead: the folder `parplan import` "
+                                     "wrote them to (each file a source of one run)");
   cmd->add_option("--cluster,-c", a->cluster, "with --published: the cluster it ran on")
       ->capture_default_str();
   cmd->add_flag("--rows", a->rows, "also print every run: measured, predicted, out-of-sample");
   cmd->add_flag("--json", a->json, "print JSON");
   cmd->callback([a] {
     if (!a->published.empty()) return validate_one_file(a->published, a->cluster, a->json);
-    const auto v = cost::validate_corpus(cost::load_embedded_corpus());
+    const auto v = cost::validate_corpus(a->runs.empty() ? cost::load_embedded_corpus() : load_runs_dir(a->runs));
     if (a->json) {
       std::cout << cost::to_json(v).dump(2) << "\n";
       return;

@@ -12,6 +12,8 @@ namespace parplan::cli {
 
 void add_predict_command(CLI::App& app);    // cmd_predict.cpp
 void add_validate_command(CLI::App& app);   // cmd_validate.cpp
+void add_import_command(CLI::App& app);     // cmd_import.cpp: training logs -> measured runs
+void add_fit_runs_command(CLI::App& app);   // cmd_fit_runs.cpp: fit --runs (imported runs)
 void add_plan_command(CLI::App& app);       // cmd_plan.cpp
 void add_explain_command(CLI::App& app);    // cmd_explain.cpp
 void add_export_command(CLI::App& app);     // cmd_export.cpp

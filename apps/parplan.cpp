@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   parplan::cli::add_explain_command(app);
   parplan::cli::add_export_command(app);
   parplan::cli::add_validate_command(app);
+  parplan::cli::add_import_command(app);
+  parplan::cli::add_fit_runs_command(app);
   parplan::cli::add_sweep_command(app);
   parplan::cli::add_collective_command(app);
   parplan::cli::add_calibrate_nccl_command(app);

@@ -348,10 +348,10 @@ QWidget* MainWindow::build_measured_tab() {
   auto* w = new QWidget;
   auto* v = new QVBoxLayout(w);
   auto* row = new QHBoxLayout;
-  auto* load = new QPushButton("Load measured.json…");
+  auto* load = new QPushButton("Load measured.json or imported run…");
   connect(load, &QPushButton::clicked, this, [this] {
     for (const QString& p : QFileDialog::getOpenFileNames(
-             this, "Load measured.json from parplan run", {}, "JSON (*.json)"))
+             this, "Load measured.json (parplan run) or a run from parplan import", {}, "JSON (*.json)"))
       add_measured(p);
   });
   auto* clear = new QPushButton("Clear");

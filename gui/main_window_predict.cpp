@@ -95,7 +95,7 @@ void MainWindow::update_prediction() {
             .arg(format_percent(s.exposed_comm_fraction))
             .arg(params_text(model_)) +
         [&] {  // the corpus's interval for similar cases (cost/intervals.hpp)
-          const cost::Interval iv = cost::prediction_interval(cluster_, training_, s);
+          const cost::Interval iv = cost::prediction_interval(model_, cluster_, training_, s);
           return QString("<br><small>interval %1 - %2 per step, %3-%4 model TFLOP/s (%5 of the "
                          "published corpus)</small>")
               .arg(format_seconds(iv.step_lo), format_seconds(iv.step_hi))

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "parplan/cost/corpus.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
 
@@ -18,8 +19,37 @@ double number(const nlohmann::json& j, const char* key, const std::string& sourc
 }
 }  // namespace
 
+namespace {
+// A run `parplan import` wrote (the corpus format, one row): its inputs and measured figure.
+MeasuredRun imported_from_json(const nlohmann::json& j, const std::string& source) {
+  const cost::CorpusSource s = cost::corpus_source_from_json(j, source);
+  if (s.runs.size() != 1)
+    throw Error(source + ": holds " + std::to_string(s.runs.size()) +
+                " runs; load one run as `parplan import` writes it");
+  const cost::CorpusRun& run = s.runs.front();
+  MeasuredRun r;
+  r.source = source;
+  r.raw = j;
+  r.plan.model = run.model;
+  r.plan.cluster = run.cluster;
+  r.plan.training = run.training;
+  r.plan.layout = run.layout;
+  const cost::StepCost p = cost::predict(run.model, run.cluster, run.training, run.layout);
+  // Every figure as a step time: step_ratio is predicted / measured step time.
+  r.measured_step_s = p.step_time_s / cost::step_ratio(p, run);
+  r.measured_tokens_per_s =
+      double(run.training.global_batch) * double(run.training.seq_len) / r.measured_step_s;
+  r.measured_mfu = p.mfu * p.step_time_s / r.measured_step_s;
+  r.predicted_step_s = p.step_time_s;
+  r.predicted_tokens_per_s = p.tokens_per_s;
+  r.predicted_mfu = p.mfu;
+  return r;
+}
+}  // namespace
+
 MeasuredRun measured_from_json(const nlohmann::json& j, const std::string& source) {
   if (!j.is_object()) throw Error(source + ": expected a JSON object (measured.json)");
+  if (j.contains("runs") && j.contains("fit_source")) return imported_from_json(j, source);
   if (!j.contains("plan") || !j["plan"].is_object())
     throw Error(source + ": 'plan' is missing; pass a measured.json written by `parplan run`");
   MeasuredRun r;

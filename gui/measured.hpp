@@ -1,5 +1,6 @@
 #pragma once
-// A measured run (measured.json written by `parplan run`) next to the cost model's prediction
+// A measured run (measured.json written by `parplan run`, or a run `parplan import` read from a
+// training log) next to the cost model's prediction
 // for the same plan, for the predicted-vs-measured view. No Qt.
 #include <nlohmann/json.hpp>
 #include <string>
@@ -28,7 +29,8 @@ struct MeasuredRun {
 };
 
 // Reads measured.json (keys mean_step_time_s, tokens_per_s, mfu, plan{model, cluster, train,
-// layout}) and predicts its plan. Throws parplan::Error naming the source and the bad field.
+// layout}), or a run `parplan import` wrote (the corpus format: its figure as a step time), and
+// predicts its plan. Throws parplan::Error naming the source and the bad field.
 MeasuredRun measured_from_json(const nlohmann::json& j, const std::string& source);
 MeasuredRun load_measured(const std::string& path);
 

@@ -13,6 +13,8 @@ CorpusValidation validate_corpus(std::vector<CorpusSource> corpus) {
   v.loso = leave_one_source_out(v.corpus);
   v.intervals = interval_table(v.loso, v.in_sample);
   v.cover = coverage(v.intervals);
+  v.cover_by_class = coverage_by_class(v.intervals);
+  v.calibrate_predict = calibrate_then_predict(v.corpus);
   return v;
 }
 
@@ -73,6 +75,12 @@ std::string corpus_tables(const CorpusValidation& v) {
   const Coverage n = coverage(narrow);
   s += line("  (the same residuals' 10-90%% span: cover %zu of %zu (%.0f%%), median width %.0f%%)",
             n.covered, n.cases, 100 * n.fraction(), 100 * n.median_width);
+  s += line("\nIntervals per class (each case against the interval of its class built without its own source; a thin class backs off to a coarser one, named here):");
+  s += line("  %-46s %6s %8s %9s %13s", "class", "cases", "covered", "coverage", "median width");
+  for (const auto& [cls, c] : v.cover_by_class)
+    s += line("  %-46s %6zu %8zu %8.0f%% %12.0f%%", cls.c_str(), c.cases, c.covered,
+              100 * c.fraction(), 100 * c.median_width);
+  if (!v.calibrate_predict.empty()) s += "\n" + calibrate_then_predict_table(v.calibrate_predict);
   s += line("\nFitted on all fit sources (%zu rows, rms log error %.3f -> %.3f, %d iterations):",
             v.loso.full.rows, v.loso.full.rms_log_before, v.loso.full.rms_log_after,
             v.loso.full.iterations);
@@ -116,7 +124,18 @@ nlohmann::json to_json(const CorpusValidation& v) {
                                     {"quantiles", {v.intervals.lo_q, v.intervals.hi_q}},
                                     {"fraction", v.cover.fraction()},
                                     {"median_width", v.cover.median_width}}},
+                      {"coverage_by_class", nlohmann::json::array()},
+                      {"calibrate_then_predict", nlohmann::json::array()},
                       {"fit", nlohmann::json::array()}};
+  for (const auto& [cls, c] : v.cover_by_class)
+    j["coverage_by_class"].push_back({{"class", cls}, {"cases", c.cases}, {"covered", c.covered},
+                                      {"median_width", c.median_width}});
+  for (const auto& c : v.calibrate_predict)
+    j["calibrate_then_predict"].push_back({{"source", c.source}, {"rows", c.rows},
+                                           {"rotations", c.rotations},
+                                           {"default_median_abs_error", c.default_median},
+                                           {"median_abs_error", c.median},
+                                           {"spread", {c.lo, c.hi}}});
   for (const auto& r : v.in_sample) j["in_sample"].push_back(src(r));
   for (const auto& r : v.loso.sources) j["leave_one_source_out"].push_back(src(r));
   for (size_t k = 0; k < v.loso.full.params.size(); ++k)

@@ -53,6 +53,20 @@ double weighted_percentile(std::vector<std::pair<double, double>> vw, double q) 
   return vw.back().first;
 }
 
+CaseClass case_class(const Model& m, const Cluster& c, const Training& t, const StepCost& s) {
+  CaseClass k;
+  k.arch = !m.is_moe() ? "dense"
+           : m.moe.expert_ffn_hidden > 0 && m.moe.expert_ffn_hidden < m.hidden ? "moe-fine"
+                                                                              : "moe";
+  k.precision = t.fp8() ? "fp8" : "16-bit";
+  k.bound = s.step_time_s > 0 && s.time.compute >= 0.5 * s.step_time_s ? "compute" : "overhead";
+  k.framework = t.framework_name();
+  CorpusRun probe;
+  probe.cluster = c;
+  k.generation = probe.generation();
+  return k;
+}
+
 IntervalTable interval_table(const LosoReport& loso, const std::vector<SourceReport>& shipped) {
   IntervalTable t;
   for (size_t i = 0; i < loso.sources.size(); ++i) {
@@ -61,50 +75,62 @@ IntervalTable interval_table(const LosoReport& loso, const std::vector<SourceRep
     for (const auto& row : s.rows) {
       const double ratio = step_ratio(row.predicted, *row.run);
       if (!(ratio > 0) || !std::isfinite(ratio)) continue;
-      t.residuals.push_back({row.run->source, row.run->id, row.run->generation(),
-                             row.run->training.framework_name(), dominant_cost(row.predicted),
+      const CorpusRun& r = *row.run;
+      t.residuals.push_back({r.source, r.id, case_class(r.model, r.cluster, r.training, row.predicted),
                              -std::log(ratio)});
     }
   }
   return t;
 }
 
-Interval IntervalTable::interval(const std::string& generation, const std::string& framework,
-                                 const StepCost& p, const std::string& exclude) const {
-  const std::string dom = dominant_cost(p);
-  struct Level {
-    bool gen, fw, dom;
+namespace {
+std::string level_name(const CaseClass& k, unsigned lv) {
+  std::string s;
+  auto add = [&](unsigned bit, const std::string& v) {
+    if (lv & bit) s += (s.empty() ? "" : " ") + v;
   };
-  // From the most similar cases to all of them, the first class with enough residuals.
-  const Level levels[] = {{true, true, true}, {true, false, true}, {true, true, false},
-                          {true, false, false}, {false, false, true}, {false, false, false}};
+  add(IntervalTable::kArch, k.arch);
+  add(IntervalTable::kPrecision, k.precision);
+  add(IntervalTable::kBound, k.bound + "-bound");
+  add(IntervalTable::kFramework, k.framework);
+  add(IntervalTable::kGeneration, k.generation);
+  return s.empty() ? "all" : s;
+}
+bool same(const CaseClass& a, const CaseClass& b, unsigned lv) {
+  return (!(lv & IntervalTable::kArch) || a.arch == b.arch) &&
+         (!(lv & IntervalTable::kPrecision) || a.precision == b.precision) &&
+         (!(lv & IntervalTable::kBound) || a.bound == b.bound) &&
+         (!(lv & IntervalTable::kFramework) || a.framework == b.framework) &&
+         (!(lv & IntervalTable::kGeneration) || a.generation == b.generation);
+}
+}  // namespace
+
+Interval IntervalTable::interval(const CaseClass& k, const StepCost& p, const std::string& exclude) const {
   std::vector<const Residual*> v;
   Interval out;
-  for (const auto& lv : levels) {
+  for (const unsigned lv : levels) {
     v.clear();
-    for (const auto& r : residuals) {
-      if (r.source == exclude) continue;
-      if (lv.gen && r.generation != generation) continue;
-      if (lv.fw && r.framework != framework) continue;
-      if (lv.dom && r.dominant != dom) continue;
-      v.push_back(&r);
-    }
+    for (const auto& r : residuals)
+      if (r.source != exclude && same(r.cls, k, lv)) v.push_back(&r);
     std::set<std::string> sources;
     for (const auto* r : v) sources.insert(r->source);
     if (v.size() >= min_cases && sources.size() >= min_sources) {
-      out.basis = std::string(lv.gen ? generation + " " : "") + (lv.fw ? framework + " " : "") +
-                  (lv.dom ? dom + "-bound " : "") + (lv.gen || lv.fw || lv.dom ? "" : "all ") +
-                  "(" + std::to_string(v.size()) + " cases, " + std::to_string(sources.size()) + " sources)";
+      out.level = level_name(k, lv);
+      out.basis = out.level + " (" + std::to_string(v.size()) + " cases, " +
+                  std::to_string(sources.size()) + " sources)";
       break;
     }
   }
-  if (out.basis.empty() && !v.empty())  // every level too thin: all cases, said so
-    out.basis = "all (" + std::to_string(v.size()) + " cases, fewer sources than wanted)";
+  if (out.basis.empty() && !v.empty()) {  // every level too thin: the last one's cases, said so
+    out.level = level_name(k, levels.empty() ? 0 : levels.back());
+    out.basis = out.level + " (" + std::to_string(v.size()) + " cases, fewer sources than wanted)";
+  }
   out.cases = v.size();
   if (v.empty()) {
     out.step_lo = out.step_hi = p.step_time_s;
     out.tflops_lo = out.tflops_hi = p.model_tflops_per_gpu;
     out.basis = "no corpus cases";
+    out.level = "none";
     return out;
   }
   // Each source counts once: a new case's error is mostly its source's (setup, software), so
@@ -123,27 +149,59 @@ Interval IntervalTable::interval(const std::string& generation, const std::strin
   return out;
 }
 
-Coverage coverage(const IntervalTable& t) {
+namespace {
+// Each case against the interval built without its own source: covered?, width, class.
+struct CaseCheck {
+  bool covered = false;
+  double width = 0;
+  std::string level;
+};
+std::vector<CaseCheck> check_cases(const IntervalTable& t) {
+  std::vector<CaseCheck> out;
+  StepCost p;  // a 1 s prediction: the interval scales with it
+  p.step_time_s = 1.0;
+  p.model_tflops_per_gpu = 1.0;
+  for (const auto& r : t.residuals) {
+    const Interval iv = t.interval(r.cls, p, r.source);
+    const double measured = std::exp(r.log_ratio);
+    out.push_back({measured >= iv.step_lo * (1 - 1e-12) && measured <= iv.step_hi * (1 + 1e-12),
+                   iv.step_hi - iv.step_lo, iv.level});
+  }
+  return out;
+}
+Coverage summarize_cases(const std::vector<const CaseCheck*>& v) {
   Coverage c;
   std::vector<double> widths;
-  for (const auto& r : t.residuals) {
-    // A prediction of 1 s with the case's dominant cost: the class only depends on these keys.
-    StepCost p;
-    p.step_time_s = 1.0;
-    p.model_tflops_per_gpu = 1.0;
-    if (r.dominant == "compute") p.time.compute = 1;
-    else if (r.dominant == "tp") p.time.tp_comm = 1;
-    else if (r.dominant == "pp") p.time.pp_bubble = 1;
-    else if (r.dominant == "dp") p.time.dp_comm_exposed = 1;
-    else p.time.optimizer = 1;
-    const Interval iv = t.interval(r.generation, r.framework, p, r.source);
-    const double measured = std::exp(r.log_ratio);
+  for (const auto* k : v) {
     ++c.cases;
-    if (measured >= iv.step_lo * (1 - 1e-12) && measured <= iv.step_hi * (1 + 1e-12)) ++c.covered;
-    widths.push_back(iv.step_hi - iv.step_lo);
+    c.covered += k->covered ? 1 : 0;
+    widths.push_back(k->width);
   }
   c.median_width = percentile(widths, 0.5);
   return c;
+}
+}  // namespace
+
+Coverage coverage(const IntervalTable& t) {
+  const auto checks = check_cases(t);
+  std::vector<const CaseCheck*> all;
+  for (const auto& k : checks) all.push_back(&k);
+  return summarize_cases(all);
+}
+
+std::vector<std::pair<std::string, Coverage>> coverage_by_class(const IntervalTable& t) {
+  const auto checks = check_cases(t);
+  std::vector<std::pair<std::string, Coverage>> out;
+  std::vector<std::string> order;
+  for (const auto& k : checks)
+    if (std::find(order.begin(), order.end(), k.level) == order.end()) order.push_back(k.level);
+  for (const auto& level : order) {
+    std::vector<const CaseCheck*> v;
+    for (const auto& k : checks)
+      if (k.level == level) v.push_back(&k);
+    out.push_back({level, summarize_cases(v)});
+  }
+  return out;
 }
 
 const IntervalTable& corpus_interval_table() {
@@ -158,10 +216,28 @@ const IntervalTable& corpus_interval_table() {
   return table;
 }
 
-Interval prediction_interval(const Cluster& c, const Training& t, const StepCost& predicted) {
-  CorpusRun probe;
-  probe.cluster = c;
-  return corpus_interval_table().interval(probe.generation(), t.framework_name(), predicted);
+Interval prediction_interval(const Model& m, const Cluster& c, const Training& t,
+                             const StepCost& predicted) {
+  return corpus_interval_table().interval(case_class(m, c, t, predicted), predicted);
+}
+
+Interval own_interval(const std::vector<double>& residuals, const StepCost& predicted, Interval corpus) {
+  if (residuals.size() < kOwnResidualsMin) {
+    if (!residuals.empty())
+      corpus.basis += "; your " + std::to_string(residuals.size()) + " runs are too few for their own (" +
+                      std::to_string(kOwnResidualsMin) + " needed)";
+    return corpus;
+  }
+  const double lo = percentile(residuals, 0.05), hi = percentile(residuals, 0.95);
+  Interval out;
+  out.step_lo = predicted.step_time_s * std::exp(std::min(lo, 0.0));
+  out.step_hi = predicted.step_time_s * std::exp(std::max(hi, 0.0));
+  out.tflops_lo = predicted.model_tflops_per_gpu * predicted.step_time_s / out.step_hi;
+  out.tflops_hi = predicted.model_tflops_per_gpu * predicted.step_time_s / out.step_lo;
+  out.cases = residuals.size();
+  out.level = "own runs";
+  out.basis = "your " + std::to_string(out.cases) + " runs (leave-one-run-out residuals of fit --runs)";
+  return out;
 }
 
 }  // namespace parplan::cost

@@ -217,6 +217,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
   }
   r.skip("source");
   r.skip("description");
+  r.skip("own_residuals");  // `parplan fit --runs`: read by the CLI for prediction intervals
   r.warn_unknown();
   if (d.ok()) validate(c, d, p);
   return c;

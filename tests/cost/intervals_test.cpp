@@ -3,17 +3,19 @@
 #include <cmath>
 
 #include "parplan/cost/intervals.hpp"
+#include "parplan/model/io.hpp"
 
 using namespace parplan::cost;
 
 namespace {
+CaseClass dense_megatron() { return {"dense", "16-bit", "compute", "megatron-core", "ampere"}; }
 // Four sources of four cases each, every source's cases alike (a source's setup dominates its
 // error): a 0.0, b +0.1, c -0.1, d +0.3 (ln measured / predicted).
 IntervalTable four_sources() {
   IntervalTable t;
   for (const auto& [src, v] : std::vector<std::pair<const char*, double>>{
            {"a", 0.0}, {"b", 0.1}, {"c", -0.1}, {"d", 0.3}})
-    for (int i = 0; i < 4; ++i) t.residuals.push_back({src, "r", "ampere", "megatron-core", "compute", v});
+    for (int i = 0; i < 4; ++i) t.residuals.push_back({src, "r", dense_megatron(), v});
   return t;
 }
 StepCost compute_bound(double step) {
@@ -50,22 +52,26 @@ TEST(Intervals, CoverageIsComputedFromTheOtherSourcesResiduals) {
 
 TEST(Intervals, IntervalScalesThePredictionAndFallsBackToCoarserClasses) {
   const IntervalTable t = four_sources();
-  const Interval iv = t.interval("ampere", "megatron-core", compute_bound(10.0));
+  const Interval iv = t.interval(dense_megatron(), compute_bound(10.0));
   EXPECT_NEAR(iv.step_lo, 10.0 * std::exp(-0.1), 1e-9);
   EXPECT_NEAR(iv.step_hi, 10.0 * std::exp(0.3), 1e-9);
   EXPECT_NEAR(iv.tflops_lo, 100 * 10.0 / iv.step_hi, 1e-9);
   EXPECT_NEAR(iv.tflops_hi, 100 * 10.0 / iv.step_lo, 1e-9);
   EXPECT_EQ(iv.cases, 16u);
-  EXPECT_NE(iv.basis.find("ampere megatron-core compute-bound"), std::string::npos) << iv.basis;
-  // No hopper case: the interval comes from every case of the same dominant cost.
-  const Interval h = t.interval("hopper", "fsdp2", compute_bound(10.0));
+  EXPECT_EQ(iv.level, "dense 16-bit compute-bound megatron-core");
+  EXPECT_NE(iv.basis.find("(16 cases, 4 sources)"), std::string::npos) << iv.basis;
+  // No fsdp2 case: the interval comes from the class without the framework; no fp8 MoE case:
+  // from every case.
+  const Interval h = t.interval({"dense", "16-bit", "compute", "fsdp2", "hopper"}, compute_bound(10.0));
   EXPECT_EQ(h.cases, 16u);
-  EXPECT_EQ(h.basis.find("hopper"), std::string::npos) << h.basis;
+  EXPECT_EQ(h.level, "dense 16-bit compute-bound");
+  const Interval m = t.interval({"moe-fine", "fp8", "compute", "megatron-core", "hopper"}, compute_bound(10.0));
+  EXPECT_EQ(m.level, "all");
   // A class of two sources is too thin: with "a" and "b" left, the interval says so.
   IntervalTable two;
   for (const auto& r : t.residuals)
     if (r.source == std::string("a") || r.source == std::string("b")) two.residuals.push_back(r);
-  EXPECT_NE(two.interval("ampere", "megatron-core", compute_bound(1)).basis.find("fewer sources"),
+  EXPECT_NE(two.interval(dense_megatron(), compute_bound(1)).basis.find("fewer sources"),
             std::string::npos);
 }
 
@@ -82,7 +88,8 @@ TEST(Intervals, TheCorpusTableGivesEveryPredictionAnIntervalAroundIt) {
   parplan::Cluster c;
   c.gpu.peak_flops_bf16 = 312e12;
   parplan::Training t;
-  const Interval iv = prediction_interval(c, t, p);
+  parplan::Model m;
+  const Interval iv = prediction_interval(m, c, t, p);
   EXPECT_GT(iv.cases, 0u);
   EXPECT_LE(iv.step_lo, 5.0);
   EXPECT_GE(iv.step_hi, 5.0);
@@ -113,5 +120,52 @@ TEST(Intervals, ResidualsAreTheShippedModelsOutOfSampleErrors) {
   ASSERT_EQ(t.residuals.size(), 2u);
   EXPECT_NEAR(t.residuals[0].log_ratio, std::log(10.0 / 8.0), 1e-12);   // fit source: LOSO
   EXPECT_NEAR(t.residuals[1].log_ratio, std::log(10.0 / 11.0), 1e-12);  // other: defaults
-  EXPECT_EQ(t.residuals[0].dominant, "compute");
+  EXPECT_EQ(t.residuals[0].cls.bound, "compute");
+  EXPECT_EQ(t.residuals[0].cls.arch, "dense");
+}
+
+TEST(Intervals, CaseClassSeparatesWhatDrivesTheError) {
+  using parplan::load_cluster;
+  using parplan::load_model;
+  using parplan::load_training;
+  const auto h100 = load_cluster("dgx-h100-80g");
+  auto t = load_training("llama3-8k");
+  const StepCost s = compute_bound(1.0);
+  CaseClass k = case_class(load_model("llama3-70b"), h100, t, s);
+  EXPECT_EQ(k.arch, "dense");
+  EXPECT_EQ(k.precision, "16-bit");
+  EXPECT_EQ(k.bound, "compute");
+  EXPECT_EQ(k.framework, "megatron-core");
+  EXPECT_EQ(k.generation, "hopper");
+  EXPECT_EQ(case_class(load_model("mixtral-8x7b"), h100, t, s).arch, "moe");       // 14336-wide experts
+  EXPECT_EQ(case_class(load_model("deepseek-v3"), h100, t, s).arch, "moe-fine");   // 2048 < 7168
+  t.dtype = parplan::DType::FP8;
+  t.framework = "fsdp2";
+  StepCost comm = s;
+  comm.time.compute = 0.4;  // communication and bubble are the larger part
+  k = case_class(load_model("llama3-70b"), h100, t, comm);
+  EXPECT_EQ(k.precision, "fp8");
+  EXPECT_EQ(k.bound, "overhead");
+  EXPECT_EQ(k.framework, "fsdp2");
+}
+
+TEST(Intervals, CoverageByClassSplitsTheCasesByTheClassTheirIntervalCameFrom) {
+  IntervalTable t = four_sources();
+  // Five fp8 sources of two cases each, all close to the prediction (without its own source a
+  // case still has 8 of 4 sources: its own class).
+  for (const char* src : {"e", "f", "g", "h", "i"})
+    for (int i = 0; i < 2; ++i)
+      t.residuals.push_back({src, "r", {"dense", "fp8", "compute", "megatron-core", "hopper"}, 0.01});
+  const auto by = coverage_by_class(t);
+  ASSERT_EQ(by.size(), 2u);
+  EXPECT_EQ(by[0].first, "dense 16-bit compute-bound megatron-core");
+  EXPECT_EQ(by[0].second.cases, 16u);
+  EXPECT_EQ(by[0].second.covered, 8u);  // as CoverageIsComputedFromTheOtherSourcesResiduals
+  EXPECT_EQ(by[1].first, "dense fp8 compute-bound megatron-core");
+  EXPECT_EQ(by[1].second.cases, 10u);
+  EXPECT_EQ(by[1].second.covered, 10u);
+  EXPECT_LT(by[1].second.median_width, 0.02);  // not widened by the 16-bit sources
+  const Coverage all = coverage(t);
+  EXPECT_EQ(all.cases, 26u);
+  EXPECT_EQ(all.covered, 18u);
 }

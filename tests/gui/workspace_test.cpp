@@ -31,6 +31,23 @@ TEST(Measured, ReadsTheRunAndPredictsItsPlan) {
   EXPECT_DOUBLE_EQ(r.step_error(), (p.step_time_s - 0.5) / 0.5);
 }
 
+TEST(Measured, ReadsARunThatParplanImportWrote) {
+  // The corpus format `parplan import` writes, with a tokens/s/GPU figure (torchtitan's tps).
+  const nlohmann::json run = {
+      {"id", "titan"}, {"source", "parplan import of 'titan.log'"}, {"fit_source", true},
+      {"runs", {{{"id", "titan"}, {"model", "llama3-8b"}, {"cluster", "dgx-h100-80g"}, {"gpus", 8},
+                 {"framework", "fsdp2"},
+                 {"training", {{"global_batch", 8}, {"seq_len", 8192}}},
+                 {"layout", {{"dp", 8}, {"zero", 3}, {"recompute", "selective"}}},
+                 {"measured", {{"tokens_per_s_per_gpu", 7461.0}}}}}}};
+  MeasuredRun r = measured_from_json(run, "titan.json");
+  EXPECT_EQ(r.plan.layout.dp, 8);
+  EXPECT_NEAR(r.measured_step_s, 8.0 * 8192 / (7461.0 * 8), 1e-9);
+  EXPECT_NEAR(r.measured_tokens_per_s, 7461.0 * 8, 1e-6);
+  cost::StepCost p = cost::predict(r.plan.model, r.plan.cluster, r.plan.training, r.plan.layout);
+  EXPECT_DOUBLE_EQ(r.predicted_step_s, p.step_time_s);
+}
+
 TEST(Measured, MissingStepTimeNamesTheField) {
   auto j = measured_json(0.5);
   j.erase("mean_step_time_s");

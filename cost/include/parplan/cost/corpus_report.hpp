@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "parplan/cost/calibrate_predict.hpp"
 #include "parplan/cost/intervals.hpp"
 
 namespace parplan::cost {
@@ -15,10 +16,13 @@ struct CorpusValidation {
   LosoReport loso;
   IntervalTable intervals;
   Coverage cover;
+  std::vector<std::pair<std::string, Coverage>> cover_by_class;  // by the class intervals came from
+  std::vector<CalibratePredictSource> calibrate_predict;          // sources with >= 6 rows
 };
 CorpusValidation validate_corpus(std::vector<CorpusSource> corpus);
 
-// Per-source table (MAPE, worst, Spearman), the leave-one-source-out table and the coverage.
+// Per-source table (MAPE, worst, Spearman), the leave-one-source-out table, the coverage overall
+// and per interval class, and the calibrate-then-predict table.
 std::string corpus_tables(const CorpusValidation& v);
 // Every row: measured, predicted, error, in sample and out of sample.
 std::string corpus_rows(const CorpusValidation& v);

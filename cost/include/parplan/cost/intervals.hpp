@@ -1,6 +1,6 @@
 #pragma once
 // How sure a prediction is: an interval from the corpus's leave-one-source-out residuals of
-// similar cases (same GPU generation, framework and dominant cost; coarser when too few).
+// similar cases (same architecture, precision, bound and framework; coarser when too few).
 #include <string>
 #include <vector>
 
@@ -12,15 +12,27 @@ namespace parplan::cost {
 // dp (exposed DP / ZeRO communication) or optimizer.
 std::string dominant_cost(const StepCost& s);
 
+// What drives a case's error, as interval classes key it: the architecture (dense; moe: experts
+// at least as wide as the model; moe-fine: experts narrower than the hidden size, DeepSeek /
+// Qwen3 style), the GEMM precision (16-bit or fp8), whether compute is at least half of the
+// predicted step (compute) or communication, bubble and overheads are (overhead), the framework
+// and the GPU generation.
+struct CaseClass {
+  std::string arch, precision, bound, framework, generation;
+};
+CaseClass case_class(const Model& m, const Cluster& c, const Training& t, const StepCost& s);
+
 struct Residual {
-  std::string source, run, generation, framework, dominant;
+  std::string source, run;
+  CaseClass cls;
   double log_ratio = 0;  // ln(measured / predicted) step time
 };
 
 struct Interval {
   double step_lo = 0, step_hi = 0;      // seconds
   double tflops_lo = 0, tflops_hi = 0;  // model TFLOP/s per GPU
-  std::string basis;                    // which residuals: "hopper fsdp2 compute (12 cases)"
+  std::string basis;  // which residuals: "dense 16-bit compute-bound megatron-core (12 cases, 4 sources)"
+  std::string level;  // the class they came from: "dense 16-bit compute megatron-core", ... "all"
   size_t cases = 0;
 };
 
@@ -33,10 +45,16 @@ struct IntervalTable {
   size_t min_sources = 3;
   bool contain_prediction = true;  // widen to hold the prediction itself
   bool per_source_weight = true;   // each source's cases share a weight of 1 (else 1 per case)
+  // The classes tried, most specific first: sets of CaseClass keys (kArch | kPrecision | ...).
+  static constexpr unsigned kArch = 1, kPrecision = 2, kBound = 4, kFramework = 8, kGeneration = 16;
+  std::vector<unsigned> levels = {kArch | kPrecision | kBound | kFramework,
+                                  kArch | kPrecision | kBound, kArch | kPrecision, kArch, 0};
 
-  // The interval for a prediction; residuals of `exclude_source` are left out (coverage checks).
-  Interval interval(const std::string& generation, const std::string& framework,
-                    const StepCost& predicted, const std::string& exclude_source = "") const;
+  // The interval for a prediction of class `k`: from the most specific class with enough cases
+  // (arch + precision + bound + framework, then without the framework, without the bound, arch
+  // alone, all); residuals of `exclude_source` are left out (coverage checks).
+  Interval interval(const CaseClass& k, const StepCost& predicted,
+                    const std::string& exclude_source = "") const;
 };
 
 // The residuals of the model as it predicts (the clusters' default efficiencies), each out of
@@ -52,11 +70,22 @@ struct Coverage {
 };
 // Each leave-one-source-out case against the interval built from the other sources' residuals.
 Coverage coverage(const IntervalTable& t);
+// The same per class the cases' intervals came from (Interval::level), in order of first use.
+std::vector<std::pair<std::string, Coverage>> coverage_by_class(const IntervalTable& t);
 
 // The table of the compiled-in corpus, computed once (a few hundred milliseconds) on first use.
 const IntervalTable& corpus_interval_table();
-// The interval for a prediction of (m, c, t).
-Interval prediction_interval(const Cluster& c, const Training& t, const StepCost& predicted);
+// The interval for a prediction of (m, c, t) from the corpus's class of the prediction.
+Interval prediction_interval(const Model& m, const Cluster& c, const Training& t,
+                             const StepCost& predicted);
+
+// The fewest of a user's leave-one-run-out residuals (`parplan fit --runs` writes them into the
+// fitted cluster file as "own_residuals") that make an interval of their own.
+constexpr size_t kOwnResidualsMin = 6;
+// The 5-95% interval of those residuals (always holding the prediction), or, with fewer than
+// kOwnResidualsMin, `corpus` with its basis saying why the user's runs were not used.
+Interval own_interval(const std::vector<double>& residuals, const StepCost& predicted,
+                      Interval corpus);
 
 // Percentile q (0..1) of values, linear between order statistics.
 double percentile(std::vector<double> values, double q);

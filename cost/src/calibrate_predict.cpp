@@ -1,0 +1,111 @@
+#include "parplan/cost/calibrate_predict.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "parplan/cost/intervals.hpp"
+
+namespace parplan::cost {
+
+namespace {
+double error_of(const CorpusRun& r, const Cluster& c) {
+  return step_ratio(predict(r.model, c, r.training, r.layout), r) - 1;
+}
+std::vector<const CorpusRun*> pointers(const std::vector<CorpusRun>& rows, size_t except) {
+  std::vector<const CorpusRun*> out;
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (i != except) out.push_back(&rows[i]);
+  return out;
+}
+double median_abs(std::vector<double> v) {
+  for (auto& x : v) x = std::fabs(x);
+  return percentile(v, 0.5);
+}
+}  // namespace
+
+OwnRunsFit fit_own_runs(std::vector<CorpusRun> rows, const Cluster& base) {
+  for (auto& r : rows) {  // every row on the cluster being fitted, sized to the run
+    const int64_t nodes = r.cluster.nodes;
+    r.cluster = base;
+    r.cluster.nodes = std::max(base.nodes, nodes);
+  }
+  OwnRunsFit out;
+  const auto all = pointers(rows, rows.size());
+  const auto params = fit_parameters(all);
+  out.fit = fit_efficiencies(all, params);
+  CorpusRun probe;
+  probe.cluster = base;
+  out.fitted = fitted_cluster(probe, out.fit);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    out.before.push_back(error_of(rows[i], rows[i].cluster));
+    out.after.push_back(error_of(rows[i], fitted_cluster(rows[i], out.fit)));
+    const FitResult without = fit_efficiencies(pointers(rows, i), params);
+    const double e = error_of(rows[i], fitted_cluster(rows[i], without));
+    out.left_out.push_back(e);
+    out.left_out_log.push_back(-std::log(std::max(e + 1, 1e-9)));
+  }
+  return out;
+}
+
+std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<CorpusSource>& corpus,
+                                                           size_t min_rows, size_t fit_rows) {
+  std::vector<CalibratePredictSource> out;
+  for (const auto& s : corpus) {
+    // One cluster at a time: a source that measured two GPU generations is two units (fitting on
+    // A100 rows says nothing of the H100 parameters).
+    std::vector<std::string> gens;
+    for (const auto& r : s.runs)
+      if (std::find(gens.begin(), gens.end(), r.generation()) == gens.end()) gens.push_back(r.generation());
+    for (const auto& gen : gens) {
+      std::vector<const CorpusRun*> all;
+      for (const auto& r : s.runs)
+        if (r.generation() == gen) all.push_back(&r);
+      const size_t n = all.size();
+      if (n < min_rows || n <= fit_rows) continue;
+      CalibratePredictSource c;
+      c.source = gens.size() > 1 ? s.id + " (" + gen + ")" : s.id;
+      c.rows = n;
+      std::vector<double> defaults;
+      for (const auto* r : all) defaults.push_back(error_of(*r, r->cluster));
+      c.default_median = median_abs(defaults);
+      const auto params = fit_parameters(all);
+      std::vector<double> medians;
+      for (size_t i = 0; i < n; ++i) {  // rotation i: rows i .. i + fit_rows - 1 (mod n)
+        std::vector<const CorpusRun*> fit;
+        std::vector<bool> used(n, false);
+        for (size_t k = 0; k < fit_rows; ++k) fit.push_back(all[(i + k) % n]), used[(i + k) % n] = true;
+        const FitResult f = fit_efficiencies(fit, params);
+        std::vector<double> errs;
+        for (size_t j = 0; j < n; ++j)
+          if (!used[j]) errs.push_back(error_of(*all[j], fitted_cluster(*all[j], f)));
+        medians.push_back(median_abs(errs));
+      }
+      c.rotations = medians.size();
+      c.median = percentile(medians, 0.5);
+      c.lo = *std::min_element(medians.begin(), medians.end());
+      c.hi = *std::max_element(medians.begin(), medians.end());
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string calibrate_then_predict_table(const std::vector<CalibratePredictSource>& t) {
+  std::string s =
+      "Calibrate then predict: per source (and GPU generation) with >= 6 rows, the efficiencies "
+      "fitted on 3 of its rows (rotated: rows i, i+1, i+2), the other rows predicted; median "
+      "|error| of step time over the rotations, and its spread\n";
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-26s %5s %9s %10s %10s %17s\n", "source", "rows", "rotations",
+                "defaults", "median", "spread (min-max)");
+  s += buf;
+  for (const auto& c : t) {
+    std::snprintf(buf, sizeof buf, "%-26s %5zu %9zu %9.1f%% %9.1f%% %8.1f-%5.1f%%\n", c.source.c_str(),
+                  c.rows, c.rotations, 100 * c.default_median, 100 * c.median, 100 * c.lo, 100 * c.hi);
+    s += buf;
+  }
+  return s;
+}
+
+}  // namespace parplan::cost

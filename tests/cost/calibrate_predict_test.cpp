@@ -1,0 +1,81 @@
+#include "parplan/cost/calibrate_predict.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "parplan/model/io.hpp"
+
+using namespace parplan;
+using namespace parplan::cost;
+
+namespace {
+// Rows "measured" on a cluster whose large GEMMs reach 0.62 of peak (the preset says more): a
+// fit on a few of them must predict the others.
+CorpusRun slow_row(const std::string& source, int i) {
+  CorpusRun r;
+  r.source = source;
+  r.id = std::to_string(i);
+  r.fit = true;
+  r.model = load_model(i % 2 ? "llama3-8b" : "megatron-22b");
+  r.cluster = load_cluster("dgx-h100-80g");
+  r.training = load_training(R"({"global_batch": )" + std::to_string(32 << (i % 3)) + R"(, "seq_len": 4096})");
+  r.layout = load_layout(R"({"dp": 2, "tp": )" + std::to_string(1 << (i % 3)) + R"(, "pp": 1, "micro_batch": 1, "zero": 1})");
+  r.cluster.nodes = 1;
+  Cluster slow = r.cluster;
+  slow.efficiency.matmul_max = 0.62;
+  r.measured = predict(r.model, slow, r.training, r.layout).step_time_s;
+  return r;
+}
+}  // namespace
+
+TEST(FitOwnRuns, LeaveOneRunOutPredictsEachRunFromTheOthers) {
+  std::vector<CorpusRun> rows;
+  for (int i = 0; i < 6; ++i) rows.push_back(slow_row("mine", i));
+  const OwnRunsFit f = fit_own_runs(rows, load_cluster("dgx-h100-80g"));
+  ASSERT_EQ(f.left_out.size(), 6u);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_LT(f.before[i], -0.05) << i;  // the preset predicts these rows too fast
+    EXPECT_LT(std::fabs(f.left_out[i]), std::fabs(f.before[i]) / 2) << i;
+    EXPECT_NEAR(f.left_out_log[i], -std::log(1 + f.left_out[i]), 1e-12);
+  }
+  EXPECT_LT(f.fit.rms_log_after, f.fit.rms_log_before / 2);
+  EXPECT_LT(f.fitted.efficiency.matmul_max, load_cluster("dgx-h100-80g").efficiency.matmul_max);
+}
+
+TEST(CalibrateThenPredict, FitsOnThreeRowsOfASourceAndPredictsTheRest) {
+  std::vector<CorpusSource> corpus(2);
+  corpus[0].id = "big";
+  corpus[0].fit_source = true;
+  for (int i = 0; i < 7; ++i) corpus[0].runs.push_back(slow_row("big", i));
+  corpus[1].id = "small";  // fewer than 6 rows: not in the table
+  for (int i = 0; i < 5; ++i) corpus[1].runs.push_back(slow_row("small", i));
+  const auto t = calibrate_then_predict(corpus);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].source, "big");
+  EXPECT_EQ(t[0].rotations, 7u);
+  EXPECT_GT(t[0].default_median, 0.05);
+  EXPECT_LT(t[0].median, t[0].default_median / 2);
+  EXPECT_LE(t[0].lo, t[0].median);
+  EXPECT_GE(t[0].hi, t[0].median);
+  EXPECT_NE(calibrate_then_predict_table(t).find("big"), std::string::npos);
+}
+
+TEST(OwnResiduals, PredictionsOnAFittedClusterTakeTheirIntervalFromThem) {
+  const Cluster c = load_cluster("dgx-h100-80g");
+  const Training t = load_training("llama3-8k");
+  StepCost s;
+  s.step_time_s = 10;
+  s.model_tflops_per_gpu = 400;
+  s.time.compute = 10;
+  const Interval corpus = prediction_interval(load_model("llama3-8b"), c, t, s);
+  const Interval few = own_interval({-0.02, 0.01, 0.03}, s, corpus);  // too few: the corpus's, said so
+  EXPECT_NE(few.basis.find("too few"), std::string::npos) << few.basis;
+  EXPECT_DOUBLE_EQ(few.step_hi, corpus.step_hi);
+  const std::vector<double> mine = {-0.04, -0.02, 0.0, 0.01, 0.03, 0.05};
+  const Interval own = own_interval(mine, s, corpus);
+  EXPECT_NE(own.basis.find("your 6 runs"), std::string::npos) << own.basis;
+  EXPECT_NEAR(own.step_lo, 10 * std::exp(percentile(mine, 0.05)), 1e-9);
+  EXPECT_NEAR(own.step_hi, 10 * std::exp(percentile(mine, 0.95)), 1e-9);
+  EXPECT_LT(own.step_hi - own.step_lo, corpus.step_hi - corpus.step_lo);
+}
