@@ -53,11 +53,22 @@ void add_runtime_commands(CLI::App& app) {
   run->add_option("--threads", o->threads, "intra-op threads per rank (0: cores / ranks)")
       ->check(threads_range());
   run->add_flag("--quiet", o->quiet, "no per-step log");
+  run->add_option("--layers", o->layers, "override the model's layers (scale an HF config down)")
+      ->check(int_range(1, 100000));
+  run->add_option("--hidden", o->hidden, "override the model's hidden size (heads kept, FFN scaled)")
+      ->check(int_range(1, 1000000));
+  run->add_option("--vocab", o->vocab, "override the model's vocabulary (>= the data's symbols)")
+      ->check(int_range(1, 10000000));
   run->callback([o] {
     if (o->out.empty()) throw Error("--out is empty; name the measured.json file to write");
     // The output policy is checked by rank 0 before any rank starts (launch.cpp): under torchrun
     // the other nodes may not see --out's folder.
     auto m = runtime::run(*o, kSelf, {"worker"});
+    // Ranks != 0 of a torchrun / mpiexec / srun launch: rank 0 writes the results.
+    if (m.is_object() && m.contains("rank") && !m.contains("mean_step_time_s")) {
+      std::cout << "rank " << m["rank"].get<int>() << " done; rank 0 writes " << o->out << "\n";
+      return;
+    }
     if (!m.is_object()) throw EnvironmentError("the run wrote no results to " + o->out);
     auto num = [&](const char* k) { return m.contains(k) && m[k].is_number() ? m[k].get<double>() : 0.0; };
     std::cout << "mean step " << num("mean_step_time_s") << " s, " << num("tokens_per_s")

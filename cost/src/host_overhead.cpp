@@ -8,11 +8,18 @@ namespace {
 // Forward operators of a dense pre-norm layer, unfused and eager (runtime/src/gpt.cpp, nanoGPT
 // model.py), counting operators that produce a new tensor (views are nearly free):
 // 2 LayerNorms, 6 linears (Q, K, V, attention output, FC1, FC2; a gated MLP adds one),
-// 2 bias adds after the row-parallel linears, the attention core (scores matmul, scale, causal
-// mask, masked fill, softmax, matmul with V = 6), merging the heads (1 contiguous copy), the
-// activation (a gated MLP adds the product) and 2 residual adds.
+// 2 bias adds after the row-parallel linears (none without linear biases), the attention core
+// (scores matmul, scale, causal mask, masked fill, softmax, matmul with V = 6), merging the heads
+// (1 contiguous copy), the activation (a gated MLP adds the product) and 2 residual adds.
+// Llama-style layers (runtime/src/llama_layers.cpp): an RMSNorm is 6 operators (pow, mean, add,
+// rsqrt, two multiplications) instead of 1; rotary positions rotate Q and K (negation, concat,
+// two multiplications and an add each = 10); grouped-query attention copies the K and V heads
+// for their query heads (2).
 double dense_layer_fwd_ops(const Model& m, const Layout& l) {
-  double ops = 2 + (m.gated_mlp ? 7 : 6) + 2 + 6 + 1 + (m.gated_mlp ? 2 : 1) + 2;
+  double ops = 2 + (m.gated_mlp ? 7 : 6) + (m.linear_bias ? 2 : 0) + 6 + 1 + (m.gated_mlp ? 2 : 1) + 2;
+  if (m.norm == Norm::RMSNorm) ops += 2 * 5;
+  if (m.position == Position::Rotary) ops += 10;
+  if (m.kv_heads > 0 && m.kv_heads < m.heads) ops += 2;
   if (l.tp > 1) ops += 4;  // the autograd functions around the 4 TP collectives (mappings.cpp)
   if (l.tp > 1 && l.sequence_parallel) ops += 1;  // the norms' and biases' gradient sum
   if (l.cp > 1) {

@@ -35,8 +35,27 @@ TitanModel titan_model(const Model& m) {
   if (llama3 && has("70b")) return {"llama3", "llama3_70b", "70B"};
   if (llama3 && has("8b")) return {"llama3", "llama3_8b", "8B"};
   if ((has("deepseek-v3") || has("deepseek_v3")) && !has("lite")) return {"deepseek_v3", "deepseek_v3_671b", "671B"};
+  // A Hugging Face config names only its model_type: recognise the registry's flavors by shape
+  // (torchtitan/models/{llama3,qwen3}/__init__.py at b5bcd76).
+  const auto shape = [&](int64_t h, int64_t l) { return m.hidden == h && m.layers == l; };
+  if (m.model_type == "llama" && m.vocab == 128256) {
+    if (shape(4096, 32)) return {"llama3", "llama3_8b", "8B"};
+    if (shape(8192, 80)) return {"llama3", "llama3_70b", "70B"};
+    if (shape(16384, 126)) return {"llama3", "llama3_405b", "405B"};
+  }
+  if (m.model_type == "qwen3_moe" && shape(2048, 48) && m.moe.experts == 128)
+    return {"qwen3", "qwen3_30b_a3b", "30B-A3B"};
+  if (m.model_type == "qwen3") {
+    if (shape(5120, 64)) return {"qwen3", "qwen3_32b", "32B"};
+    if (shape(5120, 40)) return {"qwen3", "qwen3_14b", "14B"};
+    if (shape(4096, 36)) return {"qwen3", "qwen3_14b", "8B"};
+  }
   if (has("qwen3") && has("32b")) return {"qwen3", "qwen3_32b", "32B"};
   if (has("qwen3") && has("30b-a3b")) return {"qwen3", "qwen3_30b_a3b", "30B-A3B"};
+  // Qwen3 14B / 8B: qwen3_14b()'s training setup with the flavor's model (same vocabulary); the
+  // recipe rebuilds the model from the registry by flavor.
+  if (has("qwen3") && has("14b")) return {"qwen3", "qwen3_14b", "14B"};
+  if (has("qwen3") && has("8b")) return {"qwen3", "qwen3_14b", "8B"};
   if (has("gpt-oss") && has("120b")) return {"gpt_oss", "gpt_oss_120b", "120b"};
   if (has("gpt-oss") && has("20b")) return {"gpt_oss", "gpt_oss_20b", "20b"};
   return {};

@@ -5,6 +5,8 @@
 # Writes <work>/cluster.json (kept if present; calibrated with this model's GEMM shapes), <work>/<layout>.plan.json,
 # <work>/<layout>.measured.json, <work>/<layout>.compare.json and prints one table (also
 # <work>/table.md). A layout the runtime refuses ("not implemented") is listed as missing.
+# PARPLAN_MODEL=llama runs the Llama-style twin (RMSNorm, SwiGLU of width 352, rotary, 2 KV
+# heads of 4, no biases; its MoE variant has SwiGLU experts) instead of the GPT.
 # PARPLAN_STAT picks the step time compared (default min: on a shared machine the fastest step is
 # the layout's cost without others' load; calibrate takes the fastest repetition likewise).
 # Takes about 3 minutes on a 2-core machine.
@@ -22,6 +24,7 @@ STEPS=${3:-8}
 shift $(($# < 3 ? $# : 3))
 DATA=${PARPLAN_DATA:-$(dirname "$0")/../../../shared/data/tinyshakespeare/input.txt}
 STAT=${PARPLAN_STAT:-min}  # step time compared: mean | median | min (min on a shared machine)
+export PARPLAN_MODEL=${PARPLAN_MODEL:-gpt}
 mkdir -p "$WORK"
 echo "load average at the start: $(cut -d" " -f1-3 /proc/loadavg 2>/dev/null)"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -49,8 +52,13 @@ plan = {"model": {"name": "gpt-char-small", "layers": 4, "hidden": 128, "heads":
         "layout": {"dp": int(dp), "tp": int(tp), "pp": int(pp), "cp": int(cp), "micro_batch": 4,
                    "zero": int(zero), "recompute": "none", "sequence_parallel": sp == "true",
                    "schedule": sched, "virtual_stages": int(v), "offload": "none"}}
+import os
+if os.environ.get("PARPLAN_MODEL") == "llama":  # the Llama-style twin (ffn ~ 8/3 hidden, even)
+    plan["model"].update(name="llama-char-small", kv_heads=2, ffn_hidden=352, gated_mlp=True,
+                         activation="silu", position="rotary", rotary_base=10000, norm="rmsnorm",
+                         qkv_bias=False, linear_bias=False)
 if moe == "true":  # the MoE variant: 4 experts of width 256, top-2, in layers 1..3
-    plan["model"].update(name="gpt-char-small-moe",
+    plan["model"].update(name=plan["model"]["name"] + "-moe",
                          moe={"experts": 4, "experts_per_token": 2, "expert_ffn_hidden": 256,
                               "first_dense_layers": 1})
     plan["layout"]["ep"] = int(ep)

@@ -42,7 +42,7 @@ double fastest(F&& f, int reps) {
 double measure_op_overhead(Communicator& comm, int rank, nlohmann::json& detail) {
   // The runtime's block, dense, on one rank (size-1 groups: no communication).
   auto self = comm.new_group("calib_self" + std::to_string(rank), {rank});
-  ModelGroups groups{self.get(), self.get(), self.get()};
+  ModelGroups groups{self.get(), self.get(), self.get(), nullptr};
   GptConfig cfg;
   cfg.layers = 1, cfg.hidden = 8, cfg.heads = 1, cfg.ffn_hidden = 32, cfg.vocab = 8;
   cfg.block_size = 4, cfg.first_layer = 0, cfg.last_layer = 1;

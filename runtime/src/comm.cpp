@@ -8,6 +8,7 @@
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if defined(PARPLAN_TORCH_CUDA) && defined(USE_C10D_NCCL)
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #define PARPLAN_C10D_NCCL 1
@@ -17,7 +18,6 @@
 #include "device.hpp"
 #include "parplan/model/error.hpp"
 #include "parplan/runtime/nccl.hpp"
-#include "tcp_store.hpp"
 #include "trace.hpp"
 
 namespace parplan::runtime {
@@ -65,8 +65,8 @@ void Pending::wait() {
   if (!impl_) return;
   auto impl = std::move(impl_);
   try {
-    if (!impl->work->wait(impl->timeout))
-      throw Error(impl->what + " did not complete within " +
+    if (!impl->work->wait(impl->timeout))  // a peer is gone: the environment (exit 3)
+      throw EnvironmentError(impl->what + " did not complete within " +
                   std::to_string(impl->timeout.count() / 1000.0) + " s (a peer died or never joined)");
   } catch (const Error&) {
     throw;
@@ -74,10 +74,11 @@ void Pending::wait() {
     std::string msg = e.what();
     auto nl = msg.find("\nException raised from");
     if (nl != std::string::npos) msg.resize(nl);
-    throw Error(impl->what + " failed: " + msg +
-                (msg.find("imeout") != std::string::npos || msg.find("imed out") != std::string::npos
-                     ? " (timed out: a peer died or never joined)"
-                     : ""));
+    const bool timed_out =
+        msg.find("imeout") != std::string::npos || msg.find("imed out") != std::string::npos;
+    if (timed_out)  // docs/errors.md: a rank lost or never joined is an environment failure
+      throw EnvironmentError(impl->what + " failed: " + msg + " (timed out: a peer died or never joined)");
+    throw Error(impl->what + " failed: " + msg);
   }
   if (impl->after) impl->after();
   if (impl->trace) impl->trace->add(impl->op, "comm", impl->begin, Clock::now(), impl->tid);
@@ -137,7 +138,7 @@ auto guarded(const Group::Impl& g, const std::string& op, F&& f) {
     std::string msg = e.what();
     auto nl = msg.find("\nException raised from");
     if (nl != std::string::npos) msg.resize(nl);
-    throw Error(g.where(op) + " failed: " + msg);
+    throw EnvironmentError(g.where(op) + " failed: " + msg + " (a peer is gone)");
   }
 }
 
@@ -272,9 +273,12 @@ std::string short_message(const std::exception& e) {
 }
 
 // The rendezvous store. Local launches: a FileStore in the launcher's private 0700 directory (no
-// socket at all). Cluster launches: rank 0 hosts a BoundTcpStore on MASTER_ADDR:MASTER_PORT (that
-// address only), and a client must present PARPLAN_RUN_SECRET. Every key carries the run's
-// secret, so a process that reaches the store cannot join or overwrite this run's keys.
+// socket at all). Cluster launches (torchrun / srun / mpiexec): c10d's TCPStore at
+// MASTER_ADDR:MASTER_PORT, as torch.distributed's env:// rendezvous makes it for Megatron and
+// torchtitan: under torchrun >= 2.0 the agent hosts it (TORCHELASTIC_USE_AGENT_STORE=True) and
+// every rank is a client, otherwise rank 0 hosts it. PARPLAN_RUN_SECRET, when set, prefixes every
+// key (runs sharing a store do not collide); the store itself has no authentication, as in
+// every framework: keep MASTER_PORT behind the cluster's firewall (docs/runtime.md).
 c10::intrusive_ptr<c10d::Store> make_store(const CommOptions& o) {
   c10::intrusive_ptr<c10d::Store> store;
   const std::string where = "rank " + std::to_string(o.rank) + ": ";
@@ -287,11 +291,24 @@ c10::intrusive_ptr<c10d::Store> make_store(const CommOptions& o) {
                              "': " + short_message(e));
     }
   } else {
-    // Rank 0 listens on MASTER_ADDR only (PARPLAN_STORE_BIND overrides, e.g. 0.0.0.0 when asked).
-    const char* bind = std::getenv("PARPLAN_STORE_BIND");
-    store = c10::make_intrusive<BoundTcpStore>(o.master_addr, o.master_port, o.host_store,
-                                               bind && *bind ? std::string(bind) : o.master_addr,
-                                               o.secret, o.timeout);
+    c10d::TCPStoreOptions t;
+    t.port = static_cast<std::uint16_t>(o.master_port);
+    t.isServer = o.host_store;
+    t.numWorkers = static_cast<std::size_t>(o.world_size);
+    t.waitWorkers = !o.agent_store;  // with the agent's store the agent counted the workers
+    t.timeout = o.timeout;
+    const std::string at = o.master_addr + ":" + std::to_string(o.master_port);
+    try {
+      store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, t);
+    } catch (const std::exception& e) {
+      const std::string msg = short_message(e);
+      if (o.host_store && msg.find("ddress already in use") != std::string::npos)
+        throw EnvironmentError(where + "cannot host the rendezvous store on " + at +
+                               ": the port is already in use; choose another MASTER_PORT");
+      throw EnvironmentError(where + (o.host_store ? "hosting" : "reaching") + " the rendezvous store (c10d TCPStore) at " +
+                             at + " failed within --timeout-s: " + msg +
+                             "; check MASTER_ADDR / MASTER_PORT and that every rank was started");
+    }
   }
   if (o.secret.empty()) return store;
   return c10::make_intrusive<c10d::PrefixStore>("parplan-" + o.secret, store);
@@ -342,8 +359,9 @@ struct Communicator::Impl {
       std::string msg = e.what();
       auto nl = msg.find("\nException raised from");
       if (nl != std::string::npos) msg.resize(nl);
-      throw Error(g->where("creating the process group") + " failed: " + msg +
-                  " (a rank died or never joined within --timeout-s)");
+      // The rendezvous: a rank that died or never joined is the environment (exit 3).
+      throw EnvironmentError(g->where("creating the process group") + " failed: " + msg +
+                             " (a rank died or never joined within --timeout-s)");
     }
     g->trace = trace;
     groups.push_back(g.get());
@@ -404,7 +422,11 @@ CommOptions comm_options(const RankEnv& env, double timeout_s, const std::string
   const char* secret = std::getenv("PARPLAN_RUN_SECRET");
   co.store_file = file ? file : "";
   co.secret = secret ? secret : "";
-  co.host_store = env.rank == 0 && co.store_file.empty();
+  // torchrun >= 2.0 hosts the store in its agent and tells the workers so (torch.distributed's
+  // env:// rendezvous reads the same variable); else rank 0 hosts it.
+  const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+  co.agent_store = agent && std::string(agent) == "True";
+  co.host_store = env.rank == 0 && co.store_file.empty() && !co.agent_store;
   co.timeout = std::chrono::milliseconds(int64_t(timeout_s * 1000));
   co.backend = backend;
   return co;

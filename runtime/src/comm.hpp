@@ -67,7 +67,8 @@ struct CommOptions {
   int local_rank = 0;  // NCCL: this rank uses cuda:local_rank
   std::string master_addr = "127.0.0.1";
   int master_port = 0;
-  bool host_store = false;  // rank 0 hosts the TCPStore (cluster launches)
+  bool host_store = false;  // this rank hosts c10d's TCPStore (rank 0 of a cluster launch)
+  bool agent_store = false;  // torchrun's agent hosts it (TORCHELASTIC_USE_AGENT_STORE=True)
   std::string store_file;   // local launches: a c10d FileStore in the launcher's private dir
   std::string secret;       // prefixes every store key (PARPLAN_RUN_SECRET); empty: none
   std::chrono::milliseconds timeout{60000};

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "llama_layers.hpp"
 #include "mappings.hpp"
 
 namespace parplan::runtime {
@@ -36,16 +37,18 @@ torch::Tensor ring_attention(const torch::Tensor& q, const torch::Tensor& k, con
   // query a finite log-sum-exp and weight exp(-1e30 - lse) = 0 in the merge, not NaN.
   constexpr double kMasked = -1e30;
   auto pos_q = cp_positions(t, p, r).to(q.device());
-  auto kv = torch::stack({k, v});  // one ring shift per step for both
+  auto kv = torch::stack({k, v});  // one ring shift per step for both (the KV heads only, under GQA)
+  const int64_t group = q.size(1) / k.size(1);  // query heads per KV head
+  auto expand = [&](const torch::Tensor& t) { return repeat_kv_heads(t, group); };
   std::vector<torch::Tensor> outs, lses;
   for (int s = 0; s < p; ++s) {
     if (s > 0) kv = cp::ring_shift(kv, cp);  // now the keys/values of rank r - s
     auto pos_k = cp_positions(t, p, (r - s + p) % p).to(q.device());
-    auto scores = torch::matmul(q, kv[0].transpose(-2, -1)) * scale;  // [B, h, t, t]
+    auto scores = torch::matmul(q, expand(kv[0]).transpose(-2, -1)) * scale;  // [B, h, t, t]
     auto future = pos_k.unsqueeze(0) > pos_q.unsqueeze(1);           // [t, t]
     scores = scores.masked_fill(future, kMasked);
     auto lse = torch::logsumexp(scores, -1, true);  // [B, h, t, 1]
-    outs.push_back(torch::matmul(torch::exp(scores - lse), kv[1]));
+    outs.push_back(torch::matmul(torch::exp(scores - lse), expand(kv[1])));
     lses.push_back(lse);
   }
   auto lse_all = torch::logsumexp(torch::stack(lses), 0);

@@ -23,7 +23,8 @@ torch::Tensor cp_local_tokens(const torch::Tensor& x, Group* cp);
 // The CP rank holding global position `pos` of a length-T sequence, and its index there.
 std::pair<int, int64_t> cp_owner(int64_t pos, int64_t T, int cp);
 // Causal attention of this rank's queries q [B, h, t, d] over the keys/values of the whole
-// sequence, k and v being this rank's [B, h, t, d]; returns [B, h, t, d].
+// sequence, k and v being this rank's [B, hkv, t, d] (hkv divides h: grouped-query attention,
+// the KV heads travel the ring unrepeated); returns [B, h, t, d].
 torch::Tensor ring_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                              Group* cp);
 

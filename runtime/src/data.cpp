@@ -103,7 +103,11 @@ Dataset dataset_from_text(const std::string& text_path) {
 }
 
 void write_prepared(const Dataset& d, const std::string& dir) {
-  fs::create_directories(dir);
+  std::error_code ec;  // never a raw filesystem_error (exit 1): the folder as bad input
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw Error("--out '" + brief(dir, 200) + "': cannot create the folder: " + ec.message() +
+                "; choose a writable location");
   write_file_atomic((fs::path(dir) / "train.bin").string(), to_bytes(d.train));
   write_file_atomic((fs::path(dir) / "val.bin").string(), to_bytes(d.val));
   std::string chars;

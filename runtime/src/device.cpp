@@ -7,6 +7,9 @@
 #include <c10/cuda/CUDAFunctions.h>
 #endif
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include "parplan/model/error.hpp"
 
 namespace parplan::runtime {
@@ -83,6 +86,30 @@ DeviceMemory device_memory() {
 void reset_device_peak_memory() {
 #ifdef PARPLAN_TORCH_CUDA
   if (g_device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(g_device.index());
+#endif
+}
+
+bool enable_cuda_autocast(bool bf16) {
+#if defined(PARPLAN_TORCH_CUDA) && TORCH_VERSION_MAJOR >= 2
+  if (!g_device.is_cuda()) return false;
+  const auto half = bf16 ? at::kBFloat16 : at::kHalf;
+#if TORCH_VERSION_MINOR >= 4 || TORCH_VERSION_MAJOR > 2
+  at::autocast::set_autocast_dtype(at::kCUDA, half);
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+  at::autocast::set_autocast_gpu_dtype(half);
+  at::autocast::set_enabled(true);
+#endif
+  return true;
+#else
+  (void)bf16;
+  return false;
+#endif
+}
+
+void autocast_step_done() {
+#if defined(PARPLAN_TORCH_CUDA) && TORCH_VERSION_MAJOR >= 2
+  if (g_device.is_cuda()) at::autocast::clear_cache();
 #endif
 }
 

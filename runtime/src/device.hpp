@@ -27,4 +27,11 @@ struct DeviceMemory {
 DeviceMemory device_memory();
 void reset_device_peak_memory();
 
+// Mixed precision on CUDA (torch.autocast's C++ state, this thread): matmuls and attention in
+// `half` (bf16 or fp16) while the parameters, their gradients and Adam stay fp32 (the master
+// weights). Returns false (nothing enabled) on the CPU or without LibTorch 2.x.
+bool enable_cuda_autocast(bool bf16);
+// After each step, as leaving torch.autocast does: drops the cached low-precision weight copies.
+void autocast_step_done();
+
 }  // namespace parplan::runtime

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "llama_layers.hpp"
 #include "mappings.hpp"
 #include "tp_layers.hpp"  // init_normal
 
@@ -17,9 +18,13 @@ MoeImpl::MoeImpl(const MoeConfig& c, Group* ep_group, const std::string& name)
   auto fc = init_normal(c.seed, name + ".experts.fc", {E, F, H}, 0.02);
   auto proj = init_normal(c.seed, name + ".experts.proj", {E, H, F}, 0.02 / std::sqrt(2.0 * double(c.layers)));
   fc_w = register_parameter("experts_fc_weight", fc.narrow(0, first, local).clone());
-  fc_b = register_parameter("experts_fc_bias", torch::zeros({local, F}));
+  if (c.bias) fc_b = register_parameter("experts_fc_bias", torch::zeros({local, F}));
+  if (c.gated) {
+    auto up = init_normal(c.seed, name + ".experts.up", {E, F, H}, 0.02);
+    up_w = register_parameter("experts_up_weight", up.narrow(0, first, local).clone());
+  }
   proj_w = register_parameter("experts_proj_weight", proj.narrow(0, first, local).clone());
-  proj_b = register_parameter("experts_proj_bias", torch::zeros({local, H}));
+  if (c.bias) proj_b = register_parameter("experts_proj_bias", torch::zeros({local, H}));
 }
 
 namespace {
@@ -71,8 +76,11 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
 
   // An expert's gradient sums the tokens of every EP rank that sent it some: 1/ep of it is this
   // rank's share of the DP average (the expert-DP optimizer averages over the rest).
-  auto share = [&](const torch::Tensor& w) { return p == 1 ? w : ScaleGrad::apply(w, 1.0 / p); };
-  auto w1 = share(fc_w), b1 = share(fc_b), w2 = share(proj_w), b2 = share(proj_b);
+  auto share = [&](const torch::Tensor& w) { return p == 1 || !w.defined() ? w : ScaleGrad::apply(w, 1.0 / p); };
+  auto w1 = share(fc_w), b1 = share(fc_b), w2 = share(proj_w), b2 = share(proj_b), w3 = share(up_w);
+  auto linear = [](const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+    return b.defined() ? torch::nn::functional::linear(x, w, b) : torch::matmul(x, w.t());
+  };
 
   // Experts: the rows of local expert j are one block per source rank.
   std::vector<torch::Tensor> outs, rows;
@@ -89,8 +97,10 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
     for (int64_t j = 0; j < local; ++j) {
       if (idx[size_t(j)].empty()) continue;
       auto ij = torch::tensor(idx[size_t(j)], torch::kLong).to(x.device());
-      auto h = torch::nn::functional::linear(xr.index_select(0, ij), w1[j], b1[j]);
-      outs.push_back(torch::nn::functional::linear(torch::gelu(h), w2[j], b2[j]));
+      auto xj = xr.index_select(0, ij);
+      auto h = linear(xj, w1[j], b1.defined() ? b1[j] : torch::Tensor());
+      h = w3.defined() ? gated_activation(h, torch::matmul(xj, w3[j].t()), cfg.activation) : torch::gelu(h);
+      outs.push_back(linear(h, w2[j], b2.defined() ? b2[j] : torch::Tensor()));
       rows.push_back(ij);
     }
     auto perm = torch::cat(rows);  // expert-major position -> row of xr

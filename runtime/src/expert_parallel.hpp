@@ -4,7 +4,7 @@
 // [q * E/ep, (q + 1) * E/ep)), tokens dispatched to the rank of their expert and the results
 // combined back by all-to-all (mappings.hpp ep::all_to_all). Dropless (no capacity factor), no
 // auxiliary load-balancing loss; the top-k probabilities are renormalised to sum to 1 (Mixtral).
-// Each expert is a GELU MLP (fc, proj, biases) like the dense one.
+// Each expert is an MLP like the dense one: GELU with biases, or gated (SwiGLU) without.
 //
 // EP is carved out of DP: an EP group is ep consecutive DP ranks (same tp, pp); each rank routes
 // its own tokens. Expert weights are replicated across the ep-strided "expert data-parallel"
@@ -24,6 +24,9 @@ struct MoeConfig {
   int64_t hidden = 0, experts = 0, top_k = 0, ffn_hidden = 0, layers = 1;
   bool router_bias = false;
   uint64_t seed = 1337;
+  bool gated = false;       // SwiGLU experts (Mixtral, DeepSeek, Qwen-MoE): down(act(gate x) * up x)
+  bool bias = true;         // expert biases (GPT-style); Llama-family experts have none
+  std::string activation;   // of gated experts (llama_layers.hpp gated_activation)
 };
 
 struct MoeImpl : torch::nn::Module {
@@ -32,6 +35,7 @@ struct MoeImpl : torch::nn::Module {
   int64_t local = 0, first = 0;  // this rank's experts [first, first + local)
   torch::Tensor router, router_b;            // [E, H], [E] (replicated)
   torch::Tensor fc_w, fc_b, proj_w, proj_b;  // [local, F, H], [local, F], [local, H, F], [local, H]
+  torch::Tensor up_w;                        // gated: [local, F, H]; biases undefined without
   MoeImpl(const MoeConfig& c, Group* ep_group, const std::string& name);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, H] -> [B, T, H]
 };

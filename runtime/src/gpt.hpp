@@ -1,6 +1,9 @@
 #pragma once
 // A GPT in the style of nanoGPT's model.py: token + position embeddings, pre-LayerNorm blocks of
 // causal self-attention and a GELU MLP (or a MoE layer), final LayerNorm, tied or untied head.
+// The same classes build a Llama-family model from the model JSON (llama_layers.hpp): RMSNorm,
+// rotary positions (no position table), grouped-query attention, a gated (SwiGLU) MLP or gated
+// experts, no biases, untied head; each of these is its own switch, as the model JSON has them.
 // One pipeline stage (or interleaved model chunk) holds a contiguous range of blocks (plus the
 // embeddings on the first and the head on the last); attention and MLP use the tensor-parallel
 // layers. Embeddings and head are replicated across the TP group (not vocab-parallel): the
@@ -15,6 +18,7 @@
 
 #include "comm.hpp"
 #include "expert_parallel.hpp"
+#include "llama_layers.hpp"
 #include "segment_hooks.hpp"
 #include "tp_layers.hpp"
 
@@ -22,7 +26,16 @@ namespace parplan::runtime {
 
 struct GptConfig {
   int64_t layers = 4, hidden = 128, heads = 4, ffn_hidden = 512, vocab = 65, block_size = 256;
+  int64_t kv_heads = 0, head_dim = 0;  // 0: heads, hidden / heads
   bool tied = true;
+  // Architecture (model JSON): norm, biases, MLP, positions.
+  bool rms_norm = false, norm_bias = true, qkv_bias = true, linear_bias = true, gated_mlp = false;
+  std::string activation;  // of the gated MLP (llama_layers.hpp gated_activation)
+  bool rotary = false;     // rotary positions instead of the learned table
+  double rope_base = 10000, rope_factor = 0;
+  std::string rope_scaling;
+  int64_t kv() const { return kv_heads > 0 ? kv_heads : heads; }
+  int64_t hd() const { return head_dim > 0 ? head_dim : hidden / heads; }
   uint64_t seed = 1337;
   // This stage: blocks [first_layer, last_layer).
   int64_t first_layer = 0, last_layer = 4;
@@ -41,12 +54,16 @@ struct ModelGroups {
   Group* tp = nullptr;
   Group* cp = nullptr;
   Group* ep = nullptr;
+  Group* kv = nullptr;  // GQA with tp > kv_heads: the TP ranks holding this rank's KV head
 };
 
 struct CausalSelfAttentionImpl : torch::nn::Module {
-  int64_t heads_local, head_dim;
+  int64_t heads_local, kv_local, head_dim;
   bool sequence_parallel;
   Group* cp;
+  Group* kv_replicas = nullptr;  // replicated KV heads: their weight gradients summed here
+  Rotary rope;                   // rotary positions, or undefined
+  torch::Tensor rope_cos, rope_sin;  // [T, head_dim] for the last length seen (constants)
   ColumnParallelLinear q{nullptr}, k{nullptr}, v{nullptr};
   RowParallelLinear proj{nullptr};
   CausalSelfAttentionImpl(const GptConfig& c, const ModelGroups& g, const std::string& name);
@@ -54,8 +71,10 @@ struct CausalSelfAttentionImpl : torch::nn::Module {
 };
 TORCH_MODULE(CausalSelfAttention);
 
+// GELU MLP, or gated: down(act(gate(x)) * up(x)) with `fc` the gate.
 struct MlpImpl : torch::nn::Module {
-  ColumnParallelLinear fc{nullptr};
+  std::string activation;
+  ColumnParallelLinear fc{nullptr}, up{nullptr};
   RowParallelLinear proj{nullptr};
   MlpImpl(const GptConfig& c, Group* tp, const std::string& name);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& proj_bias);
@@ -63,7 +82,7 @@ struct MlpImpl : torch::nn::Module {
 TORCH_MODULE(Mlp);
 
 struct BlockImpl : torch::nn::Module {
-  torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
+  Norm ln_1{nullptr}, ln_2{nullptr};
   CausalSelfAttention attn{nullptr};
   Mlp mlp{nullptr};  // dense layers
   Moe moe{nullptr};  // MoE layers
@@ -79,9 +98,9 @@ TORCH_MODULE(Block);
 struct GptStageImpl : torch::nn::Module {
   GptConfig cfg;
   ModelGroups groups;
-  torch::nn::Embedding wte{nullptr}, wpe{nullptr};
+  torch::nn::Embedding wte{nullptr}, wpe{nullptr};  // wpe: learned positions only
   torch::nn::ModuleList blocks;
-  torch::nn::LayerNorm ln_f{nullptr};
+  Norm ln_f{nullptr};
   torch::Tensor head_weight;  // untied head [vocab, hidden]
   SegmentHooks* hooks = nullptr;  // around each segment of forward (ZeRO-3 gathers), or none
   GptStageImpl(const GptConfig& c, const ModelGroups& g);

@@ -32,6 +32,8 @@ nlohmann::json run(const RunOptions& in, const std::string& exe,
   if (o.data.empty()) throw Error("--data is required (a UTF-8 text file or a `parplan prepare` directory)");
   validate_run_options(o);
   Plan plan = load_plan(o.plan);
+  apply_model_overrides(plan, o);  // the ranks read the scaled plan below
+  o.layers = o.hidden = o.vocab = 0;
   std::error_code ec;
   if (!fs::exists(o.data, ec)) throw Error("data file '" + brief(o.data, 200) + "' does not exist; check --data");
   auto rank_env = detect_rank_env(current_environment());
@@ -52,7 +54,11 @@ nlohmann::json run(const RunOptions& in, const std::string& exe,
   }
   // Resume problems (steps already done, other settings, damaged files) before any rank starts.
   check_checkpoint_dir(o, run_settings(o, plan, nproc), !rank_env);
-  if (rank_env) return train_rank(o);  // torchrun / mpiexec / srun started this process
+  if (rank_env) {  // torchrun / mpiexec / srun started this process
+    auto m = train_rank(o);
+    if (rank_env->rank != 0) return {{"rank", rank_env->rank}};  // a success: rank 0 writes --out
+    return m;
+  }
 
   nlohmann::json cfg = to_json(o);
   cfg["mode"] = "train";

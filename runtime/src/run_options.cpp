@@ -10,6 +10,7 @@
 
 #include "parplan/model/error.hpp"
 #include "parplan/model/output_policy.hpp"
+#include "parplan/model/plan.hpp"
 
 namespace parplan::runtime {
 
@@ -111,6 +112,31 @@ void validate_run_options(const RunOptions& o) {
   require(o.threads >= 0 && o.threads <= cores,
           "--threads " + std::to_string(o.threads) + ": use 1 to " + std::to_string(cores) +
               " (this machine's cores), or 0 for cores / ranks");
+}
+
+void apply_model_overrides(Plan& plan, const RunOptions& o) {
+  auto& m = plan.model;
+  require(o.layers >= 0 && o.layers <= 100000, "--layers must be between 1 and 100000");
+  require(o.hidden >= 0 && o.hidden <= 1000000, "--hidden must be between 1 and 1e6");
+  require(o.vocab >= 0 && o.vocab <= 10000000, "--vocab must be between 1 and 1e7");
+  if (o.layers > 0) {
+    m.layers = o.layers;
+    m.moe.first_dense_layers = std::min(m.moe.first_dense_layers, o.layers);
+  }
+  if (o.hidden > 0) {
+    require(m.heads > 0 && o.hidden % m.heads == 0,
+            "--hidden " + std::to_string(o.hidden) + " must be a multiple of model.heads (" +
+                std::to_string(m.heads) + "); the heads are kept and head_dim = hidden / heads");
+    auto scale = [&](int64_t w) {  // FFN widths keep their ratio to hidden (at least 1)
+      return w > 0 ? std::max<int64_t>(1, int64_t(std::llround(double(w) * double(o.hidden) / double(m.hidden)))) : w;
+    };
+    m.ffn_hidden = scale(m.ffn_hidden);
+    m.moe.expert_ffn_hidden = scale(m.moe.expert_ffn_hidden);
+    m.moe.shared_expert_ffn_hidden = scale(m.moe.shared_expert_ffn_hidden);
+    m.hidden = o.hidden;
+    m.head_dim_explicit = 0;
+  }
+  if (o.vocab > 0) m.vocab = o.vocab;
 }
 
 void check_run_outputs(const RunOptions& o) {

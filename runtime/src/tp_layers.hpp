@@ -28,20 +28,26 @@ struct ColumnParallelLinearImpl : torch::nn::Module {
   Group* tp;
   bool gather_output, sequence_parallel;
   torch::Tensor weight, bias;  // [out/tp, in], [out/tp]
+  // `with_bias` false: no bias (Llama). shard / shards: which slice of the output features this
+  // rank holds (default: its TP rank of tp; GQA's replicated KV heads pass their own).
   ColumnParallelLinearImpl(int64_t in, int64_t out, Group* tp_group, uint64_t seed,
-                           const std::string& name, double std, bool sp = false, bool gather = false)
+                           const std::string& name, double std, bool sp = false, bool gather = false,
+                           bool with_bias = true, int shard = -1, int shards = -1)
       : tp(tp_group), gather_output(gather), sequence_parallel(sp) {
-    auto n = out / tp->size();
+    if (shards < 1) shard = tp->rank(), shards = tp->size();
+    auto n = out / shards;
     auto full = init_normal(seed, name + ".weight", {out, in}, std);
-    weight = register_parameter("weight", full.narrow(0, tp->rank() * n, n).clone());
-    bias = register_parameter("bias", torch::zeros({n}));
+    weight = register_parameter("weight", full.narrow(0, shard * n, n).clone());
+    if (with_bias) bias = register_parameter("bias", torch::zeros({n}));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     return forward_copied(column_parallel_input(x, tp, sequence_parallel));
   }
   // For x already passed through column_parallel_input.
-  torch::Tensor forward_copied(const torch::Tensor& x) {
-    auto y = torch::nn::functional::linear(x, weight, bias);
+  torch::Tensor forward_copied(const torch::Tensor& x) { return forward_copied_with(x, weight, bias); }
+  // With the parameters given (GQA's replicated KV heads: through a gradient sum).
+  torch::Tensor forward_copied_with(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+    auto y = b.defined() ? torch::nn::functional::linear(x, w, b) : torch::matmul(x, w.t());
     return gather_output ? tp::gather_from_tp(y, tp) : y;
   }
 };
@@ -52,19 +58,20 @@ struct RowParallelLinearImpl : torch::nn::Module {
   bool sequence_parallel;
   torch::Tensor weight, bias;  // [out, in/tp], [out] (replicated, added after the reduction)
   RowParallelLinearImpl(int64_t in, int64_t out, Group* tp_group, uint64_t seed,
-                        const std::string& name, double std, bool sp = false)
+                        const std::string& name, double std, bool sp = false, bool with_bias = true)
       : tp(tp_group), sequence_parallel(sp) {
     auto n = in / tp->size();
     auto full = init_normal(seed, name + ".weight", {out, in}, std);
     weight = register_parameter("weight", full.narrow(1, tp->rank() * n, n).clone());
-    bias = register_parameter("bias", torch::zeros({out}));
+    if (with_bias) bias = register_parameter("bias", torch::zeros({out}));
   }
-  // `b`: the bias to add (under SP the caller passes it through sp::sum_grads_over_sequence).
+  // `b`: the bias to add (under SP the caller passes it through sp::sum_grads_over_sequence);
+  // undefined: none.
   torch::Tensor forward(const torch::Tensor& x_parallel) { return forward_with_bias(x_parallel, bias); }
   torch::Tensor forward_with_bias(const torch::Tensor& x_parallel, const torch::Tensor& b) {
     auto y = torch::matmul(x_parallel, weight.t());
-    return (sequence_parallel ? sp::reduce_scatter_to_sequence_parallel(y, tp)
-                              : tp::reduce_from_tp(y, tp)) + b;
+    auto r = sequence_parallel ? sp::reduce_scatter_to_sequence_parallel(y, tp) : tp::reduce_from_tp(y, tp);
+    return b.defined() ? r + b : r;
   }
 };
 TORCH_MODULE(RowParallelLinear);

@@ -21,6 +21,7 @@
 #include "device.hpp"
 #include "dp_overlap.hpp"
 #include "gpt.hpp"
+#include "llama_layers.hpp"
 #include "memory_meter.hpp"
 #include "parplan/cost/flops.hpp"
 #include "parplan/cost/step.hpp"
@@ -72,8 +73,7 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
   if (l.first_stage_layers > 0 || l.last_stage_layers > 0)
     errors.push_back("layout.first_stage_layers / last_stage_layers (uneven stages) are not implemented by the runtime");
   if (l.offload != Offload::None) errors.push_back("layout.offload is not implemented by the runtime");
-  if (m.gated_mlp) errors.push_back("model.gated_mlp (SwiGLU) is not implemented by the runtime's GPT");
-  if (m.kv_heads != m.heads) errors.push_back("model.kv_heads != heads (GQA) is not implemented by the runtime's GPT");
+  check_architecture(m, l.tp, errors);  // norms, positions, GQA, gated MLP (llama_layers.hpp)
   if (m.heads % l.tp) errors.push_back("model.heads must be divisible by layout.tp");
   if (m.ffn_hidden % l.tp) errors.push_back("model.ffn_hidden must be divisible by layout.tp");
   if (m.layers % l.pp) errors.push_back("model.layers must be divisible by layout.pp");
@@ -91,7 +91,8 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
   }
   if (t.dtype != DType::FP32)
     warnings.push_back(std::string("train.dtype ") + to_string(t.dtype) +
-                       ": the runtime trains in fp32 on CPU; MFU is against the fp32 peak");
+                       ": on the CPU the runtime trains in fp32 (on CUDA: autocast with fp32 master weights); "
+                       "MFU is against the plan's cluster peak for that dtype");
   if (l.recompute != Recompute::None) warnings.push_back("layout.recompute is ignored by the runtime (no recomputation)");
   return warnings;
 }
@@ -179,7 +180,18 @@ nlohmann::json train_rank(const RunOptions& o) {
   auto pp_grad = vstages > 1 ? comm.new_group("pp_grad", pp_r) : nullptr;
   auto ep = comm.new_group("ep", ep_r);
   auto edp = M.is_moe() ? comm.new_group("expert_dp", edp_r) : nullptr;
+  // GQA with tp > kv_heads: the TP ranks holding the same KV head (llama_layers.hpp kv_layout).
+  const auto kvl = kv_layout(M.kv_heads > 0 ? M.kv_heads : M.heads, L.tp, c.tp);
+  std::unique_ptr<Group> kv_rep;
+  if (kvl.replicas > 1) {
+    std::vector<int> kv_r;
+    for (int i : kvl.replica_tp_ranks) kv_r.push_back(tp_r[size_t(i)]);
+    kv_rep = comm.new_group("kv_replicas", kv_r);
+  }
   auto& world = comm.world();
+  // CUDA with a bf16 / fp16 plan: autocast over fp32 master weights (device.hpp).
+  const bool autocast = (Tr.dtype == DType::BF16 || Tr.dtype == DType::FP16) &&
+                        enable_cuda_autocast(Tr.dtype == DType::BF16);
   bool logger = c.rank == 0 && !o.quiet;
   bool last_stage = c.pp == L.pp - 1;
 
@@ -192,6 +204,18 @@ nlohmann::json train_rank(const RunOptions& o) {
   gc.layers = M.layers;
   gc.hidden = M.hidden;
   gc.heads = M.heads;
+  gc.kv_heads = M.kv_heads > 0 ? M.kv_heads : M.heads;
+  gc.head_dim = M.head_dim();
+  gc.rms_norm = M.norm == parplan::Norm::RMSNorm;  // (runtime::Norm is the layer)
+  gc.norm_bias = M.norm_bias;
+  gc.qkv_bias = M.qkv_bias;
+  gc.linear_bias = M.linear_bias;
+  gc.gated_mlp = M.gated_mlp;
+  gc.activation = M.activation;
+  gc.rotary = M.position == Position::Rotary;
+  gc.rope_base = M.rotary_base;
+  gc.rope_scaling = M.rope_scaling;
+  gc.rope_factor = M.rope_scaling_factor;
   gc.ffn_hidden = M.ffn_hidden;
   gc.vocab = M.vocab;
   gc.block_size = M.max_seq_len;
@@ -212,7 +236,7 @@ nlohmann::json train_rank(const RunOptions& o) {
     gc.last_layer = gc.first_layer + per_chunk;
     gc.has_embedding = c.pp == 0 && k == 0;
     gc.has_head = last_stage && k == vstages - 1;
-    chunks.emplace_back(gc, ModelGroups{tp.get(), cp.get(), ep.get()});
+    chunks.emplace_back(gc, ModelGroups{tp.get(), cp.get(), ep.get(), kv_rep.get()});
     chunks.back()->to(device());  // weights are drawn on the CPU (same on every layout), then placed
   }
 
@@ -322,6 +346,7 @@ nlohmann::json train_rank(const RunOptions& o) {
     auto t0 = Clock::now();
     opt.begin_step(int(mbs.size()));
     double loss = stage.train(mbs, sched);
+    autocast_step_done();
     fault_point(FaultPoint::AfterTrainStep, c.rank, step);
     phase_peak(peak_fb);
     {
@@ -481,6 +506,8 @@ nlohmann::json train_rank(const RunOptions& o) {
          return nccl_usable(&why, env.local_rank) ? std::string("NCCL on cuda:LOCAL_RANK") : why;
        }()},
       {"device", device().str()},
+      {"precision", autocast ? std::string(to_string(Tr.dtype)) + " autocast, fp32 master weights and gradients"
+                             : std::string("fp32")},
       {"nproc", env.world_size},
       {"threads_per_rank", threads},
       {"blas", blas_info()},

@@ -340,4 +340,11 @@ TEST(Issue21, Item15_ParseErrorsContradictionsThreadsAndEarlyOutputChecks) {
                    q(at("missing/dir/p.json")));
   expect_one_error_line(r, "its folder does not exist");
   EXPECT_FALSE(fs::exists(at("missing")));
+  // Before any work: with an output and an input both wrong, the output is the one named (the
+  // inputs were not even read), for every writer.
+  expect_one_error_line(run_cli("plan --model /nonexistent/m.json --gpus 8 --out /dev/null"), "--out '/dev/null'");
+  expect_one_error_line(run_cli("predict --model /nonexistent/m.json --layout '{}' --out /dev/null"), "--out '/dev/null'");
+  expect_one_error_line(run_cli("export --plan /nonexistent/p.json --to megatron --out /dev/null"), "--out '/dev/null'");
+  expect_one_error_line(run_cli("fit --cluster /nonexistent/c.json --measured /nonexistent/m.json --out /dev/null"),
+                        "--out '/dev/null'");
 }

@@ -46,6 +46,13 @@ TEST(HostOverhead, CountsTheOperatorsOfAnEagerLayer) {
   cp.cp = 2;
   // 20 - 6 (core) + 9 x 2 blocks + 1 shift + 1 stack + 3 merge + 4 x 2 blocks = 45.
   EXPECT_DOUBLE_EQ(layer_ops(m, cp).fwd, 45.0);
+  // The runtime's Llama-style layer (measure_layouts.sh PARPLAN_MODEL=llama): 7 linears, no bias
+  // adds, SiLU and the gate product, + 2 x 5 for RMSNorm, + 10 rotary, + 2 GQA copies = 42.
+  Model llama = m;
+  llama.gated_mlp = true, llama.norm = Norm::RMSNorm, llama.position = Position::Rotary;
+  llama.linear_bias = llama.qkv_bias = llama.norm_bias = false;
+  llama.kv_heads = 2;
+  EXPECT_DOUBLE_EQ(layer_ops(llama, Layout{}).dense_fwd, 42.0);
 }
 
 TEST(HostOverhead, AddsOpsTimesOverheadToEveryLayerPass) {

@@ -221,6 +221,33 @@ TEST(ExportTorchtitan, RefusesZero1AndUnknownModelsGetAClearStop) {
   EXPECT_TRUE(has(files[1].text, "torchtitan has no registered model matching gpt3-175b"));
 }
 
+// What torchtitan builds is what was priced: the 405B base config's Float8, compile and async TP
+// are pinned off, CUDA graphs off (priced eager; the trainer refuses them with PP), the dataset
+// from the environment (these configs have no --dataloader.dataset_path), and a Hugging Face
+// config, which names only its model_type, finds its registry flavor by shape.
+TEST(ExportTorchtitan, PinsWhatWasPricedInsteadOfInheritingTheBaseConfig) {
+  Plan p = gpt3_plan(layout(16, 8, 8, 1, 1, 3, Recompute::Full, true));
+  p.model = load_model("llama3-405b");
+  p.training = load_training("llama3-8k");
+  const auto files = export_files(p, ExportFormat::Torchtitan);
+  const std::string& s = files[0].text;
+  expect_torchtitan_keys(s);
+  EXPECT_TRUE(has(s, "--training.disable_cuda_graphs")) << s;
+  EXPECT_TRUE(has(s, "--compile.no-enable "));
+  EXPECT_TRUE(has(s, "--compile.no-enable_async_tensor_parallel"));
+  EXPECT_FALSE(has(s, "dataset_path"));
+  EXPECT_TRUE(has(s, "export DATASET_PATH=\"${DATASET_PATH:?"));
+  const std::string& r = files[1].text;
+  EXPECT_TRUE(has(r, "BASE_CONFIG = \"llama3_405b\"")) << r;
+  EXPECT_TRUE(has(r, "config.model_spec = registry(FLAVOR, converters=[])"));
+  EXPECT_TRUE(has(r, "node.source.path = os.environ[\"DATASET_PATH\"]"));
+  p.model = load_model(std::string(PARPLAN_SOURCE_DIR) + "/tests/data/hf/qwen3-8b.json");
+  p.layout = layout(32, 2, 1, 1, 1, 3, Recompute::Full, true);
+  const std::string q = export_files(p, ExportFormat::Torchtitan)[1].text;
+  EXPECT_TRUE(has(q, "BASE_CONFIG = \"qwen3_14b\"")) << q;
+  EXPECT_TRUE(has(q, "FLAVOR = \"8B\""));
+}
+
 TEST(ExportTorchtitan, TomlForReleasesBeforeTheConfigRefactor) {
   static const auto list = test::upstream_list("torchtitan-toml-keys.txt");
   ASSERT_NE(list.header.find("238fa9953e4aec2a62582121564273d7cbb1e9f1"), std::string::npos);

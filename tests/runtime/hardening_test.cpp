@@ -26,7 +26,6 @@
 #include "parplan/model/output_policy.hpp"
 #include "parplan/runtime/run.hpp"
 #include "../support/tiny_plan.hpp"
-#include "tcp_store.hpp"
 
 using namespace parplan;
 namespace fs = std::filesystem;
@@ -202,57 +201,61 @@ int free_port() {
 
 }  // namespace
 
-// Item 1, cluster launches: rank 0's store listens on MASTER_ADDR only (before: c10d's TCPStore on
-// *:PORT), refuses a client without the run's secret, and a busy port is named as such.
-TEST(Hardening, ClusterStoreListensOnTheNamedAddressAndWantsTheSecret) {
-  int port = free_port();
-  std::chrono::milliseconds timeout(3000);
-  runtime::BoundTcpStore server("127.0.0.1", port, true, "127.0.0.1", "s3cret", timeout);
-  auto seen = listeners(socket_inodes(::getpid()));
-  ASSERT_FALSE(seen.empty());
-  for (auto& l : seen) EXPECT_EQ(l.address, "0100007F");  // 127.0.0.1, not 00000000 (every interface)
-  runtime::BoundTcpStore client("127.0.0.1", port, false, "", "s3cret", timeout);
-  client.set("k", {1, 2, 3});
-  EXPECT_EQ(server.get("k"), (std::vector<uint8_t>{1, 2, 3}));
-  EXPECT_EQ(client.add("n", 5), 5);
-  EXPECT_EQ(server.add("n", 2), 7);
-  EXPECT_TRUE(client.check({"k", "n"}));
-  EXPECT_FALSE(client.check({"k", "missing"}));
-  EXPECT_THROW(client.wait({"missing"}, std::chrono::milliseconds(100)), EnvironmentError);
-  try {
-    runtime::BoundTcpStore stranger("127.0.0.1", port, false, "", "guess", timeout);
-    ADD_FAILURE() << "a client without the secret was let in";
-  } catch (const EnvironmentError& e) {
-    EXPECT_TRUE(has(e.what(), "refused this rank's secret")) << e.what();
-  }
-  try {
-    runtime::BoundTcpStore second("127.0.0.1", port, true, "127.0.0.1", "s3cret", timeout);
-    ADD_FAILURE() << "two servers on one port";
-  } catch (const EnvironmentError& e) {
-    EXPECT_TRUE(has(e.what(), "the port is already in use")) << e.what();
-    EXPECT_TRUE(has(e.what(), "choose another MASTER_PORT")) << e.what();
-  }
-}
-
-// A 2-rank cluster launch (torchrun's variables, two processes) rendezvouses through that store.
-TEST(Hardening, TwoRankClusterLaunchRunsThroughTheBoundStore) {
+// Issue 21 items 6/7: a torchrun-style launch (two processes with RANK / WORLD_SIZE /
+// MASTER_ADDR=127.0.0.1 / MASTER_PORT, no PARPLAN_RUN_SECRET) of the real `parplan run`
+// rendezvouses through c10d's TCPStore (rank 0 hosts it, as torch.distributed's env:// does
+// without torchrun's agent store) and every rank exits 0 (before: ranks != 0 exited 3, "the run
+// wrote no results"); rank 0 writes --out.
+TEST(Hardening, TorchrunStyleLaunchRendezvousesThroughC10dStoreAndEveryRankExitsZero) {
   auto o = options("cluster", 2, 2);
+  const std::string bin = std::string(PARPLAN_BINARY_DIR) + "/apps/parplan";
   std::map<std::string, std::string> env{{"WORLD_SIZE", "2"}, {"LOCAL_WORLD_SIZE", "2"},
                                          {"MASTER_ADDR", "127.0.0.1"},
-                                         {"MASTER_PORT", std::to_string(free_port())},
-                                         {"PARPLAN_RUN_SECRET", "0123456789abcdef"}};
+                                         {"MASTER_PORT", std::to_string(free_port())}};
   std::vector<pid_t> ranks;
+  std::vector<std::string> logs;  // paths made here: tmp_dir() in a child would name its own pid
+  for (int r = 0; r < 3; ++r) logs.push_back((tmp_dir() / ("cluster" + std::to_string(r) + ".log")).string());
+  auto log = [&](int r) { return logs[size_t(r)]; };
   for (int r = 0; r < 2; ++r) {
-    auto e = env;
-    e["RANK"] = e["LOCAL_RANK"] = std::to_string(r);
-    ranks.push_back(start_launcher(o, (tmp_dir() / ("cluster" + std::to_string(r) + ".log")).string(), e));
+    pid_t pid = fork();
+    if (pid == 0) {
+      ::unsetenv("PARPLAN_RUN_SECRET");
+      ::unsetenv("PARPLAN_STORE_FILE");
+      ::unsetenv("TORCHELASTIC_USE_AGENT_STORE");
+      for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      ::setenv("RANK", std::to_string(r).c_str(), 1);
+      ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
+      FILE* f = std::freopen(log(r).c_str(), "w", stdout);
+      f = std::freopen(log(r).c_str(), "a", stderr);
+      (void)f;
+      execl(bin.c_str(), "parplan", "run", "--plan", o.plan.c_str(), "--data", o.data.c_str(), "--out",
+            o.out.c_str(), "--steps", "2", "--eval-iters", "1", "--threads", "1", "--timeout-s", "30",
+            "--quiet", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ranks.push_back(pid);
   }
-  for (int r = 0; r < 2; ++r)
-    EXPECT_EQ(wait_exit(ranks[size_t(r)]), 0)
-        << read_file((tmp_dir() / ("cluster" + std::to_string(r) + ".log")).string());
+  for (int r = 0; r < 2; ++r) EXPECT_EQ(wait_exit(ranks[size_t(r)]), 0) << read_file(log(r));
+  EXPECT_TRUE(has(read_file(log(1)), "rank 1 done; rank 0 writes")) << read_file(log(1));
   auto m = parse_json_text(read_file(o.out), o.out);
   EXPECT_EQ(m["nproc"], 2);
   EXPECT_EQ(m["loss"].size(), 2u);
+  // A rank that cannot reach the store fails with exit 3 naming MASTER_ADDR:MASTER_PORT, not a hang.
+  pid_t lone = fork();
+  if (lone == 0) {
+    ::unsetenv("PARPLAN_STORE_FILE");
+    for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    ::setenv("RANK", "1", 1);
+    ::setenv("LOCAL_RANK", "1", 1);
+    FILE* f = std::freopen(log(2).c_str(), "w", stderr);
+    (void)f;
+    execl(bin.c_str(), "parplan", "run", "--plan", o.plan.c_str(), "--data", o.data.c_str(), "--out",
+          (o.out + ".lone.json").c_str(), "--steps", "1", "--threads", "1", "--timeout-s", "2", "--quiet",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  EXPECT_EQ(wait_exit(lone), 3) << read_file(log(2));
+  EXPECT_TRUE(has(read_file(log(2)), "127.0.0.1:" + env["MASTER_PORT"])) << read_file(log(2));
 }
 
 // Item 1: while a 2-rank run is up, every listening socket of the launcher and its ranks is on

@@ -276,6 +276,8 @@ TEST(Run, ResumeAfterSigkillContinuesTheSameLossTrajectory) {
     EXPECT_NEAR(resumed["loss"][i].get<double>(), full["loss"][4 + i].get<double>(), 1e-6);
 }
 
+// Issue 21 item 15: a rendezvous timeout is an environment failure (exit 3, docs/errors.md), not
+// bad input (it was exit 2).
 TEST(Run, ARankThatNeverJoinsIsATimeoutErrorNamingTheOperation) {
   auto o = options(small_plan(layout(2, 1, 1)), "hang", 2);
   o.timeout_s = 3;
@@ -283,9 +285,11 @@ TEST(Run, ARankThatNeverJoinsIsATimeoutErrorNamingTheOperation) {
   try {
     run(o);
     ADD_FAILURE() << "the run should fail";
-  } catch (const Error& e) {
+  } catch (const EnvironmentError& e) {
     std::string msg = e.what();
     EXPECT_NE(msg.find("rank 0: creating the process group on group 'world'"), std::string::npos) << msg;
+  } catch (const Error& e) {
+    ADD_FAILURE() << "a rank that never joins is an environment failure (exit 3): " << e.what();
   }
   ::unsetenv("PARPLAN_FAULT_HANG");
 }

@@ -30,6 +30,9 @@ struct RunOptions {
   int64_t sample_tokens = 0;    // generated characters printed at the end (0: none)
   int64_t threads = 0;          // intra-op threads per rank; 0: cores / local ranks
   bool quiet = false;
+  // Scale the plan's model down (e.g. a Hugging Face config for a CPU run); 0: the plan's.
+  // --hidden keeps the heads (head_dim = hidden / heads) and scales the FFN widths with it.
+  int64_t layers = 0, hidden = 0, vocab = 0;
 };
 
 nlohmann::json to_json(const RunOptions& o);
@@ -46,7 +49,8 @@ void check_run_outputs(const RunOptions& o);
 
 // `parplan run`: checks the inputs, then either runs in place as one rank of a cluster launch
 // (torchrun / mpiexec / srun variables set) or spawns o.nproc local ranks by re-executing `exe`
-// with `worker_args`. Rank 0 writes o.out; returns its contents. Throws parplan::Error.
+// with `worker_args`. Rank 0 writes o.out; returns its contents (a cluster rank != 0 returns
+// {"rank": r} after a successful run). Throws parplan::Error.
 nlohmann::json run(const RunOptions& o, const std::string& exe,
                    const std::vector<std::string>& worker_args);
 
