@@ -43,6 +43,15 @@ std::string table(const Plan& p, const sim::SimResult& r) {
     o << "  (simulated / analytical = " << fmt("%.3f", r.step_time_s / r.analytical_step_time_s)
       << ")";
   o << "\n";
+  if (!r.differences.empty()) {
+    o << "largest differences (critical rank, simulated - analytical):";
+    for (size_t i = 0; i < r.differences.size(); ++i) {
+      const auto& d = r.differences[i];
+      o << (i ? "," : "") << " " << d.part << " " << fmt("%+.4f s", d.simulated_s - d.analytical_s)
+        << " (" << secs(d.simulated_s) << " vs " << secs(d.analytical_s) << ")";
+    }
+    o << "\n";
+  }
   o << "simulation       " << fmt("%.2f s wall", r.wall_s) << ", " << r.events << " events, "
     << r.simulated_gpus << " GPUs with a full schedule\n\n";
   o << "rank   compute      tp          cp          ep          pp          dp          bubble      idle\n";

@@ -1,11 +1,20 @@
-// sim_bench: simulates one training step of gpt3-175b (TP 8, PP 8, 1F1B, DP as needed) on 64, 512
-// and 1,024 A100 GPUs, each in a fresh child process, and prints wall time, the child's peak
-// memory (getrusage maxrss), simulated events per second, and simulated vs analytical step time.
-// Usage: sim_bench [--all-replicas] [GPUS...]
+// sim_bench: simulates one training step of several layouts, each in a fresh child process, and
+// prints wall time, the child's CPU time and peak memory (getrusage), simulated events per second, and
+// simulated vs analytical step time:
+// - gpt3-175b (TP 8, PP 8, 1F1B, ZeRO-1, DP as needed) on 64, 512 and 1,024 A100 GPUs;
+// - Llama-2 7B in pure DP on 1,024 A100 (ZeRO-1, micro-batch 1, sequence 4,096);
+// - Llama-2 7B under FSDP (torchtitan fsdp2, ZeRO-3) on 1,024 A100;
+// - DeepSeek-V3 with EP 64 on 1,024 H800 (PP 16, DP 64, the published training setup, plain
+//   token routing).
+// Goal (docs/simulation.md "Speed"): each under 5 s and 2 GiB, simulated / analytical within 5%.
+// Usage: sim_bench [--all-replicas] [CASE...]   (cases: gpt3-64 gpt3-512 gpt3-1024 dp-1024
+// fsdp-1024 ep64-1024; default all)
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,30 +24,88 @@
 
 using namespace parplan;
 
+namespace {
+
+struct Case {
+  std::string name;
+  std::function<Plan()> plan;
+};
+
+Plan gpt3(int64_t gpus) {
+  Plan p;
+  p.model = load_model("gpt3-175b");
+  p.cluster = load_cluster("dgx-a100-80g");
+  p.training = load_training("gpt3-1536");
+  p.layout.tp = 8;
+  p.layout.pp = 8;
+  p.layout.dp = static_cast<int32_t>(gpus / 64);
+  p.layout.zero = 1;
+  p.layout.recompute = Recompute::Selective;
+  p.layout.sequence_parallel = true;
+  p.layout.schedule = Schedule::OneFOneB;
+  return p;
+}
+
+Plan llama2_7b_dp(int zero, const char* framework) {
+  Plan p;
+  p.model = load_model("llama2-7b");
+  p.cluster = load_cluster("dgx-a100-80g");
+  p.training = load_training("gpt3-1536");
+  p.training.framework = framework;
+  p.training.seq_len = 4096;
+  p.training.global_batch = 1024;
+  p.layout.dp = 1024;
+  p.layout.zero = zero;
+  p.layout.micro_batch = 1;
+  p.layout.recompute = Recompute::Selective;
+  return p;
+}
+
+Plan deepseek_ep64() {
+  Plan p;
+  p.model = load_model("deepseek-v3");
+  // Plain token routing (every routed copy sent), which the simulation's all-to-alls send; the
+  // node-limited routing of the report (4 of 8 groups) the cost model prices is not simulated.
+  p.model.moe.groups = p.model.moe.groups_per_token = 0;
+  p.cluster = load_cluster("h800-2048");
+  p.training = load_training("deepseek-v3-4k");
+  p.training.global_batch = 1024;
+  p.layout.dp = 64;
+  p.layout.pp = 16;
+  p.layout.ep = 64;
+  p.layout.zero = 1;
+  p.layout.micro_batch = 1;
+  p.layout.recompute = Recompute::Selective;
+  p.layout.first_stage_layers = 3;
+  p.layout.last_stage_layers = 2;
+  return p;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::vector<int64_t> sizes;
+  const std::vector<Case> all = {
+      {"gpt3-64", [] { return gpt3(64); }},
+      {"gpt3-512", [] { return gpt3(512); }},
+      {"gpt3-1024", [] { return gpt3(1024); }},
+      {"dp-1024", [] { return llama2_7b_dp(1, "megatron-core"); }},
+      {"fsdp-1024", [] { return llama2_7b_dp(3, "fsdp2"); }},
+      {"ep64-1024", [] { return deepseek_ep64(); }},
+  };
+  std::vector<std::string> names;
   sim::SimOptions opt;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--all-replicas") == 0)
       opt.aggregate_replicas = false;
     else
-      sizes.push_back(std::stoll(argv[i]));
+      names.push_back(argv[i]);
   }
-  if (sizes.empty()) sizes = {64, 512, 1024};
-  std::printf("%-6s %-22s %-6s %-10s %-10s %-10s %-12s %-12s %-12s\n", "gpus", "layout", "sim'd",
-              "wall_s", "maxrss_MiB", "events", "events/s", "sim_step_s", "analytic_s");
-  for (int64_t gpus : sizes) {
-    Plan p;
-    p.model = load_model("gpt3-175b");
-    p.cluster = load_cluster("dgx-a100-80g");
-    p.training = load_training("gpt3-1536");
-    p.layout.tp = 8;
-    p.layout.pp = 8;
-    p.layout.dp = static_cast<int32_t>(gpus / 64);
-    p.layout.zero = 1;
-    p.layout.recompute = Recompute::Selective;
-    p.layout.sequence_parallel = true;
-    p.layout.schedule = Schedule::OneFOneB;
+  std::printf("%-10s %-6s %-30s %-6s %-8s %-8s %-10s %-10s %-10s %-11s %-11s %-7s\n", "case",
+              "gpus", "layout", "sim'd", "wall_s", "cpu_s", "maxrss_MiB", "events", "events/s",
+              "sim_step_s", "analytic_s", "ratio");
+  for (const auto& c : all) {
+    if (!names.empty() && std::find(names.begin(), names.end(), c.name) == names.end()) continue;
+    const Plan p = c.plan();
     try {
       auto j = sim::run_in_child(
           [&] {
@@ -47,19 +114,29 @@ int main(int argc, char** argv) {
             getrusage(RUSAGE_SELF, &u);
             auto out = sim::to_json(r);
             out["maxrss_kib"] = u.ru_maxrss;
+            out["cpu_s"] = double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+                           1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
             return out;
           },
           600);
       const double wall = j["wall_s"].get<double>();
       const double events = j["events"].get<double>();
-      std::printf("%-6lld %-22s %-6lld %-10.2f %-10.1f %-10.0f %-12.0f %-12.3f %-12.3f\n",
-                  static_cast<long long>(gpus),
-                  ("dp" + std::to_string(p.layout.dp) + " tp8 pp8 1f1b").c_str(),
-                  static_cast<long long>(j["simulated_gpus"].get<int64_t>()), wall,
-                  j["maxrss_kib"].get<double>() / 1024.0, events, events / wall,
-                  j["step_time_s"].get<double>(), j["analytical_step_time_s"].get<double>());
+      const double sim_s = j["step_time_s"].get<double>();
+      const double ana_s = j["analytical_step_time_s"].get<double>();
+      std::string layout = describe(p.layout);
+      if (layout.size() > 30) layout.resize(30);
+      std::printf(
+          "%-10s %-6lld %-30s %-6lld %-8.2f %-8.2f %-10.1f %-10.0f %-10.0f %-11.4f %-11.4f %-7.3f\n",
+          c.name.c_str(), static_cast<long long>(p.layout.gpus()), layout.c_str(),
+          static_cast<long long>(j["simulated_gpus"].get<int64_t>()), wall,
+          j["cpu_s"].get<double>(),
+          j["maxrss_kib"].get<double>() / 1024.0, events, events / wall, sim_s, ana_s,
+          ana_s > 0 ? sim_s / ana_s : 0.0);
+      for (const auto& d : j.value("differences", nlohmann::json::array()))
+        std::printf("%-10s   %-8s sim %.4f s  analytical %.4f s\n", "", d["part"].get<std::string>().c_str(),
+                    d["simulated_s"].get<double>(), d["analytical_s"].get<double>());
     } catch (const std::exception& e) {
-      std::printf("%-6lld failed: %s\n", static_cast<long long>(gpus), e.what());
+      std::printf("%-10s failed: %s\n", c.name.c_str(), e.what());
     }
     std::fflush(stdout);
   }

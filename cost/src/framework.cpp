@@ -100,6 +100,23 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(s, "elementwise", f.selective_recomputes_elementwise, d, q, 0, 1);
     read(s, "fp8_gemms", f.selective_recomputes_fp8_gemms, d, q, 0, 1);
   }
+  if (j.contains("pipeline_schedules")) {
+    const auto& ps = j["pipeline_schedules"];
+    const std::string q = p + ".pipeline_schedules";
+    const auto& list = ps.is_object() && ps.contains("supported") ? ps["supported"] : ps;
+    if (!list.is_array()) {
+      d.error(q, "must be a list of schedule names, or {\"supported\": [...], \"source\": ...}");
+    } else {
+      f.pipeline_schedules.clear();
+      for (const auto& v : list) {
+        Schedule k;
+        if (!v.is_string() || !parse_schedule(v.get<std::string>(), k))
+          d.error(q, "unknown schedule " + v.dump() +
+                         "; use gpipe, 1f1b, interleaved, zb-h1, zb-v, dualpipe or dualpipev");
+        else f.pipeline_schedules.push_back(k);
+      }
+    }
+  }
   if (j.contains("defaults")) {
     const auto& o = j["defaults"];
     const std::string q = p + ".defaults";

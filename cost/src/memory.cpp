@@ -64,23 +64,11 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   return replicated / sp_div + sharded / tp + moe + scores / tp - fp8_saved;
 }
 
-double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage) {
-  const int64_t p = l.pp, m = std::max<int64_t>(1, micro_batches);
-  if (p <= 1) return 1.0;
-  switch (l.schedule) {
-    case Schedule::GPipe: return double(m);
-    case Schedule::OneFOneB: return double(std::min<int64_t>(p - stage, m));
-    case Schedule::Interleaved: {
-      // Megatron-LM interleaved warm-up: (p - s - 1) * 2 + (v - 1) * p chunk-micro-batches plus
-      // the one in flight, each holding 1/v of the stage's layers; stage 0 gives Korthikanti's
-      // factor p (1 + (p - 1) / (p v)).
-      const int64_t v = l.virtual_stages;
-      double chunks = double((p - stage - 1) * 2 + (v - 1) * p + 1);
-      chunks = std::min(chunks, double(m * v));
-      return chunks / double(v);
-    }
-  }
-  return 1.0;
+double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage,
+                              bool a2a_overlap) {
+  // Per schedule (pipeline.hpp in_flight_stages); one more with the all-to-all overlap across
+  // micro-batches (Megatron-Core overlap_moe_expert_parallel_comm, moe.hpp).
+  return in_flight_stages(l.schedule, l.pp, l.virtual_stages, micro_batches, stage, a2a_overlap);
 }
 
 namespace {
@@ -89,7 +77,7 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   MemoryBreakdown r;
   r.stage = stage;
   r.capacity = c.gpu.memory_bytes;
-  const detail::StageParams sp = detail::stage_params(m, l, stage);
+  const detail::StageParams sp = detail::gpu_params(m, l, stage);
   const double n = sp.total();
   r.layer_params = sp.layers;
   const StateBytes b = state_bytes_per_param(t);
@@ -124,16 +112,25 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   r.optimizer = opt;
 
   const int64_t mb_count = micro_batches(t, l);
-  const double layers_on_stage = double(stage_layers(m, l, stage));
+  // DualPipe: a stage of each direction, p + 1 micro-batches over both (pipeline.hpp).
+  const bool dual = l.schedule == Schedule::DualPipe && l.pp > 1;
+  const int mirror = l.pp - 1 - stage;
+  const double layers_on_stage =
+      dual ? 0.5 * double(stage_layers(m, l, stage) + stage_layers(m, l, mirror))
+           : double(stage_layers(m, l, stage));
+  const bool holds_first = stage == 0 || (dual && mirror == 0);
+  const bool holds_last = stage == l.pp - 1 || (dual && mirror == l.pp - 1);
   const double per_layer = layer_activation_bytes(m, t, l);
-  const double in_flight = in_flight_microbatches(l, mb_count, stage);
+  // DualPipe's PP + 1 already holds the overlapped micro-batch (pipeline.hpp).
+  const bool a2a_extra = moe_a2a_overlapped(t) && l.ep > 1 && !overlaps_ep_comm(l.schedule);
+  const double in_flight = in_flight_microbatches(l, mb_count, stage, a2a_extra);
   r.layer_activations = per_layer * layers_on_stage * in_flight;
   const double e = t.element_bytes();
   const double s = double(t.seq_len) / double(l.cp);
   const double sbh = s * double(l.micro_batch) * double(m.hidden);
   const double sp_div = l.sequence_parallel ? double(l.tp) : 1.0;
   double extra = 0;
-  if (stage == 0) extra += in_flight * sbh * (e + 1) / sp_div;  // embedding output + dropout mask
+  if (holds_first) extra += in_flight * sbh * (e + 1) / sp_div;  // embedding output + dropout mask
   if (l.recompute == Recompute::Full) {
     // The layer being recomputed holds its full activations during its backward.
     Layout none = l;
@@ -150,7 +147,7 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   // parplan's runtime) produce a layer's gradients into a buffer that is reduce-scattered into the
   // shard when the layer is done: one layer being produced while the previous one is in flight.
   double buffers = 0;
-  if (stage == l.pp - 1) buffers += 2.0 * 4.0 * s * double(l.micro_batch) * double(m.vocab) / l.tp;
+  if (holds_last) buffers += 2.0 * 4.0 * s * double(l.micro_batch) * double(m.vocab) / l.tp;
   if (l.pp > 1) buffers += 2.0 * e * sbh / double(l.tp);
   if (l.sequence_parallel) buffers += e * sbh;
   const double layer_params = count_params(m).per_layer / double(l.tp);

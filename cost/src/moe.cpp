@@ -6,6 +6,7 @@
 #include "parplan/cost/compute.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/host_overhead.hpp"
+#include "parplan/cost/pipeline.hpp"
 
 namespace parplan::cost {
 
@@ -190,7 +191,8 @@ EpComm ep_comm(const Model& m, const Cluster& c, const Training& t, const Layout
   r.fwd_s = share * pair;
   r.bwd_s = share * 2.0 * w.combine_s;  // gradients of combine and dispatch, both 16-bit
   if (l.recompute == Recompute::Full) r.bwd_s += r.fwd_s;
-  if (!moe_a2a_overlapped(t)) {
+  // DualPipe / DualPipeV overlap it with the paired chunk's compute (pipeline.hpp).
+  if (!moe_a2a_overlapped(t) && !overlaps_ep_comm(l.schedule)) {
     r.fwd_exposed_s = r.fwd_s;
     r.bwd_exposed_s = r.bwd_s;
     return r;

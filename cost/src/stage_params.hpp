@@ -45,6 +45,17 @@ inline StageParams stage_params(const Model& m, const Layout& l, int stage) {
   return s;
 }
 
+// What one GPU of pipeline stage `stage` holds: its stage, and under DualPipe also stage
+// p - 1 - stage of the other direction (DeepSeek-V3 report Table 2: 2x parameters).
+inline StageParams gpu_params(const Model& m, const Layout& l, int stage) {
+  StageParams s = stage_params(m, l, stage);
+  if (l.schedule == Schedule::DualPipe && l.pp > 1) {
+    const StageParams o = stage_params(m, l, l.pp - 1 - stage);
+    s.layers += o.layers, s.other += o.other, s.experts += o.experts;
+  }
+  return s;
+}
+
 // Expert-data-parallel group: the tp * cp * dp ranks of a stage regrouped as etp * ep * edp.
 inline double expert_dp(const Layout& l) {
   const double fold = double(l.tp) * double(l.cp) * double(l.dp);

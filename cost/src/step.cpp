@@ -21,8 +21,8 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
   const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
   const double h = double(m.hidden);
   w.micro_batches = micro_batches(t, l);
-  w.chunks = l.virtual_stages;
-  w.layers_per_chunk = max_stage_layers(m, l) / l.virtual_stages;
+  w.chunks = int32_t(layer_chunks(l));
+  w.layers_per_chunk = max_stage_layers(m, l) / w.chunks;
   w.layer = layer_compute(m, c, t, l);
   w.embedding_s = embedding_time(m, c, t, l);
   w.logits_s = logits_time(m, c, t, l);
@@ -71,7 +71,7 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
 
   // Data parallel and ZeRO, and TP overlap, as the framework runs them (overlap.cpp).
   const StateBytes sb = state_bytes_per_param(t);
-  const detail::StageParams stage0 = detail::stage_params(m, l, 0);
+  const detail::StageParams stage0 = detail::gpu_params(m, l, 0);  // DualPipe: both directions
   const double n_local = stage0.total();
   // DP / ZeRO / HSDP communication and its overlap (overlap.cpp, sharding.cpp).
   if (l.dp > 1) detail::dp_work(w, m, c, t, l, n_local, stage0.layers);
@@ -100,6 +100,23 @@ struct StageTime {
   double compute = 0, tp = 0, cp = 0, ep = 0, zero3 = 0;
   double total() const { return compute + tp + cp + ep + zero3; }
 };
+
+StageTime mean(const StageTime& a, const StageTime& b) {
+  return {(a.compute + b.compute) / 2, (a.tp + b.tp) / 2, (a.cp + b.cp) / 2, (a.ep + b.ep) / 2,
+          (a.zero3 + b.zero3) / 2};
+}
+
+// One stage's forward and weight-gradient shares of its compute (pipeline.hpp PassShares): the
+// weight-gradient GEMMs repeat the forward linear GEMMs' FLOPs (dW = X^T dY); recomputation runs
+// in the backward pass.
+PassShares pass_shares(const LayerCompute& lc) {
+  PassShares x;
+  const double total = lc.fwd_s + lc.bwd_s + lc.recompute_s;
+  if (!(total > 0)) return x;
+  x.forward = lc.fwd_s / total;
+  x.weight_grad = std::min(lc.fwd_linear_s, lc.bwd_s) / total;
+  return x;
+}
 
 StageTime stage_time(const StepWork& w, const Layout& l, int64_t layers, bool first, bool last) {
   StageTime s;
@@ -132,6 +149,11 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   StageTime first = stage_time(w, l, stage_layers(m, l, 0), true, p == 1);
   StageTime last = p > 1 ? stage_time(w, l, stage_layers(m, l, int(p) - 1), false, true) : first;
   StageTime middle = stage_time(w, l, stage_layers(m, l, p > 2 ? 1 : 0), false, false);
+  if (l.schedule == Schedule::DualPipe && p > 1) {
+    // DualPipe: GPU s runs stage s for half the micro-batches and stage p - 1 - s for the other
+    // half, so the end GPUs average the first and last stage (DeepSeek-V3 report sec. 3.2.1).
+    first = last = mean(first, last);
+  }
   // The bubble scales with the average stage (pp*v not dividing the layers: total layers / p).
   const double avg_scale =
       uneven ? 1.0 : double(m.layers) / double(p) / double(layers_per_stage);
@@ -148,11 +170,12 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   // Narayanan et al. 2021: bubble = (p - 1) / v stage-times of one micro-batch.
   double bubble_stage =
       p > 1 ? avg_scale * (first.total() + last.total() + double(p - 2) * middle.total()) / p : 0.0;
-  tb.pp_bubble = bubble_fraction(l.schedule, p, v, mb) * mbd * bubble_stage;
+  tb.pp_bubble = bubble_fraction(l.schedule, p, v, mb, pass_shares(w.layer)) * mbd * bubble_stage;
   if (p > 1) {
     // Blocking send/receive pairs in the steady state (forward activation, backward gradient per
     // micro-batch and chunk) plus the fill and drain hops.
-    tb.pp_comm = (2.0 * double(v) * mbd + 2.0 * double(p - 1)) * w.pp_send_s;
+    // DualPipe hides its steady-state sends behind the paired chunk (pipeline.hpp).
+    tb.pp_comm = exposed_sends(l.schedule, p, v, mb) * w.pp_send_s;
   }
 
   if (l.dp > 1) detail::dp_exposure(tb, w, c, t, l, layers_per_stage, mbd, mbd * crit.zero3);

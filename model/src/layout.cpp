@@ -25,6 +25,10 @@ const char* to_string(Schedule s) {
     case Schedule::GPipe: return "gpipe";
     case Schedule::OneFOneB: return "1f1b";
     case Schedule::Interleaved: return "interleaved";
+    case Schedule::ZbH1: return "zb-h1";
+    case Schedule::ZbV: return "zb-v";
+    case Schedule::DualPipe: return "dualpipe";
+    case Schedule::DualPipeV: return "dualpipev";
   }
   return "?";
 }
@@ -69,6 +73,10 @@ bool parse_schedule(const std::string& s, Schedule& out) {
   if (s == "gpipe") out = Schedule::GPipe;
   else if (s == "1f1b") out = Schedule::OneFOneB;
   else if (s == "interleaved" || s == "interleaved-1f1b") out = Schedule::Interleaved;
+  else if (s == "zb-h1" || s == "zbh1") out = Schedule::ZbH1;
+  else if (s == "zb-v" || s == "zbv") out = Schedule::ZbV;
+  else if (s == "dualpipe") out = Schedule::DualPipe;
+  else if (s == "dualpipev" || s == "dualpipe-v") out = Schedule::DualPipeV;
   else return false;
   return true;
 }
@@ -93,7 +101,8 @@ Layout layout_from_json(const nlohmann::json& j, Diagnostics& d, const std::stri
   r.choice("recompute", l.recompute, false, parse_recompute, "none, selective, full");
   r.boolean("sequence_parallel", l.sequence_parallel, false);
   bool has_schedule = r.has("schedule");
-  r.choice("schedule", l.schedule, false, parse_schedule, "gpipe, 1f1b, interleaved");
+  r.choice("schedule", l.schedule, false, parse_schedule,
+           "gpipe, 1f1b, interleaved, zb-h1, zb-v, dualpipe, dualpipev");
   r.integer32("virtual_stages", l.virtual_stages, false, 1, 1024);
   // Megatron's convention: 1F1B with more than one model chunk per stage is interleaved 1F1B.
   if (l.virtual_stages > 1 && (!has_schedule || l.schedule == Schedule::OneFOneB))
@@ -156,6 +165,35 @@ void validate(const Layout& l, Diagnostics& d, const std::string& p) {
                    " is more than 2^40 GPUs, more than any cluster; lower the degrees");
 }
 
+namespace {
+// The zero-bubble and DualPipe schedules' own conditions (their reference implementations).
+void validate_schedule(const Layout& l, const Model& m, int64_t micro_batches, Diagnostics& d,
+                       const std::string& p) {
+  auto s = [](int64_t v) { return std::to_string(v); };
+  const Schedule k = l.schedule;
+  const bool v_shape = k == Schedule::ZbV || k == Schedule::DualPipeV;
+  if (v_shape && 2 * int64_t(l.pp) > m.layers)
+    d.error(p + ".schedule", std::string(to_string(k)) + " places two chunks on each stage: 2*pp (" +
+                                 s(2 * int64_t(l.pp)) + ") exceeds the model's layers (" +
+                                 s(m.layers) + "); lower pp or use 1f1b");
+  if (v_shape && (l.first_stage_layers > 0 || l.last_stage_layers > 0))
+    d.error(p + ".first_stage_layers", std::string(to_string(k)) +
+                                           " splits the layers evenly into 2*pp chunks; set "
+                                           "first/last_stage_layers to 0 or use 1f1b / dualpipe");
+  // deepseek-ai/DualPipe dualpipe.py: num_ranks % 2 == 0, num_chunks % 2 == 0 and
+  // num_chunks >= 2 * num_ranks; dualpipev.py: num_chunks >= 2 * num_ranks.
+  if (k == Schedule::DualPipe && l.pp % 2 != 0)
+    d.error(p + ".pp", "dualpipe needs an even pp (two directions); got " + s(l.pp));
+  if (k == Schedule::DualPipe && micro_batches % 2 != 0)
+    d.error(p + ".schedule", "dualpipe needs an even number of micro-batches (half each way); got " +
+                                 s(micro_batches));
+  if ((k == Schedule::DualPipe || k == Schedule::DualPipeV) && micro_batches < 2 * int64_t(l.pp))
+    d.error(p + ".schedule", std::string(to_string(k)) + " needs at least 2*pp (" +
+                                 s(2 * int64_t(l.pp)) + ") micro-batches; got " +
+                                 s(micro_batches) + " (lower dp or micro_batch, or use 1f1b)");
+}
+}  // namespace
+
 void validate(const Layout& l, const Model& m, const Cluster& c, const Training& t, Diagnostics& d,
               const std::string& p) {
   validate(l, d, p);
@@ -195,6 +233,7 @@ void validate(const Layout& l, const Model& m, const Cluster& c, const Training&
       d.error(p + ".schedule", "interleaved 1F1B needs the number of micro-batches (" + s(m_count) +
                                    ") to be a multiple of pp (" + s(l.pp) + ")");
   }
+  if (l.pp > 1) validate_schedule(l, m, t.global_batch / std::max<int64_t>(1, per_step), d, p);
   if (t.seq_len > m.max_seq_len)
     d.warn("train.seq_len", "exceeds the model's max_seq_len (" + s(m.max_seq_len) + ")");
   if (l.ep > 1 || l.etp > 1) {

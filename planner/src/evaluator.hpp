@@ -6,6 +6,7 @@
 
 #include "parplan/cost/compute.hpp"
 #include "parplan/cost/context_parallel.hpp"
+#include "parplan/cost/framework.hpp"
 #include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/cost/step.hpp"
@@ -70,7 +71,11 @@ class Evaluator {
         const cost::CpWork cw = cost::context_parallel_work(m_, c_, t_, b, lc);
         comm += cw.fwd_exposed_s + cw.bwd_exposed_s;
       }
-      const cost::EpComm ep = cost::ep_comm(m_, c_, t_, b, lc);
+      // Where the framework runs DualPipe(V), whose chunks hide the all-to-all (pipeline.hpp),
+      // the overlapped exposure (never above the plain one) bounds every schedule.
+      Layout eb = b;
+      if (fw_ep_overlap()) eb.schedule = Schedule::DualPipeV;
+      const cost::EpComm ep = cost::ep_comm(m_, c_, t_, eb, lc);
       comm += ep.fwd_exposed_s + ep.bwd_exposed_s;
       Bound& r = out[i];
       r.layer_s = lc.fwd_s + lc.bwd_s + lc.recompute_s + comm;
@@ -101,12 +106,12 @@ class Evaluator {
     const cost::TimeBreakdown& tb = sc.time;
     const double m = double(sc.micro_batches);
     const double sum = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm;
-    const double stage = double(cost::max_stage_layers(m_.layers, l.pp, l.virtual_stages));
+    const double stage = double(cost::max_stage_layers(m_.layers, l.pp, cost::layer_chunks(l)));
     Learned r;
     r.x = std::max(b.layer_s, (sum / m - b.ends_max) / stage);
     if (l.pp > 1) {
-      const double v = l.schedule == Schedule::Interleaved ? double(l.virtual_stages) : 1.0;
-      r.send = tb.pp_comm / (2.0 * v * m + 2.0 * double(l.pp - 1));
+      r.send = tb.pp_comm /
+               cost::exposed_sends(l.schedule, l.pp, l.virtual_stages, sc.micro_batches);
     }
     return r;
   }
@@ -117,18 +122,22 @@ class Evaluator {
   double learned_bound(const Learned& e, const Bound& b, int32_t pp, Schedule s, int32_t v,
                        int64_t micro_batches, double optimizer) const {
     const double m = double(micro_batches);
-    const double stage = double(cost::max_stage_layers(m_.layers, pp, v));
-    const double chunks = s == Schedule::Interleaved ? double(v) : 1.0;
-    const double sends = pp > 1 ? (2.0 * chunks * m + 2.0 * double(pp - 1)) * e.send : 0.0;
-    const double bubble = pp > 1 ? cost::bubble_fraction(s, pp, v, micro_batches) * m *
-                                       (double(m_.layers) / double(pp) * e.x)
-                                 : 0.0;
+    Layout sl;
+    sl.schedule = s;
+    sl.virtual_stages = v;
+    const double stage = double(cost::max_stage_layers(m_.layers, pp, cost::layer_chunks(sl)));
+    const double sends = pp > 1 ? cost::exposed_sends(s, pp, v, micro_batches) * e.send : 0.0;
+    // The W-split schedules' bubble depends on the pass shares: bounded by 0.
+    const double bubble = pp > 1 && !cost::splits_weight_grad(s)
+                              ? cost::bubble_fraction(s, pp, v, micro_batches) * m *
+                                    (double(m_.layers) / double(pp) * e.x)
+                              : 0.0;
     return kSafety * (m * (stage * e.x + b.ends_min) + sends + bubble + optimizer);
   }
   // The bubble's share of the block bound for one schedule (from the block's per-layer bound).
   double bubble_bound(const Bound& b, Schedule s, int32_t pp, int32_t v,
                       int64_t micro_batches) const {
-    if (pp <= 1) return 0.0;
+    if (pp <= 1 || cost::splits_weight_grad(s)) return 0.0;
     return kSafety * cost::bubble_fraction(s, pp, v, micro_batches) * double(micro_batches) *
            (double(m_.layers) / double(pp) * b.layer_s);
   }
@@ -136,6 +145,12 @@ class Evaluator {
   // margin (far above double rounding, far below any difference between layouts) keeps them
   // below it.
   static constexpr double kSafety = 1.0 - 1e-9;
+
+  // Whether the training's framework runs a schedule that hides the expert all-to-all.
+  bool fw_ep_overlap() const {
+    const cost::FrameworkBehaviour& fw = cost::framework_behaviour(t_);
+    return fw.runs(Schedule::DualPipe) || fw.runs(Schedule::DualPipeV);
+  }
 
  private:
   const Model& m_;

@@ -44,8 +44,7 @@ void check_deepspeed(const Plan& p, const std::string& target, bool megatron_ds)
                        "engine.py: \"ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism\")",
            "re-plan with --fix zero=1 (or pp=1), or export to megatron, whose distributed "
            "optimizer and FSDP run with pipeline parallelism");
-  if (l.pp > 1 && (l.schedule == Schedule::GPipe ||
-                   (l.schedule == Schedule::Interleaved && l.virtual_stages > 1)))
+  if (l.pp > 1 && l.schedule != Schedule::OneFOneB)
     refuse(target, std::string("DeepSpeed's pipeline engine runs 1F1B only; the plan uses ") +
                        to_string(l.schedule),
            "re-plan with --fix schedule=1f1b, or export to megatron");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "export_util.hpp"
+#include "parplan/cost/moe.hpp"
 #include "parplan/cost/context_parallel.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/pipeline.hpp"
@@ -45,6 +46,12 @@ void pipeline_args(const Plan& p, std::vector<std::string>& a) {
     refuse(kTarget, "the plan uses the GPipe schedule, which Megatron-LM does not run (it runs "
                     "1F1B and interleaved 1F1B)",
            "re-plan with --fix schedule=1f1b (or schedule=interleaved), or export to deepspeed");
+  if (l.schedule != Schedule::OneFOneB && l.schedule != Schedule::Interleaved)
+    refuse(kTarget, std::string("the plan uses the ") + to_string(l.schedule) +
+                        " schedule, which Megatron-LM does not run (megatron/core/"
+                        "pipeline_parallel/schedules.py: 1F1B and interleaved 1F1B)",
+           "re-plan with --fix schedule=1f1b (or schedule=interleaved), or export to torchtitan "
+           "(zb-v, dualpipev)");
   const int64_t v = l.schedule == Schedule::Interleaved ? std::max(1, l.virtual_stages) : 1;
   Layout priced = l;
   priced.virtual_stages = int32_t(v);
@@ -253,6 +260,14 @@ std::vector<std::string> megatron_args(const Plan& p) {
   if (p.model.is_moe()) {
     a.push_back("--expert-model-parallel-size " + s(l.ep));
     a.push_back("--expert-tensor-parallel-size " + s(l.etp));
+    // The all-to-all overlapped across micro-batches as priced (cost/moe.cpp, memory.cpp: one
+    // more micro-batch in flight): Megatron-Core's combined 1F1B, --overlap-moe-expert-parallel-comm
+    // (NVIDIA/Megatron-LM d98e8a6 megatron/core/transformer/transformer_config.py asserts ep > 1,
+    // no full recomputation, and virtual stages when pp > 1); where those do not hold the flag is
+    // left out, as before.
+    if (cost::moe_a2a_overlapped(p.training) && l.ep > 1 && l.recompute != Recompute::Full &&
+        (l.pp == 1 || l.schedule == Schedule::Interleaved))
+      a.push_back("--overlap-moe-expert-parallel-comm");
   }
   // Data parallelism and ZeRO: the distributed optimizer shards optimizer state (ZeRO-1);
   // Megatron-FSDP shards gradients too (ZeRO-2) or also parameters (ZeRO-3).

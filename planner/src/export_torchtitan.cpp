@@ -126,8 +126,22 @@ Titan translate(const Plan& p, bool toml) {
   if (l.tiles > 1) refuse(kTarget, "tiled linear layers (layout.tiles) are DeepSpeed's", "export to deepspeed");
   check_fp8(p.training, toml);
   if (l.pp > 1) {
-    const int64_t v = l.schedule == Schedule::Interleaved ? std::max(1, l.virtual_stages) : 1;
-    x.schedule = l.schedule == Schedule::GPipe ? "GPipe" : (v > 1 ? "Interleaved1F1B" : "1F1B");
+    if (l.schedule == Schedule::ZbH1 || l.schedule == Schedule::DualPipe)
+      refuse(kTarget, std::string("the ") + to_string(l.schedule) +
+                          " schedule: torch.distributed.pipelining runs GPipe, 1F1B, "
+                          "Interleaved1F1B, ZBVZeroBubble and DualPipeV",
+             "re-plan with --fix schedule=zb-v (or dualpipev, 1f1b)");
+    // ZB-V and DualPipeV: two stages per rank (torch.distributed.pipelining ScheduleZBVZeroBubble,
+    // ScheduleDualPipeV, by name in --parallelism.pipeline_parallel_schedule).
+    const bool v_shape = l.schedule == Schedule::ZbV || l.schedule == Schedule::DualPipeV;
+    const int64_t v = v_shape ? 2
+                      : l.schedule == Schedule::Interleaved ? std::max(1, l.virtual_stages)
+                                                            : 1;
+    x.schedule = l.schedule == Schedule::GPipe       ? "GPipe"
+                 : l.schedule == Schedule::ZbV       ? "ZBVZeroBubble"
+                 : l.schedule == Schedule::DualPipeV ? "DualPipeV"
+                 : v > 1                             ? "Interleaved1F1B"
+                                                     : "1F1B";
     // torchtitan splits layers + first_less + last_less evenly over pp * v stages, the first and
     // last stage giving up that many layers (to the embedding and the output layer).
     const int64_t chunks = l.pp * v;

@@ -11,6 +11,7 @@
 #include "rules_moe.hpp"
 #include "parplan/model/error.hpp"
 #include "rule_cp.hpp"
+#include "rule_schedule.hpp"
 
 namespace parplan::planner {
 
@@ -544,6 +545,7 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
     out.push_back(std::move(r));
   }
   out.push_back(detail::context_parallel_rule(m, c, t, best));  // R11 (rule_cp.cpp)
+  out.push_back(detail::pipeline_schedule_rule(m, c, t, best));  // R12 (rule_schedule.cpp)
   detail::append_moe_rules(m, c, t, result, o, out);
   return out;
 }

@@ -262,7 +262,7 @@ void split_blocks(detail::Space& s, uint32_t first, uint32_t last, const detail:
   for (int32_t mb : divisors(s.t.global_batch / sp.dp)) {
     if (!allowed(f.micro_batch, mb)) continue;
     const int64_t micro_batches = s.t.global_batch / (int64_t(sp.dp) * mb);
-    detail::schedule_choices(s.m, f, sp.pp, micro_batches, scheds);
+    detail::schedule_choices(s.m, s.t, f, sp.pp, micro_batches, scheds);
     if (scheds.empty()) continue;
     l.micro_batch = mb;
     for (bool on : {false, true}) {
@@ -291,23 +291,40 @@ void split_blocks(detail::Space& s, uint32_t first, uint32_t last, const detail:
 
 namespace detail {
 
-void schedule_choices(const Model& m, const Fixed& f, int32_t pp, int64_t micro_batches,
-                      std::vector<ScheduleChoice>& out) {
+void schedule_choices(const Model& m, const Training& t, const Fixed& f, int32_t pp,
+                      int64_t micro_batches, std::vector<ScheduleChoice>& out) {
   out.clear();
   if (pp == 1) {
     // The schedule is moot without a pipeline; 1F1B unless pinned to GPipe.
-    if ((f.schedule && *f.schedule == Schedule::Interleaved) || !allowed(f.virtual_stages, 1))
+    if ((f.schedule && *f.schedule != Schedule::OneFOneB && *f.schedule != Schedule::GPipe) ||
+        !allowed(f.virtual_stages, 1))
       return;
     const bool gpipe = f.schedule && *f.schedule == Schedule::GPipe;
     out.push_back({gpipe ? Schedule::GPipe : Schedule::OneFOneB, 1});
     return;
   }
-  // 1F1B first: its memory decides whether the others can fit (search_worker.cpp).
-  for (Schedule s : {Schedule::OneFOneB, Schedule::GPipe})
-    if (allowed(f.schedule, s) && allowed(f.virtual_stages, 1)) out.push_back({s, 1});
+  // Only what the framework runs (examples/frameworks/*.json "pipeline_schedules").
+  const cost::FrameworkBehaviour& fw = cost::framework_behaviour(t);
+  auto want = [&](Schedule s) { return fw.runs(s) && allowed(f.schedule, s); };
+  // 1F1B first: its memory decides whether the others can fit (search_worker.cpp). It stays in
+  // the space as that reference even where the framework lists only other schedules.
+  if (allowed(f.schedule, Schedule::OneFOneB) && allowed(f.virtual_stages, 1))
+    out.push_back({Schedule::OneFOneB, 1});
+  if (want(Schedule::GPipe) && allowed(f.virtual_stages, 1)) out.push_back({Schedule::GPipe, 1});
+  // Zero-bubble and DualPipe schedules (v = 1: the V schedules' two chunks are implied), under
+  // their implementations' conditions (model/src/layout.cpp validate_schedule).
+  if (allowed(f.virtual_stages, 1)) {
+    const bool two_chunks = 2 * int64_t(pp) <= m.layers;
+    const bool dual_m = micro_batches >= 2 * int64_t(pp);
+    if (want(Schedule::ZbH1)) out.push_back({Schedule::ZbH1, 1});
+    if (want(Schedule::ZbV) && two_chunks) out.push_back({Schedule::ZbV, 1});
+    if (want(Schedule::DualPipe) && pp % 2 == 0 && micro_batches % 2 == 0 && dual_m)
+      out.push_back({Schedule::DualPipe, 1});
+    if (want(Schedule::DualPipeV) && two_chunks && dual_m) out.push_back({Schedule::DualPipeV, 1});
+  }
   // Interleaved 1F1B: v model chunks per stage, micro-batches a multiple of pp (Megatron-LM).
   // pp * v <= layers; chunks need not divide the layers evenly.
-  if (!allowed(f.schedule, Schedule::Interleaved) || micro_batches % pp != 0) return;
+  if (!want(Schedule::Interleaved) || micro_batches % pp != 0) return;
   for (int64_t v = 2; v <= m.layers / pp; ++v)
     if (allowed(f.virtual_stages, int32_t(v))) out.push_back({Schedule::Interleaved, int32_t(v)});
 }

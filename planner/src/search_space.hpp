@@ -63,8 +63,9 @@ struct Space {
 // The schedules searched for a pipeline of `pp` stages and `micro_batches` micro-batches
 // (pp = 1: one entry, the moot 1F1B or a pinned GPipe; else GPipe, 1F1B and interleaved v = 2 ..
 // layers / pp where the micro-batches are a multiple of pp), filtered by the pins.
-void schedule_choices(const Model& m, const Fixed& f, int32_t pp, int64_t micro_batches,
-                      std::vector<ScheduleChoice>& out);
+// Zero-bubble and DualPipe schedules join where the training's framework runs them.
+void schedule_choices(const Model& m, const Training& t, const Fixed& f, int32_t pp,
+                      int64_t micro_batches, std::vector<ScheduleChoice>& out);
 // The ZeRO / offload / shard-group choices of a split, filtered by the pins.
 std::vector<ZeroChoice> zero_choices(const Cluster& c, const Fixed& f, const Split& sp);
 

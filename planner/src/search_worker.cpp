@@ -66,7 +66,7 @@ class Worker {
     Layout l = block_layout(sp, b);
     bound_ = detail::Evaluator::Bound{b.bound, b.layer_s, b.ends_min, b.ends_max};
     micro_batches_ = s_.t.global_batch / (int64_t(sp.dp) * b.micro_batch);
-    schedule_choices(s_.m, s_.f, sp.pp, micro_batches_, scheds_);
+    schedule_choices(s_.m, s_.t, s_.f, sp.pp, micro_batches_, scheds_);
     const size_t n = scheds_.size();
     block_bounds_.resize(n);
     for (size_t i = 0; i < n; ++i)
@@ -74,7 +74,11 @@ class Worker {
                                                       scheds_[i].v, micro_batches_);
     learned_.clear();
     // The 1F1B layout decides the memory of the others; it is in the space unless pinned out.
-    const bool has_1f1b = n > 0 && scheds_.front().schedule == Schedule::OneFOneB;
+    // Not under the all-to-all overlap (cost/src/memory.cpp): it adds a whole micro-batch to
+    // 1F1B, one chunk to interleaved 1F1B, none to DualPipe(V), whose own count holds it.
+    const bool implies = !(cost::moe_a2a_overlapped(s_.t) && sp.ep > 1);
+    memory_implies_ = implies;
+    const bool has_1f1b = implies && n > 0 && scheds_.front().schedule == Schedule::OneFOneB;
     acts_ready_ = false;
     for (const ZeroChoice& z : s_.zero_choices[b.split]) {
       l.zero = z.zero;
@@ -151,6 +155,9 @@ class Worker {
   // `optimizer` from this zero choice's 1F1B (0 when unknown).
   double bound(const Layout& l, size_t i, double optimizer) const {
     double b = block_bounds_[i];
+    // Learned from 1F1B predictions, whose expert all-to-all DualPipe(V) hides: not a bound then.
+    if (l.ep > 1 && cost::overlaps_ep_comm(scheds_[i].schedule) && !cost::moe_a2a_overlapped(s_.t))
+      return b;
     for (const Learned& k : learned_)
       if (applies(k, l))
         b = std::max(b, eval_.learned_bound(k.e, bound_, l.pp, scheds_[i].schedule, scheds_[i].v,
@@ -211,7 +218,7 @@ class Worker {
     // Once something fits (so the smallest layout is not needed for advice), skip the choices
     // over GPU memory by memory_bound(): their 1F1B does not fit at any tile count, and no other
     // schedule needs less (the memory implication above).
-    if (top_.threshold() < 1e300) {
+    if (memory_implies_ && top_.threshold() < 1e300) {
       const double need = memory_bound(l, z);  // sets capacity_
       if (kMemorySafety * need > capacity_) {
         n_.memory_pruned += int64_t(n);
@@ -298,6 +305,7 @@ class Worker {
   std::vector<double> block_bounds_;
   std::vector<Learned> learned_;
   bool tiled_ = false;  // the last memory() chose tiles (k > 1)
+  bool memory_implies_ = true;  // 1F1B's memory bounds the block's other schedules
   bool acts_ready_ = false;
   double acts_[2] = {0, 0}, reserve_ = 0, capacity_ = 0;
   Layout smallest_;

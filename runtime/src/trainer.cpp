@@ -53,6 +53,10 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
   check_expert_parallel(plan, errors);
   if (l.virtual_stages > 1 && l.schedule != Schedule::Interleaved)
     errors.push_back("layout.virtual_stages > 1 needs layout.schedule interleaved");
+  if (l.pp > 1 && l.schedule != Schedule::GPipe && l.schedule != Schedule::OneFOneB &&
+      l.schedule != Schedule::Interleaved)
+    errors.push_back(std::string("layout.schedule ") + to_string(l.schedule) +
+                     ": the runtime runs gpipe, 1f1b and interleaved; set one of them");
   if (l.virtual_stages > 1 && m.layers % (int64_t(l.pp) * l.virtual_stages))
     errors.push_back("model.layers must be divisible by layout.pp * layout.virtual_stages");
   if (l.virtual_stages > 1 && l.micro_batch > 0 && l.dp > 0 &&

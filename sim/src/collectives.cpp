@@ -15,7 +15,7 @@ namespace sg4 = simgrid::s4u;
 namespace parplan::sim {
 
 std::vector<double> simulate_collectives(const Cluster& c, const std::vector<CollectiveJob>& jobs,
-                                         NetworkModel network) {
+                                         NetworkModel network, bool symmetry) {
   int64_t gpus = 1;
   for (const auto& j : jobs) {
     if (j.gpus.size() < 2) throw Error("simulate_collectives: a job needs at least 2 GPUs");
@@ -33,7 +33,8 @@ std::vector<double> simulate_collectives(const Cluster& c, const std::vector<Col
   std::vector<double> done(jobs.size(), 0.0);
   std::vector<std::shared_ptr<detail::CommGroup>> groups;
   for (size_t k = 0; k < jobs.size(); ++k) {
-    groups.push_back(comms.make_group(jobs[k].gpus));
+    // A collective alone on the platform is symmetric where its shape is (comm.hpp).
+    groups.push_back(comms.make_group(jobs[k].gpus, jobs.size() == 1 && symmetry));
     const auto* g = groups.back().get();
     const auto& job = jobs[k];
     for (int me = 0; me < g->size(); ++me)

@@ -115,7 +115,44 @@ cost::Group CommGroup::shape() const {
   return s;
 }
 
-std::shared_ptr<CommGroup> Comms::make_flat(const std::vector<int64_t>& gpus) {
+int Comms::symmetric_reps(const std::vector<int64_t>& gpus) const {
+  const Cluster& c = cluster_;
+  // A fabric that never limits a node's injection bandwidth (fat-tree links carry it whole,
+  // platform.cpp): flows of different nodes meet only on the NICs and GPU links of their ends.
+  const bool open = c.inter.topology == Topology::Star ||
+                    (c.inter.topology == Topology::FatTree && c.inter.fat_tree_oversubscription <= 1);
+  const size_t n = gpus.size();
+  if (!open || n < 2) return 0;
+  const auto& p = platform_;
+  size_t L = 0;
+  while (L < n && p.node_of(gpus[L]) == p.node_of(gpus[0])) ++L;
+  if (L == n || n % L != 0) return 0;  // one node, or unequal nodes
+  const int64_t gpn = p.gpus_per_node;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t head = i / L * L;
+    if (p.node_of(gpus[i]) != p.node_of(gpus[head]) || gpus[i] % gpn != gpus[i % L] % gpn)
+      return 0;  // not the same GPUs of each node
+    if (head > 0 && i == head && p.node_of(gpus[i]) <= p.node_of(gpus[head - L])) return 0;
+  }
+  return static_cast<int>(L);
+}
+
+void Comms::transfer(const CommGroup& g, int from, int to, double bytes, const Choice& choice,
+                     double share) {
+  const int64_t a = g.gpus[static_cast<size_t>(from)], b = g.gpus[static_cast<size_t>(to)];
+  const double counted = bytes * static_cast<double>(g.copies);
+  if (platform_.node_of(a) == platform_.node_of(b))
+    g.intra_node_bytes += counted;
+  else
+    g.inter_node_bytes += counted;
+  ++messages;
+  flow_started(a, b);
+  sg4::Comm::sendto(platform_.hosts[static_cast<size_t>(a)], platform_.hosts[static_cast<size_t>(b)],
+                    wire_size(bytes / share, protocol_code(choice)));
+  flow_ended(a, b);
+}
+
+std::shared_ptr<CommGroup> Comms::make_flat(const std::vector<int64_t>& gpus, bool symmetric) {
   auto g = std::make_shared<CommGroup>();
   g->id = next_id_++;
   g->gpus = gpus;
@@ -136,11 +173,21 @@ std::shared_ptr<CommGroup> Comms::make_flat(const std::vector<int64_t>& gpus) {
   int64_t lo = gpus.size(), hi = 0;
   for (auto& [n, k] : per_node) lo = std::min(lo, k), hi = std::max(hi, k);
   g->per_node = lo == hi ? lo : 1;
+  if (symmetric && (g->reps = symmetric_reps(gpus)) > 0) {
+    g->copies = static_cast<int64_t>(gpus.size()) / g->reps;
+    g->sym = std::make_shared<SymRing>();
+    for (int i = 0; i < g->reps; ++i) {
+      g->sym->posted.push_back(sg4::Semaphore::create(0));
+      g->sym->done.push_back(sg4::Semaphore::create(0));
+    }
+    for (auto& c : g->sym->chain)
+      for (int64_t j = 0; j < g->copies; ++j) c.push_back(sg4::Semaphore::create(0));
+  }
   return g;
 }
 
-std::shared_ptr<CommGroup> Comms::make_group(const std::vector<int64_t>& gpus) {
-  auto g = make_flat(gpus);
+std::shared_ptr<CommGroup> Comms::make_group(const std::vector<int64_t>& gpus, bool symmetric) {
+  auto g = make_flat(gpus, symmetric);
   const int64_t L = g->per_node;
   const int64_t n = g->size();
   if (L > 1 && L < n) {
@@ -156,7 +203,7 @@ std::shared_ptr<CommGroup> Comms::make_group(const std::vector<int64_t>& gpus) {
     for (auto& [node, members] : by_node) {
       std::vector<int64_t> ids;
       for (int m : members) ids.push_back(gpus[static_cast<size_t>(m)]);
-      auto sub = make_flat(ids);
+      auto sub = make_flat(ids, symmetric);
       for (size_t k = 0; k < members.size(); ++k) {
         g->intra_of[static_cast<size_t>(members[k])] = sub;
         g->intra_index[static_cast<size_t>(members[k])] = static_cast<int>(k);
@@ -166,7 +213,7 @@ std::shared_ptr<CommGroup> Comms::make_group(const std::vector<int64_t>& gpus) {
     for (auto& lane : lanes) {
       std::vector<int64_t> ids;
       for (int m : lane) ids.push_back(gpus[static_cast<size_t>(m)]);
-      auto sub = make_flat(ids);
+      auto sub = make_flat(ids, symmetric);
       for (size_t k = 0; k < lane.size(); ++k) {
         g->inter_of[static_cast<size_t>(lane[k])] = sub;
         g->inter_index[static_cast<size_t>(lane[k])] = static_cast<int>(k);
@@ -243,6 +290,32 @@ void ring(Comms& comms, const CommGroup& g, int me, double chunk, int steps, con
   }
 }
 
+// The ring of a symmetric group (CommGroup::reps), run by its first node's members: each sends
+// to its successor class ((me + 1) mod reps), and each transfer is run by its receiver, when both
+// are ready (as a rendezvous message), on the real route: the last representative's chunks cross
+// to the next node's first member. A step's send still waits only for the data it forwards, and
+// at most NCCL_STEPS are in flight.
+void ring_symmetric(Comms& comms, const CommGroup& g, int me, double chunk, int steps,
+                    const Choice& ch, double share) {
+  const int L = g.reps;
+  const int to = (me + 1) % L, from = (me + L - 1) % L;
+  auto& sym = *g.sym;
+  int outstanding = 0;
+  for (int s = 0; s < steps; ++s) {
+    if (outstanding >= static_cast<int>(kRingSlots)) {
+      sym.done[static_cast<size_t>(me)]->acquire();
+      --outstanding;
+    }
+    sym.posted[static_cast<size_t>(to)]->release();
+    ++outstanding;
+    sym.posted[static_cast<size_t>(me)]->acquire();
+    // My predecessor's chunk, on its real route (member from + 1 is me, or the next node's first).
+    comms.transfer(g, from, from + 1, chunk, ch, share);
+    sym.done[static_cast<size_t>(from)]->release();
+  }
+  for (; outstanding > 0; --outstanding) sym.done[static_cast<size_t>(me)]->acquire();
+}
+
 // Binomial tree broadcast from member 0.
 void tree_broadcast(Comms& comms, const CommGroup& g, int me, double bytes, const Choice& ch,
                     double share) {
@@ -276,6 +349,25 @@ double peer_latency(const Comms& comms, const CommGroup& g, int a, int b) {
       .first;
 }
 
+// All-to-all of a symmetric group's representative: its flows as the full collective sends
+// them, started at once (every receiver is ready at the same time by symmetry); the receives are
+// its peers' flows, the same by symmetry.
+void all_to_all_symmetric(Comms& comms, const CommGroup& g, int me, double chunk) {
+  std::vector<sg4::CommPtr> outs;
+  const auto& p = comms.platform();
+  const int64_t src = g.gpus[static_cast<size_t>(me)];
+  for (int k = 1; k < g.size(); ++k) {
+    const int to = (me + k) % g.size();
+    const int64_t dst = g.gpus[static_cast<size_t>(to)];
+    (p.node_of(src) == p.node_of(dst) ? g.intra_node_bytes : g.inter_node_bytes) +=
+        chunk * static_cast<double>(g.copies);
+    ++comms.messages;
+    outs.push_back(sg4::Comm::sendto_async(p.hosts[static_cast<size_t>(src)],
+                                           p.hosts[static_cast<size_t>(dst)], plain_size(chunk)));
+  }
+  for (auto& o : outs) o->wait();
+}
+
 void all_to_all(Comms& comms, const CommGroup& g, int me, double bytes, const Choice& ch) {
   const int n = g.size();
   const double chunk = bytes / n;
@@ -290,6 +382,7 @@ void all_to_all(Comms& comms, const CommGroup& g, int me, double bytes, const Ch
     }
     if (sum - longest > 0) sg4::this_actor::sleep_for(sum - longest);
   }
+  if (g.reps > 0) return all_to_all_symmetric(comms, g, me, chunk);
   std::vector<sg4::CommPtr> outs;
   for (int k = 1; k < n; ++k) {
     const int to = (me + k) % n;
@@ -311,6 +404,12 @@ void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective o
   using cost::Collective;
   const int n = g.size();
   if (n < 2 || !(bytes > 0)) return;
+  // Symmetric group: the other nodes' members do what the first node's do, at the same times
+  // (not NCCL's tree, whose nodes differ: every member runs it).
+  const bool tree = choice.algo == Algorithm::Tree && op == Collective::AllReduce;
+  const bool alike = op == Collective::AllReduce || op == Collective::AllGather ||
+                     op == Collective::ReduceScatter || op == Collective::AllToAll;
+  if (g.reps > 0 && me >= g.reps && alike && !tree) return;
   if (choice.algo == Algorithm::Hierarchical && !g.intra_of.empty() &&
       (op == Collective::AllReduce || op == Collective::AllGather ||
        op == Collective::ReduceScatter)) {
@@ -348,9 +447,11 @@ void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective o
   switch (op) {
     case Collective::AllReduce:
       if (choice.algo == Algorithm::Tree) return tree_allreduce(comms, g, me, bytes, choice, share);
+      if (g.reps > 0) return ring_symmetric(comms, g, me, chunk, 2 * (n - 1), choice, share);
       return ring(comms, g, me, chunk, 2 * (n - 1), choice, share);
     case Collective::AllGather:
     case Collective::ReduceScatter:
+      if (g.reps > 0) return ring_symmetric(comms, g, me, chunk, n - 1, choice, share);
       return ring(comms, g, me, chunk, n - 1, choice, share);
     case Collective::Broadcast:
       return tree_broadcast(comms, g, me, bytes, choice, share);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <simgrid/s4u/Mailbox.hpp>
+#include <simgrid/s4u/Semaphore.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,15 @@
 #include "parplan/sim/trace.hpp"
 
 namespace parplan::sim::detail {
+
+// Ring state of a symmetric group's representatives (see CommGroup::reps): posted[c] counts the
+// chunks sent to representative c, done[c] the transfers of c's chunks that completed.
+struct SymRing {
+  std::vector<simgrid::s4u::SemaphorePtr> posted, done;
+  // Tree all-reduce: chain[t][j] counts the pieces of tree t that reached node j's head from its
+  // node's chain (node 0's chain runs; the others' arrive at the same times by symmetry).
+  std::vector<simgrid::s4u::SemaphorePtr> chain[2];
+};
 
 struct CommGroup {
   int64_t id = 0;
@@ -35,6 +45,16 @@ struct CommGroup {
   double nvls_bytes_per_s = 0;  // NVLink SHARP rate per GPU (cost::nvls_bytes_per_s)
   mutable double inter_node_bytes = 0;  // bytes of this group's messages that crossed nodes so far
   mutable double intra_node_bytes = 0;  // and that stayed inside a node
+  // Exact symmetry (docs/simulation.md "Symmetric collectives"): the group holds the same GPUs of
+  // each of its nodes, the nodes sit on a non-blocking fabric and every GPU's inter-node flows
+  // leave through its own rail NIC, so every node's members do the same thing at the same time on
+  // links no other node's flows of this group touch. Then only the `reps` members of its first
+  // node run (the others return at once); a ring's last representative sends to the next node's
+  // first member (the real route), whose part is the first representative's, and an all-to-all's
+  // flows leave as they would. 0: every member runs. `copies`: the nodes they stand for.
+  int reps = 0;
+  int64_t copies = 1;
+  std::shared_ptr<SymRing> sym;
 };
 
 // What runs: the algorithm, NCCL's protocol (its base latency, per-step latency factors and
@@ -54,7 +74,16 @@ struct Choice {
 class Comms {
  public:
   Comms(const Platform& p, const Cluster& c) : platform_(p), cluster_(c) {}
-  std::shared_ptr<CommGroup> make_group(const std::vector<int64_t>& gpus);
+  // `symmetric`: the caller knows every member's traffic mirrors its first node's (a lone
+  // collective; the DP and EP groups of aggregated replicas): make the group symmetric when its
+  // shape is (reps > 0).
+  std::shared_ptr<CommGroup> make_group(const std::vector<int64_t>& gpus, bool symmetric = false);
+  // Members of the first node when `gpus` has the symmetric shape (see CommGroup::reps), else 0.
+  int symmetric_reps(const std::vector<int64_t>& gpus) const;
+  // One transfer of a symmetric ring, run by the receiving representative: `bytes` from member
+  // `from` to member `to` (its real successor), blocking; counted `copies` times.
+  void transfer(const CommGroup& g, int from, int to, double bytes, const Choice& choice,
+                double share);
   const Platform& platform() const { return platform_; }
   const Cluster& cluster() const { return cluster_; }
   uint64_t messages = 0;   // point-to-point messages sent so far
@@ -69,7 +98,7 @@ class Comms {
                              double bytes, const Choice& choice, double share);
 
  private:
-  std::shared_ptr<CommGroup> make_flat(const std::vector<int64_t>& gpus);
+  std::shared_ptr<CommGroup> make_flat(const std::vector<int64_t>& gpus, bool symmetric);
   const Platform& platform_;
   const Cluster& cluster_;
   int64_t next_id_ = 0;

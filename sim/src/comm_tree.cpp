@@ -73,6 +73,14 @@ int tree_pieces_for(int depth) {
 
 void tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes, const Choice& ch,
                     double share) {
+  // Symmetric group (comm.hpp): every node's chain is the same, so node 0's chain runs and the
+  // other nodes' heads take their chain's pieces when node 0's head gets them; the trees over the
+  // heads run in full (their inner nodes and leaves differ).
+  const int L = g.reps;
+  const bool sym = L > 1;
+  if (sym && me >= L && me % L != 0) return;
+  const bool sym_head = sym && me % L == 0;
+  const size_t node = sym ? static_cast<size_t>(me / L) : 0;
   const TreeShape s = tree_shape(comms, g, me);
   const int K = tree_pieces_for(s.depth);
   const double piece = bytes / 2 / K;
@@ -92,8 +100,25 @@ void tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes, cons
   std::vector<sg4::SemaphorePtr> reduced = {sg4::Semaphore::create(0), sg4::Semaphore::create(0)};
   auto up = [&, me](int t) {
     const auto& kids = s.children[t];
+    // kids[0] is the chain child when the node has one (tree_shape); for a symmetric head its
+    // pieces come through sym->chain[t][node] (node 0's relay below), not through a mailbox.
+    const size_t chained = sym_head && !kids.empty() && kids[0] == me + 1 ? 1 : 0;
+    std::vector<sg4::ActorPtr> relay;
+    if (chained && node == 0) {
+      auto* chain_box = box(me, t, 0, 0);
+      relay.push_back(sg4::Actor::create("chain", sg4::this_actor::get_host(), [&g, chain_box, K, t] {
+        // Every receive posted up front (as the head's own), then taken in order.
+        std::vector<sg4::CommPtr> gets;
+        std::vector<int*> got(static_cast<size_t>(K), nullptr);
+        for (int k = 0; k < K; ++k) gets.push_back(chain_box->get_async<int>(&got[size_t(k)]));
+        for (int k = 0; k < K; ++k) {
+          gets[static_cast<size_t>(k)]->wait();
+          for (auto& c : g.sym->chain[t]) c->release();
+        }
+      }));
+    }
     std::vector<sg4::Mailbox*> in;
-    for (size_t k = 0; k < kids.size(); ++k) in.push_back(box(me, t, 0, static_cast<int>(k)));
+    for (size_t k = chained; k < kids.size(); ++k) in.push_back(box(me, t, 0, static_cast<int>(k)));
     sg4::Mailbox* out = nullptr;
     if (s.parent[t] >= 0) {
       const auto& pk = tree_shape(comms, g, s.parent[t]).children[t];
@@ -110,6 +135,7 @@ void tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes, cons
     const double gap = s.parent[t] >= 0 ? pace(s.parent[t]) : 0;
     double last = -1;
     for (int k = 0; k < K; ++k) {
+      if (chained) g.sym->chain[t][node]->acquire();
       for (auto& gc : gets) gc[static_cast<size_t>(k)]->wait();
       if (last >= 0 && sg4::Engine::get_clock() < last + gap) sg4::this_actor::sleep_until(last + gap);
       last = sg4::Engine::get_clock();
@@ -117,9 +143,13 @@ void tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes, cons
       else reduced[static_cast<size_t>(t)]->release();
     }
     for (auto& o : outs) o->wait();
+    for (auto& a : relay) a->join();
   };
   auto down = [&, me](int t) {
-    const auto& kids = s.children[t];
+    // A symmetric head of another node leaves its chain to node 0's (the same flows, on its own
+    // node's links).
+    std::vector<int> kids = s.children[t];
+    if (sym_head && node > 0 && !kids.empty() && kids[0] == me + 1) kids.erase(kids.begin());
     std::vector<sg4::Mailbox*> out;
     for (int c : kids) out.push_back(box(c, t, 1, 0));
     auto* in = box(me, t, 1, 0);
@@ -129,7 +159,7 @@ void tree_allreduce(Comms& comms, const CommGroup& g, int me, double bytes, cons
       for (int k = 0; k < K; ++k) gets.push_back(in->get_async<int>(&got[size_t(k)]));
     std::vector<sg4::CommPtr> outs;
     double gap = 0, last = -1;
-    for (int c : kids) gap += pace(c);
+    for (int c : s.children[t]) gap += pace(c);  // the chain kid's piece too (symmetric heads)
     for (int k = 0; k < K; ++k) {
       if (s.parent[t] >= 0) gets[static_cast<size_t>(k)]->wait();
       else reduced[static_cast<size_t>(t)]->acquire();

@@ -31,6 +31,11 @@ nlohmann::json to_json(const SimResult& r, bool with_trace) {
                                     {"inter_node", r.cp_inter_node_bytes}}},
                       {"ranks", ranks},
                       {"links", links}};
+  nlohmann::json diffs = nlohmann::json::array();
+  for (const auto& d : r.differences)
+    diffs.push_back(
+        {{"part", d.part}, {"simulated_s", d.simulated_s}, {"analytical_s", d.analytical_s}});
+  j["differences"] = diffs;
   if (with_trace && !r.trace.is_null()) j["trace"] = r.trace;
   return j;
 }
@@ -44,6 +49,9 @@ SimResult sim_result_from_json(const nlohmann::json& j) {
     r.cp_intra_node_bytes = j["cp_bytes"].value("intra_node", 0.0);
     r.cp_inter_node_bytes = j["cp_bytes"].value("inter_node", 0.0);
   }
+  for (const auto& d : j.value("differences", nlohmann::json::array()))
+    r.differences.push_back({d.value("part", std::string()), d.value("simulated_s", 0.0),
+                             d.value("analytical_s", 0.0)});
   r.events = j.value("events", uint64_t{0});
   r.simulated_gpus = j.value("simulated_gpus", int64_t{0});
   r.topology = j.value("topology", std::string());

@@ -17,6 +17,19 @@ std::vector<PipeOp> stage_schedule(Schedule s, int p, int stage, int v, int m) {
       for (int c = v - 1; c >= 0; --c) ops.push_back({false, mb, c});
     return ops;
   }
+  if (s == Schedule::ZbV || s == Schedule::DualPipe || s == Schedule::DualPipeV)
+    throw Error(std::string("layout.schedule: ") + to_string(s) +
+                " has no timeline in the simulation yet (the cost model prices it); simulate "
+                "with zb-h1, 1f1b or interleaved");
+  if (s == Schedule::ZbH1) {
+    for (int x = 0; x < m + p - 1; ++x) {
+      if (x < m) ops.push_back({true, x, 0});
+      const int b = x - (p - 1 - stage), w = x - (p - 1);
+      if (b >= 0 && b < m) ops.push_back({false, b, 0, false, true});
+      if (w >= 0 && w < m) ops.push_back({false, w, 0, true, true});
+    }
+    return ops;
+  }
   if (v == 1) {
     const int warm = std::min(p - stage - 1, m);
     for (int i = 0; i < warm; ++i) ops.push_back({true, i, 0});

@@ -2,6 +2,7 @@
 // context-parallel exchange (step_cp.cpp), ZeRO-3 parameter gathers, DP gradient buckets and the streams
 // that run them (see step_state.hpp).
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "names.hpp"
@@ -34,6 +35,26 @@ void StepSim::grads_ready(Rank& r, double bytes, bool flush) {
     r.pending_grad = 0;
     ++r.buckets;
   }
+}
+
+// The gradients held back (overlap_grad_reduce off) as the framework's buckets: ceil(bytes /
+// bucket) equal ones, as cost/overlap.cpp prices them.
+void StepSim::push_buckets(Rank& r) {
+  if (!r.dpg || !(r.pending_grad > 0)) return;
+  const double units = std::max(1.0, std::ceil(r.pending_grad / bucket_cap_ - 1e-9));
+  for (int k = 0; k < static_cast<int>(units); ++k) {
+    push_dp(r, dp_op_, r.pending_grad / units, dp_algo_);
+    ++r.buckets;
+  }
+  r.pending_grad = 0;
+}
+
+void StepSim::wait_buckets(Rank& r, const char* what) {
+  flush(r);
+  const double t0 = now();
+  for (; r.buckets > 0; --r.buckets) r.dp_stream.done->acquire();
+  r.res.dp_s += now() - t0;
+  record(r, "dp", what, t0);
 }
 
 void StepSim::push_dp(Rank& r, Collective op, double bytes, const Choice& algo) {
@@ -90,6 +111,8 @@ void StepSim::z3_gather(Rank& r, bool first_in_op, bool last_in_op) {
   if (!r.dpg || plan_.layout.zero < 3 || !(z3_bytes_ > 0)) return;
   auto issue = [&] {
     r.z3_stream.push({Collective::AllGather, z3_bytes_, r.dpg.get(), r.dp_me, z3_algo_, false});
+    for (Rank* g : r.ghosts)
+      g->z3_stream.push({Collective::AllGather, z3_bytes_, g->dpg.get(), g->dp_me, z3_algo_, false});
     ++r.z3_issued;
   };
   flush(r);

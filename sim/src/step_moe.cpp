@@ -12,6 +12,7 @@
 
 #include "names.hpp"
 #include "parplan/cost/moe.hpp"
+#include "parplan/cost/pipeline.hpp"
 #include "parplan/model/error.hpp"
 #include "step_state.hpp"
 
@@ -33,8 +34,16 @@ void StepSim::ep_init() {
   const cost::MoeLayerWork mw = cost::moe_layer_work(m, plan_.cluster, plan_.training, l);
   ep_dispatch_bytes_ = mw.dispatch_bytes;
   ep_combine_bytes_ = mw.combine_bytes;
-  ep_overlap_ = cost::moe_a2a_overlapped(plan_.training);
-  aggregate_ = lanes_ = tp_exclusive_ = false;
+  ep_overlap_ = cost::moe_a2a_overlapped(plan_.training) || cost::overlaps_ep_comm(l.schedule);
+  // With symmetric DP and EP groups (comm.hpp) replica 0 still stands for the others: its EP
+  // group's all-to-alls run from its first node's members, whose flows load every NIC and
+  // NVLink port as the full collective does.
+  const int64_t S = int64_t(l.tp) * l.cp * l.dp;
+  std::vector<int64_t> g;
+  for (int64_t k = 0; k < l.ep && k * l.etp < S; ++k) g.push_back(k * l.etp);
+  sym_ep_ = sym_dp_ && aggregate_ && comms_.symmetric_reps(g) > 0;
+  aggregate_ = aggregate_ && sym_ep_;
+  lanes_ = tp_exclusive_ = false;
 }
 
 // EP groups: inside a stage of S = tp * cp * dp ranks, expert rank j has etp index j % etp and
@@ -52,7 +61,7 @@ void StepSim::ep_groups() {
     if ((j / etp) % ep != 0) continue;
     std::vector<int64_t> g;
     for (int64_t k = 0; k < ep; ++k) g.push_back(rk->rank + k * etp);
-    auto grp = comms_.make_group(g);
+    auto grp = comms_.make_group(g, sym_ep_);
     for (int64_t k = 0; k < ep; ++k) {
       Rank& mbr = *ranks_[static_cast<size_t>(g[static_cast<size_t>(k)])];
       mbr.epg = grp;

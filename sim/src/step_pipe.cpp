@@ -40,6 +40,7 @@ void StepSim::recv(Rank& r, int64_t src, char dir, int chunk) {
 }
 
 void StepSim::recv_input(Rank& r, const detail::PipeOp& op) {
+  if (op.weight) return;
   if (op.forward) {
     if (r.pp > 0)
       recv(r, peer(r, r.pp - 1), 'f', op.chunk);
@@ -54,6 +55,7 @@ void StepSim::recv_input(Rank& r, const detail::PipeOp& op) {
 }
 
 void StepSim::send_output(Rank& r, const detail::PipeOp& op) {
+  if (op.weight) return;
   if (op.forward) {
     if (r.pp < P_ - 1)
       send(r, peer(r, r.pp + 1), 'f', op.chunk);

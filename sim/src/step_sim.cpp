@@ -4,6 +4,7 @@
 #include <xbt/log.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <memory>
 #include <simgrid/s4u/Actor.hpp>
@@ -11,11 +12,15 @@
 #include <string>
 
 #include "names.hpp"
+#include "parplan/cost/framework.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/model/error.hpp"
 #include "step_state.hpp"
 
 namespace parplan::sim::detail {
+
+// The three parts of the step whose simulated (critical rank) and analytical times differ most.
+std::vector<StepPart> largest_differences(const SimResult& r, const cost::TimeBreakdown& a);
 
 StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& opt, Platform& p)
     : plan_(plan), w_(w), opt_(opt), p_(p), comms_(p, plan.cluster) {
@@ -28,11 +33,34 @@ StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& op
   if (gran_ == Granularity::Auto)
     gran_ = (l.cp > 1 || l.zero >= 3) ? Granularity::Layer : Granularity::Chunk;
   if (gran_ == Granularity::Chunk && (l.cp > 1 || l.zero >= 3)) gran_ = Granularity::Layer;
-  aggregate_ = opt.aggregate_replicas && l.dp > 1 && l.zero < 3;
   const double layers_here = static_cast<double>(L_) * v_;
   layer_grad_bytes_ = w.dp_grad_bytes / layers_here;
-  // DDP / Megatron bucket: 25M elements of gradient (as cost::step_work).
-  bucket_cap_ = 25e6 * cost::state_bytes_per_param(plan.training).grads;
+  // Gradient buckets as the framework fills them (cost/overlap.cpp dp_work): bucket_elements in
+  // the reduce dtype; 0 (FSDP): one per layer.
+  const cost::FrameworkBehaviour& fw = cost::framework_behaviour(plan.training);
+  const double reduce_elem = fw.grad_reduce_bytes > 0
+                                 ? fw.grad_reduce_bytes
+                                 : cost::state_bytes_per_param(plan.training).grads;
+  bucket_cap_ = fw.grad_bucket_elements > 0 ? fw.grad_bucket_elements * reduce_elem
+                                            : layer_grad_bytes_;
+  reduce_overlap_ = l.zero >= 3 ? true : cost::resolve(plan.training.overlap_grad_reduce,
+                                                        fw.overlap_grad_reduce);
+  gather_overlap_ = cost::resolve(plan.training.overlap_param_gather, fw.overlap_param_gather);
+  // Replica 0 alone runs the schedule when the replicas are identical: below ZeRO-3 (ghost DP
+  // streams on every replica), or at any stage when the DP group is symmetric (comm.hpp; ghosts on
+  // its first node only, ZeRO-3's gathers too) and runs no tree all-reduce (whose nodes differ).
+  if (opt.aggregate_replicas && l.dp > 1) {
+    std::vector<int64_t> g;
+    for (int i = 0; i < l.dp; ++i) g.push_back(int64_t(i) * l.tp * l.cp);
+    if (comms_.symmetric_reps(g) > 0) {
+      const auto probe = comms_.make_group(g);
+      const Collective op = l.zero == 0 ? Collective::AllReduce : Collective::ReduceScatter;
+      const double bucket = std::min(bucket_cap_, w.dp_grad_bytes);
+      sym_dp_ = detail::resolve(Algorithm::Auto, op, bucket, *probe, plan.cluster).algo !=
+                Algorithm::Tree;
+    }
+  }
+  aggregate_ = opt.aggregate_replicas && l.dp > 1 && (l.zero < 3 || sym_dp_);
   param_bytes_ = w.dp_param_bytes;
   z3_bytes_ = param_bytes_ / layers_here;
   comms_.trace = &trace_;
@@ -85,12 +113,15 @@ void StepSim::setup() {
     if (r.dp == 0 && l.dp > 1 && (!lanes_ || r.tp == 0)) {
       std::vector<int64_t> g;
       for (int i = 0; i < l.dp; ++i) g.push_back(r.rank + int64_t(i) * l.tp * l.cp);
-      auto grp = comms_.make_group(g);
+      auto grp = comms_.make_group(g, sym_dp_);
       for (int i = 0; i < l.dp; ++i) {
         Rank& m = *ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])];
         m.dpg = grp;
         m.dp_me = i;
-        if (aggregate_ && i > 0) r.ghosts.push_back(&m);
+        if (aggregate_ && i > 0 && (grp->reps == 0 || i < grp->reps)) {
+          r.ghosts.push_back(&m);
+          m.ghost = true;
+        }
       }
     }
   }
@@ -117,10 +148,11 @@ void StepSim::setup() {
     Rank* r = rk.get();
     const std::string id = std::to_string(r->rank);
     if (r->full) sg4::Actor::create("rank" + id, r->host, [this, r] { run_rank(*r); });
-    if (r->dpg) sg4::Actor::create("dp" + id, r->host, [this, r] { serve(*r, r->dp_stream); });
+    if (r->dpg && (r->full || r->ghost))
+      sg4::Actor::create("dp" + id, r->host, [this, r] { serve(*r, r->dp_stream); });
     if (r->full && r->cpg)
       sg4::Actor::create("cp" + id, r->host, [this, r] { serve(*r, r->cp_stream); });
-    if (r->full && r->dpg && plan_.layout.zero >= 3)
+    if ((r->full || r->ghost) && r->dpg && plan_.layout.zero >= 3)
       sg4::Actor::create("z3" + id, r->host, [this, r] { serve(*r, r->z3_stream); });
     if (r->full && r->epg && ep_overlap_)
       sg4::Actor::create("ep" + id, r->host, [this, r] { serve(*r, r->ep_stream); });
@@ -157,6 +189,13 @@ void StepSim::run_op(Rank& r, const detail::PipeOp& op, bool last_backward_of_ch
                                     v_ > 1 ? "c" : "", v_ > 1 ? std::to_string(op.chunk) : ""})
                      : std::string();
   const double share = op.forward ? 1.0 / 3 : 2.0 / 3;  // fwd : bwd = 1 : 2
+  // Zero-bubble: the weight-gradient GEMMs (the forward linear GEMMs' FLOPs, as cost/step.cpp
+  // pass_shares) run as their own W op, after the B that sends the input gradient.
+  const double w_s = std::min(w_.layer.fwd_linear_s, w_.layer.bwd_s);
+  if (op.weight) {
+    exec(r, L_ * w_s, name + " W");
+    return;
+  }
   if (op.forward) {
     if (embed) exec(r, w_.embedding_s * share, name + " embedding");
     if (gran_ == Granularity::Chunk) {
@@ -179,8 +218,11 @@ void StepSim::run_op(Rank& r, const detail::PipeOp& op, bool last_backward_of_ch
   if (head) exec(r, w_.logits_s * share, name + " logits");
   // ZeRO-2/3 keep a gradient shard only: reduce-scatter after every micro-batch; otherwise the
   // buckets are reduced during the last micro-batch's backward.
-  const bool reduce = r.dpg && (plan_.layout.zero >= 2 || last_backward_of_chunk);
-  const double bwd_s = w_.layer.recompute_s + w_.layer.bwd_s;
+  // Without overlap_grad_reduce (ZeRO 0-2) the buckets wait for the backward to end: after the
+  // pipeline (ZeRO 0/1, run_rank), or after each micro-batch's backward (ZeRO-2, below).
+  const bool produce = r.dpg && (plan_.layout.zero >= 2 || last_backward_of_chunk);
+  const bool reduce = produce && reduce_overlap_;
+  const double bwd_s = w_.layer.recompute_s + w_.layer.bwd_s - (op.split ? w_s : 0.0);
   if (gran_ == Granularity::Chunk && !reduce) {
     const int ne = ep_layers(r, op.chunk, 0, L_);
     ep_start(r, false, ne);
@@ -199,24 +241,38 @@ void StepSim::run_op(Rank& r, const detail::PipeOp& op, bool last_backward_of_ch
     }
   }
   if (embed) exec(r, w_.embedding_s * share, name + " embedding");
+  if (produce && !reduce) {
+    r.pending_grad += L_ * layer_grad_bytes_;
+    if (plan_.layout.zero == 2) {
+      push_buckets(r);
+      wait_buckets(r, "dp grad reduce-scatter (not overlapped)");
+    }
+  }
 }
 
 void StepSim::run_rank(Rank& r) {
   const auto ops = detail::stage_schedule(plan_.layout.schedule, P_, r.pp, v_, m_);
   std::vector<size_t> last_bwd(static_cast<size_t>(v_), ops.size());
   for (size_t i = 0; i < ops.size(); ++i)
-    if (!ops[i].forward) last_bwd[static_cast<size_t>(ops[i].chunk)] = i;
+    if (!ops[i].forward && !ops[i].weight) last_bwd[static_cast<size_t>(ops[i].chunk)] = i;
   // ZeRO-1/2: the all-gather of the parameters updated by the previous step overlaps this
   // step's first micro-batch of forward work (steady state of consecutive steps).
   const bool gather =
       r.dpg && (plan_.layout.zero == 1 || plan_.layout.zero == 2) && param_bytes_ > 0;
   if (gather) push_dp(r, Collective::AllGather, param_bytes_, ag_algo_);
+  if (gather && !gather_overlap_) {  // overlap_param_gather off: before the first forward
+    flush(r);
+    const double t0 = now();
+    r.dp_stream.done->acquire();
+    r.res.dp_s += now() - t0;
+    record(r, "dp", "zero param all-gather", t0);
+  }
   int forwards = 0;
   for (size_t i = 0; i < ops.size(); ++i) {
     recv_input(r, ops[i]);
     run_op(r, ops[i], i == last_bwd[static_cast<size_t>(ops[i].chunk)]);
     send_output(r, ops[i]);
-    if (gather && ops[i].forward && ++forwards == v_) {
+    if (gather && gather_overlap_ && ops[i].forward && ++forwards == v_) {
       flush(r);
       const double t0 = now();
       r.dp_stream.done->acquire();
@@ -228,12 +284,20 @@ void StepSim::run_rank(Rank& r) {
   r.pipe_end = now();
   r.pipe_busy = r.res.compute_s + r.res.tp_s + r.res.cp_s + r.res.ep_s + r.res.pp_s + r.res.dp_s;
   if (r.dpg) {
-    grads_ready(r, 0, true);
-    flush(r);
-    const double t0 = now();
-    for (; r.buckets > 0; --r.buckets) r.dp_stream.done->acquire();
-    r.res.dp_s += now() - t0;
-    record(r, "dp", "dp grad reduce (exposed)", t0);
+    if (reduce_overlap_) grads_ready(r, 0, true);
+    else push_buckets(r);
+    wait_buckets(r, "dp grad reduce (exposed)");
+    // What the DP and ZeRO-3 streams ran behind compute slows it by efficiency.overlap_slowdown,
+    // as the cost model charges it (cost/overlap.cpp dp_exposure).
+    const double hidden = r.dp_stream.busy_s + r.z3_stream.busy_s - r.res.dp_s;
+    const double slow = plan_.cluster.efficiency.overlap_slowdown * std::max(0.0, hidden);
+    if (slow > 0) {
+      flush(r);
+      const double t0 = now();
+      sg4::this_actor::sleep_for(slow);
+      r.res.dp_s += slow;
+      record(r, "dp", "dp overlap slowdown", t0);
+    }
   }
   exec(r, w_.optimizer_s + w_.offload_s, "optimizer");
   Job stop;
@@ -244,13 +308,36 @@ void StepSim::run_rank(Rank& r) {
   }
   if (r.cpg) r.cp_stream.push(stop);
   if (r.epg && ep_overlap_) r.ep_stream.push(stop);
-  if (r.dpg && plan_.layout.zero >= 3) r.z3_stream.push(stop);
+  if (r.dpg && plan_.layout.zero >= 3) {
+    r.z3_stream.push(stop);
+    for (Rank* g : r.ghosts) g->z3_stream.push(stop);
+  }
   // Gradient-norm all-reduce of the optimizer step synchronises every rank.
   flush(r);
   const double t0 = now();
   barrier_->wait();
   record(r, "idle", "step end sync", t0);
   r.res.end_s = now();
+}
+
+std::vector<StepPart> largest_differences(const SimResult& r, const cost::TimeBreakdown& a) {
+  const RankResult* crit = nullptr;
+  for (const auto& k : r.ranks)
+    if (!crit || k.compute_s + k.exposed_comm_s > crit->compute_s + crit->exposed_comm_s) crit = &k;
+  if (!crit) return {};
+  std::vector<StepPart> parts = {
+      {"compute", crit->compute_s, a.compute + a.optimizer},
+      {"tp", crit->tp_s, a.tp_comm},
+      {"cp", crit->cp_s, a.cp_comm},
+      {"ep", crit->ep_s, a.ep_comm},
+      {"pp", crit->pp_s, a.pp_comm},
+      {"dp", crit->dp_s, a.dp_comm_exposed},
+      {"bubble", crit->bubble_s + crit->idle_s, a.pp_bubble}};
+  std::stable_sort(parts.begin(), parts.end(), [](const StepPart& x, const StepPart& y) {
+    return std::abs(x.simulated_s - x.analytical_s) > std::abs(y.simulated_s - y.analytical_s);
+  });
+  parts.resize(3);
+  return parts;
 }
 
 }  // namespace parplan::sim::detail
@@ -266,6 +353,10 @@ SimResult simulate_step(const Plan& plan, const cost::StepWork& work, const SimO
   d.throw_if_errors("plan: layout " + describe(plan.layout) + " for " + plan.model.name + " on " +
                     plan.cluster.name);
   check_cluster(plan.cluster, plan.layout.gpus());
+  // A schedule without a timeline here: refused before any actor runs (schedule.hpp).
+  (void)detail::stage_schedule(plan.layout.schedule, plan.layout.pp, 0,
+                               std::max(1, plan.layout.virtual_stages),
+                               static_cast<int>(std::max<int64_t>(1, work.micro_batches)));
   if (plan.layout.schedule == Schedule::Interleaved && plan.layout.virtual_stages > 1 &&
       work.micro_batches % plan.layout.pp != 0)
     throw Error("cannot simulate the interleaved schedule: micro-batches per pipeline (" +
@@ -295,8 +386,9 @@ SimResult simulate_step(const Plan& plan, const cost::StepWork& work, const SimO
             [](const LinkResult& a, const LinkResult& b) { return a.utilization > b.utilization; });
   if (r.links.size() > 16) r.links.resize(16);
   try {
-    r.analytical_step_time_s =
-        cost::predict(plan.model, plan.cluster, plan.training, plan.layout).step_time_s;
+    const cost::StepCost a = cost::predict(plan.model, plan.cluster, plan.training, plan.layout);
+    r.analytical_step_time_s = a.step_time_s;
+    r.differences = detail::largest_differences(r, a.time);
   } catch (const Error&) {
     r.analytical_step_time_s = 0;
   }

@@ -58,6 +58,7 @@ struct Rank {
   int64_t rank = 0;
   int tp = 0, cp = 0, dp = 0, pp = 0;
   bool full = true;  // runs the whole schedule (else: DP collectives only, driven by its leader)
+  bool ghost = false;  // not full, but its DP streams run (fed by its replica-0 leader)
   sg4::Host* host = nullptr;
   std::shared_ptr<CommGroup> tpg, cpg, dpg, epg;  // cpg: the ring-attention group
   std::shared_ptr<CommGroup> ulg;                  // the Ulysses group (ulysses, usp)
@@ -89,6 +90,8 @@ class StepSim {
   void serve(Rank&, Stream& s);
   void grads_ready(Rank& r, double bytes, bool flush);
   void push_dp(Rank& r, Collective op, double bytes, const Choice& algo);
+  void push_buckets(Rank& r);
+  void wait_buckets(Rank& r, const char* what);
   void tp_coll(Rank& r, Collective op, double bytes, int count);
   void tp_block(Rank& r, int n);
   Collective tp_op_at(int k) const;
@@ -154,6 +157,10 @@ class StepSim {
   Choice cp_algo_;
   Collective dp_op_ = Collective::AllReduce;
   bool ep_on_ = false, ep_overlap_ = false;
+  // DP and EP groups symmetric (comm.hpp CommGroup::reps): replica 0 alone runs the schedule, and
+  // only the DP group's first node has DP streams; the framework's overlap switches.
+  bool sym_dp_ = false, sym_ep_ = false;
+  bool reduce_overlap_ = true, gather_overlap_ = true;
   cost::CpWork cp_;
   std::vector<std::shared_ptr<CommGroup>> cp_all_;
   double ep_dispatch_bytes_ = 0, ep_combine_bytes_ = 0;

@@ -47,7 +47,7 @@ TEST(CliPlan, JsonHasTheSearchCountsBestTopAndRules) {
   EXPECT_EQ(j["top"][0], j["best"]);
   EXPECT_LE(j["top"][0]["prediction"]["step_time_s"].get<double>(),
             j["top"][4]["prediction"]["step_time_s"].get<double>());
-  ASSERT_EQ(j["rules"].size(), 11u);
+  ASSERT_EQ(j["rules"].size(), 12u);
   EXPECT_EQ(j["rules"][7]["id"], "R8");
   // R9/R10 numbers for every listed plan.
   EXPECT_EQ(j["top"][3]["scaling"]["effective_global_batch"], 1536);
@@ -186,7 +186,7 @@ TEST(CliExplain, JsonListsTheRulesThatFireForOneNode) {
   auto r = parplan("explain --model gpt2-124m --train gpt2-512 --gpus 8 --json", true);
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
-  ASSERT_EQ(j["rules"].size(), 11u);
+  ASSERT_EQ(j["rules"].size(), 12u);
   EXPECT_EQ(j["rules"][3]["id"], "R4");
   EXPECT_EQ(j["rules"][3]["fires"], true);
   EXPECT_EQ(j["rules"][0]["fires"], false);

@@ -17,14 +17,14 @@ TEST(MakePlan, CarriesTheLayoutPredictionAndRulesAndRoundTripsThroughJson) {
   Plan p = make_plan(in.m, in.c, in.t, r.top.front(), rules);
   EXPECT_EQ(p.layout, r.top.front().layout);
   EXPECT_EQ(p.prediction["step_time_s"].get<double>(), r.top.front().cost.step_time_s);
-  EXPECT_EQ(p.rules.size(), 11u);
+  EXPECT_EQ(p.rules.size(), 12u);
 
   Diagnostics d;
   Plan back = plan_from_json(to_json(p), d);
   EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.errors.front());
   EXPECT_EQ(back.layout, p.layout);
   EXPECT_EQ(back.model.name, "gpt2-124m");
-  EXPECT_EQ(back.rules.size(), 11u);
+  EXPECT_EQ(back.rules.size(), 12u);
 }
 
 }  // namespace

@@ -8,7 +8,10 @@
 
 #include "evaluator.hpp"
 #include "fixtures.hpp"
+#include "parplan/cost/framework.hpp"
 #include "parplan/cost/memory.hpp"
+#include "parplan/cost/moe.hpp"
+#include "parplan/cost/pipeline.hpp"
 #include "parplan/planner/search.hpp"
 
 namespace parplan::planner {
@@ -121,7 +124,12 @@ struct RandomLayouts {
     if (l.offload == Offload::Optimizer && l.zero == 0) l.zero = 1;
     l.shard_group = l.zero == 3 && l.dp % 2 == 0 ? pick({0, 2}) : 0;
     l.tiles = pick({1, 1, 2, 4});
-    l.schedule = l.pp > 1 ? Schedule(pick({0, 1, 2})) : Schedule::OneFOneB;
+    // Every schedule the framework runs (the zero-bubble and DualPipe ones where it lists them).
+    l.schedule = Schedule::OneFOneB;
+    if (l.pp > 1) {
+      l.schedule = Schedule(pick({0, 1, 2, 3, 4, 5, 6}));
+      if (!cost::framework_behaviour(in.t).runs(l.schedule)) l.schedule = Schedule::OneFOneB;
+    }
     l.virtual_stages = l.schedule == Schedule::Interleaved ? pick({2, 3, 4}) : 1;
   }
 };
@@ -156,15 +164,20 @@ void check_bounds(const test::Inputs& in) {
     none.recompute = Recompute::None;
     EXPECT_LE(ev.lower_bound(none, m).step_s, pb.step_time_s) << describe(b);
 
-    // What a teaches about b: same tiles and ZeRO class, or a below ZeRO 3 and b at it.
+    // What a teaches about b: same tiles and ZeRO class, or a below ZeRO 3 and b at it; not
+    // about a DualPipe(V) b whose all-to-all a exposed (search_worker.cpp bound()).
     if (a.tiles != b.tiles || (a.zero >= 3 && b.zero < 3)) continue;
+    if (b.ep > 1 && cost::overlaps_ep_comm(b.schedule) && !cost::overlaps_ep_comm(a.schedule) &&
+        !cost::moe_a2a_overlapped(in.t))
+      continue;
     const detail::Evaluator::Learned e = ev.learn(pa, a, block);
     EXPECT_LE(ev.learned_bound(e, block, b.pp, b.schedule, b.virtual_stages, m, 0.0),
               pb.step_time_s)
         << describe(a) << " -> " << describe(b);
     // With a's optimizer time: a v = 1 layout of the same zero, offload and shard group.
-    if (a.virtual_stages == 1 && a.zero == b.zero && a.offload == b.offload &&
-        a.shard_group == b.shard_group) {
+    // (The search takes it from the block's 1F1B: one chunk per stage, one copy of the stage.)
+    if (a.virtual_stages == 1 && cost::layer_chunks(a) == 1 && a.schedule != Schedule::DualPipe &&
+        a.zero == b.zero && a.offload == b.offload && a.shard_group == b.shard_group) {
       EXPECT_LE(ev.learned_bound(e, block, b.pp, b.schedule, b.virtual_stages, m,
                                  pa.time.optimizer),
                 pb.step_time_s)
@@ -206,6 +219,9 @@ void check_memory_implication(const test::Inputs& in) {
   for (int i = 0; i < 40000 && checked < 1500; ++i) {
     Layout l;
     if (!gen.next(l) || l.pp == 1 || l.schedule == Schedule::OneFOneB) continue;
+    // Under the all-to-all overlap 1F1B holds a whole micro-batch more, interleaved one chunk,
+    // DualPipe(V) none: no implication there, and the search does not use one (search_worker).
+    if (l.ep > 1 && cost::moe_a2a_overlapped(in.t)) continue;
     if (l.offload == Offload::OptimizerAndParams) l.tiles = 1;  // chosen by the search
     Layout one = l;
     one.schedule = Schedule::OneFOneB;
@@ -255,6 +271,14 @@ TEST(SearchPruning, GpipeAndInterleavedNeverFitWhere1f1bDoesNot) {
   check_memory_implication(test::gpt3());
   check_memory_implication(mixtral());
   check_memory_implication(deepseek());
+}
+
+// torchtitan (fsdp2) runs ZB-V and DualPipeV: every stage of them needs at least 1F1B's memory.
+TEST(SearchPruning, ZeroBubbleAndDualPipeNeverFitWhere1f1bDoesNot) {
+  for (test::Inputs in : {test::gpt3(), deepseek()}) {
+    in.t.framework = "fsdp2";
+    check_memory_implication(in);
+  }
 }
 
 TEST(SearchPruning, MoeLayerCountMatchesThePerLayerRule) {

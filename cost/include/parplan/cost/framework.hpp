@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "parplan/model/error.hpp"
+#include "parplan/model/layout.hpp"
 #include "parplan/model/training.hpp"
 
 namespace parplan::cost {
@@ -69,6 +70,15 @@ struct FrameworkBehaviour {
   // TP communication overlap hides backward collectives too (Megatron/TE userbuffers: dgrad and
   // wgrad GEMMs); false: only the forward graph is micro-pipelined (torchtitan async TP).
   bool tp_overlap_backward = true;
+  // Pipeline schedules the framework runs (examples/frameworks/*.json "pipeline_schedules"; the
+  // planner searches only these). Absent: GPipe, 1F1B and interleaved 1F1B.
+  std::vector<Schedule> pipeline_schedules = {Schedule::GPipe, Schedule::OneFOneB,
+                                              Schedule::Interleaved};
+  bool runs(Schedule s) const {
+    for (Schedule k : pipeline_schedules)
+      if (k == s) return true;
+    return false;
+  }
   // Defaults of the overlap switches (Training::tp_comm_overlap, ...) when left at Default.
   bool tp_comm_overlap = false;
   bool overlap_grad_reduce = false;

@@ -42,7 +42,9 @@ StateBytes state_bytes_per_param(const Training& t);
 
 // Micro-batches whose activations a stage holds at its peak (GPipe: m; 1F1B: min(p - stage, m);
 // interleaved: Korthikanti et al. 2022 sec. 4.2.3 factor 1 + (p-1)/(p v)).
-double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage);
+// `a2a_overlap`: the expert all-to-all overlapped across micro-batches (one more in flight).
+double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage,
+                              bool a2a_overlap = false);
 
 // Memory of one pipeline stage; stage -1 means the stage with the largest total (the peak GPU).
 MemoryBreakdown memory_per_gpu(const Model& m, const Cluster& c, const Training& t, const Layout& l,

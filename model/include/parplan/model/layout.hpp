@@ -10,7 +10,12 @@
 namespace parplan {
 
 enum class Recompute : uint8_t { None, Selective, Full };
-enum class Schedule : uint8_t { GPipe, OneFOneB, Interleaved };
+// Pipeline schedules (cost/pipeline.hpp has their bubbles and memory): GPipe, 1F1B, interleaved
+// 1F1B; zero-bubble ZB-H1 and ZB-V (Qi et al. 2024, arXiv:2401.10241: backward split into input
+// and weight gradients; ZB-V places two chunks per stage in a V); DualPipe (DeepSeek-V3 report
+// sec. 3.2.1: bidirectional, two stages per GPU) and DualPipeV (its V-shaped half: two chunks per
+// GPU, deepseek-ai/DualPipe). The V schedules keep virtual_stages = 1: their two chunks are implied.
+enum class Schedule : uint8_t { GPipe, OneFOneB, Interleaved, ZbH1, ZbV, DualPipe, DualPipeV };
 enum class Offload : uint8_t { None, Optimizer, OptimizerAndParams };
 enum class OffloadDevice : uint8_t { Cpu, Nvme };  // ZeRO-Offload (host RAM) or ZeRO-Infinity
 // Context parallelism: ring attention (Megatron CP, Liu et al. 2023), all-to-all over heads

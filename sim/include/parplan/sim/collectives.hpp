@@ -24,7 +24,11 @@ struct CollectiveJob {
 
 // Runs every job concurrently, starting at time 0, and returns each job's completion time in
 // seconds. Builds its own engine: call it once per process (see worker.hpp).
+// `symmetry`: a lone job whose group holds the same GPUs of each node on a non-blocking fabric
+// runs its first node's members only (exact by symmetry, docs/simulation.md "Symmetric
+// collectives"); false: every member runs.
 std::vector<double> simulate_collectives(const Cluster& c, const std::vector<CollectiveJob>& jobs,
-                                         NetworkModel network = NetworkModel::Cm02);
+                                         NetworkModel network = NetworkModel::Cm02,
+                                         bool symmetry = true);
 
 }  // namespace parplan::sim

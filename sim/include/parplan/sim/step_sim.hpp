@@ -48,9 +48,19 @@ struct LinkResult {
   double utilization = 0;  // bytes / (bandwidth * step time)
 };
 
+// One part of the step on the critical (busiest) simulated rank next to the analytical model's
+// (cost::TimeBreakdown): compute (with the optimizer), tp, cp, ep, pp, dp, bubble (with idle).
+struct StepPart {
+  std::string part;
+  double simulated_s = 0, analytical_s = 0;
+};
+
 struct SimResult {
   double step_time_s = 0;
   double analytical_step_time_s = 0;
+  // The parts whose simulated and analytical times differ most, the largest |difference| first
+  // (three at most): where the two models disagree.
+  std::vector<StepPart> differences;
   double wall_s = 0;
   uint64_t events = 0;         // executions + messages simulated
   int64_t simulated_gpus = 0;  // GPUs with a full schedule (the rest: DP collectives only)
