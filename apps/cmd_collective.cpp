@@ -71,13 +71,13 @@ void add_collective_command(CLI::App& app) {
       throw Error("--op: unknown '" + a->op +
                   "'; use all_reduce, all_gather, reduce_scatter or all_to_all");
     const Cluster c = load_cluster(a->cluster);
-    const int64_t gpn = std::max<int64_t>(1, c.gpus_per_node);
+    const int64_t gpn = std::max<int64_t>(1, c.domain_gpus());  // NVLink domain
     if (a->gpus < 2 || a->gpus > c.total_gpus())
       throw Error("--gpus: " + std::to_string(a->gpus) + " must be between 2 and the cluster's " +
                   std::to_string(c.total_gpus()) + " GPUs");
     if (a->gpus > gpn && a->gpus % gpn != 0)
-      throw Error("--gpus: " + std::to_string(a->gpus) + " spans nodes but is not a multiple of " +
-                  std::to_string(gpn) + " GPUs per node; use whole nodes");
+      throw Error("--gpus: " + std::to_string(a->gpus) + " spans NVLink domains but is not a "
+                  "multiple of " + std::to_string(gpn) + " GPUs per domain; use whole domains");
     double lo = 0, hi = 0;
     const size_t dots = a->bytes.find("..");
     if (dots == std::string::npos) {

@@ -34,6 +34,9 @@ constexpr Case kCases[] = {
     {"llama3-405b / 16384 H100", "llama3-405b", "dgx-h100-80g", "llama3-8k", 16384},
     {"mixtral-8x7b / 256 H100", "mixtral-8x7b", "dgx-h100-80g", "llama3-8k", 256},
     {"deepseek-v3 / 2048 H800", "deepseek-v3", "h800-2048", "deepseek-v3-4k", 2048},
+    // GB200 NVL72: 72-GPU NVLink domains (TP/CP/EP groups up to 72 GPUs stay on NVLink).
+    {"llama3-405b / 1024 GB200", "llama3-405b", "gb200-nvl72", "llama3-8k", 1024},
+    {"deepseek-v3 / 1024 GB200", "deepseek-v3", "gb200-nvl72", "deepseek-v3-4k", 1024},
 };
 
 double cpu_seconds() { return double(std::clock()) / CLOCKS_PER_SEC; }  // process, all threads

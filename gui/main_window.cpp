@@ -253,8 +253,9 @@ QWidget* MainWindow::build_inputs_panel() {
   fp8_recipe_box_ = new QComboBox;
   fp8_recipe_box_->setObjectName("fp8_recipe");
   fp8_recipe_box_->setToolTip("FP8 scaling: per-tensor delayed or current, blockwise "
-                              "(DeepSeek-V3), MXFP8 (Blackwell)");
-  for (auto r : {Fp8Recipe::Delayed, Fp8Recipe::Current, Fp8Recipe::Blockwise, Fp8Recipe::Mxfp8})
+                              "(DeepSeek-V3), MXFP8 and NVFP4 (Blackwell)");
+  for (auto r : {Fp8Recipe::Delayed, Fp8Recipe::Current, Fp8Recipe::Blockwise, Fp8Recipe::Mxfp8,
+                 Fp8Recipe::Nvfp4})
     fp8_recipe_box_->addItem(to_string(r), int(r));
   tform->addRow("global batch", batch_spin_);
   tform->addRow("sequence length", seq_spin_);

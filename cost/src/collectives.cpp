@@ -49,7 +49,12 @@ int64_t clamp_per_node(int64_t gpn, int64_t stride, int64_t size) {
 
 Placement place(const Layout& l, const Cluster& c) {
   // Megatron-LM rank order: tp varies fastest, then cp, dp, pp (consecutive ranks share a node).
-  const int64_t gpn = c.gpus_per_node;
+  // A group's fast links end at the NVLink domain (the node on HGX, 72 GPUs on NVL72); the job
+  // is assumed placed domain-aligned (Slurm block topology: NVIDIA recommends 16-tray segments,
+  // 64 of a rack's 72 GPUs, for large jobs on GB200 NVL72), so a group within a domain's GPUs
+  // stays on NVLink. The third field (groups sharing NICs) is capped at the node's GPUs in
+  // link_rates: each tray's GPUs share only that tray's NICs.
+  const int64_t gpn = c.domain_gpus();
   Placement p;
   p.tp = {l.tp, std::min<int64_t>(l.tp, gpn), gpn};
   p.cp = {l.cp, clamp_per_node(gpn, l.tp, l.cp), gpn};

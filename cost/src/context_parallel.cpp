@@ -33,7 +33,7 @@ int32_t ulysses_degree(const Model& m, const Cluster& c, const Layout& l) {
   }
   if (l.ulysses > 0) return l.ulysses;
   int32_t best = 1;
-  for (int32_t u = 2; u <= l.cp && int64_t(l.tp) * u <= c.gpus_per_node; ++u)
+  for (int32_t u = 2; u <= l.cp && int64_t(l.tp) * u <= c.domain_gpus(); ++u)
     if (l.cp % u == 0 && ulysses_splits_heads(m, l.tp, u)) best = u;
   return best;
 }
@@ -72,7 +72,7 @@ CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t
   w.ulysses = int32_t(u);
   w.ring = int32_t(r);
   const Widths wd = widths(m, l.tp, u);
-  const int64_t gpn = c.gpus_per_node;
+  const int64_t gpn = c.domain_gpus();  // NVLink domain
   const double slow = c.efficiency.overlap_slowdown;
 
   if (u > 1) {

@@ -10,15 +10,26 @@ namespace parplan::cost {
 namespace {
 // Scale bytes per element a recipe writes next to each FP8 copy: per-tensor recipes one fp32 per
 // tensor (nothing per element); DeepSeek-V3 sec. 3.3.2 blockwise: one fp32 per 1x128 tile;
-// MXFP8 (OCP Microscaling spec v1.0): one E8M0 byte per 32 elements.
+// MXFP8 (OCP Microscaling spec v1.0): one E8M0 byte per 32 elements; NVFP4 (NVIDIA, "Pretraining
+// LLMs with NVFP4", arXiv:2509.25149 sec. 2): one E4M3 byte per 16 elements (+ one fp32 per tensor).
 double scale_bytes_per_element(Fp8Recipe r) {
   switch (r) {
     case Fp8Recipe::Delayed:
     case Fp8Recipe::Current: return 0.0;
     case Fp8Recipe::Blockwise: return 4.0 / 128.0;
     case Fp8Recipe::Mxfp8: return 1.0 / 32.0;
+    case Fp8Recipe::Nvfp4: return 1.0 / 16.0;
   }
   return 0.0;
+}
+
+// Bytes of one low-precision element: FP8 (E4M3/E5M2) 1, NVFP4's E2M1 half a byte.
+double low_element_bytes(Fp8Recipe r) {
+  return r == Fp8Recipe::Nvfp4 ? 0.5 : 1.0;
+}
+// Bytes per element of one quantised copy with its scales.
+double copy_bytes(Fp8Recipe r) {
+  return low_element_bytes(r) + scale_bytes_per_element(r);
 }
 
 // Bytes one cast of a 16-bit tensor to FP8 moves per element: read it (e), write the FP8 copy and
@@ -29,13 +40,42 @@ double scale_bytes_per_element(Fp8Recipe r) {
 // MXFP8 compute the block's amax inside the cast kernel.
 double cast_bytes_per_element(const Training& t) {
   const double e = 2.0;  // FP8 runs keep tensors in BF16 between GEMMs
-  double b = e + 2.0 * (1.0 + scale_bytes_per_element(t.fp8_recipe));
+  double b = e + 2.0 * copy_bytes(t.fp8_recipe);
   if (t.fp8_recipe == Fp8Recipe::Current) b += e;
   return b;
 }
 }  // namespace
 
-DType linear_gemm_dtype(const Training& t) { return t.dtype; }
+DType linear_gemm_dtype(const Training& t) {
+  // Blackwell's block-scaled tensor-core instructions (tcgen05.mma kind::mxf8f6f4 / mxf4nvf4)
+  // run at their own peaks (cluster gpu.peak_tflops.mxfp8 / nvfp4).
+  if (t.fp8() && t.fp8_recipe == Fp8Recipe::Mxfp8) return DType::MXFP8;
+  if (t.fp8() && t.fp8_recipe == Fp8Recipe::Nvfp4) return DType::NVFP4;
+  return t.dtype;
+}
+
+std::string precision_refusal(const Gpu& g, const Training& t) {
+  if (!(g.peak_flops(t.dtype) > 0))
+    return std::string("cluster.gpu.peak_tflops has no peak for the training dtype ") +
+           to_string(t.dtype) + " on " + g.name + "; add it or change train.dtype";
+  if (!t.fp8()) return "";
+  if (!(g.peak_flops_bf16 > 0))
+    return "cluster.gpu.peak_tflops.bf16: FP8 training runs attention and the logits in BF16; "
+           "add the GPU's bf16 peak or change train.dtype";
+  // Transformer Engine gates MXFP8BlockScaling and NVFP4BlockScaling on Blackwell (compute
+  // capability 10.0+: transformer_engine/pytorch/fp8.py check_mxfp8_support /
+  // check_nvfp4_support); torchao's MX training needs SM100 as well. The peaks say whether the
+  // GPU has those tensor cores.
+  if (t.fp8_recipe == Fp8Recipe::Mxfp8 && !(g.peak_flops_mxfp8 > 0))
+    return "train.fp8_recipe mxfp8 needs Blackwell tensor cores (Transformer Engine and torchao "
+           "run MXFP8 only on compute capability 10.0+); " + g.name +
+           " has no cluster.gpu.peak_tflops.mxfp8: use fp8_recipe delayed, current or blockwise";
+  if (t.fp8_recipe == Fp8Recipe::Nvfp4 && !(g.peak_flops_nvfp4 > 0))
+    return "train.fp8_recipe nvfp4 needs Blackwell tensor cores (Transformer Engine runs NVFP4 "
+           "only on compute capability 10.0+); " + g.name +
+           " has no cluster.gpu.peak_tflops.nvfp4: use fp8_recipe delayed, current or blockwise";
+  return "";
+}
 
 DType compute_dtype(const Training& t) { return t.fp8() ? DType::BF16 : t.dtype; }
 
@@ -68,7 +108,7 @@ Fp8CastBytes fp8_cast_bytes(const Model& m, const Training& t, const Layout& l) 
   // Weights: cast once per step and cached across micro-batches (TE is_first_microbatch, as
   // Megatron-LM passes it); ZeRO-3 re-gathers them every micro-batch, so casts them every time.
   const double weights = (h * (q + 2.0 * kv) + q * h + fc1 * h + f * h) / tp;
-  const double weight_bytes = 2.0 + 2.0 * (1.0 + scale_bytes_per_element(t.fp8_recipe));
+  const double weight_bytes = 2.0 + 2.0 * copy_bytes(t.fp8_recipe);
   const double per_mb = l.zero >= 3 ? 1.0 : double(std::max<int64_t>(1, micro_batches(t, l)));
   r.fwd = inputs * per + weights * weight_bytes / per_mb;
   r.bwd = grads * per;
@@ -76,8 +116,10 @@ Fp8CastBytes fp8_cast_bytes(const Model& m, const Training& t, const Layout& l) 
 }
 
 double saved_gemm_input_bytes(const Training& t) {
-  // TE's Linear / LayerNormLinear save the FP8-cast input for the weight gradient.
-  return t.fp8() ? 1.0 : double(t.element_bytes());
+  // TE's Linear / LayerNormLinear save the FP8-cast input for the weight gradient (NVFP4: the
+  // 4-bit copy with its block scales).
+  return t.fp8() ? (t.fp8_recipe == Fp8Recipe::Nvfp4 ? copy_bytes(t.fp8_recipe) : 1.0)
+                 : double(t.element_bytes());
 }
 
 bool fp8_param_gather(const Training& t) {
@@ -87,6 +129,8 @@ bool fp8_param_gather(const Training& t) {
 double fp8_weight_copy_bytes(const Training& t) {
   if (!t.fp8()) return 0.0;
   // FP8 copy + transposed copy; with FP8 primary weights only the transposed copy is extra.
+  // NVFP4: row- and column-wise 4-bit copies with their scales (no FP4 primary weights).
+  if (t.fp8_recipe == Fp8Recipe::Nvfp4) return 2.0 * copy_bytes(t.fp8_recipe);
   return fp8_param_gather(t) ? 1.0 : 2.0;
 }
 

@@ -73,7 +73,7 @@ double dropped_token_fraction(const Model& m) {
 }
 
 Group ep_group(const Layout& l, const Cluster& c) {
-  const int64_t gpn = c.gpus_per_node, stride = l.etp, size = l.ep;
+  const int64_t gpn = c.domain_gpus(), stride = l.etp, size = l.ep;  // NVLink domain
   const int64_t per_node = stride >= gpn ? 1 : std::clamp<int64_t>(gpn / stride, 1, size);
   return Group{size, per_node, gpn};
 }

@@ -51,11 +51,13 @@ bool protocol_enabled(Protocol p, bool nvlink, bool multi_node) {
 }
 
 double nvls_bytes_per_s(const Cluster& c) {
-  return c.intra.bandwidth_bytes_per_s * kNvlsShare;
+  // The cluster's NVSwitch generation may give its own share (Blackwell presets: docs/presets.md).
+  const double share = c.intra.nvls_share > 0 ? c.intra.nvls_share : kNvlsShare;
+  return c.intra.bandwidth_bytes_per_s * share;
 }
 
 Group lone_group(int64_t gpus, const Cluster& c) {
-  const int64_t per_node = std::min(gpus, std::max<int64_t>(1, c.gpus_per_node));
+  const int64_t per_node = std::min(gpus, std::max<int64_t>(1, c.domain_gpus()));  // NVLink domain
   return {gpus, per_node, per_node};
 }
 

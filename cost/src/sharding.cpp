@@ -7,7 +7,7 @@
 namespace parplan::cost {
 
 ShardGroups shard_groups(const Layout& l, const Cluster& c) {
-  const int64_t gpn = c.gpus_per_node;
+  const int64_t gpn = c.domain_gpus();  // NVLink domain
   const int64_t stride = int64_t(l.tp) * l.cp;
   const int64_t g = l.shard_size(), replicas = l.dp / std::max<int64_t>(1, g);
   auto on_node = [gpn](int64_t step, int64_t size) {

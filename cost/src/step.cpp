@@ -231,12 +231,10 @@ StepCost predict(const Model& m, const Cluster& c, const Training& t, const Layo
   validate(c, d);
   validate(t, d);
   if (d.ok()) validate(l, m, c, t, d);
-  if (d.ok() && !(c.gpu.peak_flops(t.dtype) > 0))
-    d.error("cluster.gpu.peak_tflops", std::string("has no peak for the training dtype ") +
-                                           to_string(t.dtype) + "; add it or change train.dtype");
-  if (d.ok() && t.fp8() && !(c.gpu.peak_flops_bf16 > 0))
-    d.error("cluster.gpu.peak_tflops.bf16", "FP8 training runs attention and the logits in BF16; "
-                                            "add the GPU's bf16 peak or change train.dtype");
+  if (d.ok()) {
+    const std::string why = precision_refusal(c.gpu, t);  // fp8.cpp
+    if (!why.empty()) d.error("train.dtype", why);
+  }
   d.throw_if_errors("input for predict");
   return predict_unchecked(m, c, t, l);
 }

@@ -56,6 +56,8 @@ double Gpu::peak_flops(DType t) const {
     case DType::TF32: return peak_flops_tf32;
     case DType::FP32: return peak_flops_fp32;
     case DType::FP8: return peak_flops_fp8;
+    case DType::MXFP8: return peak_flops_mxfp8;
+    case DType::NVFP4: return peak_flops_nvfp4;
   }
   return 0;
 }
@@ -111,6 +113,8 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
       rp.number("tf32", c.gpu.peak_flops_tf32, false, 0, 1e7, kTflops, true);
       rp.number("fp32", c.gpu.peak_flops_fp32, false, 0, 1e7, kTflops, true);
       rp.number("fp8", c.gpu.peak_flops_fp8, false, 0, 1e7, kTflops, true);
+      rp.number("mxfp8", c.gpu.peak_flops_mxfp8, false, 0, 1e7, kTflops, true);
+      rp.number("nvfp4", c.gpu.peak_flops_nvfp4, false, 0, 1e7, kTflops, true);
       rp.warn_unknown();
       if (c.gpu.peak_flops_bf16 + c.gpu.peak_flops_fp16 + c.gpu.peak_flops_tf32 +
               c.gpu.peak_flops_fp32 + c.gpu.peak_flops_fp8 <= 0)
@@ -124,6 +128,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
     ri.number("bandwidth_GBps", c.intra.bandwidth_bytes_per_s, true, 0, 1e7, kGBps);
     ri.number("latency_us", c.intra.latency_s, false, 0, 1e7, kUs, true);
     ri.boolean("nvls", c.intra.nvls, false);
+    ri.number("nvls_share", c.intra.nvls_share, false, 0, 1, 1.0, true);
     if (const auto* co = ri.object("call_overhead_us", false)) {
       detail::ObjectReader rc(*co, d, p + ".intra_node.call_overhead_us");
       auto& o = c.intra.call_overhead_s;
@@ -202,6 +207,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
     rr.warn_unknown();
   }
   r.integer("job_gpus", c.job_gpus, false, 0, 1'000'000'000);
+  r.integer("nvlink_domain_gpus", c.nvlink_domain_gpus, false, 0, 1'000'000);
   c.efficiency = default_efficiency(c.gpu);
   if (const auto* e = r.object("efficiency", false)) {
     detail::ObjectReader re(*e, d, p + ".efficiency");
@@ -231,6 +237,12 @@ void validate(const Cluster& c, Diagnostics& d, const std::string& p) {
   if (!(c.intra.bandwidth_bytes_per_s > 0)) d.error(p + ".intra_node.bandwidth_GBps", "must be > 0");
   if (c.nodes > 1 && !(c.inter.nic_bytes_per_s > 0))
     d.error(p + ".inter_node.nic_GBps", "must be > 0 when nodes > 1");
+  // An NVLink domain is whole nodes (NVL72: 18 trays of 4 GPUs).
+  if (c.nvlink_domain_gpus > 0 && c.gpus_per_node > 0 &&
+      (c.nvlink_domain_gpus < c.gpus_per_node || c.nvlink_domain_gpus % c.gpus_per_node != 0))
+    d.error(p + ".nvlink_domain_gpus",
+            "must be a multiple of gpus_per_node (" + std::to_string(c.gpus_per_node) + "), got " +
+                std::to_string(c.nvlink_domain_gpus) + " (e.g. 72 for NVL72 with 4 GPUs per tray)");
 }
 
 nlohmann::json to_json(const Cluster& c) {
@@ -240,6 +252,8 @@ nlohmann::json to_json(const Cluster& c) {
   if (c.gpu.peak_flops_tf32 > 0) peak["tf32"] = c.gpu.peak_flops_tf32 / kTflops;
   if (c.gpu.peak_flops_fp32 > 0) peak["fp32"] = c.gpu.peak_flops_fp32 / kTflops;
   if (c.gpu.peak_flops_fp8 > 0) peak["fp8"] = c.gpu.peak_flops_fp8 / kTflops;
+  if (c.gpu.peak_flops_mxfp8 > 0) peak["mxfp8"] = c.gpu.peak_flops_mxfp8 / kTflops;
+  if (c.gpu.peak_flops_nvfp4 > 0) peak["nvfp4"] = c.gpu.peak_flops_nvfp4 / kTflops;
   nlohmann::json inter = {{"topology", to_string(c.inter.topology)},
                           {"nic_GBps", c.inter.nic_bytes_per_s / kGBps},
                           {"nics_per_node", c.inter.nics_per_node},
@@ -275,6 +289,7 @@ nlohmann::json to_json(const Cluster& c) {
         {"overlap_slowdown", c.efficiency.overlap_slowdown}}}};
   if (!c.gpu.generation.empty()) j["gpu"]["generation"] = c.gpu.generation;
   if (c.intra.nvls) j["intra_node"]["nvls"] = true;
+  if (c.intra.nvls_share > 0) j["intra_node"]["nvls_share"] = c.intra.nvls_share;
   if (c.gpu.op_overhead_s > 0) j["gpu"]["op_overhead_us"] = c.gpu.op_overhead_s / kUs;
   const Gpu::Floors& fl = c.gpu.floors;
   if (fl.kernel_launch_s >= 0) j["gpu"]["kernel_launch_us"] = fl.kernel_launch_s / kUs;
@@ -309,6 +324,7 @@ nlohmann::json to_json(const Cluster& c) {
                         {"restart_s", rl.restart_s},
                         {"checkpoint_GBps", rl.checkpoint_bytes_per_s / kGBps}};
   if (c.job_gpus > 0) j["job_gpus"] = c.job_gpus;
+  if (c.nvlink_domain_gpus > 0) j["nvlink_domain_gpus"] = c.nvlink_domain_gpus;
   return j;
 }
 

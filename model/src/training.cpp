@@ -13,6 +13,8 @@ const char* to_string(DType t) {
     case DType::TF32: return "tf32";
     case DType::FP32: return "fp32";
     case DType::FP8: return "fp8";
+    case DType::MXFP8: return "mxfp8";
+    case DType::NVFP4: return "nvfp4";
   }
   return "?";
 }
@@ -23,6 +25,7 @@ const char* to_string(Fp8Recipe r) {
     case Fp8Recipe::Current: return "current";
     case Fp8Recipe::Blockwise: return "blockwise";
     case Fp8Recipe::Mxfp8: return "mxfp8";
+    case Fp8Recipe::Nvfp4: return "nvfp4";
   }
   return "?";
 }
@@ -41,6 +44,7 @@ bool parse_fp8_recipe(const std::string& s, Fp8Recipe& out) {
   else if (s == "current" || s == "tensorwise") out = Fp8Recipe::Current;
   else if (s == "blockwise") out = Fp8Recipe::Blockwise;
   else if (s == "mxfp8") out = Fp8Recipe::Mxfp8;
+  else if (s == "nvfp4") out = Fp8Recipe::Nvfp4;
   else return false;
   return true;
 }
@@ -89,7 +93,7 @@ Training training_from_json(const nlohmann::json& j, Diagnostics& d, const std::
   r.integer("seq_len", t.seq_len, true, 1, 100'000'000);
   r.choice("dtype", t.dtype, false, parse_dtype, "bf16, fp16, tf32, fp32, fp8");
   r.choice("fp8_recipe", t.fp8_recipe, false, parse_fp8_recipe,
-           "delayed, current, blockwise, mxfp8");
+           "delayed, current, blockwise, mxfp8, nvfp4");
   if (r.string("fp8_format", t.fp8_format, false) && t.fp8_format != "hybrid" &&
       t.fp8_format != "e4m3")
     d.error(r.field("fp8_format"), "unknown value \"" + t.fp8_format + "\"; use hybrid or e4m3");

@@ -335,7 +335,12 @@ std::vector<std::string> megatron_args(const Plan& p) {
   // Precision and kernels.
   if (t.dtype == DType::BF16 || t.dtype == DType::FP8) a.push_back("--bf16");
   if (t.dtype == DType::FP16) a.push_back("--fp16");
-  if (t.fp8()) {
+  if (t.fp8() && t.fp8_recipe == Fp8Recipe::Nvfp4) {
+    // NVFP4 (Blackwell): Megatron-LM's own FP4 switches (megatron/training/arguments.py:
+    // --fp4-format e2m1, --fp4-recipe nvfp4 -> TE NVFP4BlockScaling), not an --fp8-recipe.
+    a.push_back("--fp4-format e2m1");
+    a.push_back("--fp4-recipe nvfp4");
+  } else if (t.fp8()) {
     a.push_back("--fp8-format " + std::string(t.fp8_format == "e4m3" ? "e4m3" : "hybrid"));
     const char* recipe = "delayed";
     switch (t.fp8_recipe) {
@@ -343,6 +348,7 @@ std::vector<std::string> megatron_args(const Plan& p) {
       case Fp8Recipe::Current: recipe = "tensorwise"; break;
       case Fp8Recipe::Blockwise: recipe = "blockwise"; break;
       case Fp8Recipe::Mxfp8: recipe = "mxfp8"; break;
+      case Fp8Recipe::Nvfp4: break;  // handled above
     }
     a.push_back(std::string("--fp8-recipe ") + recipe);
     // FP8 primary weights, all-gathered in FP8 by the distributed optimizer / FSDP.

@@ -69,6 +69,11 @@ void check_fp8(const Training& t, bool toml) {
     refuse(kTarget, "FP8 delayed scaling (an amax history, Transformer Engine's): torchtitan's "
                     "Float8 scales from the current tensor",
            "re-plan with train.fp8_recipe current, or export to megatron (--fp8-recipe delayed)");
+  if (t.fp8_recipe == Fp8Recipe::Nvfp4)
+    refuse(kTarget, "NVFP4 training has no torchtitan converter (quantize.linear offers float8 "
+                    "and mx, whose recipes are MXFP8)",
+           "re-plan with train.fp8_recipe mxfp8, or export to megatron (--fp4-format e2m1 "
+           "--fp4-recipe nvfp4)");
   if (t.fp8_recipe == Fp8Recipe::Blockwise)
     refuse(kTarget, "FP8 blockwise (1x128) scaling has no torchtitan converter",
            "re-plan with train.fp8_recipe current or mxfp8, or export to megatron (--fp8-recipe blockwise)");

@@ -36,7 +36,7 @@ RuleReport context_parallel_rule(const Model& m, const Cluster& c, const Trainin
   }
   const Layout& b = best->layout;
   const int64_t span = int64_t(b.tp) * b.cp;
-  const bool in_node = span <= c.gpus_per_node;
+  const bool in_node = span <= c.domain_gpus();  // inside the NVLink domain
   const bool heads_split = cost::ulysses_splits_heads(m, b.tp, b.cp);
   Layout usp = b;
   usp.cp_kind = CpKind::Usp;
@@ -48,7 +48,9 @@ RuleReport context_parallel_rule(const Model& m, const Cluster& c, const Trainin
   r.recommendation += std::string(": here ") + to_string(pick);
   r.detail = "cp=" + std::to_string(b.cp) + " with tp=" + std::to_string(b.tp) + " spans " +
              std::to_string(span) + (in_node ? " GPUs inside a " : " GPUs, more than a ") +
-             std::to_string(c.gpus_per_node) + "-GPU node; heads per TP rank " +
+             std::to_string(c.domain_gpus()) +
+             (c.domain_gpus() > c.gpus_per_node ? "-GPU NVLink domain" : "-GPU node") +
+             "; heads per TP rank " +
              std::to_string(m.heads / b.tp) + (heads_split ? " split" : " do not split") +
              " by cp;";
   r.numbers = {{"cp", b.cp}, {"tp", b.tp}, {"in_node", in_node}, {"heads_split", heads_split},

@@ -441,27 +441,41 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
     out.push_back(std::move(r));
   }
   {  // R8
+    // Tensor parallelism all-reduces (or reduce-scatters and all-gathers) every layer's
+    // activations twice per pass: it belongs on NVLink. The fast links end at the NVLink
+    // domain: the node on HGX/DGX (8 GPUs), the rack on GB200/GB300 NVL72 (72 GPUs, 4 per tray).
+    const int64_t dom = c.domain_gpus();
+    const bool rack = dom > c.gpus_per_node;
+    const std::string where = rack ? " GPUs per NVLink domain" : " GPUs per node";
     RuleReport r = make_report("R8", "tp-within-node");
-    r.recommendation = "keep tensor parallelism inside a node: tp <= " + str(c.gpus_per_node);
+    r.recommendation = std::string("keep tensor parallelism inside the NVLink domain") +
+                       (rack ? " (" + str(dom) + " GPUs over " + str(dom / c.gpus_per_node) +
+                                   " nodes of " + str(c.gpus_per_node) + ")"
+                             : " (the node)") +
+                       ": tp <= " + str(dom);
     r.fires = gpus > 1;
-    r.numbers = {{"gpus_per_node", c.gpus_per_node}};
+    r.numbers = {{"gpus_per_node", c.gpus_per_node}, {"nvlink_domain_gpus", dom},
+                 {"nvlink_GBps", c.intra.bandwidth_bytes_per_s / 1e9},
+                 {"nic_GBps_per_gpu", c.inter.nic_bytes_per_s * double(c.inter.nics_per_node) /
+                                          double(std::max<int64_t>(1, c.gpus_per_node)) / 1e9}};
     if (r.fires && best) {
       const int64_t tp = best->layout.tp;
       r.numbers["best_tp"] = tp;
-      set_verdict(r, tp <= c.gpus_per_node);
-      r.detail = "best plan tp=" + str(tp) + (tp <= c.gpus_per_node ? " <= " : " > ") +
-                 str(c.gpus_per_node) + " GPUs per node";
-      if (tp > c.gpus_per_node) {
+      set_verdict(r, tp <= dom);
+      r.detail = "best plan tp=" + str(tp) + (tp <= dom ? " <= " : " > ") + str(dom) + where;
+      if (tp > dom) {
         const Candidate* within = nullptr;
         for (const auto& cand : result.top)
-          if (cand.layout.tp <= c.gpus_per_node) {
+          if (cand.layout.tp <= dom) {
             within = &cand;
             break;
           }
-        r.detail += within ? compare(*best, *within, "within-node tp")
-                           : "; no layout with tp <= " + str(c.gpus_per_node) + " among the top " +
+        r.detail += within ? compare(*best, *within, rack ? "within-domain tp" : "within-node tp")
+                           : "; no layout with tp <= " + str(dom) + " among the top " +
                                  str(int64_t(result.top.size()));
         if (within) r.numbers["rule_best"] = layout_numbers(*within);
+      } else if (rack && tp > c.gpus_per_node) {
+        r.detail += " (tp spans " + str(tp / c.gpus_per_node) + " nodes over NVLink)";
       }
     } else if (r.fires) {
       r.detail = best_desc;

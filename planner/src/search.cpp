@@ -15,6 +15,7 @@
 #include "evaluator.hpp"
 #include "search_space.hpp"
 #include "parplan/cost/context_parallel.hpp"
+#include "parplan/cost/fp8.hpp"
 #include "parplan/model/error.hpp"
 
 namespace parplan::planner {
@@ -70,12 +71,13 @@ auto layout_key(const Layout& l) {
 
 // Expert parallelism of a MoE model (Megatron-Core parallel folding): ep divides the experts,
 // ep * etp divides tp * cp * dp; etp is 1 or the attention's tp. Dense models: (1, 1).
-// EP is placed inside a node when possible: of the EP groups that fit in a node only the largest
+// EP is placed inside the NVLink domain (the node on HGX, the rack on NVL72) when possible: of the
+// EP groups that fit in it only the largest
 // is tried (it holds the fewest experts per GPU and feeds each expert GEMM the most rows, for an
 // all-to-all over NVLink that grows only as (ep - 1) / ep), plus no EP at all and every EP group
 // that spans nodes (those trade InfiniBand all-to-all for memory). A pinned ep is always tried.
 std::vector<std::pair<int32_t, int32_t>> ep_choices(const Model& m, const Split& sp,
-                                                    const Fixed& f, int64_t gpus_per_node) {
+                                                    const Fixed& f, int64_t domain_gpus) {
   if (!m.is_moe()) return {{1, 1}};
   std::vector<std::pair<int32_t, int32_t>> out;
   const int64_t fold = int64_t(sp.tp) * sp.cp * sp.dp;
@@ -86,11 +88,11 @@ std::vector<std::pair<int32_t, int32_t>> ep_choices(const Model& m, const Split&
     std::vector<int32_t> eps;
     for (int32_t ep : divisors(m.moe.experts))
       if (allowed(f.ep, ep) && fold % (int64_t(ep) * etp) == 0) eps.push_back(ep);
-    int32_t in_node = 1;  // the largest EP group inside a node
+    int32_t in_node = 1;  // the largest EP group inside the NVLink domain
     for (int32_t ep : eps)
-      if (int64_t(ep) * etp <= gpus_per_node) in_node = std::max(in_node, ep);
+      if (int64_t(ep) * etp <= domain_gpus) in_node = std::max(in_node, ep);
     for (int32_t ep : eps)
-      if (f.ep || ep == 1 || ep == in_node || int64_t(ep) * etp > gpus_per_node)
+      if (f.ep || ep == 1 || ep == in_node || int64_t(ep) * etp > domain_gpus)
         out.push_back({ep, etp});
   }
   return out;
@@ -329,8 +331,9 @@ void schedule_choices(const Model& m, const Training& t, const Fixed& f, int32_t
 
 std::vector<ZeroChoice> zero_choices(const Cluster& c, const Fixed& f, const Split& sp) {
   std::vector<ZeroChoice> out;
-  // HSDP (zero 3 only): the whole DP group, or node-sized shard groups when DP spans nodes.
-  const int64_t node_group = c.gpus_per_node / (int64_t(sp.tp) * sp.cp);
+  // HSDP (zero 3 only): the whole DP group, or NVLink-domain-sized shard groups when DP spans
+  // domains.
+  const int64_t node_group = c.domain_gpus() / (int64_t(sp.tp) * sp.cp);
   const int32_t pinned_group = f.shard_group.value_or(0);
   const int32_t shard_options[2] = {
       pinned_group == sp.dp ? 0 : pinned_group,
@@ -401,11 +404,12 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
     throw Error(
         "search needs model.layers, model.heads, train.global_batch and train.seq_len >= 1");
   if (o.top_k < 1) throw Error("--top must be >= 1, got " + str(o.top_k));
+  if (const std::string why = cost::precision_refusal(c.gpu, t); !why.empty()) throw Error(why);
   check_fixed(m, t, gpus, o.allow_idle, o.fixed);
 
   detail::Space space{m, c, t, o.fixed, {}, {}, {}, o.exhaustive};
   for (const Split& sp : enumerate_splits(m, c, t, gpus, o.allow_idle, o.fixed))
-    for (auto [ep, etp] : ep_choices(m, sp, o.fixed, c.gpus_per_node)) {
+    for (auto [ep, etp] : ep_choices(m, sp, o.fixed, c.domain_gpus())) {
       Split e = sp;
       e.ep = ep;
       e.etp = etp;

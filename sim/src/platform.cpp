@@ -56,8 +56,14 @@ void configure_network(NetworkModel m) {
 
 namespace {
 
+// The simulator's "node" zone is the NVLink domain (the node on HGX; the 72-GPU rack, 18 trays
+// of 4 with their NICs, on NVL72): GPUs inside it reach each other over NVLink, the rest over NICs.
 int64_t nodes_for(const Cluster& c, int64_t gpus) {
-  return (gpus + c.gpus_per_node - 1) / c.gpus_per_node;
+  return (gpus + c.domain_gpus() - 1) / c.domain_gpus();
+}
+// NICs of one NVLink domain: every tray's.
+int64_t nics_per_domain(const Cluster& c) {
+  return c.inter.nics_per_node * std::max<int64_t>(1, c.domain_gpus() / c.gpus_per_node);
 }
 
 // Largest divisor of n that is <= limit.
@@ -102,7 +108,8 @@ struct Builder {
     const std::string name = "node" + std::to_string(n);
     auto* z = sg4::create_full_zone(name);
     if (parent) z->set_parent(parent);
-    const int64_t g = c.gpus_per_node;
+    const int64_t g = c.domain_gpus();
+    const int64_t nics = nics_per_domain(c);
     const double intra_bw = c.intra.bandwidth_bytes_per_s * c.efficiency.intra_node_link;
     const double nic_bw = c.inter.nic_bytes_per_s * c.efficiency.inter_node_link;
     std::vector<sg4::Host*> hosts;
@@ -126,7 +133,7 @@ struct Builder {
     const bool multi = p.nodes > 1;
     if (multi) {
       gw = z->create_router(name + "-gw");
-      for (int64_t k = 0; k < c.inter.nics_per_node; ++k) {
+      for (int64_t k = 0; k < nics; ++k) {
         auto* l = z->create_split_duplex_link(
             detail::cat({"n", std::to_string(n), "-nic", std::to_string(k)}), nic_bw);
         // cost::link_rates: an inter-node message pays inter + intra latency, end to end.
@@ -149,7 +156,7 @@ struct Builder {
       }
       if (multi) {
         // GPU i uses NIC i mod nics (rail-optimised wiring).
-        const size_t k = static_cast<size_t>(i % c.inter.nics_per_node);
+        const size_t k = static_cast<size_t>(i % nics);
         std::vector<sg4::LinkInRoute> out, in;
         if (shared_path) out.emplace_back(up[i], D::NONE);
         out.emplace_back(nic_up[k], D::NONE);
@@ -218,9 +225,9 @@ void check_cluster(const Cluster& c, int64_t gpus) {
 Platform build_platform(const Cluster& c, int64_t gpus) {
   check_cluster(c, gpus);
   Platform p;
-  p.gpus_per_node = c.gpus_per_node;
+  p.gpus_per_node = c.domain_gpus();  // GPUs per NVLink-domain zone
   p.nodes = nodes_for(c, gpus);
-  p.gpus = p.nodes * c.gpus_per_node;
+  p.gpus = p.nodes * p.gpus_per_node;
   p.hosts.resize(static_cast<size_t>(p.gpus));
   Builder b{c, p};
   if (p.nodes == 1) {
@@ -232,7 +239,7 @@ Platform build_platform(const Cluster& c, int64_t gpus) {
   // Fabric links carry a whole node's injection bandwidth, so the fabric limits flows only where
   // the topology (oversubscription, routing) makes several nodes share a link.
   const double node_bw = c.inter.nic_bytes_per_s * c.efficiency.inter_node_link *
-                         static_cast<double>(c.inter.nics_per_node);
+                         static_cast<double>(nics_per_domain(c));
   sg4::ClusterCallbacks cb([&b, nodes](sg4::NetZone* zone, const std::vector<unsigned long>&,
                                        unsigned long id) -> std::pair<NetPoint*, NetPoint*> {
     if (static_cast<int64_t>(id) >= nodes)

@@ -71,9 +71,10 @@ StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& op
   // ranks of a group are identical and only TP rank 0 is simulated.
   const Cluster& c = plan.cluster;
   const cost::Placement pl = cost::place(l, c);
-  const int64_t nodes = (l.gpus() + c.gpus_per_node - 1) / c.gpus_per_node;
+  const int64_t dom = c.domain_gpus();  // NVLink domain (platform.cpp's node zone)
+  const int64_t nodes = (l.gpus() + dom - 1) / dom;
   const bool nvlink = c.intra.kind == IntraKind::NvSwitch || c.intra.kind == IntraKind::NvLink;
-  tp_exclusive_ = opt.aggregate_replicas && l.tp > 1 && l.tp <= c.gpus_per_node &&
+  tp_exclusive_ = opt.aggregate_replicas && l.tp > 1 && l.tp <= dom &&
                   (nvlink || nodes == 1) && (l.cp == 1 || pl.cp.per_node == 1) &&
                   (l.dp == 1 || pl.dp.per_node == 1) && (l.pp == 1 || pl.pp.per_node == 1);
   lanes_ = tp_exclusive_ && (nodes == 1 || c.inter.nics_per_node >= c.gpus_per_node);

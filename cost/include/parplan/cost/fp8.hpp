@@ -3,6 +3,8 @@
 // Engine): the transformer layers' linear GEMMs in FP8, the attention core, the logits and every
 // memory-bound op in BF16. Casts and scales are memory-bound work by recipe; FP8 weight copies sit
 // next to the BF16 weights and the fp32 master weights.
+#include <string>
+
 #include "parplan/model/cluster.hpp"
 #include "parplan/model/layout.hpp"
 #include "parplan/model/model.hpp"
@@ -10,8 +12,12 @@
 
 namespace parplan::cost {
 
-// The dtype of the layers' linear GEMMs (QKV, attention projection, FC1, FC2).
+// The dtype of the layers' linear GEMMs (QKV, attention projection, FC1, FC2): MXFP8 / NVFP4
+// for those recipes, else the training dtype.
 DType linear_gemm_dtype(const Training& t);
+// Why this GPU cannot train in this precision ("" when it can): no peak for the dtype, FP8
+// without a BF16 peak, MXFP8 / NVFP4 without Blackwell's block-scaled tensor cores.
+std::string precision_refusal(const Gpu& g, const Training& t);
 // The dtype of all other math (attention core, logits): BF16 under FP8, else the training dtype.
 DType compute_dtype(const Training& t);
 // The peak that MFU and HFU divide by, in every output (CLI, JSON, GUI, plan files): the dense

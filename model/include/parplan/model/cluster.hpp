@@ -18,6 +18,10 @@ struct Gpu {
   // Dense peak FLOP/s per dtype; 0 means the dtype is not supported.
   double peak_flops_bf16 = 0, peak_flops_fp16 = 0, peak_flops_tf32 = 0, peak_flops_fp32 = 0;
   double peak_flops_fp8 = 0;  // dense FP8 tensor-core peak (Hopper and later)
+  // Block-scaled formats of Blackwell's fifth-generation tensor cores (OCP MX, NVIDIA NVFP4):
+  // dense peaks; 0 means the GPU has no such tensor cores (Hopper and older), so the MXFP8 and
+  // NVFP4 recipes are refused there (cost/fp8.hpp: recipe_support).
+  double peak_flops_mxfp8 = 0, peak_flops_nvfp4 = 0;
   // Architecture generation (ampere, hopper, blackwell, cpu, ...): selects the GEMM-efficiency
   // defaults when the cluster file gives none. "" : inferred from the peaks.
   std::string generation;
@@ -46,6 +50,9 @@ struct IntraNode {
   double bandwidth_bytes_per_s = 0;  // per GPU, per direction
   double latency_s = 0;
   bool nvls = false;  // NVLink SHARP: in-switch reductions (NVSwitch gen 3, H100/H200 HGX)
+  // Share of bandwidth_GBps an NVLS collective reaches (the switch's reduction throughput, per
+  // NVSwitch generation; 0: the NVSwitch 3 fit, cost/src/nccl_protocols.cpp kNvlsShare).
+  double nvls_share = 0;
   // Fixed cost per call as training issues it (blocking, between compute), beyond latency_us
   // and the bytes: the backend's thread hand-offs and wake-ups (measured by `parplan calibrate`;
   // 0: not modelled). An all-to-all pays send_recv once per peer.
@@ -123,8 +130,13 @@ struct Cluster {
   Economics economics;
   Reliability reliability;
   int64_t job_gpus = 0;  // GPUs the job gets when the command gives no --gpus; 0: must be given
+  // NVLink domain: the GPUs that reach each other over NVLink/NVSwitch (intra_node's bandwidth,
+  // latency and nvls are its fabric's). A node is what shares host memory, PCIe and NICs. HGX/DGX:
+  // the node (0 = gpus_per_node); GB200/GB300 NVL72: 72 GPUs over 18 trays of 4.
+  int64_t nvlink_domain_gpus = 0;
 
   int64_t total_gpus() const { return nodes * gpus_per_node; }
+  int64_t domain_gpus() const { return nvlink_domain_gpus > 0 ? nvlink_domain_gpus : gpus_per_node; }
 };
 
 void validate(const Cluster& c, Diagnostics& d, const std::string& prefix = "cluster");

@@ -12,11 +12,15 @@ namespace parplan {
 
 // FP8: GEMMs in 8-bit floats, the rest in BF16 (Micikevicius et al. 2022; NVIDIA Transformer
 // Engine); activations and weights otherwise kept in BF16.
-enum class DType { BF16, FP16, TF32, FP32, FP8 };
+// MXFP8 and NVFP4 are GEMM dtypes only (the linear GEMMs of the mxfp8 / nvfp4 recipes, with
+// dtype fp8: cost/fp8.hpp linear_gemm_dtype); train.dtype never takes them.
+enum class DType { BF16, FP16, TF32, FP32, FP8, MXFP8, NVFP4 };
 enum class Optimizer { Adam, Sgd };
 // FP8 scaling recipe: per-tensor delayed (TE default) or current scaling, DeepSeek-V3's blockwise
-// (1x128 activations, 128x128 weights), or MXFP8 (32-element blocks, Blackwell).
-enum class Fp8Recipe : uint8_t { Delayed, Current, Blockwise, Mxfp8 };
+// (1x128 activations, 128x128 weights), MXFP8 (32-element blocks, Blackwell), or NVFP4 (4-bit
+// E2M1 in 16-element blocks with E4M3 scales, Blackwell; Transformer Engine NVFP4BlockScaling,
+// passed to TE as an fp8 recipe like the others).
+enum class Fp8Recipe : uint8_t { Delayed, Current, Blockwise, Mxfp8, Nvfp4 };
 // Tri-state switch: Default takes the framework's behaviour (examples/frameworks/*.json).
 enum class Switch : int8_t { Default = -1, Off = 0, On = 1 };
 

@@ -38,8 +38,8 @@ struct PlatformLink {
 
 struct Platform {
   int64_t gpus = 0;   // hosts created (the plan's GPUs)
-  int64_t nodes = 0;  // nodes those GPUs occupy
-  int64_t gpus_per_node = 0;
+  int64_t nodes = 0;  // NVLink domains (nodes on HGX) those GPUs occupy
+  int64_t gpus_per_node = 0;  // GPUs per NVLink domain (cluster.domain_gpus())
   std::vector<simgrid::s4u::Host*> hosts;  // GPU g is hosts[g], on node g / gpus_per_node
   std::vector<PlatformLink> links;         // every link the platform created, with its class
   std::string topology;                    // "single-node", "fat-tree(...)", ...
