@@ -64,6 +64,7 @@ std::string table(const Inputs& in, const cost::StepCost& s, const cost::Interva
   o << "  TP comm        " << secs(t.tp_comm) << "\n";
   o << "  CP comm        " << secs(t.cp_comm) << "\n";
   if (t.ep_comm > 0) o << "  EP comm        " << secs(t.ep_comm) << "\n";
+  o << "  launch and latency " << secs(t.launch_latency) << "\n";
   o << "  PP comm        " << secs(t.pp_comm) << "\n";
   o << "  PP bubble      " << secs(t.pp_bubble) << "\n";
   o << "  DP comm        " << secs(t.dp_comm_exposed) << " exposed of " << secs(t.dp_comm_total)

@@ -13,7 +13,7 @@ void print_fit(const char* title, const parplan::cost::FitResult& f) {
               f.rms_log_before, f.rms_log_after, f.iterations);
   for (size_t k = 0; k < f.params.size(); ++k)
     std::printf("  %-8s %-18s default %9.3f  fitted %9.3f\n", f.params[k].generation.c_str(),
-                f.params[k].name, f.initial[k], f.values[k]);
+                f.params[k].name, f.initial[k] / f.params[k].unit, f.values[k] / f.params[k].unit);
 }
 }  // namespace
 

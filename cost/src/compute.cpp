@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "parplan/cost/attention.hpp"
+#include "parplan/cost/floors.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/framework.hpp"
 #include "parplan/cost/host_overhead.hpp"
@@ -20,7 +21,10 @@ double matmul_efficiency(const Efficiency& e, double m, double n, double k) {
 
 double matmul_time(const Cluster& c, DType t, double m, double n, double k, double batch) {
   const double flops = 2.0 * m * n * k * batch;
-  return flops / (c.gpu.peak_flops(t) * matmul_efficiency(c.efficiency, m, n, k));
+  // A power-capped GPU sustains a lower tensor-core clock (floors.cpp); the planner's inner loop
+  // skips the generation lookup when there is no cap.
+  const double clock = c.gpu.floors.power_limit_W > 0 ? gpu_floors(c.gpu).clock_scale : 1.0;
+  return flops / (c.gpu.peak_flops(t) * clock * matmul_efficiency(c.efficiency, m, n, k));
 }
 
 double memory_bound_time(const Cluster& c, double bytes) {
@@ -68,7 +72,9 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
     const auto it = fw.attention_efficiency.find(c.gpu.generation);
     if (it != fw.attention_efficiency.end())
       core_mm = causal * b * attention_core_forward_flops(m, sq, skv) / tp /
-                (c.gpu.peak_flops(dt) * it->second);
+                (c.gpu.peak_flops(dt) *
+                 (c.gpu.floors.power_limit_W > 0 ? gpu_floors(c.gpu).clock_scale : 1.0) *
+                 it->second);
   }
   // Flash backward recomputes S = QK^T and runs dV, dP, dQ, dK: 5 GEMMs to the forward's 2
   // (Dao 2023, FlashAttention-2 sec. 3.1.2); standard attention's backward is twice its forward.
@@ -88,10 +94,19 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   r.fwd_linear_s = mm;
   r.fwd_memory_s = mem + core_mem + cast_fwd;
   r.fwd_attention_core_s = core_mm + core_mem;
-  r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s + layer_op_overhead_fwd_s(m, c, l);  // host_overhead.cpp
+  // Every kernel also costs the GPU a fixed floor (floors.cpp): the framework's kernels of the
+  // layer times the generation's per-kernel device time.
+  const LayerKernels kernels = layer_kernels(m, t, l);
+  const LayerFloors floors = layer_floors(m, c, t, l);
+  const double per_kernel = kernels.total() > 0 ? floors.device_s / kernels.total() : 0.0;
+  r.kernels = floors.kernels;
+  r.host_s = floors.host_s;
+  r.floor_s = floors.device_s + floors.sync_s;
+  r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s + kernels.fwd * per_kernel + floors.sync_s +
+            layer_op_overhead_fwd_s(m, c, l);  // host_overhead.cpp
   // Backward: data and weight gradients (2x the matmuls), and about twice the memory traffic.
   r.bwd_s = 2 * mm + core_bwd * core_mm + 2 * (mem + core_mem) + cast_bwd +
-            layer_op_overhead_bwd_s(m, c, l);  // host_overhead.cpp
+            kernels.bwd * per_kernel + layer_op_overhead_bwd_s(m, c, l);  // host_overhead.cpp
   switch (l.recompute) {
     case Recompute::None: r.recompute_s = 0; break;
     case Recompute::Selective: {
@@ -99,11 +114,13 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
       // second mm (all FP8 GEMMs) and the elementwise ops, the attention core saved.
       r.recompute_s = (fw.selective_recomputes_attention ? r.fwd_attention_core_s : 0.0) +
                       detail::selective_recompute_gemm_s(m, c, t, l, T, mm) +
-                      (fw.selective_recomputes_elementwise ? mem + cast_fwd : 0.0);
+                      (fw.selective_recomputes_elementwise ? mem + cast_fwd : 0.0) +
+                      kernels.recompute * per_kernel;
       break;
     }
     case Recompute::Full: r.recompute_s = r.fwd_s; break;
   }
+  if (l.recompute == Recompute::Full) r.floor_s += floors.sync_s;  // the forward's syncs again
   return r;
 }
 
@@ -112,7 +129,10 @@ double embedding_time(const Model& m, const Cluster& c, const Training& t, const
   const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
   const double h = double(m.hidden);
   // Gather rows (fwd), scatter-add their gradient into the table's gradient (bwd).
-  return memory_bound_time(c, 2 * T * h * e + 2 * T * h * e) + embedding_op_overhead_s(c, l);
+  // Its kernels' floors; the host issuing them may take longer than the GPU runs them.
+  const EndFloors f = embedding_floors(c, t);
+  return std::max(memory_bound_time(c, 2 * T * h * e + 2 * T * h * e) + f.device_s, f.host_s) +
+         embedding_op_overhead_s(c, l);
 }
 
 double logits_time(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
@@ -121,7 +141,8 @@ double logits_time(const Model& m, const Cluster& c, const Training& t, const La
   const double mm = 3 * matmul_time(c, compute_dtype(t), T, v_local, h);  // BF16 under FP8 (TE)
   // Vocab-parallel cross-entropy in fp32: write logits, max/sum passes, gradient (Megatron-LM).
   const double ce = memory_bound_time(c, 4.0 * 4.0 * T * v_local);
-  return mm + ce + head_op_overhead_s(c, l);
+  const EndFloors f = head_floors(c, t);  // floors.cpp, as the embedding's
+  return std::max(mm + ce + f.device_s, f.host_s) + head_op_overhead_s(c, l);
 }
 
 double optimizer_time(const Cluster& c, const Training& t, double params_updated) {

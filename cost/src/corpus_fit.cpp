@@ -6,6 +6,8 @@
 
 #include <Eigen/Dense>
 
+#include "parplan/cost/floors.hpp"
+
 namespace parplan::cost {
 
 namespace {
@@ -17,11 +19,25 @@ bool applies(const FitParameter& p, const CorpusRun& r) {
   return p.generation == "*" || p.generation == r.generation();
 }
 
+template <double Efficiency::*F>
+double& efficiency(Cluster& c) {
+  return c.efficiency.*F;
+}
+// The GPU floors, their generation default materialised first (floors.cpp).
+double& kernel_launch(Cluster& c) {
+  if (c.gpu.floors.kernel_launch_s < 0) c.gpu.floors.kernel_launch_s = gpu_floors(c.gpu).kernel_launch_s;
+  return c.gpu.floors.kernel_launch_s;
+}
+double& kernel_device(Cluster& c) {
+  if (c.gpu.floors.kernel_device_s < 0) c.gpu.floors.kernel_device_s = gpu_floors(c.gpu).kernel_device_s;
+  return c.gpu.floors.kernel_device_s;
+}
+
 Cluster with_values(const CorpusRun& r, const std::vector<FitParameter>& ps,
                     const Eigen::VectorXd& x) {
   Cluster c = r.cluster;
   for (size_t k = 0; k < ps.size(); ++k)
-    if (applies(ps[k], r)) c.efficiency.*(ps[k].field) = std::exp(x[Eigen::Index(k)]);
+    if (applies(ps[k], r)) ps[k].field(c) = std::exp(x[Eigen::Index(k)]);
   return c;
 }
 
@@ -42,9 +58,10 @@ double rms(const Eigen::VectorXd& v) {
 
 void clamp(const std::vector<FitParameter>& ps, Eigen::VectorXd& x) {
   for (size_t k = 0; k < ps.size(); ++k) {
-    const double hi = ps[k].fraction ? 0.0 : std::log(kMaxHalfDim);
+    const double hi = ps[k].fraction ? 0.0 : std::log(ps[k].max > 0 ? ps[k].max : kMaxHalfDim);
+    const double lo = ps[k].max > 0 ? std::log(ps[k].max * 1e-3) : std::log(1e-3);
     x[Eigen::Index(k)] = std::min(x[Eigen::Index(k)], hi);
-    x[Eigen::Index(k)] = std::max(x[Eigen::Index(k)], std::log(1e-3));
+    x[Eigen::Index(k)] = std::max(x[Eigen::Index(k)], lo);
   }
 }
 }  // namespace
@@ -54,17 +71,21 @@ std::vector<FitParameter> fit_parameters(const std::vector<const CorpusRun*>& ro
   for (const auto* r : rows) gens.insert(r->generation());
   std::vector<FitParameter> out;
   for (const auto& g : gens) {
-    out.push_back({g, "matmul_max", &Efficiency::matmul_max, true, 0});
-    out.push_back({g, "matmul_half_dim", &Efficiency::matmul_half_dim, false, 0});
-    out.push_back({g, "memory_bound", &Efficiency::memory_bound, true, 0});
-    out.push_back({g, "intra_node_link", &Efficiency::intra_node_link, true, 0});
-    out.push_back({g, "inter_node_link", &Efficiency::inter_node_link, true, 0});
+    out.push_back({g, "matmul_max", &efficiency<&Efficiency::matmul_max>, true, 0});
+    out.push_back({g, "matmul_half_dim", &efficiency<&Efficiency::matmul_half_dim>, false, 0});
+    out.push_back({g, "memory_bound", &efficiency<&Efficiency::memory_bound>, true, 0});
+    out.push_back({g, "intra_node_link", &efficiency<&Efficiency::intra_node_link>, true, 0});
+    out.push_back({g, "inter_node_link", &efficiency<&Efficiency::inter_node_link>, true, 0});
+    // Seconds, at most 50 us per kernel (a launch is a few us: floors.cpp).
+    out.push_back({g, "kernel_launch_us", &kernel_launch, false, 0, 50e-6, 1e-6});
+    out.push_back({g, "kernel_device_us", &kernel_device, false, 0, 50e-6, 1e-6});
   }
-  out.push_back({"*", "overlap_slowdown", &Efficiency::overlap_slowdown, true, 0});
+  out.push_back({"*", "overlap_slowdown", &efficiency<&Efficiency::overlap_slowdown>, true, 0});
   for (auto& p : out)
     for (const auto* r : rows)
       if (applies(p, *r)) {
-        p.initial = r->cluster.efficiency.*(p.field);
+        Cluster c = r->cluster;
+        p.initial = p.field(c);
         break;
       }
   return out;
@@ -76,7 +97,8 @@ FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
   f.rows = rows.size();
   Eigen::VectorXd x0(Eigen::Index(params.size()));
   for (size_t k = 0; k < params.size(); ++k)
-    x0[Eigen::Index(k)] = std::log(std::max(params[k].initial, 1e-3));
+    x0[Eigen::Index(k)] = std::log(
+        std::max(params[k].initial, params[k].max > 0 ? params[k].max * 1e-3 : 1e-3));
   f.params = std::move(params);
   const auto& ps = f.params;
   const Eigen::Index n = Eigen::Index(rows.size()), p = Eigen::Index(ps.size());

@@ -86,7 +86,8 @@ std::string corpus_tables(const CorpusValidation& v) {
             v.loso.full.iterations);
   for (size_t k = 0; k < v.loso.full.params.size(); ++k)
     s += line("  %-8s %-18s %8.3f -> %8.3f", v.loso.full.params[k].generation.c_str(),
-              v.loso.full.params[k].name, v.loso.full.initial[k], v.loso.full.values[k]);
+              v.loso.full.params[k].name, v.loso.full.initial[k] / v.loso.full.params[k].unit,
+              v.loso.full.values[k] / v.loso.full.params[k].unit);
   return s;
 }
 

@@ -100,6 +100,52 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(s, "elementwise", f.selective_recomputes_elementwise, d, q, 0, 1);
     read(s, "fp8_gemms", f.selective_recomputes_fp8_gemms, d, q, 0, 1);
   }
+  if (j.contains("kernels")) {
+    const auto& k = j["kernels"];
+    const std::string q = p + ".kernels";
+    auto& c = f.kernels;
+    if (k.contains("dense_layer")) {
+      read(k["dense_layer"], "fwd", c.dense_fwd, d, q + ".dense_layer", 0, 1e4);
+      read(k["dense_layer"], "bwd", c.dense_bwd, d, q + ".dense_layer", 0, 1e4);
+    }
+    if (k.contains("compiled")) {
+      read(k["compiled"], "fwd", c.compiled_fwd, d, q + ".compiled", 0, 1e4);
+      read(k["compiled"], "bwd", c.compiled_bwd, d, q + ".compiled", 0, 1e4);
+    }
+    read(k, "selective_recompute", c.selective_recompute, d, q, 0, 1e4);
+    read(k, "per_tp_collective", c.per_tp_collective, d, q, 0, 1e3);
+    read(k, "per_cp_step", c.per_cp_step, d, q, 0, 1e3);
+    if (k.contains("fp8")) {
+      const auto& e = k["fp8"];
+      read(e, "fwd_per_linear", c.fp8_fwd_per_linear, d, q + ".fp8", 0, 1e3);
+      read(e, "bwd_per_linear", c.fp8_bwd_per_linear, d, q + ".fp8", 0, 1e3);
+      read(e, "current_scaling_per_linear", c.fp8_current_per_linear, d, q + ".fp8", 0, 1e3);
+    }
+    if (k.contains("moe")) {
+      const auto& e = k["moe"];
+      read(e, "fwd", c.moe_fwd, d, q + ".moe", 0, 1e4);
+      read(e, "bwd", c.moe_bwd, d, q + ".moe", 0, 1e4);
+      read(e, "per_expert_fwd", c.moe_per_expert_fwd, d, q + ".moe", 0, 1e3);
+      read(e, "per_expert_bwd", c.moe_per_expert_bwd, d, q + ".moe", 0, 1e3);
+      read(e, "host_syncs", c.moe_host_syncs, d, q + ".moe", 0, 100);
+      read(e, "fp8_per_expert_fwd", c.moe_fp8_per_expert_fwd, d, q + ".moe", 0, 1e3);
+      read(e, "fp8_per_expert_bwd", c.moe_fp8_per_expert_bwd, d, q + ".moe", 0, 1e3);
+    }
+    read(k, "embedding", c.embedding, d, q, 0, 1e4);
+    read(k, "head", c.head, d, q, 0, 1e4);
+  }
+  if (j.contains("host")) {
+    const auto& h = j["host"];
+    const std::string q = p + ".host";
+    double fwd_us = 0, bwd_us = 0, coll_us = 0;
+    read(h, "dispatch_fwd_us", fwd_us, d, q, 0, 1e4);
+    read(h, "dispatch_bwd_us", bwd_us, d, q, 0, 1e4);
+    read(h, "collective_us", coll_us, d, q, 0, 1e4);
+    f.host.dispatch_fwd_s = fwd_us * 1e-6;
+    f.host.dispatch_bwd_s = bwd_us * 1e-6;
+    f.host.collective_s = coll_us * 1e-6;
+    read(h, "cuda_graphs", f.host.cuda_graphs, d, q, 0, 1);
+  }
   if (j.contains("pipeline_schedules")) {
     const auto& ps = j["pipeline_schedules"];
     const std::string q = p + ".pipeline_schedules";

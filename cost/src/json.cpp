@@ -38,6 +38,7 @@ nlohmann::json to_json(const StepCost& s) {
             {"tp_comm", t.tp_comm},
             {"cp_comm", t.cp_comm},
             {"ep_comm", t.ep_comm},
+            {"launch_latency", t.launch_latency},
             {"pp_comm", t.pp_comm},
             {"pp_bubble", t.pp_bubble},
             {"dp_comm_exposed", t.dp_comm_exposed},

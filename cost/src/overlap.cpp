@@ -69,6 +69,7 @@ void tp_overlap(StepWork& w, const Cluster& c, const Training& t, const Layout& 
   const double total = double(w.tp_fwd_collectives + w.tp_bwd_collectives) * w.tp_collective_s;
   w.tp_exposed_s = total;
   if (l.tp <= 1 || !resolve(t.tp_comm_overlap, framework_behaviour(t).tp_comm_overlap)) return;
+  w.tp_hidden = true;
   // Megatron --tp-comm-overlap (Transformer Engine userbuffers) and torchtitan's async TP split
   // the GEMM next to each TP collective into chunks, so the collective of one chunk runs during
   // the GEMM of the next (Wang et al. 2023, "Overlap communication with dependent computation").

@@ -6,6 +6,7 @@
 #include "parplan/cost/framework.hpp"
 #include "parplan/cost/attention.hpp"
 #include "parplan/cost/context_parallel.hpp"
+#include "parplan/cost/floors.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
@@ -43,6 +44,7 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
     if (l.sequence_parallel) w.tp_bwd_collectives += fwd_pairs;
     if (l.recompute == Recompute::Full) w.tp_bwd_collectives += fwd_pairs * per_pair;
     w.tp_collective_s = collective_time(w.tp_op, w.tp_bytes, pl.tp, c);
+    w.tp_latency_s = collective_estimate(w.tp_op, w.tp_bytes, pl.tp, c).latency_s;
   }
 
   // Context parallel: ring, Ulysses or USP (context_parallel.cpp).
@@ -76,6 +78,14 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
   // DP / ZeRO / HSDP communication and its overlap (overlap.cpp, sharding.cpp).
   if (l.dp > 1) detail::dp_work(w, m, c, t, l, n_local, stage0.layers);
   detail::tp_overlap(w, c, t, l);
+
+  // Host time of one layer per micro-batch (floors.cpp): its kernels and its collective calls
+  // (TP; EP dispatch and combine, forward, backward and a full recomputation's; CP ring steps).
+  double calls = double(w.tp_fwd_collectives + w.tp_bwd_collectives);
+  if (m.is_moe() && l.ep > 1)
+    calls += double(m.moe_layers()) / double(m.layers) * (l.recompute == Recompute::Full ? 6 : 4);
+  if (l.cp > 1) calls += 3.0 * double(l.cp - 1);
+  w.layer_host_s = w.layer.host_s + calls * collective_host_s(c, t);
   const double shard = double(l.shard_size());  // HSDP: the optimizer updates 1/shard_group
 
   const double updated = n_local / (l.zero >= 1 ? shard : 1.0);
@@ -97,8 +107,8 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
 
 namespace {
 struct StageTime {
-  double compute = 0, tp = 0, cp = 0, ep = 0, zero3 = 0;
-  double total() const { return compute + tp + cp + ep + zero3; }
+  double compute = 0, tp = 0, cp = 0, ep = 0, zero3 = 0, launch = 0;
+  double total() const { return compute + tp + cp + ep + zero3 + launch; }
 };
 
 StageTime mean(const StageTime& a, const StageTime& b) {
@@ -130,6 +140,21 @@ StageTime stage_time(const StepWork& w, const Layout& l, int64_t layers, bool fi
   s.ep = L * (w.ep_fwd_exposed_s + w.ep_bwd_exposed_s);
   if (l.zero >= 3 && l.dp > 1 && !w.zero3_gather_once)  // else once per step (overlap.cpp)
     s.zero3 = L * (w.zero3_fwd_exposed_s + w.zero3_bwd_exposed_s);
+  // Floors (floors.cpp): a layer's stream costs the larger of its device time (compute with the
+  // kernels' floors, exposed TP / CP / EP communication) and the host time to issue it; the
+  // floors and the host's excess are shown on their own, with the TP collectives' latency when
+  // nothing hides them.
+  const double device = lc.fwd_s + lc.bwd_s + lc.recompute_s + w.tp_exposed_s +
+                        w.cp_fwd_exposed_s + w.cp_bwd_exposed_s + w.ep_fwd_exposed_s +
+                        w.ep_bwd_exposed_s;
+  const double excess = std::max(0.0, w.layer_host_s - device);
+  s.compute -= L * lc.floor_s;
+  s.launch = L * (lc.floor_s + excess);
+  if (!w.tp_hidden && l.tp > 1) {
+    const double lat = double(w.tp_fwd_collectives + w.tp_bwd_collectives) * w.tp_latency_s;
+    s.tp -= L * lat;
+    s.launch += L * lat;
+  }
   return s;
 }
 }  // namespace
@@ -167,6 +192,7 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   tb.tp_comm = mbd * crit.tp;
   tb.cp_comm = mbd * crit.cp;
   tb.ep_comm = mbd * crit.ep;
+  tb.launch_latency = mbd * crit.launch;
   // Narayanan et al. 2021: bubble = (p - 1) / v stage-times of one micro-batch.
   double bubble_stage =
       p > 1 ? avg_scale * (first.total() + last.total() + double(p - 2) * middle.total()) / p : 0.0;
@@ -181,8 +207,8 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   if (l.dp > 1) detail::dp_exposure(tb, w, c, t, l, layers_per_stage, mbd, mbd * crit.zero3);
   tb.optimizer = w.optimizer_s + w.offload_s;
 
-  r.step_time_s = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm + tb.pp_bubble + tb.pp_comm +
-                  tb.dp_comm_exposed + tb.optimizer;
+  r.step_time_s = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm + tb.launch_latency +
+                  tb.pp_bubble + tb.pp_comm + tb.dp_comm_exposed + tb.optimizer;
   const double gpus = double(l.gpus());
   r.flops = step_flops(m, t, l);
   const double tokens = double(t.global_batch) * double(t.seq_len);

@@ -100,6 +100,12 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
     rg.number("memory_GiB", c.gpu.memory_bytes, true, 0, 1e6, kGiB);
     rg.number("memory_GBps", c.gpu.memory_bytes_per_s, true, 0, 1e7, kGBps);
     rg.number("op_overhead_us", c.gpu.op_overhead_s, false, 0, 1e6, kUs, true);
+    // Floors and power (cost/floors.hpp): absent keeps the generation default.
+    rg.number("kernel_launch_us", c.gpu.floors.kernel_launch_s, false, 0, 1e4, kUs, true);
+    rg.number("kernel_device_us", c.gpu.floors.kernel_device_s, false, 0, 1e4, kUs, true);
+    rg.integer("sm_count", c.gpu.floors.sm_count, false, 1, 100000);
+    rg.number("tdp_W", c.gpu.floors.tdp_W, false, 1, 1e5);
+    rg.number("power_limit_W", c.gpu.floors.power_limit_W, false, 1, 1e5);
     if (const auto* pk = rg.object("peak_tflops", true)) {
       detail::ObjectReader rp(*pk, d, p + ".gpu.peak_tflops");
       rp.number("bf16", c.gpu.peak_flops_bf16, false, 0, 1e7, kTflops, true);
@@ -285,6 +291,12 @@ nlohmann::json to_json(const Cluster& c) {
   if (c.intra.nvls) j["intra_node"]["nvls"] = true;
   if (c.intra.nvls_share > 0) j["intra_node"]["nvls_share"] = c.intra.nvls_share;
   if (c.gpu.op_overhead_s > 0) j["gpu"]["op_overhead_us"] = c.gpu.op_overhead_s / kUs;
+  const Gpu::Floors& fl = c.gpu.floors;
+  if (fl.kernel_launch_s >= 0) j["gpu"]["kernel_launch_us"] = fl.kernel_launch_s / kUs;
+  if (fl.kernel_device_s >= 0) j["gpu"]["kernel_device_us"] = fl.kernel_device_s / kUs;
+  if (fl.sm_count > 0) j["gpu"]["sm_count"] = fl.sm_count;
+  if (fl.tdp_W > 0) j["gpu"]["tdp_W"] = fl.tdp_W;
+  if (fl.power_limit_W > 0) j["gpu"]["power_limit_W"] = fl.power_limit_W;
   const auto& co = c.intra.call_overhead_s;
   if (co.all_reduce + co.all_gather + co.reduce_scatter + co.send_recv > 0)
     j["intra_node"]["call_overhead_us"] = {{"all_reduce", co.all_reduce / kUs},

@@ -105,7 +105,7 @@ class Evaluator {
   Learned learn(const cost::StepCost& sc, const Layout& l, const Bound& b) const {
     const cost::TimeBreakdown& tb = sc.time;
     const double m = double(sc.micro_batches);
-    const double sum = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm;
+    const double sum = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm + tb.launch_latency;
     const double stage = double(cost::max_stage_layers(m_.layers, l.pp, cost::layer_chunks(l)));
     Learned r;
     r.x = std::max(b.layer_s, (sum / m - b.ends_max) / stage);

@@ -24,6 +24,11 @@ struct LayerCompute {
   double fwd_s = 0;             // fwd_matmul_s + fwd_memory_s
   double bwd_s = 0;             // 2x matmuls + memory-bound backward
   double recompute_s = 0;       // forward work redone in backward (by recomputation mode)
+  // Fixed costs (floors.hpp), fwd + bwd + recompute: the kernels, their device floors (inside
+  // fwd_s, bwd_s and recompute_s above) and the host time to dispatch and launch them.
+  double kernels = 0;
+  double floor_s = 0;
+  double host_s = 0;
 };
 LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, const Layout& l);
 

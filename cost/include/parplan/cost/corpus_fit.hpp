@@ -8,16 +8,20 @@
 
 namespace parplan::cost {
 
-// One fitted number: an Efficiency field for one GPU generation ("*": every generation).
+// One fitted number: a cluster field (an Efficiency, or a GPU floor: floors.hpp) for one GPU
+// generation ("*": every generation).
 struct FitParameter {
   std::string generation;
   const char* name;
-  double Efficiency::*field;
+  double& (*field)(Cluster&);  // the field in a run's cluster (a floor's default filled in)
   bool fraction;  // bounded by 1
   double initial = 0;  // the default: the value the first row of its generation has
+  double max = 0;      // upper bound when not a fraction (0: kMaxHalfDim)
+  double unit = 1;     // reports show the value / unit (1e-6: microseconds)
 };
-// matmul_max, matmul_half_dim, memory_bound, intra_node_link, inter_node_link per generation
-// present in `rows`, and overlap_slowdown shared.
+// matmul_max, matmul_half_dim, memory_bound, intra_node_link, inter_node_link,
+// kernel_launch_us and kernel_device_us per generation present in `rows`, and overlap_slowdown
+// shared.
 std::vector<FitParameter> fit_parameters(const std::vector<const CorpusRun*>& rows);
 
 struct FitResult {

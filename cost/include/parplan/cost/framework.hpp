@@ -83,6 +83,29 @@ struct FrameworkBehaviour {
   bool tp_comm_overlap = false;
   bool overlap_grad_reduce = false;
   bool overlap_param_gather = false;
+
+  // The kernels the framework launches and what each costs its host (the JSON's "kernels" and
+  // "host"; cost/floors.hpp, docs/cost-model.md "Floors"). Counts per layer and micro-batch.
+  struct Kernels {
+    double dense_fwd = 0, dense_bwd = 0;          // a dense layer, as the framework runs it
+    double compiled_fwd = -1, compiled_bwd = -1;  // under torch.compile (< 0: as above)
+    double selective_recompute = 0;               // rerun by selective recomputation
+    double per_tp_collective = 0;   // extra kernels around each TP collective (copies, mappings)
+    double per_cp_step = 0;         // ring attention: per extra KV block, forward (bwd 2x)
+    double fp8_fwd_per_linear = 0, fp8_bwd_per_linear = 0;  // casts, amax, transposes
+    double fp8_current_per_linear = 0;  // current scaling's amax pass, fwd and bwd each
+    double moe_fwd = 0, moe_bwd = 0;    // router, top-k, permute/unpermute, dispatcher, aux loss
+    double moe_per_expert_fwd = 0, moe_per_expert_bwd = 0;  // per local expert (0: grouped GEMM)
+    double moe_fp8_per_expert_fwd = 0, moe_fp8_per_expert_bwd = 0;  // FP8 casts per local expert
+    double moe_host_syncs = 0;  // device-to-host syncs per MoE layer forward (split sizes)
+    double embedding = 0, head = 0;  // forward kernels of the embedding and of norm+head+loss
+  } kernels;
+  struct Host {
+    double dispatch_fwd_s = 0;  // per forward kernel: Python, operator dispatch, autograd record
+    double dispatch_bwd_s = 0;  // per backward kernel: the autograd engine's node
+    double collective_s = 0;    // per collective call: the c10d / framework wrapper
+    bool cuda_graphs = false;   // layers captured as CUDA graphs: one launch per layer and pass
+  } host;
 };
 
 // The behaviours of the training setup's framework: a preset name (megatron-core,

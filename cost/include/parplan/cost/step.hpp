@@ -55,6 +55,14 @@ struct StepWork {
 
   double optimizer_s = 0;  // optimizer step on this GPU
   double offload_s = 0;    // PCIe transfers + CPU optimizer (offload)
+
+  // Fixed costs (floors.hpp): the host time to issue one layer's kernels and collective calls
+  // per micro-batch (a layer costs the larger of it and the device time), and the
+  // size-independent part (NCCL latency) of one TP collective, shown with the floors when the
+  // TP collectives are not overlapped (tp_hidden false).
+  double layer_host_s = 0;
+  double tp_latency_s = 0;
+  bool tp_hidden = false;
 };
 StepWork step_work(const Model& m, const Cluster& c, const Training& t, const Layout& l);
 
@@ -68,6 +76,10 @@ struct TimeBreakdown {
   double dp_comm_exposed = 0;  // DP / ZeRO communication not hidden behind backward
   double dp_comm_total = 0;    // all DP / ZeRO communication, hidden or not
   double optimizer = 0;        // optimizer step (+ offload)
+  // Fixed costs on the critical path (floors.hpp): the kernels' device floors, what the host
+  // takes beyond the device to issue a layer's kernels and calls, and the exposed TP
+  // collectives' latency: "launch and latency".
+  double launch_latency = 0;
 };
 
 struct StepCost {

@@ -29,6 +29,15 @@ struct Gpu {
   // on a GPU the kernel launch), forward and backward, per operator run (cost/host_overhead.hpp).
   // 0: not modelled (GPU presets: launches overlap with running kernels).
   double op_overhead_s = 0;
+  // Fixed costs and the sustained clock (cost/floors.hpp, docs/cost-model.md "Floors"); a value
+  // < 0 (absent from the file) takes the generation's default (cost::gpu_floors).
+  struct Floors {
+    double kernel_launch_s = -1;  // host: one CUDA kernel launch (cudaLaunchKernel)
+    double kernel_device_s = -1;  // device: per kernel beyond its work (ramp-up, tail, gap)
+    int64_t sm_count = 0;         // streaming multiprocessors (GEMM tile waves); 0: generation's
+    double tdp_W = 0;             // rated board power the peaks are quoted at; 0: generation's
+    double power_limit_W = 0;     // the power cap the GPUs ran at; 0: the TDP (no cap)
+  } floors;
 
   double peak_flops(DType t) const;
 };

@@ -1,0 +1,152 @@
+// Fixed costs per kernel, per collective call and per layer (floors.hpp, docs/cost-model.md
+// "Floors").
+#include "parplan/cost/floors.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "parplan/cost/framework.hpp"
+
+namespace parplan::cost {
+
+namespace {
+struct GenerationFloors {
+  double launch_us, device_us;
+  int64_t sms;
+  double tdp_W;
+};
+// Per generation:
+// - launch: host time of one cudaLaunchKernel when the host runs ahead of the GPU. NVIDIA
+//   Technical Blog, A. Gray, "Getting Started with CUDA Graphs" (2019): a stream of short kernels
+//   costs ~3.8 us each with overlapped launches against ~2.9 us of kernel time alone, and the
+//   launch path itself is 2-4 us on server CPUs; 3 us.
+// - device: a kernel's cost on the GPU beyond its FLOPs and bytes (ramp-up, the tail of its last
+//   wave, the gap to the next kernel): the same blog's 3.8 - 2.9 us gap plus the ramp of a short
+//   kernel, ~2 us; Hopper's faster launch path (CUDA 12) ~1.5 us.
+// - SMs: A100 108, H100 SXM 132, B200 148 (NVIDIA architecture whitepapers); TDP: A100 SXM 400 W,
+//   H100 SXM 700 W, B200 1000 W (datasheets).
+GenerationFloors generation_floors(const Gpu& g) {
+  const std::string& gen = g.generation;
+  if (gen == "hopper" || (gen.empty() && g.peak_flops_bf16 > 600e12 && g.peak_flops_bf16 < 1500e12))
+    return {3.0, 1.5, 132, 700};
+  if (gen == "blackwell" || (gen.empty() && g.peak_flops_bf16 >= 1500e12)) return {3.0, 1.5, 148, 1000};
+  if (gen == "ampere" || (gen.empty() && g.peak_flops_bf16 > 0)) return {3.0, 2.0, 108, 400};
+  return {0.0, 0.0, 0, 0};  // CPU and unknown: gpu.op_overhead_us models the host instead
+}
+
+double count(double eager, double compiled, bool use_compiled) {
+  return use_compiled && compiled >= 0 ? compiled : eager;
+}
+}  // namespace
+
+double power_clock_scale(double tdp_W, double power_limit_W) {
+  if (!(tdp_W > 0) || !(power_limit_W > 0) || power_limit_W >= tdp_W) return 1.0;
+  return std::cbrt(power_limit_W / tdp_W);
+}
+
+GpuFloors gpu_floors(const Gpu& g) {
+  const GenerationFloors d = generation_floors(g);
+  const Gpu::Floors& f = g.floors;
+  GpuFloors r;
+  r.kernel_launch_s = f.kernel_launch_s >= 0 ? f.kernel_launch_s : d.launch_us * 1e-6;
+  r.kernel_device_s = f.kernel_device_s >= 0 ? f.kernel_device_s : d.device_us * 1e-6;
+  r.sm_count = f.sm_count > 0 ? f.sm_count : d.sms;
+  r.clock_scale = power_clock_scale(f.tdp_W > 0 ? f.tdp_W : d.tdp_W, f.power_limit_W);
+  return r;
+}
+
+LayerKernels layer_kernels(const Model& m, const Training& t, const Layout& l) {
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  const auto& k = fw.kernels;
+  const bool compiled = resolve(t.compile, fw.compile);
+  LayerKernels r;
+  r.fwd = count(k.dense_fwd, k.compiled_fwd, compiled);
+  r.bwd = count(k.dense_bwd, k.compiled_bwd, compiled);
+  // Linear layers: QKV, attention output, FC1, FC2 (gated MLPs fuse or add one GEMM: counted in
+  // the framework's dense layer); memory-centric tiling runs each as `tiles` GEMMs, and backward
+  // runs two GEMMs per forward GEMM.
+  const double linears = 4.0;
+  r.fwd += linears * double(l.tiles - 1);
+  r.bwd += 2.0 * linears * double(l.tiles - 1);
+  if (l.tp > 1) {
+    // step.cpp: 2 collectives per pass without SP, 4 with, and SP re-gathers 2 in backward.
+    const double per_pass = l.sequence_parallel ? 4.0 : 2.0;
+    r.fwd += per_pass * k.per_tp_collective;
+    r.bwd += (per_pass + (l.sequence_parallel ? 2.0 : 0.0)) * k.per_tp_collective;
+  }
+  if (l.cp > 1) {
+    r.fwd += double(l.cp - 1) * k.per_cp_step;
+    r.bwd += 2.0 * double(l.cp - 1) * k.per_cp_step;
+  }
+  if (t.fp8()) {
+    const double cur = t.fp8_recipe == Fp8Recipe::Current ? k.fp8_current_per_linear : 0.0;
+    r.fwd += linears * (k.fp8_fwd_per_linear + cur);
+    r.bwd += linears * (k.fp8_bwd_per_linear + cur);
+  }
+  if (m.is_moe()) {
+    const double share = double(m.moe_layers()) / double(m.layers);
+    const double local = double(m.moe.experts) / double(std::max<int32_t>(1, l.ep));
+    const double fp8_fwd = t.fp8() ? k.moe_fp8_per_expert_fwd : 0.0;
+    const double fp8_bwd = t.fp8() ? k.moe_fp8_per_expert_bwd : 0.0;
+    r.fwd += share * (k.moe_fwd + local * (k.moe_per_expert_fwd + fp8_fwd));
+    r.bwd += share * (k.moe_bwd + local * (k.moe_per_expert_bwd + fp8_bwd));
+    r.host_syncs = share * k.moe_host_syncs;
+  }
+  switch (l.recompute) {
+    case Recompute::None: break;
+    case Recompute::Selective: r.recompute = k.selective_recompute; break;
+    case Recompute::Full: r.recompute = r.fwd; break;
+  }
+  return r;
+}
+
+LayerFloors layer_floors(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+  LayerFloors r;
+  const GpuFloors g = gpu_floors(c.gpu);
+  if (g.kernel_launch_s <= 0 && g.kernel_device_s <= 0) return r;
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  const LayerKernels k = layer_kernels(m, t, l);
+  r.kernels = k.total();
+  r.device_s = r.kernels * g.kernel_device_s;
+  if (fw.host.cuda_graphs) {
+    // One graph launch per layer and pass (forward, backward, recomputation).
+    r.host_s = (l.recompute == Recompute::None ? 2.0 : 3.0) * g.kernel_launch_s;
+  } else {
+    const double fwd = g.kernel_launch_s + fw.host.dispatch_fwd_s;
+    const double bwd = g.kernel_launch_s + fw.host.dispatch_bwd_s;
+    r.host_s = (k.fwd + k.recompute) * fwd + k.bwd * bwd;
+  }
+  // A device-to-host sync drains the GPU's queue: the next kernel starts a launch later.
+  r.sync_s = k.host_syncs * (g.kernel_launch_s + fw.host.dispatch_fwd_s);
+  return r;
+}
+
+double collective_host_s(const Cluster& c, const Training& t) {
+  const GpuFloors g = gpu_floors(c.gpu);
+  if (g.kernel_launch_s <= 0) return 0.0;
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  return fw.host.cuda_graphs ? 0.0 : g.kernel_launch_s + fw.host.collective_s;
+}
+
+namespace {
+EndFloors end_floors(const Cluster& c, const Training& t, double fwd_kernels) {
+  EndFloors r;
+  const GpuFloors g = gpu_floors(c.gpu);
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  // Backward runs about two kernels per forward kernel (gradient and its accumulation).
+  r.device_s = 3.0 * fwd_kernels * g.kernel_device_s;
+  if (g.kernel_launch_s > 0 && !fw.host.cuda_graphs)
+    r.host_s = fwd_kernels * (g.kernel_launch_s + fw.host.dispatch_fwd_s) +
+               2.0 * fwd_kernels * (g.kernel_launch_s + fw.host.dispatch_bwd_s);
+  return r;
+}
+}  // namespace
+
+EndFloors embedding_floors(const Cluster& c, const Training& t) {
+  return end_floors(c, t, framework_behaviour(t).kernels.embedding);
+}
+EndFloors head_floors(const Cluster& c, const Training& t) {
+  return end_floors(c, t, framework_behaviour(t).kernels.head);
+}
+
+}  // namespace parplan::cost
