@@ -118,8 +118,10 @@ void add_runtime_commands(CLI::App& app) {
     // The output policy: a folder (made if only its last level is missing), and none of the
     // three files it writes may be a device, a FIFO or the --data text itself.
     check_output_dir("--out", *dir);
-    for (const char* f : {"train.bin", "val.bin", "meta.json"})
-      check_output("--out", (std::filesystem::path(*dir) / f).string(), {*data});
+    std::error_code ec;  // a folder that does not exist yet holds no file to protect
+    if (std::filesystem::is_directory(*dir, ec))
+      for (const char* f : {"train.bin", "val.bin", "meta.json"})
+        check_output("--out", (std::filesystem::path(*dir) / f).string(), {*data});
     auto d = runtime::dataset_from_text(*data);
     runtime::write_prepared(d, *dir);
     std::cout << "wrote " << *dir << ": " << d.train.size() << " train / " << d.val.size()
