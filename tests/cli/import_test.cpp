@@ -110,7 +110,7 @@ TEST(CliValidate, PrintsThePerClassIntervalsAndCalibrateThenPredict) {
   auto r = run_cli("validate", true);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("Intervals per class"), std::string::npos);
-  EXPECT_NE(r.out.find("dense 16-bit compute-bound megatron-core"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("dense 16-bit ampere"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Calibrate then predict"), std::string::npos);
   r = run_cli("validate --json", true);
   ASSERT_EQ(r.code, 0);
