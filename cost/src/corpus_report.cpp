@@ -1,5 +1,6 @@
 #include "parplan/cost/corpus_report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -84,6 +85,19 @@ std::string corpus_tables(const CorpusValidation& v) {
   const Coverage n = coverage(narrow);
   s += line("  (the same residuals' 10-90%% span: cover %zu of %zu (%.0f%%), median width %.0f%%)",
             n.covered, n.cases, 100 * n.fraction(), 100 * n.median_width);
+  // The other class key: context length, in every level or in none.
+  IntervalTable ctx = v.intervals;
+  const bool has_ctx = std::any_of(ctx.levels.begin(), ctx.levels.end(),
+                                   [](unsigned l) { return l & IntervalTable::kContext; });
+  for (auto& l : ctx.levels)
+    if (l != 0 || !has_ctx) l = has_ctx ? l & ~IntervalTable::kContext : l | IntervalTable::kContext;
+  const Coverage c5 = coverage(ctx);
+  ctx.lo_q = 0.10, ctx.hi_q = 0.90;
+  const Coverage c10 = coverage(ctx);
+  s += line("  (classes %s by context length (%lld tokens): 5-95%% cover %zu of %zu (%.0f%%) at %.0f%%; 10-90%% cover %zu (%.0f%%) at %.0f%%)",
+            has_ctx ? "not split" : "also split", (long long)kLongContextTokens, c5.covered, c5.cases,
+            100 * c5.fraction(), 100 * c5.median_width, c10.covered, 100 * c10.fraction(),
+            100 * c10.median_width);
   s += line("\nIntervals per class (each case against the interval of its class built without its own source; a thin class backs off to a coarser one, named here; %s, then %s):", held ? "held" : "centred", held ? "centred" : "held");
   s += line("  %-52s %5s %7s %8s %6s %8s %6s", "class", "cases", "covered", "coverage", "width",
             "coverage", "width");

@@ -1,6 +1,7 @@
 #pragma once
 // How sure a prediction is: an interval from the corpus's leave-one-source-out residuals of
 // similar cases (same architecture, precision, bound and framework; coarser when too few).
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,10 +17,12 @@ std::string dominant_cost(const StepCost& s);
 // at least as wide as the model; moe-fine: experts narrower than the hidden size, DeepSeek /
 // Qwen3 style), the GEMM precision (16-bit or fp8), whether compute is at least half of the
 // predicted step (compute) or communication, bubble and overheads are (overhead), the framework
-// and the GPU generation.
+// and the GPU generation; the context: "long-context" from kLongContextTokens tokens per sequence
+// (attention and context parallelism dominate; the corpus's 32K-256K rows), else "short-context".
 struct CaseClass {
-  std::string arch, precision, bound, framework, generation;
+  std::string arch, precision, bound, framework, generation, context = "short-context";
 };
+constexpr int64_t kLongContextTokens = 32768;
 CaseClass case_class(const Model& m, const Cluster& c, const Training& t, const StepCost& s);
 
 struct Residual {
@@ -54,7 +57,8 @@ struct IntervalTable {
   // The classes tried, most specific first: sets of CaseClass keys (kArch | kPrecision | ...).
   // The GPU generation is in each class that has the cases for it: its kernels' efficiencies
   // are what the model's offsets follow (docs/calibration.md "Intervals").
-  static constexpr unsigned kArch = 1, kPrecision = 2, kBound = 4, kFramework = 8, kGeneration = 16;
+  static constexpr unsigned kArch = 1, kPrecision = 2, kBound = 4, kFramework = 8, kGeneration = 16,
+                            kContext = 32;
   std::vector<unsigned> levels = {kArch | kPrecision | kBound | kFramework | kGeneration,
                                   kArch | kPrecision | kGeneration, kArch | kGeneration,
                                   kArch | kPrecision, kArch, 0};
