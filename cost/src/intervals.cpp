@@ -215,6 +215,16 @@ std::vector<std::pair<std::string, Coverage>> coverage_by_class(const IntervalTa
   return out;
 }
 
+Coverage choose_span(IntervalTable& t) {
+  Coverage c;
+  for (const auto& [lo, hi] : kSpans) {
+    t.lo_q = lo, t.hi_q = hi;
+    c = coverage(t);
+    if (c.fraction() >= kTargetCoverage) break;
+  }
+  return c;
+}
+
 const IntervalTable& corpus_interval_table() {
   static std::once_flag once;
   static IntervalTable table;
@@ -223,6 +233,7 @@ const IntervalTable& corpus_interval_table() {
     std::vector<SourceReport> shipped;
     for (const auto& s : corpus) shipped.push_back(validate_source(s));
     table = interval_table(leave_one_source_out(corpus), shipped);
+    choose_span(table);
   });
   return table;
 }

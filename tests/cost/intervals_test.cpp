@@ -227,3 +227,22 @@ TEST(Intervals, TheContextKeySeparatesLongContextCases) {
   EXPECT_EQ(short_split.cases, 16u);
   EXPECT_NEAR(short_split.step_hi, std::exp(0.3), 1e-9);
 }
+
+// The span is the narrowest of kSpans that covers kTargetCoverage of the cases out of sample: a
+// corpus whose sources agree gets 10-90%; four sources that disagree (8 of 16 covered by any
+// span) get the widest, and its coverage is what choose_span returns.
+TEST(Intervals, ChooseSpanTakesTheNarrowestThatCoversTheTarget) {
+  IntervalTable agree;
+  for (const char* src : {"a", "b", "c", "d", "e"})
+    for (int i = 0; i < 2; ++i) agree.residuals.push_back({src, "r", dense_megatron(), 0.02 * i});
+  const Coverage a = choose_span(agree);
+  EXPECT_DOUBLE_EQ(agree.lo_q, 0.10);
+  EXPECT_DOUBLE_EQ(agree.hi_q, 0.90);
+  EXPECT_GE(a.fraction(), kTargetCoverage);
+  IntervalTable disagree = four_sources();
+  const Coverage d = choose_span(disagree);
+  EXPECT_DOUBLE_EQ(disagree.lo_q, 0.025);
+  EXPECT_DOUBLE_EQ(disagree.hi_q, 0.975);
+  EXPECT_EQ(d.covered, 8u);
+  EXPECT_EQ(d.cases, 16u);
+}

@@ -3,6 +3,7 @@
 // similar cases (same architecture, precision, bound and framework; coarser when too few).
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "parplan/cost/corpus_fit.hpp"
@@ -44,8 +45,9 @@ struct Interval {
 
 struct IntervalTable {
   std::vector<Residual> residuals;
-  // 5th and 95th percentiles of the class's residuals (each source weighing as much as any
-  // other), from at least min_cases cases of min_sources sources.
+  // Percentiles of the class's residuals (each source weighing as much as any other), from at
+  // least min_cases cases of min_sources sources; the corpus's table has the span choose_span
+  // picks.
   double lo_q = 0.05, hi_q = 0.95;
   size_t min_cases = 8;
   size_t min_sources = 3;
@@ -86,6 +88,16 @@ struct Coverage {
 Coverage coverage(const IntervalTable& t);
 // The same per class the cases' intervals came from (Interval::level), in order of first use.
 std::vector<std::pair<std::string, Coverage>> coverage_by_class(const IntervalTable& t);
+
+// The spans tried, narrowest first (lower and upper percentile of the class's residuals), and the
+// share of the corpus's cases an interval must cover out of sample (each case against the
+// interval built without its own source): issue 20's goal.
+constexpr std::pair<double, double> kSpans[] = {{0.10, 0.90}, {0.05, 0.95}, {0.025, 0.975}};
+constexpr double kTargetCoverage = 0.80;
+// Sets t.lo_q / t.hi_q to the narrowest span of kSpans whose leave-one-source-out coverage of
+// t's cases reaches kTargetCoverage (the widest when none does); returns that coverage. The
+// classes' few sources make a nominal 90% span cover less out of sample: this measures it.
+Coverage choose_span(IntervalTable& t);
 
 // The table of the compiled-in corpus, computed once (a few hundred milliseconds) on first use.
 const IntervalTable& corpus_interval_table();
