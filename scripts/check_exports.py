@@ -428,7 +428,11 @@ def main():
         env["PYTHONPATH"] = ":".join([a.deps, env.get("PYTHONPATH", "")]).rstrip(":")
     if a.deepspeed:  # Megatron-DeepSpeed imports DeepSpeed
         env["CHECK_EXPORTS_DEEPSPEED"] = a.deepspeed
-    rows, refusals = [], []
+    class Progress(list):  # every row also on stderr as it comes (a full run takes a while)
+        def append(self, r):
+            print(" | ".join(str(x) for x in r), file=sys.stderr, flush=True)
+            super().append(r)
+    rows, refusals = Progress(), Progress()
     patched = {}
     for p in plans:
         wd = pathlib.Path(tempfile.mkdtemp(prefix=f"check_exports_{p['name']}_"))
