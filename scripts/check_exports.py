@@ -336,7 +336,10 @@ def megatron_params(args, c, model_cfg):
 
 # --------------------------------------------------------------------------- driver
 def run(cmd, **k):
-    return subprocess.run(cmd, capture_output=True, text=True, **k)
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, **k)
+    except subprocess.TimeoutExpired as e:  # reported as a crash of that check, the run goes on
+        return subprocess.CompletedProcess(cmd, 124, "", f"timed out after {e.timeout} s")
 
 
 def worker_main(kind, src, script, workdir):
@@ -593,6 +596,14 @@ def torchtitan_worker(src, script, workdir):
     import torch
     torch2_probes(torch, Stub)
     add_rmsnorm(torch)
+    # torchao (stubbed) as far as the parameter count goes: its Float8Linear is an nn.Linear with
+    # the same weight and bias (torchao/float8/float8_linear.py), which the Float8 converter swaps in.
+    import torchao.float8.float8_linear as f8
+
+    class Float8Linear(torch.nn.Linear):
+        def __init__(self, in_features, out_features, bias=True, device=None, config=None):
+            super().__init__(in_features, out_features, bias=bias, device=device)
+    f8.Float8Linear = Float8Linear
     import_patched(Stub, "torchtitan", ["torchtitan.config.manager", "torchtitan.trainer"] +
                    [f"torchtitan.models.{m}.config_registry" for m in ("llama3", "deepseek_v3", "qwen3")])
     from torchtitan.config.manager import ConfigManager
