@@ -779,8 +779,9 @@ def torch2_for_engine(torch):
         def is_completed(self):
             return True
 
-    # Gloo in 1.13 has neither _all_gather_base nor _reduce_scatter_base: the tensor collectives
-    # of torch 2 written with the list all_gather and all_reduce (the same result).
+    # Gloo in 1.13 has neither _allgather_base nor _reduce_scatter_base, which 1.13's
+    # all_gather_into_tensor / reduce_scatter_tensor call: written with the list all_gather and
+    # all_reduce (the same result).
     def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
         n = tdist.get_world_size(group)
         outs = [torch.empty_like(input_tensor, dtype=torch.float32) for _ in range(n)]
@@ -794,14 +795,15 @@ def torch2_for_engine(torch):
         tdist.all_reduce(t, op=op, group=group)
         output_tensor.copy_(t.view(-1).chunk(n)[r].view_as(output_tensor))
         return Done() if async_op else None
-    for mod in (tdist, tdist.distributed_c10d):
-        if not hasattr(mod, "all_gather_into_tensor"):
-            mod.all_gather_into_tensor = all_gather_into_tensor
-        if not hasattr(mod, "reduce_scatter_tensor"):
-            mod.reduce_scatter_tensor = reduce_scatter_tensor
+    for mod in (tdist, tdist.distributed_c10d):  # 1.13 has the names, over _allgather_base
+        mod.all_gather_into_tensor = all_gather_into_tensor
+        mod.reduce_scatter_tensor = reduce_scatter_tensor
 
 
 def cxx17(builder_cls):
+    """-std=c++17 on every op built like builder_cls (on the class defining cxx_args: DeepSpeed's
+    CPUOpBuilder for the CPU accelerator's ops)."""
+    builder_cls = next(c for c in builder_cls.__mro__ if "cxx_args" in c.__dict__)
     orig = builder_cls.cxx_args
     if not getattr(orig, "cxx17", False):
         def cxx_args(self):
