@@ -1,5 +1,6 @@
 #include "parplan/cost/corpus_report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -12,7 +13,7 @@ CorpusValidation validate_corpus(std::vector<CorpusSource> corpus) {
   for (const auto& s : v.corpus) v.in_sample.push_back(validate_source(s));
   v.loso = leave_one_source_out(v.corpus);
   v.intervals = interval_table(v.loso, v.in_sample);
-  v.cover = coverage(v.intervals);
+  v.cover = choose_span(v.intervals);
   v.cover_by_class = coverage_by_class(v.intervals);
   IntervalTable other = v.intervals;
   other.contain_prediction = !other.contain_prediction;
@@ -73,17 +74,34 @@ std::string corpus_tables(const CorpusValidation& v) {
   const bool held = v.intervals.contain_prediction;
   const char* how = held ? "widened to hold the prediction" : "where the class's cases fell around their predictions, the prediction staying the model's";
   const char* other_how = held ? "where the class's cases fell (not widened to hold the prediction)" : "widened to hold the prediction";
-  s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals of the model as it predicts: fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources, each source weighing the same; %s): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
+  s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals of the model as it predicts: fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources, each source weighing the same; %s; the span the narrowest of 10-90 / 5-95 / 2.5-97.5%% that covers %.0f%% out of sample): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
             100 * v.intervals.lo_q, 100 * v.intervals.hi_q, v.intervals.min_cases,
-            v.intervals.min_sources, how,
+            v.intervals.min_sources, how, 100 * kTargetCoverage,
             v.cover.covered, v.cover.cases, 100 * v.cover.fraction(), 100 * v.cover.median_width);
   s += line("  (%s: cover %zu of %zu (%.0f%%), median width %.0f%%)", other_how, v.cover_other.covered,
             v.cover_other.cases, 100 * v.cover_other.fraction(), 100 * v.cover_other.median_width);
-  IntervalTable narrow = v.intervals;  // the same residuals, central 80% instead of 90%
-  narrow.lo_q = 0.10, narrow.hi_q = 0.90;
-  const Coverage n = coverage(narrow);
-  s += line("  (the same residuals' 10-90%% span: cover %zu of %zu (%.0f%%), median width %.0f%%)",
-            n.covered, n.cases, 100 * n.fraction(), 100 * n.median_width);
+  for (const auto& [lo, hi] : kSpans) {  // every span tried
+    if (lo == v.intervals.lo_q && hi == v.intervals.hi_q) continue;
+    IntervalTable other_span = v.intervals;
+    other_span.lo_q = lo, other_span.hi_q = hi;
+    const Coverage n = coverage(other_span);
+    s += line("  (the same residuals' %g-%g%% span: cover %zu of %zu (%.0f%%), median width %.0f%%)",
+              100 * lo, 100 * hi, n.covered, n.cases, 100 * n.fraction(), 100 * n.median_width);
+  }
+  // The other class key: context length, in every level or in none.
+  IntervalTable ctx = v.intervals;
+  const bool has_ctx = std::any_of(ctx.levels.begin(), ctx.levels.end(),
+                                   [](unsigned l) { return l & IntervalTable::kContext; });
+  for (auto& l : ctx.levels)
+    if (l != 0 || !has_ctx) l = has_ctx ? l & ~IntervalTable::kContext : l | IntervalTable::kContext;
+  const Coverage c5 = coverage(ctx);
+  ctx.lo_q = 0.10, ctx.hi_q = 0.90;
+  const Coverage c10 = coverage(ctx);
+  s += line("  (classes %s by context length (%lld tokens): %g-%g%% cover %zu of %zu (%.0f%%) at %.0f%%; 10-90%% cover %zu (%.0f%%) at %.0f%%)",
+            has_ctx ? "not split" : "also split", (long long)kLongContextTokens,
+            100 * v.intervals.lo_q, 100 * v.intervals.hi_q, c5.covered, c5.cases,
+            100 * c5.fraction(), 100 * c5.median_width, c10.covered, 100 * c10.fraction(),
+            100 * c10.median_width);
   s += line("\nIntervals per class (each case against the interval of its class built without its own source; a thin class backs off to a coarser one, named here; %s, then %s):", held ? "held" : "centred", held ? "centred" : "held");
   s += line("  %-52s %5s %7s %8s %6s %8s %6s", "class", "cases", "covered", "coverage", "width",
             "coverage", "width");

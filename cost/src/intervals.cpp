@@ -65,6 +65,7 @@ CaseClass case_class(const Model& m, const Cluster& c, const Training& t, const 
   CorpusRun probe;
   probe.cluster = c;
   k.generation = probe.generation();
+  k.context = t.seq_len >= kLongContextTokens ? "long-context" : "short-context";
   return k;
 }
 
@@ -95,6 +96,7 @@ std::string level_name(const CaseClass& k, unsigned lv) {
   add(IntervalTable::kBound, k.bound + "-bound");
   add(IntervalTable::kFramework, k.framework);
   add(IntervalTable::kGeneration, k.generation);
+  add(IntervalTable::kContext, k.context);
   return s.empty() ? "all" : s;
 }
 bool same(const CaseClass& a, const CaseClass& b, unsigned lv) {
@@ -102,7 +104,8 @@ bool same(const CaseClass& a, const CaseClass& b, unsigned lv) {
          (!(lv & IntervalTable::kPrecision) || a.precision == b.precision) &&
          (!(lv & IntervalTable::kBound) || a.bound == b.bound) &&
          (!(lv & IntervalTable::kFramework) || a.framework == b.framework) &&
-         (!(lv & IntervalTable::kGeneration) || a.generation == b.generation);
+         (!(lv & IntervalTable::kGeneration) || a.generation == b.generation) &&
+         (!(lv & IntervalTable::kContext) || a.context == b.context);
 }
 }  // namespace
 
@@ -212,6 +215,16 @@ std::vector<std::pair<std::string, Coverage>> coverage_by_class(const IntervalTa
   return out;
 }
 
+Coverage choose_span(IntervalTable& t) {
+  Coverage c;
+  for (const auto& [lo, hi] : kSpans) {
+    t.lo_q = lo, t.hi_q = hi;
+    c = coverage(t);
+    if (c.fraction() >= kTargetCoverage) break;
+  }
+  return c;
+}
+
 const IntervalTable& corpus_interval_table() {
   static std::once_flag once;
   static IntervalTable table;
@@ -220,6 +233,7 @@ const IntervalTable& corpus_interval_table() {
     std::vector<SourceReport> shipped;
     for (const auto& s : corpus) shipped.push_back(validate_source(s));
     table = interval_table(leave_one_source_out(corpus), shipped);
+    choose_span(table);
   });
   return table;
 }

@@ -142,6 +142,9 @@ TEST(Intervals, CaseClassSeparatesWhatDrivesTheError) {
   EXPECT_EQ(k.generation, "hopper");
   EXPECT_EQ(case_class(load_model("mixtral-8x7b"), h100, t, s).arch, "moe");       // 14336-wide experts
   EXPECT_EQ(case_class(load_model("deepseek-v3"), h100, t, s).arch, "moe-fine");   // 2048 < 7168
+  EXPECT_EQ(k.context, "short-context");  // 8K tokens
+  t.seq_len = 131072;
+  EXPECT_EQ(case_class(load_model("llama3-70b"), h100, t, s).context, "long-context");
   t.dtype = parplan::DType::FP8;
   t.framework = "fsdp2";
   StepCost comm = s;
@@ -201,4 +204,45 @@ TEST(Intervals, ACentredIntervalLiesWhereTheClassFellAndSaysSo) {
   EXPECT_LT(c_centred.median_width, c_held.median_width);
   EXPECT_GE(c_held.covered, c_centred.covered);
   EXPECT_GT(c_centred.covered, 0u);
+}
+
+// With the context key in its levels, a long-context case's interval comes only from
+// long-context cases (and says so); without it, short and long cases pool.
+TEST(Intervals, TheContextKeySeparatesLongContextCases) {
+  IntervalTable t = four_sources();  // short-context, residuals 0 .. +0.3
+  CaseClass long_ctx = dense_megatron();
+  long_ctx.context = "long-context";
+  for (const char* src : {"e", "f", "g"})
+    for (int i = 0; i < 3; ++i) t.residuals.push_back({src, "r", long_ctx, 0.5});
+  const Interval pooled = t.interval(long_ctx, compute_bound(1.0));
+  EXPECT_EQ(pooled.cases, 25u);
+  for (auto& l : t.levels)
+    if (l) l |= IntervalTable::kContext;
+  const Interval split = t.interval(long_ctx, compute_bound(1.0));
+  EXPECT_EQ(split.cases, 9u);
+  EXPECT_EQ(split.level, "dense 16-bit compute-bound megatron-core ampere long-context");
+  EXPECT_NEAR(split.step_hi, std::exp(0.5), 1e-9);
+  EXPECT_DOUBLE_EQ(split.step_lo, 1.0);  // held: down to the prediction
+  const Interval short_split = t.interval(dense_megatron(), compute_bound(1.0));
+  EXPECT_EQ(short_split.cases, 16u);
+  EXPECT_NEAR(short_split.step_hi, std::exp(0.3), 1e-9);
+}
+
+// The span is the narrowest of kSpans that covers kTargetCoverage of the cases out of sample: a
+// corpus whose sources agree gets 10-90%; four sources that disagree (8 of 16 covered by any
+// span) get the widest, and its coverage is what choose_span returns.
+TEST(Intervals, ChooseSpanTakesTheNarrowestThatCoversTheTarget) {
+  IntervalTable agree;
+  for (const char* src : {"a", "b", "c", "d", "e"})
+    for (int i = 0; i < 2; ++i) agree.residuals.push_back({src, "r", dense_megatron(), 0.02 * i});
+  const Coverage a = choose_span(agree);
+  EXPECT_DOUBLE_EQ(agree.lo_q, 0.10);
+  EXPECT_DOUBLE_EQ(agree.hi_q, 0.90);
+  EXPECT_GE(a.fraction(), kTargetCoverage);
+  IntervalTable disagree = four_sources();
+  const Coverage d = choose_span(disagree);
+  EXPECT_DOUBLE_EQ(disagree.lo_q, 0.025);
+  EXPECT_DOUBLE_EQ(disagree.hi_q, 0.975);
+  EXPECT_EQ(d.covered, 8u);
+  EXPECT_EQ(d.cases, 16u);
 }

@@ -1,7 +1,9 @@
 #pragma once
 // How sure a prediction is: an interval from the corpus's leave-one-source-out residuals of
 // similar cases (same architecture, precision, bound and framework; coarser when too few).
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "parplan/cost/corpus_fit.hpp"
@@ -16,10 +18,12 @@ std::string dominant_cost(const StepCost& s);
 // at least as wide as the model; moe-fine: experts narrower than the hidden size, DeepSeek /
 // Qwen3 style), the GEMM precision (16-bit or fp8), whether compute is at least half of the
 // predicted step (compute) or communication, bubble and overheads are (overhead), the framework
-// and the GPU generation.
+// and the GPU generation; the context: "long-context" from kLongContextTokens tokens per sequence
+// (attention and context parallelism dominate; the corpus's 32K-256K rows), else "short-context".
 struct CaseClass {
-  std::string arch, precision, bound, framework, generation;
+  std::string arch, precision, bound, framework, generation, context = "short-context";
 };
+constexpr int64_t kLongContextTokens = 32768;
 CaseClass case_class(const Model& m, const Cluster& c, const Training& t, const StepCost& s);
 
 struct Residual {
@@ -41,8 +45,9 @@ struct Interval {
 
 struct IntervalTable {
   std::vector<Residual> residuals;
-  // 5th and 95th percentiles of the class's residuals (each source weighing as much as any
-  // other), from at least min_cases cases of min_sources sources.
+  // Percentiles of the class's residuals (each source weighing as much as any other), from at
+  // least min_cases cases of min_sources sources; the corpus's table has the span choose_span
+  // picks.
   double lo_q = 0.05, hi_q = 0.95;
   size_t min_cases = 8;
   size_t min_sources = 3;
@@ -54,7 +59,8 @@ struct IntervalTable {
   // The classes tried, most specific first: sets of CaseClass keys (kArch | kPrecision | ...).
   // The GPU generation is in each class that has the cases for it: its kernels' efficiencies
   // are what the model's offsets follow (docs/calibration.md "Intervals").
-  static constexpr unsigned kArch = 1, kPrecision = 2, kBound = 4, kFramework = 8, kGeneration = 16;
+  static constexpr unsigned kArch = 1, kPrecision = 2, kBound = 4, kFramework = 8, kGeneration = 16,
+                            kContext = 32;
   std::vector<unsigned> levels = {kArch | kPrecision | kBound | kFramework | kGeneration,
                                   kArch | kPrecision | kGeneration, kArch | kGeneration,
                                   kArch | kPrecision, kArch, 0};
@@ -82,6 +88,16 @@ struct Coverage {
 Coverage coverage(const IntervalTable& t);
 // The same per class the cases' intervals came from (Interval::level), in order of first use.
 std::vector<std::pair<std::string, Coverage>> coverage_by_class(const IntervalTable& t);
+
+// The spans tried, narrowest first (lower and upper percentile of the class's residuals), and the
+// share of the corpus's cases an interval must cover out of sample (each case against the
+// interval built without its own source): issue 20's goal.
+constexpr std::pair<double, double> kSpans[] = {{0.10, 0.90}, {0.05, 0.95}, {0.025, 0.975}};
+constexpr double kTargetCoverage = 0.80;
+// Sets t.lo_q / t.hi_q to the narrowest span of kSpans whose leave-one-source-out coverage of
+// t's cases reaches kTargetCoverage (the widest when none does); returns that coverage. The
+// classes' few sources make a nominal 90% span cover less out of sample: this measures it.
+Coverage choose_span(IntervalTable& t);
 
 // The table of the compiled-in corpus, computed once (a few hundred milliseconds) on first use.
 const IntervalTable& corpus_interval_table();
