@@ -53,10 +53,18 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
   check_expert_parallel(plan, errors);
   if (l.virtual_stages > 1 && l.schedule != Schedule::Interleaved)
     errors.push_back("layout.virtual_stages > 1 needs layout.schedule interleaved");
-  if (l.pp > 1 && l.schedule != Schedule::GPipe && l.schedule != Schedule::OneFOneB &&
-      l.schedule != Schedule::Interleaved)
+  if (l.pp > 1 && (l.schedule == Schedule::ZbV || l.schedule == Schedule::DualPipe))
     errors.push_back(std::string("layout.schedule ") + to_string(l.schedule) +
-                     ": the runtime runs gpipe, 1f1b and interleaved; set one of them");
+                     ": the runtime runs gpipe, 1f1b, interleaved, zb-h1 and dualpipev; set one of them");
+  // A split backward runs the graph twice (input gradient, then weights): ZeRO-2/3's per-layer
+  // pre-backward nodes (gradient buffers, parameter re-gather) would run in both.
+  const bool split_backward = l.schedule == Schedule::ZbH1 || l.schedule == Schedule::DualPipeV;
+  if (split_backward && l.zero >= 2)
+    errors.push_back(std::string("layout.zero ") + std::to_string(l.zero) + " with layout.schedule " +
+                     to_string(l.schedule) + ": the runtime's split backward runs with ZeRO 0 or 1; "
+                     "set layout.zero to 1 or the schedule to 1f1b");
+  if (l.pp > 1 && l.schedule == Schedule::DualPipeV && m.layers % (2 * int64_t(l.pp)))
+    errors.push_back("model.layers must be divisible by 2 * layout.pp for dualpipev (two chunks per stage)");
   if (l.virtual_stages > 1 && m.layers % (int64_t(l.pp) * l.virtual_stages))
     errors.push_back("model.layers must be divisible by layout.pp * layout.virtual_stages");
   if (l.virtual_stages > 1 && l.micro_batch > 0 && l.dp > 0 &&
@@ -180,7 +188,13 @@ nlohmann::json train_rank(const RunOptions& o) {
   auto pp = comm.new_group("pp", pp_r);
   // Gradients and ZeRO over dp x cp: each CP rank saw only its part of the sequence.
   auto dpcp = L.cp > 1 ? comm.new_group("dp_cp", dpcp_r) : nullptr;
-  const int vstages = L.schedule == Schedule::Interleaved ? std::max(1, L.virtual_stages) : 1;
+  // The executor's schedule and the chunks it places per rank.
+  const auto sched = L.schedule == Schedule::GPipe    ? PipeSchedule::GPipe
+                     : L.schedule == Schedule::ZbH1     ? PipeSchedule::ZbH1
+                     : L.schedule == Schedule::DualPipeV ? PipeSchedule::DualPipeV
+                     : L.schedule == Schedule::Interleaved && L.virtual_stages > 1 ? PipeSchedule::Interleaved
+                                                                                   : PipeSchedule::OneFOneB;
+  const int vstages = chunks_per_rank(sched, sched == PipeSchedule::Interleaved ? L.virtual_stages : 1);
   auto pp_grad = vstages > 1 ? comm.new_group("pp_grad", pp_r) : nullptr;
   auto ep = comm.new_group("ep", ep_r);
   auto edp = M.is_moe() ? comm.new_group("expert_dp", edp_r) : nullptr;
@@ -197,7 +211,9 @@ nlohmann::json train_rank(const RunOptions& o) {
   const bool autocast = (Tr.dtype == DType::BF16 || Tr.dtype == DType::FP16) &&
                         enable_cuda_autocast(Tr.dtype == DType::BF16);
   bool logger = c.rank == 0 && !o.quiet;
-  bool last_stage = c.pp == L.pp - 1;
+  const int n_stages = L.pp * vstages;
+  // This rank holds the model's last stage (the head, the loss): rank pp - 1, or 0 under DualPipeV.
+  bool last_stage = stage_holder(sched, L.pp, vstages, n_stages - 1).rank == c.pp;
 
   Dataset data = load_dataset(o.data);
   if (int64_t(data.vocab.size()) > M.vocab)
@@ -232,14 +248,16 @@ nlohmann::json train_rank(const RunOptions& o) {
   gc.moe_first_dense = M.moe.first_dense_layers;
   gc.moe_freq = M.moe.layer_freq;
   gc.router_bias = M.moe.router_bias;
-  // Virtual stage k * pp + c.pp is this rank's chunk k (one chunk unless interleaved).
+  // This rank's chunk k is virtual stage k * pp + c.pp (one chunk unless interleaved), or the V
+  // of DualPipeV (schedule.hpp virtual_stage).
   const int64_t per_chunk = M.layers / (int64_t(L.pp) * vstages);
   std::vector<GptStage> chunks;
   for (int k = 0; k < vstages; ++k) {
-    gc.first_layer = (int64_t(k) * L.pp + c.pp) * per_chunk;
+    const int vs = virtual_stage(sched, L.pp, c.pp, k);
+    gc.first_layer = int64_t(vs) * per_chunk;
     gc.last_layer = gc.first_layer + per_chunk;
-    gc.has_embedding = c.pp == 0 && k == 0;
-    gc.has_head = last_stage && k == vstages - 1;
+    gc.has_embedding = vs == 0;
+    gc.has_head = vs == n_stages - 1;
     chunks.emplace_back(gc, ModelGroups{tp.get(), cp.get(), ep.get(), kv_rep.get()});
     chunks.back()->to(device());  // weights are drawn on the CPU (same on every layout), then placed
   }
@@ -278,11 +296,8 @@ nlohmann::json train_rank(const RunOptions& o) {
 
   TraceRecorder trace;
   trace.rank = c.rank;
-  PipelineStage stage(chunks, pp.get(), M.hidden, &trace, pp_grad.get());
+  PipelineStage stage(chunks, pp.get(), M.hidden, &trace, pp_grad.get(), sched);
   stage.after_backward = [&](int chunk, int) { opt.end_backward(chunk); };  // reduce what the hooks did not
-  auto sched = L.schedule == Schedule::GPipe ? PipeSchedule::GPipe
-               : vstages > 1                  ? PipeSchedule::Interleaved
-                                              : PipeSchedule::OneFOneB;
   const int64_t B = Tr.global_batch, T = Tr.seq_len, mb = L.micro_batch;
   // Under CP each rank keeps its two chunks of every sequence (context_parallel.hpp).
   auto batches = [&](const std::vector<uint16_t>& split, const std::vector<int64_t>& offs) {

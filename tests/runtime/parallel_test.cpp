@@ -6,6 +6,7 @@
 // with 2 KV heads, no biases, untied; and its SwiGLU-expert MoE twin) runs every dimension too:
 // DP, TP+SP, PP 1F1B and interleaved, CP, EP, ZeRO 1-3, TP x PP x DP x SP, KV heads replicated
 // at tp 4 > kv_heads 2, and a Hugging Face config.json scaled down with --layers / --hidden.
+// ZB-H1 and DualPipeV (split backward, V placement) run PP, PP x DP x ZeRO-1, TP x PP x SP, MoE.
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -63,6 +64,7 @@ struct Dims {
   int dp = 1, tp = 1, pp = 1, cp = 1, ep = 1, v = 1;
   bool sp = false;
   int zero = 0;
+  Schedule s = Schedule::OneFOneB;  // with v 1 (v > 1: interleaved)
 };
 
 Layout layout(Dims d) {
@@ -71,7 +73,7 @@ Layout layout(Dims d) {
   l.micro_batch = 2;
   l.zero = d.zero;
   l.sequence_parallel = d.sp;
-  l.schedule = d.v > 1 ? Schedule::Interleaved : Schedule::OneFOneB;
+  l.schedule = d.v > 1 ? Schedule::Interleaved : d.s;
   l.virtual_stages = d.v;
   l.recompute = Recompute::None;
   return l;
@@ -163,6 +165,12 @@ const DimCase kCases[] = {
     {"llama_dp2_zero2", {.dp = 2, .zero = 2}, false, Arch::Llama},
     {"llama_dp2_zero3", {.dp = 2, .zero = 3}, false, Arch::Llama},
     {"llama_tp2_pp2_dp2_sp", {.dp = 2, .tp = 2, .pp = 2, .sp = true}, false, Arch::Llama},
+    // Zero-bubble schedules: the backward split into input (B) and weight (W) gradients.
+    {"llama_pp2_zbh1", {.pp = 2, .s = Schedule::ZbH1}, false, Arch::Llama},
+    {"llama_pp2_dualpipev", {.pp = 2, .s = Schedule::DualPipeV}, false, Arch::Llama},
+    {"pp2_dp2_zbh1_zero1", {.dp = 2, .pp = 2, .zero = 1, .s = Schedule::ZbH1}},
+    {"llama_tp2_pp2_sp_dualpipev", {.tp = 2, .pp = 2, .sp = true, .s = Schedule::DualPipeV}, false, Arch::Llama},
+    {"pp2_dualpipev_moe", {.pp = 2, .s = Schedule::DualPipeV}, true},
 };
 INSTANTIATE_TEST_SUITE_P(Dims, ParallelDimMatchesSingleProcess, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
@@ -244,4 +252,7 @@ TEST(ParallelDims, WhatTheRuntimeCannotRunIsRefusedNamingTheField) {
   auto qk = tiny_plan(layout({}), false, Arch::Llama);
   qk.model.qk_norm = true;
   refused(qk, 1, "model.qk_norm");
+  // The split backward runs with ZeRO 0 or 1; ZB-V and DualPipe are priced, not run.
+  refused(tiny_plan(layout({.dp = 2, .pp = 2, .zero = 2, .s = Schedule::ZbH1})), 4, "layout.zero 2");
+  refused(tiny_plan(layout({.pp = 2, .s = Schedule::ZbV})), 2, "layout.schedule zb-v");
 }

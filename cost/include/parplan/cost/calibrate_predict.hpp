@@ -10,6 +10,17 @@
 
 namespace parplan::cost {
 
+// A user's few runs on their own cluster against the cited defaults: the prior's weight on each
+// parameter's log (corpus_fit: 1 for the corpus). docs/calibration.md "Calibrate then predict".
+constexpr double kOwnClusterPrior = 0.3;
+// With few runs, only the parameters they inform are fitted: one per kRowsPerParameter runs (at
+// least one), those that move the runs' step time most (mean |d ln step / d ln parameter|), and
+// none below kMinSensitivity; the others stay at the cluster's values.
+constexpr size_t kRowsPerParameter = 3;
+constexpr double kMinSensitivity = 0.02;
+std::vector<FitParameter> informed_parameters(const std::vector<const CorpusRun*>& rows,
+                                              std::vector<FitParameter> params);
+
 struct OwnRunsFit {
   FitResult fit;                      // on every row
   Cluster fitted;                     // the base cluster with the fitted values of its generation
@@ -28,9 +39,9 @@ struct CalibratePredictSource {
   // Median |error| of the rows not fitted on, per rotation: its median, min and max.
   double median = 0, lo = 0, hi = 0;
 };
-// For every source with at least `min_rows` rows of one GPU generation (a source that measured
-// two generations counts as two, "source (generation)"): for each rotation i (rows i, i+1, i+2
-// mod n), fit on those 3 rows and predict the others.
+// For every source with at least `min_rows` rows on one kind of GPU (a source that measured two
+// counts as two, "source (GPU)"): for each rotation i (rows i, i+1, i+2 mod n), fit the
+// parameters those 3 rows inform (informed_parameters, kOwnClusterPrior) and predict the others.
 std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<CorpusSource>& corpus,
                                                            size_t min_rows = 6,
                                                            size_t fit_rows = 3);
