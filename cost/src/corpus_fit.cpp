@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <string>
 
 #include <Eigen/Dense>
 
@@ -123,10 +124,23 @@ FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
   const Eigen::Index n = Eigen::Index(rows.size()), p = Eigen::Index(ps.size());
   // Iteratively reweighted: the Huber weights are set from the residuals at the start of each
   // iteration and held while the Levenberg-Marquardt step is found.
+  // A Blackwell parameter's prior is its Hopper value as fitted, when both are fitted: their
+  // cited priors are the same Hopper-class values (prior_efficiency, floors.cpp), so the class's
+  // measured rows inform a generation until its own rows say otherwise (prior ratio kept).
+  std::vector<Eigen::Index> anchor(ps.size(), -1);
+  for (size_t k = 0; k < ps.size(); ++k)
+    if (ps[k].generation == "blackwell")
+      for (size_t j = 0; j < ps.size(); ++j)
+        if (ps[j].generation == "hopper" && std::string(ps[j].name) == ps[k].name)
+          anchor[k] = Eigen::Index(j);
   auto stacked = [&](const Eigen::VectorXd& x, const Eigen::VectorXd& w) {
     Eigen::VectorXd r(n + p);
     r.head(n) = log_errors(rows, ps, x).cwiseProduct(w);
     r.tail(p) = (prior < 0 ? kPrior : prior) * (x - x0);
+    for (Eigen::Index k = 0; k < p; ++k)
+      if (anchor[size_t(k)] >= 0)
+        r[n + k] = (prior < 0 ? kPrior : prior) *
+                   (x[k] - x0[k] - (x[anchor[size_t(k)]] - x0[anchor[size_t(k)]]));
     return r;
   };
   Eigen::VectorXd x = x0;

@@ -60,10 +60,11 @@ TEST(CalibrateThenPredict, FewRowsFitOnlyTheParametersTheyInform) {
   std::vector<const CorpusRun*> all;
   for (const auto& r : rows) all.push_back(&r);
   EXPECT_EQ(informed_parameters(all, every).size(), every.size());
-  // Fitted alone with the own-cluster prior, 3 rows move it most of the way to 0.62.
+  // Fitted alone with the own-cluster prior, 3 rows move it most of the way to the slow value.
+  const double shipped = load_cluster("dgx-h100-80g").efficiency.matmul_max, slow = 0.8 * shipped;
   const FitResult f = fit_efficiencies(three, p3, kOwnClusterPrior);
-  EXPECT_LT(f.values[0], 0.66);
-  EXPECT_GT(f.values[0], 0.60);
+  EXPECT_LT(f.values[0], slow + 0.3 * (shipped - slow));
+  EXPECT_GT(f.values[0], 0.97 * slow);
 }
 
 TEST(CalibrateThenPredict, FitsOnThreeRowsOfASourceAndPredictsTheRest) {
