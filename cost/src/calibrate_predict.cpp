@@ -24,6 +24,26 @@ double median_abs(std::vector<double> v) {
 }
 }  // namespace
 
+std::vector<std::vector<size_t>> fit_subsets(size_t n, size_t k, size_t max_subsets) {
+  std::vector<std::vector<size_t>> out;
+  if (k == 0 || k > n) return out;
+  double count = 1;  // n choose k
+  for (size_t j = 0; j < k; ++j) count = count * double(n - j) / double(j + 1);
+  const size_t stride = max_subsets && count > double(max_subsets)
+                            ? size_t(std::ceil(count / double(max_subsets))) : 1;
+  std::vector<size_t> idx(k);
+  for (size_t j = 0; j < k; ++j) idx[j] = j;
+  for (size_t seen = 0;; ++seen) {  // every k-subset in lexicographic order, every stride-th kept
+    if (seen % stride == 0) out.push_back(idx);
+    size_t j = k;
+    while (j > 0 && idx[j - 1] == n - k + j - 1) --j;
+    if (j == 0) break;
+    ++idx[j - 1];
+    for (size_t m = j; m < k; ++m) idx[m] = idx[m - 1] + 1;
+  }
+  return out;
+}
+
 std::vector<FitParameter> informed_parameters(const std::vector<const CorpusRun*>& rows,
                                               std::vector<FitParameter> params) {
   const size_t keep = std::max<size_t>(1, std::min(params.size(), rows.size() / kRowsPerParameter));
@@ -77,9 +97,17 @@ OwnRunsFit fit_own_runs(std::vector<CorpusRun> rows, const Cluster& base) {
 }
 
 std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<CorpusSource>& corpus,
-                                                           size_t min_rows, size_t fit_rows) {
+                                                           const LosoReport* loso, size_t min_rows,
+                                                           size_t fit_rows) {
   std::vector<CalibratePredictSource> out;
-  for (const auto& s : corpus) {
+  for (const auto& given : corpus) {
+    // The source as a cluster the model has not seen: a fit source's rows start from the
+    // leave-one-source-out fit without it (its held-out rows never shaped the starting values).
+    CorpusSource s = given;
+    if (loso)
+      for (size_t k = 0; k < loso->held_out.size() && k < loso->fits.size(); ++k)
+        if (loso->held_out[k] == s.id)
+          for (auto& r : s.runs) r.cluster = fitted_cluster(r, loso->fits[k]);
     // One cluster at a time, as a user calibrates their own: a source that measured two kinds of
     // GPU (A100 and H100, or GB200 and GB300 racks) is two units; fitting on one says nothing of
     // the other's parameters.
@@ -100,10 +128,10 @@ std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<Cor
       c.default_median = median_abs(defaults);
       const auto every = fit_parameters(all);
       std::vector<double> medians;
-      for (size_t i = 0; i < n; ++i) {  // rotation i: rows i .. i + fit_rows - 1 (mod n)
+      for (const auto& subset : fit_subsets(n, fit_rows)) {
         std::vector<const CorpusRun*> fit;
         std::vector<bool> used(n, false);
-        for (size_t k = 0; k < fit_rows; ++k) fit.push_back(all[(i + k) % n]), used[(i + k) % n] = true;
+        for (const size_t k : subset) fit.push_back(all[k]), used[k] = true;
         const FitResult f = fit_efficiencies(fit, informed_parameters(fit, every), kOwnClusterPrior);
         std::vector<double> errs;
         for (size_t j = 0; j < n; ++j)
@@ -123,11 +151,13 @@ std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<Cor
 std::string calibrate_then_predict_table(const std::vector<CalibratePredictSource>& t) {
   std::string s =
       "Calibrate then predict: per source (and GPU) with >= 6 rows, the parameters its rows inform "
-      "fitted on 3 of them (rotated: rows i, i+1, i+2; a user's own-cluster prior), the other rows "
-      "predicted; median |error| of step time over the rotations, and its spread\n";
+      "fitted on 3 of them (every choice of 3 rows: 'fits'; a user's own-cluster prior), the other "
+      "rows predicted; the median over the fits of their median |error| of step time, and its "
+      "spread (min-max); the start is the model without the source (its leave-one-source-out "
+      "fit; 'unseen': its median |error| there)\n";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-36s %5s %9s %10s %10s %17s\n", "source", "rows", "rotations",
-                "defaults", "median", "spread (min-max)");
+  std::snprintf(buf, sizeof buf, "%-36s %5s %9s %10s %10s %17s\n", "source", "rows", "fits",
+                "unseen", "median", "spread (min-max)");
   s += buf;
   for (const auto& c : t) {
     std::snprintf(buf, sizeof buf, "%-36s %5zu %9zu %9.1f%% %9.1f%% %8.1f-%5.1f%%\n", c.source.c_str(),

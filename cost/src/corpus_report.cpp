@@ -18,7 +18,7 @@ CorpusValidation validate_corpus(std::vector<CorpusSource> corpus) {
   other.contain_prediction = !other.contain_prediction;
   v.cover_other = coverage(other);
   v.cover_other_by_class = coverage_by_class(other);
-  v.calibrate_predict = calibrate_then_predict(v.corpus);
+  v.calibrate_predict = calibrate_then_predict(v.corpus, &v.loso);
   return v;
 }
 
