@@ -22,9 +22,7 @@ const char* to_string(Figure f) {
 }
 
 std::string CorpusRun::generation() const {
-  if (!cluster.gpu.generation.empty()) return cluster.gpu.generation;
-  // Same split as default_efficiency(): Hopper-class dense BF16 peaks are above 600 TFLOP/s.
-  return cluster.gpu.peak_flops_bf16 > 600e12 ? "hopper" : "ampere";
+  return gpu_generation(cluster.gpu);
 }
 
 namespace {

@@ -63,14 +63,15 @@ std::string table(const std::vector<SourceReport>& reps, const char* title) {
     return line("%-18s %4s %5zu %7.1f%% %7.1f%%", name, "", t.n, t.n ? 100 * t.sum / double(t.n) : 0.0,
                 100 * t.worst);
   };
+  if (other.n == 0) return s + tot("all", all);  // every source is a fit source
   return s + tot("fit sources", fit) + tot("other sources", other) + tot("all", all);
 }
 }  // namespace
 
 std::string corpus_tables(const CorpusValidation& v) {
-  std::string s = table(v.in_sample, "In sample: default efficiencies (error of step time; throughput figures as step time)");
+  std::string s = table(v.in_sample, "In sample: the shipped efficiencies, fitted on every fit source (error of step time; throughput figures as step time)");
   s += "\n" + table(v.loso.sources,
-                    "Leave one source out: each fit source predicted by efficiencies refitted without it; other sources by the fit on all fit sources");
+                    "Leave one source out: each fit source predicted by the efficiencies refitted without it (from the cited priors); other sources by the fit on all fit sources");
   const bool held = v.intervals.contain_prediction;
   const char* how = held ? "widened to hold the prediction" : "where the class's cases fell around their predictions, the prediction staying the model's";
   const char* other_how = held ? "where the class's cases fell (not widened to hold the prediction)" : "widened to hold the prediction";
@@ -115,7 +116,7 @@ std::string corpus_tables(const CorpusValidation& v) {
             100 * v.cover.fraction(), 100 * v.cover.median_width, 100 * v.cover_other.fraction(),
             100 * v.cover_other.median_width);
   if (!v.calibrate_predict.empty()) s += "\n" + calibrate_then_predict_table(v.calibrate_predict);
-  s += line("\nFitted on all fit sources (%zu rows, rms log error %.3f -> %.3f, %d iterations):",
+  s += line("\nFitted on all fit sources from the cited priors (%zu rows, rms log error %.3f -> %.3f, %d iterations):",
             v.loso.full.rows, v.loso.full.rms_log_before, v.loso.full.rms_log_after,
             v.loso.full.iterations);
   for (size_t k = 0; k < v.loso.full.params.size(); ++k)

@@ -25,13 +25,32 @@ struct GenerationFloors {
 //   kernel, ~2 us; Hopper's faster launch path (CUDA 12) ~1.5 us.
 // - SMs: A100 108, H100 SXM 132, B200 148 (NVIDIA architecture whitepapers); TDP: A100 SXM 400 W,
 //   H100 SXM 700 W, B200 1000 W (datasheets).
-GenerationFloors generation_floors(const Gpu& g) {
-  const std::string& gen = g.generation;
-  if (gen == "hopper" || (gen.empty() && g.peak_flops_bf16 > 600e12 && g.peak_flops_bf16 < 1500e12))
-    return {3.0, 1.5, 132, 700};
-  if (gen == "blackwell" || (gen.empty() && g.peak_flops_bf16 >= 1500e12)) return {3.0, 1.5, 148, 1000};
-  if (gen == "ampere" || (gen.empty() && g.peak_flops_bf16 > 0)) return {3.0, 2.0, 108, 400};
+GenerationFloors prior_floors(const Gpu& g) {
+  const std::string gen = gpu_generation(g);
+  if (gen == "hopper") return {3.0, 1.5, 132, 700};
+  if (gen == "blackwell") return {3.0, 1.5, 148, 1000};
+  if (gen == "ampere") return {3.0, 2.0, 108, 400};
   return {0.0, 0.0, 0, 0};  // CPU and unknown: gpu.op_overhead_us models the host instead
+}
+// The priors as the corpus fit moved them (examples/calibration/efficiency.json), read once per
+// generation: the search calls this for every layout.
+GenerationFloors calibrated(const GenerationFloors& p, const char* gen) {
+  return {calibrated_default(gen, "kernel_launch_us", p.launch_us),
+          calibrated_default(gen, "kernel_device_us", p.device_us), p.sms, p.tdp_W};
+}
+GenerationFloors generation_floors(const Gpu& g) {
+  const GenerationFloors p = prior_floors(g);
+  if (p.sms == 0) return p;
+  if (p.sms == 132) {
+    static const GenerationFloors hopper = calibrated(p, "hopper");
+    return hopper;
+  }
+  if (p.sms == 148) {
+    static const GenerationFloors blackwell = calibrated(p, "blackwell");
+    return blackwell;
+  }
+  static const GenerationFloors ampere = calibrated(p, "ampere");
+  return ampere;
 }
 
 double count(double eager, double compiled, bool use_compiled) {
@@ -43,6 +62,9 @@ double power_clock_scale(double tdp_W, double power_limit_W) {
   if (!(tdp_W > 0) || !(power_limit_W > 0) || power_limit_W >= tdp_W) return 1.0;
   return std::cbrt(power_limit_W / tdp_W);
 }
+
+double prior_kernel_launch_s(const Gpu& g) { return prior_floors(g).launch_us * 1e-6; }
+double prior_kernel_device_s(const Gpu& g) { return prior_floors(g).device_us * 1e-6; }
 
 GpuFloors gpu_floors(const Gpu& g) {
   const GenerationFloors d = generation_floors(g);

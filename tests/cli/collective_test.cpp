@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "parplan/model/io.hpp"
 #include "run_cli.hpp"
 
 namespace {
@@ -28,11 +29,13 @@ TEST(CliCollective, MatchesPublishedNcclTestsBusBandwidthOnOneNodeWithinTenPerce
 }
 
 TEST(CliCollective, JsonHasTimeBandwidthsAndAlgorithm) {
-  // 1 GiB all-gather on 8 A100s, Simple ring: 8.4 us + 7 x 2 us + 7/8 x 2^30 / (300 GB/s x 0.8).
+  // 1 GiB all-gather on 8 A100s, Simple ring: 8.4 us + 7 x 2 us + 7/8 x 2^30 / (300 GB/s x the
+  // shipped A100 intra_node_link, examples/calibration/efficiency.json).
   const auto r = run_cli("collective --op all_gather --bytes 1G --gpus 8 --json");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
-  const double t = 8.4e-6 + 7 * 2e-6 + 7.0 / 8 * 1073741824.0 / 240e9;
+  const double link = parplan::load_cluster("dgx-a100-80g").efficiency.intra_node_link;
+  const double t = 8.4e-6 + 7 * 2e-6 + 7.0 / 8 * 1073741824.0 / (300e9 * link);
   EXPECT_NEAR(j["time_s"].get<double>(), t, 1e-9);
   EXPECT_NEAR(j["algorithm_bandwidth_GBps"].get<double>(), 1073741824.0 / t / 1e9, 1e-6);
   EXPECT_NEAR(j["bus_bandwidth_GBps"].get<double>(), 7.0 / 8 * 1073741824.0 / t / 1e9, 1e-6);

@@ -36,13 +36,15 @@ TEST(Corpus, HoldsAtLeastFortyRunsFromSixSourcesEachWithItsTable) {
     EXPECT_TRUE(frameworks.count(f)) << f;
 }
 
-TEST(Corpus, OnlyTheNamedSourcesAreFitSources) {
-  const std::set<std::string> allowed = {"korthikanti2022", "torchtitan-a100", "torchtitan-h100",
-                                         "deepseek-v3"};
-  for (const auto& s : load_embedded_corpus())
-    if (s.fit_source) {
-      EXPECT_TRUE(allowed.count(s.id)) << s.id;
-    }
+// Every source is fitted on (docs/calibration.md): leave-one-source-out is what says whether the
+// fit generalises. A row may still be left out of the fit ("fit": false, with the reason).
+TEST(Corpus, EverySourceIsAFitSource) {
+  size_t fit_rows = 0, rows = 0;
+  for (const auto& s : load_embedded_corpus()) {
+    EXPECT_TRUE(s.fit_source) << s.id;
+    for (const auto& r : s.runs) fit_rows += r.fit, ++rows;
+  }
+  EXPECT_GE(fit_rows, rows - 4);
 }
 
 // Korthikanti et al. 2022 Table 5, the row that runs 175B on 64 GPUs with full recomputation:
@@ -59,7 +61,9 @@ TEST(Corpus, RealRowReadsAsPublished) {
     EXPECT_EQ(r.training.global_batch, 64);
     EXPECT_FALSE(r.training.flash_attention);
     const SourceReport rep = validate_source(s);
-    EXPECT_LE(rep.mape, 0.03);  // the bound on the fitted table
+    // The shipped A100 efficiencies are the all-source fit (7.0% on this tree; 2.6% when fitted
+    // on Korthikanti alone): docs/calibration.md "Results (this tree)".
+    EXPECT_LE(rep.mape, 0.08);
     return;
   }
   FAIL() << "korthikanti2022 missing";

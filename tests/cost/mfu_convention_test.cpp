@@ -32,7 +32,10 @@ TEST(MfuConvention, AtMostOneHundredPercentOverFp8Bf16AndFp32Clusters) {
   int predicted = 0, above_under_bf16_convention = 0;
   double worst = 0;
   for (const auto& k : cases) {
-    const Cluster c = load_cluster(k.cluster);
+    Cluster c = load_cluster(k.cluster);
+    // The cited (higher) GEMM efficiencies, not the shipped fit: the bound must hold by
+    // construction however fast the GEMMs are.
+    c.efficiency = prior_efficiency(c.gpu);
     ASSERT_DOUBLE_EQ(c.gpu.peak_flops(k.dtype), k.peak) << k.cluster;
     for (const char* model : {"gpt2-124m", "llama3-8b", "llama3-70b", "gpt3-175b"}) {
       const Model m = load_model(model);

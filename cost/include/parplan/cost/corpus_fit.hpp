@@ -23,6 +23,10 @@ struct FitParameter {
 // kernel_launch_us and kernel_device_us per generation present in `rows`, and overlap_slowdown
 // shared.
 std::vector<FitParameter> fit_parameters(const std::vector<const CorpusRun*>& rows);
+// The same parameters with their cited priors as the initial values (prior_efficiency, the
+// floors' generation values), not the shipped defaults: the corpus fit and leave-one-source-out
+// start from these, so a held-out source never shaped the values it is predicted with.
+std::vector<FitParameter> corpus_fit_parameters(const std::vector<const CorpusRun*>& rows);
 
 struct FitResult {
   std::vector<FitParameter> params;

@@ -22,6 +22,9 @@ struct GpuFloors {
   double clock_scale = 1;      // sustained tensor-core clock under the power cap / at TDP
 };
 GpuFloors gpu_floors(const Gpu& g);
+// The cited per-generation values before the corpus fit (floors.cpp): the fit's priors.
+double prior_kernel_launch_s(const Gpu& g);
+double prior_kernel_device_s(const Gpu& g);
 // The sustained clock's share under `power_limit_W` of a GPU rated at `tdp_W`: dynamic power
 // grows with f V^2 and V with f under DVFS, so f ~ P^(1/3); 1 without a cap.
 double power_clock_scale(double tdp_W, double power_limit_W);

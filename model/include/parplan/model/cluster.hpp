@@ -117,7 +117,16 @@ struct Efficiency {
   // bandwidth): this fraction of the hidden time shows up in the step.
   double overlap_slowdown = 0.0;
 };
+// The GPU's generation: gpu.generation, else inferred from its BF16 peak ("" for none).
+std::string gpu_generation(const Gpu& gpu);
+// The cited starting values of the corpus fit (docs/calibration.md), per generation.
+Efficiency prior_efficiency(const Gpu& gpu);
+// The shipped defaults: the priors as the fit on the whole corpus moved them
+// (examples/calibration/efficiency.json); what a cluster file without "efficiency" gets.
 Efficiency default_efficiency(const Gpu& gpu);
+// A fitted default of examples/calibration/efficiency.json for `generation` (or "*"), else
+// `prior`. Keys: the Efficiency fields and kernel_launch_us / kernel_device_us (in us).
+double calibrated_default(const std::string& generation, const char* key, double prior);
 
 struct Cluster {
   std::string name = "cluster";
