@@ -21,6 +21,15 @@ void add_fit_runs_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("fit", "fit a cluster's efficiencies to your imported runs "
                                         "(--runs DIR); fit --measured: parplan-run");
+  cmd->footer(
+      "Fits the cluster's parameters to the runs `parplan import` wrote (every run on the GPUs of "
+      "--cluster), prints each run's error before, after and left out (the fit without it), and "
+      "writes the fitted cluster with the runs' leave-one-run-out residuals (\"own_residuals\"): "
+      "predictions with it take their interval from them once there are 6. Example:\n"
+      "  parplan fit --runs runs/ --cluster dgx-h100-80g --out h100.fitted.json\n"
+      "The other form, `parplan fit --measured RUN/measured.json... --cluster C --out F`, fits to "
+      "parplan-run's own measurements and is served by parplan-run (LibTorch): "
+      "`parplan fit --measured x --help` shows its usage.");
   cmd->add_option("--runs", a->runs, "folder of runs written by `parplan import`")->required();
   cmd->add_option("--cluster,-c", a->cluster, "cluster preset or file to start from")->required();
   cmd->add_option("--out,-o", a->out, "the fitted cluster file to write (must not exist)")->required();

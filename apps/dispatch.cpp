@@ -38,10 +38,18 @@ std::string delegate_for(int argc, char** argv) {
       if (cmd == "calibrate")
         for (int i = 2; i < argc; ++i)
           if (std::strncmp(argv[i], "--nccl-tests", 12) == 0) return "";
-      // `fit --runs DIR` fits on imported runs with the cost model alone: served here.
-      if (cmd == "fit")
-        for (int i = 2; i < argc; ++i)
+      // `fit --runs DIR` fits on imported runs with the cost model alone: served here, and so is
+      // `fit --help` (fit's own usage, which names the parplan-run form) unless --measured asks
+      // for parplan-run's.
+      if (cmd == "fit") {
+        bool help = false, measured = false;
+        for (int i = 2; i < argc; ++i) {
           if (std::strncmp(argv[i], "--runs", 6) == 0) return "";
+          help = help || std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0;
+          measured = measured || std::strncmp(argv[i], "--measured", 10) == 0;
+        }
+        if (help && !measured) return "";
+      }
       return d.binary;
     }
   return "";

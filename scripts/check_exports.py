@@ -9,13 +9,20 @@ the training frameworks' own parsers and validators, as a user launching the pla
                function, then tyro), the Trainer.Config validators, and the TOML export through
                the TOML loader of the release before the config refactor; parameter count of the
                model config torchtitan builds.
-  DeepSpeed    DeepSpeedConfig(ds_config.json) (pydantic models, extra keys forbidden) and the
-               optimizer the export names built by the engine's own rule (DeepSpeedCPUAdam for
-               offload).
+  DeepSpeed    DeepSpeedConfig(ds_config.json) (pydantic models, extra keys forbidden), then the
+               engine started with it: deepspeed.initialize on CPU (gloo), the optimizer the
+               config names built by the engine (DeepSpeedCPUAdam JIT-built for offload).
+  Megatron-DeepSpeed  its own parse_args + validate_args + core_transformer_config_from_args on
+               the exported launch line, the parameter count of its GPTModel, the optimizer its
+               get_megatron_optimizer builds, and its ds_config.json as for DeepSpeed.
+The set (tests/data/upstream/export-plans.json) holds per framework the plan as priced, re-planned
+with the fix a refusal names, or a refusal expected (exit 2, the reason, "To fix:"); exit status 0
+when every export is accepted and every refusal is as expected.
 
 Usage (scripts/check_exports.sh wraps it):
   check_exports.py --parplan BUILD/apps/parplan --megatron DIR --torchtitan DIR
-                   --torchtitan-toml DIR --deepspeed DIR --deps DIR [--plans NAME,...] [--md]
+                   --torchtitan-toml DIR --deepspeed DIR --megatron-deepspeed DIR --deps DIR
+                   [--plans NAME,...] [--frameworks NAME,...] [--md]
 Each framework check runs in its own Debian python3 process (python3-torch 1.13) with stubs for
 the modules that need a newer torch or a GPU (listed in STUBS below; never a flag definition or a
 validation rule). Prints one line per export: accepted / the exact rejection / parameter counts.
@@ -56,6 +63,8 @@ STUBS = {
         "tensorboard", "wandb", "einops", "PIL", "huggingface_hub", "transformers",
         "torch.utils.tensorboard", "torch.distributed.fsdp._fully_shard",
     ],
+    "megatron-deepspeed": ["transformers", "regex", "intel_extension_for_pytorch", "transformer_engine", "ezpz", "tensorboard",
+                           "apex", "flash_attn"],  # and DeepSpeed's below
     "deepspeed": ["deepspeed.compile", "hjson", "einops", "msgpack", "torch._dynamo", "torch.distributed.elastic_ext",
                   "triton", "torch._inductor", "torch.compiler"],
 }
@@ -340,8 +349,10 @@ def worker_main(kind, src, script, workdir):
             out = torchtitan_toml_worker(src, script, workdir)
         elif kind == "deepspeed":
             out = deepspeed_worker(src, script, workdir)
-        elif kind == "megatron-deepspeed":  # its ds_config.json through DeepSpeed's classes
-            out = deepspeed_worker(src, pathlib.Path(workdir) / "ds_config.json", workdir)
+        elif kind == "deepspeed-engine":
+            out = deepspeed_engine_worker(src, script, workdir)
+        elif kind == "megatron-deepspeed":
+            out = megatron_deepspeed_worker(src, script, workdir)
         else:
             raise SystemExit("unknown worker " + kind)
     except BaseException as e:  # the framework's exact rejection
@@ -369,6 +380,23 @@ FORMATS = [("megatron", "megatron", "megatron.sh"),
            ("megatron-deepspeed", "megatron-deepspeed", "torchrun.sh")]
 
 
+def variant(plan, kind):
+    """What the set holds for one framework: the plan as priced, the plan re-planned with the fix
+    a refusal names ("fix": layout fields), or a refusal expected ("refuse": words its reason must
+    contain). The TOML export shares torchtitan's entry."""
+    return plan.get("frameworks", {}).get("torchtitan" if kind == "torchtitan-toml" else kind, {})
+
+
+def fix_text(fix):
+    return "re-planned: " + ", ".join(f"{k}={v}" for k, v in fix.items()) if fix else "as priced"
+
+
+def predict(parplan, p, layout, out):
+    return run([parplan, "predict", "--model", resolve(p["model"]), "--cluster", resolve(p["cluster"]),
+                "--train", resolve(p["train"]), "--layout", json.dumps(layout), "--allow-oom",
+                "--json", "--out", str(out)])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", nargs=4, metavar=("KIND", "SRC", "FILE", "WORKDIR"), help=argparse.SUPPRESS)
@@ -377,9 +405,11 @@ def main():
     ap.add_argument("--torchtitan")
     ap.add_argument("--torchtitan-toml")
     ap.add_argument("--deepspeed")
+    ap.add_argument("--megatron-deepspeed")
     ap.add_argument("--deps", help="folder put on PYTHONPATH with the packages Debian 12 lacks (tyro, typeguard 4, docstring_parser, pydantic 2)")
     ap.add_argument("--plans", help="comma-separated plan names (default: all)")
-    ap.add_argument("--md", action="store_true", help="print a Markdown table")
+    ap.add_argument("--frameworks", help="comma-separated targets (default: every one whose source is given)")
+    ap.add_argument("--md", action="store_true", help="print Markdown tables")
     a = ap.parse_args()
     if a.worker:
         kind, src, f, wd = a.worker
@@ -390,38 +420,66 @@ def main():
         plans = [p for p in plans if p["name"] in a.plans.split(",")]
     srcs = {"megatron": a.megatron, "torchtitan": a.torchtitan,
             "torchtitan-toml": a.torchtitan_toml, "deepspeed": a.deepspeed,
-            "megatron-deepspeed": a.deepspeed}
+            "megatron-deepspeed": a.megatron_deepspeed}
+    if a.frameworks:
+        srcs = {k: v for k, v in srcs.items() if k in a.frameworks.split(",")}
     env = dict(os.environ)
     if a.deps:  # a folder holding the pure-Python packages the parsers need (tyro, pydantic 2, ...)
         env["PYTHONPATH"] = ":".join([a.deps, env.get("PYTHONPATH", "")]).rstrip(":")
-    rows = []
+    if a.deepspeed:  # Megatron-DeepSpeed imports DeepSpeed
+        env["CHECK_EXPORTS_DEEPSPEED"] = a.deepspeed
+    rows, refusals = [], []
     patched = {}
     for p in plans:
         wd = pathlib.Path(tempfile.mkdtemp(prefix=f"check_exports_{p['name']}_"))
-        pred = run([a.parplan, "predict", "--model", resolve(p["model"]), "--cluster", resolve(p["cluster"]),
-                    "--train", resolve(p["train"]), "--layout", json.dumps(p["layout"]), "--allow-oom",
-                    "--json", "--out", str(wd / "plan.json")])
-        if pred.returncode != 0:
-            rows.append((p["name"], "parplan", "predict failed", pred.stderr.strip()[:300], None, None))
+        base = predict(a.parplan, p, p["layout"], wd / "plan.json")
+        if base.returncode != 0:
+            rows.append((p["name"], "parplan", "-", "predict failed", base.stderr.strip()[:300], None, None))
             continue
-        priced = json.loads(pred.stdout)["parameters"]["total"]
         for kind, fmt, main_file in FORMATS:
             if not srcs.get(kind):
                 continue
+            v = variant(p, kind)
             out = wd / kind
             out.mkdir()
-            ex = run([a.parplan, "export", "--plan", str(wd / "plan.json"), "--to", fmt, "--out", str(out / main_file)])
+            fix = v.get("fix", {})
+            plan_file, pr = wd / "plan.json", base
+            if fix:
+                # The plan as priced must be refused, its "To fix" naming the change the set makes.
+                ex = run([a.parplan, "export", "--plan", str(wd / "plan.json"), "--to", fmt,
+                          "--out", str(out / ("as-priced-" + main_file))])
+                err = next((l for l in ex.stderr.splitlines() if l.startswith("error:")), "")
+                if ex.returncode != 2 or "To fix:" not in err or not any(
+                        f"{k}={v}" in err.split("To fix:")[1] for k, v in fix.items()):
+                    refusals.append((p["name"], kind, "the fix " + fix_text(fix)[12:],
+                                     f"NOT as expected (exit {ex.returncode})", err[:400] or "accepted as priced"))
+                plan_file = wd / f"plan-{kind}.json"
+                pr = predict(a.parplan, p, {**p["layout"], **fix}, plan_file)
+                if pr.returncode != 0:
+                    rows.append((p["name"], kind, fix_text(fix), "predict failed", pr.stderr.strip()[:300], None, None))
+                    continue
+            if "refuse" in v:  # a feature the framework cannot run: the export must say so
+                ex = run([a.parplan, "export", "--plan", str(plan_file), "--to", fmt, "--out", str(out / main_file)])
+                err = next((l for l in ex.stderr.splitlines() if l.startswith("error:")), ex.stderr.strip())
+                ok = (ex.returncode == 2 and "cannot export to" in err and v["refuse"] in err
+                      and "To fix:" in err)
+                refusals.append((p["name"], kind, v["refuse"] + (f" ({fix_text(fix)})" if fix else ""),
+                                 "refused (exit 2)" if ok else f"NOT as expected (exit {ex.returncode})", err[:400]))
+                continue
+            priced = json.loads(pr.stdout)["parameters"]["total"]
+            ex = run([a.parplan, "export", "--plan", str(plan_file), "--to", fmt, "--out", str(out / main_file)])
             if ex.returncode != 0:
                 err = [l for l in ex.stderr.splitlines() if l.startswith("error:")] or ex.stderr.strip().splitlines() or ["?"]
-                rows.append((p["name"], kind, "refused by parplan", err[0][:300], None, priced))
+                rows.append((p["name"], kind, fix_text(fix), "refused by parplan", err[0][:300], None, priced))
                 continue
             files = {f.name: f for f in out.iterdir()} if out.is_dir() else {}
             target = files.get(main_file) or next(iter(files.values()), None)
             w = run([sys.executable, __file__, "--worker", kind, srcs[kind], str(target), str(out)],
-                    env=env, cwd=str(out), timeout=600)
+                    env={**env, "CHECK_EXPORTS_PLAN": str(plan_file)}, cwd=str(out), timeout=600)
             line = next((l for l in w.stdout.splitlines() if l.startswith("RESULT ")), None)
             if line is None:
-                rows.append((p["name"], kind, "crashed", (w.stderr.strip().splitlines() or ["?"])[-1][:300], None, priced))
+                rows.append((p["name"], kind, fix_text(fix), "crashed",
+                             (w.stderr.strip().splitlines() or ["?"])[-1][:300], None, priced))
                 continue
             r = json.loads(line[7:])
             patched.setdefault(kind, set()).update(r.get("patched", []))
@@ -429,30 +487,60 @@ def main():
                 note = r.get("note", "")
                 if isinstance(r.get("params"), str):
                     note += "; params " + r["params"]
-                rows.append((p["name"], kind, "accepted", note, r.get("params"), priced))
+                rows.append((p["name"], kind, fix_text(fix), "accepted", note, r.get("params"), priced))
             else:
-                rows.append((p["name"], kind, "rejected", f"{r['rejection']} [{r['where']}]", None, priced))
-    print_rows(rows, a.md)
+                rows.append((p["name"], kind, fix_text(fix), "rejected", f"{r['rejection']} [{r['where']}]", None, priced))
+    print_rows(rows, refusals, a.md)
     print()
     for kind, names in sorted(patched.items()):
-        base = "deepspeed" if kind == "megatron-deepspeed" else kind.replace("-toml", "")
+        base = kind.replace("-toml", "")
         print(f"{kind}: modules stubbed: {', '.join(STUBS[base])}")
         print(f"{kind}: torch names stubbed because an import needed them: {', '.join(sorted(names)) or 'none'}")
+    bad = [r for r in rows if r[3] != "accepted"] + [r for r in refusals if not r[3].startswith("refused")]
+    sys.exit(1 if bad else 0)
 
 
-def print_rows(rows, md):
+def print_rows(rows, refusals, md):
+    kinds = sorted({r[1] for r in rows} | {r[1] for r in refusals})
+    summary = []
+    for k in kinds:
+        acc = sum(1 for r in rows if r[1] == k and r[3] == "accepted")
+        other = sum(1 for r in rows if r[1] == k and r[3] != "accepted")
+        ref = sum(1 for r in refusals if r[1] == k and r[3].startswith("refused"))
+        bad = sum(1 for r in refusals if r[1] == k and not r[3].startswith("refused"))
+        eq = sum(1 for r in rows if r[1] == k and isinstance(r[5], int) and r[5] == r[6])
+        diff = sum(1 for r in rows if r[1] == k and isinstance(r[5], int) and r[5] != r[6])
+        summary.append((k, acc, other, ref, bad, eq, diff))
     if md:
-        print("| plan | framework | result | built params | parplan params | detail |")
-        print("|---|---|---|---|---|---|")
-    for name, kind, status, detail, built, priced in rows:
+        print("| framework | accepted | not accepted | refused with reason (as expected) | refusal not as expected | params equal | params differ |")
+        print("|---|---|---|---|---|---|---|")
+        for s in summary:
+            print("| " + " | ".join(str(x) for x in s) + " |")
+        print()
+        print("| plan | framework | layout | result | built params | parplan params | detail |")
+        print("|---|---|---|---|---|---|---|")
+    else:
+        for s in summary:
+            print(f"{s[0]:20s} accepted {s[1]} not-accepted {s[2]} refused-as-expected {s[3]} "
+                  f"refusal-not-as-expected {s[4]} params-equal {s[5]} params-differ {s[6]}")
+    for name, kind, lay, status, detail, built, priced in rows:
         b = f"{built:,}" if isinstance(built, int) else "-"
         pr = f"{priced:,}" if isinstance(priced, int) else "-"
         same = "" if not isinstance(built, int) or not isinstance(priced, int) else (
             " (equal)" if built == priced else f" (diff {built - priced:+,})")
         if md:
-            print(f"| {name} | {kind} | {status} | {b}{same} | {pr} | {detail} |")
+            print(f"| {name} | {kind} | {lay} | {status} | {b}{same} | {pr} | {detail} |")
         else:
-            print(f"{name:24s} {kind:16s} {status:10s} built {b}{same} parplan {pr} {detail}")
+            print(f"{name:24s} {kind:18s} {status:10s} built {b}{same} parplan {pr} [{lay}] {detail}")
+    if md:
+        print()
+        print("| plan | framework | reason expected | result | parplan's message |")
+        print("|---|---|---|---|---|")
+    for name, kind, reason, status, err in refusals:
+        if md:
+            print(f"| {name} | {kind} | {reason} | {status} | {err} |")
+        else:
+            print(f"{name:24s} {kind:18s} {status} [{reason}] {err}")
 
 
 def torch2_probes(torch, Stub):
@@ -566,7 +654,7 @@ def torchtitan_toml_worker(src, f, workdir):
             f"pp {p.pipeline_parallel_degree} dp_shard {p.data_parallel_shard_degree}; converters {cfg.model.converters}"}
 
 
-def deepspeed_worker(src, f, workdir):
+def deepspeed_worker(src, f, workdir, lay=None):
     """DeepSpeedConfig(ds_config.json) with deepspeed.comm answering rank 0 and the plan's world
     size (and an mpu answering its dp where the notes say the script passes one), then the engine's
     own optimizer rule: with offload_optimizer the config's optimizer must come out as
@@ -577,17 +665,8 @@ def deepspeed_worker(src, f, workdir):
     import torch.distributed
     import_patched(Stub, "deepspeed", ["deepspeed", "deepspeed.runtime.config", "deepspeed.runtime.engine"])
     cfg = json.loads(pathlib.Path(f).read_text())
-    side_path = pathlib.Path(workdir) / "ds_config.parplan.json"
-    if side_path.exists():  # plain DeepSpeed: the sidecar has the layout
-        side = json.loads(side_path.read_text())
-        lay = side["layout"]
-    else:  # Megatron-DeepSpeed: the layout from its launch line
-        argv, _, world = launch_argv(pathlib.Path(workdir) / "torchrun.sh", "pretrain_gpt.py", workdir)
-        val = lambda k, d: int(argv[argv.index(k) + 1]) if k in argv else d
-        tp, pp = val("--tensor-model-parallel-size", 1), val("--pipeline-model-parallel-size", 1)
-        sp = val("--ds-sequence-parallel-size", 1)
-        lay = {"tp": tp, "pp": pp, "cp": sp, "dp": world // (tp * pp * sp), "megatron_mpu": True,
-               "cpu_optimizer": "--cpu-optimizer" in argv}
+    if lay is None:  # plain DeepSpeed: the sidecar has the layout
+        lay = json.loads((pathlib.Path(workdir) / "ds_config.parplan.json").read_text())["layout"]
     tp, pp, cp, dp = lay.get("tp", 1), lay.get("pp", 1), lay.get("cp", 1), lay["dp"]
     world = tp * pp * cp * dp
     import deepspeed.comm as dcomm
@@ -609,32 +688,252 @@ def deepspeed_worker(src, f, workdir):
         mpu = Mpu()
     config = C.DeepSpeedConfig(cfg, mpu=mpu)
     note = f"batch {config.train_batch_size} = {config.train_micro_batch_size_per_gpu} x {config.gradient_accumulation_steps} x {config.world_size}"
-    if config.zero_config.offload_optimizer is not None and config.zero_config.offload_optimizer.device != "none":
-        from deepspeed.runtime.engine import DeepSpeedEngine
-        eng = DeepSpeedEngine.__new__(DeepSpeedEngine)
-        eng._config = config
-        eng.zenflow = False
-        eng.client_optimizer = None  # deepspeed.initialize(model, config=...) without an optimizer
-        name = eng.optimizer_name()
-        if name is None:
-            if lay.get("megatron_mpu"):
-                if not lay["cpu_optimizer"]:
-                    raise RuntimeError("offload_optimizer without --cpu-optimizer: Megatron-DeepSpeed "
-                                       "passes a GPU Adam, refused at engine start (ZeRORuntimeException)")
-                note += "; optimizer from Megatron-DeepSpeed (--cpu-optimizer: DeepSpeedCPUAdam)"
-                return {"accepted": True, "note": note}
-            raise RuntimeError("offload_optimizer without an optimizer in the config: the script's "
-                               "torch optimizer is refused at engine start (ZeRORuntimeException)")
-        # The CPU Adam kernel (csrc/adam, JIT-built) does not compile against torch 1.13's headers:
-        # its loader is the one stub; DeepSpeedCPUAdam's own constructor runs.
-        import deepspeed.ops.adam.cpu_adam as cpu_adam
-        cpu_adam.CPUAdamBuilder.load = lambda self, *a, **k: Stub()
-        opt = eng._configure_basic_optimizer([torch.nn.Parameter(torch.zeros(16))])
-        built = type(opt).__name__
-        if "DeepSpeedCPUAdam" not in built:
-            raise RuntimeError(f"engine built {built} for offload, not DeepSpeedCPUAdam")
-        note += f"; engine optimizer {built} (its C++ kernel stubbed)"
-    return {"accepted": True, "note": note}
+    offload = config.zero_config.offload_optimizer is not None and config.zero_config.offload_optimizer.device != "none"
+    if offload and lay.get("megatron_mpu") and not lay["cpu_optimizer"]:
+        raise RuntimeError("offload_optimizer without --cpu-optimizer: Megatron-DeepSpeed passes a GPU Adam, "
+                           "refused at engine start (ZeRORuntimeException)")
+    if pp > 1:  # DeepSpeed's PipelineEngine needs a PipelineModule over pp processes
+        return {"accepted": True, "note": note + f"; engine not started (PipelineEngine over {pp} stages)"}
+    client = lay.get("client_optimizer")  # Megatron-DeepSpeed passes the optimizer it builds
+    e = run([sys.executable, __file__, "--worker", "deepspeed-engine", str(src), str(f), str(workdir)],
+            env={**os.environ, "CHECK_EXPORTS_ENGINE": json.dumps({"dp": dp, "tp": tp, "sp": cp, "client": client})},
+            timeout=1800)
+    line = next((l for l in e.stdout.splitlines() if l.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError("engine start crashed: " + ((e.stderr.strip().splitlines() or ["?"])[-1])[:300])
+    r = json.loads(line[7:])
+    if not r["accepted"]:
+        raise RuntimeError(f"engine start: {r['rejection']} [{r['where']}]")
+    PATCHED.extend(tuple(x.rsplit(".", 1)) if "." in x else (x, "*") for x in r.get("patched", []))
+    built = r["note"]
+    if offload and "basic DeepSpeedCPUAdam" not in built:
+        raise RuntimeError(f"engine started with {built} for offload, not DeepSpeedCPUAdam")
+    return {"accepted": True, "note": note + "; engine " + built}
+
+
+def ds_version(src):
+    """DeepSpeed run from its source tree reports version 0.0.0 (git_version_info_installed.py is
+    written by setup.py); an installed copy reports version.txt."""
+    import deepspeed
+    v = (pathlib.Path(src) / "version.txt").read_text().strip()
+    if deepspeed.__version__.startswith("0.0.0"):
+        deepspeed.__version__ = v
+        deepspeed.__version_major__, deepspeed.__version_minor__, deepspeed.__version_patch__ = (
+            int(x) for x in v.split(".")[:3])
+
+
+def torch2_for_engine(torch):
+    """What deepspeed.initialize needs of torch >= 2 on torch 1.13, each with the same effect:
+    nn.Module hooks taking prepend/with_kwargs (torch 2.0), bfloat16 collectives (gloo in 1.13 has
+    none: the same collective on an fp32 copy), and cpp_extension's C++17 default (torch >= 2.1;
+    1.13 passes -std=c++14, which csrc/includes/simd.h does not compile with)."""
+    import torch.distributed as tdist
+    M = torch.nn.Module
+    pre, post = M.register_forward_pre_hook, M.register_forward_hook
+
+    def pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        if not with_kwargs:
+            return pre(self, hook)
+
+        def h(m, args):
+            r = hook(m, args, {})
+            return r[0] if r is not None else None
+        return pre(self, h)
+
+    def post_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        if not with_kwargs:
+            return post(self, hook)
+        return post(self, lambda m, args, out: hook(m, args, {}, out))
+    M.register_forward_pre_hook, M.register_forward_hook = pre_hook, post_hook
+
+    def via_fp32(fn):
+        def wrapped(tensor, *a, **k):
+            if tensor.dtype != torch.bfloat16:
+                return fn(tensor, *a, **k)
+            t = tensor.float()
+            fn(t, *a, **{**k, "async_op": False})
+            tensor.copy_(t)
+        return wrapped
+    for n in ("broadcast", "all_reduce", "reduce"):
+        setattr(tdist, n, via_fp32(getattr(tdist, n)))
+
+    class Done:  # a finished collective's handle
+        def wait(self, *a):
+            return True
+
+        def is_completed(self):
+            return True
+
+    # Gloo in 1.13 has neither _all_gather_base nor _reduce_scatter_base: the tensor collectives
+    # of torch 2 written with the list all_gather and all_reduce (the same result).
+    def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
+        n = tdist.get_world_size(group)
+        outs = [torch.empty_like(input_tensor, dtype=torch.float32) for _ in range(n)]
+        tdist.all_gather(outs, input_tensor.float(), group=group)
+        output_tensor.copy_(torch.cat(outs).view_as(output_tensor))
+        return Done() if async_op else None
+
+    def reduce_scatter_tensor(output_tensor, input_tensor, op=tdist.ReduceOp.SUM, group=None, async_op=False):
+        n, r = tdist.get_world_size(group), tdist.get_rank(group)
+        t = input_tensor.float().clone()
+        tdist.all_reduce(t, op=op, group=group)
+        output_tensor.copy_(t.view(-1).chunk(n)[r].view_as(output_tensor))
+        return Done() if async_op else None
+    for mod in (tdist, tdist.distributed_c10d):
+        if not hasattr(mod, "all_gather_into_tensor"):
+            mod.all_gather_into_tensor = all_gather_into_tensor
+        if not hasattr(mod, "reduce_scatter_tensor"):
+            mod.reduce_scatter_tensor = reduce_scatter_tensor
+
+
+def cxx17(builder_cls):
+    orig = builder_cls.cxx_args
+    if not getattr(orig, "cxx17", False):
+        def cxx_args(self):
+            return orig(self) + ["-std=c++17"]
+        cxx_args.cxx17 = True
+        builder_cls.cxx_args = cxx_args
+
+
+def deepspeed_engine_worker(src, f, workdir):
+    """deepspeed.initialize(model, config=ds_config.json, mpu) in one process (gloo, DeepSpeed's CPU
+    accelerator), the way the training script starts the engine: a small model, the exported config
+    unchanged, an mpu answering the plan's dp/tp/sp for the batch arithmetic and a one-rank group
+    for the collectives; the CPU Adam kernel JIT-built from csrc/adam (TORCH_EXTENSIONS_DIR). Reports
+    the engine, the ZeRO optimizer and the optimizer it wraps."""
+    import socket
+    spec = json.loads(os.environ["CHECK_EXPORTS_ENGINE"])
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1",
+                      LOCAL_RANK="0", LOCAL_SIZE="1", DS_ACCELERATOR="cpu")
+    sys.path.insert(0, str(src))
+    install_stubs(STUBS["deepspeed"])
+    ds_version(src)
+    import importlib.util
+    import torch
+    torch2_for_engine(torch)
+    from deepspeed.ops.op_builder import CPUAdamBuilder
+    cxx17(type(CPUAdamBuilder()))
+    import deepspeed
+    import deepspeed.comm as dist
+    import deepspeed.runtime.engine as E
+    # The engine's forward enters deepspeed.compile's Z3 fallback context (its package needs
+    # torch >= 2.4 and is stubbed): the module itself is loaded from its file.
+    zs = importlib.util.spec_from_file_location("z3_eager_fallback", str(src / "deepspeed/compile/z3_eager_fallback.py"))
+    z3 = importlib.util.module_from_spec(zs)
+    zs.loader.exec_module(z3)
+    E.deepcompile_z3_forward_context = z3.deepcompile_z3_forward_context
+    deepspeed.init_distributed(dist_backend="gloo")
+    dp, tp, sp = spec["dp"], spec["tp"], spec["sp"]
+    world = dist.get_world_group()
+
+    class Mpu:
+        def __getattr__(self, name):
+            n = name.replace("get_", "").replace("tensor_model", "model")
+            size = {"data_parallel": dp, "model_parallel": tp, "sequence_parallel": sp,
+                    "sequence_data_parallel": sp * dp, "pipeline_model_parallel": 1}
+            for k, v in size.items():
+                if n == k + "_world_size":
+                    return lambda: v
+                if n == k + "_rank":
+                    return lambda: 0
+                if n == k + "_group":
+                    return lambda: world
+            raise AttributeError(name)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64))
+    cfg = json.loads(pathlib.Path(f).read_text())
+    opt = None
+    if spec.get("client") == "DeepSpeedCPUAdam":
+        from deepspeed.ops.adam import DeepSpeedCPUAdam
+        opt = DeepSpeedCPUAdam(model.parameters(), lr=1e-4)
+    elif spec.get("client"):
+        opt = getattr(torch.optim, spec["client"])(model.parameters(), lr=1e-4)
+    engine, optimizer, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=cfg, mpu=Mpu(),
+                                                   model_parameters=None if opt else model.parameters())
+    inner = getattr(engine, "basic_optimizer", None) or getattr(optimizer, "optimizer", None)
+    return {"accepted": True, "note": f"{type(engine).__name__}, {type(optimizer).__name__} around "
+            f"basic {type(inner).__name__}" + (f" (client {spec['client']})" if spec.get("client") else "")}
+
+
+def megatron_deepspeed_worker(src, script, workdir):
+    """Megatron-DeepSpeed's own parse_args(None, False) (its flags plus deepspeed.add_config_arguments)
+    and validate_args(args, {"tokenizer_type": "GPT2BPETokenizer"}) on the exported launch line, as
+    pretrain_gpt.py's initialize_megatron runs them, then core_transformer_config_from_args (the
+    TransformerConfig its GPTModel is built from); the parameters of that GPTModel counted from the
+    args (megatron/model/transformer.py, gpt_model.py); then the ds_config.json it passes through
+    DeepSpeed's classes, and with --cpu-optimizer the optimizer its get_megatron_optimizer builds."""
+    argv, env, world = launch_argv(script, "pretrain_gpt.py", workdir)
+    os.environ.update(WORLD_SIZE=str(world), RANK="0", LOCAL_RANK="0")
+    ds_src = os.environ["CHECK_EXPORTS_DEEPSPEED"]
+    sys.path[:0] = [str(src), ds_src]
+    Stub = install_stubs(STUBS["megatron-deepspeed"] + STUBS["deepspeed"])
+    import torch
+    sys.argv = ["pretrain_gpt.py"] + argv
+    import_patched(Stub, "megatron", ["megatron.arguments"])
+    ds_version(ds_src)
+    from megatron import arguments as A
+    args = A.parse_args(None, False)
+    A.validate_args(args, {"tokenizer_type": "GPT2BPETokenizer"})
+    cfg = A.core_transformer_config_from_args(args)
+    from megatron.tokenizer.tokenizer import _vocab_size_with_padding
+    plan = json.loads(pathlib.Path(os.environ["CHECK_EXPORTS_PLAN"]).read_text())
+    vocab = _vocab_size_with_padding(plan_vocab(plan), args)  # the tokenizer's vocabulary, padded
+    params = megatron_deepspeed_params(args, cfg, vocab)
+    # training.py builds the optimizer with get_megatron_optimizer (with --deepspeed: returned
+    # unwrapped) and passes it and --deepspeed_config to deepspeed.initialize with Megatron's mpu.
+    from megatron.global_vars import set_args
+    from megatron.optimizer import get_megatron_optimizer
+    from deepspeed.ops.op_builder import CPUAdamBuilder
+    cxx17(type(CPUAdamBuilder()))
+    set_args(args)
+    client = type(get_megatron_optimizer([torch.nn.Linear(8, 8)])).__name__
+    lay = {"tp": args.tensor_model_parallel_size, "pp": args.pipeline_model_parallel_size,
+           "cp": args.ds_sequence_parallel_size, "dp": args.data_parallel_size, "megatron_mpu": True,
+           "cpu_optimizer": args.cpu_optimizer, "client_optimizer": client}
+    out = deepspeed_worker(ds_src, pathlib.Path(workdir) / args.deepspeed_config, workdir, lay=lay)
+    out["params"] = params
+    out["note"] = (f"tp {args.tensor_model_parallel_size} pp {args.pipeline_model_parallel_size} "
+                   f"sp {args.ds_sequence_parallel_size} dp {args.data_parallel_size}; "
+                   f"recompute {cfg.recompute_granularity}; padded vocab {vocab}; " + out["note"])
+    return out
+
+
+def plan_vocab(plan):
+    for path in (("model", "vocab"), ("plan", "model", "vocab")):
+        v = plan
+        for k in path:
+            v = v.get(k) if isinstance(v, dict) else None
+        if isinstance(v, int):
+            return v
+    raise KeyError("the plan JSON has no model.vocab")
+
+
+def megatron_deepspeed_params(args, c, vocab):
+    """Parameters of Megatron-DeepSpeed's GPTModel (megatron/model/transformer.py): fused QKV of
+    (heads + 2 kv_heads) x kv_channels, dense, ParallelMLP (2 x ffn wide with --swiglu), biases with
+    --add-bias-linear, LayerNorm (weight+bias) or RMSNorm (weight); DeepSpeed MoE layers (every
+    expert_interval-th layer, 1-based) hold num_experts ParallelMLPs and a bias-free gate."""
+    h, L = c.hidden_size, c.num_layers
+    norm = h if args.normalization == "rmsnorm" else 2 * h
+    bias = args.add_bias_linear
+    qkv = (c.num_attention_heads + 2 * c.num_key_value_heads) * c.kv_channels
+    attn = h * qkv + c.num_attention_heads * c.kv_channels * h + ((qkv + h) if bias else 0)
+    wide = c.ffn_hidden_size * (2 if args.swiglu else 1)
+    mlp = h * wide + c.ffn_hidden_size * h + ((wide + h) if bias else 0)
+    from megatron.model.transformer import get_num_experts_per_layer
+    experts = get_num_experts_per_layer(args.num_experts, L, args.expert_interval)
+    total = 0
+    for e in experts:
+        total += attn + 2 * norm + (mlp if e <= 1 else e * mlp + h * e)
+    total += norm + vocab * h  # final norm, word embeddings
+    if args.add_position_embedding:
+        total += args.max_position_embeddings * h
+    if args.untie_embeddings_and_output_weights:
+        total += vocab * h
+    return int(total)
 
 
 if __name__ == "__main__":

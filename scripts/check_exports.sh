@@ -11,11 +11,14 @@
 #   SRC_DIR/torchtitan-toml  pytorch/torchtitan 238fa9953e4aec2a62582121564273d7cbb1e9f1 (its torchtitan/)
 #   SRC_DIR/deepspeed        deepspeedai/DeepSpeed edaa7221267243c7be7fb49c5d5f5c4fb97b4641
 #                            (deepspeed/, accelerator/, op_builder/, csrc/)
+#   SRC_DIR/megatron-deepspeed argonne-lcf/Megatron-DeepSpeed ffa3456d68b630192fcaefcc3288bd18525b8d95
 #   SRC_DIR/deps             pure-Python packages Debian 12 lacks, importable from there: tyro
 #                            (>= 1.0.5, brentyi/tyro src/tyro), typeguard >= 4 (agronholm/typeguard
 #                            src/typeguard), docstring_parser (rr-/docstring_parser), and for
 #                            DeepSpeed pydantic 2 with pydantic_core, annotated_types,
 #                            typing_inspection, typing_extensions >= 4.13
+# DeepSpeed's engine is started on CPU (gloo, DeepSpeed's CPU accelerator), its CPU Adam kernel
+# JIT-built from csrc/ with g++ into $TORCH_EXTENSIONS_DIR (default SRC_DIR/torch-extensions).
 # Debian packages (installed when missing): python3-torch (1.13) python3-numpy python3-yaml
 # python3-packaging python3-psutil python3-tomli python3-cpuinfo python3-filelock python3-tqdm
 # python3-msgpack. parplan itself: build/apps/parplan (scripts/configure.sh; cmake --build build
@@ -28,7 +31,7 @@ if [ $# -lt 1 ] || [ ! -d "$1" ]; then
 fi
 src="$(cd "$1" && pwd)"
 shift
-for d in megatron torchtitan torchtitan-toml deepspeed deps; do
+for d in megatron torchtitan torchtitan-toml deepspeed megatron-deepspeed deps; do
   if [ ! -d "$src/$d" ]; then
     echo "error: $src/$d is missing (see the header of $0 for what it holds)" >&2
     exit 2
@@ -50,6 +53,8 @@ if [ ! -x "$parplan" ]; then
   echo "error: $parplan is not built (scripts/configure.sh && cmake --build build --target parplan)" >&2
   exit 3
 fi
+# DeepSpeed's CPU Adam (and FusedAdam) kernels are JIT-built once (minutes) and kept here.
+export TORCH_EXTENSIONS_DIR="${TORCH_EXTENSIONS_DIR:-$src/torch-extensions}"
 exec /usr/bin/python3 "$here/scripts/check_exports.py" --parplan "$parplan" \
   --megatron "$src/megatron" --torchtitan "$src/torchtitan" --torchtitan-toml "$src/torchtitan-toml" \
-  --deepspeed "$src/deepspeed" --deps "$src/deps" "$@"
+  --deepspeed "$src/deepspeed" --megatron-deepspeed "$src/megatron-deepspeed" --deps "$src/deps" "$@"

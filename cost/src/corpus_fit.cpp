@@ -92,7 +92,7 @@ std::vector<FitParameter> fit_parameters(const std::vector<const CorpusRun*>& ro
 }
 
 FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
-                           std::vector<FitParameter> params) {
+                           std::vector<FitParameter> params, double prior) {
   FitResult f;
   f.rows = rows.size();
   Eigen::VectorXd x0(Eigen::Index(params.size()));
@@ -107,7 +107,7 @@ FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
   auto stacked = [&](const Eigen::VectorXd& x, const Eigen::VectorXd& w) {
     Eigen::VectorXd r(n + p);
     r.head(n) = log_errors(rows, ps, x).cwiseProduct(w);
-    r.tail(p) = kPrior * (x - x0);
+    r.tail(p) = (prior < 0 ? kPrior : prior) * (x - x0);
     return r;
   };
   Eigen::VectorXd x = x0;

@@ -14,7 +14,11 @@ CorpusValidation validate_corpus(std::vector<CorpusSource> corpus) {
   v.intervals = interval_table(v.loso, v.in_sample);
   v.cover = coverage(v.intervals);
   v.cover_by_class = coverage_by_class(v.intervals);
-  v.calibrate_predict = calibrate_then_predict(v.corpus);
+  IntervalTable other = v.intervals;
+  other.contain_prediction = !other.contain_prediction;
+  v.cover_other = coverage(other);
+  v.cover_other_by_class = coverage_by_class(other);
+  v.calibrate_predict = calibrate_then_predict(v.corpus, &v.loso);
   return v;
 }
 
@@ -66,20 +70,32 @@ std::string corpus_tables(const CorpusValidation& v) {
   std::string s = table(v.in_sample, "In sample: default efficiencies (error of step time; throughput figures as step time)");
   s += "\n" + table(v.loso.sources,
                     "Leave one source out: each fit source predicted by efficiencies refitted without it; other sources by the fit on all fit sources");
-  s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals of the model as it predicts: fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources, each source weighing the same): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
+  const bool held = v.intervals.contain_prediction;
+  const char* how = held ? "widened to hold the prediction" : "where the class's cases fell around their predictions, the prediction staying the model's";
+  const char* other_how = held ? "where the class's cases fell (not widened to hold the prediction)" : "widened to hold the prediction";
+  s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals of the model as it predicts: fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources, each source weighing the same; %s): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
             100 * v.intervals.lo_q, 100 * v.intervals.hi_q, v.intervals.min_cases,
-            v.intervals.min_sources,
+            v.intervals.min_sources, how,
             v.cover.covered, v.cover.cases, 100 * v.cover.fraction(), 100 * v.cover.median_width);
+  s += line("  (%s: cover %zu of %zu (%.0f%%), median width %.0f%%)", other_how, v.cover_other.covered,
+            v.cover_other.cases, 100 * v.cover_other.fraction(), 100 * v.cover_other.median_width);
   IntervalTable narrow = v.intervals;  // the same residuals, central 80% instead of 90%
   narrow.lo_q = 0.10, narrow.hi_q = 0.90;
   const Coverage n = coverage(narrow);
   s += line("  (the same residuals' 10-90%% span: cover %zu of %zu (%.0f%%), median width %.0f%%)",
             n.covered, n.cases, 100 * n.fraction(), 100 * n.median_width);
-  s += line("\nIntervals per class (each case against the interval of its class built without its own source; a thin class backs off to a coarser one, named here):");
-  s += line("  %-46s %6s %8s %9s %13s", "class", "cases", "covered", "coverage", "median width");
-  for (const auto& [cls, c] : v.cover_by_class)
-    s += line("  %-46s %6zu %8zu %8.0f%% %12.0f%%", cls.c_str(), c.cases, c.covered,
-              100 * c.fraction(), 100 * c.median_width);
+  s += line("\nIntervals per class (each case against the interval of its class built without its own source; a thin class backs off to a coarser one, named here; %s, then %s):", held ? "held" : "centred", held ? "centred" : "held");
+  s += line("  %-52s %5s %7s %8s %6s %8s %6s", "class", "cases", "covered", "coverage", "width",
+            "coverage", "width");
+  for (size_t i = 0; i < v.cover_by_class.size(); ++i) {
+    const auto& [cls, c] = v.cover_by_class[i];
+    const Coverage& o = i < v.cover_other_by_class.size() ? v.cover_other_by_class[i].second : Coverage{};
+    s += line("  %-52s %5zu %7zu %7.0f%% %5.0f%% %7.0f%% %5.0f%%", cls.c_str(), c.cases, c.covered,
+              100 * c.fraction(), 100 * c.median_width, 100 * o.fraction(), 100 * o.median_width);
+  }
+  s += line("  %-52s %5zu %7zu %7.0f%% %5.0f%% %7.0f%% %5.0f%%", "overall", v.cover.cases, v.cover.covered,
+            100 * v.cover.fraction(), 100 * v.cover.median_width, 100 * v.cover_other.fraction(),
+            100 * v.cover_other.median_width);
   if (!v.calibrate_predict.empty()) s += "\n" + calibrate_then_predict_table(v.calibrate_predict);
   s += line("\nFitted on all fit sources (%zu rows, rms log error %.3f -> %.3f, %d iterations):",
             v.loso.full.rows, v.loso.full.rms_log_before, v.loso.full.rms_log_after,
@@ -124,13 +140,25 @@ nlohmann::json to_json(const CorpusValidation& v) {
                       {"coverage", {{"cases", v.cover.cases}, {"covered", v.cover.covered},
                                     {"quantiles", {v.intervals.lo_q, v.intervals.hi_q}},
                                     {"fraction", v.cover.fraction()},
-                                    {"median_width", v.cover.median_width}}},
+                                    {"median_width", v.cover.median_width},
+                                    {"holds_prediction", v.intervals.contain_prediction}}},
+                      {"coverage_other_placement",
+                       {{"cases", v.cover_other.cases}, {"covered", v.cover_other.covered},
+                        {"fraction", v.cover_other.fraction()},
+                        {"median_width", v.cover_other.median_width},
+                        {"holds_prediction", !v.intervals.contain_prediction}}},
                       {"coverage_by_class", nlohmann::json::array()},
                       {"calibrate_then_predict", nlohmann::json::array()},
                       {"fit", nlohmann::json::array()}};
-  for (const auto& [cls, c] : v.cover_by_class)
-    j["coverage_by_class"].push_back({{"class", cls}, {"cases", c.cases}, {"covered", c.covered},
-                                      {"median_width", c.median_width}});
+  for (size_t i = 0; i < v.cover_by_class.size(); ++i) {
+    const auto& [cls, c] = v.cover_by_class[i];
+    nlohmann::json e = {{"class", cls}, {"cases", c.cases}, {"covered", c.covered},
+                        {"median_width", c.median_width}};
+    if (i < v.cover_other_by_class.size())
+      e["other_placement"] = {{"covered", v.cover_other_by_class[i].second.covered},
+                              {"median_width", v.cover_other_by_class[i].second.median_width}};
+    j["coverage_by_class"].push_back(e);
+  }
   for (const auto& c : v.calibrate_predict)
     j["calibrate_then_predict"].push_back({{"source", c.source}, {"rows", c.rows},
                                            {"rotations", c.rotations},

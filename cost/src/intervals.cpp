@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <mutex>
@@ -141,7 +142,14 @@ Interval IntervalTable::interval(const CaseClass& k, const StepCost& p, const st
   for (const auto* r : v)
     vw.push_back({r->log_ratio, per_source_weight ? 1.0 / per_source[r->source] : 1.0});
   const double lo = weighted_percentile(vw, lo_q), hi = weighted_percentile(vw, hi_q);
-  // Residuals never move the interval off the prediction: it always contains it.
+  out.log_lo = lo, out.log_hi = hi;
+  if (!contain_prediction && (lo > 0 || hi < 0)) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "; its cases ran %+.0f%% to %+.0f%% vs their predictions",
+                  100 * (std::exp(lo) - 1), 100 * (std::exp(hi) - 1));
+    out.basis += buf;
+  }
+  // With contain_prediction, residuals never move the interval off the prediction.
   out.step_lo = p.step_time_s * std::exp(contain_prediction ? std::min(lo, 0.0) : lo);
   out.step_hi = p.step_time_s * std::exp(contain_prediction ? std::max(hi, 0.0) : hi);
   out.tflops_lo = p.model_tflops_per_gpu * p.step_time_s / out.step_hi;

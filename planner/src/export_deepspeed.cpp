@@ -113,13 +113,18 @@ std::string deepspeed_config(const Plan& p, bool megatron_ds) {
                       {"wall_clock_breakdown", false}};
   if (t.fp32_grad_accum && t.mixed_precision()) j["data_types"] = {{"grad_accum_dtype", "fp32"}};
   if (l.cp > 1 && !megatron_ds) j["sequence_parallel_size"] = l.cp;
-  // With offload_optimizer the step runs on the host: DeepSpeed builds DeepSpeedCPUAdam from the
-  // config's optimizer section, and refuses a client's torch optimizer at engine start
-  // (ZeRORuntimeException, zero_force_ds_cpu_optimizer; deepspeed/runtime/engine.py, edaa722).
-  // Megatron-DeepSpeed builds DeepSpeedCPUAdam itself under --cpu-optimizer.
-  if (!megatron_ds && l.offload != Offload::None)
-    j["optimizer"] = {{"type", "AdamW"}, {"params", {{"lr", t.learning_rate}, {"betas", {0.9, 0.95}},
-                                                      {"weight_decay", 0.1}}}};
+  // The optimizer priced, built by the engine from this section (deepspeed/runtime/engine.py
+  // _configure_basic_optimizer, edaa722): AdamW as FusedAdam, or with offload_optimizer as
+  // DeepSpeedCPUAdam (a client's torch optimizer is refused there: ZeRORuntimeException); ZeRO
+  // without any optimizer stops at engine start ("zero stage N requires an optimizer").
+  // Megatron-DeepSpeed builds its own (--optimizer; DeepSpeedCPUAdam under --cpu-optimizer).
+  if (!megatron_ds) {
+    if (t.optimizer == Optimizer::Sgd)
+      j["optimizer"] = {{"type", "SGD"}, {"params", {{"lr", t.learning_rate}, {"momentum", 0.9}}}};
+    else
+      j["optimizer"] = {{"type", "AdamW"}, {"params", {{"lr", t.learning_rate}, {"betas", {0.9, 0.95}},
+                                                        {"weight_decay", 0.1}}}};
+  }
   if (l.recompute == Recompute::Full || (megatron_ds && l.recompute != Recompute::None))
     j["activation_checkpointing"] = {{"partition_activations", l.tp > 1},
                                      {"contiguous_memory_optimization", false},
@@ -174,6 +179,9 @@ std::vector<ExportFile> deepspeed_files(const Plan& p) {
     must("call deepspeed.initialize without an optimizer: ds_config.json's AdamW is built as "
          "deepspeed.ops.adam.DeepSpeedCPUAdam for offload_optimizer (a torch optimizer is refused "
          "at engine start)");
+  else
+    must("call deepspeed.initialize without an optimizer: the engine builds ds_config.json's (" +
+         std::string(p.training.optimizer == Optimizer::Sgd ? "SGD as torch.optim.SGD" : "AdamW as FusedAdam") + ")");
   if (o.tp_comm && l.tp > 1) must("overlap TP communication with compute (the prediction assumed it)");
   return {{"ds_config.json", deepspeed_config(p, false)},
           {"ds_config.parplan.json", side.dump(2) + "\n"}};

@@ -58,13 +58,16 @@ TEST(Intervals, IntervalScalesThePredictionAndFallsBackToCoarserClasses) {
   EXPECT_NEAR(iv.tflops_lo, 100 * 10.0 / iv.step_hi, 1e-9);
   EXPECT_NEAR(iv.tflops_hi, 100 * 10.0 / iv.step_lo, 1e-9);
   EXPECT_EQ(iv.cases, 16u);
-  EXPECT_EQ(iv.level, "dense 16-bit compute-bound megatron-core");
+  EXPECT_EQ(iv.level, "dense 16-bit compute-bound megatron-core ampere");
   EXPECT_NE(iv.basis.find("(16 cases, 4 sources)"), std::string::npos) << iv.basis;
-  // No fsdp2 case: the interval comes from the class without the framework; no fp8 MoE case:
-  // from every case.
+  // No fsdp2 and no Hopper case: the interval comes from the class of the architecture and the
+  // precision; no fp8 MoE case: from every case.
   const Interval h = t.interval({"dense", "16-bit", "compute", "fsdp2", "hopper"}, compute_bound(10.0));
   EXPECT_EQ(h.cases, 16u);
-  EXPECT_EQ(h.level, "dense 16-bit compute-bound");
+  EXPECT_EQ(h.level, "dense 16-bit");
+  // An fsdp2 Ampere case has the generation's class without the framework.
+  const Interval a = t.interval({"dense", "16-bit", "compute", "fsdp2", "ampere"}, compute_bound(10.0));
+  EXPECT_EQ(a.level, "dense 16-bit ampere");
   const Interval m = t.interval({"moe-fine", "fp8", "compute", "megatron-core", "hopper"}, compute_bound(10.0));
   EXPECT_EQ(m.level, "all");
   // A class of two sources is too thin: with "a" and "b" left, the interval says so.
@@ -158,14 +161,44 @@ TEST(Intervals, CoverageByClassSplitsTheCasesByTheClassTheirIntervalCameFrom) {
       t.residuals.push_back({src, "r", {"dense", "fp8", "compute", "megatron-core", "hopper"}, 0.01});
   const auto by = coverage_by_class(t);
   ASSERT_EQ(by.size(), 2u);
-  EXPECT_EQ(by[0].first, "dense 16-bit compute-bound megatron-core");
+  EXPECT_EQ(by[0].first, "dense 16-bit compute-bound megatron-core ampere");
   EXPECT_EQ(by[0].second.cases, 16u);
   EXPECT_EQ(by[0].second.covered, 8u);  // as CoverageIsComputedFromTheOtherSourcesResiduals
-  EXPECT_EQ(by[1].first, "dense fp8 compute-bound megatron-core");
+  EXPECT_EQ(by[1].first, "dense fp8 compute-bound megatron-core hopper");
   EXPECT_EQ(by[1].second.cases, 10u);
   EXPECT_EQ(by[1].second.covered, 10u);
   EXPECT_LT(by[1].second.median_width, 0.02);  // not widened by the 16-bit sources
   const Coverage all = coverage(t);
   EXPECT_EQ(all.cases, 26u);
   EXPECT_EQ(all.covered, 18u);
+}
+
+// Not widened to hold the prediction, the interval lies where the class's cases fell around
+// their predictions: a class that ran 10-30% slower than predicted gets [1.1 p, 1.3 p], and its
+// basis says so; the prediction itself is not moved.
+TEST(Intervals, ACentredIntervalLiesWhereTheClassFellAndSaysSo) {
+  IntervalTable t;
+  int n = 0;
+  for (const char* src : {"a", "b", "c", "d", "e"})
+    for (int i = 0; i < 2; ++i, ++n) t.residuals.push_back({src, "r", dense_megatron(), std::log(1.1 + 0.2 * n / 9.0)});
+  t.contain_prediction = false;
+  const Interval iv = t.interval(dense_megatron(), compute_bound(10.0));
+  EXPECT_GT(iv.step_lo, 10.0 * 1.1 - 1e-9);
+  EXPECT_LT(iv.step_hi, 10.0 * 1.3 + 1e-9);
+  EXPECT_NEAR(iv.step_lo, 10.0 * std::exp(iv.log_lo), 1e-9);
+  EXPECT_NE(iv.basis.find("ran +1"), std::string::npos) << iv.basis;
+  // Held: the same class's interval reaches down to the prediction.
+  t.contain_prediction = true;
+  const Interval held = t.interval(dense_megatron(), compute_bound(10.0));
+  EXPECT_DOUBLE_EQ(held.step_lo, 10.0);
+  EXPECT_DOUBLE_EQ(held.step_hi, iv.step_hi);
+  EXPECT_EQ(held.basis.find("ran"), std::string::npos) << held.basis;
+  // Out of sample (each case against the other four sources): the held interval contains the
+  // centred one, so it covers at least as many cases, at a greater width.
+  const Coverage c_held = coverage(t);
+  t.contain_prediction = false;
+  const Coverage c_centred = coverage(t);
+  EXPECT_LT(c_centred.median_width, c_held.median_width);
+  EXPECT_GE(c_held.covered, c_centred.covered);
+  EXPECT_GT(c_centred.covered, 0u);
 }

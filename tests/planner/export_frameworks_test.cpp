@@ -67,8 +67,15 @@ TEST(ExportDeepSpeed, ZeroAndOffloadKeys) {
   EXPECT_EQ(j["optimizer"]["type"], "AdamW");
   const auto files = export_files(p, ExportFormat::DeepSpeed);
   EXPECT_TRUE(has(files[1].text, "DeepSpeedCPUAdam")) << files[1].text;
+  // Without offload the config still names the optimizer priced (ZeRO without one stops at engine
+  // start: "zero stage 3 requires an optimizer"); the engine builds it as FusedAdam.
   p.layout.offload = Offload::None;
-  EXPECT_FALSE(nlohmann::json::parse(export_plan(p, ExportFormat::DeepSpeed)).contains("optimizer"));
+  const auto plain = export_files(p, ExportFormat::DeepSpeed);
+  EXPECT_EQ(nlohmann::json::parse(plain[0].text)["optimizer"]["type"], "AdamW");
+  EXPECT_TRUE(has(plain[1].text, "AdamW as FusedAdam")) << plain[1].text;
+  EXPECT_FALSE(has(plain[1].text, "DeepSpeedCPUAdam"));
+  p.training.optimizer = Optimizer::Sgd;
+  EXPECT_EQ(nlohmann::json::parse(export_plan(p, ExportFormat::DeepSpeed))["optimizer"]["type"], "SGD");
   EXPECT_EQ(j["gradient_accumulation_steps"], 1);  // 1536 / (1024 x 1) rounds down as priced
 }
 

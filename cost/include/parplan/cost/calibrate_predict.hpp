@@ -10,6 +10,25 @@
 
 namespace parplan::cost {
 
+// A user's few runs on their own cluster against the model's values: the prior's weight on each
+// parameter's log (corpus_fit: 1 for the corpus), the ratio of the corpus's robust spread of rows
+// within a source (0.05 in log) to that between sources (0.14, leave-one-source-out):
+// docs/calibration.md "Calibrate then predict".
+constexpr double kOwnClusterPrior = 0.4;
+// With few runs, only the parameters they inform are fitted: one per kRowsPerParameter runs (at
+// least one), those that move the runs' step time most (mean |d ln step / d ln parameter|), and
+// none below kMinSensitivity; the others stay at the cluster's values.
+constexpr size_t kRowsPerParameter = 3;
+constexpr double kMinSensitivity = 0.02;
+std::vector<FitParameter> informed_parameters(const std::vector<const CorpusRun*>& rows,
+                                              std::vector<FitParameter> params);
+
+// Every way to choose k of n rows (index sets, lexicographic): the calibrate-then-predict
+// "rotations", so no order of a source's rows favours one choice; beyond max_subsets, every
+// stride-th of them (evenly spread, deterministic).
+constexpr size_t kMaxFitSubsets = 2000;
+std::vector<std::vector<size_t>> fit_subsets(size_t n, size_t k, size_t max_subsets = kMaxFitSubsets);
+
 struct OwnRunsFit {
   FitResult fit;                      // on every row
   Cluster fitted;                     // the base cluster with the fitted values of its generation
@@ -23,15 +42,18 @@ OwnRunsFit fit_own_runs(std::vector<CorpusRun> rows, const Cluster& base);
 
 struct CalibratePredictSource {
   std::string source;
-  size_t rows = 0, rotations = 0;
-  double default_median = 0;  // median |error| of the rows at the default efficiencies
+  size_t rows = 0, rotations = 0;  // rotations: the choices of rows fitted on
+  double default_median = 0;  // median |error| of the rows at the start (the model without them)
   // Median |error| of the rows not fitted on, per rotation: its median, min and max.
   double median = 0, lo = 0, hi = 0;
 };
-// For every source with at least `min_rows` rows of one GPU generation (a source that measured
-// two generations counts as two, "source (generation)"): for each rotation i (rows i, i+1, i+2
-// mod n), fit on those 3 rows and predict the others.
+// For every source with at least `min_rows` rows on one kind of GPU (a source that measured two
+// counts as two, "source (GPU)"): for each choice of fit_rows rows (fit_subsets), fit the
+// parameters they inform (informed_parameters, kOwnClusterPrior) and predict the others.
+// With `loso`, a source it held out starts from the fit without it (as a cluster the corpus never
+// saw); without, from the rows' clusters as given.
 std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<CorpusSource>& corpus,
+                                                           const LosoReport* loso = nullptr,
                                                            size_t min_rows = 6,
                                                            size_t fit_rows = 3);
 std::string calibrate_then_predict_table(const std::vector<CalibratePredictSource>& t);

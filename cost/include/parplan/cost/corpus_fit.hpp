@@ -36,8 +36,10 @@ struct FitResult {
 // pulling each parameter towards its default (weight kPrior on its log), so a parameter the rows
 // do not constrain stays where it was. Parameters are fitted in log space (positive), fractions
 // capped at 1.
+// `prior`: the prior's weight when not the corpus's (< 0): a user's few runs of their own
+// cluster (calibrate_predict.hpp) weigh more against the defaults.
 FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
-                           std::vector<FitParameter> params);
+                           std::vector<FitParameter> params, double prior = -1);
 // The run's cluster with the fitted values of its generation.
 Cluster fitted_cluster(const CorpusRun& r, const FitResult& f);
 

@@ -17,6 +17,10 @@ struct CorpusValidation {
   IntervalTable intervals;
   Coverage cover;
   std::vector<std::pair<std::string, Coverage>> cover_by_class;  // by the class intervals came from
+  // The other placement of the same residuals' intervals (contain_prediction flipped): both are
+  // reported, overall and per class (same classes, same order).
+  Coverage cover_other;
+  std::vector<std::pair<std::string, Coverage>> cover_other_by_class;
   std::vector<CalibratePredictSource> calibrate_predict;          // sources with >= 6 rows
 };
 CorpusValidation validate_corpus(std::vector<CorpusSource> corpus);

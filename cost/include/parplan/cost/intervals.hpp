@@ -34,6 +34,9 @@ struct Interval {
   std::string basis;  // which residuals: "dense 16-bit compute-bound megatron-core (12 cases, 4 sources)"
   std::string level;  // the class they came from: "dense 16-bit compute megatron-core", ... "all"
   size_t cases = 0;
+  // The class's residual quantiles, ln(measured / predicted): where its cases fell around their
+  // predictions (before widening to hold the prediction).
+  double log_lo = 0, log_hi = 0;
 };
 
 struct IntervalTable {
@@ -43,16 +46,23 @@ struct IntervalTable {
   double lo_q = 0.05, hi_q = 0.95;
   size_t min_cases = 8;
   size_t min_sources = 3;
-  bool contain_prediction = true;  // widen to hold the prediction itself
+  // Widen to hold the prediction itself. Off: the interval is where the class's cases fell
+  // around their predictions (the prediction printed stays the model's; when the class runs
+  // slower or faster than predicted the interval says so and may not hold it).
+  bool contain_prediction = true;
   bool per_source_weight = true;   // each source's cases share a weight of 1 (else 1 per case)
   // The classes tried, most specific first: sets of CaseClass keys (kArch | kPrecision | ...).
+  // The GPU generation is in each class that has the cases for it: its kernels' efficiencies
+  // are what the model's offsets follow (docs/calibration.md "Intervals").
   static constexpr unsigned kArch = 1, kPrecision = 2, kBound = 4, kFramework = 8, kGeneration = 16;
-  std::vector<unsigned> levels = {kArch | kPrecision | kBound | kFramework,
-                                  kArch | kPrecision | kBound, kArch | kPrecision, kArch, 0};
+  std::vector<unsigned> levels = {kArch | kPrecision | kBound | kFramework | kGeneration,
+                                  kArch | kPrecision | kGeneration, kArch | kGeneration,
+                                  kArch | kPrecision, kArch, 0};
 
-  // The interval for a prediction of class `k`: from the most specific class with enough cases
-  // (arch + precision + bound + framework, then without the framework, without the bound, arch
-  // alone, all); residuals of `exclude_source` are left out (coverage checks).
+  // The interval for a prediction of class `k`: from the most specific class of `levels` with
+  // enough cases (arch + precision + bound + framework + generation, then arch + precision +
+  // generation, arch + generation, arch + precision, arch alone, all); residuals of
+  // `exclude_source` are left out (coverage checks).
   Interval interval(const CaseClass& k, const StepCost& predicted,
                     const std::string& exclude_source = "") const;
 };
