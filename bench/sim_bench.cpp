@@ -5,10 +5,11 @@
 // - Llama-2 7B in pure DP on 1,024 A100 (ZeRO-1, micro-batch 1, sequence 4,096);
 // - Llama-2 7B under FSDP (torchtitan fsdp2, ZeRO-3) on 1,024 A100;
 // - DeepSeek-V3 with EP 64 on 1,024 H800 (PP 16, DP 64, the published training setup, plain
-//   token routing).
+//   token routing);
+// - the GPT-3, pure-DP and EP-64 cases again on 1,024 GB200 NVL72 (72-GPU NVLink domains).
 // Goal (docs/simulation.md "Speed"): each under 5 s and 2 GiB, simulated / analytical within 5%.
 // Usage: sim_bench [--all-replicas] [CASE...]   (cases: gpt3-64 gpt3-512 gpt3-1024 dp-1024
-// fsdp-1024 ep64-1024; default all)
+// fsdp-1024 ep64-1024 gpt3-1024-nvl72 dp-1024-nvl72 ep64-1024-nvl72; default all)
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -31,10 +32,10 @@ struct Case {
   std::function<Plan()> plan;
 };
 
-Plan gpt3(int64_t gpus) {
+Plan gpt3(int64_t gpus, const char* cluster = "dgx-a100-80g") {
   Plan p;
   p.model = load_model("gpt3-175b");
-  p.cluster = load_cluster("dgx-a100-80g");
+  p.cluster = load_cluster(cluster);
   p.training = load_training("gpt3-1536");
   p.layout.tp = 8;
   p.layout.pp = 8;
@@ -46,10 +47,10 @@ Plan gpt3(int64_t gpus) {
   return p;
 }
 
-Plan llama2_7b_dp(int zero, const char* framework) {
+Plan llama2_7b_dp(int zero, const char* framework, const char* cluster = "dgx-a100-80g") {
   Plan p;
   p.model = load_model("llama2-7b");
-  p.cluster = load_cluster("dgx-a100-80g");
+  p.cluster = load_cluster(cluster);
   p.training = load_training("gpt3-1536");
   p.training.framework = framework;
   p.training.seq_len = 4096;
@@ -61,13 +62,13 @@ Plan llama2_7b_dp(int zero, const char* framework) {
   return p;
 }
 
-Plan deepseek_ep64() {
+Plan deepseek_ep64(const char* cluster = "h800-2048") {
   Plan p;
   p.model = load_model("deepseek-v3");
   // Plain token routing (every routed copy sent), which the simulation's all-to-alls send; the
   // node-limited routing of the report (4 of 8 groups) the cost model prices is not simulated.
   p.model.moe.groups = p.model.moe.groups_per_token = 0;
-  p.cluster = load_cluster("h800-2048");
+  p.cluster = load_cluster(cluster);
   p.training = load_training("deepseek-v3-4k");
   p.training.global_batch = 1024;
   p.layout.dp = 64;
@@ -91,6 +92,10 @@ int main(int argc, char** argv) {
       {"dp-1024", [] { return llama2_7b_dp(1, "megatron-core"); }},
       {"fsdp-1024", [] { return llama2_7b_dp(3, "fsdp2"); }},
       {"ep64-1024", [] { return deepseek_ep64(); }},
+      // GB200 NVL72: 72-GPU NVLink domains, a job on 64 GPUs (16 trays) of each of 16 racks.
+      {"gpt3-1024-nvl72", [] { return gpt3(1024, "gb200-nvl72"); }},
+      {"dp-1024-nvl72", [] { return llama2_7b_dp(1, "megatron-core", "gb200-nvl72"); }},
+      {"ep64-1024-nvl72", [] { return deepseek_ep64("gb200-nvl72"); }},
   };
   std::vector<std::string> names;
   sim::SimOptions opt;

@@ -304,6 +304,8 @@ QWidget* MainWindow::build_planner_tab() {
   planner_table_->setHorizontalHeaderLabels({"#", "dp", "tp", "pp", "cp", "mb", "ZeRO", "recompute",
                                              "SP", "schedule", "v", "offload", "also", "step",
                                              "tokens/s", "MFU", "memory"});
+  planner_table_->horizontalHeaderItem(15)->setToolTip(
+      "model FLOPs against the dense peak of the dtype the linear GEMMs run in (FP8: the FP8 peak)");
   planner_table_->horizontalHeaderItem(12)->setToolTip(
       "CP kind (ulysses, usp with its Ulysses share), HSDP shard group, tiles, expert parallelism");
   planner_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);

@@ -9,6 +9,7 @@
 #include "main_window.hpp"
 #include "parplan/cost/intervals.hpp"
 #include "parplan/cost/flops.hpp"
+#include "parplan/cost/fp8.hpp"
 #include "parplan/cost/run.hpp"
 #include "run_panel.hpp"
 
@@ -23,6 +24,14 @@ QString MainWindow::inputs_title() const {
 }
 
 namespace {
+// The MFU convention, stated where MFU is shown, as the CLI states it (docs/design.md "MFU"): model
+// FLOPs against the dense peak of the dtype the linear GEMMs run in, so never above 100%.
+QString mfu_peak_text(const Cluster& c, const Training& t) {
+  return QString("(of the %1 dense peak, %2 TFLOP/s per GPU)")
+      .arg(to_string(cost::linear_gemm_dtype(t)))
+      .arg(cost::utilization_peak_flops(c.gpu, t) / 1e12, 0, 'f', 0);
+}
+
 // "46.70B total, 12.88B active" (MoE: the routed experts a token skips are not active).
 QString params_text(const Model& m) {
   const cost::ParamCount p = cost::count_params(m);
@@ -85,7 +94,7 @@ void MainWindow::update_prediction() {
     time_chart_->show_cost(s);
     metrics_->setText(
         QString("<b>step</b> %1 &nbsp; <b>tokens/s</b> %2 &nbsp; <b>MFU</b> %3 &nbsp; "
-                "<b>HFU</b> %4 &nbsp; <b>TFLOP/s per GPU</b> %5 model, %6 hardware &nbsp; "
+                "<b>HFU</b> %4 %10 &nbsp; <b>TFLOP/s per GPU</b> %5 model, %6 hardware &nbsp; "
                 "<b>micro-batches</b> %7 &nbsp; <b>exposed comm</b> %8 &nbsp; <b>parameters</b> %9")
             .arg(format_seconds(s.step_time_s), format_rate(s.tokens_per_s), format_percent(s.mfu),
                  format_percent(s.hfu))
@@ -93,7 +102,8 @@ void MainWindow::update_prediction() {
             .arg(s.hardware_tflops_per_gpu, 0, 'f', 1)
             .arg(s.micro_batches)
             .arg(format_percent(s.exposed_comm_fraction))
-            .arg(params_text(model_)) +
+            .arg(params_text(model_))
+            .arg(mfu_peak_text(cluster_, training_)) +
         [&] {  // the corpus's interval for similar cases (cost/intervals.hpp)
           const cost::Interval iv = cost::prediction_interval(model_, cluster_, training_, s);
           return QString("<br><small>interval %1 - %2 per step, %3-%4 model TFLOP/s (%5 of the "

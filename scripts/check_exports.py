@@ -38,6 +38,9 @@ import tempfile
 import traceback
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from check_exports_models import megatron_deepspeed_params, megatron_params, plan_vocab  # noqa: E402
+from check_exports_torch2 import cxx17, ds_version, torch2_for_engine  # noqa: E402
 
 # Modules replaced by permissive stubs, per framework: they need torch >= 2 or a GPU library and
 # only their import is in the way of parsing and validating.
@@ -275,68 +278,12 @@ def megatron_worker(src, script, workdir):
     return {"accepted": True, "params": megatron_params(args, cfg.transformer, cfg)}
 
 
-def megatron_params(args, c, model_cfg):
-    """Parameters of the GPTModel the validated configs describe (megatron/core/models/gpt and
-    transformer/*: the layer specs of the TE/local GPT layer)."""
-    h = c.hidden_size
-    vocab = args.padded_vocab_size
-    L = c.num_layers
-    rms = c.normalization == "RMSNorm"
-    norm = h if rms else 2 * h
-    bias = c.add_bias_linear
-    heads, groups = c.num_attention_heads, c.num_query_groups or c.num_attention_heads
-    kv = c.kv_channels
-    if getattr(c, "multi_latent_attention", False):
-        qk = c.qk_head_dim + c.qk_pos_emb_head_dim
-        if c.q_lora_rank:
-            q = h * c.q_lora_rank + c.q_lora_rank * heads * qk + (c.q_lora_rank if c.qk_layernorm else 0)
-        else:
-            q = h * heads * qk
-        kvp = h * (c.kv_lora_rank + c.qk_pos_emb_head_dim) + c.kv_lora_rank * heads * (c.qk_head_dim + c.v_head_dim)
-        kvp += c.kv_lora_rank if c.qk_layernorm else 0
-        attn = q + kvp + heads * c.v_head_dim * h + norm
-    else:
-        qkv_out = (heads + 2 * groups) * kv
-        attn = h * qkv_out + heads * kv * h + norm
-        if bias or c.add_qkv_bias:
-            attn += qkv_out
-        if bias:
-            attn += h
-        if c.qk_layernorm:
-            attn += 2 * kv * (1 if rms else 2)
-    gated = c.gated_linear_unit
-    def mlp(f):
-        return h * f * (2 if gated else 1) + f * h + ((f * (2 if gated else 1) + h) if bias else 0)
-    dense = mlp(c.ffn_hidden_size) + norm
-    moe_pattern = None
-    if c.num_moe_experts:
-        freq = c.moe_layer_freq
-        moe_pattern = freq if isinstance(freq, list) else [1 if i % freq == 0 else 0 for i in range(L)]
-        e = c.num_moe_experts
-        moe = e * mlp(c.moe_ffn_hidden_size) + h * e + norm
-        if c.moe_shared_expert_intermediate_size:
-            moe += mlp(c.moe_shared_expert_intermediate_size)
-            if c.moe_shared_expert_gate:
-                moe += h
-    layers = sum(attn + (moe if moe_pattern and moe_pattern[i] else dense) for i in range(L))
-    total = layers + norm  # final norm
-    total += vocab * h  # embedding
-    if args.position_embedding_type == "learned_absolute":
-        total += args.max_position_embeddings * h
-    if args.untie_embeddings_and_output_weights:
-        total += vocab * h
-    mtp = c.mtp_num_layers or 0
-    if mtp:
-        # Each MTP module: enorm + hnorm, eh_proj [2h -> h], one transformer layer (MoE like the
-        # last layer), final norm; the embedding and output layer are shared.
-        last = moe if moe_pattern and moe_pattern[-1] else dense
-        total += mtp * (2 * norm + 2 * h * h + attn + last + norm)
-    return int(total)
-
-
 # --------------------------------------------------------------------------- driver
 def run(cmd, **k):
-    return subprocess.run(cmd, capture_output=True, text=True, **k)
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, **k)
+    except subprocess.TimeoutExpired as e:  # reported as a crash of that check, the run goes on
+        return subprocess.CompletedProcess(cmd, 124, "", f"timed out after {e.timeout} s")
 
 
 def worker_main(kind, src, script, workdir):
@@ -428,7 +375,11 @@ def main():
         env["PYTHONPATH"] = ":".join([a.deps, env.get("PYTHONPATH", "")]).rstrip(":")
     if a.deepspeed:  # Megatron-DeepSpeed imports DeepSpeed
         env["CHECK_EXPORTS_DEEPSPEED"] = a.deepspeed
-    rows, refusals = [], []
+    class Progress(list):  # every row also on stderr as it comes (a full run takes a while)
+        def append(self, r):
+            print(" | ".join(str(x) for x in r), file=sys.stderr, flush=True)
+            super().append(r)
+    rows, refusals = Progress(), Progress()
     patched = {}
     for p in plans:
         wd = pathlib.Path(tempfile.mkdtemp(prefix=f"check_exports_{p['name']}_"))
@@ -589,6 +540,14 @@ def torchtitan_worker(src, script, workdir):
     import torch
     torch2_probes(torch, Stub)
     add_rmsnorm(torch)
+    # torchao (stubbed) as far as the parameter count goes: its Float8Linear is an nn.Linear with
+    # the same weight and bias (torchao/float8/float8_linear.py), which the Float8 converter swaps in.
+    import torchao.float8.float8_linear as f8
+
+    class Float8Linear(torch.nn.Linear):
+        def __init__(self, in_features, out_features, bias=True, device=None, config=None):
+            super().__init__(in_features, out_features, bias=bias, device=device)
+    f8.Float8Linear = Float8Linear
     import_patched(Stub, "torchtitan", ["torchtitan.config.manager", "torchtitan.trainer"] +
                    [f"torchtitan.models.{m}.config_registry" for m in ("llama3", "deepseek_v3", "qwen3")])
     from torchtitan.config.manager import ConfigManager
@@ -711,90 +670,6 @@ def deepspeed_worker(src, f, workdir, lay=None):
     return {"accepted": True, "note": note + "; engine " + built}
 
 
-def ds_version(src):
-    """DeepSpeed run from its source tree reports version 0.0.0 (git_version_info_installed.py is
-    written by setup.py); an installed copy reports version.txt."""
-    import deepspeed
-    v = (pathlib.Path(src) / "version.txt").read_text().strip()
-    if deepspeed.__version__.startswith("0.0.0"):
-        deepspeed.__version__ = v
-        deepspeed.__version_major__, deepspeed.__version_minor__, deepspeed.__version_patch__ = (
-            int(x) for x in v.split(".")[:3])
-
-
-def torch2_for_engine(torch):
-    """What deepspeed.initialize needs of torch >= 2 on torch 1.13, each with the same effect:
-    nn.Module hooks taking prepend/with_kwargs (torch 2.0), bfloat16 collectives (gloo in 1.13 has
-    none: the same collective on an fp32 copy), and cpp_extension's C++17 default (torch >= 2.1;
-    1.13 passes -std=c++14, which csrc/includes/simd.h does not compile with)."""
-    import torch.distributed as tdist
-    M = torch.nn.Module
-    pre, post = M.register_forward_pre_hook, M.register_forward_hook
-
-    def pre_hook(self, hook, *, prepend=False, with_kwargs=False):
-        if not with_kwargs:
-            return pre(self, hook)
-
-        def h(m, args):
-            r = hook(m, args, {})
-            return r[0] if r is not None else None
-        return pre(self, h)
-
-    def post_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
-        if not with_kwargs:
-            return post(self, hook)
-        return post(self, lambda m, args, out: hook(m, args, {}, out))
-    M.register_forward_pre_hook, M.register_forward_hook = pre_hook, post_hook
-
-    def via_fp32(fn):
-        def wrapped(tensor, *a, **k):
-            if tensor.dtype != torch.bfloat16:
-                return fn(tensor, *a, **k)
-            t = tensor.float()
-            fn(t, *a, **{**k, "async_op": False})
-            tensor.copy_(t)
-        return wrapped
-    for n in ("broadcast", "all_reduce", "reduce"):
-        setattr(tdist, n, via_fp32(getattr(tdist, n)))
-
-    class Done:  # a finished collective's handle
-        def wait(self, *a):
-            return True
-
-        def is_completed(self):
-            return True
-
-    # Gloo in 1.13 has neither _all_gather_base nor _reduce_scatter_base: the tensor collectives
-    # of torch 2 written with the list all_gather and all_reduce (the same result).
-    def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
-        n = tdist.get_world_size(group)
-        outs = [torch.empty_like(input_tensor, dtype=torch.float32) for _ in range(n)]
-        tdist.all_gather(outs, input_tensor.float(), group=group)
-        output_tensor.copy_(torch.cat(outs).view_as(output_tensor))
-        return Done() if async_op else None
-
-    def reduce_scatter_tensor(output_tensor, input_tensor, op=tdist.ReduceOp.SUM, group=None, async_op=False):
-        n, r = tdist.get_world_size(group), tdist.get_rank(group)
-        t = input_tensor.float().clone()
-        tdist.all_reduce(t, op=op, group=group)
-        output_tensor.copy_(t.view(-1).chunk(n)[r].view_as(output_tensor))
-        return Done() if async_op else None
-    for mod in (tdist, tdist.distributed_c10d):
-        if not hasattr(mod, "all_gather_into_tensor"):
-            mod.all_gather_into_tensor = all_gather_into_tensor
-        if not hasattr(mod, "reduce_scatter_tensor"):
-            mod.reduce_scatter_tensor = reduce_scatter_tensor
-
-
-def cxx17(builder_cls):
-    orig = builder_cls.cxx_args
-    if not getattr(orig, "cxx17", False):
-        def cxx_args(self):
-            return orig(self) + ["-std=c++17"]
-        cxx_args.cxx17 = True
-        builder_cls.cxx_args = cxx_args
-
-
 def deepspeed_engine_worker(src, f, workdir):
     """deepspeed.initialize(model, config=ds_config.json, mpu) in one process (gloo, DeepSpeed's CPU
     accelerator), the way the training script starts the engine: a small model, the exported config
@@ -899,41 +774,6 @@ def megatron_deepspeed_worker(src, script, workdir):
                    f"sp {args.ds_sequence_parallel_size} dp {args.data_parallel_size}; "
                    f"recompute {cfg.recompute_granularity}; padded vocab {vocab}; " + out["note"])
     return out
-
-
-def plan_vocab(plan):
-    for path in (("model", "vocab"), ("plan", "model", "vocab")):
-        v = plan
-        for k in path:
-            v = v.get(k) if isinstance(v, dict) else None
-        if isinstance(v, int):
-            return v
-    raise KeyError("the plan JSON has no model.vocab")
-
-
-def megatron_deepspeed_params(args, c, vocab):
-    """Parameters of Megatron-DeepSpeed's GPTModel (megatron/model/transformer.py): fused QKV of
-    (heads + 2 kv_heads) x kv_channels, dense, ParallelMLP (2 x ffn wide with --swiglu), biases with
-    --add-bias-linear, LayerNorm (weight+bias) or RMSNorm (weight); DeepSpeed MoE layers (every
-    expert_interval-th layer, 1-based) hold num_experts ParallelMLPs and a bias-free gate."""
-    h, L = c.hidden_size, c.num_layers
-    norm = h if args.normalization == "rmsnorm" else 2 * h
-    bias = args.add_bias_linear
-    qkv = (c.num_attention_heads + 2 * c.num_key_value_heads) * c.kv_channels
-    attn = h * qkv + c.num_attention_heads * c.kv_channels * h + ((qkv + h) if bias else 0)
-    wide = c.ffn_hidden_size * (2 if args.swiglu else 1)
-    mlp = h * wide + c.ffn_hidden_size * h + ((wide + h) if bias else 0)
-    from megatron.model.transformer import get_num_experts_per_layer
-    experts = get_num_experts_per_layer(args.num_experts, L, args.expert_interval)
-    total = 0
-    for e in experts:
-        total += attn + 2 * norm + (mlp if e <= 1 else e * mlp + h * e)
-    total += norm + vocab * h  # final norm, word embeddings
-    if args.add_position_embedding:
-        total += args.max_position_embeddings * h
-    if args.untie_embeddings_and_output_weights:
-        total += vocab * h
-    return int(total)
 
 
 if __name__ == "__main__":

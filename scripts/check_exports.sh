@@ -55,6 +55,7 @@ if [ ! -x "$parplan" ]; then
 fi
 # DeepSpeed's CPU Adam (and FusedAdam) kernels are JIT-built once (minutes) and kept here.
 export TORCH_EXTENSIONS_DIR="${TORCH_EXTENSIONS_DIR:-$src/torch-extensions}"
+export PYTHONDONTWRITEBYTECODE=1  # nothing written into the checkout
 exec /usr/bin/python3 "$here/scripts/check_exports.py" --parplan "$parplan" \
   --megatron "$src/megatron" --torchtitan "$src/torchtitan" --torchtitan-toml "$src/torchtitan-toml" \
   --deepspeed "$src/deepspeed" --megatron-deepspeed "$src/megatron-deepspeed" --deps "$src/deps" "$@"

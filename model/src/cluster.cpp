@@ -209,6 +209,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
   }
   r.integer("job_gpus", c.job_gpus, false, 0, 1'000'000'000);
   r.integer("nvlink_domain_gpus", c.nvlink_domain_gpus, false, 0, 1'000'000);
+  r.integer("nvlink_domain_segment_gpus", c.nvlink_domain_segment_gpus, false, 0, 1'000'000);
   c.efficiency = default_efficiency(c.gpu);
   if (const auto* e = r.object("efficiency", false)) {
     detail::ObjectReader re(*e, d, p + ".efficiency");
@@ -244,6 +245,15 @@ void validate(const Cluster& c, Diagnostics& d, const std::string& p) {
     d.error(p + ".nvlink_domain_gpus",
             "must be a multiple of gpus_per_node (" + std::to_string(c.gpus_per_node) + "), got " +
                 std::to_string(c.nvlink_domain_gpus) + " (e.g. 72 for NVL72 with 4 GPUs per tray)");
+  // A job's segment of a domain is whole nodes of it (NVL72: 16 of 18 trays).
+  if (c.nvlink_domain_segment_gpus > 0 && c.gpus_per_node > 0 &&
+      (c.nvlink_domain_segment_gpus % c.gpus_per_node != 0 ||
+       c.nvlink_domain_segment_gpus > c.nvlink_domain()))
+    d.error(p + ".nvlink_domain_segment_gpus",
+            "must be a multiple of gpus_per_node (" + std::to_string(c.gpus_per_node) +
+                ") no larger than the NVLink domain (" + std::to_string(c.nvlink_domain()) +
+                "), got " + std::to_string(c.nvlink_domain_segment_gpus) +
+                " (e.g. 64 for 16-tray segments of NVL72); 0 places jobs on whole domains");
 }
 
 nlohmann::json to_json(const Cluster& c) {
@@ -328,6 +338,7 @@ nlohmann::json to_json(const Cluster& c) {
                         {"checkpoint_GBps", rl.checkpoint_bytes_per_s / kGBps}};
   if (c.job_gpus > 0) j["job_gpus"] = c.job_gpus;
   if (c.nvlink_domain_gpus > 0) j["nvlink_domain_gpus"] = c.nvlink_domain_gpus;
+  if (c.nvlink_domain_segment_gpus > 0) j["nvlink_domain_segment_gpus"] = c.nvlink_domain_segment_gpus;
   return j;
 }
 

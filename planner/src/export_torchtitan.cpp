@@ -125,6 +125,13 @@ Titan translate(const Plan& p, bool toml) {
     refuse(kTarget, "NVMe offload", "export to deepspeed");
   if (l.tiles > 1) refuse(kTarget, "tiled linear layers (layout.tiles) are DeepSpeed's", "export to deepspeed");
   check_fp8(p.training, toml);
+  // The model is torchtitan's own (a registry flavor): a model it has no registry for would not
+  // be built as priced (GPT-3's LayerNorm, learned positions and GELU, Mixtral's experts, ...).
+  if (titan_model(m).module.empty())
+    refuse(kTarget, "torchtitan has no registered model matching " + m.name +
+                        " (its registries at b5bcd76: llama3, deepseek_v3, qwen3, gpt_oss; "
+                        "torchtitan/models/*/config_registry.py)",
+           "export to megatron");
   if (l.pp > 1) {
     if (l.schedule == Schedule::ZbH1 || l.schedule == Schedule::DualPipe)
       refuse(kTarget, std::string("the ") + to_string(l.schedule) +

@@ -450,11 +450,17 @@ std::vector<RuleReport> evaluate_rules(const Model& m, const Cluster& c, const T
     RuleReport r = make_report("R8", "tp-within-node");
     r.recommendation = std::string("keep tensor parallelism inside the NVLink domain") +
                        (rack ? " (" + str(dom) + " GPUs over " + str(dom / c.gpus_per_node) +
-                                   " nodes of " + str(c.gpus_per_node) + ")"
+                                   " nodes of " + str(c.gpus_per_node) +
+                                   (dom < c.nvlink_domain()
+                                        ? ", the job's segment of each " + str(c.nvlink_domain()) +
+                                              "-GPU domain"
+                                        : std::string()) +
+                                   ")"
                              : " (the node)") +
                        ": tp <= " + str(dom);
     r.fires = gpus > 1;
-    r.numbers = {{"gpus_per_node", c.gpus_per_node}, {"nvlink_domain_gpus", dom},
+    r.numbers = {{"gpus_per_node", c.gpus_per_node}, {"nvlink_domain_gpus", c.nvlink_domain()},
+                 {"job_gpus_per_domain", dom},
                  {"nvlink_GBps", c.intra.bandwidth_bytes_per_s / 1e9},
                  {"nic_GBps_per_gpu", c.inter.nic_bytes_per_s * double(c.inter.nics_per_node) /
                                           double(std::max<int64_t>(1, c.gpus_per_node)) / 1e9}};

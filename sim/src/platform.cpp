@@ -186,6 +186,13 @@ void check_cluster(const Cluster& c, int64_t gpus) {
     throw Error("cannot simulate: the plan needs " + std::to_string(gpus) + " GPUs but cluster '" +
                 c.name + "' has " + std::to_string(c.total_gpus()) + " (" +
                 std::to_string(c.nodes) + " nodes x " + std::to_string(c.gpus_per_node) + ")");
+  if (gpus > c.placeable_gpus())
+    throw Error("cannot simulate: the plan needs " + std::to_string(gpus) + " GPUs but cluster '" +
+                c.name + "' places jobs on " + std::to_string(c.domain_gpus()) + " GPUs of each " +
+                std::to_string(c.nvlink_domain()) + "-GPU NVLink domain (" +
+                std::to_string(c.placeable_gpus()) +
+                " GPUs; cluster.nvlink_domain_segment_gpus): use fewer GPUs, more nodes, or "
+                "nvlink_domain_segment_gpus 0 to fill whole domains");
   check_positive(c.intra.bandwidth_bytes_per_s, "cluster.intra_node.bandwidth_GBps");
   check_positive(c.efficiency.intra_node_link, "cluster.efficiency.intra_node_link");
   const int64_t nodes = nodes_for(c, gpus);

@@ -29,9 +29,13 @@ TEST(NvlinkDomainPlacement, TensorGroupsUpTo72GpusStayOnNvlinkOnNvl72) {
     EXPECT_FALSE(place(l, nvl).tp.spans_nodes()) << tp;  // trays of 4, one NVLink domain
     EXPECT_EQ(place(l, hgx).tp.spans_nodes(), tp > 8) << tp;
   }
-  // dp after tp=8: 9 ranks of the domain share the NVLink fabric with stride 8 (72 / 8).
+  // dp after tp=8: 8 ranks of the job's 64-GPU segment of a rack share the NVLink fabric with
+  // stride 8 (64 / 8; whole 72-GPU racks would give 9, 9, ... and a ragged last rack).
   const Layout l{.dp = 16, .tp = 8, .pp = 1};
-  EXPECT_EQ(place(l, nvl).dp.per_node, 9);
+  EXPECT_EQ(place(l, nvl).dp.per_node, 8);
+  Cluster whole = nvl;
+  whole.nvlink_domain_segment_gpus = 0;
+  EXPECT_EQ(place(l, whole).dp.per_node, 9);
   EXPECT_EQ(place(l, hgx).dp.per_node, 1);
 }
 
@@ -68,9 +72,14 @@ TEST(NvlinkDomainPlacement, ExpertGroupsOf64StayInsideTheRack) {
 
 TEST(NvlinkDomainPlacement, LoneGroupsOfARackAreInsideOneDomain) {
   const Cluster nvl = load_cluster("gb200-nvl72");
-  EXPECT_FALSE(lone_group(72, nvl).spans_nodes());
-  EXPECT_TRUE(lone_group(144, nvl).spans_nodes());
-  EXPECT_EQ(lone_group(144, nvl).per_node, 72);
+  // A job fills the 16-tray segment (64 GPUs) of each rack (nvlink_domain_segment_gpus).
+  EXPECT_FALSE(lone_group(64, nvl).spans_nodes());
+  EXPECT_TRUE(lone_group(128, nvl).spans_nodes());
+  EXPECT_EQ(lone_group(128, nvl).per_node, 64);
+  Cluster whole = nvl;
+  whole.nvlink_domain_segment_gpus = 0;
+  EXPECT_FALSE(lone_group(72, whole).spans_nodes());
+  EXPECT_EQ(lone_group(144, whole).per_node, 72);
 }
 
 TEST(BlackwellRecipes, Mxfp8AndNvfp4AreRefusedOnHopperWithTheReason) {
@@ -133,7 +142,7 @@ TEST(BlackwellCorpus, MegatronBridgeRowsRunOnTheBlackwellPresets) {
       EXPECT_EQ(precision_refusal(r.cluster.gpu, r.training), "") << r.label();
       nvfp4 += r.training.fp8() && r.training.fp8_recipe == Fp8Recipe::Nvfp4;
       mxfp8 += r.training.fp8() && r.training.fp8_recipe == Fp8Recipe::Mxfp8;
-      rack += r.cluster.domain_gpus() == 72;
+      rack += r.cluster.nvlink_domain() == 72;
     }
   }
   EXPECT_EQ(rows, 32);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <QComboBox>
+#include <QLabel>
 
 #include "charts/memory_chart.hpp"
 #include "gui_test_support.hpp"
@@ -64,6 +65,11 @@ TEST(GuiFp8, Fp8StepIsFasterThanBf16OnH100AndTheRecipeCounts) {
   EXPECT_EQ(w.layout(), tp4_dp16());  // the layout is unchanged (dp is already the GPUs left)
   EXPECT_TRUE(recipe->isEnabled());
   const cost::StepCost delayed = expect_cost_models(w);
+  // The MFU shown states its peak: FP8's dense peak on an FP8 run, BF16's otherwise.
+  auto* metrics = w.findChild<QLabel*>("metrics");
+  ASSERT_NE(metrics, nullptr);
+  EXPECT_TRUE(metrics->text().contains("of the fp8 dense peak, 1979 TFLOP/s", Qt::CaseInsensitive))
+      << metrics->text().toStdString();
   // Only the linear GEMMs move to the FP8 peak (1,979 vs 989 TFLOP/s, examples/clusters): the
   // compute falls, but by less than the peaks' ratio, since attention and the logits stay BF16.
   EXPECT_LT(delayed.time.compute, bf16.time.compute);
@@ -82,6 +88,8 @@ TEST(GuiFp8, Fp8StepIsFasterThanBf16OnH100AndTheRecipeCounts) {
 
   choose(w, "dtype", int(DType::BF16));
   EXPECT_FALSE(recipe->isEnabled());
+  EXPECT_TRUE(metrics->text().contains("of the bf16 dense peak, 989 TFLOP/s", Qt::CaseInsensitive))
+      << metrics->text().toStdString();
   EXPECT_DOUBLE_EQ(expect_cost_models(w).step_time_s, bf16.step_time_s);
 }
 

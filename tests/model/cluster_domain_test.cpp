@@ -29,8 +29,10 @@ TEST(NvlinkDomain, Nvl72PresetsAre72GpuDomainsOfFourGpuTrays) {
   for (const char* name : {"gb200-nvl72", "gb300-nvl72"}) {
     const Cluster c = load_cluster(name);
     EXPECT_EQ(c.gpus_per_node, 4) << name;
-    EXPECT_EQ(c.domain_gpus(), 72) << name;
+    EXPECT_EQ(c.nvlink_domain(), 72) << name;
+    EXPECT_EQ(c.domain_gpus(), 64) << name;  // a job's 16-tray segment of each rack
     EXPECT_EQ(c.total_gpus(), 1152) << name;  // 16 racks
+    EXPECT_EQ(c.placeable_gpus(), 1024) << name;
     EXPECT_EQ(c.inter.nics_per_node, 4) << name;  // one NIC per GPU
     EXPECT_TRUE(c.intra.nvls) << name;
   }
@@ -43,7 +45,7 @@ TEST(NvlinkDomain, RoundTripsThroughJson) {
   Diagnostics d2;
   const Cluster back = parse(to_json(c), d2);
   ASSERT_TRUE(d2.ok()) << d2.errors.front();
-  EXPECT_EQ(back.domain_gpus(), 72);
+  EXPECT_EQ(back.domain_gpus(), 72);  // no segment: whole domains
   EXPECT_EQ(back.gpus_per_node, 4);
 }
 
@@ -59,6 +61,27 @@ TEST(NvlinkDomain, ADomainThatIsNotWholeNodesIsRefusedNamingTheField) {
     EXPECT_NE(d.errors.front().find("multiple of gpus_per_node (4)"), std::string::npos)
         << d.errors.front();
   }
+}
+
+TEST(NvlinkDomain, ASegmentIsWholeNodesOfTheDomainAndRoundTrips) {
+  for (int64_t bad : {62, 76, 2}) {
+    auto j = tray_cluster();
+    j["nvlink_domain_segment_gpus"] = bad;
+    Diagnostics d;
+    parse(j, d);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_NE(d.errors.front().find("cluster.nvlink_domain_segment_gpus"), std::string::npos)
+        << d.errors.front();
+  }
+  auto j = tray_cluster();
+  j["nvlink_domain_segment_gpus"] = 64;
+  Diagnostics d;
+  const Cluster c = parse(j, d);
+  ASSERT_TRUE(d.ok()) << d.errors.front();
+  EXPECT_EQ(c.domain_gpus(), 64);
+  EXPECT_EQ(c.placeable_gpus(), 2 * 64);  // 36 trays = 2 racks
+  Diagnostics d2;
+  EXPECT_EQ(parse(to_json(c), d2).domain_gpus(), 64);
 }
 
 TEST(BlackwellPresets, CarryBlockScaledPeaksThatHopperLacks) {

@@ -218,14 +218,21 @@ TEST(ExportTorchtitan, PipelineSplitAndFloat8) {
   EXPECT_TRUE(has(u, "--parallelism.pipeline_parallel_last_stage_less_layers 1"));
 }
 
-TEST(ExportTorchtitan, RefusesZero1AndUnknownModelsGetAClearStop) {
+// A model torchtitan has no registry for would not be built as priced: refused (exit 2) rather
+// than exported with a recipe the user must complete.
+TEST(ExportTorchtitan, RefusesZero1AndModelsItDoesNotHave) {
   Plan p = gpt3_plan(layout(16, 8, 8, 1, 1, 1, Recompute::Selective, true));
   const std::string e = refusal(p, ExportFormat::Torchtitan);
   EXPECT_TRUE(has(e, "ZeRO-1")) << e;
   EXPECT_TRUE(has(e, "--fix zero=2"));
   p.layout.zero = 3;
-  const auto files = export_files(p, ExportFormat::Torchtitan);  // gpt3-175b: not in its registry
-  EXPECT_TRUE(has(files[1].text, "torchtitan has no registered model matching gpt3-175b"));
+  for (ExportFormat f : {ExportFormat::Torchtitan, ExportFormat::TorchtitanToml}) {
+    const std::string u = refusal(p, f);  // gpt3-175b: not in its registry
+    EXPECT_TRUE(has(u, "torchtitan has no registered model matching gpt3-175b")) << u;
+    EXPECT_TRUE(has(u, "To fix: export to megatron"));
+  }
+  p.model = load_model("llama3-405b");
+  EXPECT_TRUE(has(export_files(p, ExportFormat::Torchtitan)[1].text, "llama3_405b"));
 }
 
 // What torchtitan builds is what was priced: the 405B base config's Float8, compile and async TP

@@ -290,6 +290,7 @@ TEST(ExportLaunch, LaunchLinesStartTheChosenFramework) {
       << m;
   EXPECT_TRUE(has(m, "--tensor-model-parallel-size 8"));
   p.layout.zero = 3;  // torchtitan shards with FSDP2 (ZeRO-1 is refused)
+  p.model = load_model("llama3-405b");  // a model torchtitan has (none for GPT-3)
   std::string s = export_plan(p, ExportFormat::Srun, Framework::Torchtitan);
   EXPECT_TRUE(has(s, "srun --nodes 128 --ntasks-per-node 8 --gpus-per-node 8")) << s;
   EXPECT_TRUE(has(s, "exec python3 -m torchtitan.train"));

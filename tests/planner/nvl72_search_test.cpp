@@ -72,7 +72,8 @@ TEST(Nvl72Rules, R8AcceptsTensorParallelismAcrossTraysWithinTheDomain) {
   const auto& r8 = rule(v, "R8");
   EXPECT_EQ(r8.verdict, Verdict::Agrees) << r8.detail;
   EXPECT_EQ(r8.numbers["nvlink_domain_gpus"].get<int>(), 72);
-  EXPECT_NE(r8.recommendation.find("tp <= 72"), std::string::npos) << r8.recommendation;
+  EXPECT_EQ(r8.numbers["job_gpus_per_domain"].get<int>(), 64);  // 16-tray segments
+  EXPECT_NE(r8.recommendation.find("tp <= 64"), std::string::npos) << r8.recommendation;
   EXPECT_NE(r8.detail.find("spans 4 nodes over NVLink"), std::string::npos) << r8.detail;
   // The same pin on 8-GPU B200 nodes crosses InfiniBand: R8 disagrees.
   in.c = load_cluster("dgx-b200");

@@ -1,6 +1,7 @@
 #pragma once
 // GPUs, nodes, links, topology, and the few calibrated efficiencies (docs/design.md "Inputs").
 // Internal units are SI: bytes, seconds, FLOP/s, bytes/s. JSON uses _GiB, _GBps, _us, _tflops.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -138,9 +139,22 @@ struct Cluster {
   // latency and nvls are its fabric's). A node is what shares host memory, PCIe and NICs. HGX/DGX:
   // the node (0 = gpus_per_node); GB200/GB300 NVL72: 72 GPUs over 18 trays of 4.
   int64_t nvlink_domain_gpus = 0;
+  // GPUs of each NVLink domain a large job is placed on (topology-aware scheduling; 0 = the whole
+  // domain). GB200/GB300 NVL72: 64, Slurm topology/block segments of 16 trays, NVIDIA's advice for
+  // jobs of 128+ GPUs (docs/presets.md); the rack's other 2 trays run other jobs or stand by.
+  int64_t nvlink_domain_segment_gpus = 0;
 
   int64_t total_gpus() const { return nodes * gpus_per_node; }
-  int64_t domain_gpus() const { return nvlink_domain_gpus > 0 ? nvlink_domain_gpus : gpus_per_node; }
+  // The physical NVLink domain.
+  int64_t nvlink_domain() const { return nvlink_domain_gpus > 0 ? nvlink_domain_gpus : gpus_per_node; }
+  // The GPUs of one NVLink domain a job's ranks fill before the next domain (Megatron rank order
+  // over a topology-aware allocation): every placement (collectives, search, rules, simulator).
+  int64_t domain_gpus() const {
+    return nvlink_domain_segment_gpus > 0 ? std::min(nvlink_domain_segment_gpus, nvlink_domain())
+                                          : nvlink_domain();
+  }
+  // GPUs a job can be placed on under that segmentation (all of them without one).
+  int64_t placeable_gpus() const { return total_gpus() / nvlink_domain() * domain_gpus(); }
 };
 
 void validate(const Cluster& c, Diagnostics& d, const std::string& prefix = "cluster");
