@@ -130,6 +130,20 @@ void dp_exposure(TimeBreakdown& tb, const StepWork& w, const Cluster& c, const T
   exposed = std::min(exposed, total);
   // What hides behind compute still slows it by the overlap_slowdown share.
   exposed += c.efficiency.overlap_slowdown * std::max(0.0, total - exposed);
+  // Each collective the DP communication thread issues while compute runs costs, on a host whose
+  // cores the compute threads fill, intra_node.call_overhead_us.concurrent on top (measured by
+  // `parplan calibrate`, docs/runtime.md; 0 on GPU clusters, whose collectives run on the NIC/SMs).
+  if (const double conc = c.intra.call_overhead_s.concurrent; conc > 0) {
+    const double g = double(w.zero3_gathers_per_layer), gather = w.dp_param_gather_s > 0 ? 1.0 : 0.0;
+    // Gradient reductions per pass (buckets or FSDP units): dp_reduce_s is that many buckets.
+    const double units = w.dp_bucket_s > 0 ? std::round(w.dp_reduce_s / w.dp_bucket_s) : 1.0;
+    double calls = units + gather;
+    if (l.zero >= 3 && w.zero3_gather_once) calls = units + L * g;
+    else if (l.zero >= 3) calls = mbd * (units + L * g * (fw.zero3_regather_in_backward ? 2.0 : 1.0));
+    else if (l.zero == 2) calls = mbd * units + gather;
+    exposed += conc * calls;
+    total += conc * calls;
+  }
   tb.dp_comm_exposed = exposed;
   tb.dp_comm_total = total;
 }

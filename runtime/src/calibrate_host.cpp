@@ -9,6 +9,7 @@
 
 #include "comm.hpp"
 #include "device.hpp"
+#include "dp_overlap.hpp"
 #include "gpt.hpp"
 #include "parplan/cost/host_overhead.hpp"
 #include "trace.hpp"
@@ -84,36 +85,41 @@ double measure_op_overhead(Communicator& comm, int rank, nlohmann::json& detail)
 }
 
 IntraNode::CallOverhead measure_call_overheads(Group& g, double lat_s, double bw,
-                                               nlohmann::json& detail) {
+                                               nlohmann::json& detail, double* bw_between) {
   IntraNode::CallOverhead r;
   const int p = g.size();
   if (p < 2) return r;
   // The compute between two calls: linear layers of a small transformer (tokens 256, hidden
-  // 128), about 0.5 ms on one core; the message: that layer's activation (128 KB fp32), as a
-  // tensor-parallel all-reduce, a sequence-parallel gather or a context-parallel K/V block moves.
+  // 128), about 0.5 ms on one core; the messages: that layer's activation (128 KB fp32), as a
+  // tensor-parallel all-reduce, a sequence-parallel gather or a context-parallel K/V block moves,
+  // and 16 times that (2 MB), a data-parallel gradient bucket of a small model.
   auto a = torch::randn({256, 128}, device_options()), w = torch::randn({128, 128}, device_options());
   auto c = torch::empty({256, 128}, device_options());
-  const int64_t numel = 256 * 128;
-  auto msg = torch::ones({numel}, device_options()), buf = torch::empty_like(msg);
-  auto part = torch::ones({numel / p}, device_options());
-  const double bytes = double(numel) * 4.0;
+  const int64_t small = 256 * 128, sizes[] = {small, 16 * small};
+  std::vector<torch::Tensor> msg, buf, part;
+  for (int64_t n : sizes) {
+    msg.push_back(torch::ones({n}, device_options()));
+    buf.push_back(torch::empty({n}, device_options()));
+    part.push_back(torch::ones({n / p}, device_options()));
+  }
   auto compute = [&] {
     for (int i = 0; i < 6; ++i) torch::mm_out(c, a, w);
     device_synchronize();
   };
   const int next = (g.rank() + 1) % p, prev = (g.rank() - 1 + p) % p;
-  // 0 compute alone, 1 all-reduce, 2 all-gather, 3 reduce-scatter, 4 send/recv (a ring shift as
-  // cp::ring_shift issues it).
-  std::vector<std::function<void()>> ops = {
-      [] {},
-      [&] { g.all_reduce(msg); },
-      [&] { g.all_gather(msg, part); },
-      [&] { g.reduce_scatter(part, msg); },
-      [&] {
-        auto s = g.send(msg, next);
-        g.recv(buf, prev);
-        s.wait();
-      }};
+  // 0 compute alone; then per message size: all-reduce, all-gather, reduce-scatter, send/recv (a
+  // ring shift as cp::ring_shift issues it).
+  std::vector<std::function<void()>> ops = {[] {}};
+  for (size_t s = 0; s < 2; ++s) {
+    ops.push_back([&, s] { g.all_reduce(msg[s]); });
+    ops.push_back([&, s] { g.all_gather(msg[s], part[s]); });
+    ops.push_back([&, s] { g.reduce_scatter(part[s], msg[s]); });
+    ops.push_back([&, s] {
+      auto h = g.send(msg[s], next);
+      g.recv(buf[s], prev);
+      h.wait();
+    });
+  }
   std::vector<std::vector<double>> ts(ops.size());
   constexpr int kIters = 60, kWarm = 5;
   g.barrier();
@@ -131,21 +137,81 @@ IntraNode::CallOverhead measure_call_overheads(Group& g, double lat_s, double bw
   };
   std::vector<double> med;
   for (auto& v : ts) med.push_back(agreed(median(v)));
-  const double pf = double(p), steps = pf - 1, share = (pf - 1) / pf * bytes / bw;
-  const double model[] = {0, 2 * steps * lat_s + 2 * share, steps * lat_s + share,
-                          steps * lat_s + share, lat_s + bytes / bw};
-  auto fixed = [&](size_t k) { return std::max(0.0, med[k] - med[0] - model[k]); };
-  r.all_reduce = fixed(1), r.all_gather = fixed(2), r.reduce_scatter = fixed(3), r.send_recv = fixed(4);
-  const char* names[] = {"compute_alone", "all_reduce", "all_gather", "reduce_scatter", "send_recv"};
-  detail = {{"ranks", p}, {"message_bytes", bytes},
-            {"statistic", "median of 60 alternating iterations, mean over ranks"}};
-  for (size_t k = 0; k < ops.size(); ++k) {
-    detail["median_ms"][names[k]] = med[k] * 1e3;
-    if (k > 0) {
-      detail["model_ms"][names[k]] = model[k] * 1e3;
-      detail["overhead_us"][names[k]] = fixed(k) * 1e6;
-    }
+  // Per operation: latency steps and the bytes each rank moves per message byte (ring models).
+  const double pf = double(p), steps[] = {2 * (pf - 1), pf - 1, pf - 1, 1},
+               moved[] = {2 * (pf - 1) / pf, (pf - 1) / pf, (pf - 1) / pf, 1};
+  auto extra = [&](size_t s, size_t op) { return med[1 + 4 * s + op] - med[0]; };  // beyond compute
+  // Bandwidth as training sees it: the per-byte slope between the two sizes of each operation
+  // issued between compute (recorded; the link keeps the back-to-back loop's figure, which this
+  // slope matched within its noise: docs/runtime.md).
+  const double dbytes = double(sizes[1] - sizes[0]) * 4.0;
+  double bw_ops[4];
+  for (size_t op = 0; op < 4; ++op)
+    bw_ops[op] = moved[op] * dbytes / std::max(extra(1, op) - extra(0, op), 1e-9);
+  const double link_bw = bw;
+  if (bw_between) *bw_between = bw_ops[0];
+  const double bytes = double(sizes[0]) * 4.0;
+  auto model = [&](size_t op) { return steps[op] * lat_s + moved[op] * bytes / link_bw; };
+  auto fixed = [&](size_t op) { return std::max(0.0, extra(0, op) - model(op)); };
+  r.all_reduce = fixed(0), r.all_gather = fixed(1), r.reduce_scatter = fixed(2), r.send_recv = fixed(3);
+
+  const char* names[] = {"all_reduce", "all_gather", "reduce_scatter", "send_recv"};
+  detail = {{"ranks", p}, {"message_bytes", {bytes, double(sizes[1]) * 4.0}},
+            {"statistic", "median of 60 alternating iterations, mean over ranks"},
+            {"between_compute_note", "per-byte slope of each operation issued between compute "
+                                     "(128 KB and 2 MB)"}};
+  detail["median_ms"]["compute_alone"] = med[0] * 1e3;
+  for (size_t op = 0; op < 4; ++op) {
+    detail["median_ms"][names[op]] = med[1 + op] * 1e3;
+    detail["median_ms"][std::string(names[op]) + "_2MB"] = med[5 + op] * 1e3;
+    detail["between_compute_bandwidth_GBps"][names[op]] = bw_ops[op] / 1e9;
+    detail["model_ms"][names[op]] = model(op) * 1e3;
+    detail["overhead_us"][names[op]] = fixed(op) * 1e6;
   }
+  // The data-parallel collectives as the runtime issues them: on its communication thread
+  // (dp_overlap.hpp CommQueue) while the compute thread runs the backward (here 2 ms of GEMMs),
+  // waited after it; against the same compute followed by the same collective issued blocking.
+  // What the concurrent issue costs beyond the blocking one is the host's cores being shared:
+  // the compute threads fill them, and the communication thread takes its turns from them.
+  auto long_compute = [&] {
+    for (int i = 0; i < 24; ++i) torch::mm_out(c, a, w);
+    device_synchronize();
+  };
+  CommQueue queue;
+  std::vector<std::function<void()>> dp_ops = {
+      [&] { g.all_reduce(msg[1]); }, [&] { g.reduce_scatter(part[1], msg[1]); },
+      [&] { g.all_gather(msg[1], part[1]); }};
+  std::vector<std::function<void()>> variants = {long_compute};
+  for (auto& op : dp_ops) {
+    variants.push_back([&] { long_compute(), op(); });
+    variants.push_back([&] {
+      auto t = queue.submit(op);
+      long_compute();
+      t.wait();
+    });
+  }
+  std::vector<std::vector<double>> tc(variants.size());
+  g.barrier();
+  for (int i = 0; i < kIters + kWarm; ++i)
+    for (size_t k = 0; k < variants.size(); ++k) {
+      auto t0 = Clock::now();
+      variants[k]();
+      if (i >= kWarm) tc[k].push_back(seconds_since(t0));
+    }
+  std::vector<double> mc;
+  for (auto& v : tc) mc.push_back(agreed(median(v)));
+  double concurrent = 0;
+  const char* dp_names[] = {"all_reduce", "reduce_scatter", "all_gather"};
+  for (size_t k = 0; k < dp_ops.size(); ++k) {
+    const double extra_k = mc[2 + 2 * k] - mc[1 + 2 * k];
+    detail["comm_thread"]["blocking_ms"][dp_names[k]] = mc[1 + 2 * k] * 1e3;
+    detail["comm_thread"]["concurrent_ms"][dp_names[k]] = mc[2 + 2 * k] * 1e3;
+    concurrent += extra_k / double(dp_ops.size());
+  }
+  detail["comm_thread"]["compute_alone_ms"] = mc[0] * 1e3;
+  detail["comm_thread"]["message_bytes"] = double(sizes[1]) * 4.0;
+  r.concurrent = std::max(0.0, concurrent);
+  detail["comm_thread"]["concurrent_extra_us"] = r.concurrent * 1e6;
   return r;
 }
 

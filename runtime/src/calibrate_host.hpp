@@ -28,7 +28,12 @@ double measure_op_overhead(Communicator& comm, int rank, nlohmann::json& detail)
 // all-reduce model t = 2(p-1) lat + 2(p-1)/p M / bw, whose share is subtracted so that only the
 // fixed cost remains (all-gather and reduce-scatter: (p-1) lat + (p-1)/p M / bw; a send/recv:
 // lat + M / bw).
+// bw_between (when given): the all-reduce's bandwidth as training issues it, between compute (its
+// per-byte slope from 128 KB to 2 MB; recorded next to the back-to-back loop's `bw`). The result's
+// `concurrent`: what a 2 MB all-reduce / reduce-scatter / all-gather issued on a communication
+// thread (dp_overlap.hpp) during 2 ms of compute costs beyond the same compute followed by the
+// same collective issued blocking (mean of the three, >= 0).
 IntraNode::CallOverhead measure_call_overheads(Group& g, double lat_s, double bw,
-                                               nlohmann::json& detail);
+                                               nlohmann::json& detail, double* bw_between = nullptr);
 
 }  // namespace parplan::runtime

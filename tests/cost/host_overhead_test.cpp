@@ -104,3 +104,27 @@ TEST(HostOverhead, GpuPresetsHaveNone) {
   EXPECT_EQ(a.intra.call_overhead_s.all_reduce, 0.0);
   EXPECT_EQ(a.intra.call_overhead_s.send_recv, 0.0);
 }
+
+TEST(HostOverhead, DpCollectivesIssuedDuringComputePayTheConcurrentCostPerCall) {
+  // intra_node.call_overhead_us.concurrent: each DP collective the communication thread issues
+  // while compute runs. Batch 16 / (dp 2 x micro-batch 4) = 2 micro-batches; megatron-core's
+  // 40M-element bucket holds the small GPT whole (one reduction per pass); 4 layers.
+  const Model m = small_gpt();
+  const Training t = small_train();
+  const Cluster c0 = host(0, 0, 0);
+  Cluster c1 = c0;
+  c1.intra.call_overhead_s.concurrent = 2e-3;
+  auto extra = [&](int dp, int zero) {
+    Layout l;
+    l.dp = dp, l.micro_batch = 4, l.zero = zero;
+    return predict_unchecked(m, c1, t, l).step_time_s - predict_unchecked(m, c0, t, l).step_time_s;
+  };
+  EXPECT_EQ(extra(1, 0), 0.0);                // no DP, no DP collective
+  EXPECT_NEAR(extra(2, 0), 1 * 2e-3, 1e-9);   // one all-reduce
+  EXPECT_NEAR(extra(2, 1), 2 * 2e-3, 1e-9);   // reduce-scatter + the parameters' all-gather
+  EXPECT_NEAR(extra(2, 2), 3 * 2e-3, 1e-9);   // a reduce-scatter per micro-batch + all-gather
+  // ZeRO-3: per micro-batch one reduce-scatter and a gather per layer in forward and backward.
+  EXPECT_NEAR(extra(2, 3), 2 * (1 + 4 * 2) * 2e-3, 1e-9);
+  // GPU presets have none.
+  EXPECT_EQ(test::a100().intra.call_overhead_s.concurrent, 0.0);
+}

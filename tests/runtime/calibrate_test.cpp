@@ -48,6 +48,17 @@ TEST(Calibrate, MeasuresTheHostOverheadsAndThePlansGemmShapes) {
     EXPECT_GT(cal["call_overheads"]["median_ms"][op].get<double>(),
               cal["call_overheads"]["median_ms"]["compute_alone"].get<double>()) << op;
   }
+  // Each operation also at 2 MB (its per-byte slope between compute is recorded), and the DP
+  // collectives issued on the communication thread during compute, against the same issued
+  // blocking after it: `concurrent` is what the first costs beyond the second.
+  for (const char* op : {"all_reduce", "all_gather", "reduce_scatter", "send_recv"})
+    EXPECT_GT(cal["call_overheads"]["median_ms"][std::string(op) + "_2MB"].get<double>(),
+              cal["call_overheads"]["median_ms"]["compute_alone"].get<double>()) << op;
+  const auto& ct = cal["call_overheads"]["comm_thread"];
+  EXPECT_GE(c.intra.call_overhead_s.concurrent, 0.0);
+  EXPECT_NEAR(c.intra.call_overhead_s.concurrent * 1e6, ct["concurrent_extra_us"].get<double>(), 1e-6);
+  for (const char* op : {"all_reduce", "reduce_scatter", "all_gather"})
+    EXPECT_GT(ct["blocking_ms"][op].get<double>(), ct["compute_alone_ms"].get<double>()) << op;
   // --plan: tokens 64 and 32 x each linear (h x h, h x 4h, 4h x h) whole and halved, + the head.
   ASSERT_EQ(cal["matmul"].size(), 17u);
   EXPECT_EQ(cal["matmul"][0]["m"].get<double>(), 64.0);

@@ -59,6 +59,10 @@ struct IntraNode {
   // 0: not modelled). An all-to-all pays send_recv once per peer.
   struct CallOverhead {
     double all_reduce = 0, all_gather = 0, reduce_scatter = 0, send_recv = 0;
+    // A data-parallel collective issued on a communication thread while the compute thread runs
+    // (overlapped with the backward), on a host whose cores the compute threads fill: seconds per
+    // call beyond the same collective issued blocking (`parplan calibrate`; 0 on GPUs).
+    double concurrent = 0;
   } call_overhead_s;
 };
 
