@@ -71,7 +71,10 @@ void add_collective_command(CLI::App& app) {
       throw Error("--op: unknown '" + a->op +
                   "'; use all_reduce, all_gather, reduce_scatter or all_to_all");
     const Cluster c = load_cluster(a->cluster);
-    const int64_t gpn = std::max<int64_t>(1, c.domain_gpus());  // NVLink domain
+    // NVLink domain: a group that fits one sits in one (a 72-GPU NVL72 rack), a larger one fills
+    // the job's segment of each (cost::lone_group).
+    const int64_t gpn =
+        std::max<int64_t>(1, a->gpus <= c.nvlink_domain() ? c.nvlink_domain() : c.domain_gpus());
     if (a->gpus < 2 || a->gpus > c.total_gpus())
       throw Error("--gpus: " + std::to_string(a->gpus) + " must be between 2 and the cluster's " +
                   std::to_string(c.total_gpus()) + " GPUs");

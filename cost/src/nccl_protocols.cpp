@@ -57,7 +57,10 @@ double nvls_bytes_per_s(const Cluster& c) {
 }
 
 Group lone_group(int64_t gpus, const Cluster& c) {
-  const int64_t per_node = std::min(gpus, std::max<int64_t>(1, c.domain_gpus()));  // NVLink domain
+  // A group that fits one NVLink domain sits in one (Slurm keeps a job of up to a rack's trays in
+  // that rack); a larger one fills the job's segment of each domain (docs/presets.md).
+  const int64_t dom = gpus <= c.nvlink_domain() ? c.nvlink_domain() : c.domain_gpus();
+  const int64_t per_node = std::min(gpus, std::max<int64_t>(1, dom));  // NVLink domain
   return {gpus, per_node, per_node};
 }
 

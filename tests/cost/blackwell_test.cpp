@@ -72,8 +72,10 @@ TEST(NvlinkDomainPlacement, ExpertGroupsOf64StayInsideTheRack) {
 
 TEST(NvlinkDomainPlacement, LoneGroupsOfARackAreInsideOneDomain) {
   const Cluster nvl = load_cluster("gb200-nvl72");
-  // A job fills the 16-tray segment (64 GPUs) of each rack (nvlink_domain_segment_gpus).
-  EXPECT_FALSE(lone_group(64, nvl).spans_nodes());
+  // A group of up to a rack's 72 GPUs sits in that rack (NVIDIA's published NVL72 all-reduce is
+  // on 72); a larger one fills the 16-tray segment (64 GPUs) of each rack.
+  EXPECT_FALSE(lone_group(72, nvl).spans_nodes());
+  EXPECT_EQ(lone_group(72, nvl).per_node, 72);
   EXPECT_TRUE(lone_group(128, nvl).spans_nodes());
   EXPECT_EQ(lone_group(128, nvl).per_node, 64);
   Cluster whole = nvl;
