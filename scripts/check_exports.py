@@ -40,7 +40,7 @@ import traceback
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from check_exports_models import megatron_deepspeed_params, megatron_params, plan_vocab  # noqa: E402
-from check_exports_torch2 import cxx17, ds_version, torch2_for_engine  # noqa: E402
+from check_exports_torch2 import cxx17, ds_version, keep_grad_accumulators, torch2_for_engine  # noqa: E402
 
 # Modules replaced by permissive stubs, per framework: they need torch >= 2 or a GPU library and
 # only their import is in the way of parsing and validating.
@@ -698,6 +698,7 @@ def engine_setup(src):
     cxx17(type(CPUAdamBuilder()))
     import deepspeed
     import deepspeed.runtime.engine as E
+    keep_grad_accumulators()
     # The engine's forward enters deepspeed.compile's Z3 fallback context (its package needs
     # torch >= 2.4 and is stubbed): the module itself is loaded from its file.
     zs = importlib.util.spec_from_file_location("z3_eager_fallback", str(src / "deepspeed/compile/z3_eager_fallback.py"))
@@ -751,8 +752,10 @@ def deepspeed_engine_worker(src, f, workdir):
     engine, optimizer, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=cfg, mpu=Mpu(),
                                                    model_parameters=None if opt else model.parameters())
     inner = getattr(engine, "basic_optimizer", None) or getattr(optimizer, "optimizer", None)
-    return {"accepted": True, "note": f"{type(engine).__name__}, {type(optimizer).__name__} around "
-            f"basic {type(inner).__name__}" + (f" (client {spec['client']})" if spec.get("client") else "")}
+    note = (f"{type(engine).__name__}, {type(optimizer).__name__} around "
+            f"basic {type(inner).__name__}" + (f" (client {spec['client']})" if spec.get("client") else ""))
+    from check_exports_pipe import one_step
+    return {"accepted": True, "note": note + one_step(engine, torch)}
 
 
 def megatron_deepspeed_worker(src, script, workdir):

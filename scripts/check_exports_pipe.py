@@ -284,3 +284,27 @@ def stage_worker(setup):
         where = next((f"{pathlib.Path(f.filename).name}:{f.lineno}" for f in reversed(tb) if "deepspeed" in f.filename), "")
         out["note"] += f"; train_batch: {type(e).__name__}: {str(e)[:200]} [{where}]"
     return out
+
+
+def one_step(engine, torch):
+    """One training step of a (non-pipeline) engine as a training loop runs it: forward, engine.backward,
+    engine.step on each micro-batch of one optimizer step (gradient_accumulation_steps of them).
+    Returns a note: the loss, or where the step stopped."""
+    import traceback
+    try:
+        g = torch.Generator().manual_seed(0)
+        dev = next(engine.module.parameters()).device
+        dtype = next(engine.module.parameters()).dtype
+        n = engine.gradient_accumulation_steps()
+        for _ in range(n):
+            x = torch.randn(engine.train_micro_batch_size_per_gpu(), 64, generator=g).to(dev, dtype)
+            loss = engine(x).float().pow(2).mean()
+            engine.backward(loss)
+            engine.step()
+        return f"; one optimizer step ran ({n} micro-batches): loss {float(loss):.4f}, global step {engine.global_steps}"
+    except Exception as e:  # noqa: BLE001 — reported; the engine itself started
+        tb = traceback.extract_tb(e.__traceback__)
+        where = next((f"{pathlib.Path(f.filename).name}:{f.lineno}" for f in reversed(tb) if "deepspeed" in f.filename), "")
+        if os.environ.get("CHECK_EXPORTS_DEBUG"):
+            traceback.print_exc()
+        return f"; step: {type(e).__name__}: {str(e)[:160]} [{where}]"
