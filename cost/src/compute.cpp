@@ -84,7 +84,8 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   const double elementwise = detail::layer_elementwise_bytes(m, t, l, T, 1 - moe_share);
   double softmax = 0;
   if (!t.flash_attention)  // fused scale-mask-softmax (read, write) + dropout (read, write, mask)
-    softmax = b * heads_local * sq * attended_keys(m, skv) * (4 * e + 1);
+    softmax = b * heads_local * sq * attended_keys(m, skv) *
+              (fw.softmax_accesses * e + fw.softmax_mask_bytes);  // or the framework's passes
   double mem = memory_bound_time(c, elementwise) + moe_share * moe.fwd_memory_s;
   double core_mem = memory_bound_time(c, softmax);
   const Fp8CastBytes casts = fp8_cast_bytes(m, t, l);  // 0 without FP8

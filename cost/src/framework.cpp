@@ -56,6 +56,8 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     const auto& g = j["grad_reduce"];
     const std::string q = p + ".grad_reduce";
     read(g, "bucket_elements", f.grad_bucket_elements, d, q, 0, 1e12);
+    read(g, "per_layer_from_zero_stage", f.grad_per_layer_from_zero, d, q, 0, 3);
+    read(g, "units_besides_layers", f.grad_units_besides_layers, d, q, 0, 16);
     if (g.contains("dtype")) {
       const std::string s = g["dtype"].is_string() ? g["dtype"].get<std::string>() : "";
       if (s == "grad") f.grad_reduce_bytes = 0;
@@ -78,6 +80,22 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(e, "gated_activation", f.eager.gated_activation, d, q, 0, 1000);
     read(e, "activation", f.eager.activation, d, q, 0, 1000);
     read(e, "rope", f.eager.rope, d, q, 0, 1000);
+    read(e, "softmax_accesses", f.softmax_accesses, d, q, 0, 100);
+    read(e, "softmax_mask_bytes", f.softmax_mask_bytes, d, q, 0, 100);
+  }
+  if (j.contains("saved_activations")) {
+    const auto& e = j["saved_activations"];
+    const std::string q = p + ".saved_activations";
+    auto& sv = f.saved;
+    read(e, "rmsnorm", sv.rmsnorm, d, q, 0, 100);
+    read(e, "layernorm", sv.layernorm, d, q, 0, 100);
+    read(e, "mlp", sv.mlp, d, q, 0, 100);
+    read(e, "gated_mlp", sv.gated_mlp, d, q, 0, 100);
+    read(e, "rope_extra", sv.rope_extra, d, q, 0, 100);
+    read(e, "repeat_kv", sv.repeat_kv, d, q, 0, 1);
+    read(e, "scores_elements", sv.scores_elements, d, q, 0, 100);
+    read(e, "scores_mask_bytes", sv.scores_mask_bytes, d, q, 0, 100);
+    read(e, "stream_mask_bytes", sv.stream_mask_bytes, d, q, 0, 100);
   }
   read(j, "repeat_kv_copy", f.repeat_kv_copy, d, p, 0, 1);
   if (j.contains("attention_kernel") && j["attention_kernel"].contains("efficiency")) {

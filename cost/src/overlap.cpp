@@ -28,9 +28,15 @@ void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, c
       layer_params * param_gather_bytes_per_param(t) + (n_local - layer_params) * sb.params;
   const Collective op = l.zero == 0 ? Collective::AllReduce : Collective::ReduceScatter;
   // Gradient buckets (DDP, Megatron, DeepSpeed) or one reduce-scatter per FSDP unit (layer).
+  // A framework may reduce per layer from some ZeRO stage on (the runtime's ZeRO-2/3: one
+  // reduce-scatter per layer unit, framework.hpp grad_per_layer_from_zero).
+  const bool per_layer = fw.grad_per_layer_from_zero > 0 && l.zero >= fw.grad_per_layer_from_zero;
+  // Its units besides the layers (embedding, head) are on the first and last stage.
+  const double extra = per_layer ? std::ceil(double(fw.grad_units_besides_layers) / (l.pp > 1 ? 2.0 : 1.0)) : 0.0;
   const double units =
-      std::max(1.0, fw.grad_bucket_elements > 0 ? std::ceil(n_local / fw.grad_bucket_elements)
-                                                : layers);
+      std::max(1.0, fw.grad_bucket_elements > 0 && !per_layer
+                        ? std::ceil(n_local / fw.grad_bucket_elements)
+                        : layers + extra);
   w.dp_bucket_s = collective_time(op, w.dp_grad_bytes / units, dp, c, algo) +
                   collective_time(Collective::AllReduce,
                                   w.dp_grad_bytes / units / double(sg.shard.size), sg.replica, c);

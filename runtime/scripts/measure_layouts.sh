@@ -48,7 +48,9 @@ plan = {"model": {"name": "gpt-char-small", "layers": 4, "hidden": 128, "heads":
         "cluster": cluster,
         # The runtime's attention materialises the scores (no flash kernel on the CPU).
         "train": {"global_batch": 16, "seq_len": 64, "dtype": "fp32", "optimizer": "adam",
-                  "learning_rate": 1e-3, "attention": "standard"},
+                  "learning_rate": 1e-3, "attention": "standard",
+                  # the runtime as it runs: its eager layer, buckets and saved activations
+                  "framework": "parplan-runtime"},
         "layout": {"dp": int(dp), "tp": int(tp), "pp": int(pp), "cp": int(cp), "micro_batch": 4,
                    "zero": int(zero), "recompute": "none", "sequence_parallel": sp == "true",
                    "schedule": sched, "virtual_stages": int(v), "offload": "none"}}

@@ -52,9 +52,32 @@ struct FrameworkBehaviour {
     double gated_activation = 6, activation = 4;  // per element of the MLP's hidden (f) tensor
     double rope = 4;                               // per element of Q and K
   } eager;
+  // Eager standard attention (no flash kernel): element reads + writes per attention score of
+  // the passes between the two matmuls, and the bytes of mask read per score. Default: one fused
+  // scale-mask-softmax (read, write) and dropout (read, write, 1-byte mask).
+  double softmax_accesses = 4, softmax_mask_bytes = 1;
   // Grouped-query attention: K and V are expanded to every query head in memory before
   // scaled_dot_product_attention (torchtitan repeat_kv), compiled or not.
   bool repeat_kv_copy = false;
+  // Activations a layer keeps for its backward (memory.cpp layer_activation_bytes), counted in
+  // tensors of the size named. Defaults: Megatron-LM's fused layer (Korthikanti et al. 2022
+  // sec. 4.1): a norm keeps its input and output (2 stream-sized tensors), the MLP its FC1
+  // output(s) and the activation output, attention Q, K, V and the projection input and the
+  // softmax output with its dropout mask, and two 1-byte dropout masks per stream element.
+  // An eager framework's autograd keeps more (examples/frameworks/parplan-runtime.json).
+  struct Saved {
+    double rmsnorm = 2, layernorm = 2;  // stream-sized tensors per norm
+    double mlp = 2, gated_mlp = 3;      // f-sized tensors of the MLP
+    double rope_extra = 0;              // copies of Q and K an eager rotary keeps besides them
+    bool repeat_kv = false;             // K and V kept expanded to every query head
+    double scores_elements = 2;         // score-sized tensors kept (e bytes each) ...
+    double scores_mask_bytes = 1;       // ... and bytes of mask per score
+    double stream_mask_bytes = 2;       // dropout masks per stream element (bytes)
+  } saved;
+  // Gradient reductions per layer (one per layer and micro-batch) from this ZeRO stage on,
+  // instead of buckets of grad_bucket_elements; 0: buckets at every stage.
+  int grad_per_layer_from_zero = 0;
+  int grad_units_besides_layers = 0;  // ... and that many more units (embedding, head) per step
   // What selective recomputation recomputes. Megatron-LM: the attention core (Korthikanti et al.
   // 2022). torchtitan op-level SAC: every second aten.mm of a block and every elementwise op,
   // the attention core saved; FP8 GEMMs (torch._scaled_mm) are not in its save list, so all of
