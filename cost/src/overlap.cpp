@@ -16,7 +16,14 @@ void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, c
   const StateBytes sb = state_bytes_per_param(t);
   // HSDP (sharding.hpp): reduce-scatter and gathers inside the shard group, the gradient shard
   // all-reduced across groups; without it the shard group is the DP group and no replica exists.
-  const ShardGroups sg = shard_groups(l, c);
+  ShardGroups sg = shard_groups(l, c);
+  if (fw.grad_reduce_over_cp && l.cp > 1 && l.zero == 0) {
+    // The gradients summed over the DP x CP group (CP ranks hold partial sums of every weight's
+    // gradient): its ranks are tp apart, within a node as far as it reaches.
+    const int64_t size = int64_t(l.dp) * l.cp, gpn = c.domain_gpus();
+    sg.shard = {size, l.tp >= gpn ? int64_t(1) : std::clamp<int64_t>(gpn / l.tp, 1, size), gpn};
+    sg.replica = {1, 1, gpn};
+  }
   const Group dp = sg.shard;
   // Rajbhandari et al. 2020 sec. 7: stages 1-2 move 2 Psi like an all-reduce, stage 3 3 Psi.
   const Algorithm algo = fw.dp_flat_ring ? Algorithm::Ring : Algorithm::Auto;
