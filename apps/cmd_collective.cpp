@@ -71,13 +71,13 @@ void add_collective_command(CLI::App& app) {
       throw Error("--op: unknown '" + a->op +
                   "'; use all_reduce, all_gather, reduce_scatter or all_to_all");
     const Cluster c = load_cluster(a->cluster);
-    // NVLink domain: a group that fits one sits in one (a 72-GPU NVL72 rack), a larger one fills
-    // the job's segment of each (cost::lone_group).
-    const int64_t gpn =
-        std::max<int64_t>(1, a->gpus <= c.nvlink_domain() ? c.nvlink_domain() : c.domain_gpus());
     if (a->gpus < 2 || a->gpus > c.total_gpus())
       throw Error("--gpus: " + std::to_string(a->gpus) + " must be between 2 and the cluster's " +
                   std::to_string(c.total_gpus()) + " GPUs");
+    // One group running alone, as nccl-tests measures it: it sits in one NVLink domain when it
+    // fits one (a 72-GPU NVL72 rack), else it fills the job's segment of each (cost::lone_group).
+    const cost::Group g = cost::lone_group(a->gpus, c);
+    const int64_t gpn = g.per_node;
     if (a->gpus > gpn && a->gpus % gpn != 0)
       throw Error("--gpus: " + std::to_string(a->gpus) + " spans NVLink domains but is not a "
                   "multiple of " + std::to_string(gpn) + " GPUs per domain; use whole domains");
@@ -90,8 +90,6 @@ void add_collective_command(CLI::App& app) {
       hi = parse_size(a->bytes.substr(dots + 2));
       if (hi < lo) throw Error("--bytes: the range " + a->bytes + " ends below its start");
     }
-    // One group running alone, as nccl-tests measures it.
-    const cost::Group g = cost::lone_group(a->gpus, c);
     nlohmann::json rows = nlohmann::json::array();
     if (!a->json)
       std::cout << "# " << cost::to_string(op) << " on " << a->gpus << " GPUs of " << c.name

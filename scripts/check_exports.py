@@ -40,7 +40,7 @@ import traceback
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from check_exports_models import megatron_deepspeed_params, megatron_params, plan_vocab  # noqa: E402
-from check_exports_torch2 import cxx17, ds_version, torch2_for_engine  # noqa: E402
+from check_exports_torch2 import cxx17, ds_version, keep_grad_accumulators, torch2_for_engine  # noqa: E402
 
 # Modules replaced by permissive stubs, per framework: they need torch >= 2 or a GPU library and
 # only their import is in the way of parsing and validating.
@@ -298,6 +298,9 @@ def worker_main(kind, src, script, workdir):
             out = deepspeed_worker(src, script, workdir)
         elif kind == "deepspeed-engine":
             out = deepspeed_engine_worker(src, script, workdir)
+        elif kind == "deepspeed-pipe":  # one pipeline stage (check_exports_pipe.py)
+            from check_exports_pipe import stage_worker
+            out = stage_worker(lambda: engine_setup(src))
         elif kind == "megatron-deepspeed":
             out = megatron_deepspeed_worker(src, script, workdir)
         else:
@@ -651,8 +654,19 @@ def deepspeed_worker(src, f, workdir, lay=None):
     if offload and lay.get("megatron_mpu") and not lay["cpu_optimizer"]:
         raise RuntimeError("offload_optimizer without --cpu-optimizer: Megatron-DeepSpeed passes a GPU Adam, "
                            "refused at engine start (ZeRORuntimeException)")
-    if pp > 1:  # DeepSpeed's PipelineEngine needs a PipelineModule over pp processes
-        return {"accepted": True, "note": note + f"; engine not started (PipelineEngine over {pp} stages)"}
+    if pp > 1:  # DeepSpeed's PipelineEngine: a PipelineModule over pp processes (check_exports_pipe.py)
+        from check_exports_pipe import launch, pipe_spec
+        plan = json.loads(pathlib.Path(os.environ["CHECK_EXPORTS_PLAN"]).read_text())
+        side = pathlib.Path(workdir) / "ds_config.parplan.json"
+        notes = json.loads(side.read_text())["script_must"] if side.exists() else []
+        spec = pipe_spec(plan, cfg, notes, {**lay, "pp": pp, "dp": dp}, lay.get("megatron_ds_src"))
+        spec.update(ckpt=lay.get("ckpt", {}), client=lay.get("client_optimizer"))
+        r = launch([sys.executable, __file__, "--worker", "deepspeed-pipe", str(src), str(f), str(workdir)],
+                   {**spec, "config": str(f)}, workdir, timeout=900)
+        if not r["accepted"]:
+            raise RuntimeError(f"pipeline engine start: {r['rejection']} [{r['where']}]")
+        PATCHED.extend(tuple(x.rsplit(".", 1)) if "." in x else (x, "*") for x in r.get("patched", []))
+        return {"accepted": True, "note": note + "; " + r["note"]}
     client = lay.get("client_optimizer")  # Megatron-DeepSpeed passes the optimizer it builds
     e = run([sys.executable, __file__, "--worker", "deepspeed-engine", str(src), str(f), str(workdir)],
             env={**os.environ, "CHECK_EXPORTS_ENGINE": json.dumps({"dp": dp, "tp": tp, "sp": cp, "client": client})},
@@ -670,6 +684,31 @@ def deepspeed_worker(src, f, workdir, lay=None):
     return {"accepted": True, "note": note + "; engine " + built}
 
 
+def engine_setup(src):
+    """What starting DeepSpeed's engine needs here (the process's RANK / WORLD_SIZE / MASTER_* set):
+    the stubs, the torch-2 shims (check_exports_torch2.py), C++17 for the JIT-built kernels, and
+    deepspeed.comm initialised over gloo. Returns (deepspeed, torch)."""
+    sys.path.insert(0, str(src))
+    install_stubs(STUBS["deepspeed"])
+    ds_version(src)
+    import importlib.util
+    import torch
+    torch2_for_engine(torch)
+    from deepspeed.ops.op_builder import CPUAdamBuilder
+    cxx17(type(CPUAdamBuilder()))
+    import deepspeed
+    import deepspeed.runtime.engine as E
+    keep_grad_accumulators()
+    # The engine's forward enters deepspeed.compile's Z3 fallback context (its package needs
+    # torch >= 2.4 and is stubbed): the module itself is loaded from its file.
+    zs = importlib.util.spec_from_file_location("z3_eager_fallback", str(src / "deepspeed/compile/z3_eager_fallback.py"))
+    z3 = importlib.util.module_from_spec(zs)
+    zs.loader.exec_module(z3)
+    E.deepcompile_z3_forward_context = z3.deepcompile_z3_forward_context
+    deepspeed.init_distributed(dist_backend="gloo")
+    return deepspeed, torch
+
+
 def deepspeed_engine_worker(src, f, workdir):
     """deepspeed.initialize(model, config=ds_config.json, mpu) in one process (gloo, DeepSpeed's CPU
     accelerator), the way the training script starts the engine: a small model, the exported config
@@ -684,24 +723,8 @@ def deepspeed_engine_worker(src, f, workdir):
     s.close()
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1",
                       LOCAL_RANK="0", LOCAL_SIZE="1", DS_ACCELERATOR="cpu")
-    sys.path.insert(0, str(src))
-    install_stubs(STUBS["deepspeed"])
-    ds_version(src)
-    import importlib.util
-    import torch
-    torch2_for_engine(torch)
-    from deepspeed.ops.op_builder import CPUAdamBuilder
-    cxx17(type(CPUAdamBuilder()))
-    import deepspeed
+    deepspeed, torch = engine_setup(src)
     import deepspeed.comm as dist
-    import deepspeed.runtime.engine as E
-    # The engine's forward enters deepspeed.compile's Z3 fallback context (its package needs
-    # torch >= 2.4 and is stubbed): the module itself is loaded from its file.
-    zs = importlib.util.spec_from_file_location("z3_eager_fallback", str(src / "deepspeed/compile/z3_eager_fallback.py"))
-    z3 = importlib.util.module_from_spec(zs)
-    zs.loader.exec_module(z3)
-    E.deepcompile_z3_forward_context = z3.deepcompile_z3_forward_context
-    deepspeed.init_distributed(dist_backend="gloo")
     dp, tp, sp = spec["dp"], spec["tp"], spec["sp"]
     world = dist.get_world_group()
 
@@ -729,8 +752,10 @@ def deepspeed_engine_worker(src, f, workdir):
     engine, optimizer, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=cfg, mpu=Mpu(),
                                                    model_parameters=None if opt else model.parameters())
     inner = getattr(engine, "basic_optimizer", None) or getattr(optimizer, "optimizer", None)
-    return {"accepted": True, "note": f"{type(engine).__name__}, {type(optimizer).__name__} around "
-            f"basic {type(inner).__name__}" + (f" (client {spec['client']})" if spec.get("client") else "")}
+    note = (f"{type(engine).__name__}, {type(optimizer).__name__} around "
+            f"basic {type(inner).__name__}" + (f" (client {spec['client']})" if spec.get("client") else ""))
+    from check_exports_pipe import one_step
+    return {"accepted": True, "note": note + one_step(engine, torch)}
 
 
 def megatron_deepspeed_worker(src, script, workdir):
@@ -767,7 +792,16 @@ def megatron_deepspeed_worker(src, script, workdir):
     client = type(get_megatron_optimizer([torch.nn.Linear(8, 8)])).__name__
     lay = {"tp": args.tensor_model_parallel_size, "pp": args.pipeline_model_parallel_size,
            "cp": args.ds_sequence_parallel_size, "dp": args.data_parallel_size, "megatron_mpu": True,
-           "cpu_optimizer": args.cpu_optimizer, "client_optimizer": client}
+           "cpu_optimizer": args.cpu_optimizer, "client_optimizer": client, "megatron_ds_src": str(src),
+           # GPTModelPipe's activation_checkpoint_interval (megatron/model/gpt_model.py)
+           "checkpoint_interval": args.checkpoint_num_layers if args.checkpoint_activations else
+           args.recompute_num_layers if (args.recompute_granularity == "full" and args.recompute_method == "uniform") else 0,
+           "deepspeed_activation_checkpointing": bool(args.deepspeed and args.deepspeed_activation_checkpointing),
+           # what its initialize.py passes to deepspeed.checkpointing.configure beside the config
+           "ckpt": {"partition_activations": args.partition_activations,
+                    "contiguous_checkpointing": args.contigious_checkpointing, "checkpoint_in_cpu": args.checkpoint_in_cpu,
+                    "synchronize": args.synchronize_each_layer, "profile": args.profile_backward,
+                    "num_checkpoints": -(-args.num_layers // args.checkpoint_num_layers)}}
     out = deepspeed_worker(ds_src, pathlib.Path(workdir) / args.deepspeed_config, workdir, lay=lay)
     out["params"] = params
     out["note"] = (f"tp {args.tensor_model_parallel_size} pp {args.pipeline_model_parallel_size} "

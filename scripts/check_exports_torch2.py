@@ -17,9 +17,43 @@ def ds_version(src):
 def torch2_for_engine(torch):
     """What deepspeed.initialize needs of torch >= 2 on torch 1.13, each with the same effect:
     nn.Module hooks taking prepend/with_kwargs (torch 2.0), bfloat16 collectives (gloo in 1.13 has
-    none: the same collective on an fp32 copy), and cpp_extension's C++17 default (torch >= 2.1;
-    1.13 passes -std=c++14, which csrc/includes/simd.h does not compile with)."""
+    none: the same collective on an fp32 copy), autograd.Functions in torch 2.0's setup_context
+    form (ZeRO-3's), torch.get_autocast_dtype (2.4), and cpp_extension's C++17 default (torch >=
+    2.1; 1.13 passes -std=c++14, which csrc/includes/simd.h does not compile with)."""
     import torch.distributed as tdist
+    import torch.autograd.function as AF
+    # torch 2.0's autograd.Function form: forward(*inputs) without ctx, then
+    # setup_context(ctx, inputs, output) (ZeRO-3's PostBackwardFunctionModule, ...). 1.13 calls
+    # forward(ctx, *inputs): such a class gets a forward that runs both, as torch 2 does.
+    meta_init = AF.FunctionMeta.__init__
+
+    def torch2_form(cls):
+        attrs = cls.__dict__
+        if "setup_context" in attrs and "forward" in attrs and not getattr(cls, "_torch2_form", False):
+            fwd, setup = attrs["forward"].__func__, attrs["setup_context"].__func__
+
+            def forward(ctx, *inputs):
+                out = fwd(*inputs)
+                setup(ctx, inputs, out)
+                return out
+            cls.forward = staticmethod(forward)
+            cls._torch2_form = True
+
+    def function_meta_init(cls, name, bases, attrs):
+        torch2_form(cls)
+        meta_init(cls, name, bases, attrs)
+
+    def classes_defined(c):
+        for sub in c.__subclasses__():
+            yield sub
+            yield from classes_defined(sub)
+    if not hasattr(AF.Function, "setup_context"):
+        AF.FunctionMeta.__init__ = function_meta_init
+        for c in list(classes_defined(AF.Function)):  # those defined before (deepspeed imported)
+            torch2_form(c)
+    if not hasattr(torch, "get_autocast_dtype"):  # torch 2.4's, by device type
+        torch.get_autocast_dtype = lambda device_type: (
+            torch.get_autocast_cpu_dtype() if device_type == "cpu" else torch.get_autocast_gpu_dtype())
     M = torch.nn.Module
     pre, post = M.register_forward_pre_hook, M.register_forward_hook
 
@@ -87,3 +121,52 @@ def cxx17(builder_cls):
             return orig(self) + ["-std=c++17"]
         cxx_args.cxx17 = True
         builder_cls.cxx_args = cxx_args
+
+
+def keep_grad_accumulators():
+    """DeepSpeed's gradient hooks on torch < 2.1 (deepspeed/utils/torch.py register_grad_hook, at
+    edaa722) register on the parameter's AccumulateGrad node without keeping that node: the autograd
+    graph holds it only weakly, so it is freed with its hook before the first backward, no gradient
+    reaches the ZeRO buckets, and the step stops at stage_1_and_2.py (IndexError on the empty
+    bucket). torch >= 2.1's register_post_accumulate_grad_hook keeps the hook with the parameter;
+    here the handle keeps the node (the same effect). Call after `import deepspeed`."""
+    import importlib
+    import deepspeed.utils.torch as U
+    orig = U.register_grad_hook
+
+    def register_grad_hook(param, hook):
+        if U.required_torch_version(min_version=2.1):
+            return orig(param, hook)
+        acc = param.expand_as(param).grad_fn.next_functions[0][0]
+        handle = acc.register_hook(hook)
+        handle.grad_acc = acc  # DeepSpeed keeps the handles (self._grad_acc_hooks): the node lives
+        return handle
+    # The ZeRO-1/2 gradient hook counts the parameters the running backward will reach
+    # (deepspeed/runtime/utils.py count_used_parameters_in_backward) with torch >= 2.2's
+    # autograd.graph._get_grad_fn_or_grad_acc (its code below) and torch._C._current_graph_task_id
+    # (an id inside a backward, -1 outside; DeepSpeed only compares it with -1): answered from
+    # 1.13's _will_engine_execute_node, which raises outside a backward. 1.13 has
+    # _will_engine_execute_node itself.
+    import torch
+    if not hasattr(torch.autograd.graph, "_get_grad_fn_or_grad_acc"):
+        def _get_grad_fn_or_grad_acc(t):
+            if t.requires_grad and t.grad_fn is None:
+                with torch.enable_grad():
+                    return t.view_as(t).grad_fn.next_functions[0][0]
+            return t.grad_fn
+        torch.autograd.graph._get_grad_fn_or_grad_acc = _get_grad_fn_or_grad_acc
+    if not hasattr(torch._C, "_current_graph_task_id"):
+        probe = torch.zeros(1, requires_grad=True)
+
+        def _current_graph_task_id():
+            with torch.enable_grad():  # (hooks run with grad mode off)
+                node = probe.view_as(probe).grad_fn.next_functions[0][0]
+            try:
+                torch._C._will_engine_execute_node(node)
+                return 0
+            except RuntimeError:
+                return -1
+        torch._C._current_graph_task_id = _current_graph_task_id
+    for m in ("deepspeed.utils.torch", "deepspeed.runtime.bf16_optimizer", "deepspeed.runtime.zero.stage3",
+              "deepspeed.runtime.zero.stage_1_and_2"):
+        importlib.import_module(m).register_grad_hook = register_grad_hook

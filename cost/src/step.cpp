@@ -15,7 +15,7 @@
 
 namespace parplan::cost {
 
-StepWork step_work(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+StepWork layer_work(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
   StepWork w;
   const Placement pl = place(l, c);
   const double e = t.element_bytes();
@@ -25,8 +25,6 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
   w.chunks = int32_t(layer_chunks(l));
   w.layers_per_chunk = max_stage_layers(m, l) / w.chunks;
   w.layer = layer_compute(m, c, t, l);
-  w.embedding_s = embedding_time(m, c, t, l);
-  w.logits_s = logits_time(m, c, t, l);
 
   // Tensor parallel (Narayanan et al. 2021 sec. 3.2 / Korthikanti et al. 2022 sec. 4.2.2): per
   // layer two all-reduces of the s*b*h activation in forward and two in backward; with sequence
@@ -71,12 +69,7 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
     w.pp_send_s = collective_time(Collective::SendRecv, w.pp_bytes, pair, c);
   }
 
-  // Data parallel and ZeRO, and TP overlap, as the framework runs them (overlap.cpp).
-  const StateBytes sb = state_bytes_per_param(t);
-  const detail::StageParams stage0 = detail::gpu_params(m, l, 0);  // DualPipe: both directions
-  const double n_local = stage0.total();
-  // DP / ZeRO / HSDP communication and its overlap (overlap.cpp, sharding.cpp).
-  if (l.dp > 1) detail::dp_work(w, m, c, t, l, n_local, stage0.layers);
+  // TP overlap as the framework runs it (overlap.cpp).
   detail::tp_overlap(w, c, t, l);
 
   // Host time of one layer per micro-batch (floors.cpp): its kernels and its collective calls
@@ -86,6 +79,18 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
     calls += double(m.moe_layers()) / double(m.layers) * (l.recompute == Recompute::Full ? 6 : 4);
   if (l.cp > 1) calls += 3.0 * double(l.cp - 1);
   w.layer_host_s = w.layer.host_s + calls * collective_host_s(c, t);
+  return w;
+}
+
+StepWork step_work(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
+  StepWork w = layer_work(m, c, t, l);
+  w.embedding_s = embedding_time(m, c, t, l);
+  w.logits_s = logits_time(m, c, t, l);
+  // Data parallel and ZeRO as the framework runs them (overlap.cpp, sharding.cpp).
+  const StateBytes sb = state_bytes_per_param(t);
+  const detail::StageParams stage0 = detail::gpu_params(m, l, 0);  // DualPipe: both directions
+  const double n_local = stage0.total();
+  if (l.dp > 1) detail::dp_work(w, m, c, t, l, n_local, stage0.layers);
   const double shard = double(l.shard_size());  // HSDP: the optimizer updates 1/shard_group
 
   const double updated = n_local / (l.zero >= 1 ? shard : 1.0);

@@ -43,6 +43,7 @@ class Evaluator {
     double step_s = 0;   // the step-time bound
     double layer_s = 0;  // one layer, one micro-batch: compute + exposed CP / EP communication
     double ends_min = 0, ends_max = 0;  // embedding / logits on the critical stage: at least, most
+    double send_s = 0;   // one pipeline send (step.cpp pp_send_s: the split and micro-batch's)
   };
   // The bounds for recompute none, selective and full (indexed by Recompute; those not in
   // `wanted` are left as they are).
@@ -62,26 +63,30 @@ class Evaluator {
     for (int i = 0; i < 3; ++i) {
       if (!wanted[i]) continue;
       b.recompute = Recompute(i);
-      const cost::LayerCompute lc = cost::layer_compute(m_, c_, t_, b);
-      // Exposed CP and EP communication per layer (step.cpp's stage terms), which overlaps only
-      // compute: compute + exposed does not fall when ZeRO-3's casts, tiles or recomputation add
-      // compute, so ZeRO 0 without tiles bounds them all.
-      double comm = 0;
-      if (l.cp > 1) {
-        const cost::CpWork cw = cost::context_parallel_work(m_, c_, t_, b, lc);
-        comm += cw.fwd_exposed_s + cw.bwd_exposed_s;
-      }
-      // Where the framework runs DualPipe(V), whose chunks hide the all-to-all (pipeline.hpp),
-      // the overlapped exposure (never above the plain one) bounds every schedule.
+      // The layer's work as step.cpp prices it (ZeRO 0, no offload: the TP, CP and host terms
+      // below do not depend on those choices, nor on the schedule). Where the framework runs
+      // DualPipe(V), whose chunks hide the all-to-all (pipeline.hpp), the overlapped exposure
+      // (never above the plain one) bounds every schedule.
       Layout eb = b;
       if (fw_ep_overlap()) eb.schedule = Schedule::DualPipeV;
-      const cost::EpComm ep = cost::ep_comm(m_, c_, t_, eb, lc);
-      comm += ep.fwd_exposed_s + ep.bwd_exposed_s;
+      const cost::StepWork w = cost::layer_work(m_, c_, t_, eb);
+      const cost::LayerCompute& lc = w.layer;
+      // Exposed TP, CP and EP communication per layer (step.cpp's stage terms), which overlaps
+      // only compute: compute + exposed does not fall when ZeRO-3's casts, tiles or
+      // recomputation add compute (TP overlap hides at most what the added GEMM time adds,
+      // overlap.cpp tp_overlap), so ZeRO 0 without tiles bounds them all. The TP collectives are
+      // the ones a layer cannot avoid: their count and bytes are fixed by tp, SP and
+      // recomputation.
+      const double comm = w.tp_exposed_s + w.cp_fwd_exposed_s + w.cp_bwd_exposed_s +
+                          w.ep_fwd_exposed_s + w.ep_bwd_exposed_s;
       Bound& r = out[i];
-      r.layer_s = lc.fwd_s + lc.bwd_s + lc.recompute_s + comm;
+      // step.cpp stage_time: a layer costs the larger of its device time and the host time to
+      // issue its kernels and collective calls (tiles only add kernels).
+      r.layer_s = std::max(lc.fwd_s + lc.bwd_s + lc.recompute_s + comm, w.layer_host_s);
       r.step_s = kSafety * double(micro_batches) * (double(stage_layers) * r.layer_s + ends_min);
       r.ends_min = ends_min;
       r.ends_max = ends_max;
+      r.send_s = w.pp_send_s;
     }
   }
   Bound lower_bound(const Layout& l, int64_t micro_batches) const {

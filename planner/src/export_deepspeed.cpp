@@ -151,19 +151,38 @@ std::vector<ExportFile> deepspeed_files(const Plan& p) {
       {"script_must", nlohmann::json::array()}};
   for (const auto& a : prediction_assumptions(p.model, p.training, l)) side["assumed"][a.name] = a.value;
   auto must = [&](const std::string& m) { side["script_must"].push_back(m); };
-  if (l.tp > 1)
+  // With a PipelineModule deepspeed.initialize takes no mpu ("mpu must be None with pipeline
+  // parallelism", deepspeed/__init__.py at edaa722): the module's topology carries TP and DP.
+  if (l.tp > 1 && l.pp == 1)
     must("split the model " + s(l.tp) + "-way with tensor parallelism and pass that mpu to "
          "deepspeed.initialize (e.g. Megatron's); DeepSpeed then counts data parallelism as " +
          s(l.dp));
+  if (l.tp > 1 && l.pp > 1)
+    must("split the model " + s(l.tp) + "-way with tensor parallelism and give the PipelineModule "
+         "topology=PipeModelDataParallelTopology(num_pp=" + s(l.pp) + ", num_mp=" + s(l.tp) +
+         ", num_dp=" + s(l.dp) + "); pass no mpu to deepspeed.initialize (with a PipelineModule it "
+         "refuses one: the module's grid is the mpu); DeepSpeed then counts data parallelism as " + s(l.dp));
   if (l.pp > 1)
     must("build a deepspeed.pipe.PipelineModule with num_stages=" + s(l.pp) +
          " and partition_method='type:transformer' (1F1B; ceil(layers/pp) layers on the loaded stages)");
   if (l.cp > 1)
     must("wrap attention in deepspeed.sequence.layer.DistributedAttention over a sequence-parallel "
          "group of " + s(l.cp) + " ranks (Ulysses)");
-  if (l.recompute == Recompute::Full)
+  if (l.recompute == Recompute::Full && l.pp == 1)
     must("call deepspeed.checkpointing.configure(mpu, deepspeed_config=...) and checkpoint every "
          "transformer layer with deepspeed.checkpointing.checkpoint");
+  // The PipelineModule checkpoints for itself; its reentrant checkpoint of the embedding (integer
+  // input) leaves the embedding without gradients unless checkpointable_layers excludes it, and
+  // DeepSpeed's own PipelineParallelGrid lacks get_tensor_model_parallel_group, which
+  // checkpointing.configure reads (deepspeed/runtime/pipe/module.py, activation_checkpointing/
+  // checkpointing.py at edaa722; found by scripts/check_exports.sh).
+  if (l.recompute == Recompute::Full && l.pp > 1)
+    must("checkpoint every transformer layer through the PipelineModule: activation_checkpoint_interval=1 "
+         "and checkpointable_layers=[<the transformer layer class name>] (a checkpointed embedding gets no "
+         "gradients)" +
+         std::string(l.tp > 1 ? "; call deepspeed.checkpointing.configure(mpu, deepspeed_config=...) with "
+                                "Megatron's mpu (DeepSpeed's pipeline grid lacks get_tensor_model_parallel_group)"
+                              : ""));
   if (l.sequence_parallel) must("use Megatron-style sequence parallelism in the TP layers");
   // As priced (cost/src/compute.cpp): each linear in `tiles` slices along the dimension TP splits
   // (deepspeed/runtime/zero/tiling.py TiledLinear(in_features, out_features, in_splits, out_splits)).

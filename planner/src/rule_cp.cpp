@@ -4,34 +4,22 @@
 // attention): Ulysses when the CP group sits inside a node and its degree splits the heads; USP
 // (Ulysses inside the node, ring across) when CP spans nodes and a node holds more than one CP
 // rank with the heads split; ring otherwise.
-#include <cstdio>
-
 #include "parplan/cost/context_parallel.hpp"
 #include "rule_cp.hpp"
+#include "rule_format.hpp"
 
 namespace parplan::planner::detail {
 
-namespace {
-std::string secs(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f s", s);
-  return buf;
-}
-}  // namespace
-
 RuleReport context_parallel_rule(const Model& m, const Cluster& c, const Training& t,
                                  const Candidate* best) {
-  RuleReport r;
-  r.id = "R11";
-  r.name = "context-parallel-kind";
+  RuleReport r = make_report("R11", "context-parallel-kind");
   r.recommendation =
       "long sequences: Ulysses (all-to-all over heads) while the CP group fits in a node and "
       "divides the heads; USP (Ulysses inside the node, ring across) when it spans nodes; ring "
       "attention otherwise";
   r.fires = best && best->layout.cp > 1;
   if (!r.fires) {
-    r.detail = best ? "the best plan uses no context parallelism (cp=1)"
-                    : "the search found no layout that fits";
+    not_firing(r, best, "the best plan uses no context parallelism (cp=1)");
     return r;
   }
   const Layout& b = best->layout;

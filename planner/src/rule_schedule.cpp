@@ -1,33 +1,22 @@
 // R12 pipeline-schedule (rule_schedule.hpp).
 #include "rule_schedule.hpp"
 
-#include <cstdio>
-
 #include "parplan/cost/framework.hpp"
 #include "parplan/cost/pipeline.hpp"
+#include "rule_format.hpp"
 
 namespace parplan::planner::detail {
 
-namespace {
-std::string fmt3(const char* f, double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-}  // namespace
-
 RuleReport pipeline_schedule_rule(const Model& m, const Cluster& c, const Training& t,
                                   const Candidate* best) {
-  RuleReport r;
-  r.id = "R12";
-  r.name = "pipeline-schedule";
+  RuleReport r = make_report("R12", "pipeline-schedule");
   r.recommendation =
       "with a pipeline, the schedule with the smallest step that fits among those the framework "
       "runs: zero-bubble (ZB-H1, ZB-V) and DualPipe(V) cut the bubble (Qi et al. 2024; "
       "DeepSeek-V3 report Table 2), interleaved 1F1B divides it by v";
   r.fires = best && best->layout.pp > 1;
   if (!r.fires) {
-    r.detail = best ? "the best plan has no pipeline (pp=1)" : "the search found no layout that fits";
+    not_firing(r, best, "the best plan has no pipeline (pp=1)");
     return r;
   }
   const Layout& b = best->layout;
@@ -54,9 +43,9 @@ RuleReport pipeline_schedule_rule(const Model& m, const Cluster& c, const Traini
     }
     const cost::StepCost sc = cost::predict_unchecked(m, c, t, l);
     const bool runs = fw.runs(s);
-    r.detail += " " + name + " bubble " + fmt3("%.3f s", sc.time.pp_bubble) + ", step " +
-                fmt3("%.3f s", sc.step_time_s) + ", peak " +
-                fmt3("%.1f GiB", sc.memory.total / (1024.0 * 1024.0 * 1024.0)) +
+    r.detail += " " + name + " bubble " + secs(sc.time.pp_bubble) + ", step " +
+                secs(sc.step_time_s) + ", peak " +
+                gib(sc.memory.total) +
                 (sc.fits ? "" : " (does not fit)") + (runs ? "" : " (not in " + fw.name + ")") +
                 ";";
     r.numbers[name] = {{"bubble_s", sc.time.pp_bubble},

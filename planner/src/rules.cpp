@@ -11,28 +11,16 @@
 #include "rules_moe.hpp"
 #include "parplan/model/error.hpp"
 #include "rule_cp.hpp"
+#include "rule_format.hpp"
 #include "rule_schedule.hpp"
 
 namespace parplan::planner {
 
 namespace {
 
-constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+using namespace detail;  // rule_format.hpp
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-std::string gib(double bytes) {
-  return fmt("%.1f GiB", bytes / kGiB);
-}
-std::string secs(double s) {
-  return fmt("%.3f s", s);
-}
-std::string pct(double f) {
-  return fmt("%.1f%%", 100.0 * f);
-}
+
 std::string str(int64_t v) {
   return std::to_string(v);
 }
@@ -190,17 +178,6 @@ std::string compare(const Candidate& best, const std::optional<Candidate>& rule,
          secs(rule->cost.step_time_s) + " (" +
          fmt("%+.1f%%", 100.0 * (rule->cost.step_time_s / best.cost.step_time_s - 1)) +
          " vs the search's best)";
-}
-
-RuleReport make_report(const char* id, const char* name) {
-  RuleReport r;
-  r.id = id;
-  r.name = name;
-  return r;
-}
-
-void set_verdict(RuleReport& r, bool agrees) {
-  r.verdict = agrees ? Verdict::Agrees : Verdict::Disagrees;
 }
 
 }  // namespace

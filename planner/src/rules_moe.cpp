@@ -1,20 +1,12 @@
 // MoE rules: where the expert all-to-all runs, and EP versus TP for the experts.
 #include "rules_moe.hpp"
 
-#include <cstdio>
 #include <string>
 
 #include "parplan/cost/moe.hpp"
+#include "rule_format.hpp"
 
 namespace parplan::planner::detail {
-
-namespace {
-std::string pct(double f) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.1f%%", 100.0 * f);
-  return b;
-}
-}  // namespace
 
 void append_moe_rules(const Model& m, const Cluster& c, const Training& t,
                       const SearchResult& result, const RuleOptions& o,
@@ -24,9 +16,7 @@ void append_moe_rules(const Model& m, const Cluster& c, const Training& t,
   {
     // DeepSeek-V3 report sec. 3.2.2: NVLink (160 GB/s) carries ~3.2x InfiniBand (50 GB/s), so
     // the dispatch/combine all-to-all belongs inside a node when it is a large share of the step.
-    RuleReport r;
-    r.id = "M1";
-    r.name = "moe-all-to-all-on-nvlink";
+    RuleReport r = make_report("M1", "moe-all-to-all-on-nvlink");
     r.recommendation =
         "keep the expert all-to-all on NVLink (EP group inside a node) when it dominates the "
         "step's communication; cross nodes only when the experts do not fit otherwise";
@@ -37,7 +27,7 @@ void append_moe_rules(const Model& m, const Cluster& c, const Training& t,
       const double step = best->cost.step_time_s;
       const double share = step > 0 ? best->cost.time.ep_comm / step : 0.0;
       const bool dominates = share > o.slow_link_fraction;
-      r.verdict = (!g.spans_nodes() || !dominates) ? Verdict::Agrees : Verdict::Disagrees;
+      set_verdict(r, !g.spans_nodes() || !dominates);
       r.detail = "best plan ep=" + std::to_string(l.ep) + " etp=" + std::to_string(l.etp) +
                  (g.spans_nodes() ? " spans " + std::to_string(g.size / g.per_node) + " nodes"
                                   : " inside one node") +
@@ -53,9 +43,7 @@ void append_moe_rules(const Model& m, const Cluster& c, const Training& t,
   {
     // Expert TP splits an expert's FFN: with fine-grained experts (FFN narrower than hidden) the
     // split GEMMs get too small and each adds TP collectives; EP keeps whole experts per GPU.
-    RuleReport r;
-    r.id = "M2";
-    r.name = "moe-ep-over-tp-for-experts";
+    RuleReport r = make_report("M2", "moe-ep-over-tp-for-experts");
     r.recommendation =
         "split the experts with EP, not expert TP, unless one expert's FFN is wide (more than "
         "hidden) and does not fit a GPU";
@@ -63,7 +51,7 @@ void append_moe_rules(const Model& m, const Cluster& c, const Training& t,
     if (r.fires) {
       const Layout& l = best->layout;
       const bool fine = m.moe.expert_ffn_hidden <= m.hidden;
-      r.verdict = (l.etp == 1 || !fine) ? Verdict::Agrees : Verdict::Disagrees;
+      set_verdict(r, l.etp == 1 || !fine);
       const cost::MoeLayerWork w = cost::moe_layer_work(m, c, t, l);
       r.detail = "expert FFN " + std::to_string(m.moe.expert_ffn_hidden) + " vs hidden " +
                  std::to_string(m.hidden) + "; best plan etp=" + std::to_string(l.etp) +

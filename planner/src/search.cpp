@@ -259,7 +259,10 @@ void split_blocks(detail::Space& s, uint32_t first, uint32_t last, const detail:
   if (zero_choices == 0) return;
   const bool sp_possible = sp.tp > 1 && (s.t.seq_len / sp.cp) % sp.tp == 0;
   const bool lazy = allowed(f.recompute, Recompute::None);
-  for (int32_t mb : divisors(s.t.global_batch / sp.dp)) {
+  const auto mbs = divisors(s.t.global_batch / sp.dp);
+  // At most this many blocks (reserved: no reallocation while filling).
+  out.reserve(mbs.size() * 2 * (last - first) * (lazy ? 1 : std::size(kRecompute)));
+  for (int32_t mb : mbs) {
     if (!allowed(f.micro_batch, mb)) continue;
     const int64_t micro_batches = s.t.global_batch / (int64_t(sp.dp) * mb);
     detail::schedule_choices(s.m, s.t, f, sp.pp, micro_batches, scheds);
@@ -271,16 +274,27 @@ void split_blocks(detail::Space& s, uint32_t first, uint32_t last, const detail:
       bool wanted[3];
       for (Recompute rc : kRecompute)
         wanted[size_t(rc)] = allowed(f.recompute, rc) && !(lazy && rc != Recompute::None);
+      const int64_t layouts = zero_choices * int64_t(scheds.size());
       for (uint32_t i = first; i < last; ++i) {
         l.cp_kind = s.splits[i].cp_kind;
         detail::Evaluator::Bound b[3];
         ev.lower_bounds(l, micro_batches, b, wanted);
+        if (lazy) {
+          // Without recomputation, standing for the selective and full blocks (lazy_modes).
+          uint8_t modes = 0;
+          int64_t n = 1;
+          for (Recompute rc : {Recompute::Selective, Recompute::Full})
+            if (allowed(f.recompute, rc)) modes |= uint8_t(1u << size_t(rc)), ++n;
+          const detail::Evaluator::Bound& r = b[size_t(Recompute::None)];
+          out.push_back({i, mb, Recompute::None, modes, on, r.step_s, r.layer_s, r.ends_min,
+                         r.ends_max, n * layouts});
+          continue;
+        }
         for (Recompute rc : kRecompute) {
           if (!allowed(f.recompute, rc)) continue;
-          const bool exact = wanted[size_t(rc)];
-          const detail::Evaluator::Bound& r = b[size_t(exact ? rc : Recompute::None)];
-          out.push_back({i, mb, rc, on, exact, r.step_s, r.layer_s, r.ends_min, r.ends_max,
-                         zero_choices * int64_t(scheds.size())});
+          const detail::Evaluator::Bound& r = b[size_t(rc)];
+          out.push_back(
+              {i, mb, rc, 0, on, r.step_s, r.layer_s, r.ends_min, r.ends_max, layouts});
         }
       }
     }
@@ -387,7 +401,8 @@ void run_threads(int threads, const SearchOptions& o, const std::atomic<size_t>&
     cv.wait_for(lock, std::chrono::milliseconds(50));
     if (o.progress && finished < threads) {
       lock.unlock();
-      o.progress(total ? 0.1 + 0.9 * double(done.load()) / double(total) : 1.0);
+      // Clamped: 0.1 + 0.9 x 1 rounds above 1 (the final call reports exactly 1).
+      o.progress(total ? std::min(1.0, 0.1 + 0.9 * double(done.load()) / double(total)) : 1.0);
       lock.lock();
     }
   }
@@ -443,10 +458,7 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
         split_blocks(space, groups[g], groups[g + 1], ev, scheds, per[g]);
       }
     });
-    size_t total = 0;
-    for (auto& v : per) total += v.size();
-    space.blocks.reserve(total);
-    for (auto& v : per) space.blocks.insert(space.blocks.end(), v.begin(), v.end());
+    space.blocks = std::move(per);
   }
   if (o.progress) o.progress(0.1);
 
@@ -454,8 +466,10 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
   std::atomic<size_t> done{0};
   detail::SharedTop top(size_t(o.top_k));
   detail::BlockQueue queue(space.blocks);
+  size_t n_blocks = 0;
+  for (const auto& g : space.blocks) n_blocks += g.size();
   std::vector<detail::WorkerResult> results(static_cast<size_t>(threads));
-  run_threads(threads, o, done, space.blocks.size(), [&](int id) {
+  run_threads(threads, o, done, n_blocks, [&](int id) {
     results[size_t(id)] = detail::run_worker(space, top, queue, done, o.cancel);
   });
 
@@ -472,7 +486,8 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
       r.smallest = w.smallest;
     }
   }
-  for (const detail::Block& b : space.blocks) r.layouts += b.layouts;
+  for (const auto& g : space.blocks)
+    for (const detail::Block& b : g) r.layouts += b.layouts;
   r.top = std::move(top.items());
   std::sort(r.top.begin(), r.top.end(), better);
   if (r.top.size() > size_t(o.top_k)) r.top.resize(size_t(o.top_k));

@@ -40,12 +40,16 @@ struct Block {
   uint32_t split;
   int32_t micro_batch;
   Recompute recompute;
+  // Further recomputation modes (bit 1 << Recompute) whose blocks this one's bound (taken
+  // without recomputation, which only adds) stands for until the walk reaches it: they are
+  // walked right after it, each with its own bound (search_worker.cpp). One entry instead of
+  // three keeps phase 1's array small (1M blocks for DeepSeek-V3).
+  uint8_t lazy_modes;
   bool sequence_parallel;
-  bool exact;                // bound for this recomputation (else: without recomputation)
-  double bound;              // lower bound of every layout's step time in the block
+  double bound;              // lower bound of every layout's step time in the block(s)
   double layer_s;            // per-layer forward + backward + recomputation bound
   double ends_min, ends_max; // embedding / logits time on the critical stage: least, most
-  int64_t layouts;           // layouts in the block
+  int64_t layouts;           // layouts in the block and its lazy modes' blocks
 };
 
 // Every per-split choice list, built once.
@@ -56,7 +60,11 @@ struct Space {
   const Fixed& f;
   std::vector<Split> splits;
   std::vector<std::vector<ZeroChoice>> zero_choices;  // per split
-  std::vector<Block> blocks;  // in enumeration order
+  // The blocks per group of splits (search.cpp phase 1), groups and blocks in enumeration order;
+  // kept per group, never merged into one array (1M blocks for DeepSeek-V3: copying them cost a
+  // third of the search).
+  std::vector<std::vector<Block>> blocks;
+  const Block& block(uint64_t id) const { return blocks[size_t(id >> 32)][size_t(id & 0xffffffffu)]; }
   bool exhaustive = false;
 };
 
@@ -103,19 +111,23 @@ class Threshold {
 // best bound left exceeds the threshold, every block left is pruned at once).
 class BlockQueue {
  public:
-  explicit BlockQueue(const std::vector<Block>& blocks) {
-    heap_.reserve(blocks.size());
-    for (size_t i = 0; i < blocks.size(); ++i) {
-      heap_.push_back({blocks[i].bound, uint32_t(i)});
-      left_ += blocks[i].layouts;
-    }
+  // Ids: group << 32 | index in the group (Space::block), ordered as the enumeration.
+  explicit BlockQueue(const std::vector<std::vector<Block>>& groups) {
+    size_t n = 0;
+    for (const auto& g : groups) n += g.size();
+    heap_.reserve(n);
+    for (size_t g = 0; g < groups.size(); ++g)
+      for (size_t i = 0; i < groups[g].size(); ++i) {
+        heap_.push_back({groups[g][i].bound, uint64_t(g) << 32 | uint64_t(i)});
+        left_ += groups[g][i].layouts;
+      }
     std::make_heap(heap_.begin(), heap_.end(), std::greater<>());
   }
   // The block with the smallest bound left (ties: the smaller index). False when none is left,
   // or when that bound exceeds `threshold` (not with `exhaustive`): then every block left is
   // dropped, `blocks` and `layouts` say how many.
-  bool pop(double threshold, bool exhaustive, uint32_t& index, size_t& blocks, int64_t& layouts,
-           const std::vector<Block>& all) {
+  bool pop(double threshold, bool exhaustive, uint64_t& index, size_t& blocks, int64_t& layouts,
+           const Space& all) {
     std::lock_guard lock(mu_);
     blocks = 0;
     layouts = 0;
@@ -130,13 +142,13 @@ class BlockQueue {
     std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
     index = heap_.back().second;
     heap_.pop_back();
-    left_ -= all[index].layouts;
+    left_ -= all.block(index).layouts;
     return true;
   }
 
  private:
   std::mutex mu_;
-  std::vector<std::pair<double, uint32_t>> heap_;
+  std::vector<std::pair<double, uint64_t>> heap_;
   int64_t left_ = 0;
 };
 

@@ -9,8 +9,12 @@
 //   (p - s - 1) * 2 + (v - 1) p + 1 chunks of 1/v of the stage's layers >= 1F1B's, stage layers
 //   ceil(L / (p v)) v >= ceil(L / p), the rest independent of the schedule; ZeRO-3's gathered
 //   layers, which tiles divide, are the same), so when 1F1B does not fit in GPU memory at any
-//   tile count, none of them does.
+//   tile count, none of them does. Under the all-to-all overlap (Training.moe_a2a_overlap) with
+//   EP, which adds a micro-batch to 1F1B and a chunk to interleaved but none to DualPipe(V), the
+//   reference is 1F1B's memory as if the overlap were off: every schedule holds at least its own
+//   memory without the overlap's extra, so at least that.
 #include <algorithm>
+#include <bit>
 
 #include "evaluator.hpp"
 #include "parplan/cost/pipeline.hpp"
@@ -57,7 +61,9 @@ Layout block_layout(const Split& sp, const Block& b) {
 
 class Worker {
  public:
-  Worker(const Space& s, SharedTop& top) : s_(s), eval_(s.m, s.c, s.t), top_(top) {
+  Worker(const Space& s, SharedTop& top)
+      : s_(s), eval_(s.m, s.c, s.t), t_ref_(without_a2a_overlap(s.t)), eval_ref_(s.m, s.c, t_ref_),
+        top_(top) {
     scheds_.reserve(64);
   }
 
@@ -74,11 +80,11 @@ class Worker {
                                                       scheds_[i].v, micro_batches_);
     learned_.clear();
     // The 1F1B layout decides the memory of the others; it is in the space unless pinned out.
-    // Not under the all-to-all overlap (cost/src/memory.cpp): it adds a whole micro-batch to
-    // 1F1B, one chunk to interleaved 1F1B, none to DualPipe(V), whose own count holds it.
-    const bool implies = !(cost::moe_a2a_overlapped(s_.t) && sp.ep > 1);
-    memory_implies_ = implies;
-    const bool has_1f1b = implies && n > 0 && scheds_.front().schedule == Schedule::OneFOneB;
+    // Under the all-to-all overlap (cost/src/memory.cpp) it adds a whole micro-batch to 1F1B, one
+    // chunk to interleaved 1F1B, none to DualPipe(V), whose own count holds it: then 1F1B's
+    // memory without the overlap decides (reference()).
+    a2a_ = cost::moe_a2a_overlapped(s_.t) && sp.ep > 1;
+    const bool has_1f1b = !a2a_ && n > 0 && scheds_.front().schedule == Schedule::OneFOneB;
     acts_ready_ = false;
     for (const ZeroChoice& z : s_.zero_choices[b.split]) {
       l.zero = z.zero;
@@ -94,7 +100,6 @@ class Worker {
     Layout l = block_layout(sp, b);
     const detail::Evaluator::Bound r =
         eval_.lower_bound(l, s_.t.global_batch / (int64_t(sp.dp) * b.micro_batch));
-    b.exact = true;
     b.bound = std::max(b.bound, r.step_s);
     b.layer_s = std::max(b.layer_s, r.layer_s);
     return !(b.bound > threshold);
@@ -179,7 +184,7 @@ class Worker {
       z0.schedule = Schedule::OneFOneB;
       z0.virtual_stages = 1;
       for (int k = 0; k < 2; ++k) {
-        const cost::MemoryBreakdown mb = eval_.memory(z0, k == 0 ? 0 : l.pp - 1);
+        const cost::MemoryBreakdown mb = (a2a_ ? eval_ref_ : eval_).memory(z0, k == 0 ? 0 : l.pp - 1);
         acts_[k] = mb.activations + mb.buffers;
         reserve_ = mb.reserve;
         capacity_ = mb.capacity;
@@ -218,7 +223,7 @@ class Worker {
     // Once something fits (so the smallest layout is not needed for advice), skip the choices
     // over GPU memory by memory_bound(): their 1F1B does not fit at any tile count, and no other
     // schedule needs less (the memory implication above).
-    if (memory_implies_ && top_.threshold() < 1e300) {
+    if (top_.threshold() < 1e300) {
       const double need = memory_bound(l, z);  // sets capacity_
       if (kMemorySafety * need > capacity_) {
         n_.memory_pruned += int64_t(n);
@@ -226,6 +231,10 @@ class Worker {
       }
     }
     size_t first = 0;
+    if (a2a_ && n > 1 && !auto_tiles && !reference_fits(l)) {
+      n_.memory_pruned += int64_t(n);
+      return;
+    }
     if (has_1f1b && n > 1) {
       // Memory of the 1F1B layout first: if it does not fit, nothing here does.
       set_schedule(l, 0);
@@ -255,6 +264,24 @@ class Worker {
       if (auto_tiles && pruned(i)) continue;  // evaluated, not predicted
       predict(l, mem);
     }
+  }
+
+  // Under the all-to-all overlap: whether 1F1B (v = 1) without the overlap's extra micro-batch
+  // fits in GPU memory at `l`'s tiles (pinned or 1); when it does not, no schedule of `l`'s
+  // choices does (the header). Not a layout of the space, so not counted.
+  bool reference_fits(const Layout& l) {
+    Layout r = l;
+    r.tiles = s_.f.tiles.value_or(1);
+    r.schedule = Schedule::OneFOneB;
+    r.virtual_stages = 1;
+    const cost::MemoryBreakdown mem = eval_ref_.memory(r);
+    return mem.fits || !(mem.total > mem.capacity);
+  }
+
+  static Training without_a2a_overlap(const Training& t) {
+    Training r = t;
+    r.moe_a2a_overlap = Switch::Off;
+    return r;
   }
 
   void set_schedule(Layout& l, size_t i) {
@@ -297,6 +324,8 @@ class Worker {
 
   const Space& s_;
   detail::Evaluator eval_;
+  const Training t_ref_;         // s_.t without the all-to-all overlap (memory reference)
+  detail::Evaluator eval_ref_;   // on t_ref_
   SharedTop& top_;
   Counts n_;
   detail::Evaluator::Bound bound_;
@@ -305,7 +334,7 @@ class Worker {
   std::vector<double> block_bounds_;
   std::vector<Learned> learned_;
   bool tiled_ = false;  // the last memory() chose tiles (k > 1)
-  bool memory_implies_ = true;  // 1F1B's memory bounds the block's other schedules
+  bool a2a_ = false;  // the all-to-all overlap adds memory to some schedules (the header)
   bool acts_ready_ = false;
   double acts_[2] = {0, 0}, reserve_ = 0, capacity_ = 0;
   Layout smallest_;
@@ -319,21 +348,29 @@ WorkerResult run_worker(const Space& s, SharedTop& top, BlockQueue& queue,
   Worker w(s, top);
   for (;;) {
     if (cancel && cancel->load(std::memory_order_relaxed)) break;
-    uint32_t i = 0;
+    uint64_t i = 0;
     size_t dropped = 0;
     int64_t layouts = 0;
-    const bool got = queue.pop(top.threshold(), s.exhaustive, i, dropped, layouts, s.blocks);
+    const bool got = queue.pop(top.threshold(), s.exhaustive, i, dropped, layouts, s);
     // Dropped: every block left is slower than k layouts already kept.
     w.counts().time_pruned += layouts;
     done.fetch_add(dropped, std::memory_order_relaxed);
     if (!got) break;
-    Block b = s.blocks[i];
-    if (!b.exact && !s.exhaustive && !w.exact_bound(b, top.threshold())) {
-      w.counts().time_pruned += b.layouts;
-      done.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
+    Block b = s.block(i);
+    const uint8_t lazy = b.lazy_modes;
+    b.lazy_modes = 0;
+    b.layouts /= 1 + std::popcount(unsigned(lazy));  // each mode's block: the same layouts
     w.run_block(b);
+    // The recomputation modes b's bound stood for, in enumeration order, each with its own bound.
+    for (Recompute rc : {Recompute::Selective, Recompute::Full}) {
+      if (!(lazy & (1u << size_t(rc)))) continue;
+      Block x = b;
+      x.recompute = rc;
+      if (!s.exhaustive && !w.exact_bound(x, top.threshold()))
+        w.counts().time_pruned += x.layouts;
+      else
+        w.run_block(x);
+    }
     done.fetch_add(1, std::memory_order_relaxed);
   }
   return w.finish();

@@ -135,10 +135,17 @@ void add_config(Flags& f, const nlohmann::json& j, const std::string& prefix) {
   }
 }
 
-// One term: FLAG, FLAG=V, FLAG!=V; alternatives separated by '|'.
+// One term: FLAG, FLAG=V, FLAG!=V, FLAG~TEXT (a value containing TEXT); alternatives separated
+// by '|'.
 bool holds(const Flags& f, const std::string& term) {
   if (const auto bar = term.find('|'); bar != std::string::npos)
     return holds(f, term.substr(0, bar)) || holds(f, term.substr(bar + 1));
+  if (const auto tilde = term.find('~'); tilde != std::string::npos) {
+    const auto [lo, hi] = f.equal_range(term.substr(0, tilde));
+    for (auto it = lo; it != hi; ++it)
+      if (test::has(it->second, term.substr(tilde + 1))) return true;
+    return false;
+  }
   std::string flag = term, value;
   bool negate = false;
   if (const auto ne = term.find("!="); ne != std::string::npos) {
@@ -197,6 +204,10 @@ TEST(ExportConstraints, EveryExportOfThePlanSetKeepsTheFrameworksRules) {
     Flags f;
     if (fmt == ExportFormat::DeepSpeed) {
       add_config(f, nlohmann::json::parse(files[0].text), "");
+      // The sidecar: the layout ("parplan:layout.pp", ...) and what the script must do ("must").
+      const auto side = nlohmann::json::parse(files.at(1).text);
+      add_config(f, side["layout"], "parplan:layout.");
+      for (const auto& m : side["script_must"]) f.emplace("must", m.get<std::string>());
     } else {
       f = flag_values(files[0].text, fmt == ExportFormat::Torchtitan ? "torchtitan.train" : "pretrain_gpt.py");
       ASSERT_GT(f.size(), 10u) << where;

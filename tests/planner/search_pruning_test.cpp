@@ -195,6 +195,15 @@ TEST(SearchPruning, BoundsHoldOnRandomLayoutsUnderEveryFramework) {
       in.t.framework = fw;
       check_bounds(in);
     }
+  // The TP term of the block bound under TP communication overlap (overlap.cpp tp_overlap: what
+  // the linear GEMMs hide), forward only (torchtitan async TP) and both passes (Megatron).
+  for (const char* fw : {"megatron-core", "fsdp2"})
+    for (test::Inputs in : {test::gpt3(), mixtral()}) {
+      SCOPED_TRACE(std::string(fw) + " tp_comm_overlap " + in.m.name);
+      in.t.framework = fw;
+      in.t.tp_comm_overlap = Switch::On;
+      check_bounds(in);
+    }
 }
 
 // The search's memory, with ZeRO-Infinity's tiles where it needs them (search_worker.cpp);
@@ -278,6 +287,52 @@ TEST(SearchPruning, ZeroBubbleAndDualPipeNeverFitWhere1f1bDoesNot) {
   for (test::Inputs in : {test::gpt3(), deepseek()}) {
     in.t.framework = "fsdp2";
     check_memory_implication(in);
+  }
+}
+
+// Under the all-to-all overlap (DeepSeek-V3's training) 1F1B holds an extra micro-batch and
+// DualPipe(V) none, so the search prunes on 1F1B's memory as if the overlap were off
+// (search_worker.cpp reference_fits): every schedule, 1F1B included, holds at least that on every
+// stage, and a layout whose reference exceeds the GPU never fits.
+void check_a2a_reference(const test::Inputs& in) {
+  ASSERT_TRUE(cost::moe_a2a_overlapped(in.t));
+  Training ref = in.t;
+  ref.moe_a2a_overlap = Switch::Off;
+  RandomLayouts gen{in};
+  int checked = 0, pruned = 0, dual = 0;
+  for (int i = 0; i < 40000 && checked < 1500; ++i) {
+    Layout l;
+    if (!gen.next(l) || l.ep == 1) continue;
+    if (l.offload == Offload::OptimizerAndParams) l.tiles = 1;  // chosen by the search
+    Layout one = l;
+    one.schedule = Schedule::OneFOneB;
+    one.virtual_stages = 1;
+    ++checked;
+    if (cost::overlaps_ep_comm(l.schedule)) ++dual;
+    for (int stage : {0, l.pp / 2, l.pp - 1})
+      EXPECT_GE(cost::memory_per_gpu(in.m, in.c, in.t, l, stage).total,
+                cost::memory_per_gpu(in.m, in.c, ref, one, stage).total)
+          << describe(l) << " stage " << stage;
+    const cost::MemoryBreakdown r = cost::memory_per_gpu(in.m, in.c, ref, one);
+    if (!r.fits && r.total > r.capacity) {
+      ++pruned;
+      EXPECT_FALSE(cost::memory_per_gpu(in.m, in.c, in.t, l).fits) << describe(l);
+    }
+  }
+  EXPECT_GT(checked, 500);
+  EXPECT_GT(pruned, 0);
+  const cost::FrameworkBehaviour& fw = cost::framework_behaviour(in.t);
+  if (fw.runs(Schedule::DualPipe) || fw.runs(Schedule::DualPipeV)) {
+    EXPECT_GT(dual, 0);
+  }
+}
+
+TEST(SearchPruning, NoScheduleFitsWhere1f1bWithoutTheAllToAllOverlapDoesNot) {
+  for (const char* fw : {"megatron-core", "fsdp2"}) {
+    test::Inputs in = deepseek();
+    in.t.framework = fw;
+    SCOPED_TRACE(fw);
+    check_a2a_reference(in);
   }
 }
 

@@ -65,6 +65,11 @@ struct StepWork {
   bool tp_hidden = false;
 };
 StepWork step_work(const Model& m, const Cluster& c, const Training& t, const Layout& l);
+// The per-layer part of step_work, exactly as step_work computes it: the layer's compute, its TP
+// (with the framework's overlap), CP and EP communication, the pipeline send and the layer's
+// host time; no embedding, logits, DP or optimizer terms (the search's bounds, which need only
+// these, call it per block).
+StepWork layer_work(const Model& m, const Cluster& c, const Training& t, const Layout& l);
 
 struct TimeBreakdown {
   double compute = 0;          // fwd + bwd + recompute on the critical path (no bubble)
