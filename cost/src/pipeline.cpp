@@ -37,6 +37,38 @@ int64_t max_stage_layers(const Model& m, const Layout& l) {
   return most;
 }
 
+std::vector<int64_t> stage_layer_split(const Model& m, const Layout& l) {
+  const int64_t pp = std::max(1, l.pp), v = std::max(1, l.virtual_stages);
+  std::vector<int64_t> stage(size_t(pp), 0);
+  if (pp > 1 && (l.first_stage_layers > 0 || l.last_stage_layers > 0)) {
+    for (int64_t r = 0; r < pp; ++r) stage[size_t(r)] = stage_layers(m, l, int(r));
+    return stage;
+  }
+  const int64_t c = (m.layers + pp * v - 1) / (pp * v);
+  for (auto& x : stage) x = c * v;
+  int64_t deficit = c * v * pp - m.layers;
+  for (int64_t i = 0; i < pp && deficit > 0; i += 2) {
+    const size_t lo = size_t(i / 2), hi = size_t(pp - 1 - i / 2);
+    const int64_t room_lo = stage[lo] - v, room_hi = lo == hi ? 0 : stage[hi] - v;
+    const int64_t take_hi = std::min(room_hi, deficit / 2);
+    const int64_t take_lo = std::min(room_lo, deficit - take_hi);
+    stage[lo] -= take_lo;
+    stage[hi] -= take_hi;
+    deficit -= take_lo + take_hi;
+  }
+  return stage;
+}
+
+std::vector<int64_t> chunk_layer_split(const Model& m, const Layout& l) {
+  const int64_t pp = std::max(1, l.pp), v = std::max(1, l.virtual_stages);
+  const std::vector<int64_t> stage = stage_layer_split(m, l);
+  std::vector<int64_t> out(size_t(pp * v), 0);
+  for (int64_t r = 0; r < pp; ++r)
+    for (int64_t k = 0; k < v; ++k)
+      out[size_t(k * pp + r)] = stage[size_t(r)] / v + (k < stage[size_t(r)] % v ? 1 : 0);
+  return out;
+}
+
 bool splits_weight_grad(Schedule s) {
   return s == Schedule::ZbH1 || s == Schedule::ZbV || s == Schedule::DualPipe ||
          s == Schedule::DualPipeV;

@@ -10,6 +10,8 @@ nlohmann::json to_json(const SimResult& r, bool with_trace) {
   nlohmann::json ranks = nlohmann::json::array();
   for (const auto& k : r.ranks)
     ranks.push_back({{"rank", k.rank},
+                     {"layers", k.layers},
+                     {"moe_layers", k.moe_layers},
                      {"compute_s", k.compute_s},
                      {"exposed_comm_s", k.exposed_comm_s},
                      {"exposed_comm_by_kind_s",
@@ -58,6 +60,8 @@ SimResult sim_result_from_json(const nlohmann::json& j) {
   for (const auto& k : j.value("ranks", nlohmann::json::array())) {
     RankResult x;
     x.rank = k.value("rank", int64_t{0});
+    x.layers = k.value("layers", int64_t{0});
+    x.moe_layers = k.value("moe_layers", int64_t{0});
     x.compute_s = k.value("compute_s", 0.0);
     x.exposed_comm_s = k.value("exposed_comm_s", 0.0);
     if (k.contains("exposed_comm_by_kind_s")) {

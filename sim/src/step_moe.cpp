@@ -71,11 +71,11 @@ void StepSim::ep_groups() {
 }
 
 // MoE layers among layers [first, first + count) of model chunk `chunk` on r's stage (Megatron
-// order: chunk c of stage p holds layers (c * pp + p) * L ...).
+// order: chunk c of stage p holds the layers after chunk c * pp + p - 1's, chunk_first_).
 int StepSim::ep_layers(const Rank& r, int chunk, int first, int count) const {
   if (!ep_on_ || !r.epg) return 0;
   int n = 0;
-  const int64_t base = (int64_t(chunk) * P_ + r.pp) * L_ + first;
+  const int64_t base = chunk_first_[static_cast<size_t>(chunk * P_ + r.pp)] + first;
   for (int64_t i = base; i < base + count; ++i)
     if (i < plan_.model.layers && plan_.model.is_moe_layer(i)) ++n;
   return n;

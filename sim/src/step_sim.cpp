@@ -28,12 +28,22 @@ StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& op
   P_ = l.pp;
   v_ = std::max(1, l.virtual_stages);
   m_ = static_cast<int>(std::max<int64_t>(1, w.micro_batches));
-  L_ = static_cast<int>(std::max<int64_t>(1, w.layers_per_chunk));
+  // Each stage's layers as the plan splits them (uneven first/last stages included).
+  const std::vector<int64_t> split = cost::chunk_layer_split(plan.model, l);
+  int64_t first_layer = 0;
+  for (int64_t n : split) {
+    chunk_layers_.push_back(static_cast<int>(n));
+    chunk_first_.push_back(first_layer);
+    first_layer += n;
+  }
   gran_ = opt.granularity;
   if (gran_ == Granularity::Auto)
     gran_ = (l.cp > 1 || l.zero >= 3) ? Granularity::Layer : Granularity::Chunk;
   if (gran_ == Granularity::Chunk && (l.cp > 1 || l.zero >= 3)) gran_ = Granularity::Layer;
-  const double layers_here = static_cast<double>(L_) * v_;
+  // StepWork's DP bytes are stage 0's (cost/overlap.cpp): per layer, as stage 0 holds them.
+  double layers_here = 0;
+  for (int k = 0; k < v_; ++k) layers_here += chunk_layers_[static_cast<size_t>(k * P_)];
+  layers_here = std::max(1.0, layers_here);
   layer_grad_bytes_ = w.dp_grad_bytes / layers_here;
   // Gradient buckets as the framework fills them (cost/overlap.cpp dp_work): bucket_elements in
   // the reduce dtype; 0 (FSDP): one per layer.
@@ -96,6 +106,12 @@ void StepSim::setup() {
     rk->full = (!aggregate_ || rk->dp == 0) && (!lanes_ || rk->tp == 0);
     rk->host = p_.hosts[static_cast<size_t>(r)];
     rk->res.rank = r;
+    for (int k = 0; k < v_; ++k) {
+      const size_t c = static_cast<size_t>(k * P_ + rk->pp);
+      rk->res.layers += chunk_layers_[c];
+      for (int64_t i = chunk_first_[c]; i < chunk_first_[c] + chunk_layers_[c]; ++i)
+        rk->res.moe_layers += plan_.model.is_moe_layer(i);
+    }
     ranks_[static_cast<size_t>(r)] = std::move(rk);
   }
   // Groups, Megatron rank order: tp fastest, then cp, dp, pp.
@@ -189,26 +205,31 @@ void StepSim::run_op(Rank& r, const detail::PipeOp& op, bool last_backward_of_ch
                                     v_ > 1 ? "c" : "", v_ > 1 ? std::to_string(op.chunk) : ""})
                      : std::string();
   const double share = op.forward ? 1.0 / 3 : 2.0 / 3;  // fwd : bwd = 1 : 2
+  const int L = layers(r, op.chunk);  // this stage's share of the layers (uneven stages)
+  // A chunk of dense and MoE layers runs per layer: each MoE layer's all-to-alls overlap its own
+  // compute only, as cost::ep_comm prices them (a dense layer has none to hide).
+  const int moe_in_chunk = ep_layers(r, op.chunk, 0, L);
+  const bool coarse = gran_ == Granularity::Chunk && (moe_in_chunk == 0 || moe_in_chunk == L);
   // Zero-bubble: the weight-gradient GEMMs (the forward linear GEMMs' FLOPs, as cost/step.cpp
   // pass_shares) run as their own W op, after the B that sends the input gradient.
   const double w_s = std::min(w_.layer.fwd_linear_s, w_.layer.bwd_s);
   if (op.weight) {
-    exec(r, L_ * w_s, name + " W");
+    exec(r, L * w_s, name + " W");
     return;
   }
   if (op.forward) {
     if (embed) exec(r, w_.embedding_s * share, name + " embedding");
-    if (gran_ == Granularity::Chunk) {
-      const int ne = ep_layers(r, op.chunk, 0, L_);
+    if (coarse) {
+      const int ne = moe_in_chunk;
       ep_start(r, true, ne);
-      exec(r, L_ * w_.layer.fwd_s, name);
-      tp_block(r, r.tpg ? L_ * w_.tp_fwd_collectives : 0);
-      ep_finish(r, true, ne, L_ * w_.layer.fwd_s);
+      exec(r, L * w_.layer.fwd_s, name);
+      tp_block(r, r.tpg ? L * w_.tp_fwd_collectives : 0);
+      ep_finish(r, true, ne, L * w_.layer.fwd_s);
     } else {
-      for (int i = 0; i < L_; ++i) {
+      for (int i = 0; i < L; ++i) {
         const int ne = ep_layers(r, op.chunk, i, 1);
         ep_start(r, true, ne);
-        layer_forward(r, name, i == 0, i == L_ - 1);
+        layer_forward(r, name, i == 0, i == L - 1);
         ep_finish(r, true, ne, w_.layer.fwd_s);
       }
     }
@@ -223,26 +244,26 @@ void StepSim::run_op(Rank& r, const detail::PipeOp& op, bool last_backward_of_ch
   const bool produce = r.dpg && (plan_.layout.zero >= 2 || last_backward_of_chunk);
   const bool reduce = produce && reduce_overlap_;
   const double bwd_s = w_.layer.recompute_s + w_.layer.bwd_s - (op.split ? w_s : 0.0);
-  if (gran_ == Granularity::Chunk && !reduce) {
-    const int ne = ep_layers(r, op.chunk, 0, L_);
+  if (coarse && !reduce) {
+    const int ne = moe_in_chunk;
     ep_start(r, false, ne);
-    exec(r, L_ * bwd_s, name);
-    tp_block(r, r.tpg ? L_ * w_.tp_bwd_collectives : 0);
-    ep_finish(r, false, ne, L_ * bwd_s);
+    exec(r, L * bwd_s, name);
+    tp_block(r, r.tpg ? L * w_.tp_bwd_collectives : 0);
+    ep_finish(r, false, ne, L * bwd_s);
   } else {
-    for (int i = 0; i < L_; ++i) {
+    for (int i = 0; i < L; ++i) {
       // Backward runs the chunk's layers last to first.
-      const int ne = ep_layers(r, op.chunk, L_ - 1 - i, 1);
+      const int ne = ep_layers(r, op.chunk, L - 1 - i, 1);
       ep_start(r, false, ne);
-      layer_backward(r, name, i == 0, i == L_ - 1);
+      layer_backward(r, name, i == 0, i == L - 1);
       ep_finish(r, false, ne, bwd_s);
       // Buckets overlap the rest of the backward pass.
-      if (reduce) grads_ready(r, layer_grad_bytes_, i == L_ - 1 && op.chunk == 0);
+      if (reduce) grads_ready(r, layer_grad_bytes_, i == L - 1 && op.chunk == 0);
     }
   }
   if (embed) exec(r, w_.embedding_s * share, name + " embedding");
   if (produce && !reduce) {
-    r.pending_grad += L_ * layer_grad_bytes_;
+    r.pending_grad += L * layer_grad_bytes_;
     if (plan_.layout.zero == 2) {
       push_buckets(r);
       wait_buckets(r, "dp grad reduce-scatter (not overlapped)");

@@ -148,7 +148,15 @@ class StepSim {
   std::vector<std::unique_ptr<Rank>> ranks_;
   sg4::BarrierPtr barrier_;
   uint64_t execs_ = 0;
-  int P_ = 1, v_ = 1, m_ = 1, L_ = 1;
+  int P_ = 1, v_ = 1, m_ = 1;
+  // Transformer layers of model chunk k of stage r (entry k * pp + r, cost::chunk_layer_split: the
+  // plan's first/last_stage_layers, as the analytical model and the export split them) and the
+  // global index of its first layer (Megatron's order), which says which of them are MoE layers.
+  std::vector<int> chunk_layers_;
+  std::vector<int64_t> chunk_first_;
+  int layers(const Rank& r, int chunk) const {
+    return chunk_layers_[static_cast<size_t>(chunk * P_ + r.pp)];
+  }
   Granularity gran_ = Granularity::Chunk;
   bool aggregate_ = false, tp_exclusive_ = false, lanes_ = false;
   double layer_grad_bytes_ = 0, bucket_cap_ = 0, param_bytes_ = 0, z3_bytes_ = 0;

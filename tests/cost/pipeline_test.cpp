@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
 #include "parplan/cost/pipeline.hpp"
 
 using namespace parplan;
@@ -36,6 +40,33 @@ TEST(UnevenStages, FirstAndLastStageLayersAreTheirsAndTheOthersShareTheRest) {
   l.last_stage_layers = 0;  // only the first stage set: 9 layers over stages 1-3
   EXPECT_EQ(stage_layers(m, l, 3), 3);
   EXPECT_EQ(max_stage_layers(m, l), 3);
+}
+
+TEST(UnevenStages, TheSplitSumsToTheModelsLayersAsMegatronRunsIt) {
+  Model m;
+  m.layers = 61;  // DeepSeek-V3, pp 16 with --decoder-first/last-pipeline-num-layers 3 / 2
+  Layout l{.pp = 16};
+  l.first_stage_layers = 3;
+  l.last_stage_layers = 2;
+  std::vector<int64_t> want(16, 4);
+  want.front() = 3;
+  want.back() = 2;
+  EXPECT_EQ(stage_layer_split(m, l), want);
+  EXPECT_EQ(chunk_layer_split(m, l), want);
+  // Without first/last: ceil(61 / 16) = 4 on the loaded stages, the 3 missing taken from the
+  // first and last stages (2 and 1; they hold the embedding and the output layer).
+  l.first_stage_layers = l.last_stage_layers = 0;
+  const auto even = stage_layer_split(m, l);
+  EXPECT_EQ(even.front(), 2);
+  EXPECT_EQ(even.back(), 3);
+  EXPECT_EQ(std::accumulate(even.begin(), even.end(), int64_t{0}), 61);
+  EXPECT_EQ(*std::max_element(even.begin(), even.end()), max_stage_layers(m, l));
+  // Interleaved: chunk k of stage r is entry k * pp + r; 10 layers, pp 2, v 2, first 4 / last 6.
+  m.layers = 10;
+  Layout il{.pp = 2, .virtual_stages = 2};
+  il.first_stage_layers = 4;
+  il.last_stage_layers = 6;
+  EXPECT_EQ(chunk_layer_split(m, il), (std::vector<int64_t>{2, 3, 2, 3}));
 }
 
 // Zero-bubble and DualPipe bubbles, in stage-times of one micro-batch, at the zero-bubble paper's

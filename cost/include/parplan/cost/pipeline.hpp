@@ -2,6 +2,7 @@
 // Pipeline schedules: bubble fraction and micro-batch counts (Huang et al. 2019 GPipe;
 // Narayanan et al. 2021 1F1B and interleaved 1F1B).
 #include <cstdint>
+#include <vector>
 
 #include "parplan/model/layout.hpp"
 #include "parplan/model/model.hpp"
@@ -29,6 +30,17 @@ int64_t layer_chunks(const Layout& l);
 int64_t stage_layers(const Model& m, const Layout& l, int stage);
 // The most layers any stage holds.
 int64_t max_stage_layers(const Model& m, const Layout& l);
+
+// Transformer layers of every stage as the step runs them (they sum to the model's layers): with
+// first/last_stage_layers, stage_layers' split; otherwise ceil(layers / (pp v)) per chunk on the
+// loaded stages (max_stage_layers), the shortfall taken from the first and last stages (which
+// also hold the embedding and the output layer), then the next ones inwards, at least v per
+// stage. What the Megatron export writes (--decoder-first/last-pipeline-num-layers) and the
+// simulation builds. The analytical step prices the loaded stage and the average one (step.cpp).
+std::vector<int64_t> stage_layer_split(const Model& m, const Layout& l);
+// The same per model chunk in Megatron's layer order (chunk k of stage r: entry k * pp + r, its
+// layers follow entry k * pp + r - 1's), a stage's layers split evenly over its v chunks.
+std::vector<int64_t> chunk_layer_split(const Model& m, const Layout& l);
 
 // One stage's work per micro-batch as shares of its forward + full backward time (= 1): the
 // forward share and the weight-gradient share (the backward's W GEMMs, which the zero-bubble and

@@ -32,6 +32,9 @@ struct SimOptions {
 
 struct RankResult {
   int64_t rank = 0;
+  // Transformer layers of its pipeline stage (every chunk), and how many of them are MoE layers:
+  // the plan's split (cost::stage_layer_split, uneven first/last stages included).
+  int64_t layers = 0, moe_layers = 0;
   double compute_s = 0;       // executions: fwd, bwd, recompute, embedding, logits, optimizer
   double exposed_comm_s = 0;  // tp + cp + ep + pp + dp below
   double tp_s = 0, cp_s = 0, pp_s = 0, dp_s = 0;  // waiting on each kind of communication
