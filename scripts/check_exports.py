@@ -11,7 +11,9 @@ the training frameworks' own parsers and validators, as a user launching the pla
                model config torchtitan builds.
   DeepSpeed    DeepSpeedConfig(ds_config.json) (pydantic models, extra keys forbidden), then the
                engine started with it: deepspeed.initialize on CPU (gloo), the optimizer the
-               config names built by the engine (DeepSpeedCPUAdam JIT-built for offload).
+               config names built by the engine (DeepSpeedCPUAdam JIT-built for offload), one
+               optimizer step; with pipeline parallelism the PipelineEngine over one process per
+               stage and one train_batch (check_exports_pipe.py).
   Megatron-DeepSpeed  its own parse_args + validate_args + core_transformer_config_from_args on
                the exported launch line, the parameter count of its GPTModel, the optimizer its
                get_megatron_optimizer builds, and its ds_config.json as for DeepSpeed.

@@ -18,7 +18,9 @@
 #                            DeepSpeed pydantic 2 with pydantic_core, annotated_types,
 #                            typing_inspection, typing_extensions >= 4.13
 # DeepSpeed's engine is started on CPU (gloo, DeepSpeed's CPU accelerator), its CPU Adam kernel
-# JIT-built from csrc/ with g++ into $TORCH_EXTENSIONS_DIR (default SRC_DIR/torch-extensions).
+# JIT-built from csrc/ with g++ into $TORCH_EXTENSIONS_DIR (default SRC_DIR/torch-extensions), and
+# trains one step; with pipeline parallelism its PipelineEngine runs over one process per stage
+# (up to 16 processes, ~4.5 GB together; scripts/check_exports_pipe.py).
 # Debian packages (installed when missing): python3-torch (1.13) python3-numpy python3-yaml
 # python3-packaging python3-psutil python3-tomli python3-cpuinfo python3-filelock python3-tqdm
 # python3-msgpack. parplan itself: build/apps/parplan (scripts/configure.sh; cmake --build build

@@ -50,6 +50,8 @@ def pipe_spec(plan, cfg, notes, lay, megatron_ds_src=None):
         if not mm:
             raise RuntimeError("the notes (ds_config.parplan.json script_must) name no PipelineModule partition")
         stages, method = int(mm.group(1)), mm.group(2)
+        if stages != lay["pp"]:
+            raise RuntimeError(f"the notes name num_stages={stages}, the plan has pp {lay['pp']}")
         mi = re.search(r"activation_checkpoint_interval=(\d+)", text)
         interval = int(mi.group(1)) if mi else 0
         configure = "checkpointing.configure" in text

@@ -84,7 +84,8 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   const double elementwise = detail::layer_elementwise_bytes(m, t, l, T, 1 - moe_share);
   double softmax = 0;
   if (!t.flash_attention)  // fused scale-mask-softmax (read, write) + dropout (read, write, mask)
-    softmax = b * heads_local * sq * attended_keys(m, skv) * (4 * e + 1);
+    softmax = b * heads_local * sq * attended_keys(m, skv) *
+              (fw.softmax_accesses * e + fw.softmax_mask_bytes);  // or the framework's passes
   double mem = memory_bound_time(c, elementwise) + moe_share * moe.fwd_memory_s;
   double core_mem = memory_bound_time(c, softmax);
   const Fp8CastBytes casts = fp8_cast_bytes(m, t, l);  // 0 without FP8
@@ -103,10 +104,10 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   r.host_s = floors.host_s;
   r.floor_s = floors.device_s + floors.sync_s;
   r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s + kernels.fwd * per_kernel + floors.sync_s +
-            layer_op_overhead_fwd_s(m, c, l);  // host_overhead.cpp
+            layer_op_overhead_fwd_s(m, c, t, l);  // host_overhead.cpp
   // Backward: data and weight gradients (2x the matmuls), and about twice the memory traffic.
   r.bwd_s = 2 * mm + core_bwd * core_mm + 2 * (mem + core_mem) + cast_bwd +
-            kernels.bwd * per_kernel + layer_op_overhead_bwd_s(m, c, l);  // host_overhead.cpp
+            kernels.bwd * per_kernel + layer_op_overhead_bwd_s(m, c, t, l);  // host_overhead.cpp
   switch (l.recompute) {
     case Recompute::None: r.recompute_s = 0; break;
     case Recompute::Selective: {
@@ -132,7 +133,7 @@ double embedding_time(const Model& m, const Cluster& c, const Training& t, const
   // Its kernels' floors; the host issuing them may take longer than the GPU runs them.
   const EndFloors f = embedding_floors(c, t);
   return std::max(memory_bound_time(c, 2 * T * h * e + 2 * T * h * e) + f.device_s, f.host_s) +
-         embedding_op_overhead_s(c, l);
+         embedding_op_overhead_s(c, t, l);
 }
 
 double logits_time(const Model& m, const Cluster& c, const Training& t, const Layout& l) {
@@ -142,7 +143,7 @@ double logits_time(const Model& m, const Cluster& c, const Training& t, const La
   // Vocab-parallel cross-entropy in fp32: write logits, max/sum passes, gradient (Megatron-LM).
   const double ce = memory_bound_time(c, 4.0 * 4.0 * T * v_local);
   const EndFloors f = head_floors(c, t);  // floors.cpp, as the embedding's
-  return std::max(mm + ce + f.device_s, f.host_s) + head_op_overhead_s(c, l);
+  return std::max(mm + ce + f.device_s, f.host_s) + head_op_overhead_s(c, t, l);
 }
 
 double optimizer_time(const Cluster& c, const Training& t, double params_updated) {

@@ -56,6 +56,9 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     const auto& g = j["grad_reduce"];
     const std::string q = p + ".grad_reduce";
     read(g, "bucket_elements", f.grad_bucket_elements, d, q, 0, 1e12);
+    read(g, "per_layer_from_zero_stage", f.grad_per_layer_from_zero, d, q, 0, 3);
+    read(g, "units_besides_layers", f.grad_units_besides_layers, d, q, 0, 16);
+    read(g, "over_context_parallel", f.grad_reduce_over_cp, d, q, 0, 1);
     if (g.contains("dtype")) {
       const std::string s = g["dtype"].is_string() ? g["dtype"].get<std::string>() : "";
       if (s == "grad") f.grad_reduce_bytes = 0;
@@ -78,6 +81,43 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(e, "gated_activation", f.eager.gated_activation, d, q, 0, 1000);
     read(e, "activation", f.eager.activation, d, q, 0, 1000);
     read(e, "rope", f.eager.rope, d, q, 0, 1000);
+    read(e, "softmax_accesses", f.softmax_accesses, d, q, 0, 100);
+    read(e, "softmax_mask_bytes", f.softmax_mask_bytes, d, q, 0, 100);
+  }
+  if (j.contains("eager_ops")) {
+    const auto& e = j["eager_ops"];
+    const std::string q = p + ".eager_ops";
+    auto& o = f.ops;
+    o.counted = true;
+    const std::pair<const char*, double*> fields[] = {
+        {"layernorm", &o.layernorm}, {"rmsnorm", &o.rmsnorm}, {"linear", &o.linear},
+        {"bias_add", &o.bias_add}, {"attention_core", &o.attention_core},
+        {"merge_heads", &o.merge_heads}, {"activation", &o.activation},
+        {"gated_product", &o.gated_product}, {"residual_add", &o.residual_add},
+        {"rotary", &o.rotary}, {"gqa_copy", &o.gqa_copy},
+        {"backward_per_forward", &o.backward_per_forward}, {"tp_collective", &o.tp_collective},
+        {"sp_grad_sum", &o.sp_grad_sum}, {"cp_per_block", &o.cp_per_block},
+        {"cp_per_shift", &o.cp_per_shift}, {"cp_fixed", &o.cp_fixed},
+        {"moe_router", &o.moe_router}, {"moe_sort", &o.moe_sort},
+        {"moe_per_expert", &o.moe_per_expert}, {"moe_combine", &o.moe_combine},
+        {"moe_ep_exchange", &o.moe_ep_exchange}, {"moe_ep_grad_scale", &o.moe_ep_grad_scale},
+        {"embedding", &o.embedding}, {"head", &o.head}, {"sp_embedding", &o.sp_embedding},
+        {"sp_head", &o.sp_head}};
+    for (const auto& [key, out] : fields) read(e, key, *out, d, q, 0, 1000);
+  }
+  if (j.contains("saved_activations")) {
+    const auto& e = j["saved_activations"];
+    const std::string q = p + ".saved_activations";
+    auto& sv = f.saved;
+    read(e, "rmsnorm", sv.rmsnorm, d, q, 0, 100);
+    read(e, "layernorm", sv.layernorm, d, q, 0, 100);
+    read(e, "mlp", sv.mlp, d, q, 0, 100);
+    read(e, "gated_mlp", sv.gated_mlp, d, q, 0, 100);
+    read(e, "rope_extra", sv.rope_extra, d, q, 0, 100);
+    read(e, "repeat_kv", sv.repeat_kv, d, q, 0, 1);
+    read(e, "scores_elements", sv.scores_elements, d, q, 0, 100);
+    read(e, "scores_mask_bytes", sv.scores_mask_bytes, d, q, 0, 100);
+    read(e, "stream_mask_bytes", sv.stream_mask_bytes, d, q, 0, 100);
   }
   read(j, "repeat_kv_copy", f.repeat_kv_copy, d, p, 0, 1);
   if (j.contains("attention_kernel") && j["attention_kernel"].contains("efficiency")) {

@@ -42,19 +42,26 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   const double sp_div = l.sequence_parallel ? tp : 1.0;
   if (l.recompute == Recompute::Full) return e * sbh / sp_div;  // layer input only
   const AttentionShape a = attention_shape(m);
+  // What the framework's layer keeps (framework.hpp Saved; Megatron-LM's fused layer by default).
+  const FrameworkBehaviour::Saved& kept = framework_behaviour(t).saved;
   // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout
   // masks; MLA's compressed latents (its down-projections are not split).
-  const double replicated = sbh * (4 * e + 2) + s * b * e * a.latent;
-  // Split by TP: Q, K, V, attention-projection input; FC1 output (two for gated), activation output.
-  const double attn = s * b * e * (a.q + a.k + a.v + a.o_in);
-  const double mlp = sbh * e * ((m.gated_mlp ? 2.0 : 1.0) * f / h + f / h);
+  const double per_norm = m.norm == Norm::RMSNorm ? kept.rmsnorm : kept.layernorm;
+  const double replicated = sbh * (2 * per_norm * e + kept.stream_mask_bytes) + s * b * e * a.latent;
+  // Split by TP: Q, K, V, attention-projection input (an eager GQA keeps K and V expanded to the
+  // query heads, an eager rotary copies of Q and K); FC1 output (two for gated), activation output.
+  const bool expanded = kept.repeat_kv && !m.mla.enabled() && m.kv_heads > 0 && m.kv_heads < m.heads;
+  const double rope = m.position == Position::Rotary ? kept.rope_extra * (a.q + a.k) : 0.0;
+  const double attn = s * b * e * (a.q + (expanded ? a.q : a.k) + (expanded ? a.o_in : a.v) + a.o_in + rope);
+  const double mlp = sbh * e * (m.gated_mlp ? kept.gated_mlp : kept.mlp) * f / h;
   // MoE layers keep their routed rows instead of the dense MLP's (moe.cpp); the average layer.
   const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
   const double sharded = attn + (1 - moe_share) * mlp;
   const double moe = moe_share * moe_mlp_activation_bytes(m, t, l);
   double scores = 0;
   if (!t.flash_attention && l.recompute == Recompute::None)  // softmax out, dropout mask, output
-    scores = (2 * e + 1) * double(m.heads) * s * attended_keys(m, s) * b;
+    scores = (kept.scores_elements * e + kept.scores_mask_bytes) * double(m.heads) * s *
+             attended_keys(m, s) * b;
   // FP8 (fp8.cpp): the QKV and FC1 inputs (replicated) and the projection and FC2 inputs (split
   // by TP) are saved as their FP8 copies instead of 16-bit.
   const double fp8_saved =

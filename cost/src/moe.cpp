@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "parplan/cost/compute.hpp"
+#include "parplan/cost/floors.hpp"
+#include "parplan/cost/framework.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/host_overhead.hpp"
 #include "parplan/cost/pipeline.hpp"
@@ -22,6 +24,24 @@ constexpr double kImbalanceAuxLoss = 1.52;
 constexpr double kImbalanceLossFree = 1.04;
 
 double mats(const Model& m) { return m.gated_mlp ? 3.0 : 2.0; }
+
+// GEMM output tile of the expert GEMMs: 128 x 128, the CTA tile of cuBLAS's and CUTLASS's
+// Ampere and Hopper BF16 / FP8 kernels for these shapes (CUTLASS
+// examples/57_hopper_grouped_gemm and 64_ada_fp8_gemm_grouped use 128-wide M and N tiles);
+// split-K, which cuBLAS picks when a GEMM has fewer tiles than SMs, splits K into chunks of at
+// least kSplitKMin.
+constexpr double kTile = 128.0, kSplitKMin = 256.0;
+
+// Tile waves: a GEMM of `tiles` output tiles on `sms` SMs runs ceil(tiles / sms) waves, the last
+// one partly idle; the time is that of whole waves, a factor >= 1 over tiles / sms waves. A GEMM
+// with fewer tiles than SMs is split along K (up to K / kSplitKMin ways) to fill them.
+double wave_factor(double tiles, double k, double sms) {
+  if (!(tiles > 0) || !(sms > 0)) return 1.0;
+  const double splits = std::clamp(std::floor(sms / tiles), 1.0, std::max(1.0, std::floor(k / kSplitKMin)));
+  const double t = tiles * splits;
+  return std::ceil(t / sms) * sms / t;
+}
+double tiles(double m, double n) { return std::ceil(m / kTile) * std::ceil(n / kTile); }
 double fc1_mats(const Model& m) { return m.gated_mlp ? 2.0 : 1.0; }
 double expert_bias(const Model& m, double f) {
   return m.linear_bias ? fc1_mats(m) * f + double(m.hidden) : 0.0;
@@ -133,8 +153,18 @@ MoeLayerWork moe_layer_work(const Model& m, const Cluster& c, const Training& t,
   // experts, but each expert's m is its own rows, so small experts lose to tile quantisation as
   // matmul_efficiency's g(m) describes.
   const double rpe = std::max(1.0, w.rows_per_expert);
-  double routed = matmul_time(c, dt, rpe, fc1_mats(m) * fe_local, h, w.local_experts) +
-                  matmul_time(c, dt, rpe, h, fe_local, w.local_experts);
+  // Tile waves (wave_factor): a framework that runs one GEMM per local expert (its kernel
+  // inventory counts GEMM kernels per expert: Megatron-Core's TE GroupedLinear, one cuBLAS GEMM per
+  // expert) pays each expert's last partial wave; one grouped kernel (torch._grouped_mm,
+  // CUTLASS grouped GEMM) schedules every expert's tiles together and pays one. The backward's
+  // GEMMs take the forward's factor (compute.cpp: backward = 2 x the forward's GEMM time).
+  const double sms = double(gpu_floors(c.gpu).sm_count);
+  const bool per_expert = framework_behaviour(t).kernels.moe_per_expert_fwd > 0;
+  const double n1 = fc1_mats(m) * fe_local, experts = per_expert ? 1.0 : w.local_experts;
+  const double q1 = wave_factor(experts * tiles(rpe, n1), h, sms);
+  const double q2 = wave_factor(experts * tiles(rpe, h), fe_local, sms);
+  double routed = q1 * matmul_time(c, dt, rpe, n1, h, w.local_experts) +
+                  q2 * matmul_time(c, dt, rpe, h, fe_local, w.local_experts);
   double shared = fs > 0 ? matmul_time(c, dt, T, fc1_mats(m) * fs / tp, h) +
                                matmul_time(c, dt, T, h, fs / tp)
                          : 0.0;

@@ -16,7 +16,14 @@ void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, c
   const StateBytes sb = state_bytes_per_param(t);
   // HSDP (sharding.hpp): reduce-scatter and gathers inside the shard group, the gradient shard
   // all-reduced across groups; without it the shard group is the DP group and no replica exists.
-  const ShardGroups sg = shard_groups(l, c);
+  ShardGroups sg = shard_groups(l, c);
+  if (fw.grad_reduce_over_cp && l.cp > 1 && l.zero == 0) {
+    // The gradients summed over the DP x CP group (CP ranks hold partial sums of every weight's
+    // gradient): its ranks are tp apart, within a node as far as it reaches.
+    const int64_t size = int64_t(l.dp) * l.cp, gpn = c.domain_gpus();
+    sg.shard = {size, l.tp >= gpn ? int64_t(1) : std::clamp<int64_t>(gpn / l.tp, 1, size), gpn};
+    sg.replica = {1, 1, gpn};
+  }
   const Group dp = sg.shard;
   // Rajbhandari et al. 2020 sec. 7: stages 1-2 move 2 Psi like an all-reduce, stage 3 3 Psi.
   const Algorithm algo = fw.dp_flat_ring ? Algorithm::Ring : Algorithm::Auto;
@@ -28,9 +35,15 @@ void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, c
       layer_params * param_gather_bytes_per_param(t) + (n_local - layer_params) * sb.params;
   const Collective op = l.zero == 0 ? Collective::AllReduce : Collective::ReduceScatter;
   // Gradient buckets (DDP, Megatron, DeepSpeed) or one reduce-scatter per FSDP unit (layer).
+  // A framework may reduce per layer from some ZeRO stage on (the runtime's ZeRO-2/3: one
+  // reduce-scatter per layer unit, framework.hpp grad_per_layer_from_zero).
+  const bool per_layer = fw.grad_per_layer_from_zero > 0 && l.zero >= fw.grad_per_layer_from_zero;
+  // Its units besides the layers (embedding, head) are on the first and last stage.
+  const double extra = per_layer ? std::ceil(double(fw.grad_units_besides_layers) / (l.pp > 1 ? 2.0 : 1.0)) : 0.0;
   const double units =
-      std::max(1.0, fw.grad_bucket_elements > 0 ? std::ceil(n_local / fw.grad_bucket_elements)
-                                                : layers);
+      std::max(1.0, fw.grad_bucket_elements > 0 && !per_layer
+                        ? std::ceil(n_local / fw.grad_bucket_elements)
+                        : layers + extra);
   w.dp_bucket_s = collective_time(op, w.dp_grad_bytes / units, dp, c, algo) +
                   collective_time(Collective::AllReduce,
                                   w.dp_grad_bytes / units / double(sg.shard.size), sg.replica, c);

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "parplan/cost/framework.hpp"
 #include "parplan/cost/attention.hpp"
 #include "parplan/cost/context_parallel.hpp"
 #include "parplan/cost/floors.hpp"
 #include "parplan/cost/fp8.hpp"
+#include "parplan/cost/framework.hpp"
 #include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "overlap.hpp"
@@ -90,7 +90,10 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
   const StateBytes sb = state_bytes_per_param(t);
   const detail::StageParams stage0 = detail::gpu_params(m, l, 0);  // DualPipe: both directions
   const double n_local = stage0.total();
-  if (l.dp > 1) detail::dp_work(w, m, c, t, l, n_local, stage0.layers);
+  // A framework that sums the gradients over the DP x CP group (framework.hpp) reduces with
+  // CP alone too (dp_work builds that group).
+  const bool reduces = l.dp > 1 || (framework_behaviour(t).grad_reduce_over_cp && l.cp > 1 && l.zero == 0);
+  if (reduces) detail::dp_work(w, m, c, t, l, n_local, stage0.layers);
   const double shard = double(l.shard_size());  // HSDP: the optimizer updates 1/shard_group
 
   const double updated = n_local / (l.zero >= 1 ? shard : 1.0);
@@ -209,7 +212,8 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
     tb.pp_comm = exposed_sends(l.schedule, p, v, mb) * w.pp_send_s;
   }
 
-  if (l.dp > 1) detail::dp_exposure(tb, w, c, t, l, layers_per_stage, mbd, mbd * crit.zero3);
+  if (l.dp > 1 || (framework_behaviour(t).grad_reduce_over_cp && l.cp > 1 && l.zero == 0))
+    detail::dp_exposure(tb, w, c, t, l, layers_per_stage, mbd, mbd * crit.zero3);
   tb.optimizer = w.optimizer_s + w.offload_s;
 
   r.step_time_s = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm + tb.launch_latency +

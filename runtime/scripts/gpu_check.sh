@@ -187,7 +187,9 @@ else:
     mb = 2
 model.update(name="llama-style", vocab=65, tied_embeddings=False, gated_mlp=True, activation="silu",
              position="rotary", rotary_base=10000, norm="rmsnorm", qkv_bias=False, linear_bias=False)
-train.update(optimizer="adam", learning_rate=3e-4)
+# The runtime as it runs (examples/frameworks/parplan-runtime.json): its eager layer, saved
+# activations, reductions and operator inventory.
+train.update(optimizer="adam", learning_rate=3e-4, framework="parplan-runtime")
 plan = {"model": model, "cluster": cluster, "train": train,
         "layout": {"dp": int(dp), "tp": int(tp), "pp": int(pp), "cp": 1, "micro_batch": mb,
                    "zero": int(zero), "recompute": "none", "sequence_parallel": False,

@@ -48,7 +48,9 @@ plan = {"model": {"name": "gpt-char-small", "layers": 4, "hidden": 128, "heads":
         "cluster": cluster,
         # The runtime's attention materialises the scores (no flash kernel on the CPU).
         "train": {"global_batch": 16, "seq_len": 64, "dtype": "fp32", "optimizer": "adam",
-                  "learning_rate": 1e-3, "attention": "standard"},
+                  "learning_rate": 1e-3, "attention": "standard",
+                  # the runtime as it runs: its eager layer, buckets and saved activations
+                  "framework": "parplan-runtime"},
         "layout": {"dp": int(dp), "tp": int(tp), "pp": int(pp), "cp": int(cp), "micro_batch": 4,
                    "zero": int(zero), "recompute": "none", "sequence_parallel": sp == "true",
                    "schedule": sched, "virtual_stages": int(v), "offload": "none"}}
@@ -94,15 +96,27 @@ work, stat, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 load = open("/proc/loadavg").read().split()[:3] if __import__("os").path.exists("/proc/loadavg") else []
 lines = [f"load average at the end: {' '.join(load)}", "",
          f"| layout | predicted | measured mean | median | min | error ({stat}) | error (median) | "
-         "memory predicted | peak tensors measured | error |", "|" + " --- |" * 10]
+         f"vs single ({stat}) | memory predicted | peak tensors measured | error |", "|" + " --- |" * 11]
+# Relative to the single rank of the same round (the MoE layouts to moe_single): the ratio of the
+# predicted to the ratio of the measured step times, which cancels what the host's load does to
+# both (error = (pred / pred_ref) / (meas / meas_ref) - 1).
+steps = {}
+for n in names:
+    c = json.load(open(f"{work}/{n}.compare.json"))["step_time_s"]
+    steps[n] = (c["predicted"], c["measured"])
 for n in names:
     m = json.load(open(f"{work}/{n}.measured.json"))
     c = json.load(open(f"{work}/{n}.compare.json"))
     st, mem = c["step_time_s"], c["memory_per_rank_bytes"]
+    ref = "moe_single" if n in ("moe_single", "ep2") and "moe_single" in steps and n != "moe_single" else "single"
+    rel = "-"
+    if ref in steps and n != ref:
+        (pr, mr), (p, q) = steps[ref], steps[n]
+        rel = f"{100 * ((p / pr) / (q / mr) - 1):+.1f}%"
     lines.append(f"| {n} | {st['predicted']:.3f} s | {m['mean_step_time_s']:.3f} s | "
                  f"{m['median_step_time_s']:.3f} s | {m['min_step_time_s']:.3f} s | "
                  f"{100 * st['error']:+.1f}% | "
-                 f"{100 * (st['predicted'] / m['median_step_time_s'] - 1):+.1f}% | "
+                 f"{100 * (st['predicted'] / m['median_step_time_s'] - 1):+.1f}% | {rel} | "
                  f"{mem['predicted'] / 1e6:.1f} MB | "
                  f"{mem['measured'] / 1e6:.1f} MB | {100 * mem['error']:+.1f}% |")
 open(f"{work}/table.md", "w").write("\n".join(lines) + "\n")

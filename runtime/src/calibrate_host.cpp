@@ -61,8 +61,11 @@ double measure_op_overhead(Communicator& comm, int rank, nlohmann::json& detail)
   Model m;
   m.layers = 1, m.hidden = 8, m.heads = 1, m.kv_heads = 1, m.ffn_hidden = 32, m.vocab = 8;
   Layout l;
-  const double ops = cost::layer_ops(m, l).fwd;
-  const double per_op = both / (3.0 * ops);  // forward ops + 2 backward ops each
+  Training t;
+  t.framework = "parplan-runtime";  // the runtime's operator inventory (examples/frameworks/)
+  const cost::LayerOps counted = cost::layer_ops(m, t, l);
+  const double ops = counted.fwd;
+  const double per_op = both / ((1.0 + counted.backward_per_forward) * ops);  // fwd + bwd ops
 
   // Cross-check: a chain of N multiplications of a one-element tensor that requires a gradient
   // (N forward operators, N MulBackward nodes of one multiplication each).

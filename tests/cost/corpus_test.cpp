@@ -48,7 +48,8 @@ TEST(Corpus, EverySourceIsAFitSource) {
 }
 
 // Korthikanti et al. 2022 Table 5, the row that runs 175B on 64 GPUs with full recomputation:
-// 18.13 s measured.
+// 18.13 s measured, on the interleaved schedule of Table 3's 175B configuration (3 virtual
+// stages, as its selective row; docs/calibration.md).
 TEST(Corpus, RealRowReadsAsPublished) {
   for (const auto& s : load_embedded_corpus()) {
     if (s.id != "korthikanti2022") continue;
@@ -58,12 +59,14 @@ TEST(Corpus, RealRowReadsAsPublished) {
     EXPECT_DOUBLE_EQ(r.measured, 18.13);
     EXPECT_EQ(r.layout.tp, 8);
     EXPECT_EQ(r.layout.pp, 8);
+    EXPECT_EQ(r.layout.schedule, Schedule::Interleaved);
+    EXPECT_EQ(r.layout.virtual_stages, 3);
     EXPECT_EQ(r.training.global_batch, 64);
     EXPECT_FALSE(r.training.flash_attention);
     const SourceReport rep = validate_source(s);
-    // The shipped A100 efficiencies are the all-source fit (7.0% on this tree; 2.6% when fitted
-    // on Korthikanti alone): docs/calibration.md "Results (this tree)".
-    EXPECT_LE(rep.mape, 0.08);
+    // The shipped A100 efficiencies are the all-source fit (5.6% on this tree): docs/calibration.md
+    // "Results (this tree)".
+    EXPECT_LE(rep.mape, 0.07);
     return;
   }
   FAIL() << "korthikanti2022 missing";

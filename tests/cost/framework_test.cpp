@@ -31,7 +31,7 @@ TEST(Framework, PresetsCarryTheirDocumentedBehaviours) {
   const auto& fs = framework_behaviour(with_framework(t, "fsdp2"));
   EXPECT_DOUBLE_EQ(fs.grad_reduce_bytes, 4.0);  // torchtitan mixed_precision_reduce = float32
   EXPECT_TRUE(fs.overlap_grad_reduce);
-  EXPECT_EQ(cost::framework_names().size(), 4u);
+  EXPECT_EQ(cost::framework_names().size(), 5u);  // + parplan-runtime (the runtime itself)
 }
 
 TEST(Framework, UnknownNameIsAnErrorNamingTheField) {

@@ -22,6 +22,7 @@ Training small_train() {
   Training t;
   t.global_batch = 16, t.seq_len = 64, t.dtype = DType::FP32;
   t.flash_attention = false;
+  t.framework = "parplan-runtime";  // its operator inventory (examples/frameworks/)
   return t;
 }
 Cluster host(double op_us, double coll_us, double p2p_us) {
@@ -34,25 +35,26 @@ Cluster host(double op_us, double coll_us, double p2p_us) {
 
 TEST(HostOverhead, CountsTheOperatorsOfAnEagerLayer) {
   Model m = small_gpt();
+  const Training t = small_train();
   Layout l;
   // 2 norms + 6 linears + 2 bias adds + 6 attention-core ops + 1 head merge + GELU + 2 adds.
-  EXPECT_DOUBLE_EQ(layer_ops(m, l).dense_fwd, 20.0);
-  EXPECT_DOUBLE_EQ(layer_ops(m, l).bwd(), 40.0);
+  EXPECT_DOUBLE_EQ(layer_ops(m, t, l).dense_fwd, 20.0);
+  EXPECT_DOUBLE_EQ(layer_ops(m, t, l).bwd(), 40.0);
   l.tp = 2;
-  EXPECT_DOUBLE_EQ(layer_ops(m, l).fwd, 24.0);  // + the 4 TP autograd functions
+  EXPECT_DOUBLE_EQ(layer_ops(m, t, l).fwd, 24.0);  // + the 4 TP autograd functions
   l.sequence_parallel = true;
-  EXPECT_DOUBLE_EQ(layer_ops(m, l).fwd, 25.0);  // + the SP gradient sum
+  EXPECT_DOUBLE_EQ(layer_ops(m, t, l).fwd, 25.0);  // + the SP gradient sum
   Layout cp;
   cp.cp = 2;
   // 20 - 6 (core) + 9 x 2 blocks + 1 shift + 1 stack + 3 merge + 4 x 2 blocks = 45.
-  EXPECT_DOUBLE_EQ(layer_ops(m, cp).fwd, 45.0);
+  EXPECT_DOUBLE_EQ(layer_ops(m, t, cp).fwd, 45.0);
   // The runtime's Llama-style layer (measure_layouts.sh PARPLAN_MODEL=llama): 7 linears, no bias
   // adds, SiLU and the gate product, + 2 x 5 for RMSNorm, + 10 rotary, + 2 GQA copies = 42.
   Model llama = m;
   llama.gated_mlp = true, llama.norm = Norm::RMSNorm, llama.position = Position::Rotary;
   llama.linear_bias = llama.qkv_bias = llama.norm_bias = false;
   llama.kv_heads = 2;
-  EXPECT_DOUBLE_EQ(layer_ops(llama, Layout{}).dense_fwd, 42.0);
+  EXPECT_DOUBLE_EQ(layer_ops(llama, t, Layout{}).dense_fwd, 42.0);
 }
 
 TEST(HostOverhead, AddsOpsTimesOverheadToEveryLayerPass) {
@@ -110,7 +112,8 @@ TEST(HostOverhead, DpCollectivesIssuedDuringComputePayTheConcurrentCostPerCall) 
   // while compute runs. Batch 16 / (dp 2 x micro-batch 4) = 2 micro-batches; megatron-core's
   // 40M-element bucket holds the small GPT whole (one reduction per pass); 4 layers.
   const Model m = small_gpt();
-  const Training t = small_train();
+  Training t = small_train();
+  t.framework = "megatron-core";
   const Cluster c0 = host(0, 0, 0);
   Cluster c1 = c0;
   c1.intra.call_overhead_s.concurrent = 2e-3;
@@ -127,4 +130,40 @@ TEST(HostOverhead, DpCollectivesIssuedDuringComputePayTheConcurrentCostPerCall) 
   EXPECT_NEAR(extra(2, 3), 2 * (1 + 4 * 2) * 2e-3, 1e-9);
   // GPU presets have none.
   EXPECT_EQ(test::a100().intra.call_overhead_s.concurrent, 0.0);
+}
+
+TEST(HostOverhead, TheRuntimeReducesEveryLayerUnitFromZeroTwoOn) {
+  // examples/frameworks/parplan-runtime.json "grad_reduce": ZeRO-0/1 buckets of 1M elements
+  // (the small GPT's 0.8M parameters: one), ZeRO-2/3 one reduction per unit — the 4 blocks, the
+  // embedding and the head — in every micro-batch (runtime/src/zero.cpp).
+  const Model m = small_gpt();
+  const Training t = small_train();
+  const Cluster c0 = host(0, 0, 0);
+  Cluster c1 = c0;
+  c1.intra.call_overhead_s.concurrent = 2e-3;
+  auto extra = [&](int zero) {
+    Layout l;
+    l.dp = 2, l.micro_batch = 4, l.zero = zero;
+    return predict_unchecked(m, c1, t, l).step_time_s - predict_unchecked(m, c0, t, l).step_time_s;
+  };
+  EXPECT_NEAR(extra(0), 1 * 2e-3, 1e-9);
+  EXPECT_NEAR(extra(1), 2 * 2e-3, 1e-9);
+  EXPECT_NEAR(extra(2), (2 * 6 + 1) * 2e-3, 1e-9);  // 6 units x 2 micro-batches + all-gather
+  EXPECT_NEAR(extra(3), 2 * (6 + 4 * 2) * 2e-3, 1e-9);
+}
+
+TEST(HostOverhead, TheRuntimeAllReducesGradientsOverTheContextParallelGroup) {
+  // CP ranks hold partial gradients of every weight: the runtime all-reduces them over dp x cp
+  // (trainer.cpp 'dp_cp'), priced as the DP reduction; megatron-core's file leaves it out.
+  const Model m = small_gpt();
+  Training t = small_train();
+  Layout l;
+  l.cp = 2, l.micro_batch = 4;
+  const Cluster c = host(5, 800, 300);
+  const StepCost runtime = predict_unchecked(m, c, t, l);
+  EXPECT_GT(runtime.time.dp_comm_total, 800e-6);  // one all-reduce call at least
+  t.framework = "megatron-core";
+  EXPECT_EQ(predict_unchecked(m, c, t, l).time.dp_comm_total, 0.0);
+  // A framework without an operator inventory ("eager_ops") is charged no per-operator cost.
+  EXPECT_EQ(layer_ops(m, t, l).fwd, 0.0);
 }

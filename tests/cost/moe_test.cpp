@@ -180,6 +180,49 @@ TEST(MoeGemm, SmallExpertGemmsRunLessEfficiently) {
   EXPECT_GT(w1.fwd_matmul_s, w64.fwd_matmul_s);
 }
 
+// Qwen3-30B-A3B's experts (hidden 2,048, 128 experts of 768, top-8; Hugging Face config.json),
+// EP 8 on H100: 4,096 tokens x 8 / 16 local experts = 2,048 rows per expert. Megatron-Core runs one
+// GEMM per expert (TE GroupedLinear): FC1 2,048 x 1,536 is 16 x 12 = 192 tiles of 128 x 128, two
+// waves on 132 SMs where 1.45 would do (x 264/192); FC2 2,048 x 2,048 is 256 tiles (x 264/256).
+// With 64 SMs both fill whole waves (3 and 4).
+TEST(MoeGemm, EachExpertGemmPaysItsLastPartialTileWave) {
+  const Model m = load_model(R"({"name": "qwen3-30b-a3b", "layers": 48, "hidden": 2048,
+      "heads": 32, "kv_heads": 4, "head_dim": 128, "vocab": 151936, "gated_mlp": true,
+      "moe": {"experts": 128, "experts_per_token": 8, "expert_ffn_hidden": 768,
+              "load_imbalance": 1.0}})");
+  Training t = train(1024, 4096);
+  t.framework = "megatron-core";
+  const Layout l = layout(8, 8);
+  Cluster full = h100();
+  full.gpu.floors.sm_count = 64;
+  const Cluster c = h100();
+  const MoeLayerWork a = moe_layer_work(m, c, t, l), b = moe_layer_work(m, full, t, l);
+  ASSERT_DOUBLE_EQ(a.rows_per_expert, 2048);
+  const double fc1 = matmul_time(c, t.dtype, 2048, 1536, 2048, 16);
+  const double fc2 = matmul_time(c, t.dtype, 2048, 2048, 768, 16);
+  EXPECT_NEAR(a.fwd_matmul_s - b.fwd_matmul_s, (264.0 / 192 - 1) * fc1 + (264.0 / 256 - 1) * fc2,
+              1e-12);
+  // One grouped kernel (torchtitan's torch._grouped_mm) schedules the 16 experts' tiles together:
+  // 3,072 and 4,096 tiles, 24 and 32 waves, a factor 264/256 each; never slower than per expert.
+  Training g = t;
+  g.framework = "fsdp2";
+  const MoeLayerWork grouped = moe_layer_work(m, c, g, l), grouped_full = moe_layer_work(m, full, g, l);
+  EXPECT_NEAR(grouped.fwd_matmul_s - grouped_full.fwd_matmul_s, (264.0 / 256 - 1) * (fc1 + fc2), 1e-12);
+  EXPECT_LT(grouped.fwd_matmul_s, a.fwd_matmul_s);
+  // Few rows per expert (sequence 512: 256 rows; FC1 2 x 12 = 24 tiles, FC2 2 x 16 = 32): split-K
+  // fills the SMs, FC1 5 ways (of K = 2,048: 120 tiles, one wave, x 132/120), FC2 3 ways (K = 768
+  // allows 3 chunks of 256: 96 tiles, x 132/96), not a 5.5x or 4.1x idle wave. The rest of the
+  // forward GEMM time is the router's.
+  const Training short_seq = train(1024, 512);
+  const MoeLayerWork s = moe_layer_work(m, c, short_seq, l);
+  ASSERT_DOUBLE_EQ(s.rows_per_expert, 256);
+  EXPECT_NEAR(s.fwd_matmul_s,
+              132.0 / 120 * matmul_time(c, t.dtype, 256, 1536, 2048, 16) +
+                  132.0 / 96 * matmul_time(c, t.dtype, 256, 2048, 768, 16) +
+                  matmul_time(c, t.dtype, 512, 128, 2048),
+              1e-12);
+}
+
 TEST(Attention, MlaProjectionFlopsByHand) {
   const Model m = deepseek();
   // W_DQ 7168*1536, W_UQ 1536*128*192, W_DKV+W_KR 7168*576, W_UK+W_UV 512*128*256, W_O 16384*7168.

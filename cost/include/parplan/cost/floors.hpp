@@ -18,7 +18,7 @@ namespace parplan::cost {
 struct GpuFloors {
   double kernel_launch_s = 0;  // host, per kernel launch
   double kernel_device_s = 0;  // device, per kernel beyond its work
-  int64_t sm_count = 0;        // streaming multiprocessors (recorded; GEMM tile waves not yet priced)
+  int64_t sm_count = 0;        // streaming multiprocessors (the expert GEMMs' tile waves, moe.cpp)
   double clock_scale = 1;      // sustained tensor-core clock under the power cap / at TDP
 };
 GpuFloors gpu_floors(const Gpu& g);

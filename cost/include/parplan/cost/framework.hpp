@@ -52,9 +52,34 @@ struct FrameworkBehaviour {
     double gated_activation = 6, activation = 4;  // per element of the MLP's hidden (f) tensor
     double rope = 4;                               // per element of Q and K
   } eager;
+  // Eager standard attention (no flash kernel): element reads + writes per attention score of
+  // the passes between the two matmuls, and the bytes of mask read per score. Default: one fused
+  // scale-mask-softmax (read, write) and dropout (read, write, 1-byte mask).
+  double softmax_accesses = 4, softmax_mask_bytes = 1;
   // Grouped-query attention: K and V are expanded to every query head in memory before
   // scaled_dot_product_attention (torchtitan repeat_kv), compiled or not.
   bool repeat_kv_copy = false;
+  // Activations a layer keeps for its backward (memory.cpp layer_activation_bytes), counted in
+  // tensors of the size named. Defaults: Megatron-LM's fused layer (Korthikanti et al. 2022
+  // sec. 4.1): a norm keeps its input and output (2 stream-sized tensors), the MLP its FC1
+  // output(s) and the activation output, attention Q, K, V and the projection input and the
+  // softmax output with its dropout mask, and two 1-byte dropout masks per stream element.
+  // An eager framework's autograd keeps more (examples/frameworks/parplan-runtime.json).
+  struct Saved {
+    double rmsnorm = 2, layernorm = 2;  // stream-sized tensors per norm
+    double mlp = 2, gated_mlp = 3;      // f-sized tensors of the MLP
+    double rope_extra = 0;              // copies of Q and K an eager rotary keeps besides them
+    bool repeat_kv = false;             // K and V kept expanded to every query head
+    double scores_elements = 2;         // score-sized tensors kept (e bytes each) ...
+    double scores_mask_bytes = 1;       // ... and bytes of mask per score
+    double stream_mask_bytes = 2;       // dropout masks per stream element (bytes)
+  } saved;
+  // Gradient reductions per layer (one per layer and micro-batch) from this ZeRO stage on,
+  // instead of buckets of grad_bucket_elements; 0: buckets at every stage.
+  int grad_per_layer_from_zero = 0;
+  int grad_units_besides_layers = 0;
+  // Gradients summed over the DP x CP group (with CP and no ZeRO); false: over DP only.
+  bool grad_reduce_over_cp = false;  // ... and that many more units (embedding, head) per step
   // What selective recomputation recomputes. Megatron-LM: the attention core (Korthikanti et al.
   // 2022). torchtitan op-level SAC: every second aten.mm of a block and every elementwise op,
   // the attention core saved; FP8 GEMMs (torch._scaled_mm) are not in its save list, so all of
@@ -84,6 +109,28 @@ struct FrameworkBehaviour {
   bool overlap_grad_reduce = false;
   bool overlap_param_gather = false;
 
+  // Eager operators of one layer as the framework issues them, each costing the host the
+  // cluster's gpu.op_overhead_us (cost/host_overhead.cpp; a CPU cluster from `parplan calibrate`).
+  // Per component of the model, forward; the backward issues backward_per_forward per forward
+  // operator. Absent from the JSON ("eager_ops"): no operator is counted.
+  struct EagerOps {
+    bool counted = false;
+    double layernorm = 0, rmsnorm = 0;  // per norm (2 per layer)
+    double linear = 0, bias_add = 0;    // per linear; per row-parallel bias (2 per layer)
+    double attention_core = 0, merge_heads = 0, activation = 0, gated_product = 0,
+           residual_add = 0, rotary = 0, gqa_copy = 0;
+    double backward_per_forward = 2;
+    double tp_collective = 0;  // autograd functions around each of the 4 TP collectives
+    double sp_grad_sum = 0;    // under sequence parallelism (norm and bias gradients)
+    // Ring attention over cp blocks, instead of attention_core: per block, per ring shift, fixed.
+    double cp_per_block = 0, cp_per_shift = 0, cp_fixed = 0;
+    // MoE layer, instead of the MLP: router, sorting, per local expert, combine; with EP > 1 the
+    // counts exchange and all-to-alls, and the experts' gradient scaling.
+    double moe_router = 0, moe_sort = 0, moe_per_expert = 0, moe_combine = 0, moe_ep_exchange = 0,
+           moe_ep_grad_scale = 0;
+    double embedding = 0, head = 0;        // forward, per micro-batch
+    double sp_embedding = 0, sp_head = 0;  // more under sequence parallelism
+  } ops;
   // The kernels the framework launches and what each costs its host (the JSON's "kernels" and
   // "host"; cost/floors.hpp, docs/cost-model.md "Floors"). Counts per layer and micro-batch.
   struct Kernels {
