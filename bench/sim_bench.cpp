@@ -6,10 +6,12 @@
 // - Llama-2 7B under FSDP (torchtitan fsdp2, ZeRO-3) on 1,024 A100;
 // - DeepSeek-V3 with EP 64 on 1,024 H800 (PP 16, DP 64, the published training setup, plain
 //   token routing);
-// - the GPT-3, pure-DP and EP-64 cases again on 1,024 GB200 NVL72 (72-GPU NVLink domains).
+// - the GPT-3, pure-DP and EP-64 cases again on 1,024 GB200 NVL72 (72-GPU NVLink domains);
+// - Llama 3 405B on 1,024 GB200 NVL72 as `parplan plan -m llama3-405b -c gb200-nvl72 -t llama3-8k
+//   -g 1024` picks it (dp32 tp4 cp2 pp4 interleaved v=8, 2026-12-07).
 // Goal (docs/simulation.md "Speed"): each under 5 s and 2 GiB, simulated / analytical within 5%.
 // Usage: sim_bench [--all-replicas] [CASE...]   (cases: gpt3-64 gpt3-512 gpt3-1024 dp-1024
-// fsdp-1024 ep64-1024 gpt3-1024-nvl72 dp-1024-nvl72 ep64-1024-nvl72; default all)
+// fsdp-1024 ep64-1024 gpt3-1024-nvl72 dp-1024-nvl72 ep64-1024-nvl72 llama405-1024-nvl72; default all)
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -82,6 +84,24 @@ Plan deepseek_ep64(const char* cluster = "h800-2048") {
   return p;
 }
 
+Plan llama3_405b_nvl72() {
+  Plan p;
+  p.model = load_model("llama3-405b");
+  p.cluster = load_cluster("gb200-nvl72");
+  p.training = load_training("llama3-8k");
+  p.layout.dp = 32;
+  p.layout.tp = 4;
+  p.layout.cp = 2;
+  p.layout.pp = 4;
+  p.layout.zero = 1;
+  p.layout.micro_batch = 1;
+  p.layout.recompute = Recompute::None;
+  p.layout.sequence_parallel = true;
+  p.layout.schedule = Schedule::Interleaved;
+  p.layout.virtual_stages = 8;
+  return p;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,6 +116,7 @@ int main(int argc, char** argv) {
       {"gpt3-1024-nvl72", [] { return gpt3(1024, "gb200-nvl72"); }},
       {"dp-1024-nvl72", [] { return llama2_7b_dp(1, "megatron-core", "gb200-nvl72"); }},
       {"ep64-1024-nvl72", [] { return deepseek_ep64("gb200-nvl72"); }},
+      {"llama405-1024-nvl72", llama3_405b_nvl72},
   };
   std::vector<std::string> names;
   sim::SimOptions opt;

@@ -137,6 +137,20 @@ int Comms::symmetric_reps(const std::vector<int64_t>& gpus) const {
   return static_cast<int>(L);
 }
 
+bool Comms::in_one_zone(const std::vector<int64_t>& gpus) const {
+  const IntraKind k = cluster_.intra.kind;
+  if (gpus.size() < 2 || (k != IntraKind::NvSwitch && k != IntraKind::NvLink)) return false;
+  for (auto x : gpus)
+    if (platform_.node_of(x) != platform_.node_of(gpus[0])) return false;
+  return true;
+}
+
+void Comms::zone_symmetric(CommGroup& g, int reps) const {
+  if (reps <= 0 || reps >= g.size() || g.size() % reps != 0 || !in_one_zone(g.gpus)) return;
+  g.reps = reps;
+  g.copies = g.size() / reps;
+}
+
 void Comms::transfer(const CommGroup& g, int from, int to, double bytes, const Choice& choice,
                      double share) {
   const int64_t a = g.gpus[static_cast<size_t>(from)], b = g.gpus[static_cast<size_t>(to)];

@@ -80,6 +80,16 @@ class Comms {
   std::shared_ptr<CommGroup> make_group(const std::vector<int64_t>& gpus, bool symmetric = false);
   // Members of the first node when `gpus` has the symmetric shape (see CommGroup::reps), else 0.
   int symmetric_reps(const std::vector<int64_t>& gpus) const;
+  // Whether `gpus` all sit in one NVLink zone whose ports are alike (NVSwitch / NVLink: one
+  // split-duplex link per GPU into the switch, nothing else on it).
+  bool in_one_zone(const std::vector<int64_t>& gpus) const;
+  // The intra-zone representative (docs/simulation.md "Symmetric collectives"): a group inside
+  // one NVLink zone whose members all do the same at the same times (the replicas of an
+  // aggregated step) runs its all-to-alls from its first `reps` members only. Each of them sends
+  // every flow of the full collective, so its port up carries what it carries there; the
+  // receivers' ports down carry fewer flows, which bind nothing when every port has the same
+  // bandwidth each way and no other traffic. Bytes are counted size / reps times.
+  void zone_symmetric(CommGroup& g, int reps) const;
   // One transfer of a symmetric ring, run by the receiving representative: `bytes` from member
   // `from` to member `to` (its real successor), blocking; counted `copies` times.
   void transfer(const CommGroup& g, int from, int to, double bytes, const Choice& choice,

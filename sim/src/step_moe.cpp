@@ -42,7 +42,22 @@ void StepSim::ep_init() {
   std::vector<int64_t> g;
   for (int64_t k = 0; k < l.ep && k * l.etp < S; ++k) g.push_back(k * l.etp);
   sym_ep_ = sym_dp_ && aggregate_ && comms_.symmetric_reps(g) > 0;
-  aggregate_ = aggregate_ && sym_ep_;
+  // Every EP group inside one NVLink zone (NVL72: EP 64 in a rack's 64-GPU segment): replica
+  // 0's members stand for the others (Comms::zone_symmetric), exact while no DP stream runs
+  // during the pipeline - the
+  // replicas' DP flows would share the receivers' ports with the representatives' flows:
+  // gradients reduced after the pipeline (ZeRO 0/1, overlap_grad_reduce off) or after each
+  // micro-batch's backward, waited for (ZeRO-2), and the parameter gather waited for before the
+  // first forward (overlap_param_gather off).
+  const bool dp_quiet = !reduce_overlap_ && (l.zero == 0 || !gather_overlap_) && l.zero < 3;
+  zone_ep_ = !sym_ep_ && aggregate_ && dp_quiet;
+  for (int64_t j = 0; zone_ep_ && j < l.gpus(); ++j) {
+    if (((j % S) / l.etp) % l.ep != 0) continue;  // not the first member of its EP group
+    std::vector<int64_t> m;
+    for (int64_t k = 0; k < l.ep; ++k) m.push_back(j + k * l.etp);
+    zone_ep_ = comms_.in_one_zone(m);
+  }
+  aggregate_ = aggregate_ && (sym_ep_ || zone_ep_);
   lanes_ = tp_exclusive_ = false;
 }
 
@@ -62,6 +77,12 @@ void StepSim::ep_groups() {
     std::vector<int64_t> g;
     for (int64_t k = 0; k < ep; ++k) g.push_back(rk->rank + k * etp);
     auto grp = comms_.make_group(g, sym_ep_);
+    if (zone_ep_) {
+      // Its members in replica 0 (the first ones: replica 0 holds a stage's lowest ranks).
+      int reps = 0;
+      while (reps < ep && (g[static_cast<size_t>(reps)] % S) < int64_t(l.tp) * l.cp) ++reps;
+      comms_.zone_symmetric(*grp, reps);
+    }
     for (int64_t k = 0; k < ep; ++k) {
       Rank& mbr = *ranks_[static_cast<size_t>(g[static_cast<size_t>(k)])];
       mbr.epg = grp;

@@ -168,6 +168,10 @@ class StepSim {
   // DP and EP groups symmetric (comm.hpp CommGroup::reps): replica 0 alone runs the schedule, and
   // only the DP group's first node has DP streams; the framework's overlap switches.
   bool sym_dp_ = false, sym_ep_ = false;
+  // Every EP group inside one NVLink zone (NVL72: EP 64 in a rack's segment) and no DP traffic
+  // during the pipeline: replica 0 alone runs, its EP members as the groups' representatives
+  // (Comms::zone_symmetric).
+  bool zone_ep_ = false;
   bool reduce_overlap_ = true, gather_overlap_ = true;
   cost::CpWork cp_;
   std::vector<std::shared_ptr<CommGroup>> cp_all_;

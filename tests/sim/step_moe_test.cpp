@@ -67,7 +67,8 @@ TEST(StepMoe, AllToAllOfOneLayerInsideANodeMatchesTheAnalyticalEpTime) {
   ASSERT_GT(eff, 0);
   EXPECT_NEAR(mw.dispatch_s, 2e-6 + 4096.0 * 2 * 4096 * 2 * 7 / 8 / (450e9 * eff), 1e-7);
   const auto r = run(p, w);
-  ASSERT_EQ(r.ranks.size(), 8u);
+  // EP inside one node's NVSwitch: replica 0 stands for the others (intra-zone representative).
+  ASSERT_EQ(r.ranks.size(), 1u);
   const double passes = double(w.micro_batches) * double(p.model.layers);
   const double analytical = w.ep_fwd_s + w.ep_bwd_s;  // one layer, one micro-batch, fwd + bwd
   for (const auto& k : r.ranks) {
@@ -77,7 +78,7 @@ TEST(StepMoe, AllToAllOfOneLayerInsideANodeMatchesTheAnalyticalEpTime) {
   // Per layer (one all-to-all pair per MoE layer) gives the same time as per chunk (one
   // coarsened all-to-all of 4 layers' bytes plus the other 3 latencies).
   const auto rl = run(p, w, false, sim::Granularity::Layer);
-  ASSERT_EQ(rl.ranks.size(), 8u);
+  ASSERT_EQ(rl.ranks.size(), 1u);
   EXPECT_NEAR(rl.ranks[0].ep_s / r.ranks[0].ep_s, 1.0, 0.005);
   EXPECT_NEAR(rl.step_time_s / r.step_time_s, 1.0, 0.005);
 }
@@ -188,13 +189,13 @@ TEST(StepMoe, StagesHoldThePlansLayersAndTheirOwnDenseAndMoeLayers) {
   p.layout.last_stage_layers = 2;
   const auto r = run(p, cost::step_work(p.model, p.cluster, p.training, p.layout));
   const int64_t layers[] = {2, 5, 5, 2}, moe[] = {0, 4, 5, 2};
-  ASSERT_EQ(r.ranks.size(), 32u);  // EP in a node: no symmetric replica, every GPU runs
+  ASSERT_EQ(r.ranks.size(), 4u);  // EP in a node: replica 0 of each stage stands for the others
   double ep_of[4] = {0, 0, 0, 0};
   for (const auto& k : r.ranks) {
     const int64_t stage = k.rank / 8;
     EXPECT_EQ(k.layers, layers[stage]) << "rank " << k.rank;
     EXPECT_EQ(k.moe_layers, moe[stage]) << "rank " << k.rank;
-    ep_of[stage] += k.ep_s / 8;
+    ep_of[stage] = k.ep_s;
   }
   // The all-to-alls are the stage's own MoE layers': none on the dense stage 0, and per MoE layer
   // the same on every stage (each EP group alone on its node's NVSwitch).
@@ -207,4 +208,45 @@ TEST(StepMoe, StagesHoldThePlansLayersAndTheirOwnDenseAndMoeLayers) {
   std::printf("deepseek-v3 14 layers 2/5/5/2: step %.4f s simulated, %.4f s analytical\n",
               r.step_time_s, r.analytical_step_time_s);
   EXPECT_NEAR(r.step_time_s / r.analytical_step_time_s, 1.0, 0.10);
+}
+
+TEST(StepMoe, EpInsideOneNvlinkZoneRunsReplicaZeroAndEqualsEveryReplicaRunning) {
+  // GB200 NVL72: EP 16 inside one rack's NVLink zone (DeepSeek-V3 cut to 4 layers, 1 dense),
+  // dp 16 x pp 2 = 32 GPUs, a2a overlap on. The EP groups lie in one zone, so the symmetric
+  // collectives' one-representative-per-node does not apply; the intra-zone representative
+  // (Comms::zone_symmetric) runs replica 0's member of each group and stands for the others.
+  Plan p;
+  p.model = load_model("deepseek-v3");
+  p.model.layers = 4;
+  p.model.mtp_layers = 0;
+  p.model.moe.first_dense_layers = 1;
+  p.cluster = load_cluster("gb200-nvl72");
+  p.training = load_training("deepseek-v3-4k");
+  p.training.global_batch = 64;
+  p.layout.dp = 16;
+  p.layout.pp = 2;
+  p.layout.ep = 16;
+  p.layout.zero = 1;
+  p.layout.recompute = Recompute::Selective;
+  const cost::StepWork w = cost::step_work(p.model, p.cluster, p.training, p.layout);
+  sim::SimOptions all;
+  all.aggregate_replicas = false;
+  const auto one = run(p, w);
+  const auto every = sim::sim_result_from_json(
+      sim::run_in_child([&] { return sim::to_json(sim::simulate_step(p, w, all)); }, 300));
+  std::printf("NVL72 ep 16 in a zone: %lld GPUs simulated, step %.6f s (every replica: %lld GPUs, "
+              "%.6f s); ep of rank 0 %.6f s / %.6f s; analytical %.6f s\n",
+              static_cast<long long>(one.simulated_gpus), one.step_time_s,
+              static_cast<long long>(every.simulated_gpus), every.step_time_s, one.ranks[0].ep_s,
+              every.ranks[0].ep_s, one.analytical_step_time_s);
+  EXPECT_EQ(one.simulated_gpus, 2);  // replica 0 of each stage
+  EXPECT_EQ(every.simulated_gpus, 32);
+  EXPECT_NEAR(one.step_time_s / every.step_time_s, 1.0, 1e-6);
+  ASSERT_GT(every.ranks[0].ep_s, 0.0);
+  EXPECT_NEAR(one.ranks[0].ep_s / every.ranks[0].ep_s, 1.0, 1e-6);
+  // With the parameter gather overlapping the first forward (overlap_param_gather on), the
+  // replicas' DP flows would share the receivers' ports: every replica runs again.
+  Plan q = p;
+  q.training.overlap_param_gather = Switch::On;
+  EXPECT_EQ(run(q, cost::step_work(q.model, q.cluster, q.training, q.layout)).simulated_gpus, 32);
 }
