@@ -153,3 +153,21 @@ TEST(StepCp, TpCpInsideNvlinkZonesRunsOneTpLaneAndEqualsEveryGpuRunning) {
   EXPECT_NEAR(2 * one.cp_intra_node_bytes / every.cp_intra_node_bytes, 1.0, 1e-9);
   }
 }
+
+TEST(StepCp, TpLanesOnTheirOwnLinksCountEveryLanesCpBytes) {
+  // tp 8 (one DGX H100 node) x cp 2 ring across the two nodes: the TP lanes run on their own
+  // NVLink ports and NICs, so only lane 0 is simulated (the closed-form TP shortcut); its CP
+  // bytes stand for all 8 lanes', as when every GPU runs.
+  Plan p = cp_plan(2, CpKind::Ring, 0, 1);
+  p.layout.tp = 8;
+  const cost::StepWork w = cost::step_work(p.model, p.cluster, p.training, p.layout);
+  sim::SimOptions all;
+  all.aggregate_replicas = false;
+  const auto one = simulate(p);
+  const auto every = sim::sim_result_from_json(
+      sim::run_in_child([&] { return sim::to_json(sim::simulate_step(p, w, all)); }, 120));
+  EXPECT_LT(one.simulated_gpus, every.simulated_gpus);
+  ASSERT_GT(every.cp_inter_node_bytes, 0.0);
+  EXPECT_NEAR(one.cp_inter_node_bytes / every.cp_inter_node_bytes, 1.0, 1e-9);
+  EXPECT_NEAR(one.step_time_s / every.step_time_s, 1.0, 0.01);
+}
