@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "parplan/cost/attention.hpp"
 #include "parplan/cost/context_parallel.hpp"
@@ -136,34 +138,75 @@ PassShares pass_shares(const LayerCompute& lc) {
   return x;
 }
 
-StageTime stage_time(const StepWork& w, const Layout& l, int64_t layers, bool first, bool last) {
+// w: the step's work (embedding, logits, ZeRO-3 gathers); lw: the work of one of this stage's
+// layers (stage_layer_work).
+StageTime stage_time(const StepWork& w, const StepWork& lw, const Layout& l, int64_t layers,
+                     bool first, bool last) {
   StageTime s;
   const double L = double(layers);
-  const LayerCompute& lc = w.layer;
+  const LayerCompute& lc = lw.layer;
   s.compute = L * (lc.fwd_s + lc.bwd_s + lc.recompute_s);
   if (first) s.compute += w.embedding_s;
   if (last) s.compute += w.logits_s;
-  s.tp = L * w.tp_exposed_s;
-  s.cp = L * (w.cp_fwd_exposed_s + w.cp_bwd_exposed_s);
-  s.ep = L * (w.ep_fwd_exposed_s + w.ep_bwd_exposed_s);
+  s.tp = L * lw.tp_exposed_s;
+  s.cp = L * (lw.cp_fwd_exposed_s + lw.cp_bwd_exposed_s);
+  s.ep = L * (lw.ep_fwd_exposed_s + lw.ep_bwd_exposed_s);
   if (l.zero >= 3 && l.dp > 1 && !w.zero3_gather_once)  // else once per step (overlap.cpp)
     s.zero3 = L * (w.zero3_fwd_exposed_s + w.zero3_bwd_exposed_s);
   // Floors (floors.cpp): a layer's stream costs the larger of its device time (compute with the
   // kernels' floors, exposed TP / CP / EP communication) and the host time to issue it; the
   // floors and the host's excess are shown on their own, with the TP collectives' latency when
   // nothing hides them.
-  const double device = lc.fwd_s + lc.bwd_s + lc.recompute_s + w.tp_exposed_s +
-                        w.cp_fwd_exposed_s + w.cp_bwd_exposed_s + w.ep_fwd_exposed_s +
-                        w.ep_bwd_exposed_s;
-  const double excess = std::max(0.0, w.layer_host_s - device);
+  const double device = lc.fwd_s + lc.bwd_s + lc.recompute_s + lw.tp_exposed_s +
+                        lw.cp_fwd_exposed_s + lw.cp_bwd_exposed_s + lw.ep_fwd_exposed_s +
+                        lw.ep_bwd_exposed_s;
+  const double excess = std::max(0.0, lw.layer_host_s - device);
   s.compute -= L * lc.floor_s;
   s.launch = L * (lc.floor_s + excess);
-  if (!w.tp_hidden && l.tp > 1) {
-    const double lat = double(w.tp_fwd_collectives + w.tp_bwd_collectives) * w.tp_latency_s;
+  if (!lw.tp_hidden && l.tp > 1) {
+    const double lat = double(lw.tp_fwd_collectives + lw.tp_bwd_collectives) * lw.tp_latency_s;
     s.tp -= L * lat;
     s.launch += L * lat;
   }
   return s;
+}
+
+// The MoE layers of pipeline stage `stage`, by position as the simulation places them
+// (sim/src/step_moe.cpp ep_layers): chunk k of stage r holds the layers after chunk k * pp + r - 1's
+// (cost::chunk_layer_split), so a dense-first model's leading dense layers sit on stage 0.
+int64_t stage_moe_layers(const Model& m, const Layout& l, const std::vector<int64_t>& chunks,
+                         int stage) {
+  const int64_t pp = std::max(1, l.pp);
+  int64_t first = 0, n = 0;
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    if (int64_t(c) % pp == stage)
+      for (int64_t i = first; i < first + chunks[c]; ++i) n += m.is_moe_layer(i) ? 1 : 0;
+    first += chunks[c];
+  }
+  return n;
+}
+
+// One layer of a stage priced with the stage's own mix of dense and MoE layers (DeepSeek-V3's 3
+// dense layers on stage 0, only MoE layers on the others), not the model's average layer:
+// layer_work on the model cut to the stage's layers, its MoE layers last (only the share counts).
+// The model's average (w) where the stage's share is the model's.
+StepWork stage_layer_work(const Model& m, const Cluster& c, const Training& t, const Layout& l,
+                          const StepWork& w, const std::vector<int64_t>& chunks, int stage,
+                          std::vector<std::pair<std::pair<int64_t, int64_t>, StepWork>>& cache) {
+  if (!m.is_moe() || l.pp <= 1) return w;
+  int64_t layers = 0;
+  const int64_t pp = std::max(1, l.pp);
+  for (size_t k = size_t(stage); k < chunks.size(); k += size_t(pp)) layers += chunks[k];
+  const int64_t moe = stage_moe_layers(m, l, chunks, stage);
+  if (layers <= 0 || moe * m.layers == layers * m.moe_layers()) return w;
+  for (const auto& [key, sw] : cache)
+    if (key.first == layers && key.second == moe) return sw;
+  Model sm = m;
+  sm.layers = layers;
+  sm.moe.first_dense_layers = layers - moe;
+  sm.moe.layer_freq = 1;
+  cache.push_back({{layers, moe}, layer_work(sm, c, t, l)});
+  return cache.back().second;
 }
 }  // namespace
 
@@ -179,9 +222,26 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   // The slowest stage sets the pipeline's pace; embedding and logits sit on the first and last.
   // Explicit uneven stages (layout.first/last_stage_layers) price each stage with its own layers;
   // a middle stage may then be the slowest.
-  StageTime first = stage_time(w, l, stage_layers(m, l, 0), true, p == 1);
-  StageTime last = p > 1 ? stage_time(w, l, stage_layers(m, l, int(p) - 1), false, true) : first;
-  StageTime middle = stage_time(w, l, stage_layers(m, l, p > 2 ? 1 : 0), false, false);
+  // A MoE model's stages are priced with their own dense and MoE layers (stage_layer_work); the
+  // slowest middle stage is the middle one the pace and the bubble see.
+  const std::vector<int64_t> chunks = chunk_layer_split(m, l);
+  std::vector<std::pair<std::pair<int64_t, int64_t>, StepWork>> cache;
+  auto stage_work = [&](int s) { return stage_layer_work(m, c, t, l, w, chunks, s, cache); };
+  StageTime first = stage_time(w, stage_work(0), l, stage_layers(m, l, 0), true, p == 1);
+  StageTime last =
+      p > 1 ? stage_time(w, stage_work(int(p) - 1), l, stage_layers(m, l, int(p) - 1), false, true)
+            : first;
+  StageTime middle = stage_time(w, stage_work(p > 2 ? 1 : 0), l, stage_layers(m, l, p > 2 ? 1 : 0),
+                                false, false);
+  double middles = double(std::max<int64_t>(0, p - 2)) * middle.total();
+  if (m.is_moe() && p > 2) {
+    middles = 0;
+    for (int s = 1; s < int(p) - 1; ++s) {
+      const StageTime x = stage_time(w, stage_work(s), l, stage_layers(m, l, s), false, false);
+      middles += x.total();
+      if (x.total() > middle.total()) middle = x;
+    }
+  }
   if (l.schedule == Schedule::DualPipe && p > 1) {
     // DualPipe: GPU s runs stage s for half the micro-batches and stage p - 1 - s for the other
     // half, so the end GPUs average the first and last stage (DeepSeek-V3 report sec. 3.2.1).
@@ -203,7 +263,7 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   tb.launch_latency = mbd * crit.launch;
   // Narayanan et al. 2021: bubble = (p - 1) / v stage-times of one micro-batch.
   double bubble_stage =
-      p > 1 ? avg_scale * (first.total() + last.total() + double(p - 2) * middle.total()) / p : 0.0;
+      p > 1 ? avg_scale * (first.total() + last.total() + middles) / p : 0.0;
   tb.pp_bubble = bubble_fraction(l.schedule, p, v, mb, pass_shares(w.layer)) * mbd * bubble_stage;
   if (p > 1) {
     // Blocking send/receive pairs in the steady state (forward activation, backward gradient per

@@ -1,6 +1,7 @@
-// Export dispatch: format and framework names, the pipeline split as priced, and which target
-// writes which files (the targets live in export_megatron.cpp, export_deepspeed.cpp,
-// export_torchtitan.cpp and export_launch.cpp).
+// Export dispatch: format and framework names, and which target writes which files (the targets
+// live in export_megatron.cpp, export_deepspeed.cpp, export_torchtitan.cpp and export_launch.cpp).
+// The pipeline split written is cost::stage_layer_split, the one the step is priced and simulated
+// with.
 #include "parplan/planner/export.hpp"
 
 #include <algorithm>
@@ -8,50 +9,6 @@
 #include "export_util.hpp"
 
 namespace parplan::planner {
-
-namespace detail {
-
-std::vector<int64_t> stage_layers(const Model& m, const Layout& l) {
-  const int64_t pp = std::max(1, l.pp), v = std::max(1, l.virtual_stages);
-  std::vector<int64_t> stage(size_t(pp), 0);
-  if (l.first_stage_layers > 0 || l.last_stage_layers > 0) {
-    // The given first/last, the rest split evenly (model/ validates that it divides).
-    const int64_t middle = pp - (l.first_stage_layers > 0) - (l.last_stage_layers > 0);
-    const int64_t rest = m.layers - l.first_stage_layers - l.last_stage_layers;
-    for (auto& x : stage) x = middle > 0 ? rest / middle : 0;
-    if (l.first_stage_layers > 0) stage.front() = l.first_stage_layers;
-    if (l.last_stage_layers > 0) stage.back() = l.last_stage_layers;
-    return stage;
-  }
-  // As cost::max_stage_layers prices it: ceil(layers / (pp v)) per chunk on the loaded stages;
-  // the shortfall comes off the first and last stages (they also hold the embedding and the
-  // output layer), then the next ones inwards, keeping at least one layer per chunk.
-  const int64_t c = (m.layers + pp * v - 1) / (pp * v);
-  for (auto& x : stage) x = c * v;
-  int64_t deficit = c * v * pp - m.layers;
-  for (int64_t i = 0; i < pp && deficit > 0; i += 2) {
-    const size_t lo = size_t(i / 2), hi = size_t(pp - 1 - i / 2);
-    const int64_t room_lo = stage[lo] - v, room_hi = lo == hi ? 0 : stage[hi] - v;
-    const int64_t take_hi = std::min(room_hi, deficit / 2);
-    const int64_t take_lo = std::min(room_lo, deficit - take_hi);
-    stage[lo] -= take_lo;
-    stage[hi] -= take_hi;
-    deficit -= take_lo + take_hi;
-  }
-  return stage;
-}
-
-std::vector<int64_t> chunk_layers(const Model& m, const Layout& l) {
-  const int64_t pp = std::max(1, l.pp), v = std::max(1, l.virtual_stages);
-  const auto stage = stage_layers(m, l);
-  std::vector<int64_t> out(size_t(pp * v), 0);
-  for (int64_t r = 0; r < pp; ++r)
-    for (int64_t k = 0; k < v; ++k)
-      out[size_t(k * pp + r)] = stage[size_t(r)] / v + (k < stage[size_t(r)] % v ? 1 : 0);
-  return out;
-}
-
-}  // namespace detail
 
 bool parse_export_format(const std::string& f, ExportFormat& out) {
   if (f == "megatron" || f == "megatron-lm")

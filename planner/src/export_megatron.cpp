@@ -55,8 +55,8 @@ void pipeline_args(const Plan& p, std::vector<std::string>& a) {
   const int64_t v = l.schedule == Schedule::Interleaved ? std::max(1, l.virtual_stages) : 1;
   Layout priced = l;
   priced.virtual_stages = int32_t(v);
-  const auto stage = detail::stage_layers(m, priced);
-  const auto chunks = detail::chunk_layers(m, priced);
+  const auto stage = cost::stage_layer_split(m, priced);
+  const auto chunks = cost::chunk_layer_split(m, priced);
   const bool even = std::all_of(chunks.begin(), chunks.end(),
                                 [&](int64_t c) { return c == chunks.front(); });
   if (even) {

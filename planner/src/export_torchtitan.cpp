@@ -158,7 +158,7 @@ Titan translate(const Plan& p, bool toml) {
       if (v > 1)
         refuse(kTarget, "explicit first/last stage layers with virtual stages",
                "clear layout.first_stage_layers / last_stage_layers, or export to megatron");
-      const auto stage = detail::stage_layers(m, l);
+      const auto stage = cost::stage_layer_split(m, l);
       c = l.pp > 2 ? stage[1] : std::max(stage.front(), stage.back());
       x.first_less = c - stage.front();
       x.last_less = c - stage.back();

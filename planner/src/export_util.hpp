@@ -38,13 +38,6 @@ inline Shape shape(const Plan& p) {
   return sh;
 }
 
-// Transformer layers of each pipeline stage as the cost model prices them: first/last_stage_layers
-// when given, else ceil(layers / (pp v)) per chunk with the shortfall taken from the first and
-// last stages. chunk_layers: per chunk in layer order (chunk k of stage r is entry k * pp + r,
-// Megatron's order), a stage's layers split evenly over its v chunks.
-std::vector<int64_t> stage_layers(const Model& m, const Layout& l);
-std::vector<int64_t> chunk_layers(const Model& m, const Layout& l);
-
 // The vocabulary rounded up to a multiple of tp (a vocabulary-parallel embedding splits it
 // evenly); equal to the priced vocabulary whenever tp divides it.
 inline int64_t tp_padded_vocab(int64_t vocab, int64_t tp) {

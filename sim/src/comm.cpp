@@ -116,13 +116,8 @@ cost::Group CommGroup::shape() const {
 }
 
 int Comms::symmetric_reps(const std::vector<int64_t>& gpus) const {
-  const Cluster& c = cluster_;
-  // A fabric that never limits a node's injection bandwidth (fat-tree links carry it whole,
-  // platform.cpp): flows of different nodes meet only on the NICs and GPU links of their ends.
-  const bool open = c.inter.topology == Topology::Star ||
-                    (c.inter.topology == Topology::FatTree && c.inter.fat_tree_oversubscription <= 1);
   const size_t n = gpus.size();
-  if (!open || n < 2) return 0;
+  if (!open_fabric() || n < 2) return 0;
   const auto& p = platform_;
   size_t L = 0;
   while (L < n && p.node_of(gpus[L]) == p.node_of(gpus[0])) ++L;
@@ -142,6 +137,24 @@ bool Comms::in_one_zone(const std::vector<int64_t>& gpus) const {
   if (gpus.size() < 2 || (k != IntraKind::NvSwitch && k != IntraKind::NvLink)) return false;
   for (auto x : gpus)
     if (platform_.node_of(x) != platform_.node_of(gpus[0])) return false;
+  return true;
+}
+
+bool Comms::open_fabric() const {
+  const Cluster& c = cluster_;
+  // A fabric that never limits a node's injection bandwidth (fat-tree links carry it whole,
+  // platform.cpp): flows of different nodes meet only on the NICs and GPU links of their ends.
+  return c.inter.topology == Topology::Star ||
+         (c.inter.topology == Topology::FatTree && c.inter.fat_tree_oversubscription <= 1);
+}
+
+bool Comms::lane_symmetric(CommGroup& g) const {
+  if (g.size() < 2 || g.reps > 0 || !in_one_zone(g.gpus)) return false;
+  g.reps = 1;
+  g.copies = g.size();
+  g.sym = std::make_shared<SymRing>();
+  g.sym->posted.push_back(sg4::Semaphore::create(0));
+  g.sym->done.push_back(sg4::Semaphore::create(0));
   return true;
 }
 
@@ -455,9 +468,12 @@ void run_collective(Comms& comms, const CommGroup& g, int me, cost::Collective o
   const double chunk = bytes / n;
   if (choice.algo == Algorithm::Nvls &&
       (op == Collective::AllReduce || op == Collective::AllGather ||
-       op == Collective::ReduceScatter))
-    return nvls(comms, g, me, op == Collective::AllReduce ? bytes : bytes * (n - 1) / n, choice,
-                share);
+       op == Collective::ReduceScatter)) {
+    const double volume = op == Collective::AllReduce ? bytes : bytes * (n - 1) / n;
+    // Symmetric group: the representative's message to its successor, on the real route.
+    if (g.reps > 0) return comms.transfer(g, me, me + 1, volume, choice, share);
+    return nvls(comms, g, me, volume, choice, share);
+  }
   switch (op) {
     case Collective::AllReduce:
       if (choice.algo == Algorithm::Tree) return tree_allreduce(comms, g, me, bytes, choice, share);

@@ -90,6 +90,15 @@ class Comms {
   // receivers' ports down carry fewer flows, which bind nothing when every port has the same
   // bandwidth each way and no other traffic. Bytes are counted size / reps times.
   void zone_symmetric(CommGroup& g, int reps) const;
+  // The TP-lane representative (docs/simulation.md "Symmetric collectives"): a group inside one
+  // NVLink zone whose members do the same at the same times on their own ports (the TP lanes of
+  // a stage, each lane's flows leaving through its own port) runs its ring / NVLS collectives
+  // from member 0 only: its transfer to member 1 (the real route) stands for every member's to
+  // its successor, counted size times. Returns whether g was made so.
+  bool lane_symmetric(CommGroup& g) const;
+  // Whether the inter-node fabric never limits a node's injection (star, non-blocking fat-tree):
+  // flows of different GPUs meet only on their own NICs and GPU links.
+  bool open_fabric() const;
   // One transfer of a symmetric ring, run by the receiving representative: `bytes` from member
   // `from` to member `to` (its real successor), blocking; counted `copies` times.
   void transfer(const CommGroup& g, int from, int to, double bytes, const Choice& choice,

@@ -81,9 +81,12 @@ double StepSim::cp_overlap(Rank& r, double block, double attention_s, const std:
 }
 
 void StepSim::cp_bytes(SimResult& out) const {
+  // Under either TP-lane shortcut (lanes_: lanes on their own links; lane_rep_: the TP-lane
+  // representative) only lane 0 runs, and its CP groups stand for the tp lanes' alike ones.
+  const double lanes = (lanes_ || lane_rep_) ? plan_.layout.tp : 1;
   for (const auto& g : cp_all_) {
-    out.cp_intra_node_bytes += g->intra_node_bytes;
-    out.cp_inter_node_bytes += g->inter_node_bytes;
+    out.cp_intra_node_bytes += lanes * g->intra_node_bytes;
+    out.cp_inter_node_bytes += lanes * g->inter_node_bytes;
   }
 }
 

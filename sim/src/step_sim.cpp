@@ -90,6 +90,30 @@ StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& op
   lanes_ = tp_exclusive_ && (nodes == 1 || c.inter.nics_per_node >= c.gpus_per_node);
   ep_init();
   cp_init();
+  // TP-lane representative (docs/simulation.md "Symmetric collectives"): with CP or DP groups on
+  // the NVLink ports (tp_exclusive_ off), the TP lanes are still congruent: lane i holds TP rank
+  // i of every group, its CP, DP and PP groups (Megatron order: tp fastest) hold lane-i GPUs
+  // only, and every GPU's flows leave through its own NVLink port and its own NIC (open fabric).
+  // Each TP group lies in one zone; its ring / NVLS collectives then run from member 0, whose
+  // port up carries exactly what it carries with every lane running (the receivers' ports down
+  // carry a part of theirs). Not with EP (its groups fold over the lanes) or NCCL's tree.
+  const bool own_nics = nodes == 1 || (c.inter.nics_per_node >= c.gpus_per_node &&
+                                       comms_.open_fabric());
+  if (opt.aggregate_replicas && !lanes_ && !ep_on_ && l.tp > 1 && nvlink && dom % l.tp == 0 &&
+      own_nics) {
+    std::vector<int64_t> g;
+    for (int i = 0; i < l.tp; ++i) g.push_back(i);
+    const auto probe = comms_.make_group(g);
+    auto ring_or_nvls = [&](Collective op) {
+      const Algorithm a = detail::resolve(Algorithm::Auto, op, w.tp_bytes, *probe, c).algo;
+      return a == Algorithm::Ring || a == Algorithm::Nvls;
+    };
+    lane_rep_ = comms_.in_one_zone(g) &&
+                (w.tp_op == Collective::AllReduce
+                     ? ring_or_nvls(Collective::AllReduce)
+                     : ring_or_nvls(Collective::AllGather) &&
+                           ring_or_nvls(Collective::ReduceScatter));
+  }
 }
 
 void StepSim::setup() {
@@ -103,7 +127,7 @@ void StepSim::setup() {
     rk->cp = static_cast<int>((r / l.tp) % l.cp);
     rk->dp = static_cast<int>((r / (int64_t(l.tp) * l.cp)) % l.dp);
     rk->pp = static_cast<int>(r / (int64_t(l.tp) * l.cp * l.dp));
-    rk->full = (!aggregate_ || rk->dp == 0) && (!lanes_ || rk->tp == 0);
+    rk->full = (!aggregate_ || rk->dp == 0) && (!(lanes_ || lane_rep_) || rk->tp == 0);
     rk->host = p_.hosts[static_cast<size_t>(r)];
     rk->res.rank = r;
     for (int k = 0; k < v_; ++k) {
@@ -121,12 +145,13 @@ void StepSim::setup() {
       std::vector<int64_t> g;
       for (int i = 0; i < l.tp; ++i) g.push_back(r.rank + i);
       auto grp = comms_.make_group(g);
+      if (lane_rep_) comms_.lane_symmetric(*grp);
       for (int i = 0; i < l.tp; ++i)
         ranks_[static_cast<size_t>(r.rank + i)]->tpg = grp,
                                             ranks_[static_cast<size_t>(r.rank + i)]->tp_me = i;
     }
     if (r.cp == 0 && r.full && l.cp > 1) cp_groups(r);
-    if (r.dp == 0 && l.dp > 1 && (!lanes_ || r.tp == 0)) {
+    if (r.dp == 0 && l.dp > 1 && (!(lanes_ || lane_rep_) || r.tp == 0)) {
       std::vector<int64_t> g;
       for (int i = 0; i < l.dp; ++i) g.push_back(r.rank + int64_t(i) * l.tp * l.cp);
       auto grp = comms_.make_group(g, sym_dp_);

@@ -172,6 +172,10 @@ class StepSim {
   // during the pipeline: replica 0 alone runs, its EP members as the groups' representatives
   // (Comms::zone_symmetric).
   bool zone_ep_ = false;
+  // The TP-lane representative (Comms::lane_symmetric): TP lane 0 alone runs the schedule, its TP
+  // collectives as their groups' representatives, when the TP links are not exclusive (CP or DP
+  // flows share the NVLink ports) but every lane's flows leave through its own ports.
+  bool lane_rep_ = false;
   bool reduce_overlap_ = true, gather_overlap_ = true;
   cost::CpWork cp_;
   std::vector<std::shared_ptr<CommGroup>> cp_all_;

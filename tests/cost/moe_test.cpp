@@ -124,6 +124,36 @@ TEST(MoeComm, NodeLimitedRoutingSendsEachTokenOncePerNode) {
   EXPECT_GT(moe_layer_work(plain, c, t, l).dispatch_s, w.dispatch_s);
 }
 
+// DeepSeek-V3 (3 dense layers, then 58 MoE) on 16 stages split 3 / 14 x 4 / 2: the dense layers
+// are stage 0's, so a middle stage, the slowest, holds 4 MoE layers and runs as an all-MoE
+// model's does; the model's average layer (58/61 MoE) would price 5% less of its all-to-alls.
+TEST(MoeComm, LoadedStageOfADenseFirstModelHoldsOnlyMoeLayers) {
+  const Model m = deepseek();
+  ASSERT_EQ(m.moe.first_dense_layers, 3);
+  Model all_moe = m;
+  all_moe.moe.first_dense_layers = 0;
+  const Cluster c = load_cluster("h800-2048");
+  Training t = load_training("deepseek-v3-4k");
+  t.global_batch = 1024;
+  Layout l = layout(64, 64, 1, 16);
+  l.recompute = Recompute::Selective;
+  l.first_stage_layers = 3;
+  l.last_stage_layers = 2;
+  const StepCost dense_first = predict(m, c, t, l), moe_only = predict(all_moe, c, t, l);
+  EXPECT_GT(dense_first.time.ep_comm, 0.0);
+  EXPECT_NEAR(dense_first.time.ep_comm, moe_only.time.ep_comm, 1e-9 * moe_only.time.ep_comm);
+  EXPECT_NEAR(dense_first.time.compute, moe_only.time.compute, 1e-9 * moe_only.time.compute);
+  EXPECT_NEAR(dense_first.time.launch_latency, moe_only.time.launch_latency,
+              1e-9 * moe_only.time.launch_latency);
+  // Stage 0 holds the dense layers: with 4 of them there (3 dense + 1 MoE) it is still lighter
+  // than a middle stage of 4 MoE layers, so the pace is the same.
+  Layout four = l;
+  four.first_stage_layers = 4;
+  four.last_stage_layers = 1;
+  EXPECT_NEAR(predict(m, c, t, four).time.ep_comm, moe_only.time.ep_comm,
+              1e-9 * moe_only.time.ep_comm);
+}
+
 TEST(MoeComm, OverlapHidesTheAllToAll) {
   const Model m = mixtral();
   const Cluster c = h100();

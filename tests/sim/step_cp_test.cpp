@@ -102,3 +102,72 @@ TEST(StepCp, UspAtItsExtremesIsRingOrUlyssesAndAcrossNodesOnlyTheRingLeavesANode
   for (const auto* r : {&ring, &uly, &usp8})
     EXPECT_NEAR(r->step_time_s / r->analytical_step_time_s, 1.0, 0.05);
 }
+
+TEST(StepCp, TpCpInsideNvlinkZonesRunsOneTpLaneAndEqualsEveryGpuRunning) {
+  // GB200 NVL72 cut to 16-GPU zones (2 zones): Llama 3 8B cut to 8 layers, 8K tokens, tp 4 x
+  // cp 2 (ring) x dp 2 x pp 2 interleaved (v = 2), sequence parallel, as `plan` lays Llama 3
+  // 405B on NVL72. CP and DP flows share the TP groups' NVLink ports (no closed-form TP), but
+  // every TP lane uses its own ports and NIC: TP lane 0 of replica 0 runs (4 GPUs), its TP
+  // collectives as their groups' representatives (Comms::lane_symmetric). Sequence parallel:
+  // ring all-gathers / reduce-scatters; without it: NVLS all-reduces (the cost model's choice).
+  for (bool sp : {true, false}) {
+  Plan p;
+  p.model = load_model("llama3-8b");
+  p.model.layers = 8;
+  p.cluster = load_cluster("gb200-nvl72");
+  p.cluster.nvlink_domain_segment_gpus = 16;
+  p.training = load_training(R"({"global_batch": 8, "seq_len": 8192, "dtype": "bf16"})");
+  p.layout.tp = 4;
+  p.layout.cp = 2;
+  p.layout.dp = 2;
+  p.layout.pp = 2;
+  p.layout.zero = 1;
+  p.layout.micro_batch = 1;
+  p.layout.sequence_parallel = sp;
+  p.layout.schedule = Schedule::Interleaved;
+  p.layout.virtual_stages = 2;
+  const cost::StepWork w = cost::step_work(p.model, p.cluster, p.training, p.layout);
+  sim::SimOptions all;
+  all.aggregate_replicas = false;
+  const auto one = simulate(p);
+  const auto every = sim::sim_result_from_json(
+      sim::run_in_child([&] { return sim::to_json(sim::simulate_step(p, w, all)); }, 120));
+  const auto& a = one.ranks[0];
+  const auto& b = every.ranks[0];
+  std::printf("NVL72 tp 4 cp 2 sp %d: %lld GPUs simulated, step %.6f s (every GPU: %lld, %.6f s); "
+              "rank 0 tp %.6f / %.6f s, cp %.6f / %.6f s, dp %.6f / %.6f s, pp %.6f / %.6f s\n",
+              int(sp), static_cast<long long>(one.simulated_gpus), one.step_time_s,
+              static_cast<long long>(every.simulated_gpus), every.step_time_s, a.tp_s, b.tp_s,
+              a.cp_s, b.cp_s, a.dp_s, b.dp_s, a.pp_s, b.pp_s);
+  EXPECT_EQ(one.simulated_gpus, 4);  // lane 0 of replica 0: 2 stages x cp 2
+  EXPECT_EQ(every.simulated_gpus, 32);
+  EXPECT_NEAR(one.step_time_s / every.step_time_s, 1.0, 1e-6);
+  ASSERT_GT(b.tp_s, 0.0);
+  ASSERT_GT(b.cp_s, 0.0);
+  EXPECT_NEAR(a.tp_s / b.tp_s, 1.0, 1e-6);
+  EXPECT_NEAR(a.cp_s / b.cp_s, 1.0, 1e-6);
+  EXPECT_NEAR(a.compute_s / b.compute_s, 1.0, 1e-9);
+  EXPECT_NEAR(a.pp_s, b.pp_s, 1e-6 * every.step_time_s);
+  EXPECT_NEAR(a.dp_s, b.dp_s, 1e-6 * every.step_time_s);
+  // Every lane's CP bytes: lane 0's counted tp times; every replica's when all run (dp 2).
+  EXPECT_NEAR(2 * one.cp_intra_node_bytes / every.cp_intra_node_bytes, 1.0, 1e-9);
+  }
+}
+
+TEST(StepCp, TpLanesOnTheirOwnLinksCountEveryLanesCpBytes) {
+  // tp 8 (one DGX H100 node) x cp 2 ring across the two nodes: the TP lanes run on their own
+  // NVLink ports and NICs, so only lane 0 is simulated (the closed-form TP shortcut); its CP
+  // bytes stand for all 8 lanes', as when every GPU runs.
+  Plan p = cp_plan(2, CpKind::Ring, 0, 1);
+  p.layout.tp = 8;
+  const cost::StepWork w = cost::step_work(p.model, p.cluster, p.training, p.layout);
+  sim::SimOptions all;
+  all.aggregate_replicas = false;
+  const auto one = simulate(p);
+  const auto every = sim::sim_result_from_json(
+      sim::run_in_child([&] { return sim::to_json(sim::simulate_step(p, w, all)); }, 120));
+  EXPECT_LT(one.simulated_gpus, every.simulated_gpus);
+  ASSERT_GT(every.cp_inter_node_bytes, 0.0);
+  EXPECT_NEAR(one.cp_inter_node_bytes / every.cp_inter_node_bytes, 1.0, 1e-9);
+  EXPECT_NEAR(one.step_time_s / every.step_time_s, 1.0, 0.01);
+}

@@ -70,8 +70,9 @@ struct SimResult {
   std::string topology;
   std::vector<RankResult> ranks;
   std::vector<LinkResult> links;  // the busiest links, by utilisation
-  // Bytes the simulated ranks' context-parallel messages (ring and Ulysses) carried inside a
-  // node and between nodes.
+  // Bytes the context-parallel messages (ring and Ulysses) of the simulated DP replicas carried
+  // inside a node and between nodes, every TP lane counted (a lane that stands for the others
+  // counts for tp lanes).
   double cp_intra_node_bytes = 0, cp_inter_node_bytes = 0;
   nlohmann::json trace;           // Chrome trace when SimOptions::trace
 };
