@@ -47,6 +47,10 @@ void add_runtime_commands(CLI::App& app) {
       ->check(int_range(1, 1000000000));
   run->add_flag("--resume", o->resume, "continue from the latest checkpoint in --ckpt-dir");
   run->add_option("--trace-dir", o->trace_dir, "Chrome traces of one step (default: <out>.trace/)");
+  run->add_option("--trace-step", o->trace_step,
+                  "the step traced, from 0 (default: the third after the start; later steps are "
+                  "past the warm-up)")
+      ->check(int_range(0, 1000000000));
   run->add_option("--prompt", o->prompt, "prompt of the generated sample");
   run->add_option("--sample-tokens", o->sample_tokens, "characters to generate at the end")
       ->capture_default_str()->check(int_range(0, 1000000));

@@ -87,13 +87,14 @@ double head_op_overhead_s(const Cluster& c, const Training& t, const Layout& l) 
 double call_overhead_s(Collective op, int64_t ranks, const Cluster& c) {
   if (ranks <= 1) return 0.0;
   const auto& o = c.intra.call_overhead_s;
+  const double w = o.sync_wait;  // the late rank's expected stall, per synchronising call
   switch (op) {
-    case Collective::AllReduce: return o.all_reduce;
-    case Collective::AllGather: return o.all_gather;
-    case Collective::ReduceScatter: return o.reduce_scatter;
-    case Collective::Broadcast: return o.all_reduce;
-    case Collective::SendRecv: return o.send_recv;
-    case Collective::AllToAll: return double(ranks - 1) * o.send_recv;  // a send/recv per peer
+    case Collective::AllReduce: return o.all_reduce + w;
+    case Collective::AllGather: return o.all_gather + w;
+    case Collective::ReduceScatter: return o.reduce_scatter + w;
+    case Collective::Broadcast: return o.all_reduce + w;
+    case Collective::SendRecv: return o.send_recv + w;
+    case Collective::AllToAll: return double(ranks - 1) * (o.send_recv + w);  // a send/recv per peer
   }
   return 0.0;
 }

@@ -184,6 +184,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
       rc.number("reduce_scatter", o.reduce_scatter, false, 0, 1e7, kUs, true);
       rc.number("send_recv", o.send_recv, false, 0, 1e7, kUs, true);
       rc.number("concurrent", o.concurrent, false, 0, 1e7, kUs, true);
+      rc.number("sync_wait", o.sync_wait, false, 0, 1e7, kUs, true);
       rc.warn_unknown();
     }
     ri.warn_unknown();
@@ -356,12 +357,13 @@ nlohmann::json to_json(const Cluster& c) {
   if (fl.tdp_W > 0) j["gpu"]["tdp_W"] = fl.tdp_W;
   if (fl.power_limit_W > 0) j["gpu"]["power_limit_W"] = fl.power_limit_W;
   const auto& co = c.intra.call_overhead_s;
-  if (co.all_reduce + co.all_gather + co.reduce_scatter + co.send_recv + co.concurrent > 0) {
+  if (co.all_reduce + co.all_gather + co.reduce_scatter + co.send_recv + co.concurrent + co.sync_wait > 0) {
     j["intra_node"]["call_overhead_us"] = {{"all_reduce", co.all_reduce / kUs},
                                            {"all_gather", co.all_gather / kUs},
                                            {"reduce_scatter", co.reduce_scatter / kUs},
                                            {"send_recv", co.send_recv / kUs}};
     if (co.concurrent > 0) j["intra_node"]["call_overhead_us"]["concurrent"] = co.concurrent / kUs;
+    if (co.sync_wait > 0) j["intra_node"]["call_overhead_us"]["sync_wait"] = co.sync_wait / kUs;
   }
   if (c.host.memory_bytes > 0 || c.host.pcie_bytes_per_s > 0 || c.host.cpu_adam_params_per_s > 0 ||
       c.host.nvme_bytes > 0) {

@@ -16,7 +16,7 @@ namespace parplan::runtime {
 
 nlohmann::json to_json(const RunOptions& o) {
   return {{"plan", o.plan}, {"data", o.data}, {"out", o.out}, {"trace_dir", o.trace_dir},
-          {"nproc", o.nproc}, {"steps", o.steps}, {"log_interval", o.log_interval},
+          {"nproc", o.nproc}, {"steps", o.steps}, {"trace_step", o.trace_step}, {"log_interval", o.log_interval},
           {"eval_interval", o.eval_interval}, {"eval_iters", o.eval_iters}, {"lr", o.lr},
           {"seed", o.seed}, {"timeout_s", o.timeout_s}, {"backend", o.backend},
           {"bucket_mb", o.bucket_mb}, {"ckpt_dir", o.ckpt_dir}, {"ckpt_interval", o.ckpt_interval},
@@ -32,6 +32,7 @@ RunOptions run_options_from_json(const nlohmann::json& j) {
   o.trace_dir = j.value("trace_dir", o.trace_dir);
   o.nproc = j.value("nproc", o.nproc);
   o.steps = j.value("steps", o.steps);
+  o.trace_step = j.value("trace_step", o.trace_step);
   o.log_interval = j.value("log_interval", o.log_interval);
   o.eval_interval = j.value("eval_interval", o.eval_interval);
   o.eval_iters = j.value("eval_iters", o.eval_iters);
@@ -91,6 +92,9 @@ void validate_run_options(const RunOptions& o) {
   require(o.out.empty() || !std::filesystem::is_directory(o.out, ec),
           "--out '" + brief(o.out, 200) + "' is a directory; name the measured.json file to write");
   require(o.steps >= 1 && o.steps <= 1000000000, "--steps must be between 1 and 1e9, got " + std::to_string(o.steps));
+  require(o.trace_step >= -1 && o.trace_step < o.steps,
+          "--trace-step must be a step before --steps (0 to " + std::to_string(o.steps - 1) +
+              "), got " + std::to_string(o.trace_step));
   require(o.log_interval >= 0, "--log-interval must be >= 0 (0: no per-step log)");
   require(o.eval_interval >= 0, "--eval-interval must be >= 0 (0: evaluate at the end only)");
   require(o.eval_iters >= 0 && o.eval_iters <= 1000000, "--eval-iters must be between 0 and 1e6");

@@ -340,7 +340,7 @@ nlohmann::json train_rank(const RunOptions& o) {
   nlohmann::json losses = nlohmann::json::array(), times = nlohmann::json::array(),
                  evals = nlohmann::json::array(), dtfs = nlohmann::json::array(),
                  dtbs = nlohmann::json::array();
-  int64_t trace_step = std::min(o.steps - 1, start + 2);
+  int64_t trace_step = o.trace_step >= 0 ? o.trace_step : std::min(o.steps - 1, start + 2);
   double last_val = NAN;
   double overlap_traced_s = 0, overlap_hidden_s = 0, reduced_in_backward = 0;
 

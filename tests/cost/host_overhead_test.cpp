@@ -100,6 +100,42 @@ TEST(HostOverhead, AddsAFixedCostPerCall) {
   EXPECT_NEAR(d, 64 * 800e-6, 1e-9);
 }
 
+TEST(HostOverhead, EverySynchronisingCallPaysTheLateRanksExpectedWait) {
+  // intra_node.call_overhead_us.sync_wait: the mean − median of a blocking call between compute
+  // (a rank stalled now and then, waited for by the other), added to every call's fixed cost.
+  const Cluster c0 = host(0, 800, 300);
+  Cluster c1 = c0;
+  c1.intra.call_overhead_s.sync_wait = 350e-6;
+  const Group two{2, 2, 2}, four{4, 4, 4};
+  for (Collective op : {Collective::AllReduce, Collective::AllGather, Collective::ReduceScatter,
+                        Collective::SendRecv})
+    EXPECT_NEAR(collective_time(op, 131072, two, c1) - collective_time(op, 131072, two, c0), 350e-6,
+                1e-12);
+  // An all-to-all: a send/recv with each of the 3 peers, each waiting.
+  EXPECT_NEAR(collective_time(Collective::AllToAll, 131072, four, c1) -
+                  collective_time(Collective::AllToAll, 131072, four, c0), 3 * 350e-6, 1e-12);
+  const Group one{1, 1, 2};  // no peer, no wait
+  EXPECT_EQ(collective_time(Collective::AllReduce, 131072, one, c1), 0.0);
+  // TP = 2: the 64 all-reduces of a step (4 per layer and micro-batch) each wait; one rank alone
+  // does not.
+  const Model m = small_gpt();
+  const Training t = small_train();
+  Layout l;
+  l.micro_batch = 4;
+  EXPECT_EQ(predict_unchecked(m, c1, t, l).step_time_s, predict_unchecked(m, c0, t, l).step_time_s);
+  l.tp = 2;
+  EXPECT_NEAR(predict_unchecked(m, c1, t, l).step_time_s - predict_unchecked(m, c0, t, l).step_time_s,
+              64 * 350e-6, 1e-9);
+  // The cluster file carries it (in microseconds) and reads it back; GPU presets have none.
+  Diagnostics d;
+  const nlohmann::json j = to_json(c1);
+  EXPECT_NEAR(j["intra_node"]["call_overhead_us"]["sync_wait"].get<double>(), 350.0, 1e-9);
+  EXPECT_NEAR(cluster_from_json(j, d).intra.call_overhead_s.sync_wait, 350e-6, 1e-15);
+  EXPECT_TRUE(d.ok());
+  EXPECT_FALSE(to_json(c0)["intra_node"]["call_overhead_us"].contains("sync_wait"));
+  EXPECT_EQ(test::a100().intra.call_overhead_s.sync_wait, 0.0);
+}
+
 TEST(HostOverhead, GpuPresetsHaveNone) {
   const Cluster a = test::a100();
   EXPECT_EQ(a.gpu.op_overhead_s, 0.0);

@@ -1,5 +1,6 @@
 // `parplan calibrate` on 2 local ranks (CPU, Gloo): the host overheads it measures
 // (runtime/src/calibrate_host.cpp) and the GEMM shapes of --plan.
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -57,6 +58,14 @@ TEST(Calibrate, MeasuresTheHostOverheadsAndThePlansGemmShapes) {
   const auto& ct = cal["call_overheads"]["comm_thread"];
   EXPECT_GE(c.intra.call_overhead_s.concurrent, 0.0);
   EXPECT_NEAR(c.intra.call_overhead_s.concurrent * 1e6, ct["concurrent_extra_us"].get<double>(), 1e-6);
+  // sync_wait: the calls' mean − median beyond the compute's own, >= 0, as recorded.
+  const auto& co = cal["call_overheads"];
+  double tail = 0;
+  for (const char* op : {"all_reduce", "all_gather", "reduce_scatter", "send_recv"})
+    tail += (co["mean_ms"][op].get<double>() - co["median_ms"][op].get<double>()) / 4.0;
+  tail -= co["mean_ms"]["compute_alone"].get<double>() - co["median_ms"]["compute_alone"].get<double>();
+  EXPECT_NEAR(c.intra.call_overhead_s.sync_wait * 1e6, std::max(0.0, tail * 1e3), 1e-3);
+  EXPECT_NEAR(c.intra.call_overhead_s.sync_wait * 1e6, co["sync_wait_us"].get<double>(), 1e-6);
   for (const char* op : {"all_reduce", "reduce_scatter", "all_gather"})
     EXPECT_GT(ct["blocking_ms"][op].get<double>(), ct["compute_alone_ms"].get<double>()) << op;
   // --plan: tokens 64 and 32 x each linear (h x h, h x 4h, 4h x h) whole and halved, + the head.

@@ -106,6 +106,25 @@ TEST(Run, SingleProcessTrainsAndWritesMeasuredJsonAndTrace) {
   EXPECT_GT(t["traceEvents"].size(), 4u);
 }
 
+TEST(Run, TraceStepMustBeAStepOfTheRun) {
+  // --trace-step: the step traced (0-based; -1, the default, is the third after the start).
+  runtime::RunOptions o = options(small_plan(layout(1, 1, 1)), "trace_step", 5);
+  o.trace_step = 4;
+  EXPECT_NO_THROW(runtime::validate_run_options(o));
+  o.trace_step = -1;
+  EXPECT_NO_THROW(runtime::validate_run_options(o));
+  for (int64_t bad : {int64_t(5), int64_t(-2)}) {
+    o.trace_step = bad;
+    try {
+      runtime::validate_run_options(o);
+      ADD_FAILURE() << "--trace-step " << bad << " accepted with --steps 5";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("--trace-step must be a step before --steps (0 to 4)"),
+                std::string::npos) << e.what();
+    }
+  }
+}
+
 struct Case {
   const char* name;
   Layout l;

@@ -63,6 +63,12 @@ struct IntraNode {
     // (overlapped with the backward), on a host whose cores the compute threads fill: seconds per
     // call beyond the same collective issued blocking (`parplan calibrate`; 0 on GPUs).
     double concurrent = 0;
+    // The expected wait of a blocking collective for the last rank to arrive, beyond the typical
+    // (median) call: a host whose ranks share its cores stalls one rank now and then (a thread
+    // woken late), and each synchronising call pays the slower rank's stall. Seconds per call,
+    // on every call above (per peer of an all-to-all): `parplan calibrate`'s mean − median of the
+    // calls between compute, beyond the compute's own; 0 (GPU presets): not modelled.
+    double sync_wait = 0;
   } call_overhead_s;
 };
 

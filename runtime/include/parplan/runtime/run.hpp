@@ -15,6 +15,7 @@ struct RunOptions {
   std::string trace_dir;        // Chrome traces trace_rank<R>.json; default: next to `out`
   int nproc = 0;                // 0: the plan's GPU count
   int64_t steps = 20;
+  int64_t trace_step = -1;      // the step traced (0-based); -1: the third after the start
   int64_t log_interval = 1;
   int64_t eval_interval = 0;    // 0: evaluate at the end only
   int64_t eval_iters = 4;
