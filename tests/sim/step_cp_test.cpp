@@ -35,6 +35,15 @@ sim::SimResult simulate(const Plan& p) {
   return sim::sim_result_from_json(j);
 }
 
+// The same plan with every GPU running its schedule (no replica or lane representative).
+sim::SimResult simulate_every_gpu(const Plan& p) {
+  const cost::StepWork w = cost::step_work(p.model, p.cluster, p.training, p.layout);
+  sim::SimOptions all;
+  all.aggregate_replicas = false;
+  return sim::sim_result_from_json(
+      sim::run_in_child([&] { return sim::to_json(sim::simulate_step(p, w, all)); }, 120));
+}
+
 }  // namespace
 
 TEST(StepCp, EachKindMatchesTheAnalyticalStepWithinThreePercent) {
@@ -126,12 +135,8 @@ TEST(StepCp, TpCpInsideNvlinkZonesRunsOneTpLaneAndEqualsEveryGpuRunning) {
   p.layout.sequence_parallel = sp;
   p.layout.schedule = Schedule::Interleaved;
   p.layout.virtual_stages = 2;
-  const cost::StepWork w = cost::step_work(p.model, p.cluster, p.training, p.layout);
-  sim::SimOptions all;
-  all.aggregate_replicas = false;
   const auto one = simulate(p);
-  const auto every = sim::sim_result_from_json(
-      sim::run_in_child([&] { return sim::to_json(sim::simulate_step(p, w, all)); }, 120));
+  const auto every = simulate_every_gpu(p);
   const auto& a = one.ranks[0];
   const auto& b = every.ranks[0];
   std::printf("NVL72 tp 4 cp 2 sp %d: %lld GPUs simulated, step %.6f s (every GPU: %lld, %.6f s); "
@@ -160,12 +165,8 @@ TEST(StepCp, TpLanesOnTheirOwnLinksCountEveryLanesCpBytes) {
   // bytes stand for all 8 lanes', as when every GPU runs.
   Plan p = cp_plan(2, CpKind::Ring, 0, 1);
   p.layout.tp = 8;
-  const cost::StepWork w = cost::step_work(p.model, p.cluster, p.training, p.layout);
-  sim::SimOptions all;
-  all.aggregate_replicas = false;
   const auto one = simulate(p);
-  const auto every = sim::sim_result_from_json(
-      sim::run_in_child([&] { return sim::to_json(sim::simulate_step(p, w, all)); }, 120));
+  const auto every = simulate_every_gpu(p);
   EXPECT_LT(one.simulated_gpus, every.simulated_gpus);
   ASSERT_GT(every.cp_inter_node_bytes, 0.0);
   EXPECT_NEAR(one.cp_inter_node_bytes / every.cp_inter_node_bytes, 1.0, 1e-9);
