@@ -10,6 +10,14 @@
 
 namespace parplan::cost::detail {
 
+bool reduces_over_cp(const Training& t, const Layout& l) {
+  return framework_behaviour(t).grad_reduce_over_cp && l.cp > 1 && l.zero == 0;
+}
+
+bool reduces_gradients(const Training& t, const Layout& l) {
+  return l.dp > 1 || reduces_over_cp(t, l);
+}
+
 void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, const Layout& l,
              double n_local, double layer_params) {
   const FrameworkBehaviour& fw = framework_behaviour(t);
@@ -17,7 +25,7 @@ void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, c
   // HSDP (sharding.hpp): reduce-scatter and gathers inside the shard group, the gradient shard
   // all-reduced across groups; without it the shard group is the DP group and no replica exists.
   ShardGroups sg = shard_groups(l, c);
-  if (fw.grad_reduce_over_cp && l.cp > 1 && l.zero == 0) {
+  if (reduces_over_cp(t, l)) {
     // The gradients summed over the DP x CP group (CP ranks hold partial sums of every weight's
     // gradient): its ranks are tp apart, within a node as far as it reaches.
     const int64_t size = int64_t(l.dp) * l.cp, gpn = c.domain_gpus();

@@ -92,10 +92,7 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
   const StateBytes sb = state_bytes_per_param(t);
   const detail::StageParams stage0 = detail::gpu_params(m, l, 0);  // DualPipe: both directions
   const double n_local = stage0.total();
-  // A framework that sums the gradients over the DP x CP group (framework.hpp) reduces with
-  // CP alone too (dp_work builds that group).
-  const bool reduces = l.dp > 1 || (framework_behaviour(t).grad_reduce_over_cp && l.cp > 1 && l.zero == 0);
-  if (reduces) detail::dp_work(w, m, c, t, l, n_local, stage0.layers);
+  if (detail::reduces_gradients(t, l)) detail::dp_work(w, m, c, t, l, n_local, stage0.layers);
   const double shard = double(l.shard_size());  // HSDP: the optimizer updates 1/shard_group
 
   const double updated = n_local / (l.zero >= 1 ? shard : 1.0);
@@ -272,7 +269,7 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
     tb.pp_comm = exposed_sends(l.schedule, p, v, mb) * w.pp_send_s;
   }
 
-  if (l.dp > 1 || (framework_behaviour(t).grad_reduce_over_cp && l.cp > 1 && l.zero == 0))
+  if (detail::reduces_gradients(t, l))
     detail::dp_exposure(tb, w, c, t, l, layers_per_stage, mbd, mbd * crit.zero3);
   tb.optimizer = w.optimizer_s + w.offload_s;
 
