@@ -272,27 +272,36 @@ TEST(Floors, AHostSyncInTheForwardKeepsTheBackwardsLeadFromHidingTheForwardsHost
   bool seen = false;
   for (double scale : {0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0}) {
     t.framework = moe_framework_file(scale, 0);
-    const StepWork free_run = step_work(m, c, t, l);
+    const StepWork wa = step_work(m, c, t, l);
     const StepCost a = predict(m, c, t, l);
     t.framework = moe_framework_file(scale, 1);
-    const StepWork synced = step_work(m, c, t, l);
+    const StepWork wb = step_work(m, c, t, l);
     const StepCost b = predict(m, c, t, l);
-    EXPECT_GE(b.step_time_s, a.step_time_s * (1 - 1e-12)) << "scale " << scale;
-    const LayerCompute& lc = synced.layer;
-    const double dev_fwd = lc.fwd_s + synced.ep_fwd_exposed_s;
-    const double dev = lc.fwd_s + lc.bwd_s + synced.ep_fwd_exposed_s + synced.ep_bwd_exposed_s;
-    const double host_fwd = synced.layer_host_fwd_s, host = synced.layer_host_s;
+    EXPECT_DOUBLE_EQ(wa.layer_host_s, wb.layer_host_s);  // the sync adds no kernel
+    // The layers' part of the step (PP 1: one stage, with the embedding and the head).
+    auto layers_part = [&](const StepCost& s, const StepWork& w) {
+      return s.time.compute + s.time.ep_comm + s.time.launch_latency -
+             double(s.micro_batches) * (w.embedding_s + w.logits_s);
+    };
+    const LayerCompute& lc = wb.layer;
+    const double dev_fwd = lc.fwd_s + wb.ep_fwd_exposed_s;
+    const double dev_bwd = lc.bwd_s + wb.ep_bwd_exposed_s;
+    const double host_fwd = wb.layer_host_fwd_s, host = wb.layer_host_s;
     ASSERT_GT(host_fwd, 0.0);
     ASSERT_LT(host_fwd, host);
-    EXPECT_DOUBLE_EQ(free_run.layer_host_s, host);  // the sync adds no kernel
-    if (host_fwd > dev_fwd && host < dev) {
-      // Forward host-bound, the whole layer not: only the synced run pays the forward's excess.
+    const double n = double(m.layers) * double(b.micro_batches);
+    std::printf("  dispatch x%.1f: per layer and micro-batch host %.0f us (forward %.0f), device "
+                "%.0f us (forward %.0f); step %.1f ms free-running, %.1f ms synced\n",
+                scale, host * 1e6, host_fwd * 1e6, (dev_fwd + dev_bwd) * 1e6, dev_fwd * 1e6,
+                a.step_time_s * 1e3, b.step_time_s * 1e3);
+    // Synced: no forward is faster than its host, no backward than its device.
+    EXPECT_GE(layers_part(b, wb), n * (host_fwd + dev_bwd) * (1 - 1e-9)) << "dispatch x" << scale;
+    EXPECT_GE(b.step_time_s, a.step_time_s * (1 - 1e-12)) << "dispatch x" << scale;
+    if (host_fwd + dev_bwd > 1.05 * std::max(host, dev_fwd + dev_bwd)) {
+      // Free-running, the host's lead from the backward hides part of the forward's host time.
       seen = true;
-      const double per_layer_mb = (b.step_time_s - a.step_time_s) /
-                                  (double(m.layers) * double(b.micro_batches));
-      EXPECT_GT(per_layer_mb, 0.5 * (host_fwd - dev_fwd)) << "scale " << scale;
-      EXPECT_GT(b.time.launch_latency, a.time.launch_latency);
+      EXPECT_LT(layers_part(a, wa), n * (host_fwd + dev_bwd)) << "dispatch x" << scale;
     }
   }
-  EXPECT_TRUE(seen) << "no dispatch cost made the forward host-bound and the layer not";
+  EXPECT_TRUE(seen) << "no dispatch cost made the forward host-bound enough to tell";
 }
