@@ -42,10 +42,11 @@ double& expert_loop(Cluster& c) {
   if (c.gpu.floors.expert_loop_s < 0) c.gpu.floors.expert_loop_s = shipped_expert_loop_s();
   return c.gpu.floors.expert_loop_s;
 }
-// Its prior: the framework's (examples/frameworks/*.json host.expert_loop_us) of the first row
-// whose framework loops; its shipped value: the fit's where there is one.
+// Its prior: the framework's (examples/frameworks/*.json host.expert_loop_us) of the first MoE
+// row whose framework loops (0: no row it prices, not fitted); its shipped value: the fit's.
 double expert_loop_initial(const std::vector<const CorpusRun*>& rows, bool prior) {
   for (const auto* r : rows) {
+    if (!r->model.is_moe()) continue;
     const double v = framework_behaviour(r->training).host.expert_loop_s;
     if (v > 0) return prior || !(shipped_expert_loop_s() > 0) ? v : shipped_expert_loop_s();
   }
