@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "parplan/cost/attention.hpp"
+#include "parplan/cost/framework.hpp"
 
 namespace parplan::cost {
 
@@ -97,20 +98,22 @@ CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t
   if (r > 1) {
     // Ring attention (Liu et al. 2023; Megatron-Core CP): each rank passes its K, V block (its
     // cp-th of the sequence, its u-th of the heads after Ulysses: the same bytes) around the ring
-    // in r - 1 steps in forward, K, V and dK, dV in backward; each step overlaps with the
-    // attention block computed on the previous one.
+    // in r - 1 steps in forward, K, V and dK, dV in backward (dK, dV alone where the framework
+    // saved the received blocks: framework.hpp cp_backward_resends_kv); each step overlaps with
+    // the attention block computed on the previous one.
     const Group g{r, per_node(gpn, int64_t(l.tp) * u, r), gpn};
     const double kv_block = T * wd.kv * e;
+    const double bwd_blocks = framework_behaviour(t).cp_backward_resends_kv ? 2.0 : 1.0;
     w.ring_kv_block_bytes = kv_block;
     const double step_fwd = collective_time(Collective::SendRecv, kv_block, g, c);
-    const double step_bwd = collective_time(Collective::SendRecv, 2 * kv_block, g, c);
+    const double step_bwd = collective_time(Collective::SendRecv, bwd_blocks * kv_block, g, c);
     const double attn_fwd = lc.fwd_attention_core_s / double(r), attn_bwd = 2 * attn_fwd;
     auto exposed = [slow](double comm, double compute) {
       return std::max(0.0, comm - compute) + slow * std::min(comm, compute);
     };
     const double steps = double(r - 1);
     w.fwd_bytes += steps * kv_block;
-    w.bwd_bytes += steps * 2 * kv_block;
+    w.bwd_bytes += steps * bwd_blocks * kv_block;
     w.fwd_s += steps * step_fwd;
     w.bwd_s += steps * step_bwd;
     w.fwd_exposed_s += steps * exposed(step_fwd, attn_fwd);

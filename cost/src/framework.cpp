@@ -120,6 +120,9 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(e, "stream_mask_bytes", sv.stream_mask_bytes, d, q, 0, 100);
   }
   read(j, "repeat_kv_copy", f.repeat_kv_copy, d, p, 0, 1);
+  if (j.contains("context_parallel"))
+    read(j["context_parallel"], "backward_resends_kv", f.cp_backward_resends_kv, d,
+         p + ".context_parallel", 0, 1);
   if (j.contains("attention_kernel") && j["attention_kernel"].contains("efficiency")) {
     const auto& e = j["attention_kernel"]["efficiency"];
     const std::string q = p + ".attention_kernel.efficiency";

@@ -59,6 +59,10 @@ struct FrameworkBehaviour {
   // Grouped-query attention: K and V are expanded to every query head in memory before
   // scaled_dot_product_attention (torchtitan repeat_kv), compiled or not.
   bool repeat_kv_copy = false;
+  // Ring attention's backward: K, V travel the ring again with dK, dV (Megatron-Core / Transformer
+  // Engine's AttnFuncWithCPAndKVP2P keeps no received block), or only dK, dV travel back (an
+  // autograd that saved the received blocks: parplan's runtime, RingShift's backward).
+  bool cp_backward_resends_kv = true;
   // Activations a layer keeps for its backward (memory.cpp layer_activation_bytes), counted in
   // tensors of the size named. Defaults: Megatron-LM's fused layer (Korthikanti et al. 2022
   // sec. 4.1): a norm keeps its input and output (2 stream-sized tensors), the MLP its FC1
