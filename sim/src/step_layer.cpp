@@ -143,8 +143,11 @@ void StepSim::layer_backward(Rank& r, const std::string& name, bool first, bool 
   const auto& lc = w_.layer;
   z3_gather(r, first, last);
   ulysses(r, {cp_.a2a_o_bytes});  // dO, then dQ, dK, dV after the attention backward
-  double rest = lc.recompute_s + lc.bwd_s -
-                cp_overlap(r, 2 * cp_.ring_kv_block_bytes, 2 * lc.fwd_attention_core_s, name);
+  // Full recomputation reruns the forward, its K, V exchange included (cost::CpWork).
+  double rest = lc.recompute_s + lc.bwd_s;
+  if (plan_.layout.recompute == Recompute::Full)
+    rest -= cp_overlap(r, cp_.ring_kv_block_bytes, lc.fwd_attention_core_s, name);
+  rest -= cp_overlap(r, cp_.ring_bwd_block_bytes, 2 * lc.fwd_attention_core_s, name);
   ulysses(r, {cp_.a2a_q_bytes, cp_.a2a_kv_bytes, cp_.a2a_kv_bytes});
   const int n = r.tpg ? w_.tp_bwd_collectives : 0;
   if (n == 0) return exec(r, rest, name);
