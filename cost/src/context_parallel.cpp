@@ -153,6 +153,7 @@ CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t
     const double steps = double(r - 1);
     w.fwd_bytes += steps * kv_block;
     w.bwd_bytes += steps * (kv_block + grad_block);
+    w.ring_all_gather = fw.cp.kv_all_gather;
     if (fw.cp.kv_all_gather) {
       // PyTorch CP's all-gather rotater (torch/distributed/tensor/experimental/_attention.py
       // _AllGatherRotater): one all-gather of every rank's K, V, issued before the local block,

@@ -27,6 +27,7 @@ struct CpWork {
   double a2a_q_bytes = 0, a2a_o_bytes = 0, a2a_kv_bytes = 0;  // the Q, O and each of K, V
   double ring_kv_block_bytes = 0;  // ring: the K, V block passed on at each forward step
   double ring_bwd_block_bytes = 0;  // ring: K, V and dK, dV passed on at each backward step
+  bool ring_all_gather = false;  // K, V all-gathered once per pass, only the local block overlapping
   double fwd_bytes = 0, bwd_bytes = 0;  // bytes each GPU sends
   double fwd_s = 0, bwd_s = 0;          // total exchange time
   double fwd_exposed_s = 0, bwd_exposed_s = 0;  // after overlap with attention compute
