@@ -110,6 +110,8 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   const double per_kernel = kernels.total() > 0 ? floors.device_s / kernels.total() : 0.0;
   r.kernels = floors.kernels;
   r.host_s = floors.host_s;
+  r.host_fwd_s = floors.host_fwd_s;
+  r.host_syncs = floors.host_syncs;
   r.floor_s = floors.device_s + floors.sync_s;
   r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s + kernels.fwd * per_kernel + floors.sync_s +
             layer_op_overhead_fwd_s(m, c, t, l);  // host_overhead.cpp

@@ -226,3 +226,73 @@ TEST(Floors, SmallTpAllReducesAreLatencyBound) {
   Training t = small_train();
   EXPECT_GT(collective_host_s(c, t), gpu_floors(c.gpu).kernel_launch_s);
 }
+
+namespace {
+// megatron-core's kernel inventory with its MoE layer, the forward's dispatch scaled and the
+// MoE dispatcher's device-to-host syncs per forward set.
+std::string moe_framework_file(double fwd_scale, double syncs) {
+  const std::string path = ::testing::TempDir() + "/floors_moe_" +
+                           std::to_string(int(fwd_scale * 100)) + "_" +
+                           std::to_string(int(syncs)) + ".json";
+  Training t;
+  t.framework = "megatron-core";
+  const FrameworkBehaviour& mc = framework_behaviour(t);
+  const auto& k = mc.kernels;
+  nlohmann::json j = {
+      {"name", "mc-moe"},
+      {"kernels",
+       {{"dense_layer", {{"fwd", k.dense_fwd}, {"bwd", k.dense_bwd}}},
+        {"moe",
+         {{"fwd", k.moe_fwd}, {"bwd", k.moe_bwd}, {"per_expert_fwd", k.moe_per_expert_fwd},
+          {"per_expert_bwd", k.moe_per_expert_bwd}, {"host_syncs", syncs}}},
+        {"embedding", k.embedding},
+        {"head", k.head}}},
+      {"host",
+       {{"dispatch_fwd_us", mc.host.dispatch_fwd_s * 1e6 * fwd_scale},
+        {"dispatch_bwd_us", mc.host.dispatch_bwd_s * 1e6},
+        {"collective_us", mc.host.collective_s * 1e6}}}};
+  std::ofstream(path) << j.dump();
+  return path;
+}
+}  // namespace
+
+TEST(Floors, AHostSyncInTheForwardKeepsTheBackwardsLeadFromHidingTheForwardsHost) {
+  // A small fine-grained MoE (hidden 1,024, 64 experts of 256, top-8) on 8 A100s, EP 8. Without
+  // a sync the host runs ahead: a layer costs the larger of its whole host and device time. The
+  // Megatron-Core dispatcher copies the split sizes to the host in every MoE forward, so the
+  // lead the host banks during the backward's long kernels is gone when the next forward starts:
+  // a forward whose host time outlasts its device time is paid even where the whole layer's
+  // host time fits in its device time.
+  Model m = small_gpt();
+  m.moe.experts = 64, m.moe.experts_per_token = 8, m.moe.expert_ffn_hidden = 256;
+  const Cluster c = test::a100();
+  Training t = small_train();
+  Layout l = split(1);
+  l.ep = 8;
+  bool seen = false;
+  for (double scale : {0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0}) {
+    t.framework = moe_framework_file(scale, 0);
+    const StepWork free_run = step_work(m, c, t, l);
+    const StepCost a = predict(m, c, t, l);
+    t.framework = moe_framework_file(scale, 1);
+    const StepWork synced = step_work(m, c, t, l);
+    const StepCost b = predict(m, c, t, l);
+    EXPECT_GE(b.step_time_s, a.step_time_s * (1 - 1e-12)) << "scale " << scale;
+    const LayerCompute& lc = synced.layer;
+    const double dev_fwd = lc.fwd_s + synced.ep_fwd_exposed_s;
+    const double dev = lc.fwd_s + lc.bwd_s + synced.ep_fwd_exposed_s + synced.ep_bwd_exposed_s;
+    const double host_fwd = synced.layer_host_fwd_s, host = synced.layer_host_s;
+    ASSERT_GT(host_fwd, 0.0);
+    ASSERT_LT(host_fwd, host);
+    EXPECT_DOUBLE_EQ(free_run.layer_host_s, host);  // the sync adds no kernel
+    if (host_fwd > dev_fwd && host < dev) {
+      // Forward host-bound, the whole layer not: only the synced run pays the forward's excess.
+      seen = true;
+      const double per_layer_mb = (b.step_time_s - a.step_time_s) /
+                                  (double(m.layers) * double(b.micro_batches));
+      EXPECT_GT(per_layer_mb, 0.5 * (host_fwd - dev_fwd)) << "scale " << scale;
+      EXPECT_GT(b.time.launch_latency, a.time.launch_latency);
+    }
+  }
+  EXPECT_TRUE(seen) << "no dispatch cost made the forward host-bound and the layer not";
+}
