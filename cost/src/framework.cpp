@@ -147,6 +147,8 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     const std::string q = p + ".context_parallel";
     read(e, "kv_all_gather", f.cp.kv_all_gather, d, q, 0, 1);
     read(e, "grad_bytes", f.cp.grad_bytes, d, q, 0, 8);
+    read(e, "backward_resends_kv", f.cp.backward_resends_kv, d, q, 0, 1);
+    read(e, "kv_unrepeated", f.cp.kv_unrepeated, d, q, 0, 1);
     auto passes = [&](const char* key, FrameworkBehaviour::ContextParallel::Passes& ps) {
       if (!e.contains(key)) return;
       const std::string r = q + "." + key;

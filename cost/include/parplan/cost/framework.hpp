@@ -103,6 +103,13 @@ struct FrameworkBehaviour {
     // while only the first, local block computes; false: passed on one block per ring step.
     bool kv_all_gather = false;
     double grad_bytes = 0;  // bytes per element of the dK, dV passed on in backward (0: dtype)
+    // The backward passes K, V around the ring again with dK, dV (Transformer Engine's
+    // AttnFuncWithCPAndKVP2P and PyTorch CP keep no received block); false: dK, dV alone (an
+    // autograd that saved the received blocks: parplan's runtime).
+    bool backward_resends_kv = true;
+    // The ring passes the KV heads unrepeated although the framework expands them for its
+    // attention (repeat_kv_copy): parplan's runtime expands each received block locally.
+    bool kv_unrepeated = false;
     // HBM bytes per element and ring step after the first, as the framework's ops move them:
     // merging the block's output into the running output and log-sum-exp (per element of the
     // local output), accumulating dQ (per element of Q) and dK, dV with packing them for the send
