@@ -80,7 +80,8 @@ void add_collective_command(CLI::App& app) {
     const int64_t gpn = g.per_node;
     if (a->gpus > gpn && a->gpus % gpn != 0)
       throw Error("--gpus: " + std::to_string(a->gpus) + " spans NVLink domains but is not a "
-                  "multiple of " + std::to_string(gpn) + " GPUs per domain; use whole domains");
+                  "multiple of " + std::to_string(gpn) + ", the GPUs a group uses in each domain "
+                  "(the job's segment of it); use a multiple of " + std::to_string(gpn));
     double lo = 0, hi = 0;
     const size_t dots = a->bytes.find("..");
     if (dots == std::string::npos) {

@@ -133,11 +133,14 @@ LayerFloors layer_floors(const Model& m, const Cluster& c, const Training& t, co
   if (fw.host.cuda_graphs) {
     // One graph launch per layer and pass (forward, backward, recomputation).
     r.host_s = (l.recompute == Recompute::None ? 2.0 : 3.0) * g.kernel_launch_s;
+    r.host_fwd_s = g.kernel_launch_s;
   } else {
     const double fwd = g.kernel_launch_s + fw.host.dispatch_fwd_s;
     const double bwd = g.kernel_launch_s + fw.host.dispatch_bwd_s;
     r.host_s = (k.fwd + k.recompute) * fwd + k.bwd * bwd;
+    r.host_fwd_s = k.fwd * fwd;
   }
+  r.host_syncs = k.host_syncs;
   // A device-to-host sync drains the GPU's queue: the next kernel starts a launch later.
   r.sync_s = k.host_syncs * (g.kernel_launch_s + fw.host.dispatch_fwd_s);
   return r;

@@ -77,10 +77,15 @@ StepWork layer_work(const Model& m, const Cluster& c, const Training& t, const L
   // Host time of one layer per micro-batch (floors.cpp): its kernels and its collective calls
   // (TP; EP dispatch and combine, forward, backward and a full recomputation's; CP ring steps).
   double calls = double(w.tp_fwd_collectives + w.tp_bwd_collectives);
-  if (m.is_moe() && l.ep > 1)
-    calls += double(m.moe_layers()) / double(m.layers) * (l.recompute == Recompute::Full ? 6 : 4);
-  if (l.cp > 1) calls += 3.0 * double(l.cp - 1);
+  double fwd_calls = double(w.tp_fwd_collectives);
+  if (m.is_moe() && l.ep > 1) {
+    const double share = double(m.moe_layers()) / double(m.layers);
+    calls += share * (l.recompute == Recompute::Full ? 6 : 4);
+    fwd_calls += share * 2;  // dispatch and combine
+  }
+  if (l.cp > 1) calls += 3.0 * double(l.cp - 1), fwd_calls += double(l.cp - 1);
   w.layer_host_s = w.layer.host_s + calls * collective_host_s(c, t);
+  w.layer_host_fwd_s = w.layer.host_fwd_s + fwd_calls * collective_host_s(c, t);
   return w;
 }
 
@@ -157,7 +162,19 @@ StageTime stage_time(const StepWork& w, const StepWork& lw, const Layout& l, int
   const double device = lc.fwd_s + lc.bwd_s + lc.recompute_s + lw.tp_exposed_s +
                         lw.cp_fwd_exposed_s + lw.cp_bwd_exposed_s + lw.ep_fwd_exposed_s +
                         lw.ep_bwd_exposed_s;
-  const double excess = std::max(0.0, lw.layer_host_s - device);
+  double excess = std::max(0.0, lw.layer_host_s - device);
+  if (lc.host_syncs > 0) {
+    // A device-to-host sync in the forward (the MoE dispatcher's split sizes, floors.hpp) drains
+    // the host's lead: the lead it banked while the GPU ran the backward's long kernels cannot
+    // carry into the forward, so each pass costs the larger of its own host and device time.
+    // The TP collectives' exposure is split by their count per pass.
+    const int tp_calls = lw.tp_fwd_collectives + lw.tp_bwd_collectives;
+    const double tp_fwd = tp_calls > 0 ? lw.tp_exposed_s * lw.tp_fwd_collectives / tp_calls : 0;
+    const double dev_fwd = lc.fwd_s + tp_fwd + lw.cp_fwd_exposed_s + lw.ep_fwd_exposed_s;
+    const double host_fwd = lw.layer_host_fwd_s;
+    excess = std::max(0.0, host_fwd - dev_fwd) +
+             std::max(0.0, (lw.layer_host_s - host_fwd) - (device - dev_fwd));
+  }
   s.compute -= L * lc.floor_s;
   s.launch = L * (lc.floor_s + excess);
   if (!lw.tp_hidden && l.tp > 1) {

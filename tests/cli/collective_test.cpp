@@ -65,6 +65,11 @@ TEST(CliCollective, BadInputExits2NamingTheOption) {
   r = run_cli("collective --op all_reduce --bytes 8M --gpus 12");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("--gpus"), std::string::npos) << r.out;
+  // On an NVL72 cluster a group spanning racks uses the job's 64-GPU segment of each: the
+  // message names that count and the fix.
+  r = run_cli("collective --op all_reduce --bytes 8M --gpus 100 --cluster gb200-nvl72");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("use a multiple of 64"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -226,3 +226,82 @@ TEST(Floors, SmallTpAllReducesAreLatencyBound) {
   Training t = small_train();
   EXPECT_GT(collective_host_s(c, t), gpu_floors(c.gpu).kernel_launch_s);
 }
+
+namespace {
+// megatron-core's kernel inventory with its MoE layer, the forward's dispatch scaled and the
+// MoE dispatcher's device-to-host syncs per forward set.
+std::string moe_framework_file(double fwd_scale, double syncs) {
+  const std::string path = ::testing::TempDir() + "/floors_moe_" +
+                           std::to_string(int(fwd_scale * 100)) + "_" +
+                           std::to_string(int(syncs)) + ".json";
+  Training t;
+  t.framework = "megatron-core";
+  const FrameworkBehaviour& mc = framework_behaviour(t);
+  const auto& k = mc.kernels;
+  nlohmann::json j = {
+      {"name", "mc-moe"},
+      {"kernels",
+       {{"dense_layer", {{"fwd", k.dense_fwd}, {"bwd", k.dense_bwd}}},
+        {"moe",
+         {{"fwd", k.moe_fwd}, {"bwd", k.moe_bwd}, {"per_expert_fwd", k.moe_per_expert_fwd},
+          {"per_expert_bwd", k.moe_per_expert_bwd}, {"host_syncs", syncs}}},
+        {"embedding", k.embedding},
+        {"head", k.head}}},
+      {"host",
+       {{"dispatch_fwd_us", mc.host.dispatch_fwd_s * 1e6 * fwd_scale},
+        {"dispatch_bwd_us", mc.host.dispatch_bwd_s * 1e6},
+        {"collective_us", mc.host.collective_s * 1e6}}}};
+  std::ofstream(path) << j.dump();
+  return path;
+}
+}  // namespace
+
+TEST(Floors, AHostSyncInTheForwardKeepsTheBackwardsLeadFromHidingTheForwardsHost) {
+  // A small fine-grained MoE (hidden 1,024, 64 experts of 256, top-8) on 8 A100s, EP 8. Without
+  // a sync the host runs ahead: a layer costs the larger of its whole host and device time. The
+  // Megatron-Core dispatcher copies the split sizes to the host in every MoE forward, so the
+  // lead the host banks during the backward's long kernels is gone when the next forward starts:
+  // a forward whose host time outlasts its device time is paid even where the whole layer's
+  // host time fits in its device time.
+  Model m = small_gpt();
+  m.moe.experts = 64, m.moe.experts_per_token = 8, m.moe.expert_ffn_hidden = 256;
+  const Cluster c = test::a100();
+  Training t = small_train();
+  Layout l = split(1);
+  l.ep = 8;
+  bool seen = false;
+  for (double scale : {0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0}) {
+    t.framework = moe_framework_file(scale, 0);
+    const StepWork wa = step_work(m, c, t, l);
+    const StepCost a = predict(m, c, t, l);
+    t.framework = moe_framework_file(scale, 1);
+    const StepWork wb = step_work(m, c, t, l);
+    const StepCost b = predict(m, c, t, l);
+    EXPECT_DOUBLE_EQ(wa.layer_host_s, wb.layer_host_s);  // the sync adds no kernel
+    // The layers' part of the step (PP 1: one stage, with the embedding and the head).
+    auto layers_part = [&](const StepCost& s, const StepWork& w) {
+      return s.time.compute + s.time.ep_comm + s.time.launch_latency -
+             double(s.micro_batches) * (w.embedding_s + w.logits_s);
+    };
+    const LayerCompute& lc = wb.layer;
+    const double dev_fwd = lc.fwd_s + wb.ep_fwd_exposed_s;
+    const double dev_bwd = lc.bwd_s + wb.ep_bwd_exposed_s;
+    const double host_fwd = wb.layer_host_fwd_s, host = wb.layer_host_s;
+    ASSERT_GT(host_fwd, 0.0);
+    ASSERT_LT(host_fwd, host);
+    const double n = double(m.layers) * double(b.micro_batches);
+    std::printf("  dispatch x%.1f: per layer and micro-batch host %.0f us (forward %.0f), device "
+                "%.0f us (forward %.0f); step %.1f ms free-running, %.1f ms synced\n",
+                scale, host * 1e6, host_fwd * 1e6, (dev_fwd + dev_bwd) * 1e6, dev_fwd * 1e6,
+                a.step_time_s * 1e3, b.step_time_s * 1e3);
+    // Synced: no forward is faster than its host, no backward than its device.
+    EXPECT_GE(layers_part(b, wb), n * (host_fwd + dev_bwd) * (1 - 1e-9)) << "dispatch x" << scale;
+    EXPECT_GE(b.step_time_s, a.step_time_s * (1 - 1e-12)) << "dispatch x" << scale;
+    if (host_fwd + dev_bwd > 1.05 * std::max(host, dev_fwd + dev_bwd)) {
+      // Free-running, the host's lead from the backward hides part of the forward's host time.
+      seen = true;
+      EXPECT_LT(layers_part(a, wa), n * (host_fwd + dev_bwd)) << "dispatch x" << scale;
+    }
+  }
+  EXPECT_TRUE(seen) << "no dispatch cost made the forward host-bound enough to tell";
+}

@@ -29,6 +29,8 @@ struct LayerCompute {
   double kernels = 0;
   double floor_s = 0;
   double host_s = 0;
+  double host_fwd_s = 0;  // of host_s, the forward's
+  double host_syncs = 0;  // device-to-host syncs per forward (MoE dispatcher split sizes)
 };
 LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, const Layout& l);
 

@@ -43,6 +43,8 @@ struct LayerFloors {
   double kernels = 0;
   double device_s = 0;  // kernels x kernel_device_s
   double host_s = 0;    // host time of fwd + bwd + recompute (no collectives)
+  double host_fwd_s = 0;  // of it, the forward's (the segment the MoE dispatcher's syncs close)
+  double host_syncs = 0;  // device-to-host syncs per forward (LayerKernels::host_syncs)
   double sync_s = 0;    // device idle after the forward's host syncs: the host's next launch
 };
 LayerFloors layer_floors(const Model& m, const Cluster& c, const Training& t, const Layout& l);

@@ -61,6 +61,7 @@ struct StepWork {
   // size-independent part (NCCL latency) of one TP collective, shown with the floors when the
   // TP collectives are not overlapped (tp_hidden false).
   double layer_host_s = 0;
+  double layer_host_fwd_s = 0;  // of it, the forward's kernels and calls (floors.cpp host_fwd_s)
   double tp_latency_s = 0;
   bool tp_hidden = false;
 };
