@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "parplan/cost/attention.hpp"
+#include "parplan/cost/context_parallel.hpp"
 #include "parplan/cost/floors.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/framework.hpp"
@@ -68,17 +69,21 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   // FlashAttention-2 under PyTorch SDPA, cuDNN under Transformer Engine) runs the computed FLOPs
   // at that share of the peak instead of the GEMM shape model.
   const FrameworkBehaviour& fw = framework_behaviour(t);
+  // Flash backward recomputes S = QK^T and runs dV, dP, dQ, dK: 5 GEMMs to the forward's 2
+  // (Dao 2023, FlashAttention-2 sec. 3.1.2); standard attention's backward is twice its forward.
+  double core_bwd = t.flash_attention ? 2.5 : 2.0;
   if (t.flash_attention) {
     const auto it = fw.attention_efficiency.find(c.gpu.generation);
-    if (it != fw.attention_efficiency.end())
+    if (it != fw.attention_efficiency.end()) {
       core_mm = causal * b * attention_core_forward_flops(m, sq, skv) / tp /
                 (c.gpu.peak_flops(dt) *
                  (c.gpu.floors.power_limit_W > 0 ? gpu_floors(c.gpu).clock_scale : 1.0) *
                  it->second);
+      // The kernel's backward runs its FLOPs at its own published rate.
+      const auto bw = fw.attention_bwd_efficiency.find(c.gpu.generation);
+      if (bw != fw.attention_bwd_efficiency.end()) core_bwd *= it->second / bw->second;
+    }
   }
-  // Flash backward recomputes S = QK^T and runs dV, dP, dQ, dK: 5 GEMMs to the forward's 2
-  // (Dao 2023, FlashAttention-2 sec. 3.1.2); standard attention's backward is twice its forward.
-  const double core_bwd = t.flash_attention ? 2.5 : 2.0;
   // Memory-bound bytes per forward (norms, dropout + residual adds, MLP activation, RoPE) as the
   // framework runs them, fused or eager (elementwise.cpp).
   const double elementwise = detail::layer_elementwise_bytes(m, t, l, T, 1 - moe_share);
@@ -87,7 +92,10 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
     softmax = b * heads_local * sq * attended_keys(m, skv) *
               (fw.softmax_accesses * e + fw.softmax_mask_bytes);  // or the framework's passes
   double mem = memory_bound_time(c, elementwise) + moe_share * moe.fwd_memory_s;
-  double core_mem = memory_bound_time(c, softmax);
+  // Ring CP: the framework's merges of partial outputs and gradient accumulations per ring step
+  // (context_parallel.cpp), part of the attention core.
+  const CpMerge cp_merge = cp_merge_time(m, c, t, l);
+  double core_mem = memory_bound_time(c, softmax) + cp_merge.fwd_s;
   const Fp8CastBytes casts = fp8_cast_bytes(m, t, l);  // 0 without FP8
   const double cast_fwd = memory_bound_time(c, casts.fwd), cast_bwd = memory_bound_time(c, casts.bwd);
 
@@ -108,7 +116,8 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s + kernels.fwd * per_kernel + floors.sync_s +
             layer_op_overhead_fwd_s(m, c, t, l);  // host_overhead.cpp
   // Backward: data and weight gradients (2x the matmuls), and about twice the memory traffic.
-  r.bwd_s = 2 * mm + core_bwd * core_mm + 2 * (mem + core_mem) + cast_bwd +
+  r.bwd_s = 2 * mm + core_bwd * core_mm + 2 * (mem + core_mem - cp_merge.fwd_s) +
+            cp_merge.bwd_s + cast_bwd +
             kernels.bwd * per_kernel + layer_op_overhead_bwd_s(m, c, t, l);  // host_overhead.cpp
   switch (l.recompute) {
     case Recompute::None: r.recompute_s = 0; break;

@@ -131,6 +131,35 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
         else f.attention_efficiency[gen] = v.get<double>();
       }
   }
+  if (j.contains("attention_kernel") && j["attention_kernel"].contains("bwd_efficiency")) {
+    const auto& e = j["attention_kernel"]["bwd_efficiency"];
+    const std::string q = p + ".attention_kernel.bwd_efficiency";
+    if (!e.is_object()) d.error(q, "must be an object of GPU generation: share of peak");
+    else
+      for (const auto& [gen, v] : e.items()) {
+        if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() > 1)
+          d.error(q + "." + gen, "must be a number in (0, 1]");
+        else f.attention_bwd_efficiency[gen] = v.get<double>();
+      }
+  }
+  if (j.contains("context_parallel")) {
+    const auto& e = j["context_parallel"];
+    const std::string q = p + ".context_parallel";
+    read(e, "kv_all_gather", f.cp.kv_all_gather, d, q, 0, 1);
+    read(e, "grad_bytes", f.cp.grad_bytes, d, q, 0, 8);
+    read(e, "backward_resends_kv", f.cp.backward_resends_kv, d, q, 0, 1);
+    read(e, "kv_unrepeated", f.cp.kv_unrepeated, d, q, 0, 1);
+    auto passes = [&](const char* key, FrameworkBehaviour::ContextParallel::Passes& ps) {
+      if (!e.contains(key)) return;
+      const std::string r = q + "." + key;
+      read(e[key], "fwd_out", ps.fwd_out, d, r, 0, 1000);
+      read(e[key], "bwd_q", ps.bwd_q, d, r, 0, 1000);
+      read(e[key], "bwd_kv", ps.bwd_kv, d, r, 0, 1000);
+      read(e[key], "kv_pack", ps.kv_pack, d, r, 0, 1000);
+    };
+    passes("eager", f.cp.eager);
+    passes("compiled", f.cp.compiled);
+  }
   if (j.contains("tp_overlap")) read(j["tp_overlap"], "backward", f.tp_overlap_backward, d, p + ".tp_overlap", 0, 1);
   if (j.contains("selective_recompute")) {
     const auto& s = j["selective_recompute"];

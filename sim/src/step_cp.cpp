@@ -80,6 +80,14 @@ double StepSim::cp_overlap(Rank& r, double block, double attention_s, const std:
   return attention_s;
 }
 
+// The forward's K, V exchange: under the whole attention core (a P2P ring), or, for a framework
+// that all-gathers K, V once (PyTorch CP), under the local block alone.
+double StepSim::cp_forward_exchange(Rank& r, const std::string& name) {
+  const double attn = w_.layer.fwd_attention_core_s;
+  const double window = cp_.ring_all_gather && cp_.ring > 1 ? attn / cp_.ring : attn;
+  return cp_overlap(r, cp_.ring_kv_block_bytes, window, name);
+}
+
 void StepSim::cp_bytes(SimResult& out) const {
   // Under either TP-lane shortcut (lanes_: lanes on their own links; lane_rep_: the TP-lane
   // representative) only lane 0 runs, and its CP groups stand for the tp lanes' alike ones.

@@ -101,6 +101,7 @@ class StepSim {
   void cp_groups(Rank& first);
   void ulysses(Rank& r, std::initializer_list<double> buffers);
   double cp_overlap(Rank& r, double block, double attention_s, const std::string& name);
+  double cp_forward_exchange(Rank& r, const std::string& name);
   void cp_bytes(SimResult& out) const;
   void layer_forward(Rank& r, const std::string& name, bool first, bool last);
   void layer_backward(Rank& r, const std::string& name, bool first, bool last);

@@ -172,3 +172,23 @@ TEST(StepCp, TpLanesOnTheirOwnLinksCountEveryLanesCpBytes) {
   EXPECT_NEAR(one.cp_inter_node_bytes / every.cp_inter_node_bytes, 1.0, 1e-9);
   EXPECT_NEAR(one.step_time_s / every.step_time_s, 1.0, 0.01);
 }
+
+TEST(StepCp, TorchCpWithFullRecomputationMatchesTheAnalyticalStepAndItsBytes) {
+  // torchtitan's CP (examples/frameworks/fsdp2.json): K, V expanded to 32 heads, dK, dV in fp32,
+  // and full recomputation reruns the forward exchange. CP 8 in one node, 4 layers, two
+  // micro-batches per step (global batch 2): per layer 7 forward blocks of 4096 tokens x 8192 x
+  // 2 bytes, twice (forward and recomputation), and 7 backward blocks of K, V (2 bytes) + dK, dV
+  // (4 bytes); 8 ranks, 4 layers, 2 micro-batches.
+  Plan p = cp_plan(8, CpKind::Ring, 0, 1);
+  p.training.framework = "fsdp2";
+  p.training.compile = Switch::On;
+  p.layout.recompute = Recompute::Full;
+  const auto r = simulate(p);
+  std::printf("torch cp 8 full AC: simulated %.4f s, analytical %.4f s (%+.2f%%)\n", r.step_time_s,
+              r.analytical_step_time_s, (r.step_time_s / r.analytical_step_time_s - 1) * 100);
+  EXPECT_NEAR(r.step_time_s / r.analytical_step_time_s, 1.0, 0.03);
+  const double elems = 4096.0 * 8192;
+  const double per_layer = 7 * elems * 2 * 2 + 7 * elems * (2 + 4);
+  EXPECT_NEAR(r.cp_intra_node_bytes / (8 * 4 * 2 * per_layer), 1.0, 0.01);
+  EXPECT_EQ(r.cp_inter_node_bytes, 0.0);
+}

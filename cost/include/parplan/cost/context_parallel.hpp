@@ -26,11 +26,23 @@ struct CpWork {
   double a2a_buffer_bytes = 0;     // Ulysses: Q + K + V + O buffers one rank all-to-alls (fwd)
   double a2a_q_bytes = 0, a2a_o_bytes = 0, a2a_kv_bytes = 0;  // the Q, O and each of K, V
   double ring_kv_block_bytes = 0;  // ring: the K, V block passed on at each forward step
+  double ring_bwd_block_bytes = 0;  // ring: K, V and dK, dV passed on at each backward step
+  bool ring_all_gather = false;  // K, V all-gathered once per pass, only the local block overlapping
   double fwd_bytes = 0, bwd_bytes = 0;  // bytes each GPU sends
   double fwd_s = 0, bwd_s = 0;          // total exchange time
   double fwd_exposed_s = 0, bwd_exposed_s = 0;  // after overlap with attention compute
+  double recompute_exposed_s = 0;  // of bwd_exposed_s: the forward's exchange rerun (full AC)
 };
 CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t, const Layout& l,
                              const LayerCompute& lc);
+
+// One layer, one micro-batch: the memory-bound passes a framework's ring attention adds per
+// ring step after the first (merging partial outputs and log-sum-exps, accumulating dQ, dK, dV,
+// packing K, V for the send), forward and backward; 0 without ring CP or without the framework's
+// "context_parallel" passes.
+struct CpMerge {
+  double fwd_s = 0, bwd_s = 0;
+};
+CpMerge cp_merge_time(const Model& m, const Cluster& c, const Training& t, const Layout& l);
 
 }  // namespace parplan::cost

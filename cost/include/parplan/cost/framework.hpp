@@ -92,6 +92,34 @@ struct FrameworkBehaviour {
   // The flash attention kernel's share of the dense 16-bit peak on its computed (causal) FLOPs,
   // per GPU generation, where published; absent: the GEMM shape model (compute.cpp).
   std::map<std::string, double> attention_efficiency;
+  // The same kernel's backward share of the peak (on its 2.5x FLOPs), where published; absent:
+  // the forward's.
+  std::map<std::string, double> attention_bwd_efficiency;
+  // Ring attention as the framework runs it (the JSON's "context_parallel";
+  // cost/context_parallel.cpp, docs/cost-model.md "Context parallelism"). Defaults: Megatron-Core
+  // with Transformer Engine's P2P ring (K, V passed one block per step, merges fused).
+  struct ContextParallel {
+    // K, V of every CP rank all-gathered once per attention pass (forward; again in backward)
+    // while only the first, local block computes; false: passed on one block per ring step.
+    bool kv_all_gather = false;
+    double grad_bytes = 0;  // bytes per element of the dK, dV passed on in backward (0: dtype)
+    // The backward passes K, V around the ring again with dK, dV (Transformer Engine's
+    // AttnFuncWithCPAndKVP2P and PyTorch CP keep no received block); false: dK, dV alone (an
+    // autograd that saved the received blocks: parplan's runtime).
+    bool backward_resends_kv = true;
+    // The ring passes the KV heads unrepeated although the framework expands them for its
+    // attention (repeat_kv_copy): parplan's runtime expands each received block locally.
+    bool kv_unrepeated = false;
+    // HBM bytes per element and ring step after the first, as the framework's ops move them:
+    // merging the block's output into the running output and log-sum-exp (per element of the
+    // local output), accumulating dQ (per element of Q) and dK, dV with packing them for the send
+    // (per element of the K, V block), packing K, V for the send (per element of the block,
+    // forward and backward). Eager; under torch.compile `compiled` (< 0: as eager).
+    struct Passes {
+      double fwd_out = 0, bwd_q = 0, bwd_kv = 0, kv_pack = 0;
+    };
+    Passes eager, compiled{-1, -1, -1, -1};
+  } cp;
   // TP communication overlap hides backward collectives too (Megatron/TE userbuffers: dgrad and
   // wgrad GEMMs); false: only the forward graph is micro-pipelined (torchtitan async TP).
   bool tp_overlap_backward = true;
