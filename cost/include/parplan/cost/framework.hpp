@@ -59,6 +59,9 @@ struct FrameworkBehaviour {
   // Grouped-query attention: K and V are expanded to every query head in memory before
   // scaled_dot_product_attention (torchtitan repeat_kv), compiled or not.
   bool repeat_kv_copy = false;
+  // The loss is all-reduced over every rank at the end of each step, blocking the host (a CPU
+  // runtime's world_sum; GPU frameworks reduce it on the stream): charged as "launch and latency".
+  bool loss_all_reduce = false;
   // Activations a layer keeps for its backward (memory.cpp layer_activation_bytes), counted in
   // tensors of the size named. Defaults: Megatron-LM's fused layer (Korthikanti et al. 2022
   // sec. 4.1): a norm keeps its input and output (2 stream-sized tensors), the MLP its FC1
