@@ -12,6 +12,7 @@
 #include "parplan/cost/framework.hpp"
 #include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
+#include "parplan/cost/sharding.hpp"
 #include "overlap.hpp"
 #include "stage_params.hpp"
 
@@ -98,7 +99,8 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
   const detail::StageParams stage0 = detail::gpu_params(m, l, 0);  // DualPipe: both directions
   const double n_local = stage0.total();
   if (detail::reduces_gradients(t, l)) detail::dp_work(w, m, c, t, l, n_local, stage0.layers);
-  const double shard = double(l.shard_size());  // HSDP: the optimizer updates 1/shard_group
+  // HSDP: the optimizer updates 1/shard_group (x cp over DP x CP, sharding.hpp)
+  const double shard = double(shard_ranks(t, l));
 
   const double updated = n_local / (l.zero >= 1 ? shard : 1.0);
   if (l.offload == Offload::None) {

@@ -212,7 +212,8 @@ TEST(HostOverhead, TheRuntimeReducesEveryLayerUnitFromZeroTwoOn) {
 
 TEST(HostOverhead, TheRuntimeAllReducesGradientsOverTheContextParallelGroup) {
   // CP ranks hold partial gradients of every weight: the runtime all-reduces them over dp x cp
-  // (trainer.cpp 'dp_cp'), priced as the DP reduction; megatron-core's file leaves it out.
+  // (trainer.cpp 'dp_cp'), priced as the DP reduction; a framework file without
+  // grad_reduce.over_context_parallel leaves it out.
   const Model m = small_gpt();
   Training t = small_train();
   Layout l;
@@ -220,8 +221,9 @@ TEST(HostOverhead, TheRuntimeAllReducesGradientsOverTheContextParallelGroup) {
   const Cluster c = host(5, 800, 300);
   const StepCost runtime = predict_unchecked(m, c, t, l);
   EXPECT_GT(runtime.time.dp_comm_total, 800e-6);  // one all-reduce call at least
-  t.framework = "megatron-core";
+  t.framework = test::framework_without_cp_key("parplan-runtime");
   EXPECT_EQ(predict_unchecked(m, c, t, l).time.dp_comm_total, 0.0);
+  t.framework = "megatron-core";
   // A framework without an operator inventory ("eager_ops") is charged no per-operator cost.
   EXPECT_EQ(layer_ops(m, t, l).fwd, 0.0);
 }
