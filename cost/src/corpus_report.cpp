@@ -210,6 +210,7 @@ nlohmann::json to_json(const CorpusValidation& v) {
                                            {"rotations", c.rotations},
                                            {"default_median_abs_error", c.default_median},
                                            {"median_abs_error", c.median},
+                                           {"all_but_one_median_abs_error", c.all_but_one},
                                            {"spread", {c.lo, c.hi}}});
   j["residuals"] = nlohmann::json::array();  // what the intervals are built from, per case
   for (const auto& r : v.intervals.residuals)

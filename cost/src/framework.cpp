@@ -120,6 +120,8 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(e, "stream_mask_bytes", sv.stream_mask_bytes, d, q, 0, 100);
   }
   read(j, "repeat_kv_copy", f.repeat_kv_copy, d, p, 0, 1);
+  if (j.contains("loss_all_reduce"))
+    read(j["loss_all_reduce"], "blocking", f.loss_all_reduce, d, p + ".loss_all_reduce", 0, 1);
   if (j.contains("attention_kernel") && j["attention_kernel"].contains("efficiency")) {
     const auto& e = j["attention_kernel"]["efficiency"];
     const std::string q = p + ".attention_kernel.efficiency";

@@ -8,6 +8,7 @@
 #include "parplan/cost/framework.hpp"
 #include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
+#include "parplan/cost/sharding.hpp"
 #include "stage_params.hpp"
 
 namespace parplan::cost {
@@ -89,9 +90,10 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   r.layer_params = sp.layers;
   const StateBytes b = state_bytes_per_param(t);
   // Rajbhandari et al. 2020, fig. 1: stage 1 shards optimizer states, 2 also gradients, 3 also
-  // parameters, over the data-parallel group, or with HSDP over its shard group (sharding.hpp).
-  // Routed experts shard over the expert-data-parallel group instead (Megatron-Core MoE).
-  const double dp = double(l.shard_size());
+  // parameters, over the data-parallel group, or with HSDP over its shard group, each times cp
+  // where the framework shards over DP x CP (sharding.hpp shard_ranks). Routed experts shard over
+  // the expert-data-parallel group instead (Megatron-Core MoE).
+  const double dp = double(shard_ranks(t, l));
   const double ne = sp.experts, nd = n - ne, edp = detail::expert_dp(l);
   auto part = [&](double per_param, int from_stage) {
     return l.zero >= from_stage ? nd * per_param / dp + ne * per_param / edp

@@ -10,12 +10,8 @@
 
 namespace parplan::cost::detail {
 
-bool reduces_over_cp(const Training& t, const Layout& l) {
-  return framework_behaviour(t).grad_reduce_over_cp && l.cp > 1 && l.zero == 0;
-}
-
 bool reduces_gradients(const Training& t, const Layout& l) {
-  return l.dp > 1 || reduces_over_cp(t, l);
+  return l.dp > 1 || states_over_cp(t, l);
 }
 
 void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, const Layout& l,
@@ -24,14 +20,10 @@ void dp_work(StepWork& w, const Model& m, const Cluster& c, const Training& t, c
   const StateBytes sb = state_bytes_per_param(t);
   // HSDP (sharding.hpp): reduce-scatter and gathers inside the shard group, the gradient shard
   // all-reduced across groups; without it the shard group is the DP group and no replica exists.
-  ShardGroups sg = shard_groups(l, c);
-  if (reduces_over_cp(t, l)) {
-    // The gradients summed over the DP x CP group (CP ranks hold partial sums of every weight's
-    // gradient): its ranks are tp apart, within a node as far as it reaches.
-    const int64_t size = int64_t(l.dp) * l.cp, gpn = c.domain_gpus();
-    sg.shard = {size, l.tp >= gpn ? int64_t(1) : std::clamp<int64_t>(gpn / l.tp, 1, size), gpn};
-    sg.replica = {1, 1, gpn};
-  }
+  // Where the framework reduces over DP x CP (CP ranks hold partial sums of every weight's
+  // gradient), the all-reduce, or ZeRO's reduce-scatter and all-gather, span that group, its
+  // ranks tp apart (sharding.hpp states_over_cp).
+  const ShardGroups sg = shard_groups(l, c, t);
   const Group dp = sg.shard;
   // Rajbhandari et al. 2020 sec. 7: stages 1-2 move 2 Psi like an all-reduce, stage 3 3 Psi.
   const Algorithm algo = fw.dp_flat_ring ? Algorithm::Ring : Algorithm::Auto;

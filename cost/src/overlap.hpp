@@ -6,11 +6,9 @@
 namespace parplan::cost::detail {
 
 // Whether the step reduces gradients across ranks: with DP, or with CP alone where the framework
-// sums the gradients over the DP x CP group (framework.hpp grad_reduce_over_cp; dp_work builds
-// that group).
+// sums the gradients (and shards ZeRO's states) over the DP x CP group (sharding.hpp
+// states_over_cp; dp_work uses shard_groups).
 bool reduces_gradients(const Training& t, const Layout& l);
-// Whether dp_work sums the gradients over the DP x CP group rather than the DP group.
-bool reduces_over_cp(const Training& t, const Layout& l);
 
 // Fills the DP fields of `w` (gradient reduction by buckets or FSDP units, ZeRO-1/2 parameter
 // all-gather, ZeRO-3 per-layer gathers and their exposure). `n_local`: this GPU's parameters;

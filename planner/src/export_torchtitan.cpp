@@ -9,6 +9,7 @@
 #include "export_util.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/pipeline.hpp"
+#include "parplan/cost/sharding.hpp"
 #include "parplan/planner/assumptions.hpp"
 #include "parplan/planner/export.hpp"
 
@@ -295,7 +296,7 @@ std::vector<ExportFile> torchtitan_files(const Plan& p, bool toml) {
   if (!toml) {
     auto files = launch_files(p, ExportFormat::Torchrun, Framework::Torchtitan);
     files.front().name = "torchtitan.sh";
-    if (p.layout.cp > 1 && p.layout.zero >= 2) {
+    if (p.layout.cp > 1 && p.layout.zero >= 2 && !cost::states_over_cp(p.training, p.layout)) {
       // torchtitan's FSDP mesh is dp_shard x cp: context-parallel ranks shard parameters too.
       auto& text = files.front().text;
       const auto at = text.find("# placeholders");

@@ -16,6 +16,7 @@
 #include "search_space.hpp"
 #include "parplan/cost/context_parallel.hpp"
 #include "parplan/cost/fp8.hpp"
+#include "parplan/cost/sharding.hpp"
 #include "parplan/model/error.hpp"
 
 namespace parplan::planner {
@@ -343,7 +344,8 @@ void schedule_choices(const Model& m, const Training& t, const Fixed& f, int32_t
     if (allowed(f.virtual_stages, int32_t(v))) out.push_back({Schedule::Interleaved, int32_t(v)});
 }
 
-std::vector<ZeroChoice> zero_choices(const Cluster& c, const Fixed& f, const Split& sp) {
+std::vector<ZeroChoice> zero_choices(const Cluster& c, const Training& t, const Fixed& f,
+                                     const Split& sp) {
   std::vector<ZeroChoice> out;
   // HSDP (zero 3 only): the whole DP group, or NVLink-domain-sized shard groups when DP spans
   // domains.
@@ -355,10 +357,14 @@ std::vector<ZeroChoice> zero_choices(const Cluster& c, const Fixed& f, const Spl
           ? int32_t(node_group)
           : -1};
   const bool pinned_hsdp = f.shard_group && *f.shard_group > 0 && *f.shard_group < sp.dp;
+  Layout cp_only;
+  cp_only.cp = sp.cp;
+  const bool over_cp = cost::states_over_cp(t, cp_only);
   for (const ZeroOffload& zo : kZeroOffload) {
     if (!allowed(f.zero, zo.zero) || !allowed(f.offload, zo.offload)) continue;
-    // With one data-parallel rank ZeRO shards nothing: keep stage 0 unless offloading.
-    if (sp.dp == 1 && !f.zero && zo.zero > 0 && zo.offload == Offload::None) continue;
+    // With one data-parallel rank ZeRO shards nothing (unless the framework shards over DP x CP,
+    // sharding.hpp states_over_cp): keep stage 0 unless offloading.
+    if (sp.dp == 1 && !over_cp && !f.zero && zo.zero > 0 && zo.offload == Offload::None) continue;
     if (pinned_hsdp && zo.zero < 3) continue;
     for (int32_t g : shard_options) {
       // Searched HSDP groups only without offload (pinned ones everywhere).
@@ -429,7 +435,7 @@ SearchResult search(const Model& m, const Cluster& c, const Training& t, const S
       e.ep = ep;
       e.etp = etp;
       space.splits.push_back(e);
-      space.zero_choices.push_back(detail::zero_choices(c, o.fixed, e));
+      space.zero_choices.push_back(detail::zero_choices(c, t, o.fixed, e));
     }
   const size_t n_splits = space.splits.size();
   int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));

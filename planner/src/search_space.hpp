@@ -75,7 +75,8 @@ struct Space {
 void schedule_choices(const Model& m, const Training& t, const Fixed& f, int32_t pp,
                       int64_t micro_batches, std::vector<ScheduleChoice>& out);
 // The ZeRO / offload / shard-group choices of a split, filtered by the pins.
-std::vector<ZeroChoice> zero_choices(const Cluster& c, const Fixed& f, const Split& sp);
+std::vector<ZeroChoice> zero_choices(const Cluster& c, const Training& t, const Fixed& f,
+                                     const Split& sp);
 
 // Bounded top-k: a max-heap under `better`, so the worst kept candidate is at the front.
 class TopK {

@@ -191,6 +191,23 @@ c10::intrusive_ptr<cp::ShiftState> shift_state(AutogradContext* ctx) {
   return c10::static_intrusive_pointer_cast<cp::ShiftState>(ctx->saved_data["state"].toCapsule());
 }
 
+// Posts a send to `to` and a receive from `from`, both asynchronous. Under NCCL a send and a receive
+// between the same two ranks share one communicator and stream (ProcessGroupNCCL keys p2p by the
+// rank pair), so two ranks that both post their send first wait on each other once a message
+// outgrows NCCL's buffers (the NCCL user guide: a send and a receive with the same peer must not
+// be issued in an order that lets them block each other). Even ranks send first and odd ranks
+// receive first, so each pair's first operations match; Gloo does not care.
+void post_exchange(Group* g, const torch::Tensor& x, int to, const torch::Tensor& into, int from,
+                   Pending& send, Pending& recv) {
+  if (g->rank() % 2 == 0) {
+    send = g->send(x, to);
+    recv = g->recv_async(into, from);
+  } else {
+    recv = g->recv_async(into, from);
+    send = g->send(x, to);
+  }
+}
+
 // Posts the exchange (forward), returns the receive buffer, still being written. Backward: waits
 // for the gradient's exchange that ShiftWait's backward posted and returns what arrived.
 struct ShiftStart : torch::autograd::Function<ShiftStart> {
@@ -200,8 +217,7 @@ struct ShiftStart : torch::autograd::Function<ShiftStart> {
     const int p = g->size(), r = g->rank();
     auto xs = x.contiguous();
     st->buf = torch::empty_like(xs);
-    st->send = g->send(xs, (r + 1) % p);
-    st->recv = g->recv_async(st->buf, (r - 1 + p) % p);
+    post_exchange(g, xs, (r + 1) % p, st->buf, (r - 1 + p) % p, st->send, st->recv);
     ctx->saved_data["state"] = c10::IValue::make_capsule(st);
     return st->buf;
   }
@@ -233,8 +249,7 @@ struct ShiftWait : torch::autograd::Function<ShiftWait> {
     const int p = g->size(), r = g->rank();
     auto gs = grad[0].contiguous();
     st->grad_buf = torch::empty_like(gs);
-    st->grad_send = g->send(gs, (r - 1 + p) % p);
-    st->grad_recv = g->recv_async(st->grad_buf, (r + 1) % p);
+    post_exchange(g, gs, (r - 1 + p) % p, st->grad_buf, (r + 1) % p, st->grad_send, st->grad_recv);
     return {st->grad_buf, torch::Tensor()};
   }
 };
@@ -251,18 +266,32 @@ torch::Tensor exchange_rows(Group* g, const torch::Tensor& x, const std::vector<
   auto sizes = xs.sizes().vec();
   sizes[0] = ro[size_t(p)];
   auto out = torch::empty(sizes, xs.options());
-  std::vector<Pending> sends;
-  for (int q = 0; q < p; ++q)
-    if (q != me && send[size_t(q)] > 0)
-      sends.push_back(g->send(xs.narrow(0, so[size_t(q)], send[size_t(q)]), q));
+  // Every send and receive posted, then waited for. With each peer the lower rank sends first and
+  // the higher receives first, so under NCCL (one stream per rank pair, see post_exchange) a pair's
+  // first operations match whatever the message size.
+  std::vector<Pending> pending;
   for (int q = 0; q < p; ++q) {
-    auto dst = out.narrow(0, ro[size_t(q)], recv[size_t(q)]);
-    if (q == me)
+    auto dst = out.narrow(0, ro[size_t(q)], recv[size_t(q)]);  // rows: a contiguous view
+    if (q == me) {
       dst.copy_(xs.narrow(0, so[size_t(q)], send[size_t(q)]));
-    else if (recv[size_t(q)] > 0)
-      g->recv(dst, q);  // rows of a contiguous tensor: a contiguous view
+      continue;
+    }
+    const bool sends = send[size_t(q)] > 0, receives = recv[size_t(q)] > 0;
+    auto post_send = [&] {
+      if (sends) pending.push_back(g->send(xs.narrow(0, so[size_t(q)], send[size_t(q)]), q));
+    };
+    auto post_recv = [&] {
+      if (receives) pending.push_back(g->recv_async(dst, q));
+    };
+    if (me < q) {
+      post_send();
+      post_recv();
+    } else {
+      post_recv();
+      post_send();
+    }
   }
-  for (auto& s : sends) s.wait();
+  for (auto& w : pending) w.wait();
   return out;
 }
 

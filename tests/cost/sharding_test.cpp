@@ -6,15 +6,17 @@
 #include "parplan/cost/sharding.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/io.hpp"
+#include "test_inputs.hpp"
 
 using namespace parplan;
 using namespace parplan::cost;
 
 namespace {
 double states(const MemoryBreakdown& m) { return m.params + m.grads + m.optimizer; }
-Layout hsdp(int32_t dp, int32_t zero, int32_t shard_group) {
+Layout hsdp(int32_t dp, int32_t zero, int32_t shard_group, int32_t cp = 1) {
   Layout l{.dp = dp, .tp = 1, .pp = 1, .zero = zero, .recompute = Recompute::Full};
   l.shard_group = shard_group;
+  l.cp = cp;
   return l;
 }
 }  // namespace
@@ -40,12 +42,13 @@ TEST(Hsdp, MemoryLiesBetweenZero3AndZero0AndEqualsEachAtItsExtremes) {
 
 TEST(Hsdp, GroupsSitInsideANodeAndReplicateAcrossNodes) {
   const Cluster c = load_cluster("dgx-a100-80g");
-  const ShardGroups g = shard_groups(hsdp(64, 3, 8), c);
+  const Training t = load_training("gpt3-1536");
+  const ShardGroups g = shard_groups(hsdp(64, 3, 8), c, t);
   EXPECT_EQ(g.shard.size, 8);
   EXPECT_FALSE(g.shard.spans_nodes());
   EXPECT_EQ(g.replica.size, 8);
   EXPECT_EQ(g.replica.per_node, 1);
-  const ShardGroups full = shard_groups(hsdp(64, 3, 0), c);
+  const ShardGroups full = shard_groups(hsdp(64, 3, 0), c, t);
   EXPECT_EQ(full.shard.size, 64);
   EXPECT_EQ(full.replica.size, 1);
 }
@@ -79,6 +82,82 @@ TEST(Hsdp, NodeShardedGathersRunOnNvlinkAndGradientsCrossNodesOnce) {
   // ZeRO-3's gathers move each layer over the 64 ranks across nodes: slower than HSDP's in-node
   // gathers, while HSDP's gradient all-reduce moves twice the shard across nodes.
   EXPECT_GT(full.zero3_layer_gather_s, 2 * g8.zero3_layer_gather_s);
+}
+
+// ZeRO over DP x CP where the framework says so (grad_reduce.over_context_parallel: Megatron-Core's
+// intra_dp_cp_group, torchtitan's dp_shard_cp mesh); a file without the key shards over DP only.
+TEST(ZeroOverContextParallel, ZeroOneShardsTheOptimizerOverDpTimesCpForMegatronCore) {
+  // Llama 2 7B on one node of 8: dp 4 x cp 2, ZeRO-1.
+  const Model m = load_model("llama2-7b");
+  const Cluster c = load_cluster("dgx-a100-80g");
+  Training t = load_training("gpt3-1536");
+  t.framework = "megatron-core";
+  const Layout l = hsdp(4, 1, 0, 2);
+  const double psi = count_params(m).total;
+  const StateBytes sb = state_bytes_per_param(t);
+  const MemoryBreakdown mc = memory_per_gpu(m, c, t, l);
+  EXPECT_NEAR(mc.optimizer / (sb.optimizer * psi / 8), 1.0, 1e-12);  // dp x cp = 8 shards
+  EXPECT_NEAR(mc.grads / (sb.grads * psi), 1.0, 1e-12);              // ZeRO-1: grads whole
+  // The gradients reduce-scattered and the parameters all-gathered over the 8 ranks of the node
+  // (tp 1 apart), in megatron-core's 40M-element buckets.
+  const StepWork w = step_work(m, c, t, l);
+  const Group dpcp{8, 8, c.gpus_per_node};
+  const double units = std::ceil(psi / 40e6), bucket = psi * sb.grads / units;
+  EXPECT_NEAR(w.dp_reduce_s / (units * collective_time(Collective::ReduceScatter, bucket, dpcp, c)),
+              1.0, 1e-12);
+  EXPECT_NEAR(
+      w.dp_param_gather_s / collective_time(Collective::AllGather, w.dp_param_bytes, dpcp, c),
+      1.0, 1e-12);
+
+  // The same framework without the key: the optimizer over dp = 4, the collectives over the 4
+  // DP ranks (cp 2 apart).
+  t.framework = test::framework_without_cp_key("megatron-core");
+  const MemoryBreakdown dp_only = memory_per_gpu(m, c, t, l);
+  EXPECT_NEAR(dp_only.optimizer / (sb.optimizer * psi / 4), 1.0, 1e-12);
+  EXPECT_NEAR(step_work(m, c, t, l).dp_reduce_s /
+                  (units * collective_time(Collective::ReduceScatter, bucket,
+                                           Group{4, 4, c.gpus_per_node}, c)),
+              1.0, 1e-12);
+}
+
+TEST(ZeroOverContextParallel, HybridShardGroupsAreShardGroupTimesCp) {
+  // FSDP2 (torchtitan: ('dp_replicate', 'dp_shard_cp')) on 2 nodes: dp 8 x cp 2, shard groups of
+  // 4 DP ranks = 8 ranks with their CP peers, a node each; 2 replicas across the nodes.
+  const Model m = load_model("llama2-7b");
+  const Cluster c = load_cluster("dgx-a100-80g");
+  Training t = load_training("gpt3-1536");
+  t.framework = "fsdp2";
+  const Layout l = hsdp(8, 3, 4, 2);
+  const ShardGroups g = shard_groups(l, c, t);
+  EXPECT_EQ(g.shard.size, 8);
+  EXPECT_FALSE(g.shard.spans_nodes());
+  EXPECT_EQ(g.replica.size, 2);
+  EXPECT_EQ(g.replica.per_node, 1);
+  const double psi = count_params(m).total;
+  const StateBytes sb = state_bytes_per_param(t);
+  const double all = (sb.params + sb.grads + sb.optimizer) * psi;
+  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / (all / 8), 1.0, 1e-12);
+  t.framework = test::framework_without_cp_key("fsdp2");
+  EXPECT_EQ(shard_groups(l, c, t).shard.size, 4);
+  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / (all / 4), 1.0, 1e-12);
+}
+
+TEST(ZeroOverContextParallel, FsdpWithContextParallelAloneShardsOverCp) {
+  // torchtitan's long-context rows run dp 1 x cp 8 with FSDP: the states split 8 ways, and the
+  // gradients reduce-scattered over the CP ranks; over DP only nothing would be sharded or reduced.
+  const Model m = load_model("llama2-7b");
+  const Cluster c = load_cluster("dgx-a100-80g");
+  Training t = load_training("gpt3-1536");
+  t.framework = "fsdp2";
+  const Layout l = hsdp(1, 3, 0, 8);
+  const double psi = count_params(m).total;
+  const StateBytes sb = state_bytes_per_param(t);
+  const double all = (sb.params + sb.grads + sb.optimizer) * psi;
+  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / (all / 8), 1.0, 1e-12);
+  EXPECT_GT(predict_unchecked(m, c, t, l).time.dp_comm_total, 0.0);
+  t.framework = test::framework_without_cp_key("fsdp2");
+  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / all, 1.0, 1e-12);
+  EXPECT_EQ(predict_unchecked(m, c, t, l).time.dp_comm_total, 0.0);
 }
 
 TEST(Tiling, ATiledLayersPeakMemoryFallsWithTheTileCount) {

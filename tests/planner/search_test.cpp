@@ -7,6 +7,7 @@
 
 #include "fixtures.hpp"
 #include "parplan/cost/context_parallel.hpp"
+#include "parplan/cost/sharding.hpp"
 #include "parplan/cost/step.hpp"
 
 namespace parplan::planner {
@@ -114,7 +115,8 @@ TEST(Search, BestOfASmallCaseEqualsTheBruteForceMinimumOverPredict) {
   auto in = test::gpt2();
   // Brute force: every combination of every field, kept when validate() accepts it and it lies in
   // the search's space (docs/planner.md: optimizer offload needs ZeRO >= 1; with dp = 1 ZeRO is
-  // only used with offload; without a pipeline the schedule is 1F1B).
+  // only used with offload unless the framework shards over DP x CP (megatron-core, the default)
+  // and cp > 1; without a pipeline the schedule is 1F1B).
   std::optional<Candidate> best;
   int64_t valid = 0, fits = 0;
   const int32_t degs[] = {1, 2, 4, 8};
@@ -147,7 +149,11 @@ TEST(Search, BestOfASmallCaseEqualsTheBruteForceMinimumOverPredict) {
                         validate(l, in.m, in.c, in.t, d);
                         if (!d.ok()) continue;
                         if (o == Offload::Optimizer && zero == 0) continue;
-                        if (dp == 1 && zero > 0 && o == Offload::None) continue;
+                        // With one rank to shard over (dp 1, and cp 1 or a framework that
+                        // shards over DP only) ZeRO is used with offload only.
+                        if (dp == 1 && !cost::states_over_cp(in.t, l) && zero > 0 &&
+                            o == Offload::None)
+                          continue;
                         if (pp == 1 && s != Schedule::OneFOneB) continue;
                         ++valid;
                         Candidate c{l, cost::predict(in.m, in.c, in.t, l)};

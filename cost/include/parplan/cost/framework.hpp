@@ -59,6 +59,9 @@ struct FrameworkBehaviour {
   // Grouped-query attention: K and V are expanded to every query head in memory before
   // scaled_dot_product_attention (torchtitan repeat_kv), compiled or not.
   bool repeat_kv_copy = false;
+  // The loss is all-reduced over every rank at the end of each step, blocking the host (a CPU
+  // runtime's world_sum; GPU frameworks reduce it on the stream): charged as "launch and latency".
+  bool loss_all_reduce = false;
   // Activations a layer keeps for its backward (memory.cpp layer_activation_bytes), counted in
   // tensors of the size named. Defaults: Megatron-LM's fused layer (Korthikanti et al. 2022
   // sec. 4.1): a norm keeps its input and output (2 stream-sized tensors), the MLP its FC1
@@ -77,9 +80,10 @@ struct FrameworkBehaviour {
   // Gradient reductions per layer (one per layer and micro-batch) from this ZeRO stage on,
   // instead of buckets of grad_bucket_elements; 0: buckets at every stage.
   int grad_per_layer_from_zero = 0;
-  int grad_units_besides_layers = 0;
-  // Gradients summed over the DP x CP group (with CP and no ZeRO); false: over DP only.
-  bool grad_reduce_over_cp = false;  // ... and that many more units (embedding, head) per step
+  int grad_units_besides_layers = 0;  // ... and that many more units (embedding, head) per step
+  // With CP: gradients summed, and ZeRO's states sharded, over the DP x CP group (sharding.hpp
+  // states_over_cp); false: over the DP group only.
+  bool grad_reduce_over_cp = false;
   // What selective recomputation recomputes. Megatron-LM: the attention core (Korthikanti et al.
   // 2022). torchtitan op-level SAC: every second aten.mm of a block and every elementwise op,
   // the attention core saved; FP8 GEMMs (torch._scaled_mm) are not in its save list, so all of
