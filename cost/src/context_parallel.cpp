@@ -55,12 +55,14 @@ Widths widths(const Model& m, int64_t tp, int64_t u) {
 }
 // Ring attention exchanges the K, V the attention kernel reads: expanded to every query head
 // when the framework copies them so before scaled_dot_product_attention (torchtitan repeat_kv:
-// the CP dispatcher shards and passes on SDPA's inputs), else the KV heads a TP rank holds.
+// the CP dispatcher shards and passes on SDPA's inputs), else the KV heads a TP rank holds (also
+// where the framework expands them only after the ring: cp.kv_unrepeated, parplan's runtime).
 // Per local token, after TP; after Ulysses a rank holds u times the tokens and a u-th of the
 // heads: the same elements.
 double ring_kv_width(const Model& m, int64_t tp, int64_t u, const FrameworkBehaviour& fw) {
   const AttentionShape a = attention_shape(m);
-  if (fw.repeat_kv_copy && !m.mla.enabled()) return (a.q + a.o_in) / double(tp);
+  if (fw.repeat_kv_copy && !fw.cp.kv_unrepeated && !m.mla.enabled())
+    return (a.q + a.o_in) / double(tp);
   return widths(m, tp, u).kv;
 }
 
@@ -137,22 +139,24 @@ CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t
     // Ring attention (Liu et al. 2023; Megatron-Core CP): each rank passes its K, V block (its
     // cp-th of the sequence, its u-th of the heads after Ulysses: the same bytes) around the ring
     // in r - 1 steps in forward, K, V and dK, dV (at the framework's gradient bytes: PyTorch CP
-    // accumulates and passes them in fp32) in backward; each step overlaps with the attention
-    // block computed on the previous one.
+    // accumulates and passes them in fp32) in backward, dK, dV alone where the framework saved the
+    // received blocks (framework.hpp cp.backward_resends_kv: parplan's runtime); each step
+    // overlaps with the attention block computed on the previous one.
     const FrameworkBehaviour& fw = framework_behaviour(t);
     const Group g{r, per_node(gpn, int64_t(l.tp) * u, r), gpn};
     const double kv_elems = T * ring_kv_width(m, l.tp, u, fw);
     const double kv_block = kv_elems * e;
     const double grad_block = kv_elems * (fw.cp.grad_bytes > 0 ? fw.cp.grad_bytes : e);
+    const double bwd_kv = fw.cp.backward_resends_kv ? kv_block : 0.0;
     w.ring_kv_block_bytes = kv_block;
-    w.ring_bwd_block_bytes = kv_block + grad_block;
+    w.ring_bwd_block_bytes = bwd_kv + grad_block;
     const double attn_fwd = lc.fwd_attention_core_s / double(r), attn_bwd = 2 * attn_fwd;
     auto exposed = [slow](double comm, double compute) {
       return std::max(0.0, comm - compute) + slow * std::min(comm, compute);
     };
     const double steps = double(r - 1);
     w.fwd_bytes += steps * kv_block;
-    w.bwd_bytes += steps * (kv_block + grad_block);
+    w.bwd_bytes += steps * (bwd_kv + grad_block);
     w.ring_all_gather = fw.cp.kv_all_gather;
     if (fw.cp.kv_all_gather) {
       // PyTorch CP's all-gather rotater (torch/distributed/tensor/experimental/_attention.py
@@ -162,12 +166,13 @@ CpWork context_parallel_work(const Model& m, const Cluster& c, const Training& t
       const double ag = collective_time(Collective::AllGather, double(r) * kv_block, g, c);
       const double step_grad = collective_time(Collective::SendRecv, grad_block, g, c);
       w.fwd_s += ag;
-      w.bwd_s += ag + steps * step_grad;
+      const double bwd_ag = fw.cp.backward_resends_kv ? ag : 0.0;
+      w.bwd_s += bwd_ag + steps * step_grad;
       w.fwd_exposed_s += exposed(ag, attn_fwd);
-      w.bwd_exposed_s += exposed(ag, attn_bwd) + steps * exposed(step_grad, attn_bwd);
+      w.bwd_exposed_s += exposed(bwd_ag, attn_bwd) + steps * exposed(step_grad, attn_bwd);
     } else {
       const double step_fwd = collective_time(Collective::SendRecv, kv_block, g, c);
-      const double step_bwd = collective_time(Collective::SendRecv, kv_block + grad_block, g, c);
+      const double step_bwd = collective_time(Collective::SendRecv, bwd_kv + grad_block, g, c);
       w.fwd_s += steps * step_fwd;
       w.bwd_s += steps * step_bwd;
       w.fwd_exposed_s += steps * exposed(step_fwd, attn_fwd);

@@ -26,7 +26,7 @@ CorpusValidation validate_corpus(std::vector<CorpusSource> corpus) {
 namespace {
 std::string line(const char* f, ...) __attribute__((format(printf, 1, 2)));
 std::string line(const char* f, ...) {
-  char buf[512];
+  char buf[1024];
   va_list ap;
   va_start(ap, f);
   std::vsnprintf(buf, sizeof buf, f, ap);
@@ -75,34 +75,59 @@ std::string corpus_tables(const CorpusValidation& v) {
   const bool held = v.intervals.contain_prediction;
   const char* how = held ? "widened to hold the prediction" : "where the class's cases fell around their predictions, the prediction staying the model's";
   const char* other_how = held ? "where the class's cases fell (not widened to hold the prediction)" : "widened to hold the prediction";
-  s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals of the model as it predicts: fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources, each source weighing the same; %s; the span the narrowest of 10-90 / 5-95 / 2.5-97.5%% that covers %.0f%% out of sample): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
-            100 * v.intervals.lo_q, 100 * v.intervals.hi_q, v.intervals.min_cases,
-            v.intervals.min_sources, how, 100 * kTargetCoverage,
-            v.cover.covered, v.cover.cases, 100 * v.cover.fraction(), 100 * v.cover.median_width);
+  const bool re = v.intervals.method == IntervalTable::Method::RandomEffects;
+  if (re)
+    s += line("\nIntervals (%.0f%% prediction intervals for a case of a source not seen, from similar cases' out-of-sample residuals of the model as it predicts (fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources): the class's location (each source weighing the same), its between-source variance shrunk toward the corpus's (%g sources' weight) and its within-source variance, Student's t for its sources; %s; the level the lowest of 80 / 85 / 90%% that covers %.0f%% out of sample): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
+              100 * v.intervals.level, v.intervals.min_cases, v.intervals.min_sources,
+              v.intervals.prior_sources, how, 100 * kTargetCoverage, v.cover.covered, v.cover.cases,
+              100 * v.cover.fraction(), 100 * v.cover.median_width);
+  else
+    s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals of the model as it predicts: fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources, each source weighing the same; %s; the span the narrowest of 10-90 / 5-95 / 2.5-97.5%% that covers %.0f%% out of sample): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
+              100 * v.intervals.lo_q, 100 * v.intervals.hi_q, v.intervals.min_cases,
+              v.intervals.min_sources, how, 100 * kTargetCoverage,
+              v.cover.covered, v.cover.cases, 100 * v.cover.fraction(), 100 * v.cover.median_width);
   s += line("  (%s: cover %zu of %zu (%.0f%%), median width %.0f%%)", other_how, v.cover_other.covered,
             v.cover_other.cases, 100 * v.cover_other.fraction(), 100 * v.cover_other.median_width);
-  for (const auto& [lo, hi] : kSpans) {  // every span tried
-    if (lo == v.intervals.lo_q && hi == v.intervals.hi_q) continue;
-    IntervalTable other_span = v.intervals;
-    other_span.lo_q = lo, other_span.hi_q = hi;
-    const Coverage n = coverage(other_span);
-    s += line("  (the same residuals' %g-%g%% span: cover %zu of %zu (%.0f%%), median width %.0f%%)",
-              100 * lo, 100 * hi, n.covered, n.cases, 100 * n.fraction(), 100 * n.median_width);
+  if (re)
+    for (const double level : kLevels) {  // every level tried
+      if (level == v.intervals.level) continue;
+      IntervalTable other_level = v.intervals;
+      other_level.level = level;
+      const Coverage n = coverage(other_level);
+      s += line("  (the same at %.0f%%: cover %zu of %zu (%.0f%%), median width %.0f%%)", 100 * level,
+                n.covered, n.cases, 100 * n.fraction(), 100 * n.median_width);
+    }
+  {  // the other method on the same residuals and classes, at each span / level it would try
+    IntervalTable other_method = v.intervals;
+    other_method.method = re ? IntervalTable::Method::Percentiles : IntervalTable::Method::RandomEffects;
+    const Coverage n = choose_span(other_method);
+    if (re)
+      s += line("  (the classes' %g-%g%% weighted percentiles instead, the narrowest span covering %.0f%%: cover %zu of %zu (%.0f%%), median width %.0f%%)",
+                100 * other_method.lo_q, 100 * other_method.hi_q, 100 * kTargetCoverage, n.covered,
+                n.cases, 100 * n.fraction(), 100 * n.median_width);
+    else
+      s += line("  (a %.0f%% random-effects prediction interval instead: cover %zu of %zu (%.0f%%), median width %.0f%%)",
+                100 * other_method.level, n.covered, n.cases, 100 * n.fraction(), 100 * n.median_width);
   }
+  if (!re)
+    for (const auto& [lo, hi] : kSpans) {  // every span tried
+      if (lo == v.intervals.lo_q && hi == v.intervals.hi_q) continue;
+      IntervalTable other_span = v.intervals;
+      other_span.lo_q = lo, other_span.hi_q = hi;
+      const Coverage n = coverage(other_span);
+      s += line("  (the same residuals' %g-%g%% span: cover %zu of %zu (%.0f%%), median width %.0f%%)",
+                100 * lo, 100 * hi, n.covered, n.cases, 100 * n.fraction(), 100 * n.median_width);
+    }
   // The other class key: context length, in every level or in none.
   IntervalTable ctx = v.intervals;
   const bool has_ctx = std::any_of(ctx.levels.begin(), ctx.levels.end(),
                                    [](unsigned l) { return l & IntervalTable::kContext; });
   for (auto& l : ctx.levels)
     if (l != 0 || !has_ctx) l = has_ctx ? l & ~IntervalTable::kContext : l | IntervalTable::kContext;
-  const Coverage c5 = coverage(ctx);
-  ctx.lo_q = 0.10, ctx.hi_q = 0.90;
-  const Coverage c10 = coverage(ctx);
-  s += line("  (classes %s by context length (%lld tokens): %g-%g%% cover %zu of %zu (%.0f%%) at %.0f%%; 10-90%% cover %zu (%.0f%%) at %.0f%%)",
-            has_ctx ? "not split" : "also split", (long long)kLongContextTokens,
-            100 * v.intervals.lo_q, 100 * v.intervals.hi_q, c5.covered, c5.cases,
-            100 * c5.fraction(), 100 * c5.median_width, c10.covered, 100 * c10.fraction(),
-            100 * c10.median_width);
+  const Coverage c5 = choose_span(ctx);
+  s += line("  (classes %s by context length (%lld tokens), the level / span chosen again: cover %zu of %zu (%.0f%%) at %.0f%%)",
+            has_ctx ? "not split" : "also split", (long long)kLongContextTokens, c5.covered, c5.cases,
+            100 * c5.fraction(), 100 * c5.median_width);
   s += line("\nIntervals per class (each case against the interval of its class built without its own source; a thin class backs off to a coarser one, named here; %s, then %s):", held ? "held" : "centred", held ? "centred" : "held");
   s += line("  %-52s %5s %7s %8s %6s %8s %6s", "class", "cases", "covered", "coverage", "width",
             "coverage", "width");
@@ -157,6 +182,8 @@ nlohmann::json to_json(const CorpusValidation& v) {
   nlohmann::json j = {{"in_sample", nlohmann::json::array()},
                       {"leave_one_source_out", nlohmann::json::array()},
                       {"coverage", {{"cases", v.cover.cases}, {"covered", v.cover.covered},
+                                    {"method", v.intervals.method == IntervalTable::Method::RandomEffects ? "random-effects" : "percentiles"},
+                                    {"level", v.intervals.level},
                                     {"quantiles", {v.intervals.lo_q, v.intervals.hi_q}},
                                     {"fraction", v.cover.fraction()},
                                     {"median_width", v.cover.median_width},
@@ -183,7 +210,14 @@ nlohmann::json to_json(const CorpusValidation& v) {
                                            {"rotations", c.rotations},
                                            {"default_median_abs_error", c.default_median},
                                            {"median_abs_error", c.median},
+                                           {"all_but_one_median_abs_error", c.all_but_one},
                                            {"spread", {c.lo, c.hi}}});
+  j["residuals"] = nlohmann::json::array();  // what the intervals are built from, per case
+  for (const auto& r : v.intervals.residuals)
+    j["residuals"].push_back({{"source", r.source}, {"run", r.run}, {"log_ratio", r.log_ratio},
+                              {"arch", r.cls.arch}, {"precision", r.cls.precision},
+                              {"bound", r.cls.bound}, {"framework", r.cls.framework},
+                              {"generation", r.cls.generation}, {"context", r.cls.context}});
   for (const auto& r : v.in_sample) j["in_sample"].push_back(src(r));
   for (const auto& r : v.loso.sources) j["leave_one_source_out"].push_back(src(r));
   for (size_t k = 0; k < v.loso.full.params.size(); ++k)

@@ -120,6 +120,8 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(e, "stream_mask_bytes", sv.stream_mask_bytes, d, q, 0, 100);
   }
   read(j, "repeat_kv_copy", f.repeat_kv_copy, d, p, 0, 1);
+  if (j.contains("loss_all_reduce"))
+    read(j["loss_all_reduce"], "blocking", f.loss_all_reduce, d, p + ".loss_all_reduce", 0, 1);
   if (j.contains("attention_kernel") && j["attention_kernel"].contains("efficiency")) {
     const auto& e = j["attention_kernel"]["efficiency"];
     const std::string q = p + ".attention_kernel.efficiency";
@@ -147,6 +149,8 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     const std::string q = p + ".context_parallel";
     read(e, "kv_all_gather", f.cp.kv_all_gather, d, q, 0, 1);
     read(e, "grad_bytes", f.cp.grad_bytes, d, q, 0, 8);
+    read(e, "backward_resends_kv", f.cp.backward_resends_kv, d, q, 0, 1);
+    read(e, "kv_unrepeated", f.cp.kv_unrepeated, d, q, 0, 1);
     auto passes = [&](const char* key, FrameworkBehaviour::ContextParallel::Passes& ps) {
       if (!e.contains(key)) return;
       const std::string r = q + "." + key;

@@ -54,6 +54,65 @@ double weighted_percentile(std::vector<std::pair<double, double>> vw, double q) 
   return vw.back().first;
 }
 
+double t_quantile(double p, double df) {
+  if (!(df > 0) || !(p > 0 && p < 1)) return std::nan("");
+  if (p < 0.5) return -t_quantile(1 - p, df);
+  const double c = std::exp(std::lgamma(0.5 * (df + 1)) - std::lgamma(0.5 * df)) / std::sqrt(df * M_PI);
+  const auto density = [&](double u) { return c * std::pow(1 + u * u / df, -0.5 * (df + 1)); };
+  const auto cdf = [&](double x) {  // 0.5 + integral of the density over [0, x], Simpson's rule
+    const int n = 2000;
+    const double h = x / n;
+    double sum = density(0) + density(x);
+    for (int i = 1; i < n; ++i) sum += density(i * h) * (i % 2 ? 4 : 2);
+    return 0.5 + sum * h / 3;
+  };
+  double lo = 0, hi = 1;
+  while (cdf(hi) < p && hi < 1e6) lo = hi, hi *= 2;
+  for (int i = 0; i < 60; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (cdf(mid) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+namespace {
+// One-way random effects of residuals grouped by source (moment estimates): the mean of the
+// sources' means (each source weighing the same), the within-source variance s^2 (pooled over
+// the sources' own means) and the between-source variance tau^2 (the variance of the sources'
+// means less what the within-source spread alone puts there).
+struct RandomEffects {
+  double location = 0, tau2 = 0, s2 = 0;
+  size_t sources = 0;
+};
+RandomEffects random_effects(const std::vector<const Residual*>& v) {
+  std::map<std::string, std::vector<double>> by;
+  for (const auto* r : v) by[r->source].push_back(r->log_ratio);
+  RandomEffects e;
+  e.sources = by.size();
+  if (by.empty()) return e;
+  std::vector<double> means;
+  double ssw = 0, dfw = 0;
+  for (const auto& [src, ys] : by) {
+    double m = 0;
+    for (const double y : ys) m += y;
+    m /= double(ys.size());
+    means.push_back(m);
+    for (const double y : ys) ssw += (y - m) * (y - m);
+    dfw += double(ys.size() - 1);
+  }
+  for (const double m : means) e.location += m;
+  e.location /= double(means.size());
+  e.s2 = dfw > 0 ? ssw / dfw : 0;
+  if (means.size() > 1) {
+    double ssb = 0;
+    for (const double m : means) ssb += (m - e.location) * (m - e.location);
+    const double n_mean = double(v.size()) / double(means.size());
+    e.tau2 = std::max(0.0, ssb / double(means.size() - 1) - e.s2 / n_mean);
+  }
+  return e;
+}
+}  // namespace
+
 CaseClass case_class(const Model& m, const Cluster& c, const Training& t, const StepCost& s) {
   CaseClass k;
   k.arch = !m.is_moe() ? "dense"
@@ -137,14 +196,40 @@ Interval IntervalTable::interval(const CaseClass& k, const StepCost& p, const st
     out.level = "none";
     return out;
   }
-  // Each source counts once: a new case's error is mostly its source's (setup, software), so
-  // the rows of one source share a weight of 1 rather than outvoting the other sources.
-  std::map<std::string, double> per_source;
-  for (const auto* r : v) per_source[r->source] += 1;
-  std::vector<std::pair<double, double>> vw;
-  for (const auto* r : v)
-    vw.push_back({r->log_ratio, per_source_weight ? 1.0 / per_source[r->source] : 1.0});
-  const double lo = weighted_percentile(vw, lo_q), hi = weighted_percentile(vw, hi_q);
+  double lo = 0, hi = 0;
+  if (method == Method::RandomEffects) {
+    // A prediction interval for a case of a new source: the class's location, its between-source
+    // variance shrunk toward the corpus's (prior_sources sources' weight), t for the sources.
+    std::vector<const Residual*> corpus;
+    for (const auto& r : residuals)
+      if (r.source != exclude) corpus.push_back(&r);
+    const RandomEffects e = random_effects(v), all = random_effects(corpus);
+    const double S = double(e.sources);
+    const double tau2 = (S * e.tau2 + prior_sources * all.tau2) / (S + prior_sources);
+    const double df = S - 1 + prior_sources;
+    const double sd = std::sqrt(tau2 * (1 + 1 / S) + e.s2);
+    thread_local std::map<std::pair<double, double>, double> quantiles;  // (p, df): a few
+    const double q = 0.5 + 0.5 * level;
+    auto it = quantiles.find({q, df});
+    if (it == quantiles.end()) it = quantiles.emplace(std::make_pair(q, df), df > 0 ? t_quantile(q, df) : 0).first;
+    const double t = it->second;
+    lo = e.location - t * sd, hi = e.location + t * sd;
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "; %.0f%% for a new source: location %+.1f%%, between sources %.1f%%, within %.1f%%, t(%.0f) %.2f",
+                  100 * level, 100 * (std::exp(e.location) - 1), 100 * std::sqrt(tau2),
+                  100 * std::sqrt(e.s2), df, t);
+    out.basis += buf;
+  } else {
+    // Each source counts once: a new case's error is mostly its source's (setup, software), so
+    // the rows of one source share a weight of 1 rather than outvoting the other sources.
+    std::map<std::string, double> per_source;
+    for (const auto* r : v) per_source[r->source] += 1;
+    std::vector<std::pair<double, double>> vw;
+    for (const auto* r : v)
+      vw.push_back({r->log_ratio, per_source_weight ? 1.0 / per_source[r->source] : 1.0});
+    lo = weighted_percentile(vw, lo_q), hi = weighted_percentile(vw, hi_q);
+  }
   out.log_lo = lo, out.log_hi = hi;
   if (!contain_prediction && (lo > 0 || hi < 0)) {
     char buf[128];
@@ -217,6 +302,14 @@ std::vector<std::pair<std::string, Coverage>> coverage_by_class(const IntervalTa
 
 Coverage choose_span(IntervalTable& t) {
   Coverage c;
+  if (t.method == IntervalTable::Method::RandomEffects) {
+    for (const double level : kLevels) {
+      t.level = level;
+      c = coverage(t);
+      if (c.fraction() >= kTargetCoverage) break;
+    }
+    return c;
+  }
   for (const auto& [lo, hi] : kSpans) {
     t.lo_q = lo, t.hi_q = hi;
     c = coverage(t);

@@ -289,6 +289,13 @@ StepCost predict_unchecked(const Model& m, const Cluster& c, const Training& t, 
   if (detail::reduces_gradients(t, l))
     detail::dp_exposure(tb, w, c, t, l, layers_per_stage, mbd, mbd * crit.zero3);
   tb.optimizer = w.optimizer_s + w.offload_s;
+  // A framework that all-reduces the loss over every rank at the end of each step, blocking
+  // (parplan's runtime: world_sum in trainer.cpp, inside the step it times): one small
+  // synchronising collective, its fixed cost and the late rank's wait (call_overhead_s).
+  if (framework_behaviour(t).loss_all_reduce && l.gpus() > 1) {
+    const int64_t n = l.gpus(), per_node = c.gpus_per_node > 0 ? std::min(n, c.gpus_per_node) : n;
+    tb.launch_latency += collective_time(Collective::AllReduce, 8.0, Group{n, per_node, 1}, c);
+  }
 
   r.step_time_s = tb.compute + tb.tp_comm + tb.cp_comm + tb.ep_comm + tb.launch_latency +
                   tb.pp_bubble + tb.pp_comm + tb.dp_comm_exposed + tb.optimizer;

@@ -247,14 +247,14 @@ Pending Group::send(torch::Tensor t, int dst) {
   });
 }
 
-void Group::recv(torch::Tensor t, int src) {
-  guarded(*impl_, "recv from group rank " + std::to_string(src), [&] {
+void Group::recv(torch::Tensor t, int src) { recv_async(std::move(t), src).wait(); }
+
+Pending Group::recv_async(torch::Tensor t, int src) {
+  return guarded(*impl_, "recv from group rank " + std::to_string(src), [&] {
     auto d = staged(*impl_, t);
     std::vector<torch::Tensor> v{d};
-    make_pending(*impl_, impl_->pg->recv(v, src, 0), "recv from group rank " + std::to_string(src),
-                 {d, t}, copy_back(t, d))
-        .wait();
-    return 0;
+    return make_pending(*impl_, impl_->pg->recv(v, src, 0),
+                        "recv from group rank " + std::to_string(src), {d, t}, copy_back(t, d));
   });
 }
 

@@ -56,6 +56,7 @@ class Group {
   void set_trace_tid(int tid);
   Pending send(torch::Tensor t, int dst);  // dst: rank within the group; keep t alive until wait
   void recv(torch::Tensor t, int src);
+  Pending recv_async(torch::Tensor t, int src);  // t is written by the time wait() returns
   void barrier();
 
  private:

@@ -2,6 +2,7 @@
 #include "context_parallel.hpp"
 
 #include <cmath>
+#include <optional>
 
 #include "llama_layers.hpp"
 #include "mappings.hpp"
@@ -42,7 +43,10 @@ torch::Tensor ring_attention(const torch::Tensor& q, const torch::Tensor& k, con
   auto expand = [&](const torch::Tensor& t) { return repeat_kv_heads(t, group); };
   std::vector<torch::Tensor> outs, lses;
   for (int s = 0; s < p; ++s) {
-    if (s > 0) kv = cp::ring_shift(kv, cp);  // now the keys/values of rank r - s
+    // The keys/values of rank r - s - 1 travel while this block is computed (Megatron-Core's
+    // ring attention: the next step's send/recv posted before the current block's attention).
+    std::optional<cp::RingShiftInFlight> next;
+    if (s + 1 < p) next.emplace(cp::ring_shift_start(kv, cp));
     auto pos_k = cp_positions(t, p, (r - s + p) % p).to(q.device());
     auto scores = torch::matmul(q, expand(kv[0]).transpose(-2, -1)) * scale;  // [B, h, t, t]
     auto future = pos_k.unsqueeze(0) > pos_q.unsqueeze(1);           // [t, t]
@@ -50,6 +54,7 @@ torch::Tensor ring_attention(const torch::Tensor& q, const torch::Tensor& k, con
     auto lse = torch::logsumexp(scores, -1, true);  // [B, h, t, 1]
     outs.push_back(torch::matmul(torch::exp(scores - lse), expand(kv[1])));
     lses.push_back(lse);
+    if (next) kv = next->wait();  // now the keys/values of rank r - s - 1
   }
   auto lse_all = torch::logsumexp(torch::stack(lses), 0);
   auto y = torch::zeros_like(q);

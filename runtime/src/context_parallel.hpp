@@ -1,8 +1,9 @@
 #pragma once
 // Context parallelism (Megatron-Core CP; ring attention, Liu et al. 2023): the sequence is split
 // over the CP group, every layer but attention works on its tokens alone, and attention passes
-// the keys and values around the ring (mappings.hpp cp::ring_shift), merging the partial softmax
-// of each block by its log-sum-exp. Causal load balancing as Megatron-Core does: the sequence
+// the keys and values around the ring (mappings.hpp cp::ring_shift_start: the next block in
+// flight while the current one is computed), merging the partial softmax of each block by its
+// log-sum-exp. Causal load balancing as Megatron-Core does: the sequence
 // is cut into 2 * cp chunks and rank i holds chunks i and 2 * cp - 1 - i, so every rank has the
 // same amount of unmasked work.
 #include <string>

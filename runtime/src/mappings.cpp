@@ -170,6 +170,75 @@ struct RingShift : torch::autograd::Function<RingShift> {
   }
 };
 
+}  // namespace
+
+namespace cp {
+// One exchange in flight, shared by the two halves' autograd nodes (a capsule in their saved
+// data keeps it alive until the backward). Pendings and buffers are dropped once waited for:
+// the received buffer becomes the output of the start node, which holds this state.
+struct ShiftState : torch::CustomClassHolder {
+  Group* g = nullptr;
+  Pending send, recv;              // forward: x to the next rank, the previous rank's x here
+  torch::Tensor buf;               // forward: the receive buffer
+  Pending grad_send, grad_recv;    // backward: the gradient to the previous rank, the next's here
+  torch::Tensor grad_buf;          // backward: the receive buffer of the gradient
+};
+}  // namespace cp
+
+namespace {
+
+c10::intrusive_ptr<cp::ShiftState> shift_state(AutogradContext* ctx) {
+  return c10::static_intrusive_pointer_cast<cp::ShiftState>(ctx->saved_data["state"].toCapsule());
+}
+
+// Posts the exchange (forward), returns the receive buffer, still being written. Backward: waits
+// for the gradient's exchange that ShiftWait's backward posted and returns what arrived.
+struct ShiftStart : torch::autograd::Function<ShiftStart> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x,
+                               c10::intrusive_ptr<cp::ShiftState> st) {
+    Group* g = st->g;
+    const int p = g->size(), r = g->rank();
+    auto xs = x.contiguous();
+    st->buf = torch::empty_like(xs);
+    st->send = g->send(xs, (r + 1) % p);
+    st->recv = g->recv_async(st->buf, (r - 1 + p) % p);
+    ctx->saved_data["state"] = c10::IValue::make_capsule(st);
+    return st->buf;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list) {
+    auto st = shift_state(ctx);
+    st->grad_recv.wait();
+    st->grad_send.wait();
+    auto g = std::move(st->grad_buf);
+    st->grad_buf = torch::Tensor();
+    return {g, torch::Tensor()};
+  }
+};
+
+// Waits for the exchange (forward) and passes the received tensor on. Backward: posts the
+// gradient's exchange, the other way round the ring, and returns its receive buffer (read only by
+// ShiftStart's backward, after its wait).
+struct ShiftWait : torch::autograd::Function<ShiftWait> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor buf,
+                               c10::intrusive_ptr<cp::ShiftState> st) {
+    st->recv.wait();
+    st->send.wait();
+    st->buf = torch::Tensor();
+    ctx->saved_data["state"] = c10::IValue::make_capsule(st);
+    return buf;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad) {
+    auto st = shift_state(ctx);
+    Group* g = st->g;
+    const int p = g->size(), r = g->rank();
+    auto gs = grad[0].contiguous();
+    st->grad_buf = torch::empty_like(gs);
+    st->grad_send = g->send(gs, (r - 1 + p) % p);
+    st->grad_recv = g->recv_async(st->grad_buf, (r + 1) % p);
+    return {st->grad_buf, torch::Tensor()};
+  }
+};
+
 torch::Tensor exchange_rows(Group* g, const torch::Tensor& x, const std::vector<int64_t>& send,
                             const std::vector<int64_t>& recv) {
   const int p = g->size(), me = g->rank();
@@ -249,6 +318,19 @@ std::vector<torch::Tensor> sum_grads_over_sequence(const std::vector<torch::Tens
 namespace cp {
 torch::Tensor ring_shift(const torch::Tensor& x, Group* g) {
   return g->size() == 1 ? x : RingShift::apply(x, g);
+}
+
+RingShiftInFlight ring_shift_start(const torch::Tensor& x, Group* g) {
+  auto st = c10::make_intrusive<ShiftState>();
+  st->g = g;
+  return RingShiftInFlight(ShiftStart::apply(x, st), st);
+}
+
+torch::Tensor RingShiftInFlight::wait() {
+  auto out = ShiftWait::apply(buf_, c10::static_intrusive_pointer_cast<ShiftState>(state_));
+  buf_ = torch::Tensor();
+  state_.reset();
+  return out;
 }
 }  // namespace cp
 

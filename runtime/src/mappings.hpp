@@ -48,6 +48,25 @@ std::vector<torch::Tensor> sum_grads_over_sequence(const std::vector<torch::Tens
 // return what the previous rank sent; backward: the gradient travels the other way.
 namespace cp {
 torch::Tensor ring_shift(const torch::Tensor& x, Group* g);
+
+// The same step in two halves, so that the work done in between hides the exchange, as
+// Megatron-Core's ring attention posts the next K/V block's send/recv before computing the
+// current block: ring_shift_start(x) posts the send of x and the receive, wait() returns what
+// the previous rank sent (nothing may read it before). Backward: wait()'s node posts the
+// gradient's shift as soon as that gradient is complete, and start's node waits for it, so the
+// backward of the work in between (computed later in forward, so run earlier by the autograd
+// engine) hides that exchange too.
+class RingShiftInFlight {
+ public:
+  RingShiftInFlight(torch::Tensor buf, c10::intrusive_ptr<torch::CustomClassHolder> state)
+      : buf_(std::move(buf)), state_(std::move(state)) {}
+  torch::Tensor wait();
+
+ private:
+  torch::Tensor buf_;
+  c10::intrusive_ptr<torch::CustomClassHolder> state_;  // mappings.cpp ShiftState
+};
+RingShiftInFlight ring_shift_start(const torch::Tensor& x, Group* g);
 }  // namespace cp
 
 // Expert parallelism: all-to-all of rows. Rank r sends rows [sum(send[:q]), +send[q]) of x to

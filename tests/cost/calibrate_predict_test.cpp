@@ -80,6 +80,9 @@ TEST(CalibrateThenPredict, FitsOnThreeRowsOfASourceAndPredictsTheRest) {
   EXPECT_EQ(t[0].rotations, 35u);  // every choice of 3 of the 7 rows
   EXPECT_GT(t[0].default_median, 0.05);
   EXPECT_LT(t[0].median, t[0].default_median / 2);
+  // With every other row (6: two parameters), each row is predicted at least as well.
+  EXPECT_LT(t[0].all_but_one, t[0].default_median / 2);
+  EXPECT_LE(t[0].all_but_one, t[0].median + 1e-3);
   EXPECT_LE(t[0].lo, t[0].median);
   EXPECT_GE(t[0].hi, t[0].median);
   EXPECT_NE(calibrate_then_predict_table(t).find("big"), std::string::npos);

@@ -117,3 +117,25 @@ TEST(Usp, DerivedUlyssesDegreeFillsTheNode) {
   const double a2a = 0.75 * (2 * 8192.0 * 32 * 128 * 2 + 2 * 8192.0 * 4 * 128 * 2);
   EXPECT_DOUBLE_EQ(w.fwd_bytes, 3 * kv_block + a2a);
 }
+
+TEST(Ring, BackwardBytesFollowTheFramework) {
+  // Llama 3 70B, ring CP 8, 128K tokens: each rank's K, V block is 16384 tokens * micro-batch *
+  // (8 + 8 KV heads * 128) * 2 bytes; 7 ring steps forward. Backward: Megatron-Core (the default)
+  // sends K, V again with dK, dV (14 blocks); parplan's runtime saved the received blocks and
+  // sends dK, dV only (7 blocks, examples/frameworks/parplan-runtime.json context_parallel).
+  const Model m = load_model("llama3-70b");
+  const Cluster c = load_cluster("dgx-h100-80g");
+  Training t = long_context();
+  const Layout l = cp_layout(1, 8, CpKind::Ring);
+  const double block = 16384.0 * l.micro_batch * 2 * 8 * 128 * 2;
+  const CpWork mcore = context_parallel_work(m, c, t, l, layer_compute(m, c, t, l));
+  EXPECT_EQ(mcore.ring, 8);
+  EXPECT_DOUBLE_EQ(mcore.ring_kv_block_bytes, block);
+  EXPECT_DOUBLE_EQ(mcore.fwd_bytes, 7 * block);
+  EXPECT_DOUBLE_EQ(mcore.bwd_bytes, 14 * block);
+  t.framework = "parplan-runtime";
+  const CpWork runtime = context_parallel_work(m, c, t, l, layer_compute(m, c, t, l));
+  EXPECT_DOUBLE_EQ(runtime.fwd_bytes, 7 * block);
+  EXPECT_DOUBLE_EQ(runtime.bwd_bytes, 7 * block);
+  EXPECT_LT(runtime.bwd_s, mcore.bwd_s);  // half the bytes per backward step
+}

@@ -91,13 +91,14 @@ TEST(HostOverhead, AddsAFixedCostPerCall) {
             collective_time(Collective::ReduceScatter, 131072, two, c0));
   const Group one{1, 1, 2};
   EXPECT_EQ(collective_time(Collective::AllReduce, 131072, one, c1), 0.0);
-  // TP = 2: 4 all-reduces per layer and micro-batch, 4 layers, 4 micro-batches: 64 x 0.8 ms.
+  // TP = 2: 4 all-reduces per layer and micro-batch, 4 layers, 4 micro-batches, and the step's
+  // loss all-reduce (parplan-runtime.json loss_all_reduce): 65 x 0.8 ms.
   const Model m = small_gpt();
   const Training t = small_train();
   Layout l;
   l.tp = 2, l.micro_batch = 4;
   const double d = predict_unchecked(m, c1, t, l).step_time_s - predict_unchecked(m, c0, t, l).step_time_s;
-  EXPECT_NEAR(d, 64 * 800e-6, 1e-9);
+  EXPECT_NEAR(d, 65 * 800e-6, 1e-9);
 }
 
 TEST(HostOverhead, EverySynchronisingCallPaysTheLateRanksExpectedWait) {
@@ -116,8 +117,8 @@ TEST(HostOverhead, EverySynchronisingCallPaysTheLateRanksExpectedWait) {
                   collective_time(Collective::AllToAll, 131072, four, c0), 3 * 350e-6, 1e-12);
   const Group one{1, 1, 2};  // no peer, no wait
   EXPECT_EQ(collective_time(Collective::AllReduce, 131072, one, c1), 0.0);
-  // TP = 2: the 64 all-reduces of a step (4 per layer and micro-batch) each wait; one rank alone
-  // does not.
+  // TP = 2: the 64 all-reduces of a step (4 per layer and micro-batch) and the loss's each wait;
+  // one rank alone does not.
   const Model m = small_gpt();
   const Training t = small_train();
   Layout l;
@@ -125,7 +126,7 @@ TEST(HostOverhead, EverySynchronisingCallPaysTheLateRanksExpectedWait) {
   EXPECT_EQ(predict_unchecked(m, c1, t, l).step_time_s, predict_unchecked(m, c0, t, l).step_time_s);
   l.tp = 2;
   EXPECT_NEAR(predict_unchecked(m, c1, t, l).step_time_s - predict_unchecked(m, c0, t, l).step_time_s,
-              64 * 350e-6, 1e-9);
+              65 * 350e-6, 1e-9);
   // The cluster file carries it (in microseconds) and reads it back; GPU presets have none.
   Diagnostics d;
   const nlohmann::json j = to_json(c1);
@@ -166,6 +167,27 @@ TEST(HostOverhead, DpCollectivesIssuedDuringComputePayTheConcurrentCostPerCall) 
   EXPECT_NEAR(extra(2, 3), 2 * (1 + 4 * 2) * 2e-3, 1e-9);
   // GPU presets have none.
   EXPECT_EQ(test::a100().intra.call_overhead_s.concurrent, 0.0);
+}
+
+TEST(HostOverhead, TheRuntimeAllReducesTheLossOncePerStep) {
+  // examples/frameworks/parplan-runtime.json "loss_all_reduce": trainer.cpp's world_sum of the
+  // loss, 8 bytes over every rank, blocking, inside the timed step: one all-reduce's fixed cost
+  // and wait, as "launch and latency"; a single rank has none, megatron-core's file none.
+  const Model m = small_gpt();
+  Training t = small_train();
+  const Cluster c0 = host(0, 0, 0), c1 = host(0, 800, 300);
+  Layout l;
+  l.micro_batch = 4;
+  EXPECT_EQ(predict_unchecked(m, c1, t, l).time.launch_latency, 0.0);
+  l.dp = 2;
+  const double with = predict_unchecked(m, c1, t, l).time.launch_latency;
+  EXPECT_NEAR(with, collective_time(Collective::AllReduce, 8.0, Group{2, 2, 1}, c1), 1e-15);
+  EXPECT_NEAR(with - predict_unchecked(m, c0, t, l).time.launch_latency, 800e-6, 1e-12);
+  l.dp = 1, l.cp = 2;  // over the world, whatever the layout
+  EXPECT_NEAR(predict_unchecked(m, c1, t, l).time.launch_latency, with, 1e-15);
+  t.framework = "megatron-core";
+  l.cp = 1, l.dp = 2;
+  EXPECT_EQ(predict_unchecked(m, c1, t, l).time.launch_latency, 0.0);
 }
 
 TEST(HostOverhead, TheRuntimeReducesEveryLayerUnitFromZeroTwoOn) {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 #include "parplan/cost/intervals.hpp"
 #include "parplan/model/io.hpp"
@@ -10,9 +11,11 @@ using namespace parplan::cost;
 namespace {
 CaseClass dense_megatron() { return {"dense", "16-bit", "compute", "megatron-core", "ampere"}; }
 // Four sources of four cases each, every source's cases alike (a source's setup dominates its
-// error): a 0.0, b +0.1, c -0.1, d +0.3 (ln measured / predicted).
+// error): a 0.0, b +0.1, c -0.1, d +0.3 (ln measured / predicted); the former method (the class's
+// weighted percentiles).
 IntervalTable four_sources() {
   IntervalTable t;
+  t.method = IntervalTable::Method::Percentiles;
   for (const auto& [src, v] : std::vector<std::pair<const char*, double>>{
            {"a", 0.0}, {"b", 0.1}, {"c", -0.1}, {"d", 0.3}})
     for (int i = 0; i < 4; ++i) t.residuals.push_back({src, "r", dense_megatron(), v});
@@ -58,16 +61,16 @@ TEST(Intervals, IntervalScalesThePredictionAndFallsBackToCoarserClasses) {
   EXPECT_NEAR(iv.tflops_lo, 100 * 10.0 / iv.step_hi, 1e-9);
   EXPECT_NEAR(iv.tflops_hi, 100 * 10.0 / iv.step_lo, 1e-9);
   EXPECT_EQ(iv.cases, 16u);
-  EXPECT_EQ(iv.level, "dense 16-bit compute-bound megatron-core ampere");
+  EXPECT_EQ(iv.level, "dense 16-bit compute-bound megatron-core ampere short-context");
   EXPECT_NE(iv.basis.find("(16 cases, 4 sources)"), std::string::npos) << iv.basis;
   // No fsdp2 and no Hopper case: the interval comes from the class of the architecture and the
   // precision; no fp8 MoE case: from every case.
   const Interval h = t.interval({"dense", "16-bit", "compute", "fsdp2", "hopper"}, compute_bound(10.0));
   EXPECT_EQ(h.cases, 16u);
-  EXPECT_EQ(h.level, "dense 16-bit");
+  EXPECT_EQ(h.level, "dense 16-bit short-context");
   // An fsdp2 Ampere case has the generation's class without the framework.
   const Interval a = t.interval({"dense", "16-bit", "compute", "fsdp2", "ampere"}, compute_bound(10.0));
-  EXPECT_EQ(a.level, "dense 16-bit ampere");
+  EXPECT_EQ(a.level, "dense 16-bit ampere short-context");
   const Interval m = t.interval({"moe-fine", "fp8", "compute", "megatron-core", "hopper"}, compute_bound(10.0));
   EXPECT_EQ(m.level, "all");
   // A class of two sources is too thin: with "a" and "b" left, the interval says so.
@@ -164,10 +167,10 @@ TEST(Intervals, CoverageByClassSplitsTheCasesByTheClassTheirIntervalCameFrom) {
       t.residuals.push_back({src, "r", {"dense", "fp8", "compute", "megatron-core", "hopper"}, 0.01});
   const auto by = coverage_by_class(t);
   ASSERT_EQ(by.size(), 2u);
-  EXPECT_EQ(by[0].first, "dense 16-bit compute-bound megatron-core ampere");
+  EXPECT_EQ(by[0].first, "dense 16-bit compute-bound megatron-core ampere short-context");
   EXPECT_EQ(by[0].second.cases, 16u);
   EXPECT_EQ(by[0].second.covered, 8u);  // as CoverageIsComputedFromTheOtherSourcesResiduals
-  EXPECT_EQ(by[1].first, "dense fp8 compute-bound megatron-core hopper");
+  EXPECT_EQ(by[1].first, "dense fp8 compute-bound megatron-core hopper short-context");
   EXPECT_EQ(by[1].second.cases, 10u);
   EXPECT_EQ(by[1].second.covered, 10u);
   EXPECT_LT(by[1].second.median_width, 0.02);  // not widened by the 16-bit sources
@@ -181,6 +184,7 @@ TEST(Intervals, CoverageByClassSplitsTheCasesByTheClassTheirIntervalCameFrom) {
 // basis says so; the prediction itself is not moved.
 TEST(Intervals, ACentredIntervalLiesWhereTheClassFellAndSaysSo) {
   IntervalTable t;
+  t.method = IntervalTable::Method::Percentiles;
   int n = 0;
   for (const char* src : {"a", "b", "c", "d", "e"})
     for (int i = 0; i < 2; ++i, ++n) t.residuals.push_back({src, "r", dense_megatron(), std::log(1.1 + 0.2 * n / 9.0)});
@@ -206,7 +210,7 @@ TEST(Intervals, ACentredIntervalLiesWhereTheClassFellAndSaysSo) {
   EXPECT_GT(c_centred.covered, 0u);
 }
 
-// With the context key in its levels, a long-context case's interval comes only from
+// With the context key in its levels (shipped), a long-context case's interval comes only from
 // long-context cases (and says so); without it, short and long cases pool.
 TEST(Intervals, TheContextKeySeparatesLongContextCases) {
   IntervalTable t = four_sources();  // short-context, residuals 0 .. +0.3
@@ -214,10 +218,11 @@ TEST(Intervals, TheContextKeySeparatesLongContextCases) {
   long_ctx.context = "long-context";
   for (const char* src : {"e", "f", "g"})
     for (int i = 0; i < 3; ++i) t.residuals.push_back({src, "r", long_ctx, 0.5});
+  const std::vector<unsigned> shipped = t.levels;  // the context key in every class but "all"
+  for (auto& l : t.levels) l &= ~IntervalTable::kContext;
   const Interval pooled = t.interval(long_ctx, compute_bound(1.0));
   EXPECT_EQ(pooled.cases, 25u);
-  for (auto& l : t.levels)
-    if (l) l |= IntervalTable::kContext;
+  t.levels = shipped;
   const Interval split = t.interval(long_ctx, compute_bound(1.0));
   EXPECT_EQ(split.cases, 9u);
   EXPECT_EQ(split.level, "dense 16-bit compute-bound megatron-core ampere long-context");
@@ -233,6 +238,7 @@ TEST(Intervals, TheContextKeySeparatesLongContextCases) {
 // span) get the widest, and its coverage is what choose_span returns.
 TEST(Intervals, ChooseSpanTakesTheNarrowestThatCoversTheTarget) {
   IntervalTable agree;
+  agree.method = IntervalTable::Method::Percentiles;
   for (const char* src : {"a", "b", "c", "d", "e"})
     for (int i = 0; i < 2; ++i) agree.residuals.push_back({src, "r", dense_megatron(), 0.02 * i});
   const Coverage a = choose_span(agree);
@@ -245,4 +251,90 @@ TEST(Intervals, ChooseSpanTakesTheNarrowestThatCoversTheTarget) {
   EXPECT_DOUBLE_EQ(disagree.hi_q, 0.975);
   EXPECT_EQ(d.covered, 8u);
   EXPECT_EQ(d.cases, 16u);
+}
+
+TEST(Intervals, StudentsTQuantileMatchesTheTables) {
+  // Two-sided 80%, 90% and 95% points of Student's t (any statistics table).
+  EXPECT_NEAR(t_quantile(0.90, 1), 3.0777, 1e-3);
+  EXPECT_NEAR(t_quantile(0.90, 2), 1.8856, 1e-3);
+  EXPECT_NEAR(t_quantile(0.90, 5), 1.4759, 1e-3);
+  EXPECT_NEAR(t_quantile(0.95, 10), 1.8125, 1e-3);
+  EXPECT_NEAR(t_quantile(0.975, 3), 3.1824, 1e-3);
+  EXPECT_NEAR(t_quantile(0.90, 1000), 1.2824, 1e-3);  // toward the normal's 1.2816
+  EXPECT_NEAR(t_quantile(0.10, 5), -t_quantile(0.90, 5), 1e-12);
+  EXPECT_TRUE(std::isnan(t_quantile(0.9, 0)));
+}
+
+namespace {
+// n_sources sources of `per` cases: each source offset by N(0, tau), each case by N(0, sigma).
+IntervalTable simulated(int n_sources, int per, double tau, double sigma, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> between(0, tau), within(0, sigma);
+  IntervalTable t;
+  for (int s = 0; s < n_sources; ++s) {
+    const double offset = between(rng);
+    for (int i = 0; i < per; ++i)
+      t.residuals.push_back({"s" + std::to_string(s), "r", dense_megatron(), offset + within(rng)});
+  }
+  t.contain_prediction = false;
+  return t;
+}
+}  // namespace
+
+// The random-effects interval is a prediction interval for a case of a new source: drawn from a
+// known two-level spread, each case against the interval built without its own source is covered
+// about as often as the nominal level says, and a case's interval spans about
+// 2 z sqrt(tau^2 + sigma^2) around the sources' mean.
+TEST(Intervals, TheRandomEffectsIntervalCoversANewSourceAtItsNominalLevel) {
+  const IntervalTable t = simulated(60, 4, 0.10, 0.05, 7);
+  ASSERT_EQ(t.method, IntervalTable::Method::RandomEffects);
+  for (const double level : {0.8, 0.9}) {
+    IntervalTable at = t;
+    at.level = level;
+    const Coverage c = coverage(at);
+    EXPECT_NEAR(c.fraction(), level, 0.07) << level;
+  }
+  const Interval iv = t.interval(dense_megatron(), compute_bound(1.0));
+  const double half = 1.2816 * std::sqrt(0.10 * 0.10 + 0.05 * 0.05);
+  EXPECT_NEAR(0.5 * (iv.log_hi - iv.log_lo), half, 0.25 * half);
+  EXPECT_NE(iv.basis.find("80% for a new source"), std::string::npos) << iv.basis;
+  // Few sources: Student's t and the between-source variance's uncertainty widen it; without a
+  // between-source spread (every source alike) only the within-source spread is left.
+  const IntervalTable few = simulated(4, 4, 0.10, 0.05, 7);
+  const Interval w = few.interval(dense_megatron(), compute_bound(1.0));
+  EXPECT_GT(w.log_hi - w.log_lo, 2 * 1.2816 * 0.05);
+  IntervalTable alike = simulated(6, 4, 0.0, 0.05, 3);
+  alike.prior_sources = 0;
+  const Interval a = alike.interval(dense_megatron(), compute_bound(1.0));
+  EXPECT_LT(a.log_hi - a.log_lo, 2 * 2.1 * 0.05);
+}
+
+// Where sources disagree by a few offsets, the class's min-max percentiles (all a 2.5-97.5% span
+// of 3-7 sources is) are wider than the random-effects interval at the same coverage.
+TEST(Intervals, OnTheCorpusTheRandomEffectsIntervalCoversTheTargetNarrowerThanPercentiles) {
+  IntervalTable t = corpus_interval_table();
+  ASSERT_EQ(t.method, IntervalTable::Method::RandomEffects);
+  const Coverage re = coverage(t);
+  EXPECT_GE(re.fraction(), kTargetCoverage);  // choose_span's level (of 80 / 85 / 90%) reaches it
+  t.method = IntervalTable::Method::Percentiles;
+  t.lo_q = 0.025, t.hi_q = 0.975;
+  const Coverage pc = coverage(t);
+  EXPECT_LT(re.median_width, pc.median_width);
+  // The Llama-3 70B example of issue 20 (512 H100, dp16 tp8 pp4): its class is dense 16-bit
+  // Hopper short-context, without the long-context and MoE rows; the interval holds the
+  // prediction and says how it was made.
+  using parplan::load_cluster;
+  using parplan::load_model;
+  using parplan::load_training;
+  using parplan::load_layout;
+  const auto m = load_model("llama3-70b");
+  const auto c = load_cluster("dgx-h100-80g");
+  const auto tr = load_training("llama3-8k");
+  const auto l = load_layout(R"({"dp":16,"tp":8,"pp":4,"micro_batch":1,"zero":1,"recompute":"selective","sequence_parallel":true})");
+  const StepCost p = predict(m, c, tr, l);
+  const Interval iv = prediction_interval(m, c, tr, p);
+  EXPECT_NE(iv.level.find("hopper short-context"), std::string::npos) << iv.basis;
+  EXPECT_NE(iv.basis.find("for a new source"), std::string::npos) << iv.basis;
+  EXPECT_LE(iv.step_lo, p.step_time_s);
+  EXPECT_GE(iv.step_hi, p.step_time_s);
 }

@@ -160,6 +160,8 @@ const DimCase kCases[] = {
     {"llama_pp2_1f1b", {.pp = 2}, false, Arch::Llama},
     {"llama_pp2_interleaved_v2", {.pp = 2, .v = 2}, false, Arch::Llama},
     {"llama_cp2", {.cp = 2}, false, Arch::Llama},
+    // 3 ring steps: a received K/V block is sent on while the next block is computed.
+    {"llama_cp4", {.cp = 4}, false, Arch::Llama},
     {"llama_ep2_dp2", {.dp = 2, .ep = 2}, true, Arch::Llama},
     {"llama_dp2_zero1", {.dp = 2, .zero = 1}, false, Arch::Llama},
     {"llama_dp2_zero2", {.dp = 2, .zero = 2}, false, Arch::Llama},

@@ -46,6 +46,9 @@ struct CalibratePredictSource {
   double default_median = 0;  // median |error| of the rows at the start (the model without them)
   // Median |error| of the rows not fitted on, per rotation: its median, min and max.
   double median = 0, lo = 0, hi = 0;
+  // Median |error| of each row predicted by the same calibration on every other row of the
+  // source (informed_parameters of n - 1 rows): what more rows of the same source would give.
+  double all_but_one = 0;
 };
 // For every source with at least `min_rows` rows on one kind of GPU (a source that measured two
 // counts as two, "source (GPU)"): for each choice of fit_rows rows (fit_subsets), fit the

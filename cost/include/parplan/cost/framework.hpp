@@ -59,6 +59,9 @@ struct FrameworkBehaviour {
   // Grouped-query attention: K and V are expanded to every query head in memory before
   // scaled_dot_product_attention (torchtitan repeat_kv), compiled or not.
   bool repeat_kv_copy = false;
+  // The loss is all-reduced over every rank at the end of each step, blocking the host (a CPU
+  // runtime's world_sum; GPU frameworks reduce it on the stream): charged as "launch and latency".
+  bool loss_all_reduce = false;
   // Activations a layer keeps for its backward (memory.cpp layer_activation_bytes), counted in
   // tensors of the size named. Defaults: Megatron-LM's fused layer (Korthikanti et al. 2022
   // sec. 4.1): a norm keeps its input and output (2 stream-sized tensors), the MLP its FC1
@@ -103,6 +106,13 @@ struct FrameworkBehaviour {
     // while only the first, local block computes; false: passed on one block per ring step.
     bool kv_all_gather = false;
     double grad_bytes = 0;  // bytes per element of the dK, dV passed on in backward (0: dtype)
+    // The backward passes K, V around the ring again with dK, dV (Transformer Engine's
+    // AttnFuncWithCPAndKVP2P and PyTorch CP keep no received block); false: dK, dV alone (an
+    // autograd that saved the received blocks: parplan's runtime).
+    bool backward_resends_kv = true;
+    // The ring passes the KV heads unrepeated although the framework expands them for its
+    // attention (repeat_kv_copy): parplan's runtime expands each received block locally.
+    bool kv_unrepeated = false;
     // HBM bytes per element and ring step after the first, as the framework's ops move them:
     // merging the block's output into the running output and log-sum-exp (per element of the
     // local output), accumulating dQ (per element of Q) and dK, dV with packing them for the send

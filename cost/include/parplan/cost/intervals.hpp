@@ -45,6 +45,18 @@ struct Interval {
 
 struct IntervalTable {
   std::vector<Residual> residuals;
+  // How the class's residuals make an interval. RandomEffects (shipped): a prediction interval
+  // for a case of a source the corpus has not seen. The class's residuals are a location (the
+  // mean of its sources' means, each source weighing the same), a between-source variance tau^2
+  // and a within-source variance s^2 (one-way random effects, moment estimates); tau^2 of a class
+  // of S sources is shrunk toward the whole corpus's between-source variance with the weight of
+  // prior_sources sources (few sources give a noisy tau^2), and the interval is
+  // location +- t(level, S - 1 + prior_sources) * sqrt(tau^2 (1 + 1/S) + s^2).
+  // Percentiles (the former method): the lo_q..hi_q weighted percentiles of the class's residuals.
+  enum class Method { RandomEffects, Percentiles };
+  Method method = Method::RandomEffects;
+  double level = 0.80;          // nominal coverage of the random-effects interval
+  double prior_sources = 3;     // weight of the corpus's between-source variance, in sources
   // Percentiles of the class's residuals (each source weighing as much as any other), from at
   // least min_cases cases of min_sources sources; the corpus's table has the span choose_span
   // picks.
@@ -58,12 +70,15 @@ struct IntervalTable {
   bool per_source_weight = true;   // each source's cases share a weight of 1 (else 1 per case)
   // The classes tried, most specific first: sets of CaseClass keys (kArch | kPrecision | ...).
   // The GPU generation is in each class that has the cases for it: its kernels' efficiencies
-  // are what the model's offsets follow (docs/calibration.md "Intervals").
+  // are what the model's offsets follow; the context length in every class but "all": the
+  // context-parallel 32K-256K rows run 20-70% slower than predicted and would otherwise widen
+  // every short-context class (docs/calibration.md "Intervals").
   static constexpr unsigned kArch = 1, kPrecision = 2, kBound = 4, kFramework = 8, kGeneration = 16,
                             kContext = 32;
-  std::vector<unsigned> levels = {kArch | kPrecision | kBound | kFramework | kGeneration,
-                                  kArch | kPrecision | kGeneration, kArch | kGeneration,
-                                  kArch | kPrecision, kArch, 0};
+  std::vector<unsigned> levels = {kArch | kPrecision | kBound | kFramework | kGeneration | kContext,
+                                  kArch | kPrecision | kGeneration | kContext,
+                                  kArch | kGeneration | kContext,
+                                  kArch | kPrecision | kContext, kArch | kContext, 0};
 
   // The interval for a prediction of class `k`: from the most specific class of `levels` with
   // enough cases (arch + precision + bound + framework + generation, then arch + precision +
@@ -89,14 +104,21 @@ Coverage coverage(const IntervalTable& t);
 // The same per class the cases' intervals came from (Interval::level), in order of first use.
 std::vector<std::pair<std::string, Coverage>> coverage_by_class(const IntervalTable& t);
 
+// Student's t quantile: the p-quantile of the t distribution with df degrees of freedom (df > 0,
+// 0 < p < 1), by bisection on its distribution function (Simpson's rule on the density).
+double t_quantile(double p, double df);
+
+// The nominal levels tried for the random-effects interval, lowest first.
+constexpr double kLevels[] = {0.80, 0.85, 0.90};
 // The spans tried, narrowest first (lower and upper percentile of the class's residuals), and the
 // share of the corpus's cases an interval must cover out of sample (each case against the
 // interval built without its own source): issue 20's goal.
 constexpr std::pair<double, double> kSpans[] = {{0.10, 0.90}, {0.05, 0.95}, {0.025, 0.975}};
 constexpr double kTargetCoverage = 0.80;
-// Sets t.lo_q / t.hi_q to the narrowest span of kSpans whose leave-one-source-out coverage of
-// t's cases reaches kTargetCoverage (the widest when none does); returns that coverage. The
-// classes' few sources make a nominal 90% span cover less out of sample: this measures it.
+// Sets t.level (RandomEffects) to the lowest of kLevels, or t.lo_q / t.hi_q (Percentiles) to the
+// narrowest span of kSpans, whose leave-one-source-out coverage of t's cases reaches
+// kTargetCoverage (the widest when none does); returns that coverage. The classes' few sources
+// make a nominal span cover less out of sample than it says: this measures it.
 Coverage choose_span(IntervalTable& t);
 
 // The table of the compiled-in corpus, computed once (a few hundred milliseconds) on first use.
