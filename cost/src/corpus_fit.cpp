@@ -8,6 +8,7 @@
 #include <Eigen/Dense>
 
 #include "parplan/cost/floors.hpp"
+#include "parplan/cost/framework.hpp"
 
 namespace parplan::cost {
 
@@ -34,6 +35,25 @@ double& kernel_launch(Cluster& c) {
 double& kernel_device(Cluster& c) {
   if (c.gpu.floors.kernel_device_s < 0) c.gpu.floors.kernel_device_s = gpu_floors(c.gpu).kernel_device_s;
   return c.gpu.floors.kernel_device_s;
+}
+
+// The per-expert loop's host time, one value for every framework that loops (floors.cpp).
+double& expert_loop(Cluster& c) {
+  if (c.gpu.floors.expert_loop_s < 0) c.gpu.floors.expert_loop_s = shipped_expert_loop_s();
+  return c.gpu.floors.expert_loop_s;
+}
+// Its prior: the framework's (examples/frameworks/*.json host.expert_loop_us) of the first MoE
+// row whose framework loops (0: no row it prices, not fitted); its shipped value: the fit's.
+double expert_loop_initial(const std::vector<const CorpusRun*>& rows, bool prior) {
+  for (const auto* r : rows) {
+    if (!r->model.is_moe()) continue;
+    const double v = framework_behaviour(r->training).host.expert_loop_s;
+    if (v > 0) return prior || !(shipped_expert_loop_s() > 0) ? v : shipped_expert_loop_s();
+  }
+  return 0.0;
+}
+bool any_expert_loop(const std::vector<const CorpusRun*>& rows) {
+  return expert_loop_initial(rows, true) > 0;
 }
 
 Cluster with_values(const CorpusRun& r, const std::vector<FitParameter>& ps,
@@ -91,6 +111,10 @@ std::vector<FitParameter> fit_parameters(const std::vector<const CorpusRun*>& ro
         p.initial = p.field(c);
         break;
       }
+  // Seconds per local expert, call and pass: at most 1 ms (a few eager operators: floors.cpp).
+  if (any_expert_loop(rows))
+    out.push_back({"*", "expert_loop_us", &expert_loop, false, expert_loop_initial(rows, false),
+                   1e-3, 1e-6, true});
   return out;
 }
 
@@ -98,7 +122,11 @@ std::vector<FitParameter> corpus_fit_parameters(const std::vector<const CorpusRu
   std::vector<FitParameter> out = fit_parameters(rows);
   // The same parameters started from their cited priors (prior_efficiency, floors.cpp), not from
   // the clusters' shipped defaults, which are this fit's result.
-  for (auto& p : out)
+  for (auto& p : out) {
+    if (p.field == &expert_loop) {
+      p.initial = expert_loop_initial(rows, true);
+      continue;
+    }
     for (const auto* r : rows)
       if (applies(p, *r)) {
         Cluster c = r->cluster;
@@ -108,6 +136,7 @@ std::vector<FitParameter> corpus_fit_parameters(const std::vector<const CorpusRu
         p.initial = p.field(c);
         break;
       }
+  }
   return out;
 }
 
@@ -143,14 +172,31 @@ FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
                    (x[k] - x0[k] - (x[anchor[size_t(k)]] - x0[anchor[size_t(k)]]));
     return r;
   };
-  Eigen::VectorXd x = x0;
-  f.rms_log_before = rms(log_errors(rows, ps, x));
-  double lambda = 1e-2;
-  for (f.iterations = 0; f.iterations < 50 && n > 0; ++f.iterations) {
-    const Eigen::VectorXd e = log_errors(rows, ps, x);
+  auto weights = [&](const Eigen::VectorXd& e) {
     Eigen::VectorXd w(n);
     for (Eigen::Index i = 0; i < n; ++i)
       w[i] = std::fabs(e[i]) <= kHuber ? 1.0 : std::sqrt(kHuber / std::fabs(e[i]));
+    return w;
+  };
+  Eigen::VectorXd x = x0;
+  f.rms_log_before = rms(log_errors(rows, ps, x));
+  // A parameter that only binds past a point (host time behind the device time) has no gradient
+  // at a prior below it: start it from the best point of a grid, the prior's weight included.
+  for (Eigen::Index k = 0; k < p && n > 0; ++k) {
+    if (!ps[size_t(k)].grid) continue;
+    double best = stacked(x, weights(log_errors(rows, ps, x))).squaredNorm();
+    const double start = x[k];
+    for (double m : {2.0, 4.0, 8.0, 16.0, 32.0}) {
+      Eigen::VectorXd xg = x;
+      xg[k] = start + std::log(m);
+      clamp(ps, xg);
+      const double v = stacked(xg, weights(log_errors(rows, ps, xg))).squaredNorm();
+      if (v < best) best = v, x = xg;
+    }
+  }
+  double lambda = 1e-2;
+  for (f.iterations = 0; f.iterations < 50 && n > 0; ++f.iterations) {
+    const Eigen::VectorXd w = weights(log_errors(rows, ps, x));
     const Eigen::VectorXd r = stacked(x, w);
     Eigen::MatrixXd J(n + p, p);
     for (Eigen::Index k = 0; k < p; ++k) {

@@ -66,6 +66,18 @@ double power_clock_scale(double tdp_W, double power_limit_W) {
 double prior_kernel_launch_s(const Gpu& g) { return prior_floors(g).launch_us * 1e-6; }
 double prior_kernel_device_s(const Gpu& g) { return prior_floors(g).device_us * 1e-6; }
 
+double shipped_expert_loop_s() {
+  static const double v = calibrated_default("*", "expert_loop_us", 0.0) * 1e-6;
+  return v;
+}
+double expert_loop_s(const Gpu& g, const Training& t) {
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  if (!(fw.host.expert_loop_s > 0) || !(fw.host.expert_loop_calls > 0)) return 0.0;
+  if (g.floors.expert_loop_s >= 0) return g.floors.expert_loop_s;
+  const double fitted = shipped_expert_loop_s();
+  return fitted > 0 ? fitted : fw.host.expert_loop_s;
+}
+
 GpuFloors gpu_floors(const Gpu& g) {
   const GenerationFloors d = generation_floors(g);
   const Gpu::Floors& f = g.floors;
@@ -139,6 +151,17 @@ LayerFloors layer_floors(const Model& m, const Cluster& c, const Training& t, co
     const double bwd = g.kernel_launch_s + fw.host.dispatch_bwd_s;
     r.host_s = (k.fwd + k.recompute) * fwd + k.bwd * bwd;
     r.host_fwd_s = k.fwd * fwd;
+    // The framework's Python loop over the local experts around each grouped GEMM (quantizer
+    // set-up, weight workspaces, wgrad buffers and main-grad hooks per expert: TE GroupedLinear),
+    // once per call and pass; full recomputation reruns the forward's.
+    const double loop = expert_loop_s(c.gpu, t);
+    if (m.is_moe() && loop > 0) {
+      const double share = double(m.moe_layers()) / double(m.layers);
+      const double local = double(m.moe.experts) / double(std::max<int32_t>(1, l.ep));
+      const double pass = share * local * fw.host.expert_loop_calls * loop;
+      r.host_fwd_s += pass;
+      r.host_s += pass * (l.recompute == Recompute::Full ? 3.0 : 2.0);
+    }
   }
   r.host_syncs = k.host_syncs;
   // A device-to-host sync drains the GPU's queue: the next kernel starts a launch later.

@@ -212,6 +212,10 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(h, "dispatch_fwd_us", fwd_us, d, q, 0, 1e4);
     read(h, "dispatch_bwd_us", bwd_us, d, q, 0, 1e4);
     read(h, "collective_us", coll_us, d, q, 0, 1e4);
+    double loop_us = 0;
+    read(h, "expert_loop_us", loop_us, d, q, 0, 1e4);
+    f.host.expert_loop_s = loop_us * 1e-6;
+    read(h, "expert_loop_calls", f.host.expert_loop_calls, d, q, 0, 100);
     f.host.dispatch_fwd_s = fwd_us * 1e-6;
     f.host.dispatch_bwd_s = bwd_us * 1e-6;
     f.host.collective_s = coll_us * 1e-6;

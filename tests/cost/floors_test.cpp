@@ -305,3 +305,50 @@ TEST(Floors, AHostSyncInTheForwardKeepsTheBackwardsLeadFromHidingTheForwardsHost
   }
   EXPECT_TRUE(seen) << "no dispatch cost made the forward host-bound enough to tell";
 }
+
+TEST(Floors, TheExpertLoopCostsHostTimePerLocalExpertGroupedGemmCallAndPass) {
+  // TE GroupedLinear's Python loop over the local experts (megatron-core host.expert_loop_us):
+  // host time per local expert, per grouped-GEMM call (FC1, FC2) and per pass; a framework
+  // without the loop pays nothing; enough of it makes the MoE step host-bound.
+  Model m = small_gpt();
+  m.moe.experts = 64, m.moe.experts_per_token = 8, m.moe.expert_ffn_hidden = 256;
+  Cluster c = test::a100();
+  Training t = small_train();
+  t.framework = "megatron-core";
+  const FrameworkBehaviour& mc = framework_behaviour(t);
+  ASSERT_EQ(mc.host.expert_loop_calls, 2.0);  // linear_fc1 and linear_fc2
+  ASSERT_GT(mc.host.expert_loop_s, 0.0);
+  EXPECT_GT(expert_loop_s(c.gpu, t), 0.0);  // the shipped fit's value, or the prior
+  Layout l = split(1);
+  l.ep = 8;  // 8 local experts
+  auto host = [&](double loop_s) {
+    Cluster cc = c;
+    cc.gpu.floors.expert_loop_s = loop_s;
+    return layer_floors(m, cc, t, l);
+  };
+  const LayerFloors none = host(0), some = host(50e-6);
+  EXPECT_NEAR(some.host_fwd_s - none.host_fwd_s, 8 * 2 * 50e-6, 1e-12);
+  EXPECT_NEAR(some.host_s - none.host_s, 2 * 8 * 2 * 50e-6, 1e-12);  // forward + backward
+  EXPECT_DOUBLE_EQ(some.device_s, none.device_s);                    // host only
+  l.recompute = Recompute::Full;  // reruns the forward's loop
+  EXPECT_NEAR(host(50e-6).host_s - host(0).host_s, 3 * 8 * 2 * 50e-6, 1e-12);
+  l.recompute = Recompute::None;
+  l.ep = 1;  // 64 local experts
+  EXPECT_NEAR(host(50e-6).host_fwd_s - host(0).host_fwd_s, 64 * 2 * 50e-6, 1e-12);
+  l.ep = 8;
+  // Step: a loop far beyond the device time (16 ms of host a layer against ~1.6 ms of GPU) is
+  // paid by every layer and micro-batch, less the slack it first fills.
+  auto step = [&](double loop_s) {
+    Cluster cc = c;
+    cc.gpu.floors.expert_loop_s = loop_s;
+    return predict(m, cc, t, l);
+  };
+  const StepCost s0 = step(0), s1 = step(500e-6);
+  const double n = double(m.layers) * double(s1.micro_batches);
+  EXPECT_GT(s1.step_time_s - s0.step_time_s, 0.8 * n * 2 * 8 * 2 * 500e-6);
+  EXPECT_LT(s1.step_time_s - s0.step_time_s, n * 2 * 8 * 2 * 500e-6);
+  // megatron-deepspeed declares no per-expert loop: the cluster's value changes nothing.
+  t.framework = "megatron-deepspeed";
+  EXPECT_EQ(expert_loop_s(c.gpu, t), 0.0);
+  EXPECT_DOUBLE_EQ(host(500e-6).host_s, host(0).host_s);
+}

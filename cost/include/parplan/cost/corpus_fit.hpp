@@ -18,6 +18,9 @@ struct FitParameter {
   double initial = 0;  // the default: the value the first row of its generation has
   double max = 0;      // upper bound when not a fraction (0: kMaxHalfDim)
   double unit = 1;     // reports show the value / unit (1e-6: microseconds)
+  // Priced behind a max (host time against device time): flat, so no gradient, until it binds.
+  // The fit starts it from the best of a grid (1x to 32x its initial value) before its steps.
+  bool grid = false;
 };
 // matmul_max, matmul_half_dim, memory_bound, intra_node_link, inter_node_link,
 // kernel_launch_us and kernel_device_us per generation present in `rows`, and overlap_slowdown

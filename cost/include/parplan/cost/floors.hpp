@@ -25,6 +25,12 @@ GpuFloors gpu_floors(const Gpu& g);
 // The cited per-generation values before the corpus fit (floors.cpp): the fit's priors.
 double prior_kernel_launch_s(const Gpu& g);
 double prior_kernel_device_s(const Gpu& g);
+// Host time per local expert, grouped-GEMM call and pass of the framework's per-expert loop: the
+// cluster's gpu.expert_loop_us, else the shipped fit's (examples/calibration/efficiency.json "*"
+// expert_loop_us), else the framework's prior (host.expert_loop_us); 0 when the framework has no
+// loop. `shipped_expert_loop_s` is the fit's value alone (0 when there is none).
+double expert_loop_s(const Gpu& g, const Training& t);
+double shipped_expert_loop_s();
 // The sustained clock's share under `power_limit_W` of a GPU rated at `tdp_W`: dynamic power
 // grows with f V^2 and V with f under DVFS, so f ~ P^(1/3); 1 without a cap.
 double power_clock_scale(double tdp_W, double power_limit_W);

@@ -183,6 +183,11 @@ struct FrameworkBehaviour {
     double dispatch_fwd_s = 0;  // per forward kernel: Python, operator dispatch, autograd record
     double dispatch_bwd_s = 0;  // per backward kernel: the autograd engine's node
     double collective_s = 0;    // per collective call: the c10d / framework wrapper
+    // A Python loop over the local experts around each grouped GEMM (TE GroupedLinear): host
+    // time per local expert, grouped-GEMM call and pass (the prior; the corpus fit moves it,
+    // floors.cpp expert_loop_s), and the grouped-GEMM calls of a MoE layer per pass. 0: no loop.
+    double expert_loop_s = 0;
+    double expert_loop_calls = 0;
     bool cuda_graphs = false;   // layers captured as CUDA graphs: one launch per layer and pass
   } host;
 };
