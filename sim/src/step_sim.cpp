@@ -14,6 +14,7 @@
 #include "names.hpp"
 #include "parplan/cost/framework.hpp"
 #include "parplan/cost/pipeline.hpp"
+#include "parplan/cost/sharding.hpp"
 #include "parplan/model/error.hpp"
 #include "step_state.hpp"
 
@@ -59,7 +60,11 @@ StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& op
   // Replica 0 alone runs the schedule when the replicas are identical: below ZeRO-3 (ghost DP
   // streams on every replica), or at any stage when the DP group is symmetric (comm.hpp; ghosts on
   // its first node only, ZeRO-3's gathers too) and runs no tree all-reduce (whose nodes differ).
-  if (opt.aggregate_replicas && l.dp > 1) {
+  // The DP group: the dp ranks tp x cp apart, or - where the framework reduces and shards over
+  // DP x CP (cost/sharding.hpp states_over_cp) - the dp x cp ranks tp apart, as the cost model
+  // prices it. The symmetric-group shortcut is kept to the DP-only group.
+  dp_over_cp_ = cost::states_over_cp(plan.training, l);
+  if (opt.aggregate_replicas && l.dp > 1 && !dp_over_cp_) {
     std::vector<int64_t> g;
     for (int i = 0; i < l.dp; ++i) g.push_back(int64_t(i) * l.tp * l.cp);
     if (comms_.symmetric_reps(g) > 0) {
@@ -151,16 +156,20 @@ void StepSim::setup() {
                                             ranks_[static_cast<size_t>(r.rank + i)]->tp_me = i;
     }
     if (r.cp == 0 && r.full && l.cp > 1) cp_groups(r);
-    if (r.dp == 0 && l.dp > 1 && (!(lanes_ || lane_rep_) || r.tp == 0)) {
+    const int64_t dp_members = int64_t(l.dp) * (dp_over_cp_ ? l.cp : 1);
+    const int64_t dp_stride = dp_over_cp_ ? int64_t(l.tp) : int64_t(l.tp) * l.cp;
+    if (r.dp == 0 && (!dp_over_cp_ || r.cp == 0) && dp_members > 1 &&
+        (!(lanes_ || lane_rep_) || r.tp == 0)) {
       std::vector<int64_t> g;
-      for (int i = 0; i < l.dp; ++i) g.push_back(r.rank + int64_t(i) * l.tp * l.cp);
+      for (int64_t i = 0; i < dp_members; ++i) g.push_back(r.rank + i * dp_stride);
       auto grp = comms_.make_group(g, sym_dp_);
-      for (int i = 0; i < l.dp; ++i) {
+      for (int64_t i = 0; i < dp_members; ++i) {
         Rank& m = *ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])];
         m.dpg = grp;
-        m.dp_me = i;
-        if (aggregate_ && i > 0 && (grp->reps == 0 || i < grp->reps)) {
-          r.ghosts.push_back(&m);
+        m.dp_me = static_cast<int>(i);
+        // A replica's member mirrors its replica-0 twin (same tp, cp and pp), which is simulated.
+        if (aggregate_ && m.dp > 0 && (grp->reps == 0 || i < grp->reps)) {
+          ranks_[static_cast<size_t>(m.rank - int64_t(m.dp) * l.tp * l.cp)]->ghosts.push_back(&m);
           m.ghost = true;
         }
       }
