@@ -62,12 +62,14 @@ StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& op
   // its first node only, ZeRO-3's gathers too) and runs no tree all-reduce (whose nodes differ).
   // The DP group: the dp ranks tp x cp apart, or - where the framework reduces and shards over
   // DP x CP (cost/sharding.hpp states_over_cp) - the dp x cp ranks tp apart, as the cost model
-  // prices it. The symmetric-group shortcut is kept to the DP-only group.
+  // prices it. Symmetric only if its first node holds replica 0's members (the simulated ones).
   dp_over_cp_ = cost::states_over_cp(plan.training, l);
-  if (opt.aggregate_replicas && l.dp > 1 && !dp_over_cp_) {
+  if (opt.aggregate_replicas && l.dp > 1) {
+    const int64_t members = int64_t(l.dp) * (dp_over_cp_ ? l.cp : 1);
+    const int64_t stride = dp_over_cp_ ? int64_t(l.tp) : int64_t(l.tp) * l.cp;
     std::vector<int64_t> g;
-    for (int i = 0; i < l.dp; ++i) g.push_back(int64_t(i) * l.tp * l.cp);
-    if (comms_.symmetric_reps(g) > 0) {
+    for (int64_t i = 0; i < members; ++i) g.push_back(i * stride);
+    if (comms_.symmetric_reps(g) >= (dp_over_cp_ ? l.cp : 1)) {
       const auto probe = comms_.make_group(g);
       const Collective op = l.zero == 0 ? Collective::AllReduce : Collective::ReduceScatter;
       const double bucket = std::min(bucket_cap_, w.dp_grad_bytes);
