@@ -9,9 +9,10 @@
 
 namespace parplan::cost {
 
-bool states_over_cp(const Training& t, const Layout& l) {
-  return l.cp > 1 && framework_behaviour(t).grad_reduce_over_cp;
+bool states_over_cp(const Training& t, int32_t cp) {
+  return cp > 1 && framework_behaviour(t).grad_reduce_over_cp;
 }
+bool states_over_cp(const Training& t, const Layout& l) { return states_over_cp(t, l.cp); }
 
 int64_t shard_ranks(const Training& t, const Layout& l) {
   return int64_t(l.shard_size()) * (states_over_cp(t, l) ? l.cp : 1);

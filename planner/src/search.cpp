@@ -357,9 +357,7 @@ std::vector<ZeroChoice> zero_choices(const Cluster& c, const Training& t, const 
           ? int32_t(node_group)
           : -1};
   const bool pinned_hsdp = f.shard_group && *f.shard_group > 0 && *f.shard_group < sp.dp;
-  Layout cp_only;
-  cp_only.cp = sp.cp;
-  const bool over_cp = cost::states_over_cp(t, cp_only);
+  const bool over_cp = cost::states_over_cp(t, sp.cp);
   for (const ZeroOffload& zo : kZeroOffload) {
     if (!allowed(f.zero, zo.zero) || !allowed(f.offload, zo.offload)) continue;
     // With one data-parallel rank ZeRO shards nothing (unless the framework shards over DP x CP,

@@ -64,11 +64,11 @@ StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& op
   // DP x CP (cost/sharding.hpp states_over_cp) - the dp x cp ranks tp apart, as the cost model
   // prices it. Symmetric only if its first node holds replica 0's members (the simulated ones).
   dp_over_cp_ = cost::states_over_cp(plan.training, l);
+  dp_members_ = int64_t(l.dp) * (dp_over_cp_ ? l.cp : 1);
+  dp_stride_ = dp_over_cp_ ? int64_t(l.tp) : int64_t(l.tp) * l.cp;
   if (opt.aggregate_replicas && l.dp > 1) {
-    const int64_t members = int64_t(l.dp) * (dp_over_cp_ ? l.cp : 1);
-    const int64_t stride = dp_over_cp_ ? int64_t(l.tp) : int64_t(l.tp) * l.cp;
     std::vector<int64_t> g;
-    for (int64_t i = 0; i < members; ++i) g.push_back(i * stride);
+    for (int64_t i = 0; i < dp_members_; ++i) g.push_back(i * dp_stride_);
     if (comms_.symmetric_reps(g) >= (dp_over_cp_ ? l.cp : 1)) {
       const auto probe = comms_.make_group(g);
       const Collective op = l.zero == 0 ? Collective::AllReduce : Collective::ReduceScatter;
@@ -158,14 +158,12 @@ void StepSim::setup() {
                                             ranks_[static_cast<size_t>(r.rank + i)]->tp_me = i;
     }
     if (r.cp == 0 && r.full && l.cp > 1) cp_groups(r);
-    const int64_t dp_members = int64_t(l.dp) * (dp_over_cp_ ? l.cp : 1);
-    const int64_t dp_stride = dp_over_cp_ ? int64_t(l.tp) : int64_t(l.tp) * l.cp;
-    if (r.dp == 0 && (!dp_over_cp_ || r.cp == 0) && dp_members > 1 &&
+    if (r.dp == 0 && (!dp_over_cp_ || r.cp == 0) && dp_members_ > 1 &&
         (!(lanes_ || lane_rep_) || r.tp == 0)) {
       std::vector<int64_t> g;
-      for (int64_t i = 0; i < dp_members; ++i) g.push_back(r.rank + i * dp_stride);
+      for (int64_t i = 0; i < dp_members_; ++i) g.push_back(r.rank + i * dp_stride_);
       auto grp = comms_.make_group(g, sym_dp_);
-      for (int64_t i = 0; i < dp_members; ++i) {
+      for (int64_t i = 0; i < dp_members_; ++i) {
         Rank& m = *ranks_[static_cast<size_t>(g[static_cast<size_t>(i)])];
         m.dpg = grp;
         m.dp_me = static_cast<int>(i);

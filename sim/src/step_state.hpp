@@ -170,6 +170,7 @@ class StepSim {
   // only the DP group's first node has DP streams; the framework's overlap switches.
   bool sym_dp_ = false, sym_ep_ = false;
   bool dp_over_cp_ = false;  // the DP group holds the CP ranks too (cost::states_over_cp)
+  int64_t dp_members_ = 1, dp_stride_ = 1;  // its size and the rank stride of its members
   // Every EP group inside one NVLink zone (NVL72: EP 64 in a rack's segment) and no DP traffic
   // during the pipeline: replica 0 alone runs, its EP members as the groups' representatives
   // (Comms::zone_symmetric).

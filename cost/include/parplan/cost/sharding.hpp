@@ -18,6 +18,7 @@ struct ShardGroups {
 // Whether the gradients are summed, and ZeRO's states sharded, over the DP x CP group (the
 // framework's grad_reduce_over_cp and cp > 1); false: over the DP group.
 bool states_over_cp(const Training& t, const Layout& l);
+bool states_over_cp(const Training& t, int32_t cp);  // the same for a CP degree alone
 // The ranks of one shard group: shard_size(), times cp where states_over_cp.
 int64_t shard_ranks(const Training& t, const Layout& l);
 ShardGroups shard_groups(const Layout& l, const Cluster& c, const Training& t);
