@@ -204,6 +204,26 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     }
     read(k, "embedding", c.embedding, d, q, 0, 1e4);
     read(k, "head", c.head, d, q, 0, 1e4);
+    if (k.contains("modules")) {
+      const auto& e = k["modules"];
+      read(e, "dense_fwd", c.modules_fwd, d, q + ".modules", 0, 1e3);
+      read(e, "dense_bwd", c.modules_bwd, d, q + ".modules", 0, 1e3);
+      read(e, "moe_fwd", c.moe_modules_fwd, d, q + ".modules", 0, 1e3);
+      read(e, "moe_bwd", c.moe_modules_bwd, d, q + ".modules", 0, 1e3);
+    }
+    if (k.contains("graph_scopes") && k["graph_scopes"].is_object()) {
+      for (const auto& [name, e] : k["graph_scopes"].items()) {
+        if (name == "source") continue;
+        const std::string r = q + ".graph_scopes." + name;
+        FrameworkBehaviour::Kernels::GraphScope g;
+        read(e, "fwd", g.fwd, d, r, 0, 1e4);
+        read(e, "bwd", g.bwd, d, r, 0, 1e4);
+        read(e, "modules_fwd", g.modules_fwd, d, r, 0, 1e3);
+        read(e, "modules_bwd", g.modules_bwd, d, r, 0, 1e3);
+        read(e, "moe", g.moe, d, r, 0, 1);
+        c.graph_scopes.emplace_back(name, g);
+      }
+    }
   }
   if (j.contains("host")) {
     const auto& h = j["host"];
@@ -216,6 +236,9 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
     read(h, "expert_loop_us", loop_us, d, q, 0, 1e4);
     f.host.expert_loop_s = loop_us * 1e-6;
     read(h, "expert_loop_calls", f.host.expert_loop_calls, d, q, 0, 100);
+    double module_us = 0;
+    read(h, "module_call_us", module_us, d, q, 0, 1e4);
+    f.host.module_call_s = module_us * 1e-6;
     f.host.dispatch_fwd_s = fwd_us * 1e-6;
     f.host.dispatch_bwd_s = bwd_us * 1e-6;
     f.host.collective_s = coll_us * 1e-6;
