@@ -61,10 +61,12 @@ double& module_call(Cluster& c) {
   if (c.gpu.floors.module_call_s < 0) c.gpu.floors.module_call_s = shipped_module_call_s();
   return c.gpu.floors.module_call_s;
 }
-// Its prior: the framework's (host.module_call_us) of the first row whose framework counts module
-// calls (0: none, not fitted); its shipped value: the fit's.
+// Its prior: the framework's (host.module_call_us) of the first MoE row whose framework counts
+// module calls (0: none, not fitted: only rows with MoE layers are ever host-bound enough to
+// inform it); its shipped value: the fit's.
 double module_call_initial(const std::vector<const CorpusRun*>& rows, bool prior) {
   for (const auto* r : rows) {
+    if (!r->model.is_moe()) continue;
     const double v = framework_behaviour(r->training).host.module_call_s;
     if (v > 0) return prior || !(shipped_module_call_s() > 0) ? v : shipped_module_call_s();
   }
