@@ -243,12 +243,18 @@ std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<Cor
       const auto every = fit_parameters(all);
       std::vector<double> medians, starts;
       size_t fitted = 0;
+      std::vector<std::pair<std::string, size_t>> names;  // the parameters fitted, how often
       for (const auto& subset : fit_subsets(n, fit_rows)) {
         std::vector<const CorpusRun*> fit;
         std::vector<bool> used(n, false);
         for (const size_t k : subset) fit.push_back(all[k]), used[k] = true;
         const FitResult f = calibrate(fit, every, prior).fit;
         if (!f.params.empty()) ++fitted;
+        for (const auto& p : f.params) {
+          auto it = std::find_if(names.begin(), names.end(), [&](const auto& e) { return e.first == p.name; });
+          if (it == names.end()) names.push_back({p.name, 1});
+          else ++it->second;
+        }
         std::vector<double> errs, start;
         for (size_t j = 0; j < n; ++j)
           if (!used[j]) {
@@ -273,6 +279,8 @@ std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<Cor
       c.median = percentile(medians, 0.5);
       c.start = percentile(starts, 0.5);
       c.fitted_share = double(fitted) / double(medians.size());
+      std::stable_sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      if (!names.empty()) c.parameter = names[0].first;
       c.lo = *std::min_element(medians.begin(), medians.end());
       c.hi = *std::max_element(medians.begin(), medians.end());
       out.push_back(c);
@@ -290,15 +298,17 @@ std::string calibrate_then_predict_table(const std::vector<CalibratePredictSourc
       "(its leave-one-source-out fit; 'unseen': its median |error| there). 'start': the median "
       "over the fits of the predicted rows' median |error| before calibrating, 'median' after, "
       "with its spread (min-max); 'fitted': the share of fits whose rows chose to move a "
-      "parameter; 'n-1 rows': each row predicted by the same calibration on every other row\n";
+      "parameter, 'most': the one fitted most often; 'n-1 rows': each row predicted by the same "
+      "calibration on every other row\n";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-36s %5s %6s %8s %8s %8s %17s %7s %9s\n", "source", "rows", "fits",
-                "unseen", "start", "median", "spread (min-max)", "fitted", "n-1 rows");
+  std::snprintf(buf, sizeof buf, "%-36s %5s %6s %8s %8s %8s %17s %7s %-16s %9s\n", "source", "rows",
+                "fits", "unseen", "start", "median", "spread (min-max)", "fitted", " most", "n-1 rows");
   s += buf;
   for (const auto& c : t) {
-    std::snprintf(buf, sizeof buf, "%-36s %5zu %6zu %7.1f%% %7.1f%% %7.1f%% %8.1f-%5.1f%% %6.0f%% %8.1f%%\n",
+    std::snprintf(buf, sizeof buf, "%-36s %5zu %6zu %7.1f%% %7.1f%% %7.1f%% %8.1f-%5.1f%% %6.0f%%  %-16s %8.1f%%\n",
                   c.source.c_str(), c.rows, c.rotations, 100 * c.default_median, 100 * c.start,
-                  100 * c.median, 100 * c.lo, 100 * c.hi, 100 * c.fitted_share, 100 * c.all_but_one);
+                  100 * c.median, 100 * c.lo, 100 * c.hi, 100 * c.fitted_share,
+                  c.parameter.empty() ? "-" : c.parameter.c_str(), 100 * c.all_but_one);
     s += buf;
   }
   return s;

@@ -212,6 +212,7 @@ nlohmann::json to_json(const CorpusValidation& v) {
                                            {"start_median_abs_error", c.start},
                                            {"median_abs_error", c.median},
                                            {"fitted_share", c.fitted_share},
+                                           {"parameter", c.parameter},
                                            {"all_but_one_median_abs_error", c.all_but_one},
                                            {"spread", {c.lo, c.hi}}});
   j["residuals"] = nlohmann::json::array();  // what the intervals are built from, per case

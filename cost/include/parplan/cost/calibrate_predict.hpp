@@ -92,6 +92,7 @@ struct CalibratePredictSource {
   // at the start): what `median` is to be compared with.
   double start = 0;
   double fitted_share = 0;  // of the rotations, those whose rows chose to fit any parameter
+  std::string parameter;    // the parameter they fitted most often ("": none)
   // Median |error| of each row predicted by the same calibration on every other row of the
   // source: what more rows of the same source would give.
   double all_but_one = 0;
