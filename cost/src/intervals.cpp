@@ -181,7 +181,7 @@ Interval IntervalTable::interval(const CaseClass& k, const StepCost& p, const st
       if (!left_out(r) && same(r.cls, k, lv)) v.push_back(&r);
     std::set<std::string> sources;
     for (const auto* r : v) sources.insert(r->source);
-    if (v.size() >= min_cases && sources.size() >= min_sources) {
+    if (v.size() >= min_cases && sources.size() >= (lv & kFramework ? min_sources_framework : min_sources)) {
       out.level = level_name(k, lv);
       out.basis = out.level + " (" + std::to_string(v.size()) + " cases, " +
                   std::to_string(sources.size()) + " sources)";

@@ -57,12 +57,21 @@ struct IntervalTable {
   Method method = Method::RandomEffects;
   double level = 0.80;          // nominal coverage of the random-effects interval
   double prior_sources = 3;     // weight of the corpus's between-source variance, in sources
-  // Percentiles of the class's residuals (each source weighing as much as any other), from at
-  // least min_cases cases of min_sources sources; the corpus's table has the span choose_span
-  // picks.
+  // Percentiles of the class's residuals (each source weighing as much as any other); the
+  // corpus's table has the span choose_span picks.
   double lo_q = 0.05, hi_q = 0.95;
-  size_t min_cases = 8;
-  size_t min_sources = 3;
+  // A class is used from min_cases cases of min_sources sources, else the next coarser one. Two
+  // sources (since h20e; was 8 cases of 3): the random-effects interval shrinks a class's
+  // between-source variance toward the corpus's and takes Student's t on S - 1 + prior_sources
+  // degrees of freedom, so a 2-source class gets the corpus's spread for what its two sources
+  // cannot tell, and a class of exactly 3 sources (fine-grained MoE, long context, dense FP8)
+  // keeps a class of its own when one of them is left out, instead of backing off to "all".
+  // A class keyed by the framework needs min_sources_framework: a framework is nearly one source
+  // in the corpus (its setups, its software version), so two of them say little about a third
+  // (with 2: 81% at 31% instead of 80% at 25%; docs/calibration.md "Intervals").
+  size_t min_cases = 5;
+  size_t min_sources = 2;
+  size_t min_sources_framework = 3;
   // Widen to hold the prediction itself. Off: the interval is where the class's cases fell
   // around their predictions (the prediction printed stays the model's; when the class runs
   // slower or faster than predicted the interval says so and may not hold it).
