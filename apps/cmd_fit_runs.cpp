@@ -55,7 +55,7 @@ void add_fit_runs_command(CLI::App& app) {
     if (rows.size() < 2)
       throw Error("--runs: 1 run; leave-one-run-out needs at least 2 (import runs of other "
                   "layouts or sizes)");
-    const cost::OwnRunsFit f = cost::fit_own_runs(rows, base);
+    const cost::OwnRunsFit f = cost::fit_own_runs(rows, base, cost::embedded_own_cluster_prior());
     auto mean_abs = [](const std::vector<double>& v) {
       double s = 0;
       for (double x : v) s += std::fabs(x);
@@ -70,6 +70,14 @@ void add_fit_runs_command(CLI::App& app) {
               << "\n";
     std::cout << "fitted on " << rows.size() << " runs (rms log error " << fmt("%.3f", f.fit.rms_log_before)
               << " -> " << fmt("%.3f", f.fit.rms_log_after) << ", " << f.fit.iterations << " iterations):\n";
+    // How many parameters the runs chose (leave-one-out inside them: calibrate_predict.hpp).
+    std::cout << "parameters chosen by leave-one-run-out inside the runs (rms log error of each run "
+                 "predicted from the others):";
+    for (size_t m = 0; m < f.calibration.inner.size(); ++m)
+      std::cout << (m ? ", " : " ") << m << fmt(": %.3f", f.calibration.inner[m]);
+    std::cout << (f.fit.params.empty() ? "; none moved: fitting predicted the runs left out worse "
+                                         "than the cluster's values\n"
+                                       : "\n");
     for (size_t k = 0; k < f.fit.params.size(); ++k)
       std::cout << "  " << pad(f.fit.params[k].generation, 8) << " " << pad(f.fit.params[k].name, 18)
                 << fmt(" %10.4g", f.fit.initial[k]) << " -> " << fmt("%.4g", f.fit.values[k]) << "\n";

@@ -44,16 +44,98 @@ std::vector<std::vector<size_t>> fit_subsets(size_t n, size_t k, size_t max_subs
   return out;
 }
 
-std::vector<FitParameter> informed_parameters(const std::vector<const CorpusRun*>& rows,
-                                              std::vector<FitParameter> params) {
-  const size_t keep = std::max<size_t>(1, std::min(params.size(), rows.size() / kRowsPerParameter));
-  if (rows.empty() || keep >= params.size()) return params;
-  // Sensitivity: d ln(step) / d ln(parameter) at the defaults, mean |.| over the rows.
+namespace {
+bool same(const FitParameter& p, const std::string& generation, const std::string& name) {
+  return p.generation == generation && name == p.name;
+}
+bool on(const FitParameter& p, const CorpusRun& r) {
+  return p.generation == "*" || p.generation == r.generation();
+}
+double log_error(const CorpusRun& r, const Cluster& c) {
+  return std::log(std::max(step_ratio(predict_unchecked(r.model, c, r.training, r.layout), r), 1e-9));
+}
+// Root mean square of log errors: what the fit minimises, and a row far off weighs as it would
+// on the user's cluster (the mean |.| or the median let one heterogeneous row tip the choice:
+// docs/calibration.md "Calibrate then predict").
+double score(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return v.empty() ? 0.0 : std::sqrt(s / double(v.size()));
+}
+double rms_log(const std::vector<const CorpusRun*>& rows, const FitResult* f) {
+  std::vector<double> v;
+  for (const auto* r : rows) v.push_back(std::fabs(log_error(*r, f ? fitted_cluster(*r, *f) : r->cluster)));
+  return score(v);
+}
+}  // namespace
+
+double OwnClusterPrior::log_sd(const FitParameter& p) const {
+  for (const auto& s : spreads)
+    if (same(p, s.generation, s.name) && s.log_sd >= kMeasuredSpread) return s.log_sd;
+  return fallback_log_sd;
+}
+
+std::vector<double> OwnClusterPrior::weights(const std::vector<FitParameter>& ps) const {
+  std::vector<double> w;
+  for (const auto& p : ps) w.push_back(row_sigma / log_sd(p));
+  return w;
+}
+
+OwnClusterPrior own_cluster_prior(const std::vector<CorpusSource>& corpus, const LosoReport& loso,
+                                  const std::string& except) {
+  OwnClusterPrior out;
+  // Rows about their source's median, pooled.
+  std::vector<double> dev;
+  for (const auto& s : loso.sources) {
+    if (!s.fit_source || s.id == except || s.rows.size() < 2) continue;
+    std::vector<double> l;
+    for (const auto& r : s.rows) l.push_back(std::log(std::max(1 + r.error, 1e-9)));
+    const double m = percentile(l, 0.5);
+    for (double x : l) dev.push_back(std::fabs(x - m));
+  }
+  if (!dev.empty()) out.row_sigma = 1.4826 * percentile(dev, 0.5);
+  // Each held-out source's implied value of each parameter (jackknife), their rms about the fit.
+  auto rows_of = [&](const std::string& id, const FitParameter& p) {
+    size_t n = 0;
+    for (const auto& s : corpus)
+      if (s.fit_source && (id.empty() || s.id == id))
+        for (const auto& r : s.runs)
+          if (r.fit && on(p, r)) ++n;
+    return n;
+  };
+  const auto& full = loso.full;
+  for (size_t k = 0; k < full.params.size(); ++k) {
+    const auto& p = full.params[k];
+    const size_t all = rows_of("", p);
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < loso.held_out.size() && i < loso.fits.size(); ++i) {
+      if (loso.held_out[i] == except || loso.fits[i].values.size() != full.values.size()) continue;
+      const size_t mine = rows_of(loso.held_out[i], p);
+      if (mine == 0 || mine >= all) continue;
+      const double d = std::log(full.values[k] / loso.fits[i].values[k]) * double(all - mine) / double(mine);
+      sum += d * d;
+      ++n;
+    }
+    if (n >= 2) out.spreads.push_back({p.generation, p.name, std::sqrt(sum / double(n)), n});
+  }
+  for (const auto& s : out.spreads) out.fallback_log_sd = std::max(out.fallback_log_sd, s.log_sd);
+  return out;
+}
+
+OwnClusterPrior embedded_own_cluster_prior() {
+  const auto corpus = load_embedded_corpus();
+  return own_cluster_prior(corpus, leave_one_source_out(corpus));
+}
+
+std::vector<FitParameter> ranked_parameters(const std::vector<const CorpusRun*>& rows,
+                                            const std::vector<FitParameter>& params) {
+  // Sensitivity: d ln(step) / d ln(parameter) at the rows' values, mean |.| over the rows.
   std::vector<std::pair<double, size_t>> by;
-  for (size_t k = 0; k < params.size(); ++k) {
+  for (size_t k = 0; k < params.size() && !rows.empty(); ++k) {
     double sum = 0;
     for (const auto* r : rows) {
-      if (params[k].generation != "*" && params[k].generation != r->generation()) continue;
+      if (!on(params[k], *r)) continue;
       Cluster c = r->cluster;
       const double t0 = predict_unchecked(r->model, c, r->training, r->layout).step_time_s;
       double& v = params[k].field(c);
@@ -61,16 +143,46 @@ std::vector<FitParameter> informed_parameters(const std::vector<const CorpusRun*
       const double t1 = predict_unchecked(r->model, c, r->training, r->layout).step_time_s;
       if (t0 > 0 && t1 > 0) sum += std::fabs(std::log(t1 / t0)) / std::log(1.05);
     }
-    by.push_back({sum / double(rows.size()), k});
+    if (sum / double(rows.size()) >= kMinSensitivity) by.push_back({sum / double(rows.size()), k});
   }
   std::stable_sort(by.begin(), by.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<FitParameter> out;
-  for (size_t i = 0; i < keep; ++i)
-    if (by[i].first >= kMinSensitivity || out.empty()) out.push_back(params[by[i].second]);
+  for (const auto& b : by) out.push_back(params[b.second]);
   return out;
 }
 
-OwnRunsFit fit_own_runs(std::vector<CorpusRun> rows, const Cluster& base) {
+Calibration calibrate(const std::vector<const CorpusRun*>& rows, const std::vector<FitParameter>& every,
+                      const OwnClusterPrior& prior) {
+  Calibration out;
+  const auto ranked = ranked_parameters(rows, every);
+  const size_t most = std::min(ranked.size(), std::max<size_t>(1, rows.size() / kRowsPerParameter));
+  auto first = [&](size_t m) { return std::vector<FitParameter>(ranked.begin(), ranked.begin() + long(m)); };
+  out.inner.push_back(rms_log(rows, nullptr));
+  size_t best = 0;
+  if (rows.size() < 2) {
+    best = most;  // nothing to hold out: the prior alone limits the step
+  } else {
+    for (size_t m = 1; m <= most; ++m) {
+      const auto ps = first(m);
+      const auto w = prior.weights(ps);
+      std::vector<double> v;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        std::vector<const CorpusRun*> others;
+        for (size_t j = 0; j < rows.size(); ++j)
+          if (j != i) others.push_back(rows[j]);
+        const FitResult f = fit_efficiencies(others, ps, w);
+        v.push_back(std::fabs(log_error(*rows[i], fitted_cluster(*rows[i], f))));
+      }
+      out.inner.push_back(score(v));
+      if (out.inner.back() < out.inner[best]) best = m;
+    }
+  }
+  const auto ps = first(best);
+  out.fit = fit_efficiencies(rows, ps, prior.weights(ps));
+  return out;
+}
+
+OwnRunsFit fit_own_runs(std::vector<CorpusRun> rows, const Cluster& base, const OwnClusterPrior& prior) {
   for (auto& r : rows) {  // every row on the cluster being fitted, sized to the run
     const int64_t nodes = r.cluster.nodes;
     r.cluster = base;
@@ -78,17 +190,17 @@ OwnRunsFit fit_own_runs(std::vector<CorpusRun> rows, const Cluster& base) {
   }
   OwnRunsFit out;
   const auto all = pointers(rows, rows.size());
-  // The parameters the runs inform, with the prior of a user's own cluster; the same set for
-  // every leave-one-run-out refit.
-  const auto params = informed_parameters(all, fit_parameters(all));
-  out.fit = fit_efficiencies(all, params, kOwnClusterPrior);
+  const auto every = fit_parameters(all);
+  out.calibration = calibrate(all, every, prior);
+  out.fit = out.calibration.fit;
   CorpusRun probe;
   probe.cluster = base;
   out.fitted = fitted_cluster(probe, out.fit);
   for (size_t i = 0; i < rows.size(); ++i) {
     out.before.push_back(error_of(rows[i], rows[i].cluster));
     out.after.push_back(error_of(rows[i], fitted_cluster(rows[i], out.fit)));
-    const FitResult without = fit_efficiencies(pointers(rows, i), params, kOwnClusterPrior);
+    // The whole calibration without the row, its parameter count chosen again.
+    const FitResult without = calibrate(pointers(rows, i), every, prior).fit;
     const double e = error_of(rows[i], fitted_cluster(rows[i], without));
     out.left_out.push_back(e);
     out.left_out_log.push_back(-std::log(std::max(e + 1, 1e-9)));
@@ -101,6 +213,8 @@ std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<Cor
                                                            size_t fit_rows) {
   std::vector<CalibratePredictSource> out;
   for (const auto& given : corpus) {
+    OwnClusterPrior prior;
+    if (loso) prior = own_cluster_prior(corpus, *loso, given.id);
     // The source as a cluster the model has not seen: a fit source's rows start from the
     // leave-one-source-out fit without it (its held-out rows never shaped the starting values).
     CorpusSource s = given;
@@ -127,31 +241,46 @@ std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<Cor
       for (const auto* r : all) defaults.push_back(error_of(*r, r->cluster));
       c.default_median = median_abs(defaults);
       const auto every = fit_parameters(all);
-      std::vector<double> medians;
+      std::vector<double> medians, starts;
+      size_t fitted = 0;
+      std::vector<std::pair<std::string, size_t>> names;  // the parameters fitted, how often
       for (const auto& subset : fit_subsets(n, fit_rows)) {
         std::vector<const CorpusRun*> fit;
         std::vector<bool> used(n, false);
         for (const size_t k : subset) fit.push_back(all[k]), used[k] = true;
-        const FitResult f = fit_efficiencies(fit, informed_parameters(fit, every), kOwnClusterPrior);
-        std::vector<double> errs;
+        const FitResult f = calibrate(fit, every, prior).fit;
+        if (!f.params.empty()) ++fitted;
+        for (const auto& p : f.params) {
+          auto it = std::find_if(names.begin(), names.end(), [&](const auto& e) { return e.first == p.name; });
+          if (it == names.end()) names.push_back({p.name, 1});
+          else ++it->second;
+        }
+        std::vector<double> errs, start;
         for (size_t j = 0; j < n; ++j)
-          if (!used[j]) errs.push_back(error_of(*all[j], fitted_cluster(*all[j], f)));
+          if (!used[j]) {
+            errs.push_back(error_of(*all[j], fitted_cluster(*all[j], f)));
+            start.push_back(defaults[j]);
+          }
         medians.push_back(median_abs(errs));
+        starts.push_back(median_abs(start));
       }
-      // The same calibration with every other row of the source (one parameter per 3 rows): is
-      // the miss the 3 rows' or the model's?
-      const auto informed = informed_parameters(all, every);
+      // The same calibration with every other row of the source: is the miss the 3 rows' or the
+      // model's?
       std::vector<double> left_out;
       for (size_t j = 0; j < n; ++j) {
         std::vector<const CorpusRun*> others;
         for (size_t q = 0; q < n; ++q)
           if (q != j) others.push_back(all[q]);
-        const FitResult f = fit_efficiencies(others, informed, kOwnClusterPrior);
+        const FitResult f = calibrate(others, every, prior).fit;
         left_out.push_back(error_of(*all[j], fitted_cluster(*all[j], f)));
       }
       c.all_but_one = median_abs(left_out);
       c.rotations = medians.size();
       c.median = percentile(medians, 0.5);
+      c.start = percentile(starts, 0.5);
+      c.fitted_share = double(fitted) / double(medians.size());
+      std::stable_sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      if (!names.empty()) c.parameter = names[0].first;
       c.lo = *std::min_element(medians.begin(), medians.end());
       c.hi = *std::max_element(medians.begin(), medians.end());
       out.push_back(c);
@@ -162,20 +291,24 @@ std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<Cor
 
 std::string calibrate_then_predict_table(const std::vector<CalibratePredictSource>& t) {
   std::string s =
-      "Calibrate then predict: per source (and GPU) with >= 6 rows, the parameters its rows inform "
-      "fitted on 3 of them (every choice of 3 rows: 'fits'; a user's own-cluster prior), the other "
-      "rows predicted; the median over the fits of their median |error| of step time, and its "
-      "spread (min-max); the start is the model without the source (its leave-one-source-out "
-      "fit; 'unseen': its median |error| there); 'n-1 rows': each row predicted by the same "
-      "calibration on every other row of the source (one parameter per 3 rows)\n";
+      "Calibrate then predict: per source (and GPU) with >= 6 rows, every choice of 3 of its rows "
+      "('fits') calibrated on (MAP: each parameter's prior as wide as it varies between the "
+      "corpus's sources; 0, 1, ... of the parameters the rows move most, chosen by leave-one-out "
+      "inside the 3 rows), the other rows predicted; the start is the model without the source "
+      "(its leave-one-source-out fit; 'unseen': its median |error| there). 'start': the median "
+      "over the fits of the predicted rows' median |error| before calibrating, 'median' after, "
+      "with its spread (min-max); 'fitted': the share of fits whose rows chose to move a "
+      "parameter, 'most': the one fitted most often; 'n-1 rows': each row predicted by the same "
+      "calibration on every other row\n";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-36s %5s %9s %10s %10s %17s %9s\n", "source", "rows", "fits",
-                "unseen", "median", "spread (min-max)", "n-1 rows");
+  std::snprintf(buf, sizeof buf, "%-36s %5s %6s %8s %8s %8s %17s %7s %-16s %9s\n", "source", "rows",
+                "fits", "unseen", "start", "median", "spread (min-max)", "fitted", " most", "n-1 rows");
   s += buf;
   for (const auto& c : t) {
-    std::snprintf(buf, sizeof buf, "%-36s %5zu %9zu %9.1f%% %9.1f%% %8.1f-%5.1f%% %8.1f%%\n",
-                  c.source.c_str(), c.rows, c.rotations, 100 * c.default_median, 100 * c.median,
-                  100 * c.lo, 100 * c.hi, 100 * c.all_but_one);
+    std::snprintf(buf, sizeof buf, "%-36s %5zu %6zu %7.1f%% %7.1f%% %7.1f%% %8.1f-%5.1f%% %6.0f%%  %-16s %8.1f%%\n",
+                  c.source.c_str(), c.rows, c.rotations, 100 * c.default_median, 100 * c.start,
+                  100 * c.median, 100 * c.lo, 100 * c.hi, 100 * c.fitted_share,
+                  c.parameter.empty() ? "-" : c.parameter.c_str(), 100 * c.all_but_one);
     s += buf;
   }
   return s;

@@ -142,6 +142,12 @@ std::vector<FitParameter> corpus_fit_parameters(const std::vector<const CorpusRu
 
 FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
                            std::vector<FitParameter> params, double prior) {
+  const std::vector<double> weights(params.size(), prior < 0 ? kPrior : prior);
+  return fit_efficiencies(rows, std::move(params), weights);
+}
+
+FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
+                           std::vector<FitParameter> params, const std::vector<double>& prior) {
   FitResult f;
   f.rows = rows.size();
   Eigen::VectorXd x0(Eigen::Index(params.size()));
@@ -165,11 +171,10 @@ FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
   auto stacked = [&](const Eigen::VectorXd& x, const Eigen::VectorXd& w) {
     Eigen::VectorXd r(n + p);
     r.head(n) = log_errors(rows, ps, x).cwiseProduct(w);
-    r.tail(p) = (prior < 0 ? kPrior : prior) * (x - x0);
     for (Eigen::Index k = 0; k < p; ++k)
-      if (anchor[size_t(k)] >= 0)
-        r[n + k] = (prior < 0 ? kPrior : prior) *
-                   (x[k] - x0[k] - (x[anchor[size_t(k)]] - x0[anchor[size_t(k)]]));
+      r[n + k] = prior[size_t(k)] * (anchor[size_t(k)] >= 0
+                                         ? x[k] - x0[k] - (x[anchor[size_t(k)]] - x0[anchor[size_t(k)]])
+                                         : x[k] - x0[k]);
     return r;
   };
   auto weights = [&](const Eigen::VectorXd& e) {

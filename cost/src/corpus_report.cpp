@@ -219,7 +219,10 @@ nlohmann::json to_json(const CorpusValidation& v) {
     j["calibrate_then_predict"].push_back({{"source", c.source}, {"rows", c.rows},
                                            {"rotations", c.rotations},
                                            {"default_median_abs_error", c.default_median},
+                                           {"start_median_abs_error", c.start},
                                            {"median_abs_error", c.median},
+                                           {"fitted_share", c.fitted_share},
+                                           {"parameter", c.parameter},
                                            {"all_but_one_median_abs_error", c.all_but_one},
                                            {"spread", {c.lo, c.hi}}});
   j["residuals"] = nlohmann::json::array();  // what the intervals are built from, per case

@@ -28,12 +28,33 @@ CorpusRun slow_row(const std::string& source, int i) {
   r.measured = predict(r.model, slow, r.training, r.layout).step_time_s;
   return r;
 }
+
+// The same rows with a measured scatter about the preset and no offset: what a cluster the preset
+// already describes looks like (+-6%, alternating).
+CorpusRun scattered_row(int i) {
+  CorpusRun r = slow_row("mine", i);
+  r.measured = predict(r.model, r.cluster, r.training, r.layout).step_time_s * (i % 2 ? 1.06 : 0.94);
+  return r;
+}
+std::vector<const CorpusRun*> pointers(const std::vector<CorpusRun>& rows) {
+  std::vector<const CorpusRun*> out;
+  for (const auto& r : rows) out.push_back(&r);
+  return out;
+}
+// A prior as the corpus gives one: rows scatter 5% about their source's level, matmul_max moves
+// `spread` (log) between sources.
+OwnClusterPrior prior_with(double spread) {
+  OwnClusterPrior p;
+  p.row_sigma = 0.05;
+  p.spreads.push_back({"hopper", "matmul_max", spread, 5});
+  return p;
+}
 }  // namespace
 
 TEST(FitOwnRuns, LeaveOneRunOutPredictsEachRunFromTheOthers) {
   std::vector<CorpusRun> rows;
   for (int i = 0; i < 6; ++i) rows.push_back(slow_row("mine", i));
-  const OwnRunsFit f = fit_own_runs(rows, load_cluster("dgx-h100-80g"));
+  const OwnRunsFit f = fit_own_runs(rows, load_cluster("dgx-h100-80g"), prior_with(0.15));
   ASSERT_EQ(f.left_out.size(), 6u);
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_LT(f.before[i], -0.05) << i;  // the preset predicts these rows too fast
@@ -42,29 +63,133 @@ TEST(FitOwnRuns, LeaveOneRunOutPredictsEachRunFromTheOthers) {
   }
   EXPECT_LT(f.fit.rms_log_after, f.fit.rms_log_before / 2);
   EXPECT_LT(f.fitted.efficiency.matmul_max, load_cluster("dgx-h100-80g").efficiency.matmul_max);
+  // Leave-one-out inside the runs found fitting better than the preset.
+  ASSERT_GE(f.calibration.inner.size(), 2u);
+  EXPECT_LT(f.calibration.inner[1], f.calibration.inner[0]);
 }
 
-// Three compute-bound runs inform the GEMM efficiency most: with one parameter per 3 runs it is
-// the one fitted; six runs inform two, every parameter once there are enough runs.
-TEST(CalibrateThenPredict, FewRowsFitOnlyTheParametersTheyInform) {
+// Runs the preset already describes (scatter, no offset): leave-one-out inside them finds that
+// moving a parameter predicts the run left out worse, so none moves and the user is not made
+// worse; the leave-one-run-out errors are the preset's.
+TEST(FitOwnRuns, RunsThePresetDescribesMoveNothing) {
   std::vector<CorpusRun> rows;
-  for (int i = 0; i < 24; ++i) rows.push_back(slow_row("mine", i));
-  std::vector<const CorpusRun*> three = {&rows[0], &rows[1], &rows[2]}, six = three;
-  for (int i = 3; i < 6; ++i) six.push_back(&rows[size_t(i)]);
-  const auto every = fit_parameters(six);
-  const auto p3 = informed_parameters(three, every);
-  ASSERT_EQ(p3.size(), 1u);
-  EXPECT_STREQ(p3[0].name, "matmul_max");
-  const auto p6 = informed_parameters(six, every);
-  ASSERT_EQ(p6.size(), 2u);
-  EXPECT_STREQ(p6[0].name, "matmul_max");
-  std::vector<const CorpusRun*> all;
-  for (const auto& r : rows) all.push_back(&r);
-  EXPECT_EQ(informed_parameters(all, every).size(), every.size());
-  // Fitted alone with the own-cluster prior, 3 rows move it most of the way (from 1.25x).
-  const FitResult f = fit_efficiencies(three, p3, kOwnClusterPrior);
-  EXPECT_LT(f.values[0], 1.06 * slow_matmul_max());
-  EXPECT_GT(f.values[0], 0.97 * slow_matmul_max());
+  for (int i = 0; i < 6; ++i) rows.push_back(scattered_row(i));
+  const OwnRunsFit f = fit_own_runs(rows, load_cluster("dgx-h100-80g"), prior_with(0.15));
+  EXPECT_TRUE(f.fit.params.empty());
+  ASSERT_GE(f.calibration.inner.size(), 2u);
+  for (size_t m = 1; m < f.calibration.inner.size(); ++m)
+    EXPECT_GE(f.calibration.inner[m], f.calibration.inner[0]) << m;
+  for (size_t i = 0; i < rows.size(); ++i) EXPECT_NEAR(f.after[i], f.before[i], 1e-12) << i;
+}
+
+// Three compute-bound runs move the GEMM efficiency most: ranked first; the rest follow by
+// sensitivity, none below kMinSensitivity.
+TEST(CalibrateThenPredict, RanksTheParametersTheRowsMoveMost) {
+  std::vector<CorpusRun> rows;
+  for (int i = 0; i < 3; ++i) rows.push_back(slow_row("mine", i));
+  const auto three = pointers(rows);
+  const auto every = fit_parameters(three);
+  const auto ranked = ranked_parameters(three, every);
+  ASSERT_FALSE(ranked.empty());
+  EXPECT_STREQ(ranked[0].name, "matmul_max");
+  EXPECT_LE(ranked.size(), every.size());
+  // Three rows consider at most one parameter; with a 20% offset leave-one-out fits it.
+  const Calibration c = calibrate(three, every, prior_with(0.15));
+  EXPECT_EQ(c.inner.size(), 2u);
+  ASSERT_EQ(c.fit.params.size(), 1u);
+  EXPECT_STREQ(c.fit.params[0].name, "matmul_max");
+  EXPECT_LT(c.fit.values[0], 1.06 * slow_matmul_max());
+  EXPECT_GT(c.fit.values[0], 0.97 * slow_matmul_max());
+}
+
+// The MAP prior: a parameter moves as far as the rows inform it. One row moves it less than three
+// rows saying the same; a narrower spread between clusters holds it closer to the preset.
+TEST(CalibrateThenPredict, ThePriorShrinksAParameterWithFewerRows) {
+  std::vector<CorpusRun> rows;
+  for (int i = 0; i < 3; ++i) rows.push_back(slow_row("mine", i));
+  const auto three = pointers(rows);
+  std::vector<FitParameter> ps;
+  for (const auto& p : fit_parameters(three))
+    if (std::string(p.name) == "matmul_max") ps.push_back(p);
+  ASSERT_EQ(ps.size(), 1u);
+  const double preset = ps[0].initial;
+  auto moved = [&](const std::vector<const CorpusRun*>& on, double spread) {
+    const FitResult f = fit_efficiencies(on, ps, prior_with(spread).weights(ps));
+    return std::log(preset / f.values[0]);
+  };
+  const double one = moved({three[0]}, 0.05), all = moved(three, 0.05);
+  EXPECT_GT(one, 0.01);
+  EXPECT_LT(one, all);
+  EXPECT_LT(all, std::log(preset / slow_matmul_max()));  // not all the way at this spread
+  EXPECT_LT(moved(three, 0.02), all);
+  EXPECT_GT(moved(three, 0.5), all);
+}
+
+// The prior from the corpus: every fit source's rows scatter about their level, and the GEMM
+// efficiency of the generations several sources measured moves between them.
+TEST(CalibrateThenPredict, TheCorpusGivesThePriorsSpreads) {
+  const auto corpus = load_embedded_corpus();
+  const LosoReport loso = leave_one_source_out(corpus);
+  const OwnClusterPrior p = own_cluster_prior(corpus, loso);
+  EXPECT_GT(p.row_sigma, 0.01);
+  EXPECT_LT(p.row_sigma, 0.3);
+  for (const char* g : {"ampere", "hopper"}) {
+    bool found = false;
+    for (const auto& s : p.spreads)
+      if (s.generation == g && s.name == std::string("matmul_max")) {
+        found = true;
+        EXPECT_GE(s.sources, 2u) << g;
+        EXPECT_GT(s.log_sd, kMeasuredSpread) << g;
+        EXPECT_LE(s.log_sd, p.fallback_log_sd) << g;
+      }
+    EXPECT_TRUE(found) << g;
+  }
+  // Leaving a source out of the prior leaves its rows out of the spreads.
+  const OwnClusterPrior without = own_cluster_prior(corpus, loso, "narayanan2021");
+  EXPECT_NE(without.row_sigma, p.row_sigma);
+}
+
+// On the corpus, for a group of real rows: whatever 3 rows are chosen, the calibration's
+// leave-one-out inside them is never worse than the values it started from (it keeps them when
+// fitting does not help), and a group the unseen model misses by a level (Korthikanti: the A100
+// fit without it) is predicted better after calibrating on 3 of its rows.
+TEST(CalibrateThenPredict, OnTheCorpusCalibratingNeverDoesWorseInsideItsRows) {
+  auto corpus = load_embedded_corpus();
+  const LosoReport loso = leave_one_source_out(corpus);
+  for (const char* id : {"korthikanti2022", "torchtitan-a100"}) {
+    const OwnClusterPrior prior = own_cluster_prior(corpus, loso, id);
+    std::vector<CorpusRun> runs;
+    for (const auto& s : corpus)
+      if (s.id == id) runs = s.runs;
+    for (size_t k = 0; k < loso.held_out.size(); ++k)
+      if (loso.held_out[k] == id)
+        for (auto& r : runs) r.cluster = fitted_cluster(r, loso.fits[k]);
+    ASSERT_GE(runs.size(), 6u) << id;
+    const auto all = pointers(runs);
+    const auto every = fit_parameters(all);
+    for (const auto& subset : fit_subsets(all.size(), 3, 20)) {
+      std::vector<const CorpusRun*> three;
+      for (size_t i : subset) three.push_back(all[i]);
+      const Calibration c = calibrate(three, every, prior);
+      ASSERT_FALSE(c.inner.empty());
+      for (size_t m = 1; m < c.inner.size(); ++m) {
+        if (c.fit.params.size() == m) {
+          EXPECT_LE(c.inner[m], c.inner[0]) << id;
+        }
+        if (c.fit.params.empty()) {
+          EXPECT_GE(c.inner[m], c.inner[0]) << id;
+        }
+      }
+    }
+  }
+  std::vector<CorpusSource> one;
+  for (const auto& s : corpus)
+    if (s.id == "korthikanti2022") one.push_back(s);
+  const auto t = calibrate_then_predict(one, &loso);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_GT(t[0].start, 0.03);  // the unseen model misses it by its level
+  EXPECT_LT(t[0].median, t[0].start / 2);
+  EXPECT_GT(t[0].fitted_share, 0.5);
 }
 
 TEST(CalibrateThenPredict, FitsOnThreeRowsOfASourceAndPredictsTheRest) {

@@ -47,6 +47,10 @@ struct FitResult {
 // cluster (calibrate_predict.hpp) weigh more against the defaults.
 FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
                            std::vector<FitParameter> params, double prior = -1);
+// The same with a prior weight per parameter (calibrate_predict.hpp OwnClusterPrior: a user's
+// own cluster, each parameter held as firmly as the corpus says it varies between clusters).
+FitResult fit_efficiencies(const std::vector<const CorpusRun*>& rows,
+                           std::vector<FitParameter> params, const std::vector<double>& prior);
 // The run's cluster with the fitted values of its generation.
 Cluster fitted_cluster(const CorpusRun& r, const FitResult& f);
 
