@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "parplan/model/io.hpp"
+#include "../tests/support/preset_plan.hpp"
 #include "parplan/sim/step_sim.hpp"
 #include "parplan/sim/worker.hpp"
 
@@ -35,71 +35,39 @@ struct Case {
 };
 
 Plan gpt3(int64_t gpus, const char* cluster = "dgx-a100-80g") {
-  Plan p;
-  p.model = load_model("gpt3-175b");
-  p.cluster = load_cluster(cluster);
-  p.training = load_training("gpt3-1536");
-  p.layout.tp = 8;
-  p.layout.pp = 8;
-  p.layout.dp = static_cast<int32_t>(gpus / 64);
-  p.layout.zero = 1;
-  p.layout.recompute = Recompute::Selective;
-  p.layout.sequence_parallel = true;
-  p.layout.schedule = Schedule::OneFOneB;
-  return p;
+  return test::preset_plan("gpt3-175b", cluster, "gpt3-1536",
+                           {.dp = static_cast<int32_t>(gpus / 64), .tp = 8, .pp = 8, .zero = 1,
+                            .recompute = Recompute::Selective, .sequence_parallel = true,
+                            .schedule = Schedule::OneFOneB});
 }
 
 Plan llama2_7b_dp(int zero, const char* framework, const char* cluster = "dgx-a100-80g") {
-  Plan p;
-  p.model = load_model("llama2-7b");
-  p.cluster = load_cluster(cluster);
-  p.training = load_training("gpt3-1536");
+  Plan p = test::preset_plan("llama2-7b", cluster, "gpt3-1536",
+                             {.dp = 1024, .micro_batch = 1, .zero = zero,
+                              .recompute = Recompute::Selective});
   p.training.framework = framework;
   p.training.seq_len = 4096;
   p.training.global_batch = 1024;
-  p.layout.dp = 1024;
-  p.layout.zero = zero;
-  p.layout.micro_batch = 1;
-  p.layout.recompute = Recompute::Selective;
   return p;
 }
 
 Plan deepseek_ep64(const char* cluster = "h800-2048") {
-  Plan p;
-  p.model = load_model("deepseek-v3");
+  Plan p = test::preset_plan("deepseek-v3", cluster, "deepseek-v3-4k",
+                             {.dp = 64, .pp = 16, .micro_batch = 1, .zero = 1,
+                              .recompute = Recompute::Selective, .ep = 64,
+                              .first_stage_layers = 3, .last_stage_layers = 2});
   // Plain token routing (every routed copy sent), which the simulation's all-to-alls send; the
   // node-limited routing of the report (4 of 8 groups) the cost model prices is not simulated.
   p.model.moe.groups = p.model.moe.groups_per_token = 0;
-  p.cluster = load_cluster(cluster);
-  p.training = load_training("deepseek-v3-4k");
   p.training.global_batch = 1024;
-  p.layout.dp = 64;
-  p.layout.pp = 16;
-  p.layout.ep = 64;
-  p.layout.zero = 1;
-  p.layout.micro_batch = 1;
-  p.layout.recompute = Recompute::Selective;
-  p.layout.first_stage_layers = 3;
-  p.layout.last_stage_layers = 2;
   return p;
 }
 
 Plan llama3_405b_nvl72() {
-  Plan p;
-  p.model = load_model("llama3-405b");
-  p.cluster = load_cluster("gb200-nvl72");
-  p.training = load_training("llama3-8k");
-  p.layout.dp = 32;
-  p.layout.tp = 4;
-  p.layout.cp = 2;
-  p.layout.pp = 4;
-  p.layout.zero = 1;
-  p.layout.micro_batch = 1;
-  p.layout.recompute = Recompute::None;
-  p.layout.sequence_parallel = true;
-  p.layout.schedule = Schedule::Interleaved;
-  p.layout.virtual_stages = 8;
-  return p;
+  return test::preset_plan("llama3-405b", "gb200-nvl72", "llama3-8k",
+                           {.dp = 32, .tp = 4, .pp = 4, .cp = 2, .micro_batch = 1, .zero = 1,
+                            .recompute = Recompute::None, .sequence_parallel = true,
+                            .schedule = Schedule::Interleaved, .virtual_stages = 8});
 }
 
 }  // namespace

@@ -454,6 +454,39 @@ def deepspeed_engine_worker(src, f, workdir):
     return {"accepted": True, "note": note + one_step(engine, torch)}
 
 
+def checkpointing_as_initialized(Stub, args, workdir, lay):
+    """Megatron-DeepSpeed's own setup_deepspeed_random_and_activation_checkpointing(args), run where
+    its _initialize_distributed runs it (--deepspeed with --deepspeed-activation-checkpointing), over
+    an mpu answering rank 0 of the plan's groups: DeepSpeed's checkpointing.configure reads
+    ds_config.json, then puts the parsed flags (--partition-activations, ...) over it. What the
+    config's activation_checkpointing asks for must still hold afterwards."""
+    if not (args.deepspeed and args.deepspeed_activation_checkpointing):
+        return ""
+    import_patched(Stub, "megatron", ["megatron.initialize"])
+    import megatron.initialize as I
+    from deepspeed.runtime.activation_checkpointing import checkpointing as ck
+    import deepspeed.runtime.config as C
+    C.hjson = json  # configure reads the config from its path with hjson.load (stubbed): json's subset
+    tp, dp, cp = lay["tp"], lay["dp"], lay["cp"]
+    class Mpu:  # megatron.core.mpu as initialize.py holds it after _initialize_distributed
+        get_tensor_model_parallel_rank = staticmethod(lambda: 0)
+        get_tensor_model_parallel_world_size = staticmethod(lambda: tp)
+        get_tensor_model_parallel_group = staticmethod(lambda: None)
+        get_model_parallel_world_size = staticmethod(lambda: tp)
+        get_data_parallel_world_size = staticmethod(lambda: dp)
+        get_sequence_parallel_world_size = staticmethod(lambda: cp)
+    I.mpu = Mpu()
+    I.setup_deepspeed_random_and_activation_checkpointing(args)
+    want = json.loads((pathlib.Path(workdir) / args.deepspeed_config).read_text()).get("activation_checkpointing", {})
+    got = {"partition_activations": ck.PARTITION_ACTIVATIONS, "contiguous_memory_optimization": ck.CONTIGUOUS_CHECKPOINTING,
+           "cpu_checkpointing": ck.CPU_CHECKPOINT, "synchronize_checkpoint_boundary": ck.SYNCHRONIZE}
+    lost = [f"{k} {want[k]} became {v}" for k, v in got.items() if k in want and bool(want[k]) != bool(v)]
+    if lost:
+        raise RuntimeError("the flags override ds_config.json's activation_checkpointing in "
+                           "deepspeed.checkpointing.configure (megatron/initialize.py): " + ", ".join(lost))
+    return f"; checkpointing configured: partition_activations {ck.PARTITION_ACTIVATIONS}"
+
+
 def megatron_deepspeed_worker(src, script, workdir):
     """Megatron-DeepSpeed's own parse_args(None, False) (its flags plus deepspeed.add_config_arguments)
     and validate_args(args, {"tokenizer_type": "GPT2BPETokenizer"}) on the exported launch line, as
@@ -499,6 +532,7 @@ def megatron_deepspeed_worker(src, script, workdir):
                     "synchronize": args.synchronize_each_layer, "profile": args.profile_backward,
                     "num_checkpoints": -(-args.num_layers // args.checkpoint_num_layers)}}
     out = deepspeed_worker(ds_src, pathlib.Path(workdir) / args.deepspeed_config, workdir, lay=lay)
+    out["note"] += checkpointing_as_initialized(Stub, args, workdir, lay)
     out["params"] = params
     out["note"] = (f"tp {args.tensor_model_parallel_size} pp {args.pipeline_model_parallel_size} "
                    f"sp {args.ds_sequence_parallel_size} dp {args.data_parallel_size}; "

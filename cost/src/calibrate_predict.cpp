@@ -1,8 +1,10 @@
 #include "parplan/cost/calibrate_predict.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include "parplan/cost/intervals.hpp"
 
@@ -17,6 +19,22 @@ std::vector<const CorpusRun*> pointers(const std::vector<CorpusRun>& rows, size_
   for (size_t i = 0; i < rows.size(); ++i)
     if (i != except) out.push_back(&rows[i]);
   return out;
+}
+// fn(i) for i < n on the machine's cores (the cost model is thread-safe: the planner's search
+// prices layouts on every core); each i writes only its own results, so the order is kept.
+template <class Fn>
+void parallel_for(size_t n, Fn fn) {
+  const size_t threads = std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::jthread> pool;
+  for (size_t t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (size_t i = next++; i < n; i = next++) fn(i);
+    });
 }
 double median_abs(std::vector<double> v) {
   for (auto& x : v) x = std::fabs(x);
@@ -241,39 +259,44 @@ std::vector<CalibratePredictSource> calibrate_then_predict(const std::vector<Cor
       for (const auto* r : all) defaults.push_back(error_of(*r, r->cluster));
       c.default_median = median_abs(defaults);
       const auto every = fit_parameters(all);
-      std::vector<double> medians, starts;
-      size_t fitted = 0;
-      std::vector<std::pair<std::string, size_t>> names;  // the parameters fitted, how often
-      for (const auto& subset : fit_subsets(n, fit_rows)) {
+      const auto subsets = fit_subsets(n, fit_rows);
+      std::vector<double> medians(subsets.size()), starts(subsets.size());
+      std::vector<std::vector<std::string>> chosen(subsets.size());
+      parallel_for(subsets.size(), [&](size_t q) {
         std::vector<const CorpusRun*> fit;
         std::vector<bool> used(n, false);
-        for (const size_t k : subset) fit.push_back(all[k]), used[k] = true;
+        for (const size_t k : subsets[q]) fit.push_back(all[k]), used[k] = true;
         const FitResult f = calibrate(fit, every, prior).fit;
-        if (!f.params.empty()) ++fitted;
-        for (const auto& p : f.params) {
-          auto it = std::find_if(names.begin(), names.end(), [&](const auto& e) { return e.first == p.name; });
-          if (it == names.end()) names.push_back({p.name, 1});
-          else ++it->second;
-        }
+        for (const auto& p : f.params) chosen[q].push_back(p.name);
         std::vector<double> errs, start;
         for (size_t j = 0; j < n; ++j)
           if (!used[j]) {
             errs.push_back(error_of(*all[j], fitted_cluster(*all[j], f)));
             start.push_back(defaults[j]);
           }
-        medians.push_back(median_abs(errs));
-        starts.push_back(median_abs(start));
+        medians[q] = median_abs(errs);
+        starts[q] = median_abs(start);
+      });
+      size_t fitted = 0;
+      std::vector<std::pair<std::string, size_t>> names;  // the parameters fitted, how often
+      for (const auto& ps : chosen) {
+        if (!ps.empty()) ++fitted;
+        for (const auto& p : ps) {
+          auto it = std::find_if(names.begin(), names.end(), [&](const auto& e) { return e.first == p; });
+          if (it == names.end()) names.push_back({p, 1});
+          else ++it->second;
+        }
       }
       // The same calibration with every other row of the source: is the miss the 3 rows' or the
       // model's?
-      std::vector<double> left_out;
-      for (size_t j = 0; j < n; ++j) {
+      std::vector<double> left_out(n);
+      parallel_for(n, [&](size_t j) {
         std::vector<const CorpusRun*> others;
         for (size_t q = 0; q < n; ++q)
           if (q != j) others.push_back(all[q]);
         const FitResult f = calibrate(others, every, prior).fit;
-        left_out.push_back(error_of(*all[j], fitted_cluster(*all[j], f)));
-      }
+        left_out[j] = error_of(*all[j], fitted_cluster(*all[j], f));
+      });
       c.all_but_one = median_abs(left_out);
       c.rotations = medians.size();
       c.median = percentile(medians, 0.5);

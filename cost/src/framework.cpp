@@ -5,32 +5,177 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <type_traits>
+#include <utility>
+#include <variant>
 
 #include "parplan/model/io.hpp"
 
 namespace parplan::cost {
 
 namespace {
-template <class T>
-void read(const nlohmann::json& j, const char* key, T& out, Diagnostics& d, const std::string& p,
-          double lo, double hi) {
-  if (!j.contains(key)) return;
-  const auto& v = j[key];
-  if constexpr (std::is_same_v<T, bool>) {
-    if (!v.is_boolean()) return d.error(p + "." + key, "must be true or false");
-    out = v.get<bool>();
-  } else {
-    if (!v.is_number() || v.get<double>() < lo || v.get<double>() > hi)
-      return d.error(p + "." + key, "must be a number in [" + std::to_string(lo) + ", " +
-                                        std::to_string(hi) + "]");
-    out = static_cast<T>(v.get<double>());
+
+// One optional field of a section: where it goes and, for a number, its range.
+struct Field {
+  const char* key;
+  std::variant<bool*, int*, double*> out;
+  double lo = 0, hi = 1;
+};
+
+// A section of a framework file ("zero3", "kernels.moe", ...). An absent section or field keeps
+// FrameworkBehaviour's default; a wrong field is reported under its full path ("framework
+// deepspeed.zero3.prefetch_depth: must be a number in [0, 64]") and also keeps it.
+class Section {
+ public:
+  Section(const nlohmann::json* j, Diagnostics& d, std::string path)
+      : j_(j), d_(d), path_(std::move(path)) {}
+  bool present() const { return j_ != nullptr; }
+  bool has(const char* key) const { return j_ && j_->contains(key); }
+  const nlohmann::json& operator[](const char* key) const { return (*j_)[key]; }
+  std::string path(const char* key) const { return path_ + "." + key; }
+  Section at(const char* key) const { return {has(key) ? &(*j_)[key] : nullptr, d_, path(key)}; }
+  // The members of an object section, each a section (none when absent or not an object).
+  std::vector<std::pair<std::string, Section>> members() const {
+    std::vector<std::pair<std::string, Section>> out;
+    if (j_ && j_->is_object())
+      for (const auto& [key, v] : j_->items()) out.emplace_back(key, Section{&v, d_, path_ + "." + key});
+    return out;
+  }
+
+  void read(const Field& f) const {
+    if (!has(f.key)) return;
+    const nlohmann::json& v = (*j_)[f.key];
+    if (auto* b = std::get_if<bool*>(&f.out)) {
+      if (!v.is_boolean()) return d_.error(path(f.key), "must be true or false");
+      **b = v.get<bool>();
+      return;
+    }
+    if (!v.is_number() || v.get<double>() < f.lo || v.get<double>() > f.hi)
+      return d_.error(path(f.key), "must be a number in [" + std::to_string(f.lo) + ", " +
+                                       std::to_string(f.hi) + "]");
+    std::visit(
+        [&](auto* out) {
+          *out = static_cast<std::remove_pointer_t<decltype(out)>>(v.get<double>());
+        },
+        f.out);
+  }
+  void read(std::initializer_list<Field> fields) const {
+    for (const Field& f : fields) read(f);
+  }
+  // Numbers that share one range.
+  void read(std::initializer_list<std::pair<const char*, double*>> fields, double lo,
+            double hi) const {
+    for (const auto& [key, out] : fields) read({key, out, lo, hi});
+  }
+  // A string that names one of `values`; `use` lists them for the message.
+  template <class T>
+  void choice(const char* key, T& out, std::initializer_list<std::pair<const char*, T>> values,
+              const char* use) const {
+    if (!has(key)) return;
+    const nlohmann::json& v = (*j_)[key];
+    const std::string s = v.is_string() ? v.get<std::string>() : "";
+    for (const auto& [name, value] : values)
+      if (s == name) {
+        out = value;
+        return;
+      }
+    d_.error(path(key), std::string("unknown value; use ") + use);
+  }
+  // {"<GPU generation>": share of peak in (0, 1], ...}
+  void shares_of_peak(const char* key, std::map<std::string, double>& out) const {
+    if (!has(key)) return;
+    const nlohmann::json& e = (*j_)[key];
+    if (!e.is_object())
+      return d_.error(path(key), "must be an object of GPU generation: share of peak");
+    for (const auto& [gen, v] : e.items()) {
+      if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() > 1)
+        d_.error(path(key) + "." + gen, "must be a number in (0, 1]");
+      else
+        out[gen] = v.get<double>();
+    }
+  }
+  Diagnostics& diagnostics() const { return d_; }
+
+ private:
+  const nlohmann::json* j_;
+  Diagnostics& d_;
+  std::string path_;
+};
+
+void read_pipeline_schedules(const Section& root, FrameworkBehaviour& f) {
+  if (!root.has("pipeline_schedules")) return;
+  const auto& ps = root["pipeline_schedules"];
+  const std::string q = root.path("pipeline_schedules");
+  Diagnostics& d = root.diagnostics();
+  const auto& list = ps.is_object() && ps.contains("supported") ? ps["supported"] : ps;
+  if (!list.is_array())
+    return d.error(q,
+                   "must be a list of schedule names, or {\"supported\": [...], \"source\": ...}");
+  f.pipeline_schedules.clear();
+  for (const auto& v : list) {
+    Schedule k;
+    if (!v.is_string() || !parse_schedule(v.get<std::string>(), k))
+      d.error(q, "unknown schedule " + v.dump() +
+                     "; use gpipe, 1f1b, interleaved, zb-h1, zb-v, dualpipe or dualpipev");
+    else
+      f.pipeline_schedules.push_back(k);
   }
 }
-double dtype_bytes(const std::string& s) {
-  if (s == "fp32") return 4;
-  if (s == "bf16" || s == "fp16") return 2;
-  return -1;
+
+void read_kernels(const Section& k, FrameworkBehaviour::Kernels& c) {
+  k.at("dense_layer").read({{"fwd", &c.dense_fwd}, {"bwd", &c.dense_bwd}}, 0, 1e4);
+  k.at("compiled").read({{"fwd", &c.compiled_fwd}, {"bwd", &c.compiled_bwd}}, 0, 1e4);
+  k.read({{"selective_recompute", &c.selective_recompute, 0, 1e4},
+          {"per_tp_collective", &c.per_tp_collective, 0, 1e3},
+          {"per_cp_step", &c.per_cp_step, 0, 1e3}});
+  k.at("fp8").read({{"fwd_per_linear", &c.fp8_fwd_per_linear},
+                    {"bwd_per_linear", &c.fp8_bwd_per_linear},
+                    {"current_scaling_per_linear", &c.fp8_current_per_linear}},
+                   0, 1e3);
+  const Section moe = k.at("moe");
+  moe.read({{"fwd", &c.moe_fwd, 0, 1e4},
+            {"bwd", &c.moe_bwd, 0, 1e4},
+            {"per_expert_fwd", &c.moe_per_expert_fwd, 0, 1e3},
+            {"per_expert_bwd", &c.moe_per_expert_bwd, 0, 1e3},
+            {"host_syncs", &c.moe_host_syncs, 0, 100},
+            {"fp8_per_expert_fwd", &c.moe_fp8_per_expert_fwd, 0, 1e3},
+            {"fp8_per_expert_bwd", &c.moe_fp8_per_expert_bwd, 0, 1e3}});
+  k.read({{"embedding", &c.embedding}, {"head", &c.head}}, 0, 1e4);
+  k.at("modules").read({{"dense_fwd", &c.modules_fwd},
+                        {"dense_bwd", &c.modules_bwd},
+                        {"moe_fwd", &c.moe_modules_fwd},
+                        {"moe_bwd", &c.moe_modules_bwd}},
+                       0, 1e3);
+  for (const auto& [name, e] : k.at("graph_scopes").members()) {
+    if (name == "source") continue;
+    FrameworkBehaviour::Kernels::GraphScope g;
+    e.read({{"fwd", &g.fwd, 0, 1e4},
+            {"bwd", &g.bwd, 0, 1e4},
+            {"modules_fwd", &g.modules_fwd, 0, 1e3},
+            {"modules_bwd", &g.modules_bwd, 0, 1e3},
+            {"moe", &g.moe}});
+    c.graph_scopes.emplace_back(name, g);
+  }
 }
+
+void read_host(const Section& h, FrameworkBehaviour::Host& host) {
+  if (!h.present()) return;
+  double fwd_us = 0, bwd_us = 0, coll_us = 0, loop_us = 0, module_us = 0;  // microseconds
+  h.read({{"dispatch_fwd_us", &fwd_us},
+          {"dispatch_bwd_us", &bwd_us},
+          {"collective_us", &coll_us},
+          {"expert_loop_us", &loop_us},
+          {"module_call_us", &module_us}},
+         0, 1e4);
+  host.module_call_s = module_us * 1e-6;
+  h.read(
+      {{"expert_loop_calls", &host.expert_loop_calls, 0, 100}, {"cuda_graphs", &host.cuda_graphs}});
+  host.expert_loop_s = loop_us * 1e-6;
+  host.dispatch_fwd_s = fwd_us * 1e-6;
+  host.dispatch_bwd_s = bwd_us * 1e-6;
+  host.collective_s = coll_us * 1e-6;
+}
+
 }  // namespace
 
 FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
@@ -42,233 +187,108 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
   }
   if (j.contains("name") && j["name"].is_string()) f.name = j["name"].get<std::string>();
   if (j.contains("source") && j["source"].is_string()) f.source = j["source"].get<std::string>();
-  if (j.contains("zero3")) {
-    const auto& z = j["zero3"];
-    const std::string q = p + ".zero3";
-    read(z, "gathers_per_layer", f.zero3_gathers_per_layer, d, q, 1, 64);
-    read(z, "overlap_grad_reduce", f.zero3_overlap_grad_reduce, d, q, 0, 1);
-    read(z, "regather_in_backward", f.zero3_regather_in_backward, d, q, 0, 1);
-    read(z, "prefetch_depth", f.zero3_prefetch_depth, d, q, 0, 64);
-    read(z, "prefetch_elements", f.zero3_prefetch_elements, d, q, 0, 1e15);
-    read(z, "gather_once_with_pp", f.zero3_gather_once_with_pp, d, q, 0, 1);
-  }
-  if (j.contains("grad_reduce")) {
-    const auto& g = j["grad_reduce"];
-    const std::string q = p + ".grad_reduce";
-    read(g, "bucket_elements", f.grad_bucket_elements, d, q, 0, 1e12);
-    read(g, "per_layer_from_zero_stage", f.grad_per_layer_from_zero, d, q, 0, 3);
-    read(g, "units_besides_layers", f.grad_units_besides_layers, d, q, 0, 16);
-    read(g, "over_context_parallel", f.grad_reduce_over_cp, d, q, 0, 1);
-    if (g.contains("dtype")) {
-      const std::string s = g["dtype"].is_string() ? g["dtype"].get<std::string>() : "";
-      if (s == "grad") f.grad_reduce_bytes = 0;
-      else if (dtype_bytes(s) > 0) f.grad_reduce_bytes = dtype_bytes(s);
-      else d.error(q + ".dtype", "unknown value; use grad, fp32, bf16 or fp16");
-    }
-  }
-  if (j.contains("dp_ring")) {
-    const std::string s = j["dp_ring"].is_string() ? j["dp_ring"].get<std::string>() : "";
-    if (s == "flat") f.dp_flat_ring = true;
-    else if (s == "nccl") f.dp_flat_ring = false;
-    else d.error(p + ".dp_ring", "unknown value; use flat or nccl");
-  }
-  if (j.contains("eager_elementwise")) {
-    const auto& e = j["eager_elementwise"];
-    const std::string q = p + ".eager_elementwise";
+  const Section root(&j, d, p);
+  root.at("zero3").read({{"gathers_per_layer", &f.zero3_gathers_per_layer, 1, 64},
+                         {"overlap_grad_reduce", &f.zero3_overlap_grad_reduce},
+                         {"regather_in_backward", &f.zero3_regather_in_backward},
+                         {"prefetch_depth", &f.zero3_prefetch_depth, 0, 64},
+                         {"prefetch_elements", &f.zero3_prefetch_elements, 0, 1e15},
+                         {"gather_once_with_pp", &f.zero3_gather_once_with_pp}});
+  const Section grad = root.at("grad_reduce");
+  grad.read({{"bucket_elements", &f.grad_bucket_elements, 0, 1e12},
+             {"per_layer_from_zero_stage", &f.grad_per_layer_from_zero, 0, 3},
+             {"units_besides_layers", &f.grad_units_besides_layers, 0, 16},
+             {"over_context_parallel", &f.grad_reduce_over_cp}});
+  // Bytes per gradient element on the wire; 0: the gradients' own dtype.
+  grad.choice<double>("dtype", f.grad_reduce_bytes,
+                      {{"grad", 0}, {"fp32", 4}, {"bf16", 2}, {"fp16", 2}},
+                      "grad, fp32, bf16 or fp16");
+  root.choice<bool>("dp_ring", f.dp_flat_ring, {{"flat", true}, {"nccl", false}}, "flat or nccl");
+  if (const Section e = root.at("eager_elementwise"); e.present()) {
     f.eager.has_eager = true;
-    read(e, "rmsnorm", f.eager.rmsnorm, d, q, 0, 1000);
-    read(e, "layernorm", f.eager.layernorm, d, q, 0, 1000);
-    read(e, "gated_activation", f.eager.gated_activation, d, q, 0, 1000);
-    read(e, "activation", f.eager.activation, d, q, 0, 1000);
-    read(e, "rope", f.eager.rope, d, q, 0, 1000);
-    read(e, "softmax_accesses", f.softmax_accesses, d, q, 0, 100);
-    read(e, "softmax_mask_bytes", f.softmax_mask_bytes, d, q, 0, 100);
+    e.read({{"rmsnorm", &f.eager.rmsnorm},
+            {"layernorm", &f.eager.layernorm},
+            {"gated_activation", &f.eager.gated_activation},
+            {"activation", &f.eager.activation},
+            {"rope", &f.eager.rope}},
+           0, 1000);
+    e.read(
+        {{"softmax_accesses", &f.softmax_accesses}, {"softmax_mask_bytes", &f.softmax_mask_bytes}},
+        0, 100);
   }
-  if (j.contains("eager_ops")) {
-    const auto& e = j["eager_ops"];
-    const std::string q = p + ".eager_ops";
+  if (const Section e = root.at("eager_ops"); e.present()) {
     auto& o = f.ops;
     o.counted = true;
-    const std::pair<const char*, double*> fields[] = {
-        {"layernorm", &o.layernorm}, {"rmsnorm", &o.rmsnorm}, {"linear", &o.linear},
-        {"bias_add", &o.bias_add}, {"attention_core", &o.attention_core},
-        {"merge_heads", &o.merge_heads}, {"activation", &o.activation},
-        {"gated_product", &o.gated_product}, {"residual_add", &o.residual_add},
-        {"rotary", &o.rotary}, {"gqa_copy", &o.gqa_copy},
-        {"backward_per_forward", &o.backward_per_forward}, {"tp_collective", &o.tp_collective},
-        {"sp_grad_sum", &o.sp_grad_sum}, {"cp_per_block", &o.cp_per_block},
-        {"cp_per_shift", &o.cp_per_shift}, {"cp_fixed", &o.cp_fixed},
-        {"moe_router", &o.moe_router}, {"moe_sort", &o.moe_sort},
-        {"moe_per_expert", &o.moe_per_expert}, {"moe_combine", &o.moe_combine},
-        {"moe_ep_exchange", &o.moe_ep_exchange}, {"moe_ep_grad_scale", &o.moe_ep_grad_scale},
-        {"embedding", &o.embedding}, {"head", &o.head}, {"sp_embedding", &o.sp_embedding},
-        {"sp_head", &o.sp_head}};
-    for (const auto& [key, out] : fields) read(e, key, *out, d, q, 0, 1000);
+    e.read({{"layernorm", &o.layernorm},
+            {"rmsnorm", &o.rmsnorm},
+            {"linear", &o.linear},
+            {"bias_add", &o.bias_add},
+            {"attention_core", &o.attention_core},
+            {"merge_heads", &o.merge_heads},
+            {"activation", &o.activation},
+            {"gated_product", &o.gated_product},
+            {"residual_add", &o.residual_add},
+            {"rotary", &o.rotary},
+            {"gqa_copy", &o.gqa_copy},
+            {"backward_per_forward", &o.backward_per_forward},
+            {"tp_collective", &o.tp_collective},
+            {"sp_grad_sum", &o.sp_grad_sum},
+            {"cp_per_block", &o.cp_per_block},
+            {"cp_per_shift", &o.cp_per_shift},
+            {"cp_fixed", &o.cp_fixed},
+            {"moe_router", &o.moe_router},
+            {"moe_sort", &o.moe_sort},
+            {"moe_per_expert", &o.moe_per_expert},
+            {"moe_combine", &o.moe_combine},
+            {"moe_ep_exchange", &o.moe_ep_exchange},
+            {"moe_ep_grad_scale", &o.moe_ep_grad_scale},
+            {"embedding", &o.embedding},
+            {"head", &o.head},
+            {"sp_embedding", &o.sp_embedding},
+            {"sp_head", &o.sp_head}},
+           0, 1000);
   }
-  if (j.contains("saved_activations")) {
-    const auto& e = j["saved_activations"];
-    const std::string q = p + ".saved_activations";
-    auto& sv = f.saved;
-    read(e, "rmsnorm", sv.rmsnorm, d, q, 0, 100);
-    read(e, "layernorm", sv.layernorm, d, q, 0, 100);
-    read(e, "mlp", sv.mlp, d, q, 0, 100);
-    read(e, "gated_mlp", sv.gated_mlp, d, q, 0, 100);
-    read(e, "rope_extra", sv.rope_extra, d, q, 0, 100);
-    read(e, "repeat_kv", sv.repeat_kv, d, q, 0, 1);
-    read(e, "scores_elements", sv.scores_elements, d, q, 0, 100);
-    read(e, "scores_mask_bytes", sv.scores_mask_bytes, d, q, 0, 100);
-    read(e, "stream_mask_bytes", sv.stream_mask_bytes, d, q, 0, 100);
-  }
-  read(j, "repeat_kv_copy", f.repeat_kv_copy, d, p, 0, 1);
-  if (j.contains("loss_all_reduce"))
-    read(j["loss_all_reduce"], "blocking", f.loss_all_reduce, d, p + ".loss_all_reduce", 0, 1);
-  if (j.contains("attention_kernel") && j["attention_kernel"].contains("efficiency")) {
-    const auto& e = j["attention_kernel"]["efficiency"];
-    const std::string q = p + ".attention_kernel.efficiency";
-    if (!e.is_object()) d.error(q, "must be an object of GPU generation: share of peak");
-    else
-      for (const auto& [gen, v] : e.items()) {
-        if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() > 1)
-          d.error(q + "." + gen, "must be a number in (0, 1]");
-        else f.attention_efficiency[gen] = v.get<double>();
-      }
-  }
-  if (j.contains("attention_kernel") && j["attention_kernel"].contains("bwd_efficiency")) {
-    const auto& e = j["attention_kernel"]["bwd_efficiency"];
-    const std::string q = p + ".attention_kernel.bwd_efficiency";
-    if (!e.is_object()) d.error(q, "must be an object of GPU generation: share of peak");
-    else
-      for (const auto& [gen, v] : e.items()) {
-        if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() > 1)
-          d.error(q + "." + gen, "must be a number in (0, 1]");
-        else f.attention_bwd_efficiency[gen] = v.get<double>();
-      }
-  }
-  if (j.contains("context_parallel")) {
-    const auto& e = j["context_parallel"];
-    const std::string q = p + ".context_parallel";
-    read(e, "kv_all_gather", f.cp.kv_all_gather, d, q, 0, 1);
-    read(e, "grad_bytes", f.cp.grad_bytes, d, q, 0, 8);
-    read(e, "backward_resends_kv", f.cp.backward_resends_kv, d, q, 0, 1);
-    read(e, "kv_unrepeated", f.cp.kv_unrepeated, d, q, 0, 1);
-    auto passes = [&](const char* key, FrameworkBehaviour::ContextParallel::Passes& ps) {
-      if (!e.contains(key)) return;
-      const std::string r = q + "." + key;
-      read(e[key], "fwd_out", ps.fwd_out, d, r, 0, 1000);
-      read(e[key], "bwd_q", ps.bwd_q, d, r, 0, 1000);
-      read(e[key], "bwd_kv", ps.bwd_kv, d, r, 0, 1000);
-      read(e[key], "kv_pack", ps.kv_pack, d, r, 0, 1000);
-    };
-    passes("eager", f.cp.eager);
-    passes("compiled", f.cp.compiled);
-  }
-  if (j.contains("tp_overlap")) read(j["tp_overlap"], "backward", f.tp_overlap_backward, d, p + ".tp_overlap", 0, 1);
-  if (j.contains("selective_recompute")) {
-    const auto& s = j["selective_recompute"];
-    const std::string q = p + ".selective_recompute";
-    read(s, "attention_core", f.selective_recomputes_attention, d, q, 0, 1);
-    read(s, "every_second_mm", f.selective_recomputes_every_second_mm, d, q, 0, 1);
-    read(s, "elementwise", f.selective_recomputes_elementwise, d, q, 0, 1);
-    read(s, "fp8_gemms", f.selective_recomputes_fp8_gemms, d, q, 0, 1);
-  }
-  if (j.contains("kernels")) {
-    const auto& k = j["kernels"];
-    const std::string q = p + ".kernels";
-    auto& c = f.kernels;
-    if (k.contains("dense_layer")) {
-      read(k["dense_layer"], "fwd", c.dense_fwd, d, q + ".dense_layer", 0, 1e4);
-      read(k["dense_layer"], "bwd", c.dense_bwd, d, q + ".dense_layer", 0, 1e4);
-    }
-    if (k.contains("compiled")) {
-      read(k["compiled"], "fwd", c.compiled_fwd, d, q + ".compiled", 0, 1e4);
-      read(k["compiled"], "bwd", c.compiled_bwd, d, q + ".compiled", 0, 1e4);
-    }
-    read(k, "selective_recompute", c.selective_recompute, d, q, 0, 1e4);
-    read(k, "per_tp_collective", c.per_tp_collective, d, q, 0, 1e3);
-    read(k, "per_cp_step", c.per_cp_step, d, q, 0, 1e3);
-    if (k.contains("fp8")) {
-      const auto& e = k["fp8"];
-      read(e, "fwd_per_linear", c.fp8_fwd_per_linear, d, q + ".fp8", 0, 1e3);
-      read(e, "bwd_per_linear", c.fp8_bwd_per_linear, d, q + ".fp8", 0, 1e3);
-      read(e, "current_scaling_per_linear", c.fp8_current_per_linear, d, q + ".fp8", 0, 1e3);
-    }
-    if (k.contains("moe")) {
-      const auto& e = k["moe"];
-      read(e, "fwd", c.moe_fwd, d, q + ".moe", 0, 1e4);
-      read(e, "bwd", c.moe_bwd, d, q + ".moe", 0, 1e4);
-      read(e, "per_expert_fwd", c.moe_per_expert_fwd, d, q + ".moe", 0, 1e3);
-      read(e, "per_expert_bwd", c.moe_per_expert_bwd, d, q + ".moe", 0, 1e3);
-      read(e, "host_syncs", c.moe_host_syncs, d, q + ".moe", 0, 100);
-      read(e, "fp8_per_expert_fwd", c.moe_fp8_per_expert_fwd, d, q + ".moe", 0, 1e3);
-      read(e, "fp8_per_expert_bwd", c.moe_fp8_per_expert_bwd, d, q + ".moe", 0, 1e3);
-    }
-    read(k, "embedding", c.embedding, d, q, 0, 1e4);
-    read(k, "head", c.head, d, q, 0, 1e4);
-    if (k.contains("modules")) {
-      const auto& e = k["modules"];
-      read(e, "dense_fwd", c.modules_fwd, d, q + ".modules", 0, 1e3);
-      read(e, "dense_bwd", c.modules_bwd, d, q + ".modules", 0, 1e3);
-      read(e, "moe_fwd", c.moe_modules_fwd, d, q + ".modules", 0, 1e3);
-      read(e, "moe_bwd", c.moe_modules_bwd, d, q + ".modules", 0, 1e3);
-    }
-    if (k.contains("graph_scopes") && k["graph_scopes"].is_object()) {
-      for (const auto& [name, e] : k["graph_scopes"].items()) {
-        if (name == "source") continue;
-        const std::string r = q + ".graph_scopes." + name;
-        FrameworkBehaviour::Kernels::GraphScope g;
-        read(e, "fwd", g.fwd, d, r, 0, 1e4);
-        read(e, "bwd", g.bwd, d, r, 0, 1e4);
-        read(e, "modules_fwd", g.modules_fwd, d, r, 0, 1e3);
-        read(e, "modules_bwd", g.modules_bwd, d, r, 0, 1e3);
-        read(e, "moe", g.moe, d, r, 0, 1);
-        c.graph_scopes.emplace_back(name, g);
-      }
-    }
-  }
-  if (j.contains("host")) {
-    const auto& h = j["host"];
-    const std::string q = p + ".host";
-    double fwd_us = 0, bwd_us = 0, coll_us = 0;
-    read(h, "dispatch_fwd_us", fwd_us, d, q, 0, 1e4);
-    read(h, "dispatch_bwd_us", bwd_us, d, q, 0, 1e4);
-    read(h, "collective_us", coll_us, d, q, 0, 1e4);
-    double loop_us = 0;
-    read(h, "expert_loop_us", loop_us, d, q, 0, 1e4);
-    f.host.expert_loop_s = loop_us * 1e-6;
-    read(h, "expert_loop_calls", f.host.expert_loop_calls, d, q, 0, 100);
-    double module_us = 0;
-    read(h, "module_call_us", module_us, d, q, 0, 1e4);
-    f.host.module_call_s = module_us * 1e-6;
-    f.host.dispatch_fwd_s = fwd_us * 1e-6;
-    f.host.dispatch_bwd_s = bwd_us * 1e-6;
-    f.host.collective_s = coll_us * 1e-6;
-    read(h, "cuda_graphs", f.host.cuda_graphs, d, q, 0, 1);
-  }
-  if (j.contains("pipeline_schedules")) {
-    const auto& ps = j["pipeline_schedules"];
-    const std::string q = p + ".pipeline_schedules";
-    const auto& list = ps.is_object() && ps.contains("supported") ? ps["supported"] : ps;
-    if (!list.is_array()) {
-      d.error(q, "must be a list of schedule names, or {\"supported\": [...], \"source\": ...}");
-    } else {
-      f.pipeline_schedules.clear();
-      for (const auto& v : list) {
-        Schedule k;
-        if (!v.is_string() || !parse_schedule(v.get<std::string>(), k))
-          d.error(q, "unknown schedule " + v.dump() +
-                         "; use gpipe, 1f1b, interleaved, zb-h1, zb-v, dualpipe or dualpipev");
-        else f.pipeline_schedules.push_back(k);
-      }
-    }
-  }
-  if (j.contains("defaults")) {
-    const auto& o = j["defaults"];
-    const std::string q = p + ".defaults";
-    read(o, "tp_comm_overlap", f.tp_comm_overlap, d, q, 0, 1);
-    read(o, "compile", f.compile, d, q, 0, 1);
-    read(o, "overlap_grad_reduce", f.overlap_grad_reduce, d, q, 0, 1);
-    read(o, "overlap_param_gather", f.overlap_param_gather, d, q, 0, 1);
-  }
+  auto& sv = f.saved;
+  root.at("saved_activations")
+      .read({{"rmsnorm", &sv.rmsnorm, 0, 100},
+             {"layernorm", &sv.layernorm, 0, 100},
+             {"mlp", &sv.mlp, 0, 100},
+             {"gated_mlp", &sv.gated_mlp, 0, 100},
+             {"rope_extra", &sv.rope_extra, 0, 100},
+             {"repeat_kv", &sv.repeat_kv},
+             {"scores_elements", &sv.scores_elements, 0, 100},
+             {"scores_mask_bytes", &sv.scores_mask_bytes, 0, 100},
+             {"stream_mask_bytes", &sv.stream_mask_bytes, 0, 100}});
+  root.read({"repeat_kv_copy", &f.repeat_kv_copy});
+  root.at("loss_all_reduce").read({"blocking", &f.loss_all_reduce});
+  const Section attention = root.at("attention_kernel");
+  attention.shares_of_peak("efficiency", f.attention_efficiency);
+  attention.shares_of_peak("bwd_efficiency", f.attention_bwd_efficiency);
+  const Section cp = root.at("context_parallel");
+  cp.read({{"kv_all_gather", &f.cp.kv_all_gather},
+           {"grad_bytes", &f.cp.grad_bytes, 0, 8},
+           {"backward_resends_kv", &f.cp.backward_resends_kv},
+           {"kv_unrepeated", &f.cp.kv_unrepeated}});
+  for (auto [key, ps] : {std::pair{"eager", &f.cp.eager}, std::pair{"compiled", &f.cp.compiled}})
+    cp.at(key).read({{"fwd_out", &ps->fwd_out},
+                     {"bwd_q", &ps->bwd_q},
+                     {"bwd_kv", &ps->bwd_kv},
+                     {"kv_pack", &ps->kv_pack}},
+                    0, 1000);
+  root.at("tp_overlap").read({"backward", &f.tp_overlap_backward});
+  root.at("selective_recompute")
+      .read({{"attention_core", &f.selective_recomputes_attention},
+             {"every_second_mm", &f.selective_recomputes_every_second_mm},
+             {"elementwise", &f.selective_recomputes_elementwise},
+             {"fp8_gemms", &f.selective_recomputes_fp8_gemms}});
+  read_kernels(root.at("kernels"), f.kernels);
+  read_host(root.at("host"), f.host);
+  read_pipeline_schedules(root, f);
+  root.at("defaults")
+      .read({{"tp_comm_overlap", &f.tp_comm_overlap},
+             {"compile", &f.compile},
+             {"overlap_grad_reduce", &f.overlap_grad_reduce},
+             {"overlap_param_gather", &f.overlap_param_gather}});
   return f;
 }
 

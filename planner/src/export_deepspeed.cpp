@@ -17,6 +17,10 @@ using detail::s;
 
 namespace {
 
+// DeepSpeed's partitioned activation checkpointing (activation_checkpointing.partition_activations):
+// each TP rank keeps 1/tp of a checkpointed layer input and all-gathers it for the recomputation.
+bool partitions_activations(const Layout& l) { return l.tp > 1; }
+
 // FP8 in Megatron-DeepSpeed (argonne-lcf ffa3456, megatron/model/transformer.py): Transformer
 // Engine's TransformerLayer (--transformer-impl transformer_engine) under DelayedScaling, built
 // without GQA, RMSNorm, SwiGLU, rotary embeddings, experts or Ulysses (those are the local layer's).
@@ -126,7 +130,7 @@ std::string deepspeed_config(const Plan& p, bool megatron_ds) {
                                                         {"weight_decay", 0.1}}}};
   }
   if (l.recompute == Recompute::Full || (megatron_ds && l.recompute != Recompute::None))
-    j["activation_checkpointing"] = {{"partition_activations", l.tp > 1},
+    j["activation_checkpointing"] = {{"partition_activations", partitions_activations(l)},
                                      {"contiguous_memory_optimization", false},
                                      {"cpu_checkpointing", false},
                                      {"number_checkpoints", nullptr},
@@ -241,6 +245,10 @@ std::vector<std::string> megatron_deepspeed_args(const Plan& p, const std::strin
     a.push_back("--recompute-method uniform");
     a.push_back("--recompute-num-layers 1");
     a.push_back("--deepspeed-activation-checkpointing");
+    // megatron/initialize.py passes args.partition_activations to deepspeed.checkpointing.configure,
+    // which puts it over ds_config.json's partition_activations (activation_checkpointing/
+    // checkpointing.py at edaa722): without the flag the config's true would be dropped.
+    if (partitions_activations(l)) a.push_back("--partition-activations");
   }
   a.push_back("--num-layers " + s(m.layers));
   a.push_back("--hidden-size " + s(m.hidden));

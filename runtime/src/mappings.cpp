@@ -191,21 +191,33 @@ c10::intrusive_ptr<cp::ShiftState> shift_state(AutogradContext* ctx) {
   return c10::static_intrusive_pointer_cast<cp::ShiftState>(ctx->saved_data["state"].toCapsule());
 }
 
-// Posts a send to `to` and a receive from `from`, both asynchronous. Under NCCL a send and a receive
-// between the same two ranks share one communicator and stream (ProcessGroupNCCL keys p2p by the
-// rank pair), so two ranks that both post their send first wait on each other once a message
-// outgrows NCCL's buffers (the NCCL user guide: a send and a receive with the same peer must not
-// be issued in an order that lets them block each other). Even ranks send first and odd ranks
-// receive first, so each pair's first operations match; Gloo does not care.
+// Which side of a two-way exchange posts its send first. Under NCCL a send and a receive between
+// the same two ranks share one communicator and stream (ProcessGroupNCCL keys p2p by the rank
+// pair), so two ranks that both post their send first wait on each other once a message outgrows
+// NCCL's buffers (the NCCL user guide: a send and a receive with the same peer must not be issued
+// in an order that lets them block each other). With one peer (to == from: a pair of EP's
+// all-to-all, a CP ring of two) the lower rank sends first and the higher receives first; around a
+// longer ring (to the next rank, from the previous) even ranks send first and odd ranks receive
+// first. Either way each pair's first operations match; Gloo does not care.
+bool sends_first(int rank, int to, int from) { return to == from ? rank < to : rank % 2 == 0; }
+
+// Posts the send and the receive of one exchange in the order sends_first gives.
+template <class PostSend, class PostRecv>
+void post_in_order(int rank, int to, int from, PostSend&& post_send, PostRecv&& post_recv) {
+  if (sends_first(rank, to, from)) {
+    post_send();
+    post_recv();
+  } else {
+    post_recv();
+    post_send();
+  }
+}
+
+// Posts a send to `to` and a receive from `from`, both asynchronous, in a matching order.
 void post_exchange(Group* g, const torch::Tensor& x, int to, const torch::Tensor& into, int from,
                    Pending& send, Pending& recv) {
-  if (g->rank() % 2 == 0) {
-    send = g->send(x, to);
-    recv = g->recv_async(into, from);
-  } else {
-    recv = g->recv_async(into, from);
-    send = g->send(x, to);
-  }
+  post_in_order(g->rank(), to, from, [&] { send = g->send(x, to); },
+                [&] { recv = g->recv_async(into, from); });
 }
 
 // Posts the exchange (forward), returns the receive buffer, still being written. Backward: waits
@@ -266,9 +278,8 @@ torch::Tensor exchange_rows(Group* g, const torch::Tensor& x, const std::vector<
   auto sizes = xs.sizes().vec();
   sizes[0] = ro[size_t(p)];
   auto out = torch::empty(sizes, xs.options());
-  // Every send and receive posted, then waited for. With each peer the lower rank sends first and
-  // the higher receives first, so under NCCL (one stream per rank pair, see post_exchange) a pair's
-  // first operations match whatever the message size.
+  // Every send and receive posted, in a matching order with each peer (sends_first), then waited
+  // for: under NCCL a pair's first operations match whatever the message size.
   std::vector<Pending> pending;
   for (int q = 0; q < p; ++q) {
     auto dst = out.narrow(0, ro[size_t(q)], recv[size_t(q)]);  // rows: a contiguous view
@@ -277,19 +288,14 @@ torch::Tensor exchange_rows(Group* g, const torch::Tensor& x, const std::vector<
       continue;
     }
     const bool sends = send[size_t(q)] > 0, receives = recv[size_t(q)] > 0;
-    auto post_send = [&] {
-      if (sends) pending.push_back(g->send(xs.narrow(0, so[size_t(q)], send[size_t(q)]), q));
-    };
-    auto post_recv = [&] {
-      if (receives) pending.push_back(g->recv_async(dst, q));
-    };
-    if (me < q) {
-      post_send();
-      post_recv();
-    } else {
-      post_recv();
-      post_send();
-    }
+    post_in_order(
+        me, q, q,
+        [&] {
+          if (sends) pending.push_back(g->send(xs.narrow(0, so[size_t(q)], send[size_t(q)]), q));
+        },
+        [&] {
+          if (receives) pending.push_back(g->recv_async(dst, q));
+        });
   }
   for (auto& w : pending) w.wait();
   return out;

@@ -3,6 +3,10 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "parplan/cost/framework.hpp"
 #include "parplan/cost/step.hpp"
@@ -53,6 +57,36 @@ TEST(Framework, AFrameworkFileIsReadLikeAPreset) {
   EXPECT_TRUE(f.dp_flat_ring);
   EXPECT_EQ(f.zero3_gathers_per_layer, 3);
   std::remove(path.c_str());
+}
+
+TEST(Framework, AWrongFieldIsAnErrorNamingItsPathAndKeepsTheDefault) {
+  Diagnostics d;
+  const auto f = cost::framework_from_json(nlohmann::json::parse(R"({
+    "zero3": {"prefetch_depth": 65, "regather_in_backward": 1, "gathers_per_layer": 2},
+    "dp_ring": "ring", "grad_reduce": {"dtype": "fp8"},
+    "kernels": {"moe": {"host_syncs": "many"}, "dense_layer": {"fwd": 12}},
+    "attention_kernel": {"efficiency": {"hopper": 1.5, "ampere": 0.6}, "bwd_efficiency": 0.5},
+    "host": {"dispatch_fwd_us": 8}})"),
+                                           d, "framework x");
+  const std::vector<std::string> want = {
+      "framework x.zero3.regather_in_backward: must be true or false",
+      "framework x.zero3.prefetch_depth: must be a number in [0.000000, 64.000000]",
+      "framework x.grad_reduce.dtype: unknown value; use grad, fp32, bf16 or fp16",
+      "framework x.dp_ring: unknown value; use flat or nccl",
+      "framework x.attention_kernel.efficiency.hopper: must be a number in (0, 1]",
+      "framework x.attention_kernel.bwd_efficiency: must be an object of GPU generation: share of peak",
+      "framework x.kernels.moe.host_syncs: must be a number in [0.000000, 100.000000]"};
+  EXPECT_EQ(d.errors, want);
+  const cost::FrameworkBehaviour defaults;
+  EXPECT_EQ(f.zero3_prefetch_depth, defaults.zero3_prefetch_depth);
+  EXPECT_EQ(f.zero3_regather_in_backward, defaults.zero3_regather_in_backward);
+  EXPECT_EQ(f.dp_flat_ring, defaults.dp_flat_ring);
+  EXPECT_EQ(f.kernels.moe_host_syncs, defaults.kernels.moe_host_syncs);
+  // The right fields beside them are read, the microseconds as seconds.
+  EXPECT_EQ(f.zero3_gathers_per_layer, 2);
+  EXPECT_EQ(f.kernels.dense_fwd, 12);
+  EXPECT_EQ(f.attention_efficiency, (std::map<std::string, double>{{"ampere", 0.6}}));
+  EXPECT_DOUBLE_EQ(f.host.dispatch_fwd_s, 8e-6);
 }
 
 TEST(Framework, DeepSpeedZero3GathersEachModuleOverOneFlatRing) {

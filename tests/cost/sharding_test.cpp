@@ -19,13 +19,29 @@ Layout hsdp(int32_t dp, int32_t zero, int32_t shard_group, int32_t cp = 1) {
   l.cp = cp;
   return l;
 }
+
+// What every test here starts from: a Llama 2 model on DGX A100 nodes (8 GPUs each) with GPT-3's
+// training preset (bf16, Adam); a test may switch the framework.
+class Llama2OnA100 : public ::testing::Test {
+ protected:
+  explicit Llama2OnA100(const char* model = "llama2-7b") : m(load_model(model)) {}
+  const Model m;
+  const Cluster c = load_cluster("dgx-a100-80g");
+  Training t = load_training("gpt3-1536");
+  const double psi = count_params(m).total;
+  const StateBytes sb = state_bytes_per_param(t);  // the framework does not change it
+  const double all_states = (sb.params + sb.grads + sb.optimizer) * psi;
+};
+class Hsdp : public Llama2OnA100 {};
+class ZeroOverContextParallel : public Llama2OnA100 {};
+class Tiling : public Llama2OnA100 {
+ protected:
+  Tiling() : Llama2OnA100("llama2-70b") {}
+};
 }  // namespace
 
-TEST(Hsdp, MemoryLiesBetweenZero3AndZero0AndEqualsEachAtItsExtremes) {
+TEST_F(Hsdp, MemoryLiesBetweenZero3AndZero0AndEqualsEachAtItsExtremes) {
   // Llama 2 7B on 64 GPUs (8 nodes of 8): shard groups of 1, 8 (a node) and 64 (all).
-  const Model m = load_model("llama2-7b");
-  const Cluster c = load_cluster("dgx-a100-80g");
-  const Training t = load_training("gpt3-1536");
   const MemoryBreakdown z0 = memory_per_gpu(m, c, t, hsdp(64, 0, 0));
   const MemoryBreakdown z3 = memory_per_gpu(m, c, t, hsdp(64, 3, 0));
   const MemoryBreakdown g1 = memory_per_gpu(m, c, t, hsdp(64, 3, 1));
@@ -36,13 +52,10 @@ TEST(Hsdp, MemoryLiesBetweenZero3AndZero0AndEqualsEachAtItsExtremes) {
   EXPECT_LT(g8.total, z0.total);
   EXPECT_GT(g8.total, z3.total);
   // By hand: 16 bytes of state per parameter, sharded over the 8 ranks of a group.
-  const double psi = count_params(m).total;
   EXPECT_NEAR(states(g8) / (16 * psi / 8), 1.0, 1e-12);
 }
 
-TEST(Hsdp, GroupsSitInsideANodeAndReplicateAcrossNodes) {
-  const Cluster c = load_cluster("dgx-a100-80g");
-  const Training t = load_training("gpt3-1536");
+TEST_F(Hsdp, GroupsSitInsideANodeAndReplicateAcrossNodes) {
   const ShardGroups g = shard_groups(hsdp(64, 3, 8), c, t);
   EXPECT_EQ(g.shard.size, 8);
   EXPECT_FALSE(g.shard.spans_nodes());
@@ -53,12 +66,9 @@ TEST(Hsdp, GroupsSitInsideANodeAndReplicateAcrossNodes) {
   EXPECT_EQ(full.replica.size, 1);
 }
 
-TEST(Hsdp, NodeShardedGathersRunOnNvlinkAndGradientsCrossNodesOnce) {
+TEST_F(Hsdp, NodeShardedGathersRunOnNvlinkAndGradientsCrossNodesOnce) {
   // Llama 2 7B, 32 layers: one layer's 16-bit parameters all-gathered inside the node is a ring
   // of 8 on NVSwitch: 7 latencies + 7/8 of the bytes at the intra-node rate.
-  const Model m = load_model("llama2-7b");
-  const Cluster c = load_cluster("dgx-a100-80g");
-  const Training t = load_training("gpt3-1536");
   const StepWork g8 = step_work(m, c, t, hsdp(64, 3, 8));
   const StepWork full = step_work(m, c, t, hsdp(64, 3, 0));
   const double layer_bytes = count_params(m).per_layer * 2;
@@ -69,8 +79,7 @@ TEST(Hsdp, NodeShardedGathersRunOnNvlinkAndGradientsCrossNodesOnce) {
   EXPECT_LT(g8.zero3_layer_gather_s, full.zero3_layer_gather_s);
   // Gradients, in megatron-core's 40M-element buckets (examples/frameworks/megatron-core.json):
   // each bucket reduce-scattered in the node, then its 1/8 shard all-reduced across the 8 nodes.
-  const StateBytes sb = state_bytes_per_param(t);
-  const double psi = count_params(m).total, units = std::ceil(psi / 40e6);
+  const double units = std::ceil(psi / 40e6);
   EXPECT_DOUBLE_EQ(g8.dp_grad_bytes, psi * sb.grads);
   const Group nodes{8, 1, c.gpus_per_node};
   const Group node{8, 8, c.gpus_per_node};
@@ -86,15 +95,10 @@ TEST(Hsdp, NodeShardedGathersRunOnNvlinkAndGradientsCrossNodesOnce) {
 
 // ZeRO over DP x CP where the framework says so (grad_reduce.over_context_parallel: Megatron-Core's
 // intra_dp_cp_group, torchtitan's dp_shard_cp mesh); a file without the key shards over DP only.
-TEST(ZeroOverContextParallel, ZeroOneShardsTheOptimizerOverDpTimesCpForMegatronCore) {
+TEST_F(ZeroOverContextParallel, ZeroOneShardsTheOptimizerOverDpTimesCpForMegatronCore) {
   // Llama 2 7B on one node of 8: dp 4 x cp 2, ZeRO-1.
-  const Model m = load_model("llama2-7b");
-  const Cluster c = load_cluster("dgx-a100-80g");
-  Training t = load_training("gpt3-1536");
   t.framework = "megatron-core";
   const Layout l = hsdp(4, 1, 0, 2);
-  const double psi = count_params(m).total;
-  const StateBytes sb = state_bytes_per_param(t);
   const MemoryBreakdown mc = memory_per_gpu(m, c, t, l);
   EXPECT_NEAR(mc.optimizer / (sb.optimizer * psi / 8), 1.0, 1e-12);  // dp x cp = 8 shards
   EXPECT_NEAR(mc.grads / (sb.grads * psi), 1.0, 1e-12);              // ZeRO-1: grads whole
@@ -120,12 +124,9 @@ TEST(ZeroOverContextParallel, ZeroOneShardsTheOptimizerOverDpTimesCpForMegatronC
               1.0, 1e-12);
 }
 
-TEST(ZeroOverContextParallel, HybridShardGroupsAreShardGroupTimesCp) {
+TEST_F(ZeroOverContextParallel, HybridShardGroupsAreShardGroupTimesCp) {
   // FSDP2 (torchtitan: ('dp_replicate', 'dp_shard_cp')) on 2 nodes: dp 8 x cp 2, shard groups of
   // 4 DP ranks = 8 ranks with their CP peers, a node each; 2 replicas across the nodes.
-  const Model m = load_model("llama2-7b");
-  const Cluster c = load_cluster("dgx-a100-80g");
-  Training t = load_training("gpt3-1536");
   t.framework = "fsdp2";
   const Layout l = hsdp(8, 3, 4, 2);
   const ShardGroups g = shard_groups(l, c, t);
@@ -133,38 +134,26 @@ TEST(ZeroOverContextParallel, HybridShardGroupsAreShardGroupTimesCp) {
   EXPECT_FALSE(g.shard.spans_nodes());
   EXPECT_EQ(g.replica.size, 2);
   EXPECT_EQ(g.replica.per_node, 1);
-  const double psi = count_params(m).total;
-  const StateBytes sb = state_bytes_per_param(t);
-  const double all = (sb.params + sb.grads + sb.optimizer) * psi;
-  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / (all / 8), 1.0, 1e-12);
+  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / (all_states / 8), 1.0, 1e-12);
   t.framework = test::framework_without_cp_key("fsdp2");
   EXPECT_EQ(shard_groups(l, c, t).shard.size, 4);
-  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / (all / 4), 1.0, 1e-12);
+  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / (all_states / 4), 1.0, 1e-12);
 }
 
-TEST(ZeroOverContextParallel, FsdpWithContextParallelAloneShardsOverCp) {
+TEST_F(ZeroOverContextParallel, FsdpWithContextParallelAloneShardsOverCp) {
   // torchtitan's long-context rows run dp 1 x cp 8 with FSDP: the states split 8 ways, and the
   // gradients reduce-scattered over the CP ranks; over DP only nothing would be sharded or reduced.
-  const Model m = load_model("llama2-7b");
-  const Cluster c = load_cluster("dgx-a100-80g");
-  Training t = load_training("gpt3-1536");
   t.framework = "fsdp2";
   const Layout l = hsdp(1, 3, 0, 8);
-  const double psi = count_params(m).total;
-  const StateBytes sb = state_bytes_per_param(t);
-  const double all = (sb.params + sb.grads + sb.optimizer) * psi;
-  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / (all / 8), 1.0, 1e-12);
+  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / (all_states / 8), 1.0, 1e-12);
   EXPECT_GT(predict_unchecked(m, c, t, l).time.dp_comm_total, 0.0);
   t.framework = test::framework_without_cp_key("fsdp2");
-  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / all, 1.0, 1e-12);
+  EXPECT_NEAR(states(memory_per_gpu(m, c, t, l)) / all_states, 1.0, 1e-12);
   EXPECT_EQ(predict_unchecked(m, c, t, l).time.dp_comm_total, 0.0);
 }
 
-TEST(Tiling, ATiledLayersPeakMemoryFallsWithTheTileCount) {
+TEST_F(Tiling, ATiledLayersPeakMemoryFallsWithTheTileCount) {
   // ZeRO-3 keeps two gathered layers (current + prefetched); tiling gathers one tile at a time.
-  const Model m = load_model("llama2-70b");
-  const Cluster c = load_cluster("dgx-a100-80g");
-  const Training t = load_training("gpt3-1536");
   Layout l = hsdp(8, 3, 0);
   const double one = memory_per_gpu(m, c, t, l).gathered_layers;
   // By hand: 2 layers * per-layer parameters * 2 bytes.
@@ -179,10 +168,7 @@ TEST(Tiling, ATiledLayersPeakMemoryFallsWithTheTileCount) {
   }
 }
 
-TEST(Tiling, TilesRunOneAfterAnotherAtASmallEfficiencyLoss) {
-  const Model m = load_model("llama2-70b");
-  const Cluster c = load_cluster("dgx-a100-80g");
-  const Training t = load_training("gpt3-1536");
+TEST_F(Tiling, TilesRunOneAfterAnotherAtASmallEfficiencyLoss) {
   Layout l = hsdp(8, 3, 0);
   const double base = layer_compute(m, c, t, l).fwd_matmul_s;
   l.tiles = 4;

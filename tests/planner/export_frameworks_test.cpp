@@ -98,6 +98,7 @@ TEST(ExportDeepSpeed, RefusesSelectiveRecomputationInsteadOfPricingItAsFull) {
   // Megatron-DeepSpeed expresses it with Megatron's own flag.
   const std::string m = export_plan(p, ExportFormat::MegatronDeepSpeed);
   EXPECT_TRUE(has(m, "--recompute-granularity selective")) << m;
+  EXPECT_FALSE(has(m, "--partition-activations"));  // DeepSpeed's checkpointing is not used
 }
 
 TEST(ExportDeepSpeed, UlyssesKeepsTheDataParallelSizeOfThePlan) {
@@ -136,13 +137,30 @@ TEST(ExportMegatronDeepSpeed, FlagsAndConfigForUlysses) {
   EXPECT_TRUE(has(s, "--use-rotary-position-embeddings"));
   EXPECT_TRUE(has(s, "--normalization rmsnorm"));
   EXPECT_TRUE(has(s, "--deepspeed-activation-checkpointing"));
+  // tp 4: the config asks for partitioned activations, and the flag keeps Megatron-DeepSpeed's
+  // deepspeed.checkpointing.configure call from overriding that with false.
+  EXPECT_TRUE(has(s, "--partition-activations"));
   EXPECT_FALSE(has(s, "--sequence-parallel "));
   auto j = nlohmann::json::parse(files[1].text);
   expect_deepspeed_keys(j);
+  EXPECT_EQ(j["activation_checkpointing"]["partition_activations"], true);
   EXPECT_EQ(j["zero_optimization"]["stage"], 2);
   // 2048 = 1 x 64 x 32: Megatron-DeepSpeed's mpu counts dp = 1024 / (tp 4 x sp 8) = 32.
   EXPECT_EQ(j["gradient_accumulation_steps"], 64);
   EXPECT_FALSE(j.contains("sequence_parallel_size"));  // the mpu says it
+}
+
+TEST(ExportMegatronDeepSpeed, PartitionsActivationsOnlyUnderTensorParallelism) {
+  // Full recomputation through DeepSpeed's checkpointing: with tp 1 there is nothing to
+  // partition over, and config and flags both say so.
+  Plan p = gpt3_plan(layout(64, 1, 1, 1, 1, 1, Recompute::Full));
+  const auto files = export_files(p, ExportFormat::MegatronDeepSpeed);
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_TRUE(has(files[0].text, "--deepspeed-activation-checkpointing")) << files[0].text;
+  EXPECT_FALSE(has(files[0].text, "--partition-activations"));
+  EXPECT_EQ(nlohmann::json::parse(files[1].text)["activation_checkpointing"]["partition_activations"], false);
+  p.layout = layout(32, 2, 1, 1, 1, 1, Recompute::Full);
+  EXPECT_TRUE(has(export_files(p, ExportFormat::MegatronDeepSpeed)[0].text, "--partition-activations"));
 }
 
 void expect_torchtitan_keys(const std::string& text) {

@@ -26,19 +26,14 @@
 #include "parplan/model/output_policy.hpp"
 #include "parplan/runtime/run.hpp"
 #include "../support/tiny_plan.hpp"
+#include "run_support.hpp"
 
 using namespace parplan;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kData = std::string(PARPLAN_SHARED_DIR) + "/data/tinyshakespeare/input.txt";
-
-fs::path tmp_dir() {
-  auto d = fs::temp_directory_path() / ("parplan_hard_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
+fs::path tmp_dir() { return test::process_dir("parplan_hard_"); }
 
 Plan small_plan(int dp) { return test::tiny_char_plan(2, dp); }
 
@@ -50,7 +45,7 @@ runtime::RunOptions options(const std::string& name, int dp = 2, int64_t steps =
   write_file_atomic(plan_path, to_json(small_plan(dp)).dump());
   runtime::RunOptions o;
   o.plan = plan_path;
-  o.data = kData;
+  o.data = test::kShakespeare;
   o.out = (dir / "measured.json").string();
   o.steps = steps;
   o.eval_iters = 1;
@@ -60,7 +55,7 @@ runtime::RunOptions options(const std::string& name, int dp = 2, int64_t steps =
   return o;
 }
 
-nlohmann::json run(const runtime::RunOptions& o) { return runtime::run(o, "/proc/self/exe", {"worker"}); }
+nlohmann::json run(const runtime::RunOptions& o) { return test::run_here(o); }
 
 std::string error_of(const runtime::RunOptions& o) {
   try {

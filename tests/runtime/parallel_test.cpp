@@ -16,20 +16,16 @@
 #include "parplan/model/error.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/runtime/run.hpp"
+#include "run_support.hpp"
 
 using namespace parplan;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kData = std::string(PARPLAN_SHARED_DIR) + "/data/tinyshakespeare/input.txt";
 constexpr int64_t kSteps = 10;
 
-fs::path tmp_dir() {
-  auto d = fs::temp_directory_path() / ("parplan_par_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
+fs::path tmp_dir() { return test::process_dir("parplan_par_"); }
 
 enum class Arch { Gpt, Llama };
 
@@ -80,28 +76,13 @@ Layout layout(Dims d) {
 }
 
 runtime::RunOptions options(const Plan& plan, const std::string& name) {
-  auto dir = tmp_dir();
-  auto plan_path = (dir / (name + ".plan.json")).string();
-  write_file_atomic(plan_path, to_json(plan).dump());
-  runtime::RunOptions o;
-  o.plan = plan_path;
-  o.data = kData;
-  o.out = (dir / (name + ".measured.json")).string();
-  o.steps = kSteps;
-  o.eval_iters = 0;
-  o.timeout_s = 60;
-  o.quiet = true;
-  o.threads = 1;
-  return o;
+  return test::run_options(plan, tmp_dir(), name, kSteps, /*eval_iters=*/0, /*timeout_s=*/60);
 }
 
-nlohmann::json run(const runtime::RunOptions& o) { return runtime::run(o, "/proc/self/exe", {"worker"}); }
+nlohmann::json run(const runtime::RunOptions& o) { return test::run_here(o); }
 
 const nlohmann::json& cached_run(const std::string& name, const Plan& plan) {
-  static std::map<std::string, nlohmann::json> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) it = cache.emplace(name, run(options(plan, name))).first;
-  return it->second;
+  return test::cached_run(options(plan, name));
 }
 
 // Loss of every step within 1e-5 relative of the single-process run; returns the worst.

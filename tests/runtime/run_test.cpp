@@ -11,19 +11,14 @@
 #include "parplan/model/error.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/runtime/run.hpp"
+#include "run_support.hpp"
 
 using namespace parplan;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kData = std::string(PARPLAN_SHARED_DIR) + "/data/tinyshakespeare/input.txt";
-
-fs::path tmp_dir() {
-  auto d = fs::temp_directory_path() / ("parplan_rt_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
+fs::path tmp_dir() { return test::process_dir("parplan_rt_"); }
 
 Plan small_plan(Layout l) {
   Plan p;
@@ -54,29 +49,14 @@ Layout layout(int dp, int tp, int pp, int zero = 0, Schedule s = Schedule::OneFO
 }
 
 runtime::RunOptions options(const Plan& plan, const std::string& name, int64_t steps = 5) {
-  auto dir = tmp_dir();
-  auto plan_path = (dir / (name + ".plan.json")).string();
-  write_file_atomic(plan_path, to_json(plan).dump());
-  runtime::RunOptions o;
-  o.plan = plan_path;
-  o.data = kData;
-  o.out = (dir / (name + ".measured.json")).string();
-  o.steps = steps;
-  o.eval_iters = 1;
-  o.timeout_s = 30;
-  o.quiet = true;
-  o.threads = 1;
-  return o;
+  return test::run_options(plan, tmp_dir(), name, steps, /*eval_iters=*/1, /*timeout_s=*/30);
 }
 
-nlohmann::json run(const runtime::RunOptions& o) { return runtime::run(o, "/proc/self/exe", {"worker"}); }
+nlohmann::json run(const runtime::RunOptions& o) { return test::run_here(o); }
 
 // Runs are shared between tests (each costs a few seconds).
 const nlohmann::json& cached_run(const std::string& name, const Layout& l) {
-  static std::map<std::string, nlohmann::json> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) it = cache.emplace(name, run(options(small_plan(l), name))).first;
-  return it->second;
+  return test::cached_run(options(small_plan(l), name));
 }
 
 const nlohmann::json& reference() { return cached_run("single", layout(1, 1, 1)); }

@@ -4,8 +4,8 @@
 
 #include <cstdio>
 
+#include "../support/preset_plan.hpp"
 #include "parplan/cost/context_parallel.hpp"
-#include "parplan/model/io.hpp"
 #include "parplan/sim/step_sim.hpp"
 #include "parplan/sim/worker.hpp"
 
@@ -15,18 +15,12 @@ namespace {
 
 // Llama 3 8B cut to 4 layers (32 heads, 8 KV heads), 32K tokens per sequence, DGX H100 nodes.
 Plan cp_plan(int32_t cp, CpKind kind, int32_t ulysses, int32_t dp) {
-  Plan p;
-  p.model = load_model("llama3-8b");
+  Plan p = test::preset_plan(
+      "llama3-8b", "dgx-h100-80g",
+      R"({"global_batch": )" + std::to_string(2 * dp) + R"(, "seq_len": 32768, "dtype": "bf16"})",
+      {.dp = dp, .cp = cp, .micro_batch = 1, .cp_kind = kind, .ulysses = ulysses});
   p.model.layers = 4;
-  p.cluster = load_cluster("dgx-h100-80g");
   p.cluster.nodes = 2;
-  p.training = load_training(R"({"global_batch": )" + std::to_string(2 * dp) +
-                             R"(, "seq_len": 32768, "dtype": "bf16"})");
-  p.layout.cp = cp;
-  p.layout.cp_kind = kind;
-  p.layout.ulysses = ulysses;
-  p.layout.dp = dp;
-  p.layout.micro_batch = 1;
   return p;
 }
 
@@ -120,21 +114,13 @@ TEST(StepCp, TpCpInsideNvlinkZonesRunsOneTpLaneAndEqualsEveryGpuRunning) {
   // collectives as their groups' representatives (Comms::lane_symmetric). Sequence parallel:
   // ring all-gathers / reduce-scatters; without it: NVLS all-reduces (the cost model's choice).
   for (bool sp : {true, false}) {
-  Plan p;
-  p.model = load_model("llama3-8b");
+  Plan p = test::preset_plan("llama3-8b", "gb200-nvl72",
+                             R"({"global_batch": 8, "seq_len": 8192, "dtype": "bf16"})",
+                             {.dp = 2, .tp = 4, .pp = 2, .cp = 2, .micro_batch = 1, .zero = 1,
+                              .sequence_parallel = sp, .schedule = Schedule::Interleaved,
+                              .virtual_stages = 2});
   p.model.layers = 8;
-  p.cluster = load_cluster("gb200-nvl72");
   p.cluster.nvlink_domain_segment_gpus = 16;
-  p.training = load_training(R"({"global_batch": 8, "seq_len": 8192, "dtype": "bf16"})");
-  p.layout.tp = 4;
-  p.layout.cp = 2;
-  p.layout.dp = 2;
-  p.layout.pp = 2;
-  p.layout.zero = 1;
-  p.layout.micro_batch = 1;
-  p.layout.sequence_parallel = sp;
-  p.layout.schedule = Schedule::Interleaved;
-  p.layout.virtual_stages = 2;
   const auto one = simulate(p);
   const auto every = simulate_every_gpu(p);
   const auto& a = one.ranks[0];

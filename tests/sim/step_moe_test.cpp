@@ -4,9 +4,9 @@
 
 #include <cstdio>
 
+#include "../support/preset_plan.hpp"
 #include "parplan/cost/moe.hpp"
 #include "parplan/cost/step.hpp"
-#include "parplan/model/io.hpp"
 #include "parplan/sim/step_sim.hpp"
 #include "parplan/sim/worker.hpp"
 
@@ -17,17 +17,26 @@ namespace {
 // Mixtral-8x7B (examples/models) cut to 4 layers, every one MoE, on DGX H100 nodes (NVSwitch
 // 450 GB/s per GPU, 8 x 50 GB/s NICs per node). Pure DP x EP: tp = pp = 1.
 Plan moe_plan(int64_t nodes, int ep, int64_t global_batch, bool overlap = false) {
-  Plan p;
-  p.model = load_model("mixtral-8x7b");
+  Plan p = test::preset_plan("mixtral-8x7b", "dgx-h100-80g",
+                             R"({"global_batch": )" + std::to_string(global_batch) +
+                                 R"(, "seq_len": 4096, "dtype": "bf16"})",
+                             {.dp = static_cast<int32_t>(nodes * 8), .ep = ep});
   p.model.layers = 4;
   p.model.moe.experts = 16;  // so that ep 16 divides the experts (test 3); same bytes per GPU
-  p.cluster = load_cluster("dgx-h100-80g");
   p.cluster.nodes = nodes;
-  p.training = load_training(R"({"global_batch": )" + std::to_string(global_batch) +
-                             R"(, "seq_len": 4096, "dtype": "bf16"})");
   p.training.moe_a2a_overlap = overlap ? Switch::On : Switch::Off;
-  p.layout.dp = static_cast<int32_t>(nodes * 8);
-  p.layout.ep = ep;
+  return p;
+}
+
+// DeepSeek-V3 cut to `layers` layers without MTP, 64 sequences per step (deepseek-v3-4k's
+// otherwise), ZeRO-1 and selective recomputation; `l` gives the rest of the layout.
+Plan deepseek_cut(int64_t layers, const char* cluster, Layout l) {
+  l.zero = 1;
+  l.recompute = Recompute::Selective;
+  Plan p = test::preset_plan("deepseek-v3", cluster, "deepseek-v3-4k", l);
+  p.model.layers = layers;
+  p.model.mtp_layers = 0;
+  p.training.global_batch = 64;
   return p;
 }
 
@@ -172,21 +181,9 @@ TEST(StepMoe, StagesHoldThePlansLayersAndTheirOwnDenseAndMoeLayers) {
   // (layout.first/last_stage_layers, Megatron's --decoder-first/last-pipeline-num-layers): stage 0
   // holds layers 0-1 (dense), stage 1 layers 2-6 (1 dense, 4 MoE), stage 2 7-11, stage 3 12-13.
   // One stage per DGX H100 node, EP 8 inside it; a2a overlap on (deepseek-v3-4k).
-  Plan p;
-  p.model = load_model("deepseek-v3");
-  p.model.layers = 14;
-  p.model.mtp_layers = 0;
-  p.cluster = load_cluster("dgx-h100-80g");
+  Plan p = deepseek_cut(14, "dgx-h100-80g",
+                        {.dp = 8, .pp = 4, .ep = 8, .first_stage_layers = 2, .last_stage_layers = 2});
   p.cluster.nodes = 4;
-  p.training = load_training("deepseek-v3-4k");
-  p.training.global_batch = 64;
-  p.layout.dp = 8;
-  p.layout.pp = 4;
-  p.layout.ep = 8;
-  p.layout.zero = 1;
-  p.layout.recompute = Recompute::Selective;
-  p.layout.first_stage_layers = 2;
-  p.layout.last_stage_layers = 2;
   const auto r = run(p, cost::step_work(p.model, p.cluster, p.training, p.layout));
   const int64_t layers[] = {2, 5, 5, 2}, moe[] = {0, 4, 5, 2};
   ASSERT_EQ(r.ranks.size(), 4u);  // EP in a node: replica 0 of each stage stands for the others
@@ -215,19 +212,8 @@ TEST(StepMoe, EpInsideOneNvlinkZoneRunsReplicaZeroAndEqualsEveryReplicaRunning) 
   // dp 16 x pp 2 = 32 GPUs, a2a overlap on. The EP groups lie in one zone, so the symmetric
   // collectives' one-representative-per-node does not apply; the intra-zone representative
   // (Comms::zone_symmetric) runs replica 0's member of each group and stands for the others.
-  Plan p;
-  p.model = load_model("deepseek-v3");
-  p.model.layers = 4;
-  p.model.mtp_layers = 0;
+  Plan p = deepseek_cut(4, "gb200-nvl72", {.dp = 16, .pp = 2, .ep = 16});
   p.model.moe.first_dense_layers = 1;
-  p.cluster = load_cluster("gb200-nvl72");
-  p.training = load_training("deepseek-v3-4k");
-  p.training.global_batch = 64;
-  p.layout.dp = 16;
-  p.layout.pp = 2;
-  p.layout.ep = 16;
-  p.layout.zero = 1;
-  p.layout.recompute = Recompute::Selective;
   const cost::StepWork w = cost::step_work(p.model, p.cluster, p.training, p.layout);
   sim::SimOptions all;
   all.aggregate_replicas = false;

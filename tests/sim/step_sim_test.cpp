@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../support/preset_plan.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/cost/validation.hpp"
 #include "parplan/model/io.hpp"
@@ -16,13 +17,11 @@ using namespace parplan;
 namespace {
 
 Plan small_plan(const Layout& l, int64_t nodes = 2, int64_t global_batch = 32) {
-  Plan p;
-  p.model = load_model("gpt2-124m");
-  p.cluster = load_cluster("dgx-a100-80g");
+  Plan p = test::preset_plan("gpt2-124m", "dgx-a100-80g",
+                             R"({"global_batch": )" + std::to_string(global_batch) +
+                                 R"(, "seq_len": 1024, "dtype": "bf16"})",
+                             l);
   p.cluster.nodes = nodes;
-  p.training = load_training(R"({"global_batch": )" + std::to_string(global_batch) +
-                             R"(, "seq_len": 1024, "dtype": "bf16"})");
-  p.layout = l;
   return p;
 }
 
