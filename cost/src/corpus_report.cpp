@@ -19,6 +19,7 @@ CorpusValidation validate_corpus(std::vector<CorpusSource> corpus) {
   other.contain_prediction = !other.contain_prediction;
   v.cover_other = coverage(other);
   v.cover_other_by_class = coverage_by_class(other);
+  v.cover_nested = nested_coverage(v.intervals);
   v.calibrate_predict = calibrate_then_predict(v.corpus, &v.loso);
   return v;
 }
@@ -76,10 +77,12 @@ std::string corpus_tables(const CorpusValidation& v) {
   const char* how = held ? "widened to hold the prediction" : "where the class's cases fell around their predictions, the prediction staying the model's";
   const char* other_how = held ? "where the class's cases fell (not widened to hold the prediction)" : "widened to hold the prediction";
   const bool re = v.intervals.method == IntervalTable::Method::RandomEffects;
+  std::string levels;  // "70 / 75 / 80 / 85 / 90%"
+  for (const double l : kLevels) levels += (levels.empty() ? "" : " / ") + std::to_string(int(std::lround(100 * l)));
   if (re)
-    s += line("\nIntervals (%.0f%% prediction intervals for a case of a source not seen, from similar cases' out-of-sample residuals of the model as it predicts (fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources): the class's location (each source weighing the same), its between-source variance shrunk toward the corpus's (%g sources' weight) and its within-source variance, Student's t for its sources; %s; the level the lowest of 80 / 85 / 90%% that covers %.0f%% out of sample): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
+    s += line("\nIntervals (%.0f%% prediction intervals for a case of a source not seen, from similar cases' out-of-sample residuals of the model as it predicts (fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources): the class's location (each source weighing the same), its between-source variance shrunk toward the corpus's (%g sources' weight) and its within-source variance, Student's t for its sources; %s; the level the lowest of %s%% that covers %.0f%% out of sample): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
               100 * v.intervals.level, v.intervals.min_cases, v.intervals.min_sources,
-              v.intervals.prior_sources, how, 100 * kTargetCoverage, v.cover.covered, v.cover.cases,
+              v.intervals.prior_sources, how, levels.c_str(), 100 * kTargetCoverage, v.cover.covered, v.cover.cases,
               100 * v.cover.fraction(), 100 * v.cover.median_width);
   else
     s += line("\nIntervals (%g-%g%% of similar cases' out-of-sample residuals of the model as it predicts: fit sources left out of the refit, other sources at the default efficiencies; at least %zu cases from %zu sources, each source weighing the same; %s; the span the narrowest of 10-90 / 5-95 / 2.5-97.5%% that covers %.0f%% out of sample): cover %zu of %zu cases (%.0f%%), median width %.0f%% of the prediction",
@@ -88,6 +91,9 @@ std::string corpus_tables(const CorpusValidation& v) {
               v.cover.covered, v.cover.cases, 100 * v.cover.fraction(), 100 * v.cover.median_width);
   s += line("  (%s: cover %zu of %zu (%.0f%%), median width %.0f%%)", other_how, v.cover_other.covered,
             v.cover_other.cases, 100 * v.cover_other.fraction(), 100 * v.cover_other.median_width);
+  s += line("  (the %s chosen out of sample too, each source's cases at the %s chosen on the other sources alone: cover %zu of %zu (%.0f%%), median width %.0f%%)",
+            re ? "level" : "span", re ? "level" : "span", v.cover_nested.covered, v.cover_nested.cases,
+            100 * v.cover_nested.fraction(), 100 * v.cover_nested.median_width);
   if (re)
     for (const double level : kLevels) {  // every level tried
       if (level == v.intervals.level) continue;
@@ -193,6 +199,10 @@ nlohmann::json to_json(const CorpusValidation& v) {
                         {"fraction", v.cover_other.fraction()},
                         {"median_width", v.cover_other.median_width},
                         {"holds_prediction", !v.intervals.contain_prediction}}},
+                      {"coverage_level_chosen_out_of_sample",
+                       {{"cases", v.cover_nested.cases}, {"covered", v.cover_nested.covered},
+                        {"fraction", v.cover_nested.fraction()},
+                        {"median_width", v.cover_nested.median_width}}},
                       {"coverage_by_class", nlohmann::json::array()},
                       {"calibrate_then_predict", nlohmann::json::array()},
                       {"fit", nlohmann::json::array()}};

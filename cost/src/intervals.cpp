@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 
 namespace parplan::cost {
 
@@ -168,16 +168,20 @@ bool same(const CaseClass& a, const CaseClass& b, unsigned lv) {
 }
 }  // namespace
 
-Interval IntervalTable::interval(const CaseClass& k, const StepCost& p, const std::string& exclude) const {
+Interval IntervalTable::interval(const CaseClass& k, const StepCost& p, const std::string& exclude,
+                                 const std::string& exclude_also) const {
   std::vector<const Residual*> v;
   Interval out;
+  const auto left_out = [&](const Residual& r) {
+    return r.source == exclude || (!exclude_also.empty() && r.source == exclude_also);
+  };
   for (const unsigned lv : levels) {
     v.clear();
     for (const auto& r : residuals)
-      if (r.source != exclude && same(r.cls, k, lv)) v.push_back(&r);
+      if (!left_out(r) && same(r.cls, k, lv)) v.push_back(&r);
     std::set<std::string> sources;
     for (const auto* r : v) sources.insert(r->source);
-    if (v.size() >= min_cases && sources.size() >= min_sources) {
+    if (v.size() >= min_cases && sources.size() >= (lv & kFramework ? min_sources_framework : min_sources)) {
       out.level = level_name(k, lv);
       out.basis = out.level + " (" + std::to_string(v.size()) + " cases, " +
                   std::to_string(sources.size()) + " sources)";
@@ -202,7 +206,7 @@ Interval IntervalTable::interval(const CaseClass& k, const StepCost& p, const st
     // variance shrunk toward the corpus's (prior_sources sources' weight), t for the sources.
     std::vector<const Residual*> corpus;
     for (const auto& r : residuals)
-      if (r.source != exclude) corpus.push_back(&r);
+      if (!left_out(r)) corpus.push_back(&r);
     const RandomEffects e = random_effects(v), all = random_effects(corpus);
     const double S = double(e.sources);
     const double tau2 = (S * e.tau2 + prior_sources * all.tau2) / (S + prior_sources);
@@ -252,13 +256,15 @@ struct CaseCheck {
   double width = 0;
   std::string level;
 };
-std::vector<CaseCheck> check_cases(const IntervalTable& t) {
+// `held_out`: a source left out of every interval and of the cases checked (nested_coverage).
+std::vector<CaseCheck> check_cases(const IntervalTable& t, const std::string& held_out = "") {
   std::vector<CaseCheck> out;
   StepCost p;  // a 1 s prediction: the interval scales with it
   p.step_time_s = 1.0;
   p.model_tflops_per_gpu = 1.0;
   for (const auto& r : t.residuals) {
-    const Interval iv = t.interval(r.cls, p, r.source);
+    if (!held_out.empty() && r.source == held_out) continue;
+    const Interval iv = t.interval(r.cls, p, r.source, held_out);
     const double measured = std::exp(r.log_ratio);
     out.push_back({measured >= iv.step_lo * (1 - 1e-12) && measured <= iv.step_hi * (1 + 1e-12),
                    iv.step_hi - iv.step_lo, iv.level});
@@ -316,6 +322,42 @@ Coverage choose_span(IntervalTable& t) {
     if (c.fraction() >= kTargetCoverage) break;
   }
   return c;
+}
+
+Coverage nested_coverage(const IntervalTable& t) {
+  std::vector<std::string> sources;
+  for (const auto& r : t.residuals)
+    if (std::find(sources.begin(), sources.end(), r.source) == sources.end()) sources.push_back(r.source);
+  StepCost p;
+  p.step_time_s = 1.0;
+  p.model_tflops_per_gpu = 1.0;
+  std::vector<CaseCheck> checks;
+  for (const auto& held : sources) {
+    IntervalTable u = t;  // the level / span chosen on the other sources' cases alone
+    const auto reaches = [&] {
+      const auto c = check_cases(u, held);
+      std::vector<const CaseCheck*> v;
+      for (const auto& k : c) v.push_back(&k);
+      return summarize_cases(v).fraction() >= kTargetCoverage;
+    };
+    if (u.method == IntervalTable::Method::RandomEffects) {
+      for (const double level : kLevels)
+        if (u.level = level; reaches()) break;
+    } else {
+      for (const auto& [lo, hi] : kSpans)
+        if (u.lo_q = lo, u.hi_q = hi; reaches()) break;
+    }
+    for (const auto& r : u.residuals) {
+      if (r.source != held) continue;
+      const Interval iv = u.interval(r.cls, p, held);
+      const double measured = std::exp(r.log_ratio);
+      checks.push_back({measured >= iv.step_lo * (1 - 1e-12) && measured <= iv.step_hi * (1 + 1e-12),
+                        iv.step_hi - iv.step_lo, iv.level});
+    }
+  }
+  std::vector<const CaseCheck*> all;
+  for (const auto& k : checks) all.push_back(&k);
+  return summarize_cases(all);
 }
 
 const IntervalTable& corpus_interval_table() {

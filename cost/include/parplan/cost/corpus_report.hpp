@@ -21,6 +21,9 @@ struct CorpusValidation {
   // reported, overall and per class (same classes, same order).
   Coverage cover_other;
   std::vector<std::pair<std::string, Coverage>> cover_other_by_class;
+  // The level's choice out of sample too (nested_coverage): each source's cases at the level
+  // chosen on the other sources alone.
+  Coverage cover_nested;
   std::vector<CalibratePredictSource> calibrate_predict;          // sources with >= 6 rows
 };
 CorpusValidation validate_corpus(std::vector<CorpusSource> corpus);
