@@ -24,13 +24,7 @@ using test::value_of;
 
 
 Plan plan(const char* model, const char* training, Layout l) {
-  auto in = test::presets(model, "dgx-h100-80g", training);
-  Plan p;
-  p.model = in.m;
-  p.cluster = in.c;
-  p.training = in.t;
-  p.layout = l;
-  return p;
+  return parplan::test::preset_plan(model, "dgx-h100-80g", training, l);
 }
 Layout layout(int dp, int tp, int pp, int cp, int zero, Recompute r = Recompute::Full) {
   return Layout{dp, tp, pp, cp, 1, zero, r, false, Schedule::OneFOneB, 1, Offload::None};

@@ -19,15 +19,7 @@ using test::expect_deepspeed_keys;
 using test::flags_of;
 using test::value_of;
 
-Plan gpt3_plan(Layout l) {
-  auto in = test::gpt3();
-  Plan p;
-  p.model = in.m;
-  p.cluster = in.c;
-  p.training = in.t;
-  p.layout = l;
-  return p;
-}
+using test::gpt3_plan;
 Layout layout(int dp, int tp, int pp, int cp, int mb, int zero, Recompute r, bool sp = false) {
   return Layout{dp, tp, pp, cp, mb, zero, r, sp, Schedule::OneFOneB, 1, Offload::None};
 }
