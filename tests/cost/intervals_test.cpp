@@ -411,6 +411,15 @@ TEST(Intervals, OnTheCorpusEveryIntervalComesFromAClassWithEnoughSources) {
     }
     EXPECT_EQ(iv.basis.rfind(iv.level, 0), 0u) << iv.basis;
   }
+  // Per class: every case is in exactly one class's row, and a case's class is its own
+  // architecture's (a dense case never takes an MoE class's spread) unless it backed off to "all".
+  size_t in_classes = 0;
+  for (const auto& [name, c] : coverage_by_class(t)) in_classes += c.cases;
+  EXPECT_EQ(in_classes, t.residuals.size());
+  for (const auto& r : t.residuals) {
+    const Interval iv = t.interval(r.cls, p, r.source);
+    EXPECT_TRUE(iv.level == "all" || iv.level.rfind(r.cls.arch + " ", 0) == 0) << r.run << ": " << iv.level;
+  }
   for (const double level : kLevels) {
     if (level >= t.level) break;
     IntervalTable lower = t;

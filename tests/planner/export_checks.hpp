@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -89,6 +90,27 @@ inline void expect_deepspeed_keys(const nlohmann::json& j) {
     EXPECT_TRUE(list.items.count(k) || (k.find('.') != std::string::npos && list.items.count(leaf)))
         << k << " is not a DeepSpeed config key";
   }
+}
+
+// Every key of a generated torchtitan TOML ("section.key") is one its config manager takes (the
+// list at 238fa99, before the config refactor); returns how many keys the file sets.
+inline int expect_torchtitan_toml_keys(const std::string& toml) {
+  static const auto list = upstream_list("torchtitan-toml-keys.txt");
+  EXPECT_NE(list.header.find("238fa9953e4aec2a62582121564273d7cbb1e9f1"), std::string::npos);
+  std::string section, line;
+  std::istringstream in(toml);
+  int keys = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line[0] == '[') {
+      section = line.substr(1, line.find(']') - 1);
+      continue;
+    }
+    const std::string key = section + "." + line.substr(0, line.find(' '));
+    EXPECT_TRUE(list.items.count(key)) << key << " is not a torchtitan TOML key";
+    ++keys;
+  }
+  return keys;
 }
 
 }  // namespace parplan::planner::test

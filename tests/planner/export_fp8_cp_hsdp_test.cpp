@@ -24,33 +24,13 @@ using test::value_of;
 
 
 Plan plan(const char* model, const char* training, Layout l) {
-  auto in = test::presets(model, "dgx-h100-80g", training);
-  Plan p;
-  p.model = in.m;
-  p.cluster = in.c;
-  p.training = in.t;
-  p.layout = l;
-  return p;
+  return parplan::test::preset_plan(model, "dgx-h100-80g", training, l);
 }
 Layout layout(int dp, int tp, int pp, int cp, int zero, Recompute r = Recompute::Full) {
   return Layout{dp, tp, pp, cp, 1, zero, r, false, Schedule::OneFOneB, 1, Offload::None};
 }
 
-void expect_torchtitan_toml_keys(const std::string& t) {
-  static const auto list = test::upstream_list("torchtitan-toml-keys.txt");
-  ASSERT_NE(list.header.find("238fa9953e4aec2a62582121564273d7cbb1e9f1"), std::string::npos);
-  std::string section, line;
-  std::istringstream in(t);
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    if (line[0] == '[') {
-      section = line.substr(1, line.find(']') - 1);
-      continue;
-    }
-    const std::string key = section + "." + line.substr(0, line.find(' '));
-    EXPECT_TRUE(list.items.count(key)) << key << " is not a torchtitan TOML key";
-  }
-}
+using test::expect_torchtitan_toml_keys;
 
 // --- Megatron-LM ---
 

@@ -21,14 +21,8 @@ using test::value_of;
 
 // Narayanan et al. 2021's GPT-3 run: dp=16 tp=8 pp=8, interleaved with 2 chunks per stage.
 Plan gpt3_plan() {
-  auto in = test::gpt3();
-  Plan p;
-  p.model = in.m;
-  p.cluster = in.c;
-  p.training = in.t;
-  p.layout = Layout{
-      16, 8, 8, 1, 1, 1, Recompute::Selective, true, Schedule::Interleaved, 2, Offload::None};
-  return p;
+  return test::gpt3_plan(
+      Layout{16, 8, 8, 1, 1, 1, Recompute::Selective, true, Schedule::Interleaved, 2, Offload::None});
 }
 
 // Mixtral 8x7B (its Hugging Face config.json: 32 layers, 8 experts, top-2, rope_theta 1e6).

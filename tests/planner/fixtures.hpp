@@ -1,5 +1,6 @@
 #pragma once
 // Inputs shared by the planner tests: presets from examples/ (compiled into parplan_model).
+#include "../support/preset_plan.hpp"
 #include "parplan/model/io.hpp"
 
 namespace parplan::planner::test {
@@ -20,6 +21,10 @@ inline Inputs gpt2() {
 }
 inline Inputs gpt3() {
   return presets("gpt3-175b", "dgx-a100-80g", "gpt3-1536");
+}
+// GPT-3 175B as gpt3() gives it, with a layout.
+inline Plan gpt3_plan(const Layout& l) {
+  return parplan::test::preset_plan("gpt3-175b", "dgx-a100-80g", "gpt3-1536", l);
 }
 
 }  // namespace parplan::planner::test

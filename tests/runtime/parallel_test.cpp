@@ -16,6 +16,7 @@
 #include "parplan/model/error.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/runtime/run.hpp"
+#include "../support/tiny_plan.hpp"
 #include "run_support.hpp"
 
 using namespace parplan;
@@ -34,20 +35,10 @@ enum class Arch { Gpt, Llama };
 // examples' llama-tiny-char, with shakespeare-moe's experts when `moe`.
 Plan tiny_plan(Layout l, bool moe = false, Arch arch = Arch::Gpt) {
   Plan p;
-  p.model = moe ? load_model("shakespeare-moe") : Model{};
-  if (arch == Arch::Llama) {
-    p.model = load_model("llama-tiny-char");
-    if (moe) p.model.moe = load_model("shakespeare-moe").moe;
-  } else if (!moe) {
-    p.model.name = "tiny-char-4l";
-    p.model.layers = 4;
-    p.model.hidden = 32;
-    p.model.heads = 4;
-    p.model.kv_heads = 4;
-    p.model.ffn_hidden = 128;
-    p.model.vocab = 65;
-    p.model.max_seq_len = 32;
-  }
+  p.model = arch == Arch::Llama ? load_model("llama-tiny-char")
+            : moe               ? load_model("shakespeare-moe")
+                                : test::char_gpt("tiny-char-4l", 4, 32, 4, 128, 32);
+  if (arch == Arch::Llama && moe) p.model.moe = load_model("shakespeare-moe").moe;
   p.model.tied_embeddings = false;
   p.cluster = load_cluster("cpu-host");
   p.cluster.gpus_per_node = 8;  // ranks on this host for the 4- and 8-rank layouts

@@ -11,6 +11,7 @@
 #include "parplan/model/error.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/runtime/run.hpp"
+#include "../support/tiny_plan.hpp"
 #include "run_support.hpp"
 
 using namespace parplan;
@@ -20,24 +21,9 @@ namespace {
 
 fs::path tmp_dir() { return test::process_dir("parplan_rt_"); }
 
+// 2 layers, hidden 64; global batch 8 x 32 tokens.
 Plan small_plan(Layout l) {
-  Plan p;
-  p.model.name = "tiny-char";
-  p.model.layers = 2;
-  p.model.hidden = 64;
-  p.model.heads = 4;
-  p.model.kv_heads = 4;
-  p.model.ffn_hidden = 256;
-  p.model.vocab = 65;
-  p.model.max_seq_len = 64;
-  p.model.tied_embeddings = false;
-  p.cluster = load_cluster("cpu-host");
-  p.training.global_batch = 8;
-  p.training.seq_len = 32;
-  p.training.dtype = DType::FP32;
-  p.training.learning_rate = 1e-3;
-  p.layout = l;
-  return p;
+  return test::char_plan(test::char_gpt("tiny-char", 2, 64, 4, 256, 64), 8, 32, l);
 }
 
 Layout layout(int dp, int tp, int pp, int zero = 0, Schedule s = Schedule::OneFOneB) {
@@ -128,15 +114,8 @@ INSTANTIATE_TEST_SUITE_P(
 // A model of >= 50 MB of fp32 parameters, DP=2: the measured peak of live tensor bytes per rank
 // (the counting CPU allocator) falls with the ZeRO stage and is what the cost model predicts.
 Plan big_plan(int zero) {
-  Plan p = small_plan(layout(2, 1, 1, zero));
-  p.model.layers = 12;
-  p.model.hidden = 320;
-  p.model.heads = 5;
-  p.model.kv_heads = 5;
-  p.model.ffn_hidden = 1280;
-  p.model.max_seq_len = 64;
-  p.training.global_batch = 4;  // 2 micro-batches of 1 per DP rank
-  p.training.seq_len = 64;
+  Plan p = test::char_plan(test::char_gpt("tiny-char", 12, 320, 5, 1280, 64),
+                           4, 64, layout(2, 1, 1, zero));  // 2 micro-batches of 1 per DP rank
   p.layout.micro_batch = 1;
   return p;
 }
