@@ -56,6 +56,23 @@ bool any_expert_loop(const std::vector<const CorpusRun*>& rows) {
   return expert_loop_initial(rows, true) > 0;
 }
 
+// The host time per module call, one value for every framework that counts them (floors.cpp).
+double& module_call(Cluster& c) {
+  if (c.gpu.floors.module_call_s < 0) c.gpu.floors.module_call_s = shipped_module_call_s();
+  return c.gpu.floors.module_call_s;
+}
+// Its prior: the framework's (host.module_call_us) of the first MoE row whose framework counts
+// module calls (0: none, not fitted: only rows with MoE layers are ever host-bound enough to
+// inform it); its shipped value: the fit's.
+double module_call_initial(const std::vector<const CorpusRun*>& rows, bool prior) {
+  for (const auto* r : rows) {
+    if (!r->model.is_moe()) continue;
+    const double v = framework_behaviour(r->training).host.module_call_s;
+    if (v > 0) return prior || !(shipped_module_call_s() > 0) ? v : shipped_module_call_s();
+  }
+  return 0.0;
+}
+
 Cluster with_values(const CorpusRun& r, const std::vector<FitParameter>& ps,
                     const Eigen::VectorXd& x) {
   Cluster c = r.cluster;
@@ -115,6 +132,10 @@ std::vector<FitParameter> fit_parameters(const std::vector<const CorpusRun*>& ro
   if (any_expert_loop(rows))
     out.push_back({"*", "expert_loop_us", &expert_loop, false, expert_loop_initial(rows, false),
                    1e-3, 1e-6, true});
+  // Seconds per module call and pass: at most 1 ms (a TE module's Python is ~0.1 ms: floors.cpp).
+  if (module_call_initial(rows, true) > 0)
+    out.push_back({"*", "module_call_us", &module_call, false, module_call_initial(rows, false),
+                   1e-3, 1e-6, true});
   return out;
 }
 
@@ -125,6 +146,10 @@ std::vector<FitParameter> corpus_fit_parameters(const std::vector<const CorpusRu
   for (auto& p : out) {
     if (p.field == &expert_loop) {
       p.initial = expert_loop_initial(rows, true);
+      continue;
+    }
+    if (p.field == &module_call) {
+      p.initial = module_call_initial(rows, true);
       continue;
     }
     for (const auto* r : rows)

@@ -78,6 +78,18 @@ double expert_loop_s(const Gpu& g, const Training& t) {
   return fitted > 0 ? fitted : fw.host.expert_loop_s;
 }
 
+double shipped_module_call_s() {
+  static const double v = calibrated_default("*", "module_call_us", 0.0) * 1e-6;
+  return v;
+}
+double module_call_s(const Gpu& g, const Training& t) {
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  if (!(fw.host.module_call_s > 0)) return 0.0;
+  if (g.floors.module_call_s >= 0) return g.floors.module_call_s;
+  const double fitted = shipped_module_call_s();
+  return fitted > 0 ? fitted : fw.host.module_call_s;
+}
+
 GpuFloors gpu_floors(const Gpu& g) {
   const GenerationFloors d = generation_floors(g);
   const Gpu::Floors& f = g.floors;
@@ -149,8 +161,31 @@ LayerFloors layer_floors(const Model& m, const Cluster& c, const Training& t, co
   } else {
     const double fwd = g.kernel_launch_s + fw.host.dispatch_fwd_s;
     const double bwd = g.kernel_launch_s + fw.host.dispatch_bwd_s;
-    r.host_s = (k.fwd + k.recompute) * fwd + k.bwd * bwd;
-    r.host_fwd_s = k.fwd * fwd;
+    const double share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+    // Python module / autograd-Function calls (TE modules, the dispatcher's Functions), each
+    // beyond the kernels it launches; and the CUDA-graph scopes the run captured (Megatron-Core
+    // --cuda-graph-scope): their kernels and module calls leave the host, one graph launch per
+    // pass replaces them.
+    const double call = module_call_s(c.gpu, t);
+    double kf = k.fwd, kb = k.bwd;
+    double mf = fw.kernels.modules_fwd + share * fw.kernels.moe_modules_fwd;
+    double mb = fw.kernels.modules_bwd + share * fw.kernels.moe_modules_bwd;
+    double graphs = 0;
+    for (const auto& scope : t.cuda_graph_scope)
+      for (const auto& [name, gs] : fw.kernels.graph_scopes) {
+        if (name != scope) continue;
+        const double w = gs.moe ? share : 1.0;
+        kf -= w * gs.fwd, kb -= w * gs.bwd;
+        mf -= w * gs.modules_fwd, mb -= w * gs.modules_bwd;
+        graphs += w;
+      }
+    kf = std::max(0.0, kf) + graphs, kb = std::max(0.0, kb) + graphs;
+    const double host_fwd = kf * fwd + std::max(0.0, mf) * call;
+    const double host_bwd = kb * bwd + std::max(0.0, mb) * call;
+    const double recompute =
+        l.recompute == Recompute::Full ? host_fwd : k.recompute * fwd;
+    r.host_s = host_fwd + recompute + host_bwd;
+    r.host_fwd_s = host_fwd;
     // The framework's Python loop over the local experts around each grouped GEMM (quantizer
     // set-up, weight workspaces, wgrad buffers and main-grad hooks per expert: TE GroupedLinear),
     // once per call and pass; full recomputation reruns the forward's.

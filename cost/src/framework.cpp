@@ -34,6 +34,13 @@ class Section {
   const nlohmann::json& operator[](const char* key) const { return (*j_)[key]; }
   std::string path(const char* key) const { return path_ + "." + key; }
   Section at(const char* key) const { return {has(key) ? &(*j_)[key] : nullptr, d_, path(key)}; }
+  // The members of an object section, each a section (none when absent or not an object).
+  std::vector<std::pair<std::string, Section>> members() const {
+    std::vector<std::pair<std::string, Section>> out;
+    if (j_ && j_->is_object())
+      for (const auto& [key, v] : j_->items()) out.emplace_back(key, Section{&v, d_, path_ + "." + key});
+    return out;
+  }
 
   void read(const Field& f) const {
     if (!has(f.key)) return;
@@ -134,16 +141,33 @@ void read_kernels(const Section& k, FrameworkBehaviour::Kernels& c) {
             {"fp8_per_expert_fwd", &c.moe_fp8_per_expert_fwd, 0, 1e3},
             {"fp8_per_expert_bwd", &c.moe_fp8_per_expert_bwd, 0, 1e3}});
   k.read({{"embedding", &c.embedding}, {"head", &c.head}}, 0, 1e4);
+  k.at("modules").read({{"dense_fwd", &c.modules_fwd},
+                        {"dense_bwd", &c.modules_bwd},
+                        {"moe_fwd", &c.moe_modules_fwd},
+                        {"moe_bwd", &c.moe_modules_bwd}},
+                       0, 1e3);
+  for (const auto& [name, e] : k.at("graph_scopes").members()) {
+    if (name == "source") continue;
+    FrameworkBehaviour::Kernels::GraphScope g;
+    e.read({{"fwd", &g.fwd, 0, 1e4},
+            {"bwd", &g.bwd, 0, 1e4},
+            {"modules_fwd", &g.modules_fwd, 0, 1e3},
+            {"modules_bwd", &g.modules_bwd, 0, 1e3},
+            {"moe", &g.moe}});
+    c.graph_scopes.emplace_back(name, g);
+  }
 }
 
 void read_host(const Section& h, FrameworkBehaviour::Host& host) {
   if (!h.present()) return;
-  double fwd_us = 0, bwd_us = 0, coll_us = 0, loop_us = 0;  // the file's microseconds
+  double fwd_us = 0, bwd_us = 0, coll_us = 0, loop_us = 0, module_us = 0;  // microseconds
   h.read({{"dispatch_fwd_us", &fwd_us},
           {"dispatch_bwd_us", &bwd_us},
           {"collective_us", &coll_us},
-          {"expert_loop_us", &loop_us}},
+          {"expert_loop_us", &loop_us},
+          {"module_call_us", &module_us}},
          0, 1e4);
+  host.module_call_s = module_us * 1e-6;
   h.read(
       {{"expert_loop_calls", &host.expert_loop_calls, 0, 100}, {"cuda_graphs", &host.cuda_graphs}});
   host.expert_loop_s = loop_us * 1e-6;

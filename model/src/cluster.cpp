@@ -151,6 +151,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
     rg.number("kernel_launch_us", c.gpu.floors.kernel_launch_s, false, 0, 1e4, kUs, true);
     rg.number("kernel_device_us", c.gpu.floors.kernel_device_s, false, 0, 1e4, kUs, true);
     rg.number("expert_loop_us", c.gpu.floors.expert_loop_s, false, 0, 1e4, kUs, true);
+    rg.number("module_call_us", c.gpu.floors.module_call_s, false, 0, 1e4, kUs, true);
     rg.integer("sm_count", c.gpu.floors.sm_count, false, 1, 100000);
     rg.number("tdp_W", c.gpu.floors.tdp_W, false, 1, 1e5);
     rg.number("power_limit_W", c.gpu.floors.power_limit_W, false, 1, 1e5);
@@ -355,6 +356,7 @@ nlohmann::json to_json(const Cluster& c) {
   if (fl.kernel_launch_s >= 0) j["gpu"]["kernel_launch_us"] = fl.kernel_launch_s / kUs;
   if (fl.kernel_device_s >= 0) j["gpu"]["kernel_device_us"] = fl.kernel_device_s / kUs;
   if (fl.expert_loop_s >= 0) j["gpu"]["expert_loop_us"] = fl.expert_loop_s / kUs;
+  if (fl.module_call_s >= 0) j["gpu"]["module_call_us"] = fl.module_call_s / kUs;
   if (fl.sm_count > 0) j["gpu"]["sm_count"] = fl.sm_count;
   if (fl.tdp_W > 0) j["gpu"]["tdp_W"] = fl.tdp_W;
   if (fl.power_limit_W > 0) j["gpu"]["power_limit_W"] = fl.power_limit_W;

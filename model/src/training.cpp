@@ -1,5 +1,8 @@
 #include "parplan/model/training.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include <nlohmann/json.hpp>
 
 #include "json_reader.hpp"
@@ -112,6 +115,25 @@ Training training_from_json(const nlohmann::json& j, Diagnostics& d, const std::
   read_switch(r, "overlap_param_gather", t.overlap_param_gather);
   read_switch(r, "moe_a2a_overlap", t.moe_a2a_overlap);
   read_switch(r, "compile", t.compile);
+  if (r.has("cuda_graph_scope")) {
+    r.skip("cuda_graph_scope");
+    const nlohmann::json& gs = j["cuda_graph_scope"];
+    static const char* const kScopes[] = {"attn", "mlp", "moe", "moe_router", "moe_preprocess"};
+    const std::string allowed = "attn, mlp, moe, moe_router, moe_preprocess";
+    if (!gs.is_array() || gs.size() > 5) {
+      d.error(r.field("cuda_graph_scope"), "must be a list of scope names (" + allowed + ")");
+    } else {
+      for (const auto& e : gs) {
+        const std::string s = e.is_string() ? e.get<std::string>() : std::string();
+        if (std::find(std::begin(kScopes), std::end(kScopes), s) == std::end(kScopes))
+          d.error(r.field("cuda_graph_scope"),
+                  "unknown scope " + (e.is_string() ? "\"" + s + "\"" : e.dump()) + "; use " + allowed);
+        else if (std::find(t.cuda_graph_scope.begin(), t.cuda_graph_scope.end(), s) ==
+                 t.cuda_graph_scope.end())
+          t.cuda_graph_scope.push_back(s);
+      }
+    }
+  }
   r.number("tokens", t.tokens, false, 0, 1e18, 1.0, true);
   if (r.has("batch_ramp")) {
     r.skip("batch_ramp");
@@ -166,6 +188,7 @@ nlohmann::json to_json(const Training& t) {
   sw("moe_a2a_overlap", t.moe_a2a_overlap);
   sw("compile", t.compile);
   sw("fp8_param_gather", t.fp8_param_gather);
+  if (!t.cuda_graph_scope.empty()) j["cuda_graph_scope"] = t.cuda_graph_scope;
   if (t.tokens > 0) j["tokens"] = t.tokens;
   if (!t.batch_ramp.empty()) {
     nlohmann::json br = nlohmann::json::array();

@@ -31,6 +31,12 @@ double prior_kernel_device_s(const Gpu& g);
 // loop. `shipped_expert_loop_s` is the fit's value alone (0 when there is none).
 double expert_loop_s(const Gpu& g, const Training& t);
 double shipped_expert_loop_s();
+// Host seconds per Python module / autograd-Function call and pass (framework
+// kernels.modules_*): the cluster's gpu.module_call_us, else the shipped fit's ("*"
+// module_call_us), else the framework's prior (host.module_call_us); 0 when the framework counts
+// no module calls.
+double module_call_s(const Gpu& g, const Training& t);
+double shipped_module_call_s();
 // The sustained clock's share under `power_limit_W` of a GPU rated at `tdp_W`: dynamic power
 // grows with f V^2 and V with f under DVFS, so f ~ P^(1/3); 1 without a cap.
 double power_clock_scale(double tdp_W, double power_limit_W);

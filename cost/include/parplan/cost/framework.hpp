@@ -181,6 +181,17 @@ struct FrameworkBehaviour {
     double moe_fp8_per_expert_fwd = 0, moe_fp8_per_expert_bwd = 0;  // FP8 casts per local expert
     double moe_host_syncs = 0;  // device-to-host syncs per MoE layer forward (split sizes)
     double embedding = 0, head = 0;  // forward kernels of the embedding and of norm+head+loss
+    // Python module and autograd-Function calls per layer and pass (TE modules, Megatron's
+    // dispatcher Functions), each paying host.module_call_s beyond its kernels; a MoE layer adds
+    // moe_modules_* to the dense layer's.
+    double modules_fwd = 0, modules_bwd = 0, moe_modules_fwd = 0, moe_modules_bwd = 0;
+    // What a CUDA-graph scope (Training.cuda_graph_scope) takes off the host, per layer and pass:
+    // its kernels and module calls (moe: per MoE layer), replaced by one graph launch.
+    struct GraphScope {
+      double fwd = 0, bwd = 0, modules_fwd = 0, modules_bwd = 0;
+      bool moe = false;
+    };
+    std::vector<std::pair<std::string, GraphScope>> graph_scopes;
   } kernels;
   struct Host {
     double dispatch_fwd_s = 0;  // per forward kernel: Python, operator dispatch, autograd record
@@ -191,6 +202,9 @@ struct FrameworkBehaviour {
     // floors.cpp expert_loop_s), and the grouped-GEMM calls of a MoE layer per pass. 0: no loop.
     double expert_loop_s = 0;
     double expert_loop_calls = 0;
+    // Host time per module call and pass (kernels.modules_*): the prior; the corpus fit moves it
+    // (floors.cpp module_call_s). 0: not counted.
+    double module_call_s = 0;
     bool cuda_graphs = false;   // layers captured as CUDA graphs: one launch per layer and pass
   } host;
 };

@@ -41,6 +41,9 @@ struct Gpu {
     // host: one local expert's turn of a framework's per-expert loop around a grouped GEMM
     // (framework host.expert_loop_us, for frameworks that loop; <0: the shipped fit's value)
     double expert_loop_s = -1;
+    // Host time per Python module / autograd-Function call, per pass, beyond its kernels (framework
+    // host.module_call_us, for frameworks that count module calls; <0: the shipped fit's value)
+    double module_call_s = -1;
   } floors;
 
   double peak_flops(DType t) const;

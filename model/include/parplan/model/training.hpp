@@ -59,6 +59,10 @@ struct Training {
   // torch.compile (torchtitan --training.compile): elementwise ops fused instead of run as eager
   // kernels; Default: the framework's default (examples/frameworks/*.json "eager_elementwise").
   Switch compile = Switch::Default;
+  // Megatron-Core's CUDA-graph scopes (--cuda-graph-impl transformer_engine --cuda-graph-scope):
+  // the parts of a layer captured as graphs, each replayed by one launch per pass (floors.cpp;
+  // the scopes a framework prices: examples/frameworks/*.json kernels.graph_scopes). Empty: eager.
+  std::vector<std::string> cuda_graph_scope;
 
   // The whole run (cost/run.cpp): total tokens, an optional batch ramp, the LR schedule's name.
   double tokens = 0;  // 0: per-step answers only
