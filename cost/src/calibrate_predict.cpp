@@ -90,6 +90,12 @@ double rms_log(const std::vector<const CorpusRun*>& rows, const FitResult* f) {
 double OwnClusterPrior::log_sd(const FitParameter& p) const {
   for (const auto& s : spreads)
     if (same(p, s.generation, s.name) && s.log_sd >= kMeasuredSpread) return s.log_sd;
+  // Its generation not measured by two sources (Blackwell): the same parameter's widest spread in
+  // the generations that are (the corpus fit ties Blackwell to Hopper the same way).
+  double widest = 0;
+  for (const auto& s : spreads)
+    if (s.name == std::string(p.name) && s.log_sd >= kMeasuredSpread) widest = std::max(widest, s.log_sd);
+  if (widest > 0) return widest;
   return fallback_log_sd;
 }
 

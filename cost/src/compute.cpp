@@ -151,8 +151,11 @@ double logits_time(const Model& m, const Cluster& c, const Training& t, const La
   const double T = double(t.seq_len) / double(l.cp) * double(l.micro_batch);
   const double h = double(m.hidden), v_local = double(m.vocab) / double(l.tp);
   const double mm = 3 * matmul_time(c, compute_dtype(t), T, v_local, h);  // BF16 under FP8 (TE)
-  // Vocab-parallel cross-entropy in fp32: write logits, max/sum passes, gradient (Megatron-LM).
-  const double ce = memory_bound_time(c, 4.0 * 4.0 * T * v_local);
+  // Vocab-parallel cross-entropy in fp32: write logits, max/sum passes, gradient (Megatron-LM),
+  // 16 bytes per logit; eager PyTorch runs it as separate ops (cast, log_softmax, nll_loss and
+  // their backward: the framework's eager_elementwise.cross_entropy).
+  const double ce_bytes = eager_elementwise(t) ? framework_behaviour(t).eager.cross_entropy : 16.0;
+  const double ce = memory_bound_time(c, ce_bytes * T * v_local);
   const EndFloors f = head_floors(c, t);  // floors.cpp, as the embedding's
   return std::max(mm + ce + f.device_s, f.host_s) + head_op_overhead_s(c, t, l);
 }

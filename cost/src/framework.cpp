@@ -210,7 +210,8 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
             {"layernorm", &f.eager.layernorm},
             {"gated_activation", &f.eager.gated_activation},
             {"activation", &f.eager.activation},
-            {"rope", &f.eager.rope}},
+            {"rope", &f.eager.rope},
+            {"cross_entropy", &f.eager.cross_entropy}},
            0, 1000);
     e.read(
         {{"softmax_accesses", &f.softmax_accesses}, {"softmax_mask_bytes", &f.softmax_mask_bytes}},

@@ -38,6 +38,22 @@ TEST(Elementwise, EagerRmsNormRopeAndSwigluBytesByHand) {
                    cost::layer_compute(m, c, llama_train("megatron-core", Switch::On), l).fwd_memory_s);
 }
 
+TEST(Elementwise, EagerCrossEntropyBytesByHand) {
+  const Model m = load_model("llama3-8b");  // vocabulary 128256
+  const Cluster c = test::a100();
+  const Layout l{.dp = 8, .micro_batch = 1};
+  // torchtitan's loss, eager: .float(), log_softmax, nll_loss and their backward move 36 bytes
+  // per logit, against the fused vocab-parallel kernel's 16 (fsdp2.json, compute.cpp).
+  const double logits = 8192.0 * 128256;
+  const double rate = c.gpu.memory_bytes_per_s * c.efficiency.memory_bound;
+  const Training eager = llama_train("fsdp2", Switch::Off), compiled = llama_train("fsdp2", Switch::On);
+  EXPECT_NEAR(cost::logits_time(m, c, eager, l) - cost::logits_time(m, c, compiled, l),
+              (36 - 16) * logits / rate, 1e-9);
+  // Megatron-Core's fused kernel whether or not anything is compiled.
+  EXPECT_DOUBLE_EQ(cost::logits_time(m, c, llama_train("megatron-core", Switch::Off), l),
+                   cost::logits_time(m, c, llama_train("megatron-core", Switch::On), l));
+}
+
 TEST(Elementwise, CausalFlashAttentionComputesHalfTheSquare) {
   const Model m = load_model("llama3-8b");
   const Cluster c = test::a100();  // no published flash rate for ampere: the GEMM shape model

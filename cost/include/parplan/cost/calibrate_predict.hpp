@@ -27,7 +27,8 @@ struct OwnClusterPrior {
   };
   std::vector<Spread> spreads;
   // A parameter the corpus gives no spread for (its generation in fewer than 2 sources, or a
-  // spread under kMeasuredSpread: no source moved it): the widest spread found.
+  // spread under kMeasuredSpread: no source moved it): the same parameter's widest spread in the
+  // other generations, else the widest spread found.
   double fallback_log_sd = 0.1;
   double log_sd(const FitParameter& p) const;
   // The weight of the parameter's prior term against rows weighted 1: row_sigma / log_sd.

@@ -51,6 +51,9 @@ struct FrameworkBehaviour {
     double rmsnorm = 4, layernorm = 4;            // per element of the normalised stream
     double gated_activation = 6, activation = 4;  // per element of the MLP's hidden (f) tensor
     double rope = 4;                               // per element of Q and K
+    // Cross-entropy's HBM bytes per logit (forward + backward, fp32 math); the fused
+    // vocab-parallel kernel's 16 (compute.cpp logits_time) unless the framework states its own.
+    double cross_entropy = 16;
   } eager;
   // Eager standard attention (no flash kernel): element reads + writes per attention score of
   // the passes between the two matmuls, and the bytes of mask read per score. Default: one fused
