@@ -142,6 +142,38 @@ PassShares pass_shares(const LayerCompute& lc) {
   return x;
 }
 
+}  // namespace
+
+HostExcess layer_host_excess(const StepWork& lw) {
+  const LayerCompute& lc = lw.layer;
+  // A layer's stream costs the larger of its device time (compute with the kernels' floors,
+  // exposed TP / CP / EP communication) and the host time to issue it.
+  const double device = lc.fwd_s + lc.bwd_s + lc.recompute_s + lw.tp_exposed_s +
+                        lw.cp_fwd_exposed_s + lw.cp_bwd_exposed_s + lw.ep_fwd_exposed_s +
+                        lw.ep_bwd_exposed_s;
+  const double host_fwd = std::min(lw.layer_host_fwd_s, lw.layer_host_s);
+  HostExcess x;
+  if (lc.host_syncs > 0) {
+    // A device-to-host sync in the forward (the MoE dispatcher's split sizes, floors.hpp) drains
+    // the host's lead: the lead it banked while the GPU ran the backward's long kernels cannot
+    // carry into the forward, so each pass costs the larger of its own host and device time.
+    // The TP collectives' exposure is split by their count per pass.
+    const int tp_calls = lw.tp_fwd_collectives + lw.tp_bwd_collectives;
+    const double tp_fwd = tp_calls > 0 ? lw.tp_exposed_s * lw.tp_fwd_collectives / tp_calls : 0;
+    const double dev_fwd = lc.fwd_s + tp_fwd + lw.cp_fwd_exposed_s + lw.ep_fwd_exposed_s;
+    x.fwd_s = std::max(0.0, host_fwd - dev_fwd);
+    x.bwd_s = std::max(0.0, (lw.layer_host_s - host_fwd) - (device - dev_fwd));
+    return x;
+  }
+  const double excess = std::max(0.0, lw.layer_host_s - device);
+  const double fwd_share = lw.layer_host_s > 0 ? host_fwd / lw.layer_host_s : 0.0;
+  x.fwd_s = excess * fwd_share;
+  x.bwd_s = excess - x.fwd_s;
+  return x;
+}
+
+namespace {
+
 // w: the step's work (embedding, logits, ZeRO-3 gathers); lw: the work of one of this stage's
 // layers (stage_layer_work).
 StageTime stage_time(const StepWork& w, const StepWork& lw, const Layout& l, int64_t layers,
@@ -161,22 +193,7 @@ StageTime stage_time(const StepWork& w, const StepWork& lw, const Layout& l, int
   // kernels' floors, exposed TP / CP / EP communication) and the host time to issue it; the
   // floors and the host's excess are shown on their own, with the TP collectives' latency when
   // nothing hides them.
-  const double device = lc.fwd_s + lc.bwd_s + lc.recompute_s + lw.tp_exposed_s +
-                        lw.cp_fwd_exposed_s + lw.cp_bwd_exposed_s + lw.ep_fwd_exposed_s +
-                        lw.ep_bwd_exposed_s;
-  double excess = std::max(0.0, lw.layer_host_s - device);
-  if (lc.host_syncs > 0) {
-    // A device-to-host sync in the forward (the MoE dispatcher's split sizes, floors.hpp) drains
-    // the host's lead: the lead it banked while the GPU ran the backward's long kernels cannot
-    // carry into the forward, so each pass costs the larger of its own host and device time.
-    // The TP collectives' exposure is split by their count per pass.
-    const int tp_calls = lw.tp_fwd_collectives + lw.tp_bwd_collectives;
-    const double tp_fwd = tp_calls > 0 ? lw.tp_exposed_s * lw.tp_fwd_collectives / tp_calls : 0;
-    const double dev_fwd = lc.fwd_s + tp_fwd + lw.cp_fwd_exposed_s + lw.ep_fwd_exposed_s;
-    const double host_fwd = lw.layer_host_fwd_s;
-    excess = std::max(0.0, host_fwd - dev_fwd) +
-             std::max(0.0, (lw.layer_host_s - host_fwd) - (device - dev_fwd));
-  }
+  const double excess = layer_host_excess(lw).total();
   s.compute -= L * lc.floor_s;
   s.launch = L * (lc.floor_s + excess);
   if (!lw.tp_hidden && l.tp > 1) {

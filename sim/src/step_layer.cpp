@@ -129,7 +129,7 @@ void StepSim::layer_forward(Rank& r, const std::string& name, bool first, bool l
   const auto& lc = w_.layer;
   z3_gather(r, first, last);
   ulysses(r, {cp_.a2a_q_bytes, cp_.a2a_kv_bytes, cp_.a2a_kv_bytes});
-  double rest = lc.fwd_s - cp_forward_exchange(r, name);
+  double rest = lc.fwd_s + hx_.fwd_s - cp_forward_exchange(r, name);
   ulysses(r, {cp_.a2a_o_bytes});
   const int n = r.tpg ? w_.tp_fwd_collectives : 0;
   if (n == 0) return exec(r, rest, name);
@@ -144,7 +144,7 @@ void StepSim::layer_backward(Rank& r, const std::string& name, bool first, bool 
   z3_gather(r, first, last);
   ulysses(r, {cp_.a2a_o_bytes});  // dO, then dQ, dK, dV after the attention backward
   // Full recomputation reruns the forward, its K, V exchange included (cost::CpWork).
-  double rest = lc.recompute_s + lc.bwd_s;
+  double rest = lc.recompute_s + lc.bwd_s + hx_.bwd_s;
   if (plan_.layout.recompute == Recompute::Full) rest -= cp_forward_exchange(r, name);
   const double bwd_attn = 2 * lc.fwd_attention_core_s;
   if (cp_.ring_all_gather && cp_.ring > 1) {

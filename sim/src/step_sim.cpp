@@ -24,7 +24,8 @@ namespace parplan::sim::detail {
 std::vector<StepPart> largest_differences(const SimResult& r, const cost::TimeBreakdown& a);
 
 StepSim::StepSim(const Plan& plan, const cost::StepWork& w, const SimOptions& opt, Platform& p)
-    : plan_(plan), w_(w), opt_(opt), p_(p), comms_(p, plan.cluster) {
+    : plan_(plan), w_(w), hx_(cost::layer_host_excess(w)), opt_(opt), p_(p),
+      comms_(p, plan.cluster) {
   const Layout& l = plan.layout;
   P_ = l.pp;
   v_ = std::max(1, l.virtual_stages);
@@ -256,7 +257,7 @@ void StepSim::run_op(Rank& r, const detail::PipeOp& op, bool last_backward_of_ch
     if (coarse) {
       const int ne = moe_in_chunk;
       ep_start(r, true, ne);
-      exec(r, L * w_.layer.fwd_s, name);
+      exec(r, L * (w_.layer.fwd_s + hx_.fwd_s), name);
       tp_block(r, r.tpg ? L * w_.tp_fwd_collectives : 0);
       ep_finish(r, true, ne, L * w_.layer.fwd_s);
     } else {
@@ -281,7 +282,7 @@ void StepSim::run_op(Rank& r, const detail::PipeOp& op, bool last_backward_of_ch
   if (coarse && !reduce) {
     const int ne = moe_in_chunk;
     ep_start(r, false, ne);
-    exec(r, L * bwd_s, name);
+    exec(r, L * (bwd_s + hx_.bwd_s), name);
     tp_block(r, r.tpg ? L * w_.tp_bwd_collectives : 0);
     ep_finish(r, false, ne, L * bwd_s);
   } else {
@@ -380,8 +381,10 @@ std::vector<StepPart> largest_differences(const SimResult& r, const cost::TimeBr
   for (const auto& k : r.ranks)
     if (!crit || k.compute_s + k.exposed_comm_s > crit->compute_s + crit->exposed_comm_s) crit = &k;
   if (!crit) return {};
+  // The simulated compute stream carries the kernels' floors and the host's excess
+  // (cost::layer_host_excess), which the analytical breakdown shows as "launch and latency".
   std::vector<StepPart> parts = {
-      {"compute", crit->compute_s, a.compute + a.optimizer},
+      {"compute", crit->compute_s, a.compute + a.optimizer + a.launch_latency},
       {"tp", crit->tp_s, a.tp_comm},
       {"cp", crit->cp_s, a.cp_comm},
       {"ep", crit->ep_s, a.ep_comm},

@@ -142,6 +142,9 @@ class StepSim {
 
   const Plan& plan_;
   const cost::StepWork& w_;
+  // The host's excess over the device per layer and pass (cost::layer_host_excess), charged on
+  // the compute stream as the analytical stage time charges it.
+  cost::HostExcess hx_;
   const SimOptions& opt_;
   Platform& p_;
   detail::Comms comms_;

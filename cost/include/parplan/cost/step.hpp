@@ -72,6 +72,17 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
 // these, call it per block).
 StepWork layer_work(const Model& m, const Cluster& c, const Training& t, const Layout& l);
 
+// What the host takes beyond the device to issue one layer of `lw` per micro-batch, split by
+// pass: the step's "launch and latency" excess (floors.hpp). Without a device-to-host sync the
+// host's lead carries across passes, so the layer costs max(host, device) and the excess is split
+// by the passes' host time; with one, each pass costs the larger of its own host and device time.
+// The analytical stage time and the SimGrid simulation both charge exactly this.
+struct HostExcess {
+  double fwd_s = 0, bwd_s = 0;
+  double total() const { return fwd_s + bwd_s; }
+};
+HostExcess layer_host_excess(const StepWork& lw);
+
 struct TimeBreakdown {
   double compute = 0;          // fwd + bwd + recompute on the critical path (no bubble)
   double tp_comm = 0;          // exposed TP collectives
