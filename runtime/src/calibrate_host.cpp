@@ -9,6 +9,7 @@
 
 #include "comm.hpp"
 #include "device.hpp"
+#include "mappings.hpp"
 #include "dp_overlap.hpp"
 #include "gpt.hpp"
 #include "parplan/cost/host_overhead.hpp"
@@ -111,16 +112,17 @@ IntraNode::CallOverhead measure_call_overheads(Group& g, double lat_s, double bw
   };
   const int next = (g.rank() + 1) % p, prev = (g.rank() - 1 + p) % p;
   // 0 compute alone; then per message size: all-reduce, all-gather, reduce-scatter, send/recv (a
-  // ring shift as cp::ring_shift issues it).
+  // ring shift as the CP ring posts it, post_exchange).
   std::vector<std::function<void()>> ops = {[] {}};
   for (size_t s = 0; s < 2; ++s) {
     ops.push_back([&, s] { g.all_reduce(msg[s]); });
     ops.push_back([&, s] { g.all_gather(msg[s], part[s]); });
     ops.push_back([&, s] { g.reduce_scatter(part[s], msg[s]); });
     ops.push_back([&, s] {
-      auto h = g.send(msg[s], next);
-      g.recv(buf[s], prev);
-      h.wait();
+      Pending snd, rcv;
+      post_exchange(&g, msg[s], next, buf[s], prev, snd, rcv);
+      rcv.wait();
+      snd.wait();
     });
   }
   std::vector<std::vector<double>> ts(ops.size());

@@ -150,26 +150,6 @@ struct SumGradsOverSequence : torch::autograd::Function<SumGradsOverSequence> {
   }
 };
 
-// x to the next rank of the ring, the previous rank's x back (`step` = +1), or the reverse.
-torch::Tensor shift(Group* g, const torch::Tensor& x, int step) {
-  const int p = g->size(), r = g->rank();
-  auto out = torch::empty_like(x);
-  auto s = g->send(x.contiguous(), (r + step + p) % p);
-  g->recv(out, (r - step + p) % p);
-  s.wait();
-  return out;
-}
-
-struct RingShift : torch::autograd::Function<RingShift> {
-  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, Group* g) {
-    keep_group(ctx, g);
-    return shift(g, x, +1);
-  }
-  static tensor_list backward(AutogradContext* ctx, tensor_list grad) {
-    return {shift(group_of(ctx), grad[0], -1), torch::Tensor()};
-  }
-};
-
 }  // namespace
 
 namespace cp {
@@ -213,12 +193,15 @@ void post_in_order(int rank, int to, int from, PostSend&& post_send, PostRecv&& 
   }
 }
 
-// Posts a send to `to` and a receive from `from`, both asynchronous, in a matching order.
+}  // namespace
+
 void post_exchange(Group* g, const torch::Tensor& x, int to, const torch::Tensor& into, int from,
                    Pending& send, Pending& recv) {
   post_in_order(g->rank(), to, from, [&] { send = g->send(x, to); },
                 [&] { recv = g->recv_async(into, from); });
 }
+
+namespace {
 
 // Posts the exchange (forward), returns the receive buffer, still being written. Backward: waits
 // for the gradient's exchange that ShiftWait's backward posted and returns what arrived.
@@ -351,10 +334,6 @@ std::vector<torch::Tensor> sum_grads_over_sequence(const std::vector<torch::Tens
 }  // namespace sp
 
 namespace cp {
-torch::Tensor ring_shift(const torch::Tensor& x, Group* g) {
-  return g->size() == 1 ? x : RingShift::apply(x, g);
-}
-
 RingShiftInFlight ring_shift_start(const torch::Tensor& x, Group* g) {
   auto st = c10::make_intrusive<ShiftState>();
   st->g = g;

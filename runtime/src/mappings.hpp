@@ -44,12 +44,15 @@ torch::Tensor reduce_scatter_to_sequence_parallel(const torch::Tensor& x, Group*
 std::vector<torch::Tensor> sum_grads_over_sequence(const std::vector<torch::Tensor>& params, Group* g);
 }  // namespace sp
 
-// Context parallelism: one step of a ring. Forward: send x to the next rank of the group and
-// return what the previous rank sent; backward: the gradient travels the other way.
-namespace cp {
-torch::Tensor ring_shift(const torch::Tensor& x, Group* g);
+// Posts a send of x to `to` and a receive into `into` from `from`, both asynchronous, in the
+// order that keeps NCCL's two ranks of a pair from blocking each other (mappings.cpp
+// sends_first): what the CP ring, EP's all-to-all and the host calibration's ring shift use.
+void post_exchange(Group* g, const torch::Tensor& x, int to, const torch::Tensor& into, int from,
+                   Pending& send, Pending& recv);
 
-// The same step in two halves, so that the work done in between hides the exchange, as
+// Context parallelism: one step of a ring (forward: x to the next rank of the group, what the
+// previous rank sent back; backward: the gradient travels the other way) in two halves, so
+// that the work done in between hides the exchange, as
 // Megatron-Core's ring attention posts the next K/V block's send/recv before computing the
 // current block: ring_shift_start(x) posts the send of x and the receive, wait() returns what
 // the previous rank sent (nothing may read it before). Backward: wait()'s node posts the
