@@ -52,13 +52,13 @@ void post_exchange(Group* g, const torch::Tensor& x, int to, const torch::Tensor
 
 // Context parallelism: one step of a ring (forward: x to the next rank of the group, what the
 // previous rank sent back; backward: the gradient travels the other way) in two halves, so
-// that the work done in between hides the exchange, as
-// Megatron-Core's ring attention posts the next K/V block's send/recv before computing the
-// current block: ring_shift_start(x) posts the send of x and the receive, wait() returns what
-// the previous rank sent (nothing may read it before). Backward: wait()'s node posts the
-// gradient's shift as soon as that gradient is complete, and start's node waits for it, so the
-// backward of the work in between (computed later in forward, so run earlier by the autograd
-// engine) hides that exchange too.
+// that the work done in between hides the exchange, as Megatron-Core's ring attention posts the
+// next K/V block's send/recv before computing the current block: ring_shift_start(x) posts the
+// send of x and the receive, wait() returns what the previous rank sent (nothing may read it
+// before). Backward: wait()'s node posts the gradient's shift as soon as that gradient is
+// complete, and start's node waits for it, so the backward of the work in between (computed
+// later in forward, so run earlier by the autograd engine) hides that exchange too.
+namespace cp {
 class RingShiftInFlight {
  public:
   RingShiftInFlight(torch::Tensor buf, c10::intrusive_ptr<torch::CustomClassHolder> state)
