@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "parplan/cost/floors.hpp"
+#include "parplan/cost/framework.hpp"
 #include "parplan/model/io.hpp"
 #include "parplan/model/output_policy.hpp"
 
@@ -41,6 +43,12 @@ Inputs load_inputs(const InputSpecs& s, bool with_layout) {
   in.train_default = !s.train_given;
   in.cluster = load_cluster(s.cluster, &warnings);
   in.training = load_training(s.train, &warnings);
+  for (const auto& scope : cost::unpriced_graph_scopes(in.training))
+    warnings.push_back("warning: train.cuda_graph_scope: framework " +
+                       cost::framework_behaviour(in.training).name +
+                       " has no kernel inventory for scope \"" + scope +
+                       "\" (examples/frameworks/*.json kernels.graph_scopes); its host cost is "
+                       "predicted as if not captured");
   if (s.gpus != InputSpecs::kNotGiven && s.gpus < 1)
     throw Error("--gpus must be >= 1 (zero GPUs cannot train), got " + std::to_string(s.gpus));
   if (s.gpus != InputSpecs::kNotGiven)

@@ -37,40 +37,37 @@ double& kernel_device(Cluster& c) {
   return c.gpu.floors.kernel_device_s;
 }
 
-// The per-expert loop's host time, one value for every framework that loops (floors.cpp).
+// The host costs fitted as one value for every framework that has them (floors.cpp): the
+// per-expert loop's host time and the host time per module call, their generation-free default
+// (the fit's shipped value) materialised first.
 double& expert_loop(Cluster& c) {
   if (c.gpu.floors.expert_loop_s < 0) c.gpu.floors.expert_loop_s = shipped_expert_loop_s();
   return c.gpu.floors.expert_loop_s;
 }
-// Its prior: the framework's (examples/frameworks/*.json host.expert_loop_us) of the first MoE
-// row whose framework loops (0: no row it prices, not fitted); its shipped value: the fit's.
-double expert_loop_initial(const std::vector<const CorpusRun*>& rows, bool prior) {
-  for (const auto* r : rows) {
-    if (!r->model.is_moe()) continue;
-    const double v = framework_behaviour(r->training).host.expert_loop_s;
-    if (v > 0) return prior || !(shipped_expert_loop_s() > 0) ? v : shipped_expert_loop_s();
-  }
-  return 0.0;
-}
-bool any_expert_loop(const std::vector<const CorpusRun*>& rows) {
-  return expert_loop_initial(rows, true) > 0;
-}
-
-// The host time per module call, one value for every framework that counts them (floors.cpp).
 double& module_call(Cluster& c) {
   if (c.gpu.floors.module_call_s < 0) c.gpu.floors.module_call_s = shipped_module_call_s();
   return c.gpu.floors.module_call_s;
 }
-// Its prior: the framework's (host.module_call_us) of the first MoE row whose framework counts
-// module calls (0: none, not fitted: only rows with MoE layers are ever host-bound enough to
-// inform it); its shipped value: the fit's.
-double module_call_initial(const std::vector<const CorpusRun*>& rows, bool prior) {
+
+// Such a host cost's prior: the framework's (examples/frameworks/*.json host.*) of the first MoE
+// row whose framework has it (0: no row it prices, not fitted: only rows with MoE layers are
+// host-bound enough to inform it); its start otherwise: the fit's shipped value, when there is one.
+double host_cost_initial(const std::vector<const CorpusRun*>& rows,
+                         double FrameworkBehaviour::Host::*cost, double shipped, bool prior) {
   for (const auto* r : rows) {
     if (!r->model.is_moe()) continue;
-    const double v = framework_behaviour(r->training).host.module_call_s;
-    if (v > 0) return prior || !(shipped_module_call_s() > 0) ? v : shipped_module_call_s();
+    const double v = framework_behaviour(r->training).host.*cost;
+    if (v > 0) return prior || !(shipped > 0) ? v : shipped;
   }
   return 0.0;
+}
+double expert_loop_initial(const std::vector<const CorpusRun*>& rows, bool prior) {
+  return host_cost_initial(rows, &FrameworkBehaviour::Host::expert_loop_s, shipped_expert_loop_s(),
+                           prior);
+}
+double module_call_initial(const std::vector<const CorpusRun*>& rows, bool prior) {
+  return host_cost_initial(rows, &FrameworkBehaviour::Host::module_call_s, shipped_module_call_s(),
+                           prior);
 }
 
 Cluster with_values(const CorpusRun& r, const std::vector<FitParameter>& ps,
@@ -129,7 +126,7 @@ std::vector<FitParameter> fit_parameters(const std::vector<const CorpusRun*>& ro
         break;
       }
   // Seconds per local expert, call and pass: at most 1 ms (a few eager operators: floors.cpp).
-  if (any_expert_loop(rows))
+  if (expert_loop_initial(rows, true) > 0)
     out.push_back({"*", "expert_loop_us", &expert_loop, false, expert_loop_initial(rows, false),
                    1e-3, 1e-6, true});
   // Seconds per module call and pass: at most 1 ms (a TE module's Python is ~0.1 ms: floors.cpp).

@@ -90,6 +90,15 @@ double module_call_s(const Gpu& g, const Training& t) {
   return fitted > 0 ? fitted : fw.host.module_call_s;
 }
 
+std::vector<std::string> unpriced_graph_scopes(const Training& t) {
+  const auto& priced = framework_behaviour(t).kernels.graph_scopes;
+  std::vector<std::string> out;
+  for (const auto& scope : t.cuda_graph_scope)
+    if (std::none_of(priced.begin(), priced.end(), [&](const auto& p) { return p.first == scope; }))
+      out.push_back(scope);
+  return out;
+}
+
 GpuFloors gpu_floors(const Gpu& g) {
   const GenerationFloors d = generation_floors(g);
   const Gpu::Floors& f = g.floors;

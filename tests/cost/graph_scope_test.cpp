@@ -134,3 +134,16 @@ TEST(CudaGraphScopes, TrainingReadsTheScopesAndNamesABadOne) {
         << e.errors.front();
   }
 }
+
+// A scope the run captured but the framework's inventory does not list is priced as if not
+// captured; the CLI warns about each such scope (apps/inputs.cpp).
+TEST(CudaGraphScopes, ScopesTheFrameworkHasNoInventoryForAreNamed) {
+  Training t;
+  t.framework = "megatron-core";
+  t.cuda_graph_scope = {"attn", "mlp", "moe_router"};
+  EXPECT_EQ(unpriced_graph_scopes(t), std::vector<std::string>{"mlp"});
+  t.framework = "fsdp2";  // no graph scopes in its inventory
+  EXPECT_EQ(unpriced_graph_scopes(t), (std::vector<std::string>{"attn", "mlp", "moe_router"}));
+  t.cuda_graph_scope.clear();
+  EXPECT_TRUE(unpriced_graph_scopes(t).empty());
+}

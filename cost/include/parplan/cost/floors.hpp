@@ -7,6 +7,9 @@
 // (cluster "gpu": kernel_launch_us, kernel_device_us, power_limit_W), defaulted per generation.
 // A stream segment costs the larger of its device time and its host time (the host runs ahead
 // while the GPU is busy), not their sum. These functions are shared with the SimGrid simulation.
+#include <string>
+#include <vector>
+
 #include "parplan/model/cluster.hpp"
 #include "parplan/model/layout.hpp"
 #include "parplan/model/model.hpp"
@@ -37,6 +40,10 @@ double shipped_expert_loop_s();
 // no module calls.
 double module_call_s(const Gpu& g, const Training& t);
 double shipped_module_call_s();
+// The scopes of train.cuda_graph_scope that the training's framework has no kernel inventory for
+// (kernels.graph_scopes): layer_floors charges their host cost as if not captured, so the CLI
+// warns about each.
+std::vector<std::string> unpriced_graph_scopes(const Training& t);
 // The sustained clock's share under `power_limit_W` of a GPU rated at `tdp_W`: dynamic power
 // grows with f V^2 and V with f under DVFS, so f ~ P^(1/3); 1 without a cap.
 double power_clock_scale(double tdp_W, double power_limit_W);
