@@ -298,12 +298,10 @@ std::vector<std::string> framework_names() {
 }
 
 namespace {
-const FrameworkBehaviour& load(const std::string& name) {
-  static std::mutex mu;
-  static std::map<std::string, std::unique_ptr<FrameworkBehaviour>> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(name);
-  if (it != cache.end()) return *it->second;
+// The JSON of a framework preset or file; a file that names another framework ("extends":
+// "fsdp2") states only what differs: its members are merged onto the base's as an RFC 7386 JSON
+// merge patch (objects merged key by key, any other value replaces the base's, null removes it).
+nlohmann::json framework_json(const std::string& name, const std::string& what, int depth) {
   nlohmann::json j;
   std::error_code ec;
   if (const char* text = find_preset_text("frameworks", name)) {
@@ -313,9 +311,30 @@ const FrameworkBehaviour& load(const std::string& name) {
   } else {
     std::string names;
     for (const auto& n : framework_names()) names += (names.empty() ? "" : ", ") + n;
-    throw Error("train.framework: unknown framework \"" + name + "\"; use one of " + names +
+    throw Error(what + ": unknown framework \"" + name + "\"; use one of " + names +
                 " or a path to a framework JSON file (see examples/frameworks/)");
   }
+  if (!j.is_object() || !j.contains("extends")) return j;
+  const std::string field = "framework " + name + ".extends";
+  if (!j["extends"].is_string())
+    throw Error(field + ": must be the name of a framework preset or a path to a framework JSON "
+                        "file");
+  if (depth >= 8)
+    throw Error(field + ": more than 8 frameworks extend one another (a cycle?); let one of them "
+                        "state its behaviours without \"extends\"");
+  nlohmann::json base = framework_json(j["extends"].get<std::string>(), field, depth + 1);
+  j.erase("extends");
+  base.merge_patch(j);
+  return base;
+}
+
+const FrameworkBehaviour& load(const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<FrameworkBehaviour>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(name);
+  if (it != cache.end()) return *it->second;
+  const nlohmann::json j = framework_json(name, "train.framework", 0);
   Diagnostics d;
   FrameworkBehaviour f = framework_from_json(j, d, "framework " + name);
   d.throw_if_errors("train.framework '" + name + "'");

@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "parplan/cost/corpus.hpp"
 #include "parplan/cost/corpus_report.hpp"
+#include "parplan/cost/flops.hpp"
 #include "parplan/model/io.hpp"
 
 using namespace parplan;
@@ -141,4 +143,24 @@ TEST(Corpus, Llama3RowReadsAsTable4) {
     return;
   }
   FAIL() << "llama3-2024 missing";
+}
+
+// llm-foundry's MPT rows as the benchmark ran them (learned positions of the row's sequence,
+// biases): parplan's parameter count is the NumParams column of llm-foundry@061f2c7
+// scripts/train/benchmarking/README.md, which grows with the sequence by d_model per position.
+TEST(Corpus, LlmFoundryMptRowsCountTheParametersItsReadmeLists) {
+  const std::map<std::string, double> readme = {{"a100-mpt-1b-2048-8gpu", 1315950592.0},
+                                                {"h100-mpt-7b-2048-8gpu", 6658859008.0},
+                                                {"h100-mpt-7b-8192-8gpu", 6684024832.0},
+                                                {"a100-mpt-13b-32768-8gpu", 13011240960.0},
+                                                {"h100-mpt-70b-2048-64gpu", 64862437376.0}};
+  size_t found = 0;
+  for (const auto& s : load_embedded_corpus())
+    for (const auto& r : s.runs)
+      if (const auto it = readme.find(r.id); s.id == "llm-foundry" && it != readme.end()) {
+        ++found;
+        EXPECT_DOUBLE_EQ(count_params(r.model).total, it->second) << r.id;
+        EXPECT_EQ(r.training.framework_name(), "llm-foundry") << r.id;
+      }
+  EXPECT_EQ(found, readme.size());
 }

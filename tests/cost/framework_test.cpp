@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "parplan/cost/compute.hpp"
 #include "parplan/cost/framework.hpp"
 #include "parplan/cost/step.hpp"
 #include "test_inputs.hpp"
@@ -35,7 +36,7 @@ TEST(Framework, PresetsCarryTheirDocumentedBehaviours) {
   const auto& fs = framework_behaviour(with_framework(t, "fsdp2"));
   EXPECT_DOUBLE_EQ(fs.grad_reduce_bytes, 4.0);  // torchtitan mixed_precision_reduce = float32
   EXPECT_TRUE(fs.overlap_grad_reduce);
-  EXPECT_EQ(cost::framework_names().size(), 5u);  // + parplan-runtime (the runtime itself)
+  EXPECT_EQ(cost::framework_names().size(), 6u);  // + parplan-runtime, llm-foundry
 }
 
 TEST(Framework, UnknownNameIsAnErrorNamingTheField) {
@@ -57,6 +58,75 @@ TEST(Framework, AFrameworkFileIsReadLikeAPreset) {
   EXPECT_TRUE(f.dp_flat_ring);
   EXPECT_EQ(f.zero3_gathers_per_layer, 3);
   std::remove(path.c_str());
+}
+
+TEST(Framework, AFileThatExtendsAPresetKeepsWhatItDoesNotRestate) {
+  const std::string path = testing::TempDir() + "/my-fsdp.json";
+  std::ofstream(path) << R"({"extends": "fsdp2", "name": "my-fsdp",
+    "attention_kernel": {"efficiency": {"ampere": 0.3}}, "kernels": {"dense_layer": {"fwd": 22}}})";
+  const Training t = test::gpt3_train();
+  const auto& base = framework_behaviour(with_framework(t, "fsdp2"));
+  const auto& f = framework_behaviour(with_framework(t, path));
+  EXPECT_EQ(f.name, "my-fsdp");
+  // Objects merge key by key: the new generation joins fsdp2's Hopper rate, the forward count
+  // replaces fsdp2's and its backward count stays.
+  EXPECT_EQ(f.attention_efficiency,
+            (std::map<std::string, double>{{"ampere", 0.3}, {"hopper", 0.35}}));
+  EXPECT_DOUBLE_EQ(f.kernels.dense_fwd, 22);
+  EXPECT_DOUBLE_EQ(f.kernels.dense_bwd, base.kernels.dense_bwd);
+  EXPECT_GT(base.kernels.dense_fwd, 22);
+  // Everything not restated is fsdp2's.
+  EXPECT_TRUE(f.eager.has_eager);
+  EXPECT_DOUBLE_EQ(f.eager.cross_entropy, base.eager.cross_entropy);
+  EXPECT_DOUBLE_EQ(f.grad_reduce_bytes, 4.0);
+  EXPECT_TRUE(f.zero3_gather_once_with_pp);
+  EXPECT_DOUBLE_EQ(f.host.dispatch_fwd_s, base.host.dispatch_fwd_s);
+  std::remove(path.c_str());
+}
+
+TEST(Framework, ABadExtendsIsAnErrorNamingTheField) {
+  const std::string dir = testing::TempDir();
+  const Training t = test::gpt3_train();
+  auto message = [&](const std::string& path) {
+    try {
+      framework_behaviour(with_framework(t, path));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string unknown = dir + "/ext-unknown.json", self = dir + "/ext-self.json",
+                    wrong = dir + "/ext-wrong.json";
+  std::ofstream(unknown) << R"({"extends": "jax-magic"})";
+  std::ofstream(self) << R"({"extends": ")" + self + R"("})";
+  std::ofstream(wrong) << R"({"extends": 3})";
+  EXPECT_NE(message(unknown).find(".extends: unknown framework \"jax-magic\""), std::string::npos)
+      << message(unknown);
+  EXPECT_NE(message(self).find("cycle"), std::string::npos) << message(self);
+  EXPECT_NE(message(wrong).find("ext-wrong.json.extends: must be the name"), std::string::npos)
+      << message(wrong);
+  for (const auto& p : {unknown, self, wrong}) std::remove(p.c_str());
+}
+
+TEST(Framework, LlmFoundryRunsFsdp2WithTheSlowerTritonFlashKernelOnHopper) {
+  // examples/frameworks/llm-foundry.json extends fsdp2: FlashAttention-2 is ~1.4x faster than the
+  // Triton kernel forward and ~2x backward (Dao 2023 sec. 4.1), carried to H100.
+  const Model m = test::gpt3();
+  const Training fs = with_framework(test::gpt3_train(), "fsdp2");
+  const Training lf = with_framework(test::gpt3_train(), "llm-foundry");
+  const Layout l{.dp = 8, .tp = 8, .micro_batch = 1};
+  const Cluster h100 = load_cluster("dgx-h100-80g");
+  const auto a = cost::layer_compute(m, h100, fs, l), b = cost::layer_compute(m, h100, lf, l);
+  EXPECT_NEAR(b.fwd_attention_core_s / a.fwd_attention_core_s, 1.4, 0.02);
+  EXPECT_DOUBLE_EQ(b.fwd_linear_s, a.fwd_linear_s);
+  EXPECT_GT(b.bwd_s, a.bwd_s);
+  // On A100 neither names a rate: both price the kernel by the GEMM shape model.
+  const auto c = cost::layer_compute(m, test::a100(), fs, l),
+             d = cost::layer_compute(m, test::a100(), lf, l);
+  EXPECT_DOUBLE_EQ(d.fwd_attention_core_s, c.fwd_attention_core_s);
+  EXPECT_EQ(framework_behaviour(lf).name, "llm-foundry");
+  EXPECT_EQ(framework_behaviour(lf).zero3_regather_in_backward,
+            framework_behaviour(fs).zero3_regather_in_backward);
 }
 
 TEST(Framework, AWrongFieldIsAnErrorNamingItsPathAndKeepsTheDefault) {

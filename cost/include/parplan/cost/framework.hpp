@@ -210,8 +210,10 @@ struct FrameworkBehaviour {
 };
 
 // The behaviours of the training setup's framework: a preset name (megatron-core,
-// megatron-deepspeed, deepspeed, fsdp2; "" is megatron-core) or a path to a framework JSON file.
-// Parsed once per name and cached. Throws parplan::Error naming train.framework when unknown.
+// megatron-deepspeed, deepspeed, fsdp2, llm-foundry; "" is megatron-core) or a path to a framework
+// JSON file. A file with "extends": "<preset or path>" is merged onto that framework's JSON (RFC
+// 7386 merge patch: it states only what differs). Parsed once per name and cached. Throws
+// parplan::Error naming train.framework when unknown (or .extends when its base is).
 const FrameworkBehaviour& framework_behaviour(const Training& t);
 FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
                                        const std::string& prefix = "framework");
