@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "parplan/cost/compute.hpp"
+#include "parplan/cost/floors.hpp"
 
 namespace parplan::cost {
 
@@ -96,6 +97,16 @@ double attention_core_time(const Model& m, const Cluster& c, DType t, double sq,
   const double heads_local = double(m.heads) / tp;
   return matmul_time(c, t, sq, keys, s.qk_head_dim, batch * heads_local)   // Q K^T
          + matmul_time(c, t, sq, s.v_head_dim, keys, batch * heads_local);  // softmax(.) V
+}
+
+double attention_exp_time(const Model& m, const Cluster& c, double sq, double skv, double batch,
+                          double tp) {
+  const GpuFloors g = gpu_floors(c.gpu);
+  if (!(g.exp_per_s > 0)) return 0.0;
+  // One exponential per score (softmax's exp; a flash kernel's backward recomputes P = exp(S - L)
+  // once more): every query against its attended keys, per local head.
+  const double scores = batch * double(m.heads) / tp * sq * attended_keys(m, skv);
+  return scores / (g.exp_per_s * g.clock_scale);
 }
 
 }  // namespace parplan::cost

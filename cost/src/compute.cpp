@@ -84,6 +84,16 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
       if (bw != fw.attention_bwd_efficiency.end()) core_bwd *= it->second / bw->second;
     }
   }
+  // The kernel's softmax exponentials run on the special function units (one per score forward,
+  // and again in backward, which recomputes P = exp(S - L)). Flash kernels overlap one tile's
+  // softmax with the other tile's MMAs (FlashAttention-3, Shah et al. 2024, sec. 3.1 ping-pong
+  // scheduling; FlashAttention-4 and cuDNN on Blackwell alike): a pass takes the longer of the two.
+  double core_fwd_s = core_mm, core_bwd_s = core_bwd * core_mm;
+  if (t.flash_attention) {
+    const double exps = causal * attention_exp_time(m, c, sq, skv, b, tp);
+    core_fwd_s = std::max(core_fwd_s, exps);
+    core_bwd_s = std::max(core_bwd_s, exps);
+  }
   // Memory-bound bytes per forward (norms, dropout + residual adds, MLP activation, RoPE) as the
   // framework runs them, fused or eager (elementwise.cpp).
   const double elementwise = detail::layer_elementwise_bytes(m, t, l, T, 1 - moe_share);
@@ -99,10 +109,10 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   const Fp8CastBytes casts = fp8_cast_bytes(m, t, l);  // 0 without FP8
   const double cast_fwd = memory_bound_time(c, casts.fwd), cast_bwd = memory_bound_time(c, casts.bwd);
 
-  r.fwd_matmul_s = mm + core_mm;
+  r.fwd_matmul_s = mm + core_fwd_s;
   r.fwd_linear_s = mm;
   r.fwd_memory_s = mem + core_mem + cast_fwd;
-  r.fwd_attention_core_s = core_mm + core_mem;
+  r.fwd_attention_core_s = core_fwd_s + core_mem;
   // Every kernel also costs the GPU a fixed floor (floors.cpp): the framework's kernels of the
   // layer times the generation's per-kernel device time.
   const LayerKernels kernels = layer_kernels(m, t, l);
@@ -116,7 +126,7 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   r.fwd_s = r.fwd_matmul_s + r.fwd_memory_s + kernels.fwd * per_kernel + floors.sync_s +
             layer_op_overhead_fwd_s(m, c, t, l);  // host_overhead.cpp
   // Backward: data and weight gradients (2x the matmuls), and about twice the memory traffic.
-  r.bwd_s = 2 * mm + core_bwd * core_mm + 2 * (mem + core_mem - cp_merge.fwd_s) +
+  r.bwd_s = 2 * mm + core_bwd_s + 2 * (mem + core_mem - cp_merge.fwd_s) +
             cp_merge.bwd_s + cast_bwd +
             kernels.bwd * per_kernel + layer_op_overhead_bwd_s(m, c, t, l);  // host_overhead.cpp
   switch (l.recompute) {

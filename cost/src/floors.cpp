@@ -14,6 +14,7 @@ struct GenerationFloors {
   double launch_us, device_us;
   int64_t sms;
   double tdp_W;
+  double exp_per_s;
 };
 // Per generation:
 // - launch: host time of one cudaLaunchKernel when the host runs ahead of the GPU. NVIDIA
@@ -25,18 +26,25 @@ struct GenerationFloors {
 //   kernel, ~2 us; Hopper's faster launch path (CUDA 12) ~1.5 us.
 // - SMs: A100 108, H100 SXM 132, B200 148 (NVIDIA architecture whitepapers); TDP: A100 SXM 400 W,
 //   H100 SXM 700 W, B200 1000 W (datasheets).
+// - exp: the SFU's exponentials per second (MUFU.EX2, 16 per SM and clock on sm_80 / sm_90 /
+//   sm_100, CUDA C++ Programming Guide "Arithmetic Instructions" throughput table): A100
+//   108 x 16 x 1.41 GHz = 2.4e12; H100 SXM 3.9e12 (Shah et al. 2024, FlashAttention-3,
+//   arXiv:2407.08608 sec. 3: "989 TFLOPS of FP16 matmul but only 3.9 TFLOPS of special
+//   functions"); Blackwell 5e12 (NVIDIA Technical Blog, "Inside NVIDIA Blackwell Ultra" 2025,
+//   Table 2 "Attention acceleration (SFU EX2)": Blackwell 5, Blackwell Ultra 10.7
+//   TeraExponentials/s; Blackwell Ultra's doubled SFU is the cluster file's gpu.exp_Tps).
 GenerationFloors prior_floors(const Gpu& g) {
   const std::string gen = gpu_generation(g);
-  if (gen == "hopper") return {3.0, 1.5, 132, 700};
-  if (gen == "blackwell") return {3.0, 1.5, 148, 1000};
-  if (gen == "ampere") return {3.0, 2.0, 108, 400};
-  return {0.0, 0.0, 0, 0};  // CPU and unknown: gpu.op_overhead_us models the host instead
+  if (gen == "hopper") return {3.0, 1.5, 132, 700, 3.9e12};
+  if (gen == "blackwell") return {3.0, 1.5, 148, 1000, 5e12};
+  if (gen == "ampere") return {3.0, 2.0, 108, 400, 2.4e12};
+  return {0.0, 0.0, 0, 0, 0};  // CPU and unknown: gpu.op_overhead_us models the host instead
 }
 // The priors as the corpus fit moved them (examples/calibration/efficiency.json), read once per
 // generation: the search calls this for every layout.
 GenerationFloors calibrated(const GenerationFloors& p, const char* gen) {
   return {calibrated_default(gen, "kernel_launch_us", p.launch_us),
-          calibrated_default(gen, "kernel_device_us", p.device_us), p.sms, p.tdp_W};
+          calibrated_default(gen, "kernel_device_us", p.device_us), p.sms, p.tdp_W, p.exp_per_s};
 }
 GenerationFloors generation_floors(const Gpu& g) {
   const GenerationFloors p = prior_floors(g);
@@ -107,6 +115,7 @@ GpuFloors gpu_floors(const Gpu& g) {
   r.kernel_device_s = f.kernel_device_s >= 0 ? f.kernel_device_s : d.device_us * 1e-6;
   r.sm_count = f.sm_count > 0 ? f.sm_count : d.sms;
   r.clock_scale = power_clock_scale(f.tdp_W > 0 ? f.tdp_W : d.tdp_W, f.power_limit_W);
+  r.exp_per_s = f.exp_per_s > 0 ? f.exp_per_s : d.exp_per_s;
   return r;
 }
 

@@ -155,6 +155,7 @@ Cluster cluster_from_json(const nlohmann::json& j, Diagnostics& d, const std::st
     rg.integer("sm_count", c.gpu.floors.sm_count, false, 1, 100000);
     rg.number("tdp_W", c.gpu.floors.tdp_W, false, 1, 1e5);
     rg.number("power_limit_W", c.gpu.floors.power_limit_W, false, 1, 1e5);
+    rg.number("exp_Tps", c.gpu.floors.exp_per_s, false, 0.001, 1e4, 1e12);
     if (const auto* pk = rg.object("peak_tflops", true)) {
       detail::ObjectReader rp(*pk, d, p + ".gpu.peak_tflops");
       rp.number("bf16", c.gpu.peak_flops_bf16, false, 0, 1e7, kTflops, true);
@@ -360,6 +361,7 @@ nlohmann::json to_json(const Cluster& c) {
   if (fl.sm_count > 0) j["gpu"]["sm_count"] = fl.sm_count;
   if (fl.tdp_W > 0) j["gpu"]["tdp_W"] = fl.tdp_W;
   if (fl.power_limit_W > 0) j["gpu"]["power_limit_W"] = fl.power_limit_W;
+  if (fl.exp_per_s > 0) j["gpu"]["exp_Tps"] = fl.exp_per_s * 1e-12;
   const auto& co = c.intra.call_overhead_s;
   if (co.all_reduce + co.all_gather + co.reduce_scatter + co.send_recv + co.concurrent + co.sync_wait > 0) {
     j["intra_node"]["call_overhead_us"] = {{"all_reduce", co.all_reduce / kUs},

@@ -41,4 +41,9 @@ double attention_projection_time(const Model& m, const Cluster& c, DType t, doub
 double attention_core_time(const Model& m, const Cluster& c, DType t, double sq, double skv,
                            double batch, double tp);
 
+// Time of the softmax exponentials of the attention core's forward (one per score) at the GPU's
+// special-function-unit rate (gpu_floors exp_per_s, under the sustained clock); 0 without one.
+double attention_exp_time(const Model& m, const Cluster& c, double sq, double skv, double batch,
+                          double tp);
+
 }  // namespace parplan::cost

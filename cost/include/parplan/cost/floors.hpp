@@ -23,6 +23,7 @@ struct GpuFloors {
   double kernel_device_s = 0;  // device, per kernel beyond its work
   int64_t sm_count = 0;        // streaming multiprocessors (the expert GEMMs' tile waves, moe.cpp)
   double clock_scale = 1;      // sustained tensor-core clock under the power cap / at TDP
+  double exp_per_s = 0;        // SFU exponentials per second (0: not modelled, CPU)
 };
 GpuFloors gpu_floors(const Gpu& g);
 // The cited per-generation values before the corpus fit (floors.cpp): the fit's priors.

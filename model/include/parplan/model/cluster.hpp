@@ -38,6 +38,9 @@ struct Gpu {
     int64_t sm_count = 0;         // streaming multiprocessors (GEMM tile waves); 0: generation's
     double tdp_W = 0;             // rated board power the peaks are quoted at; 0: generation's
     double power_limit_W = 0;     // the power cap the GPUs ran at; 0: the TDP (no cap)
+    // Special-function-unit exponentials per second (MUFU.EX2, softmax's exp in a flash attention
+    // kernel); 0: the generation's (cost/floors.cpp)
+    double exp_per_s = 0;
     // host: one local expert's turn of a framework's per-expert loop around a grouped GEMM
     // (framework host.expert_loop_us, for frameworks that loop; <0: the shipped fit's value)
     double expert_loop_s = -1;
