@@ -21,6 +21,7 @@ CorpusValidation validate_corpus(std::vector<CorpusSource> corpus) {
   v.cover_other_by_class = coverage_by_class(other);
   v.cover_nested = nested_coverage(v.intervals);
   v.calibrate_predict = calibrate_then_predict(v.corpus, &v.loso);
+  v.memory = memory_check(v.in_sample);
   return v;
 }
 
@@ -147,6 +148,7 @@ std::string corpus_tables(const CorpusValidation& v) {
             100 * v.cover.fraction(), 100 * v.cover.median_width, 100 * v.cover_other.fraction(),
             100 * v.cover_other.median_width);
   if (!v.calibrate_predict.empty()) s += "\n" + calibrate_then_predict_table(v.calibrate_predict);
+  s += "\n" + memory_check_table(v.memory);
   s += line("\nFitted on all fit sources from the cited priors (%zu rows, rms log error %.3f -> %.3f, %d iterations):",
             v.loso.full.rows, v.loso.full.rms_log_before, v.loso.full.rms_log_after,
             v.loso.full.iterations);
@@ -225,6 +227,7 @@ nlohmann::json to_json(const CorpusValidation& v) {
                                            {"parameter", c.parameter},
                                            {"all_but_one_median_abs_error", c.all_but_one},
                                            {"spread", {c.lo, c.hi}}});
+  j["memory"] = to_json(v.memory);
   j["residuals"] = nlohmann::json::array();  // what the intervals are built from, per case
   for (const auto& r : v.intervals.residuals)
     j["residuals"].push_back({{"source", r.source}, {"run", r.run}, {"log_ratio", r.log_ratio},

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "parplan/cost/calibrate_predict.hpp"
+#include "parplan/cost/corpus_memory.hpp"
 #include "parplan/cost/intervals.hpp"
 
 namespace parplan::cost {
@@ -25,11 +26,12 @@ struct CorpusValidation {
   // chosen on the other sources alone.
   Coverage cover_nested;
   std::vector<CalibratePredictSource> calibrate_predict;          // sources with >= 6 rows
+  MemoryCheck memory;  // every row ran: predicted peak memory per GPU against the GPU's
 };
 CorpusValidation validate_corpus(std::vector<CorpusSource> corpus);
 
 // Per-source table (MAPE, worst, Spearman), the leave-one-source-out table, the coverage overall
-// and per interval class, and the calibrate-then-predict table.
+// and per interval class, the calibrate-then-predict table and the memory check.
 std::string corpus_tables(const CorpusValidation& v);
 // Every row: measured, predicted, error, in sample and out of sample.
 std::string corpus_rows(const CorpusValidation& v);

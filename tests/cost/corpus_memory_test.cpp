@@ -1,0 +1,89 @@
+// The memory check of `parplan validate` on real corpus rows: every measured run ran, so it fit.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "parplan/cost/corpus_memory.hpp"
+#include "parplan/cost/memory.hpp"
+
+using namespace parplan;
+using namespace parplan::cost;
+
+namespace {
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+const CorpusRun* find_run(const std::vector<CorpusSource>& corpus, const std::string& label) {
+  for (const auto& s : corpus)
+    for (const auto& r : s.runs)
+      if (r.label() == label) return &r;
+  return nullptr;
+}
+}  // namespace
+
+TEST(CorpusMemory, CountsEveryRowAndListsThoseOverTheirGpuLargestTermFirst) {
+  const auto corpus = load_embedded_corpus();
+  std::vector<SourceReport> reps;
+  size_t rows = 0;
+  for (const auto& s : corpus) {
+    reps.push_back(validate_source(s));
+    rows += s.runs.size();
+  }
+  const MemoryCheck m = memory_check(reps);
+  EXPECT_EQ(m.rows, rows);
+  EXPECT_EQ(m.fit + m.over.size(), rows);
+  for (const auto& r : m.over) {
+    EXPECT_TRUE(r.predicted_bytes > r.capacity_bytes || !r.fits_host) << r.run;
+    double sum = 0;
+    for (size_t k = 0; k < r.terms.size(); ++k) {
+      sum += r.terms[k].bytes;
+      if (k) {
+        EXPECT_GE(r.terms[k - 1].bytes, r.terms[k].bytes) << r.run;
+      }
+    }
+    EXPECT_NEAR(sum / r.predicted_bytes, 1.0, 1e-9) << r.run;  // the terms are the whole peak
+  }
+  // Korthikanti et al. 2022 sized their layouts by this memory model (Table 2 / Figure 1), on
+  // 80 GB A100s: every one of their rows fits.
+  for (const auto& r : m.over) EXPECT_NE(r.run.rfind("korthikanti2022/", 0), 0u) << r.run;
+  // torchtitan's H100 rows publish their peak (torchtitan docs/performance.md, 'Memory' column):
+  // the figure as published, next to the prediction of the row's peak stage.
+  bool titan = false;
+  for (const auto& p : m.published)
+    if (p.run == "torchtitan-h100/t2-8b-cp8-256k") {
+      titan = true;
+      EXPECT_NEAR(p.measured_bytes / kGiB, 84.5, 1e-9);
+      const CorpusRun* r = find_run(corpus, p.run);
+      ASSERT_NE(r, nullptr);
+      EXPECT_EQ(p.predicted_bytes, memory_per_gpu(r->model, r->cluster, r->training, r->layout).total);
+    }
+  EXPECT_TRUE(titan);
+}
+
+TEST(CorpusMemory, ARealRowOnAGpuWithTooLittleMemoryIsListed) {
+  // Megatron-Bridge 25.11, Llama 3 70B on 64 H100 (a row that fits its 80 GB): on a GPU with half
+  // its predicted peak the check lists it, with that GPU's capacity and the peak stage.
+  auto corpus = load_embedded_corpus();
+  CorpusSource* mb = nullptr;
+  for (auto& s : corpus)
+    if (s.id == "megatron-bridge") mb = &s;
+  ASSERT_NE(mb, nullptr);
+  CorpusSource one = *mb;
+  one.runs.clear();
+  for (const auto& r : mb->runs)
+    if (r.model.name.find("llama3-70b") != std::string::npos) one.runs.push_back(r);
+  ASSERT_FALSE(one.runs.empty());
+  const MemoryCheck fits = memory_check({validate_source(one)});
+  EXPECT_EQ(fits.fit, one.runs.size());
+  EXPECT_TRUE(fits.over.empty());
+  const double peak = memory_per_gpu(one.runs[0].model, one.runs[0].cluster, one.runs[0].training,
+                                     one.runs[0].layout).total;
+  CorpusSource small = one;
+  small.runs.resize(1);
+  small.runs[0].cluster.gpu.memory_bytes = 0.5 * peak;
+  const MemoryCheck over = memory_check({validate_source(small)});
+  EXPECT_EQ(over.fit, 0u);
+  ASSERT_EQ(over.over.size(), 1u);
+  EXPECT_EQ(over.over[0].run, small.runs[0].label());
+  EXPECT_EQ(over.over[0].capacity_bytes, 0.5 * peak);
+  EXPECT_GT(over.over[0].predicted_bytes, over.over[0].capacity_bytes);
+  EXPECT_NE(memory_check_table(over).find("0 of 1 measured runs predicted to fit"), std::string::npos);
+}
