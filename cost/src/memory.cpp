@@ -133,7 +133,13 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   // DualPipe's PP + 1 already holds the overlapped micro-batch (pipeline.hpp).
   const bool a2a_extra = moe_a2a_overlapped(t) && l.ep > 1 && !overlaps_ep_comm(l.schedule);
   const double in_flight = in_flight_microbatches(l, mb_count, stage, a2a_extra);
-  r.layer_activations = per_layer * layers_on_stage * in_flight;
+  // Activation offload (Transformer Engine cpu_offload.py DefaultOffloadSynchronizer): the first N
+  // layers' saved tensors go to host memory, each copy finished before layer L - N + i runs and
+  // its reload started one layer earlier in backward, so the device holds (L - N) layers' worth.
+  const double offloaded = std::min(double(l.activation_offload_layers), layers_on_stage);
+  r.layer_activations = per_layer * (layers_on_stage - offloaded) * in_flight;
+  const double act_host = per_layer * offloaded * in_flight;  // always host RAM (pinned)
+  r.cpu_offload += act_host;
   const double e = t.element_bytes();
   const double s = double(t.seq_len) / double(l.cp);
   const double sbh = s * double(l.micro_batch) * double(m.hidden);
@@ -182,15 +188,15 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
     // ZeRO-Infinity with offload_device nvme: the node's NVMe). Pinned staging buffers are
     // not counted.
     const double on_node = double(std::min<int64_t>(l.gpus(), std::max<int64_t>(1, c.gpus_per_node)));
-    const bool nvme = l.offload_device == OffloadDevice::Nvme;
-    (nvme ? r.nvme_per_node : r.host_per_node) = r.cpu_offload * on_node;
+    const bool nvme = l.offload_device == OffloadDevice::Nvme && l.offload != Offload::None;
+    (nvme ? r.nvme_per_node : r.host_per_node) = (r.cpu_offload - act_host) * on_node;
+    r.host_per_node += act_host * on_node;
     r.host_capacity = c.host.memory_bytes;
     r.nvme_capacity = c.host.nvme_bytes;
-    const double cap = nvme ? r.nvme_capacity : r.host_capacity;
-    const double need = nvme ? r.nvme_per_node : r.host_per_node;
-    r.fits_host = !(cap > 0) || need <= cap;
+    r.fits_host = !(r.host_capacity > 0) || r.host_per_node <= r.host_capacity;
+    if (nvme && r.nvme_capacity > 0) r.fits_host = r.fits_host && r.nvme_per_node <= r.nvme_capacity;
     // NVMe offload with no NVMe in the cluster file: nothing to put it on.
-    if (nvme && !(cap > 0)) r.fits_host = false;
+    if (nvme && !(r.nvme_capacity > 0)) r.fits_host = false;
     r.fits = r.fits && r.fits_host;
   }
   return r;

@@ -116,6 +116,19 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
       w.offload_s += double(w.micro_batches) * 2.0 * updated * sb.params / pcie;
     }
   }
+  if (l.activation_offload_layers > 0) {
+    // Activation offload (Transformer Engine cpu_offload.py): one copy stream; layer i's copy to
+    // the host is due before layer L - N + i's forward, its reload issued L - N - 1 layers before
+    // its backward. The stream keeps up while a layer's copy fits in a layer's compute; what the
+    // N copies need beyond (L - 1) layers' forward (backward) is exposed, per micro-batch.
+    const double link = c.host.pcie_bytes_per_s > 0 ? c.host.pcie_bytes_per_s : 25e9;
+    const double layers = double(m.layers);  // PP 1 (layout.cpp)
+    const double n = std::min(double(l.activation_offload_layers), layers);
+    const double copy_s = n * layer_activation_bytes(m, t, l) / link;
+    const double fwd_s = (layers - 1) * w.layer.fwd_s, bwd_s = (layers - 1) * w.layer.bwd_s;
+    w.offload_s += double(w.micro_batches) *
+                   (std::max(0.0, copy_s - fwd_s) + std::max(0.0, copy_s - bwd_s));
+  }
   return w;
 }
 

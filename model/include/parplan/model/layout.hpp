@@ -46,6 +46,11 @@ struct Layout {
   // Uneven pipeline stages as Megatron expresses them (--decoder-first/last-pipeline-num-layers):
   // layers on the first and last stage; 0: the even (ceil) split.
   int32_t first_stage_layers = 0, last_stage_layers = 0;
+  // Activation offload (Megatron-Core cpu_offloading with cpu_offloading_num_layers, Transformer
+  // Engine cpu_offload.py): the saved activations of the first this many layers go to host memory
+  // during forward and come back for backward; 0: none. PP 1 and no recompute (Megatron-Core
+  // transformer_config.py).
+  int32_t activation_offload_layers = 0;
 
   int64_t gpus() const { return int64_t(dp) * tp * pp * cp; }
   int32_t shard_size() const { return shard_group > 0 ? shard_group : dp; }
