@@ -30,6 +30,16 @@ StateBytes state_bytes_per_param(const Training& t) {
   return b;
 }
 
+namespace {
+// Op-level selective activation checkpointing (torchtitan's SAC; framework.hpp): the framework
+// saves a list of ops' outputs and reruns the rest, on a dense, non-MLA layer.
+bool op_level_sac(const Model& m, const Training& t, const Layout& l) {
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  return l.recompute == Recompute::Selective && fw.selective_recomputes_every_second_mm &&
+         fw.selective_recomputes_elementwise && !m.is_moe() && !m.mla.enabled();
+}
+}  // namespace
+
 double layer_activation_bytes(const Model& m, const Training& t, const Layout& l) {
   // Korthikanti et al. 2022, sec. 4.1 (eq. 1) per layer, generalised: sbh * (34 + 5 a s / h)
   // bytes with 16-bit activations; TP divides the attention/MLP part (eq. 2), SP the rest (eq. 4),
@@ -43,8 +53,20 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   const double sp_div = l.sequence_parallel ? tp : 1.0;
   if (l.recompute == Recompute::Full) return e * sbh / sp_div;  // layer input only
   const AttentionShape a = attention_shape(m);
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  if (op_level_sac(m, t, l)) {
+    // Op-level SAC (torchtitan parallelize_llama.py _save_list, framework.hpp): the block keeps its
+    // input (the checkpoint's), the attention kernel's output and fp32 log-sum-exp, and the
+    // outputs of the mm calls it saves, the first, third, fifth and seventh of wq, wk, wv, wo,
+    // w1, w3, w2 (fc1, fc2 ungated): Q, V, w1's and w2's; FP8's _scaled_mm is not in the list.
+    // Everything else is rerun in backward (elementwise.cpp prices that).
+    double saved = sbh * e / sp_div + s * b * (e * a.o_in + 4.0 * double(m.heads)) / tp;
+    if (!(t.fp8() && fw.selective_recomputes_fp8_gemms))
+      saved += s * b * e * (a.q + a.v) / tp + sbh * e * f / h / tp + (m.gated_mlp ? sbh * e : 0.0);
+    return saved;
+  }
   // What the framework's layer keeps (framework.hpp Saved; Megatron-LM's fused layer by default).
-  const FrameworkBehaviour::Saved& kept = framework_behaviour(t).saved;
+  const FrameworkBehaviour::Saved& kept = fw.saved;
   // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout
   // masks; MLA's compressed latents (its down-projections are not split).
   const double per_norm = m.norm == Norm::RMSNorm ? kept.rmsnorm : kept.layernorm;
@@ -146,7 +168,7 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   const double sp_div = l.sequence_parallel ? double(l.tp) : 1.0;
   double extra = 0;
   if (holds_first) extra += in_flight * sbh * (e + 1) / sp_div;  // embedding output + dropout mask
-  if (l.recompute == Recompute::Full) {
+  if (l.recompute == Recompute::Full || op_level_sac(m, t, l)) {
     // The layer being recomputed holds its full activations during its backward.
     Layout none = l;
     none.recompute = Recompute::None;
