@@ -87,3 +87,23 @@ TEST(CorpusMemory, ARealRowOnAGpuWithTooLittleMemoryIsListed) {
   EXPECT_GT(over.over[0].predicted_bytes, over.over[0].capacity_bytes);
   EXPECT_NE(memory_check_table(over).find("0 of 1 measured runs predicted to fit"), std::string::npos);
 }
+
+TEST(CorpusMemory, MegatronBridgeQwen3RowsFitTheH100sTheyRanOn) {
+  // Megatron-Bridge 25.11 / 26.02 ran Qwen3-30B-A3B on 16 H100 80GB (PP 2, EP 8, interleaved):
+  // it fit. Megatron-Core applies the router probabilities inside the experts' activation and
+  // combines with an unweighted unpermute, so no expert output is kept per routed row
+  // (examples/frameworks/megatron-core.json saved_activations.moe_expert_output); counting one
+  // (86.9 GiB on the 25.11 row) would call the run out of memory.
+  const auto corpus = load_embedded_corpus();
+  for (const char* label : {"megatron-bridge/25.11-qwen3-30b-a3b-16gpu", "megatron-bridge/26.02-qwen3-30b-a3b-16gpu"}) {
+    const CorpusRun* r = find_run(corpus, label);
+    ASSERT_NE(r, nullptr) << label;
+    const MemoryBreakdown b = memory_per_gpu(r->model, r->cluster, r->training, r->layout);
+    EXPECT_TRUE(b.fits) << label << ": " << b.total / kGiB << " GiB";
+    // Under a framework file that keeps the default (one expert output per routed row, fsdp2.json):
+    // more activation memory.
+    Training t = r->training;
+    t.framework = "fsdp2";
+    EXPECT_GT(memory_per_gpu(r->model, r->cluster, t, r->layout).activations, b.activations) << label;
+  }
+}
