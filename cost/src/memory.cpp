@@ -133,7 +133,17 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   // DualPipe's PP + 1 already holds the overlapped micro-batch (pipeline.hpp).
   const bool a2a_extra = moe_a2a_overlapped(t) && l.ep > 1 && !overlaps_ep_comm(l.schedule);
   const double in_flight = in_flight_microbatches(l, mb_count, stage, a2a_extra);
-  r.layer_activations = per_layer * layers_on_stage * in_flight;
+  // Activation offloading (Transformer Engine cpu_offload.py AsyncDoubleBufferGroupOffloadHandler,
+  // as Megatron-Core's cpu_offloading_num_layers runs it): the offloaded layers' activations go to
+  // host memory after their forward and are prefetched one layer ahead in backward, so of them one
+  // layer's is on the GPU at a time (the one being copied); the copies run on their own stream,
+  // hidden behind a layer's compute when it takes longer (not priced).
+  const double offloaded =
+      std::min(double(l.activation_offload_layers), std::max(0.0, layers_on_stage - 1.0));
+  const double resident_layers = layers_on_stage - offloaded + (offloaded > 0 ? 1.0 : 0.0);
+  r.layer_activations = per_layer * resident_layers * in_flight;
+  const double activations_on_host = per_layer * offloaded * in_flight;
+  r.cpu_offload += activations_on_host;
   const double e = t.element_bytes();
   const double s = double(t.seq_len) / double(l.cp);
   const double sbh = s * double(l.micro_batch) * double(m.hidden);
@@ -182,15 +192,16 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
     // ZeRO-Infinity with offload_device nvme: the node's NVMe). Pinned staging buffers are
     // not counted.
     const double on_node = double(std::min<int64_t>(l.gpus(), std::max<int64_t>(1, c.gpus_per_node)));
+    // ZeRO's states go where offload_device says; offloaded activations always to host RAM.
     const bool nvme = l.offload_device == OffloadDevice::Nvme;
-    (nvme ? r.nvme_per_node : r.host_per_node) = r.cpu_offload * on_node;
+    const double states = r.cpu_offload - activations_on_host;
+    r.host_per_node = ((nvme ? 0.0 : states) + activations_on_host) * on_node;
+    r.nvme_per_node = nvme ? states * on_node : 0.0;
     r.host_capacity = c.host.memory_bytes;
     r.nvme_capacity = c.host.nvme_bytes;
-    const double cap = nvme ? r.nvme_capacity : r.host_capacity;
-    const double need = nvme ? r.nvme_per_node : r.host_per_node;
-    r.fits_host = !(cap > 0) || need <= cap;
-    // NVMe offload with no NVMe in the cluster file: nothing to put it on.
-    if (nvme && !(cap > 0)) r.fits_host = false;
+    r.fits_host = !(r.host_capacity > 0) || r.host_per_node <= r.host_capacity;
+    if (nvme && states > 0)  // NVMe offload with no NVMe in the cluster file: nothing to put it on
+      r.fits_host = r.fits_host && r.nvme_capacity > 0 && r.nvme_per_node <= r.nvme_capacity;
     r.fits = r.fits && r.fits_host;
   }
   return r;

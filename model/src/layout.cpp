@@ -117,6 +117,7 @@ Layout layout_from_json(const nlohmann::json& j, Diagnostics& d, const std::stri
   r.integer32("tiles", l.tiles, false, 1, 4096);
   r.integer32("first_stage_layers", l.first_stage_layers, false, 0, 100000);
   r.integer32("last_stage_layers", l.last_stage_layers, false, 0, 100000);
+  r.integer32("activation_offload_layers", l.activation_offload_layers, false, 0, 100000);
   r.warn_unknown();
   if (d.ok()) validate(l, d, p);
   return l;
@@ -156,6 +157,8 @@ void validate(const Layout& l, Diagnostics& d, const std::string& p) {
     d.error(p + ".ulysses", "must divide cp (" + std::to_string(l.cp) + ")");
   if (l.first_stage_layers < 0 || l.last_stage_layers < 0)
     d.error(p + ".first_stage_layers", "must be >= 0");
+  if (l.activation_offload_layers < 0)
+    d.error(p + ".activation_offload_layers", "must be >= 0 (0: no activation offloading)");
   // The product in double (each degree is below 2^31): an int64 product of four 2^24 degrees
   // wraps to 0 GPUs. 2^40 is above any cluster (nodes <= 1e7 x 4096 GPUs per node).
   const double gpus = double(l.dp) * double(l.tp) * double(l.pp) * double(l.cp);
@@ -272,13 +275,17 @@ void validate(const Layout& l, const Model& m, const Cluster& c, const Training&
       d.error(p + ".virtual_stages", "every chunk of a stage needs a layer (the first and last "
                                      "stages' one may hold only the embedding / output layer)");
   }
+  if (l.activation_offload_layers > 0 && l.activation_offload_layers >= (m.layers + l.pp - 1) / l.pp)
+    d.error(p + ".activation_offload_layers",
+            "must be below the layers of a pipeline stage (" + s((m.layers + l.pp - 1) / l.pp) +
+                "): the last layer's activations are used at once; lower it");
   if (l.gpus() > c.total_gpus())
     d.error(p, "needs " + s(l.gpus()) + " GPUs (dp*tp*pp*cp) but the cluster has " +
                    s(c.total_gpus()) + "; lower a degree or use a larger cluster");
 }
 
 nlohmann::json to_json(const Layout& l) {
-  return {{"dp", l.dp},
+  nlohmann::json j = {{"dp", l.dp},
           {"tp", l.tp},
           {"pp", l.pp},
           {"cp", l.cp},
@@ -298,6 +305,8 @@ nlohmann::json to_json(const Layout& l) {
           {"tiles", l.tiles},
           {"first_stage_layers", l.first_stage_layers},
           {"last_stage_layers", l.last_stage_layers}};
+  if (l.activation_offload_layers > 0) j["activation_offload_layers"] = l.activation_offload_layers;
+  return j;
 }
 
 std::string describe(const Layout& l) {
@@ -318,6 +327,7 @@ std::string describe(const Layout& l) {
   if (l.first_stage_layers > 0 || l.last_stage_layers > 0)
     s += " stages=" + std::to_string(l.first_stage_layers) + "/" +
          std::to_string(l.last_stage_layers);
+  if (l.activation_offload_layers > 0) s += " act_offload=" + std::to_string(l.activation_offload_layers);
   return s;
 }
 

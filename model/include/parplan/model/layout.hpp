@@ -46,6 +46,10 @@ struct Layout {
   // Uneven pipeline stages as Megatron expresses them (--decoder-first/last-pipeline-num-layers):
   // layers on the first and last stage; 0: the even (ceil) split.
   int32_t first_stage_layers = 0, last_stage_layers = 0;
+  // Activation offloading (Megatron-Core cpu_offloading_num_layers, Transformer Engine's CPU
+  // offload): the saved activations of this many transformer layers of a stage go to host memory
+  // after their forward and come back before their backward. 0: none.
+  int32_t activation_offload_layers = 0;
 
   int64_t gpus() const { return int64_t(dp) * tp * pp * cp; }
   int32_t shard_size() const { return shard_group > 0 ? shard_group : dp; }
