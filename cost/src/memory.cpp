@@ -30,16 +30,6 @@ StateBytes state_bytes_per_param(const Training& t) {
   return b;
 }
 
-namespace {
-// Op-level selective activation checkpointing (torchtitan's SAC; framework.hpp): the framework
-// saves a list of ops' outputs and reruns the rest, on a dense, non-MLA layer.
-bool op_level_sac(const Model& m, const Training& t, const Layout& l) {
-  const FrameworkBehaviour& fw = framework_behaviour(t);
-  return l.recompute == Recompute::Selective && fw.selective_recomputes_every_second_mm &&
-         fw.selective_recomputes_elementwise && !m.is_moe() && !m.mla.enabled();
-}
-}  // namespace
-
 double layer_activation_bytes(const Model& m, const Training& t, const Layout& l) {
   // Korthikanti et al. 2022, sec. 4.1 (eq. 1) per layer, generalised: sbh * (34 + 5 a s / h)
   // bytes with 16-bit activations; TP divides the attention/MLP part (eq. 2), SP the rest (eq. 4),
@@ -53,20 +43,8 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   const double sp_div = l.sequence_parallel ? tp : 1.0;
   if (l.recompute == Recompute::Full) return e * sbh / sp_div;  // layer input only
   const AttentionShape a = attention_shape(m);
-  const FrameworkBehaviour& fw = framework_behaviour(t);
-  if (op_level_sac(m, t, l)) {
-    // Op-level SAC (torchtitan parallelize_llama.py _save_list, framework.hpp): the block keeps its
-    // input (the checkpoint's), the attention kernel's output and fp32 log-sum-exp, and the
-    // outputs of the mm calls it saves, the first, third, fifth and seventh of wq, wk, wv, wo,
-    // w1, w3, w2 (fc1, fc2 ungated): Q, V, w1's and w2's; FP8's _scaled_mm is not in the list.
-    // Everything else is rerun in backward (elementwise.cpp prices that).
-    double saved = sbh * e / sp_div + s * b * (e * a.o_in + 4.0 * double(m.heads)) / tp;
-    if (!(t.fp8() && fw.selective_recomputes_fp8_gemms))
-      saved += s * b * e * (a.q + a.v) / tp + sbh * e * f / h / tp + (m.gated_mlp ? sbh * e : 0.0);
-    return saved;
-  }
   // What the framework's layer keeps (framework.hpp Saved; Megatron-LM's fused layer by default).
-  const FrameworkBehaviour::Saved& kept = fw.saved;
+  const FrameworkBehaviour::Saved& kept = framework_behaviour(t).saved;
   // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout
   // masks; MLA's compressed latents (its down-projections are not split).
   const double per_norm = m.norm == Norm::RMSNorm ? kept.rmsnorm : kept.layernorm;
@@ -155,20 +133,24 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   // DualPipe's PP + 1 already holds the overlapped micro-batch (pipeline.hpp).
   const bool a2a_extra = moe_a2a_overlapped(t) && l.ep > 1 && !overlaps_ep_comm(l.schedule);
   const double in_flight = in_flight_microbatches(l, mb_count, stage, a2a_extra);
-  // Activation offload (Transformer Engine cpu_offload.py DefaultOffloadSynchronizer): the first N
-  // layers' saved tensors go to host memory, each copy finished before layer L - N + i runs and
-  // its reload started one layer earlier in backward, so the device holds (L - N) layers' worth.
-  const double offloaded = std::min(double(l.activation_offload_layers), layers_on_stage);
-  r.layer_activations = per_layer * (layers_on_stage - offloaded) * in_flight;
-  const double act_host = per_layer * offloaded * in_flight;  // always host RAM (pinned)
-  r.cpu_offload += act_host;
+  // Activation offloading (Transformer Engine cpu_offload.py AsyncDoubleBufferGroupOffloadHandler,
+  // as Megatron-Core's cpu_offloading_num_layers runs it): the offloaded layers' activations go to
+  // host memory after their forward and are prefetched one layer ahead in backward, so of them one
+  // layer's is on the GPU at a time (the one being copied); the copies run on their own stream,
+  // priced in step.cpp where they outlast the other layers' compute.
+  const double offloaded =
+      std::min(double(l.activation_offload_layers), std::max(0.0, layers_on_stage - 1.0));
+  const double resident_layers = layers_on_stage - offloaded + (offloaded > 0 ? 1.0 : 0.0);
+  r.layer_activations = per_layer * resident_layers * in_flight;
+  const double activations_on_host = per_layer * offloaded * in_flight;
+  r.cpu_offload += activations_on_host;
   const double e = t.element_bytes();
   const double s = double(t.seq_len) / double(l.cp);
   const double sbh = s * double(l.micro_batch) * double(m.hidden);
   const double sp_div = l.sequence_parallel ? double(l.tp) : 1.0;
   double extra = 0;
   if (holds_first) extra += in_flight * sbh * (e + 1) / sp_div;  // embedding output + dropout mask
-  if (l.recompute == Recompute::Full || op_level_sac(m, t, l)) {
+  if (l.recompute == Recompute::Full) {
     // The layer being recomputed holds its full activations during its backward.
     Layout none = l;
     none.recompute = Recompute::None;
@@ -210,15 +192,16 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
     // ZeRO-Infinity with offload_device nvme: the node's NVMe). Pinned staging buffers are
     // not counted.
     const double on_node = double(std::min<int64_t>(l.gpus(), std::max<int64_t>(1, c.gpus_per_node)));
-    const bool nvme = l.offload_device == OffloadDevice::Nvme && l.offload != Offload::None;
-    (nvme ? r.nvme_per_node : r.host_per_node) = (r.cpu_offload - act_host) * on_node;
-    r.host_per_node += act_host * on_node;
+    // ZeRO's states go where offload_device says; offloaded activations always to host RAM.
+    const bool nvme = l.offload_device == OffloadDevice::Nvme;
+    const double states = r.cpu_offload - activations_on_host;
+    r.host_per_node = ((nvme ? 0.0 : states) + activations_on_host) * on_node;
+    r.nvme_per_node = nvme ? states * on_node : 0.0;
     r.host_capacity = c.host.memory_bytes;
     r.nvme_capacity = c.host.nvme_bytes;
     r.fits_host = !(r.host_capacity > 0) || r.host_per_node <= r.host_capacity;
-    if (nvme && r.nvme_capacity > 0) r.fits_host = r.fits_host && r.nvme_per_node <= r.nvme_capacity;
-    // NVMe offload with no NVMe in the cluster file: nothing to put it on.
-    if (nvme && !(r.nvme_capacity > 0)) r.fits_host = false;
+    if (nvme && states > 0)  // NVMe offload with no NVMe in the cluster file: nothing to put it on
+      r.fits_host = r.fits_host && r.nvme_capacity > 0 && r.nvme_per_node <= r.nvme_capacity;
     r.fits = r.fits && r.fits_host;
   }
   return r;

@@ -201,11 +201,13 @@ double moe_mlp_activation_bytes(const Model& m, const Training& t, const Layout&
   const double tokens_rank = T / tp;
   const double rows = tokens_rank * k * etp * expert_load_factor(m);
   // Per routed row: the permuted input (h), FC1 output(s) and activation output (1/etp of the
-  // FFN), and the expert output before combine (h). Router: fp32 logits and probabilities.
+  // FFN), and the expert output before combine (h) where the combine weighs it by the router's
+  // probabilities (framework.hpp Saved::moe_expert_output). Router: fp32 logits and probabilities.
   // Under FP8 the two expert GEMM inputs (permuted input, activation output) are saved as their
   // FP8 copies, as the dense layer's (fp8.cpp; DeepSeek-V3 report sec. 3.3.2, TE grouped linear).
   const double in = saved_gemm_input_bytes(t);
-  double bytes = rows * (in * h + e * h + e * fc1_mats(m) * fe_local + in * fe_local);
+  const double out = framework_behaviour(t).saved.moe_expert_output;
+  double bytes = rows * (in * h + out * e * h + e * fc1_mats(m) * fe_local + in * fe_local);
   bytes += tokens_rank * E * 2.0 * 4.0;
   if (fs > 0) bytes += T * e * (fc1_mats(m) * fs + fs) / tp;  // shared experts: as a dense MLP
   return bytes;

@@ -157,16 +157,8 @@ void validate(const Layout& l, Diagnostics& d, const std::string& p) {
     d.error(p + ".ulysses", "must divide cp (" + std::to_string(l.cp) + ")");
   if (l.first_stage_layers < 0 || l.last_stage_layers < 0)
     d.error(p + ".first_stage_layers", "must be >= 0");
-  // Megatron-Core transformer_config.py: "no support for Pipeline parallelism with CPU
-  // offloading"; "CPU offloading does not work when activation recomputation is enabled".
   if (l.activation_offload_layers < 0)
-    d.error(p + ".activation_offload_layers", "must be >= 0 (0: no activation offload)");
-  else if (l.activation_offload_layers > 0 && l.pp > 1)
-    d.error(p + ".activation_offload_layers",
-            "activation offload runs without pipeline parallelism; set pp to 1 or drop it");
-  else if (l.activation_offload_layers > 0 && l.recompute != Recompute::None)
-    d.error(p + ".activation_offload_layers",
-            "activation offload runs without recomputation; set recompute to none or drop it");
+    d.error(p + ".activation_offload_layers", "must be >= 0 (0: no activation offloading)");
   // The product in double (each degree is below 2^31): an int64 product of four 2^24 degrees
   // wraps to 0 GPUs. 2^40 is above any cluster (nodes <= 1e7 x 4096 GPUs per node).
   const double gpus = double(l.dp) * double(l.tp) * double(l.pp) * double(l.cp);
@@ -214,10 +206,6 @@ void validate(const Layout& l, const Model& m, const Cluster& c, const Training&
     d.error(p + ".tp", "must divide the model's heads (" + s(m.heads) + "); tp=" + s(l.tp));
   else if (m.kv_heads % l.tp != 0 && l.tp % m.kv_heads != 0)
     d.error(p + ".tp", "must divide kv_heads (" + s(m.kv_heads) + ") or be a multiple of it");
-  if (l.activation_offload_layers >= m.layers)  // Megatron-Core: fewer than the model's layers
-    d.error(p + ".activation_offload_layers", "must be below the model's layers (" +
-                                                  s(m.layers) + "); got " +
-                                                  s(l.activation_offload_layers));
   const int64_t chunks = int64_t(l.pp) * l.virtual_stages;
   // Uneven first/last stages: their first (last) chunk may hold only the embedding (the output
   // layer and loss), as in Llama 3 (arXiv:2407.21783 sec. 3.3.2) and Megatron's
@@ -287,13 +275,17 @@ void validate(const Layout& l, const Model& m, const Cluster& c, const Training&
       d.error(p + ".virtual_stages", "every chunk of a stage needs a layer (the first and last "
                                      "stages' one may hold only the embedding / output layer)");
   }
+  if (l.activation_offload_layers > 0 && l.activation_offload_layers >= (m.layers + l.pp - 1) / l.pp)
+    d.error(p + ".activation_offload_layers",
+            "must be below the layers of a pipeline stage (" + s((m.layers + l.pp - 1) / l.pp) +
+                "): the last layer's activations are used at once; lower it");
   if (l.gpus() > c.total_gpus())
     d.error(p, "needs " + s(l.gpus()) + " GPUs (dp*tp*pp*cp) but the cluster has " +
                    s(c.total_gpus()) + "; lower a degree or use a larger cluster");
 }
 
 nlohmann::json to_json(const Layout& l) {
-  return {{"dp", l.dp},
+  nlohmann::json j = {{"dp", l.dp},
           {"tp", l.tp},
           {"pp", l.pp},
           {"cp", l.cp},
@@ -312,8 +304,9 @@ nlohmann::json to_json(const Layout& l) {
           {"shard_group", l.shard_group},
           {"tiles", l.tiles},
           {"first_stage_layers", l.first_stage_layers},
-          {"last_stage_layers", l.last_stage_layers},
-          {"activation_offload_layers", l.activation_offload_layers}};
+          {"last_stage_layers", l.last_stage_layers}};
+  if (l.activation_offload_layers > 0) j["activation_offload_layers"] = l.activation_offload_layers;
+  return j;
 }
 
 std::string describe(const Layout& l) {
@@ -331,11 +324,10 @@ std::string describe(const Layout& l) {
   if (l.etp > 1) s += " etp=" + std::to_string(l.etp);
   if (l.shard_group > 0 && l.shard_group < l.dp) s += " shard=" + std::to_string(l.shard_group);
   if (l.tiles > 1) s += " tiles=" + std::to_string(l.tiles);
-  if (l.activation_offload_layers > 0)
-    s += " act_offload=" + std::to_string(l.activation_offload_layers);
   if (l.first_stage_layers > 0 || l.last_stage_layers > 0)
     s += " stages=" + std::to_string(l.first_stage_layers) + "/" +
          std::to_string(l.last_stage_layers);
+  if (l.activation_offload_layers > 0) s += " act_offload=" + std::to_string(l.activation_offload_layers);
   return s;
 }
 

@@ -74,6 +74,13 @@ std::vector<ExportFile> deepspeed_files(const Plan& p);                         
 std::vector<ExportFile> torchtitan_files(const Plan& p, bool toml);                // torchtitan.cpp
 
 std::vector<ExportFile> export_files(const Plan& p, ExportFormat f, Framework launch) {
+  // Activation offloading is Megatron-Core's TransformerConfig.cpu_offloading_num_layers (set by
+  // Megatron-Bridge recipes); no exported command line or config has a flag for it.
+  if (p.layout.activation_offload_layers > 0)
+    detail::refuse("this format", "layout.activation_offload_layers " + std::to_string(p.layout.activation_offload_layers) +
+                              ": no exported command line or config offloads activations (Megatron-Core's "
+                              "cpu_offloading_num_layers is set in a Megatron-Bridge recipe)",
+           "set layout.activation_offload_layers to 0 and re-plan, or set cpu_offloading in your recipe");
   switch (f) {
     case ExportFormat::Megatron: return megatron_files(p);
     case ExportFormat::MegatronDeepSpeed: return megatron_deepspeed_files(p);

@@ -85,6 +85,8 @@ std::vector<std::string> check_runnable(const Plan& plan, int nproc) {
   if (l.first_stage_layers > 0 || l.last_stage_layers > 0)
     errors.push_back("layout.first_stage_layers / last_stage_layers (uneven stages) are not implemented by the runtime");
   if (l.offload != Offload::None) errors.push_back("layout.offload is not implemented by the runtime");
+  if (l.activation_offload_layers > 0)
+    errors.push_back("layout.activation_offload_layers is not implemented by the runtime; set it to 0");
   check_architecture(m, l.tp, errors);  // norms, positions, GQA, gated MLP (llama_layers.hpp)
   if (m.heads % l.tp) errors.push_back("model.heads must be divisible by layout.tp");
   if (m.ffn_hidden % l.tp) errors.push_back("model.ffn_hidden must be divisible by layout.tp");

@@ -87,3 +87,49 @@ TEST(CorpusMemory, ARealRowOnAGpuWithTooLittleMemoryIsListed) {
   EXPECT_GT(over.over[0].predicted_bytes, over.over[0].capacity_bytes);
   EXPECT_NE(memory_check_table(over).find("0 of 1 measured runs predicted to fit"), std::string::npos);
 }
+
+TEST(CorpusMemory, MegatronBridgeQwen3RowsFitTheH100sTheyRanOn) {
+  // Megatron-Bridge 25.11 / 26.02 ran Qwen3-30B-A3B on 16 H100 80GB (PP 2, EP 8, interleaved):
+  // it fit. Megatron-Core applies the router probabilities inside the experts' activation and
+  // combines with an unweighted unpermute, so no expert output is kept per routed row
+  // (examples/frameworks/megatron-core.json saved_activations.moe_expert_output); counting one
+  // (86.9 GiB on the 25.11 row) would call the run out of memory.
+  const auto corpus = load_embedded_corpus();
+  for (const char* label : {"megatron-bridge/25.11-qwen3-30b-a3b-16gpu", "megatron-bridge/26.02-qwen3-30b-a3b-16gpu"}) {
+    const CorpusRun* r = find_run(corpus, label);
+    ASSERT_NE(r, nullptr) << label;
+    const MemoryBreakdown b = memory_per_gpu(r->model, r->cluster, r->training, r->layout);
+    EXPECT_TRUE(b.fits) << label << ": " << b.total / kGiB << " GiB";
+    // Under a framework file that keeps the default (one expert output per routed row, fsdp2.json):
+    // more activation memory.
+    Training t = r->training;
+    t.framework = "fsdp2";
+    EXPECT_GT(memory_per_gpu(r->model, r->cluster, t, r->layout).activations, b.activations) << label;
+  }
+}
+
+TEST(CorpusMemory, LlamaThreeSeventyBOnGb300FitsWithTheRecipesActivationOffloading) {
+  // Megatron-Bridge 25.11 Llama 3 70B FP8-CS on 64 GB300 (FSDP, MBS 2, no recompute) ran with
+  // cpu_offloading_num_layers=20 (the row's layout.activation_offload_layers, cited on the row):
+  // without it the 80 layers' activations alone exceed the GPU's 288 GiB; with it the run fits,
+  // and the offloaded activations of the node's 4 GPUs fit its host memory.
+  const auto corpus = load_embedded_corpus();
+  const CorpusRun* r = find_run(corpus, "mbridge-blackwell/25.11-gb300-llama3-70b-fp8-cs-64gpu");
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->layout.activation_offload_layers, 20);
+  const MemoryBreakdown with = memory_per_gpu(r->model, r->cluster, r->training, r->layout);
+  EXPECT_TRUE(with.fits) << with.total / kGiB;
+  EXPECT_GT(with.cpu_offload, 0.0);
+  EXPECT_TRUE(with.fits_host);
+  EXPECT_LE(with.host_per_node, with.host_capacity);
+  Layout none = r->layout;
+  none.activation_offload_layers = 0;
+  const MemoryBreakdown without = memory_per_gpu(r->model, r->cluster, r->training, none);
+  EXPECT_FALSE(without.fits) << without.total / kGiB;
+  // 20 layers' activations go to the host, 19 leave the GPU (one is in transit at a time).
+  EXPECT_NEAR((without.layer_activations - with.layer_activations) / with.cpu_offload, 19.0 / 20.0, 1e-9);
+  EXPECT_NEAR(with.layer_activations / without.layer_activations, 61.0 / 80.0, 1e-9);
+  // Step time does not change: the copies run on their own stream (not priced).
+  EXPECT_EQ(predict(r->model, r->cluster, r->training, r->layout).step_time_s,
+            predict(r->model, r->cluster, r->training, none).step_time_s);
+}

@@ -107,3 +107,29 @@ TEST(LayoutValidation, UnevenStagesWithoutAPipelineNameTheFix) {
   EXPECT_NE(e.find("layout.first_stage_layers"), std::string::npos) << e;
   EXPECT_NE(e.find("pp >= 2"), std::string::npos) << e;
 }
+
+TEST(LayoutValidation, ActivationOffloadingRoundTripsAndLeavesAStageALayer) {
+  Layout l;
+  l.dp = 64;
+  l.zero = 3;
+  l.activation_offload_layers = 40;  // Megatron-Bridge's Llama 3 70B GB200 FP8-CS recipe
+  Diagnostics d;
+  EXPECT_EQ(layout_from_json(to_json(l), d), l);
+  EXPECT_TRUE(d.ok());
+  EXPECT_EQ(to_json(Layout{}).count("activation_offload_layers"), 0u);  // absent when off
+  EXPECT_NE(describe(l).find("act_offload=40"), std::string::npos);
+  const Model m = load_model("llama3-70b");  // 80 layers
+  const Cluster c = load_cluster("dgx-h100-80g");
+  Training t;
+  t.global_batch = 256;
+  t.seq_len = 8192;
+  EXPECT_EQ(errors_of(l, m, c, t), "");
+  l.pp = 2;  // 40 layers a stage: the last one's activations are used at once
+  l.dp = 32;
+  const std::string e = errors_of(l, m, c, t);
+  EXPECT_NE(e.find("layout.activation_offload_layers"), std::string::npos) << e;
+  EXPECT_NE(e.find("(40)"), std::string::npos) << e;
+  Diagnostics neg;
+  layout_from_json(nlohmann::json{{"activation_offload_layers", -1}}, neg);
+  EXPECT_FALSE(neg.ok());
+}

@@ -267,6 +267,19 @@ TEST(ExportMegatron, RefusesWhatMegatronCannotRun) {
   EXPECT_THROW(export_plan(p, ExportFormat::Megatron), Error);
 }
 
+TEST(ExportMegatron, RefusesActivationOffloadingNoFlagExpresses) {
+  Plan p = gpt3_plan();
+  p.layout.activation_offload_layers = 4;
+  for (ExportFormat f : {ExportFormat::Megatron, ExportFormat::DeepSpeed, ExportFormat::Torchtitan})
+    try {
+      export_plan(p, f);
+      ADD_FAILURE() << "activation offloading exported";
+    } catch (const Error& e) {
+      EXPECT_TRUE(has(e.what(), "layout.activation_offload_layers 4")) << e.what();
+      EXPECT_TRUE(has(e.what(), "set layout.activation_offload_layers to 0")) << e.what();
+    }
+}
+
 TEST(ExportLaunch, LaunchLinesStartTheChosenFramework) {
   Plan p = gpt3_plan();  // 1024 GPUs = 128 nodes x 8
   std::string t = export_plan(p, ExportFormat::Torchrun);

@@ -79,6 +79,10 @@ struct FrameworkBehaviour {
     double scores_elements = 2;         // score-sized tensors kept (e bytes each) ...
     double scores_mask_bytes = 1;       // ... and bytes of mask per score
     double stream_mask_bytes = 2;       // dropout masks per stream element (bytes)
+    // Stream-sized (hidden) tensors kept per routed MoE row for the combine: the expert output,
+    // which the backward of its router-probability weighting needs (1); 0 where the probabilities
+    // are applied inside the expert's activation and the combine is an unweighted scatter-add.
+    double moe_expert_output = 1;
   } saved;
   // Gradient reductions per layer (one per layer and micro-batch) from this ZeRO stage on,
   // instead of buckets of grad_bucket_elements; 0: buckets at every stage.

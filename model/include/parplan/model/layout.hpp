@@ -46,10 +46,9 @@ struct Layout {
   // Uneven pipeline stages as Megatron expresses them (--decoder-first/last-pipeline-num-layers):
   // layers on the first and last stage; 0: the even (ceil) split.
   int32_t first_stage_layers = 0, last_stage_layers = 0;
-  // Activation offload (Megatron-Core cpu_offloading with cpu_offloading_num_layers, Transformer
-  // Engine cpu_offload.py): the saved activations of the first this many layers go to host memory
-  // during forward and come back for backward; 0: none. PP 1 and no recompute (Megatron-Core
-  // transformer_config.py).
+  // Activation offloading (Megatron-Core cpu_offloading_num_layers, Transformer Engine's CPU
+  // offload): the saved activations of this many transformer layers of a stage go to host memory
+  // after their forward and come back before their backward. 0: none.
   int32_t activation_offload_layers = 0;
 
   int64_t gpus() const { return int64_t(dp) * tp * pp * cp; }
