@@ -137,7 +137,7 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   // as Megatron-Core's cpu_offloading_num_layers runs it): the offloaded layers' activations go to
   // host memory after their forward and are prefetched one layer ahead in backward, so of them one
   // layer's is on the GPU at a time (the one being copied); the copies run on their own stream,
-  // hidden behind a layer's compute when it takes longer (not priced).
+  // priced in step.cpp where they outlast the other layers' compute.
   const double offloaded =
       std::min(double(l.activation_offload_layers), std::max(0.0, layers_on_stage - 1.0));
   const double resident_layers = layers_on_stage - offloaded + (offloaded > 0 ? 1.0 : 0.0);

@@ -116,6 +116,20 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
       w.offload_s += double(w.micro_batches) * 2.0 * updated * sb.params / pcie;
     }
   }
+  if (l.activation_offload_layers > 0) {
+    // Activation offload (Transformer Engine cpu_offload.py): one copy stream per GPU; a layer's
+    // copy to the host runs behind the next layers' forward and its reload ahead of its backward.
+    // The stream keeps up while a layer's copy fits in a layer's compute; what the N copies need
+    // beyond the compute of the stage's other L - 1 layers, forward and backward, is exposed, per
+    // micro-batch (and chunk pass: L is the stage's layers).
+    const double link = c.host.pcie_bytes_per_s > 0 ? c.host.pcie_bytes_per_s : 25e9;
+    const double layers = double(max_stage_layers(m, l));
+    const double n = std::min(double(l.activation_offload_layers), layers - 1);
+    const double copy_s = n * layer_activation_bytes(m, t, l) / link;
+    const double fwd_s = (layers - 1) * w.layer.fwd_s, bwd_s = (layers - 1) * w.layer.bwd_s;
+    w.offload_s += double(w.micro_batches) *
+                   (std::max(0.0, copy_s - fwd_s) + std::max(0.0, copy_s - bwd_s));
+  }
   return w;
 }
 

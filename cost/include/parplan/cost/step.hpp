@@ -54,7 +54,7 @@ struct StepWork {
   double tp_exposed_s = 0;  // per layer per micro-batch, after TP comm overlap (else all of it)
 
   double optimizer_s = 0;  // optimizer step on this GPU
-  double offload_s = 0;    // PCIe transfers + CPU optimizer (offload)
+  double offload_s = 0;    // PCIe transfers + CPU optimizer (offload); activation offload exposed
 
   // Fixed costs (floors.hpp): the host time to issue one layer's kernels and collective calls
   // per micro-batch (a layer costs the larger of it and the device time), and the
