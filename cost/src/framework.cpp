@@ -323,7 +323,16 @@ nlohmann::json framework_json(const std::string& name, const std::string& what, 
   if (depth >= 8)
     throw Error(field + ": more than 8 frameworks extend one another (a cycle?); let one of them "
                         "state its behaviours without \"extends\"");
-  nlohmann::json base = framework_json(j["extends"].get<std::string>(), field, depth + 1);
+  // A relative path is read next to the file that names it (as an #include is), so a pair of
+  // files moves together; a preset name or an absolute path is taken as it is.
+  std::string base_name = j["extends"].get<std::string>();
+  const std::filesystem::path base_path(base_name);
+  if (!find_preset_text("frameworks", name) && !find_preset_text("frameworks", base_name) &&
+      base_path.is_relative()) {
+    const auto beside = std::filesystem::path(name).parent_path() / base_path;
+    if (std::filesystem::is_regular_file(beside, ec)) base_name = beside.string();
+  }
+  nlohmann::json base = framework_json(base_name, field, depth + 1);
   j.erase("extends");
   base.merge_patch(j);
   return base;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <vector>
@@ -82,6 +83,23 @@ TEST(Framework, AFileThatExtendsAPresetKeepsWhatItDoesNotRestate) {
   EXPECT_TRUE(f.zero3_gather_once_with_pp);
   EXPECT_DOUBLE_EQ(f.host.dispatch_fwd_s, base.host.dispatch_fwd_s);
   std::remove(path.c_str());
+}
+
+TEST(Framework, ARelativeExtendsIsReadNextToTheFileThatNamesIt) {
+  // The pair lives in its own folder; the test runs from the build folder, where "base.json"
+  // does not exist, so only the path beside the extending file can resolve it.
+  const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) / "fw-pair";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "base.json") << R"({"extends": "fsdp2", "name": "base", "dp_ring": "flat"})";
+  std::ofstream(dir / "child.json") << R"({"extends": "base.json", "name": "child",
+    "zero3": {"gathers_per_layer": 3}})";
+  ASSERT_FALSE(std::filesystem::exists("base.json"));
+  const auto& f = framework_behaviour(with_framework(test::gpt3_train(), (dir / "child.json").string()));
+  EXPECT_EQ(f.name, "child");
+  EXPECT_TRUE(f.dp_flat_ring);  // from base.json, found beside child.json
+  EXPECT_EQ(f.zero3_gathers_per_layer, 3);
+  EXPECT_FALSE(framework_behaviour(with_framework(test::gpt3_train(), "fsdp2")).dp_flat_ring);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Framework, ABadExtendsIsAnErrorNamingTheField) {
