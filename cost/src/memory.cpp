@@ -79,6 +79,10 @@ double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage,
   return in_flight_stages(l.schedule, l.pp, l.virtual_stages, micro_batches, stage, a2a_overlap);
 }
 
+double offloaded_activation_layers(const Layout& l, double stage_layers) {
+  return std::min(double(l.activation_offload_layers), std::max(0.0, stage_layers - 1.0));
+}
+
 namespace {
 MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t, const Layout& l,
                              int stage) {
@@ -138,8 +142,7 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   // host memory after their forward and are prefetched one layer ahead in backward, so of them one
   // layer's is on the GPU at a time (the one being copied); the copies run on their own stream,
   // priced in step.cpp where they outlast the other layers' compute.
-  const double offloaded =
-      std::min(double(l.activation_offload_layers), std::max(0.0, layers_on_stage - 1.0));
+  const double offloaded = offloaded_activation_layers(l, layers_on_stage);
   const double resident_layers = layers_on_stage - offloaded + (offloaded > 0 ? 1.0 : 0.0);
   r.layer_activations = per_layer * resident_layers * in_flight;
   const double activations_on_host = per_layer * offloaded * in_flight;

@@ -53,7 +53,7 @@ Goodput goodput_of(const Model& m, const Cluster& c, const Training& t, const La
       // --async-save): training stalls only while each GPU copies its shard of the state to host
       // memory over PCIe; the write to storage overlaps the next steps.
       const double shard = step.memory.params + step.memory.optimizer;
-      const double pcie = c.host.pcie_bytes_per_s > 0 ? c.host.pcie_bytes_per_s : 25e9;
+      const double pcie = c.host.pcie_or_default();
       g.checkpoint_s = shard / pcie;
       if (c.host.pcie_bytes_per_s <= 0)
         notes.push_back("host.pcie_GBps unknown: async checkpoint copy at 25 GB/s per GPU");

@@ -10,6 +10,7 @@
 #include "parplan/cost/floors.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/framework.hpp"
+#include "parplan/cost/memory.hpp"
 #include "parplan/cost/moe.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/cost/sharding.hpp"
@@ -107,7 +108,7 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
     w.optimizer_s = optimizer_time(c, t, updated);
   } else {
     // ZeRO-Offload (Ren et al. 2021): gradients down and parameters up over PCIe, Adam on the CPU.
-    const double pcie = c.host.pcie_bytes_per_s > 0 ? c.host.pcie_bytes_per_s : 25e9;
+    const double pcie = c.host.pcie_or_default();
     const double cpu_rate = c.host.cpu_adam_params_per_s > 0 ? c.host.cpu_adam_params_per_s : 1e9;
     w.offload_s = updated * (sb.grads + sb.params) / pcie + updated / cpu_rate;
     if (l.offload == Offload::OptimizerAndParams) {
@@ -122,9 +123,9 @@ StepWork step_work(const Model& m, const Cluster& c, const Training& t, const La
     // The stream keeps up while a layer's copy fits in a layer's compute; what the N copies need
     // beyond the compute of the stage's other L - 1 layers, forward and backward, is exposed, per
     // micro-batch (and chunk pass: L is the stage's layers).
-    const double link = c.host.pcie_bytes_per_s > 0 ? c.host.pcie_bytes_per_s : 25e9;
+    const double link = c.host.pcie_or_default();
     const double layers = double(max_stage_layers(m, l));
-    const double n = std::min(double(l.activation_offload_layers), layers - 1);
+    const double n = offloaded_activation_layers(l, layers);
     const double copy_s = n * layer_activation_bytes(m, t, l) / link;
     const double fwd_s = (layers - 1) * w.layer.fwd_s, bwd_s = (layers - 1) * w.layer.bwd_s;
     w.offload_s += double(w.micro_batches) *

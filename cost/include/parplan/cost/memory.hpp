@@ -34,6 +34,11 @@ struct MemoryBreakdown {
 // Korthikanti et al. 2022, eq. 1-4: activation bytes of one layer for one micro-batch on one GPU.
 double layer_activation_bytes(const Model& m, const Training& t, const Layout& l);
 
+// Of a stage's `stage_layers`, how many have their activations offloaded to host memory
+// (layout.activation_offload_layers, Megatron-Core cpu_offloading_num_layers): at most all but
+// the last, whose backward starts at once.
+double offloaded_activation_layers(const Layout& l, double stage_layers);
+
 // Bytes per parameter of model state before partitioning (ZeRO: 2 + 2 + 12 for mixed Adam).
 struct StateBytes {
   double params, grads, optimizer;

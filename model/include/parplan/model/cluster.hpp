@@ -101,6 +101,13 @@ struct Host {
   double cpu_adam_params_per_s = 0;  // CPU Adam update rate per GPU's share (params/s)
   double nvme_bytes = 0;             // per node, for ZeRO-Infinity NVMe offload (0: none)
   double nvme_bytes_per_s = 0;       // per node, read/write
+
+  // Host <-> device bytes/s per GPU; unknown (0) is taken as PCIe Gen4 x16's ~25 GB/s achieved
+  // (32 GB/s raw per direction), what a DGX A100's GPUs have.
+  static constexpr double kDefaultPcieBytesPerS = 25e9;
+  double pcie_or_default() const {
+    return pcie_bytes_per_s > 0 ? pcie_bytes_per_s : kDefaultPcieBytesPerS;
+  }
 };
 
 // What a GPU-hour costs, in money and energy (cost/run.cpp).
