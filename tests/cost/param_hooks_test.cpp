@@ -10,17 +10,12 @@
 #include "parplan/cost/floors.hpp"
 #include "parplan/cost/framework.hpp"
 #include "parplan/cost/step.hpp"
+#include "../support/corpus_row.hpp"
 
 using namespace parplan;
 using namespace parplan::cost;
 
 namespace {
-const CorpusRun* find_run(const std::vector<CorpusSource>& corpus, const std::string& label) {
-  for (const auto& s : corpus)
-    for (const auto& r : s.runs)
-      if (r.label() == label) return &r;
-  return nullptr;
-}
 // megatron-core as shipped, less its parameter hooks.
 std::string without_hooks() {
   const std::string path = testing::TempDir() + "/megatron-core-no-hooks.json";
@@ -31,9 +26,8 @@ std::string without_hooks() {
 }  // namespace
 
 TEST(ParamHooks, EachParameterTensorCostsTheHostAHookPerMicroBatch) {
-  const auto corpus = load_embedded_corpus();
-  const CorpusRun* r = find_run(corpus, "mbridge-blackwell/26.02-b200-qwen3-30b-a3b-mxfp8-8gpu");
-  ASSERT_NE(r, nullptr);
+  const CorpusRun row = test::corpus_row("mbridge-blackwell/26.02-b200-qwen3-30b-a3b-mxfp8-8gpu");
+  const CorpusRun* r = &row;
   const Training& t = r->training;
   const FrameworkBehaviour& fw = framework_behaviour(t);
   ASSERT_TRUE(fw.host.param_hooks);
@@ -71,9 +65,8 @@ TEST(ParamHooks, EachParameterTensorCostsTheHostAHookPerMicroBatch) {
 }
 
 TEST(ParamHooks, ADenseLayerCountsItsWeightsNormsAndBiases) {
-  const auto corpus = load_embedded_corpus();
-  const CorpusRun* r = find_run(corpus, "megatron-bridge/25.11-llama3-8b-8gpu");
-  ASSERT_NE(r, nullptr);
+  const CorpusRun row = test::corpus_row("megatron-bridge/25.11-llama3-8b-8gpu");
+  const CorpusRun* r = &row;
   ASSERT_FALSE(r->model.is_moe());
   Training off = r->training;
   off.framework = without_hooks();
