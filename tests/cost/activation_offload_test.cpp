@@ -8,17 +8,14 @@
 #include "parplan/cost/corpus.hpp"
 #include "parplan/cost/memory.hpp"
 #include "parplan/cost/step.hpp"
+#include "../support/corpus_row.hpp"
 
 using namespace parplan;
 using namespace parplan::cost;
 
 namespace {
 CorpusRun gb200_70b() {
-  for (const auto& s : load_embedded_corpus())
-    for (const auto& r : s.runs)
-      if (r.label() == "mbridge-blackwell/26.02-gb200-llama3-70b-fp8-64gpu") return r;
-  ADD_FAILURE() << "row not found";
-  return {};
+  return test::corpus_row("mbridge-blackwell/26.02-gb200-llama3-70b-fp8-64gpu");
 }
 std::string errors_of(const Layout& l, const CorpusRun& r) {
   Diagnostics d;

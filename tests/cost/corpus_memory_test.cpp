@@ -5,18 +5,13 @@
 
 #include "parplan/cost/corpus_memory.hpp"
 #include "parplan/cost/memory.hpp"
+#include "../support/corpus_row.hpp"
 
 using namespace parplan;
 using namespace parplan::cost;
 
 namespace {
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-const CorpusRun* find_run(const std::vector<CorpusSource>& corpus, const std::string& label) {
-  for (const auto& s : corpus)
-    for (const auto& r : s.runs)
-      if (r.label() == label) return &r;
-  return nullptr;
-}
 }  // namespace
 
 TEST(CorpusMemory, CountsEveryRowAndListsThoseOverTheirGpuLargestTermFirst) {
@@ -51,9 +46,8 @@ TEST(CorpusMemory, CountsEveryRowAndListsThoseOverTheirGpuLargestTermFirst) {
     if (p.run == "torchtitan-h100/t2-8b-cp8-256k") {
       titan = true;
       EXPECT_NEAR(p.measured_bytes / kGiB, 84.5, 1e-9);
-      const CorpusRun* r = find_run(corpus, p.run);
-      ASSERT_NE(r, nullptr);
-      EXPECT_EQ(p.predicted_bytes, memory_per_gpu(r->model, r->cluster, r->training, r->layout).total);
+      const CorpusRun r = test::corpus_row(p.run);
+      EXPECT_EQ(p.predicted_bytes, memory_per_gpu(r.model, r.cluster, r.training, r.layout).total);
     }
   EXPECT_TRUE(titan);
 }
@@ -94,10 +88,9 @@ TEST(CorpusMemory, MegatronBridgeQwen3RowsFitTheH100sTheyRanOn) {
   // combines with an unweighted unpermute, so no expert output is kept per routed row
   // (examples/frameworks/megatron-core.json saved_activations.moe_expert_output); counting one
   // (86.9 GiB on the 25.11 row) would call the run out of memory.
-  const auto corpus = load_embedded_corpus();
   for (const char* label : {"megatron-bridge/25.11-qwen3-30b-a3b-16gpu", "megatron-bridge/26.02-qwen3-30b-a3b-16gpu"}) {
-    const CorpusRun* r = find_run(corpus, label);
-    ASSERT_NE(r, nullptr) << label;
+    const CorpusRun row = test::corpus_row(label);
+    const CorpusRun* r = &row;
     const MemoryBreakdown b = memory_per_gpu(r->model, r->cluster, r->training, r->layout);
     EXPECT_TRUE(b.fits) << label << ": " << b.total / kGiB << " GiB";
     // Under a framework file that keeps the default (one expert output per routed row, fsdp2.json):
@@ -113,9 +106,8 @@ TEST(CorpusMemory, LlamaThreeSeventyBOnGb300FitsWithTheRecipesActivationOffloadi
   // cpu_offloading_num_layers=20 (the row's layout.activation_offload_layers, cited on the row):
   // without it the 80 layers' activations alone exceed the GPU's 288 GiB; with it the run fits,
   // and the offloaded activations of the node's 4 GPUs fit its host memory.
-  const auto corpus = load_embedded_corpus();
-  const CorpusRun* r = find_run(corpus, "mbridge-blackwell/25.11-gb300-llama3-70b-fp8-cs-64gpu");
-  ASSERT_NE(r, nullptr);
+  const CorpusRun row = test::corpus_row("mbridge-blackwell/25.11-gb300-llama3-70b-fp8-cs-64gpu");
+  const CorpusRun* r = &row;
   ASSERT_EQ(r->layout.activation_offload_layers, 20);
   const MemoryBreakdown with = memory_per_gpu(r->model, r->cluster, r->training, r->layout);
   EXPECT_TRUE(with.fits) << with.total / kGiB;

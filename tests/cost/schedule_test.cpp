@@ -11,17 +11,13 @@
 #include "parplan/cost/memory.hpp"
 #include "parplan/cost/pipeline.hpp"
 #include "parplan/cost/step.hpp"
+#include "../support/corpus_row.hpp"
 
 using namespace parplan;
 using namespace parplan::cost;
 
 namespace {
-CorpusRun deepseek_v3() {
-  for (const auto& s : load_embedded_corpus())
-    for (const auto& r : s.runs)
-      if (s.id == "deepseek-v3" && r.id == "pretrain-2048-h800") return r;
-  throw std::runtime_error("deepseek-v3/pretrain-2048-h800 missing from data/published");
-}
+CorpusRun deepseek_v3() { return test::corpus_row("deepseek-v3/pretrain-2048-h800"); }
 double gib(double b) { return b / (1024.0 * 1024.0 * 1024.0); }
 }  // namespace
 
