@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "parplan/cost/fp8.hpp"
 #include "parplan/cost/framework.hpp"
 
 namespace parplan::cost {
@@ -167,8 +168,9 @@ LayerKernels layer_kernels(const Model& m, const Training& t, const Layout& l) {
   }
   if (t.fp8()) {
     const double cur = t.fp8_recipe == Fp8Recipe::Current ? k.fp8_current_per_linear : 0.0;
-    r.fwd += linears * (k.fp8_fwd_per_linear + cur);
-    r.bwd += linears * (k.fp8_bwd_per_linear + cur);
+    const double nvfp4 = nvfp4_cast_kernels_per_linear(t);  // fp8.cpp
+    r.fwd += linears * (k.fp8_fwd_per_linear + cur + nvfp4);
+    r.bwd += linears * (k.fp8_bwd_per_linear + cur + nvfp4);
   }
   if (m.is_moe()) {
     const double share = double(m.moe_layers()) / double(m.layers);
