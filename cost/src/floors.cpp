@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "parplan/cost/fp8.hpp"
 #include "parplan/cost/framework.hpp"
 #include "recompute_modules.hpp"
 
@@ -64,6 +65,29 @@ GenerationFloors generation_floors(const Gpu& g) {
 
 double count(double eager, double compiled, bool use_compiled) {
   return use_compiled && compiled >= 0 ? compiled : eager;
+}
+
+// Parameter tensors of one layer as Megatron-Core builds it with Transformer Engine (the
+// framework's host.param_hooks run once per tensor and micro-batch): attention's QKV (or MLA's
+// projections), output projection, the norms (TE fuses the input norm into linear_qkv as its own
+// layer_norm_weight tensor), Q / K norms, biases; a dense MLP's FC1 and FC2 (+ the fused pre-MLP
+// norm); a MoE layer's pre-MLP norm, router, shared expert's FC1 and FC2, and one FC1 and one FC2
+// weight per local expert (TE GroupedLinear registers weight0..weightN-1: Megatron-LM@b0cc270
+// experts.py TEGroupedMLP, TE v2.10 grouped_linear.py GroupedLinear.__init__).
+double layer_param_tensors(const Model& m, const Layout& l, bool moe_layer) {
+  const double norm = m.norm == Norm::LayerNorm && m.norm_bias ? 2.0 : 1.0;
+  double n = 0;
+  if (m.mla.enabled())
+    n += (m.mla.q_lora_rank > 0 ? 3.0 : 1.0) + 3.0 + 1.0 + norm;  // q down/up(+norm), kv, proj
+  else
+    n += 2.0 + norm + (m.qkv_bias ? 1.0 : 0.0) + (m.linear_bias ? 1.0 : 0.0) +
+         (m.qk_norm ? 2.0 : 0.0);  // linear_qkv (+ its norm, bias), linear_proj (+ bias)
+  const double mlp_bias = m.linear_bias ? 2.0 : 0.0;
+  if (!moe_layer) return n + norm + 2.0 + mlp_bias;  // linear_fc1's norm, fc1, fc2
+  const double local = double(m.moe.experts) / double(std::max<int32_t>(1, l.ep));
+  n += norm + 1.0 + (m.moe.router_bias ? 1.0 : 0.0) + local * (2.0 + mlp_bias);
+  if (m.moe.shared_experts > 0) n += 2.0 + mlp_bias;
+  return n;
 }
 }  // namespace
 
@@ -145,8 +169,9 @@ LayerKernels layer_kernels(const Model& m, const Training& t, const Layout& l) {
   }
   if (t.fp8()) {
     const double cur = t.fp8_recipe == Fp8Recipe::Current ? k.fp8_current_per_linear : 0.0;
-    r.fwd += linears * (k.fp8_fwd_per_linear + cur);
-    r.bwd += linears * (k.fp8_bwd_per_linear + cur);
+    const double nvfp4 = nvfp4_cast_kernels_per_linear(t);  // fp8.cpp
+    r.fwd += linears * (k.fp8_fwd_per_linear + cur + nvfp4);
+    r.bwd += linears * (k.fp8_bwd_per_linear + cur + nvfp4);
   }
   if (m.is_moe()) {
     const double share = double(m.moe_layers()) / double(m.layers);
@@ -219,6 +244,21 @@ LayerFloors layer_floors(const Model& m, const Cluster& c, const Training& t, co
       const double pass = share * local * fw.host.expert_loop_calls * loop;
       r.host_fwd_s += pass;
       r.host_s += pass * (l.recompute == Recompute::Full ? 3.0 : 2.0);
+    }
+    // The data-parallel wrapper's hooks per parameter tensor and micro-batch (host.param_hooks):
+    // in backward the autograd engine's AccumulateGrad node (an engine node without a kernel,
+    // dispatch_bwd) and the Python post-hook on it (dispatch_fwd); in forward, when parameters
+    // are gathered overlapped (distributed optimizer), a pre-hook per module that checks each of
+    // its parameters' gathers (a Python call without an operator: dispatch_bwd).
+    if (fw.host.param_hooks) {
+      const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+      const double tensors = (1.0 - moe_share) * layer_param_tensors(m, l, false) +
+                             moe_share * layer_param_tensors(m, l, true);
+      const bool gather = l.zero >= 1 && resolve(t.overlap_param_gather, fw.overlap_param_gather);
+      const double hooks_fwd = gather ? tensors * fw.host.dispatch_bwd_s : 0.0;
+      const double hooks_bwd = tensors * (fw.host.dispatch_bwd_s + fw.host.dispatch_fwd_s);
+      r.host_fwd_s += hooks_fwd;
+      r.host_s += hooks_fwd * (l.recompute == Recompute::Full ? 2.0 : 1.0) + hooks_bwd;
     }
   }
   r.host_syncs = k.host_syncs;

@@ -37,14 +37,46 @@ double copy_bytes(Fp8Recipe r) {
 // FP8 tensor cores take only the TN layout; MXFP8 needs row- and column-wise scaled copies), with
 // their scales. Current scaling reads the tensor once more for its amax before casting (TE
 // Float8CurrentScaling); delayed scaling takes the scale from the amax history and blockwise /
-// MXFP8 compute the block's amax inside the cast kernel.
+// MXFP8 compute the block's amax inside the cast kernel. NVFP4 (TE 2.12 NVFP4BlockScaling at its
+// defaults, pytorch/csrc/quantizer.cpp NVFP4Quantizer::quantize_impl): a GEMM input or output
+// gradient, whose column-wise (wgrad) copy takes the random Hadamard transform, is read three
+// times: nvte_hadamard_transform_amax (the row-wise amax and the amax after the transform),
+// nvte_quantize_v2 (the row-wise copy) and nvte_hadamard_transform_cast_fusion_columnwise (the
+// transform and the column-wise copy); the 16x16 transform's MMAs (32 FLOP per element) and the
+// gradients' stochastic rounding run inside those memory-bound kernels.
 double cast_bytes_per_element(const Training& t) {
   const double e = 2.0;  // FP8 runs keep tensors in BF16 between GEMMs
   double b = e + 2.0 * copy_bytes(t.fp8_recipe);
   if (t.fp8_recipe == Fp8Recipe::Current) b += e;
+  if (t.fp8_recipe == Fp8Recipe::Nvfp4) b += 2.0 * e;
   return b;
 }
+
+// Bytes per element of a weight's cast: read it, write both copies; NVFP4's weights (16x16 2D
+// blocks, no Hadamard transform) take an amax pass first (quantize_impl without RHT,
+// nvte_compute_amax_with_config), so one read more.
+double weight_cast_bytes_per_element(const Training& t) {
+  const double e = 2.0;
+  return e + 2.0 * copy_bytes(t.fp8_recipe) + (t.fp8_recipe == Fp8Recipe::Nvfp4 ? e : 0.0);
+}
 }  // namespace
+
+double nvfp4_cast_kernels_per_linear(const Training& t) {
+  // quantize_impl with RHT: the amax kernel, the row-wise quantize, the column-wise RHT cast: two
+  // beyond the one cast a framework's FP8 count holds (TE 2.12, as cast_bytes_per_element).
+  return t.fp8() && t.fp8_recipe == Fp8Recipe::Nvfp4 ? 2.0 : 0.0;
+}
+
+int amax_reductions_per_pass(const Training& t, const Layout& l) {
+  // TE 2.12 module/layernorm_linear.py and linear.py _customize_quantizers_nvfp4: under sequence
+  // parallelism a column-parallel layer's input quantizer (forward: Megatron's linear_qkv and
+  // linear_fc1) and a row-parallel layer's output-gradient quantizer (backward: linear_proj and
+  // linear_fc2) all-reduce their amaxes over the TP group (quantize_impl: allreduce_coalesced of
+  // the row- and column-wise amax, then wait) before casting, so the shards share one scale.
+  if (!(t.fp8() && t.fp8_recipe == Fp8Recipe::Nvfp4) || l.tp <= 1 || !l.sequence_parallel)
+    return 0;
+  return 2;
+}
 
 DType linear_gemm_dtype(const Training& t) {
   // Blackwell's block-scaled tensor-core instructions (tcgen05.mma kind::mxf8f6f4 / mxf4nvf4)
@@ -108,7 +140,7 @@ Fp8CastBytes fp8_cast_bytes(const Model& m, const Training& t, const Layout& l) 
   // Weights: cast once per step and cached across micro-batches (TE is_first_microbatch, as
   // Megatron-LM passes it); ZeRO-3 re-gathers them every micro-batch, so casts them every time.
   const double weights = (h * (q + 2.0 * kv) + q * h + fc1 * h + f * h) / tp;
-  const double weight_bytes = 2.0 + 2.0 * copy_bytes(t.fp8_recipe);
+  const double weight_bytes = weight_cast_bytes_per_element(t);
   const double per_mb = l.zero >= 3 ? 1.0 : double(std::max<int64_t>(1, micro_batches(t, l)));
   r.fwd = inputs * per + weights * weight_bytes / per_mb;
   r.bwd = grads * per;

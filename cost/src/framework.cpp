@@ -169,7 +169,8 @@ void read_host(const Section& h, FrameworkBehaviour::Host& host) {
          0, 1e4);
   host.module_call_s = module_us * 1e-6;
   h.read(
-      {{"expert_loop_calls", &host.expert_loop_calls, 0, 100}, {"cuda_graphs", &host.cuda_graphs}});
+      {{"expert_loop_calls", &host.expert_loop_calls, 0, 100}, {"cuda_graphs", &host.cuda_graphs},
+       {"param_hooks", &host.param_hooks}});
   host.expert_loop_s = loop_us * 1e-6;
   host.dispatch_fwd_s = fwd_us * 1e-6;
   host.dispatch_bwd_s = bwd_us * 1e-6;

@@ -75,11 +75,18 @@ StepWork layer_work(const Model& m, const Cluster& c, const Training& t, const L
 
   // TP overlap as the framework runs it (overlap.cpp).
   detail::tp_overlap(w, c, t, l);
+  // NVFP4 under SP: the quantizers' amax all-reduces over the TP group (fp8.cpp), each a small
+  // all-reduce (the row- and column-wise fp32 amax) the cast waits for: never hidden.
+  const int amax_per_pass = amax_reductions_per_pass(t, l);
+  if (amax_per_pass > 0) {
+    w.amax_reduce_s = 2.0 * amax_per_pass * collective_time(Collective::AllReduce, 8.0, pl.tp, c);
+    w.tp_exposed_s += w.amax_reduce_s;
+  }
 
   // Host time of one layer per micro-batch (floors.cpp): its kernels and its collective calls
   // (TP; EP dispatch and combine, forward, backward and a full recomputation's; CP ring steps).
-  double calls = double(w.tp_fwd_collectives + w.tp_bwd_collectives);
-  double fwd_calls = double(w.tp_fwd_collectives);
+  double calls = double(w.tp_fwd_collectives + w.tp_bwd_collectives + 2 * amax_per_pass);
+  double fwd_calls = double(w.tp_fwd_collectives + amax_per_pass);
   if (m.is_moe() && l.ep > 1) {
     const double share = double(m.moe_layers()) / double(m.layers);
     calls += share * (l.recompute == Recompute::Full ? 6 : 4);

@@ -12,6 +12,7 @@
 #include "parplan/cost/step.hpp"
 #include "parplan/model/error.hpp"
 #include "parplan/model/io.hpp"
+#include "../support/corpus_row.hpp"
 
 namespace parplan::cost {
 namespace {
@@ -152,6 +153,41 @@ TEST(BlackwellCorpus, MegatronBridgeRowsRunOnTheBlackwellPresets) {
   EXPECT_EQ(nvfp4, 4);
   EXPECT_GE(mxfp8, 10);
   EXPECT_EQ(rack, 30);  // GB200 and GB300 rows
+}
+
+
+// The NVFP4 recipes turn TP communication overlap off (Megatron-Bridge v0.3.0 = 26.02,
+// scripts/performance/configs/llama/llama3_llm_pretrain.py and llama31_llm_pretrain.py:
+// `cfg.comm_overlap.tp_comm_overlap = False if precision == "nvfp4"`), where the MXFP8 rows of
+// the same tables keep it on: every TP collective of an NVFP4 row with TP > 1 is exposed, and the
+// MXFP8 row of the same model and system (26.02 GB200 405B: TP 4, PP 16, VP 8 in both) hides part.
+TEST(BlackwellCorpus, Nvfp4RowsExposeTheirTensorParallelCollectivesAsTheRecipesRunThem) {
+  int tp_rows = 0;
+  for (const auto& s : load_embedded_corpus()) {
+    if (s.id != "mbridge-blackwell") continue;
+    for (const CorpusRun& r : s.runs) {
+      if (!(r.training.fp8() && r.training.fp8_recipe == Fp8Recipe::Nvfp4)) continue;
+      if (r.layout.tp <= 1) continue;
+      ++tp_rows;
+      EXPECT_EQ(r.training.tp_comm_overlap, Switch::Off) << r.label();
+      const StepWork w = step_work(r.model, r.cluster, r.training, r.layout);
+      EXPECT_FALSE(w.tp_hidden) << r.label();
+      // Every collective, and the NVFP4 quantizers' amax all-reduces (fp8_test.cpp).
+      EXPECT_DOUBLE_EQ(w.tp_exposed_s,
+                       double(w.tp_fwd_collectives + w.tp_bwd_collectives) * w.tp_collective_s +
+                           w.amax_reduce_s)
+          << r.label();
+    }
+  }
+  EXPECT_EQ(tp_rows, 3);  // 70B GB200 (TP 2), 405B GB300 and GB200 (TP 4); 70B GB300 is TP 1
+  const CorpusRun nvfp4 = test::corpus_row("mbridge-blackwell/26.02-gb200-llama3-405b-nvfp4-256gpu");
+  const CorpusRun mxfp8 = test::corpus_row("mbridge-blackwell/26.02-gb200-llama3-405b-mxfp8-256gpu");
+  EXPECT_EQ(nvfp4.layout.tp, mxfp8.layout.tp);
+  const StepWork a = step_work(nvfp4.model, nvfp4.cluster, nvfp4.training, nvfp4.layout);
+  const StepWork b = step_work(mxfp8.model, mxfp8.cluster, mxfp8.training, mxfp8.layout);
+  EXPECT_TRUE(b.tp_hidden);
+  EXPECT_DOUBLE_EQ(a.tp_collective_s, b.tp_collective_s);  // the same BF16 activations
+  EXPECT_GT(a.tp_exposed_s, b.tp_exposed_s);
 }
 
 }  // namespace

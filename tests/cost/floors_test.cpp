@@ -338,7 +338,8 @@ TEST(Floors, TheExpertLoopCostsHostTimePerLocalExpertGroupedGemmCallAndPass) {
   EXPECT_NEAR(host(50e-6).host_fwd_s - host(0).host_fwd_s, 64 * 2 * 50e-6, 1e-12);
   l.ep = 8;
   // Step: a loop far beyond the device time (16 ms of host a layer against ~1.6 ms of GPU) is
-  // paid by every layer and micro-batch, less the slack it first fills.
+  // paid by every layer and micro-batch, less the slack it first fills (none where the layer's
+  // host already outlasts its GPU: the DDP hooks of its 16 expert weights, host.param_hooks).
   auto step = [&](double loop_s) {
     Cluster cc = c;
     cc.gpu.floors.expert_loop_s = loop_s;
@@ -347,7 +348,7 @@ TEST(Floors, TheExpertLoopCostsHostTimePerLocalExpertGroupedGemmCallAndPass) {
   const StepCost s0 = step(0), s1 = step(500e-6);
   const double n = double(m.layers) * double(s1.micro_batches);
   EXPECT_GT(s1.step_time_s - s0.step_time_s, 0.8 * n * 2 * 8 * 2 * 500e-6);
-  EXPECT_LT(s1.step_time_s - s0.step_time_s, n * 2 * 8 * 2 * 500e-6);
+  EXPECT_LE(s1.step_time_s - s0.step_time_s, n * 2 * 8 * 2 * 500e-6 * (1 + 1e-9));
   // megatron-deepspeed declares no per-expert loop: the cluster's value changes nothing.
   t.framework = "megatron-deepspeed";
   EXPECT_EQ(expert_loop_s(c.gpu, t), 0.0);

@@ -1,11 +1,13 @@
 // FP8 training: GEMM times at the FP8 peak, memory of FP8 copies and saved inputs, casts by recipe.
 #include <gtest/gtest.h>
 
+#include "parplan/cost/floors.hpp"
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/memory.hpp"
 #include "parplan/cost/step.hpp"
 #include "parplan/model/error.hpp"
 #include "parplan/model/io.hpp"
+#include "../support/corpus_row.hpp"
 
 using namespace parplan;
 using namespace parplan::cost;
@@ -119,4 +121,52 @@ TEST(Fp8Step, AGpuWithoutAnFp8PeakIsRefusedNamingTheField) {
     EXPECT_NE(std::string(e.what()).find("cluster.gpu.peak_tflops"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("fp8"), std::string::npos) << e.what();
   }
+}
+
+// NVFP4 as Transformer Engine 2.12 runs it (NVFP4BlockScaling's defaults, NVFP4Quantizer::
+// quantize_impl), on the 26.02 GB300 Llama 3 70B NVFP4 row (TP 1, PP 4, MBS 1, GBS 256 over DP 16:
+// 16 micro-batches). Per layer, T = 8192 tokens; h 8192, q 8192, kv 1024, f 28672.
+TEST(Nvfp4Casts, InputsAndGradientsAreReadThriceAndWeightsTwiceOnAReal70bRow) {
+  const CorpusRun r = test::corpus_row("mbridge-blackwell/26.02-gb300-llama3-70b-nvfp4-64gpu");
+  ASSERT_EQ(r.training.fp8_recipe, Fp8Recipe::Nvfp4);
+  ASSERT_EQ(r.layout.tp, 1);
+  // Inputs T (2h + q + f) = 8192 * 53,248 = 436,207,616 elements, each read three times (the
+  // RHT amax pass, the row-wise cast, the column-wise RHT cast: 6 bytes) and written as two 4-bit
+  // copies with an E4M3 scale per 16 (2 x 0.5625): 7.125 bytes. Weights h (q + 2kv) + q h + 2 f h
+  // + f h = 855,638,016, per step: an amax pass and one cast writing both copies (2 + 2 + 1.125
+  // bytes), over the 16 micro-batches: 274,071,552 bytes.
+  const Fp8CastBytes b = fp8_cast_bytes(r.model, r.training, r.layout);
+  EXPECT_DOUBLE_EQ(b.fwd, 436'207'616.0 * 7.125 + 855'638'016.0 * 5.125 / 16.0);
+  // Output gradients T ((q + 2kv) + h + 2f + h) = 8192 * 83,968 = 687,865,856 elements, 7.125 each.
+  EXPECT_DOUBLE_EQ(b.bwd, 687'865'856.0 * 7.125);
+  // The same row under MXFP8 (one read, 1 + 1/32 bytes a copy): 4.0625 bytes an input.
+  Training mx = r.training;
+  mx.fp8_recipe = Fp8Recipe::Mxfp8;
+  EXPECT_DOUBLE_EQ(fp8_cast_bytes(r.model, mx, r.layout).bwd, 687'865'856.0 * 4.0625);
+  // Two kernels more per linear layer and pass (4 linears): the amax and the column-wise cast.
+  const LayerKernels k4 = layer_kernels(r.model, r.training, r.layout);
+  const LayerKernels k8 = layer_kernels(r.model, mx, r.layout);
+  EXPECT_DOUBLE_EQ(k4.fwd - k8.fwd, 8.0);
+  EXPECT_DOUBLE_EQ(k4.bwd - k8.bwd, 8.0);
+  // TP 1: no amax all-reduce.
+  EXPECT_EQ(amax_reductions_per_pass(r.training, r.layout), 0);
+  EXPECT_EQ(step_work(r.model, r.cluster, r.training, r.layout).amax_reduce_s, 0.0);
+}
+
+TEST(Nvfp4Casts, SequenceParallelCastsAllReduceTheirAmaxOverTheTensorGroup) {
+  // 26.02 GB200 Llama 3 70B NVFP4: TP 2 with SP. QKV and FC1 inputs (forward) and the projection's
+  // and FC2's output gradients (backward) all-reduce their amaxes: 4 small all-reduces a layer.
+  const CorpusRun r = test::corpus_row("mbridge-blackwell/26.02-gb200-llama3-70b-nvfp4-64gpu");
+  ASSERT_TRUE(r.layout.sequence_parallel);
+  EXPECT_EQ(amax_reductions_per_pass(r.training, r.layout), 2);
+  const StepWork w = step_work(r.model, r.cluster, r.training, r.layout);
+  EXPECT_GT(w.amax_reduce_s, 0.0);
+  EXPECT_LT(w.amax_reduce_s, w.tp_collective_s);  // latency-bound, 8 bytes each
+  // Without SP the shards do not exist: no reduction; MXFP8 (per-block scales only): none.
+  Layout no_sp = r.layout;
+  no_sp.sequence_parallel = false;
+  EXPECT_EQ(amax_reductions_per_pass(r.training, no_sp), 0);
+  Training mx = r.training;
+  mx.fp8_recipe = Fp8Recipe::Mxfp8;
+  EXPECT_EQ(amax_reductions_per_pass(mx, r.layout), 0);
 }

@@ -36,6 +36,13 @@ struct Fp8CastBytes {
 };
 Fp8CastBytes fp8_cast_bytes(const Model& m, const Training& t, const Layout& l);
 
+// Kernels NVFP4's quantization adds per linear layer and pass beyond a framework's FP8 cast count
+// (TE's random Hadamard transform path: an amax kernel and a separate column-wise cast); 0 else.
+double nvfp4_cast_kernels_per_linear(const Training& t);
+// Amax all-reduces over the TP group per layer and pass (forward and backward each) that NVFP4's
+// quantizers run under sequence parallelism (TE 2.12); 0 for other recipes or without SP.
+int amax_reductions_per_pass(const Training& t, const Layout& l);
+
 // Bytes per element of a GEMM input saved for the weight gradient: TE keeps the FP8 copy (1).
 double saved_gemm_input_bytes(const Training& t);
 // Bytes per layer-weight parameter of the FP8 copies TE caches (FP8 + transposed: 2); 0 without FP8.

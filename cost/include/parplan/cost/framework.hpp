@@ -210,6 +210,9 @@ struct FrameworkBehaviour {
     // (floors.cpp module_call_s). 0: not counted.
     double module_call_s = 0;
     bool cuda_graphs = false;   // layers captured as CUDA graphs: one launch per layer and pass
+    // The data-parallel wrapper hooks every parameter tensor per micro-batch (Megatron DDP's
+    // backward post-hooks; forward pre-hooks with overlapped parameter gathers): floors.cpp.
+    bool param_hooks = false;
   } host;
 };
 

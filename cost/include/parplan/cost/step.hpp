@@ -52,6 +52,7 @@ struct StepWork {
   // gathers (forward; backward with its share of the gradient reduce-scatter).
   double zero3_fwd_exposed_s = 0, zero3_bwd_exposed_s = 0;
   double tp_exposed_s = 0;  // per layer per micro-batch, after TP comm overlap (else all of it)
+  double amax_reduce_s = 0;  // of it, NVFP4's amax all-reduces under SP (fp8.hpp), never hidden
 
   double optimizer_s = 0;  // optimizer step on this GPU
   double offload_s = 0;    // PCIe transfers + CPU optimizer (offload); activation offload exposed
