@@ -190,7 +190,8 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   }
   r.activations = r.layer_activations + extra;
 
-  // Buffers: fp32 logits + their gradient on the last stage (vocab-parallel cross-entropy),
+  // Buffers: the logits + their gradient on the last stage (framework.hpp Saved::logits: fp32 of
+  // the vocab-parallel cross-entropy by default),
   // pipeline send/receive buffers, the TP all-gather output under SP, ZeRO-2/3 layer gradient
   // buffers, ZeRO-3 gathered layers (current + prefetched). ZeRO 0/1 reduce buckets that are views
   // of the contiguous gradient buffer (Megatron-core ParamAndGradBuffer, DDP
@@ -198,7 +199,8 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   // parplan's runtime) produce a layer's gradients into a buffer that is reduce-scattered into the
   // shard when the layer is done: one layer being produced while the previous one is in flight.
   double buffers = 0;
-  if (holds_last) buffers += 2.0 * 4.0 * s * double(l.micro_batch) * double(m.vocab) / l.tp;
+  if (holds_last)
+    buffers += framework_behaviour(t).saved.logits * s * double(l.micro_batch) * double(m.vocab) / l.tp;
   if (l.pp > 1) buffers += 2.0 * e * sbh / double(l.tp);
   if (l.sequence_parallel) buffers += e * sbh;
   const double layer_params = count_params(m).per_layer / double(l.tp);
