@@ -90,6 +90,25 @@ double attention_projection_time(const Model& m, const Cluster& c, DType t, doub
          + matmul_time(c, t, T, h, s.o_in / tp);          // output projection
 }
 
+double mla_up_projection_time(const Model& m, const Cluster& c, DType t, double T, double tp) {
+  if (!m.mla.enabled()) return 0.0;
+  const AttentionShape s = attention_shape(m);
+  const double qr = double(m.mla.q_lora_rank), kvr = double(m.mla.kv_lora_rank);
+  const double q_in = qr > 0 ? qr : double(m.hidden);
+  return matmul_time(c, t, T, s.q / tp, q_in) +
+         matmul_time(c, t, T, double(m.heads) * (double(m.mla.qk_nope_head_dim) + s.v_head_dim) / tp,
+                     kvr);
+}
+
+double mla_up_projection_forward_flops(const Model& m, double tokens) {
+  if (!m.mla.enabled()) return 0.0;
+  const AttentionShape s = attention_shape(m);
+  const double qr = double(m.mla.q_lora_rank), kvr = double(m.mla.kv_lora_rank);
+  const double q_in = qr > 0 ? qr : double(m.hidden);
+  return 2.0 * tokens *
+         (q_in * s.q + kvr * double(m.heads) * (double(m.mla.qk_nope_head_dim) + s.v_head_dim));
+}
+
 double attention_core_time(const Model& m, const Cluster& c, DType t, double sq, double skv,
                            double batch, double tp) {
   const AttentionShape s = attention_shape(m);

@@ -10,6 +10,7 @@
 #include "parplan/cost/host_overhead.hpp"
 #include "parplan/cost/moe.hpp"
 #include "elementwise.hpp"
+#include "recompute_modules.hpp"
 
 namespace parplan::cost {
 
@@ -132,6 +133,15 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   switch (l.recompute) {
     case Recompute::None: r.recompute_s = 0; break;
     case Recompute::Selective: {
+      if (l.recompute_modules != 0) {  // Megatron-Core's modules (recompute_modules.cpp)
+        detail::LayerForwardParts parts;
+        parts.tokens = T;
+        parts.attention_core_s = r.fwd_attention_core_s;
+        parts.dense_mlp_s = dense_mlp;
+        parts.moe = moe_share > 0 ? &moe : nullptr;
+        r.recompute_s = detail::module_recompute_s(m, c, t, l, parts) + kernels.recompute * per_kernel;
+        break;
+      }
       // Megatron: the attention core (Korthikanti et al. 2022); torchtitan op-level SAC: every
       // second mm (all FP8 GEMMs) and the elementwise ops, the attention core saved.
       r.recompute_s = (fw.selective_recomputes_attention ? r.fwd_attention_core_s : 0.0) +

@@ -7,6 +7,7 @@
 
 #include "parplan/cost/fp8.hpp"
 #include "parplan/cost/framework.hpp"
+#include "recompute_modules.hpp"
 
 namespace parplan::cost {
 
@@ -183,7 +184,11 @@ LayerKernels layer_kernels(const Model& m, const Training& t, const Layout& l) {
   }
   switch (l.recompute) {
     case Recompute::None: break;
-    case Recompute::Selective: r.recompute = k.selective_recompute; break;
+    case Recompute::Selective:
+      r.recompute = l.recompute_modules != 0
+                        ? detail::module_recompute_kernels(m, t, l, k.selective_recompute)
+                        : k.selective_recompute;
+      break;
     case Recompute::Full: r.recompute = r.fwd; break;
   }
   return r;

@@ -2,6 +2,7 @@
 
 #include "parplan/cost/attention.hpp"
 #include "parplan/cost/moe.hpp"
+#include "recompute_modules.hpp"
 
 namespace parplan::cost {
 
@@ -79,6 +80,8 @@ FlopCount step_flops(const Model& m, const Training& t, const Layout& l) {
   f.model = 3.0 * (layer + logits + mtp);
   double recomputed = 0;
   if (l.recompute == Recompute::Full) recomputed = layer;
+  else if (l.recompute == Recompute::Selective && l.recompute_modules != 0)
+    recomputed = detail::module_recompute_flops(m, l, tokens, s);  // Megatron-Core's modules
   else if (l.recompute == Recompute::Selective)
     recomputed = attention_core_forward_flops(m, tokens, s) * double(m.layers);
   f.hardware = f.model + recomputed;

@@ -267,7 +267,8 @@ FrameworkBehaviour framework_from_json(const nlohmann::json& j, Diagnostics& d,
              {"scores_elements", &sv.scores_elements, 0, 100},
              {"scores_mask_bytes", &sv.scores_mask_bytes, 0, 100},
              {"stream_mask_bytes", &sv.stream_mask_bytes, 0, 100},
-             {"moe_expert_output", &sv.moe_expert_output, 0, 100}});
+             {"moe_expert_output", &sv.moe_expert_output, 0, 100},
+             {"logits", &sv.logits, 0, 100}});
   root.read({"repeat_kv_copy", &f.repeat_kv_copy});
   root.at("loss_all_reduce").read({"blocking", &f.loss_all_reduce});
   const Section attention = root.at("attention_kernel");

@@ -44,7 +44,9 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   if (l.recompute == Recompute::Full) return e * sbh / sp_div;  // layer input only
   const AttentionShape a = attention_shape(m);
   // What the framework's layer keeps (framework.hpp Saved; Megatron-LM's fused layer by default).
-  const FrameworkBehaviour::Saved& kept = framework_behaviour(t).saved;
+  const FrameworkBehaviour& fw = framework_behaviour(t);
+  const FrameworkBehaviour::Saved& kept = fw.saved;
+  const uint8_t rc = recomputed_modules(l);
   // Replicated under TP: two LayerNorm inputs, QKV and MLP inputs (2 bytes each), two dropout
   // masks; MLA's compressed latents (its down-projections are not split).
   const double per_norm = m.norm == Norm::RMSNorm ? kept.rmsnorm : kept.layernorm;
@@ -53,23 +55,50 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   // query heads, an eager rotary copies of Q and K); FC1 output (two for gated), activation output.
   const bool expanded = kept.repeat_kv && !m.mla.enabled() && m.kv_heads > 0 && m.kv_heads < m.heads;
   const double rope = m.position == Position::Rotary ? kept.rope_extra * (a.q + a.k) : 0.0;
-  const double attn = s * b * e * (a.q + (expanded ? a.q : a.k) + (expanded ? a.o_in : a.v) + a.o_in + rope);
+  const double qkv = a.q + (expanded ? a.q : a.k) + (expanded ? a.o_in : a.v) + rope;
+  const double attn = s * b * e * (qkv + a.o_in);
   const double mlp = sbh * e * (m.gated_mlp ? kept.gated_mlp : kept.mlp) * f / h;
   // MoE layers keep their routed rows instead of the dense MLP's (moe.cpp); the average layer.
   const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
   const double sharded = attn + (1 - moe_share) * mlp;
   const double moe = moe_share * moe_mlp_activation_bytes(m, t, l);
   double scores = 0;
-  if (!t.flash_attention && l.recompute == Recompute::None)  // softmax out, dropout mask, output
+  if (!t.flash_attention && !(rc & kRecomputeCoreAttn))  // softmax out, dropout mask, output
     scores = (kept.scores_elements * e + kept.scores_mask_bytes) * double(m.heads) * s *
              attended_keys(m, s) * b;
   // FP8 (fp8.cpp): the QKV and FC1 inputs (replicated) and the projection and FC2 inputs (split
   // by TP) are saved as their FP8 copies instead of 16-bit.
+  const double in = saved_gemm_input_bytes(t);
   const double fp8_saved =
-      t.fp8() ? (e - saved_gemm_input_bytes(t)) *
-                    (2 * sbh / sp_div + (s * b * a.o_in + (1 - moe_share) * sbh * f / h) / tp)
+      t.fp8() ? (e - in) * (2 * sbh / sp_div + (s * b * a.o_in + (1 - moe_share) * sbh * f / h) / tp)
               : 0.0;
-  return replicated / sp_div + sharded / tp + moe + scores / tp - fp8_saved;
+  // Megatron-Core's per-module recomputation (Layout::recompute_modules; Megatron-LM@b0cc270)
+  // frees what the recomputed piece kept: a module checkpointed "without output"
+  // (tensor_parallel.CheckpointWithoutOutput, discard_output_and_register_recompute) frees its
+  // output, which the next GEMM saved (under FP8 that GEMM saves the original input instead of
+  // its FP8 copy, set_save_original_input, so nothing of it stays); a normally checkpointed one
+  // (tensor_parallel.checkpoint) keeps only its input.
+  double freed = 0;
+  if (rc & kRecomputeLayernorm) {
+    // transformer_layer.py l.383-438: the input_layernorm and pre_mlp_layernorm outputs, where
+    // they are modules of their own: gpt_layer_specs.py l.248, l.265 / l.291 (TE spec) builds a TENorm
+    // before MLA's down-projections and before a MoE layer's router and experts; elsewhere the
+    // norm is fused into linear_qkv / linear_fc1 (TELayerNormColumnParallelLinear, IdentityOp)
+    // and nothing is recomputed. The QKV / FC1 input above is that output.
+    const double norms = (m.mla.enabled() ? 1.0 : 0.0) + moe_share;
+    freed += norms * in * sbh / sp_div;
+  }
+  if ((rc & kRecomputeMlaUpProj) && m.mla.enabled())
+    // multi_latent_attention.py l.838-843 (qkv_up_checkpoint over qkv_up_proj_and_rope_apply),
+    // l.344-346 (discarded after core attention): the up-projected, RoPE-applied Q, K, V the
+    // attention kernel saved; its inputs, the normed latents, stay (the checkpoint's inputs).
+    freed += s * b * e * qkv / tp;
+  if (rc & kRecomputeMlp)
+    // transformer_layer.py l.445-447 / l.719-735: the dense (non-MoE) layers' MLP under
+    // tensor_parallel.checkpoint keeps only its input (the residual stream, the norm being fused
+    // into linear_fc1 under TE): the FC1 input, FC1 output(s) and activation output go.
+    freed += (1 - moe_share) * (in * sbh / sp_div + (mlp - (t.fp8() ? (e - in) * sbh * f / h : 0.0)) / tp);
+  return replicated / sp_div + sharded / tp + moe + scores / tp - fp8_saved - freed;
 }
 
 double in_flight_microbatches(const Layout& l, int64_t micro_batches, int stage,
@@ -161,7 +190,8 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   }
   r.activations = r.layer_activations + extra;
 
-  // Buffers: fp32 logits + their gradient on the last stage (vocab-parallel cross-entropy),
+  // Buffers: the logits + their gradient on the last stage (framework.hpp Saved::logits: fp32 of
+  // the vocab-parallel cross-entropy by default),
   // pipeline send/receive buffers, the TP all-gather output under SP, ZeRO-2/3 layer gradient
   // buffers, ZeRO-3 gathered layers (current + prefetched). ZeRO 0/1 reduce buckets that are views
   // of the contiguous gradient buffer (Megatron-core ParamAndGradBuffer, DDP
@@ -169,7 +199,8 @@ MemoryBreakdown stage_memory(const Model& m, const Cluster& c, const Training& t
   // parplan's runtime) produce a layer's gradients into a buffer that is reduce-scattered into the
   // shard when the layer is done: one layer being produced while the previous one is in flight.
   double buffers = 0;
-  if (holds_last) buffers += 2.0 * 4.0 * s * double(l.micro_batch) * double(m.vocab) / l.tp;
+  if (holds_last)
+    buffers += framework_behaviour(t).saved.logits * s * double(l.micro_batch) * double(m.vocab) / l.tp;
   if (l.pp > 1) buffers += 2.0 * e * sbh / double(l.tp);
   if (l.sequence_parallel) buffers += e * sbh;
   const double layer_params = count_params(m).per_layer / double(l.tp);

@@ -173,9 +173,11 @@ MoeLayerWork moe_layer_work(const Model& m, const Cluster& c, const Training& t,
   // Permute before dispatch and unpermute + weighted sum after combine: read + write of every
   // routed copy twice; the expert activation as in the dense MLP.
   const double copies = tokens_rank * k;
-  double bytes = 4.0 * copies * h * e + load * w.rows * fe_local * (m.gated_mlp ? 3 * e : 2 * e);
-  if (fs > 0) bytes += T * fs / tp * (m.gated_mlp ? 3 * e : 2 * e);
-  w.fwd_memory_s = memory_bound_time(c, bytes);
+  const double act = load * w.rows * fe_local * (m.gated_mlp ? 3 * e : 2 * e);
+  const double shared_act = fs > 0 ? T * fs / tp * (m.gated_mlp ? 3 * e : 2 * e) : 0.0;
+  w.fwd_memory_s = memory_bound_time(c, 4.0 * copies * h * e + act + shared_act);
+  w.act_memory_s = memory_bound_time(c, act);
+  w.shared_fwd_s = shared + memory_bound_time(c, shared_act);
   // DeepSeek-V3 report sec. 3.3.2: with FP8 training the dispatched activations are FP8, the
   // combine stays BF16.
   const double dispatch_elem = t.fp8() ? 1.0 : e;
@@ -207,9 +209,19 @@ double moe_mlp_activation_bytes(const Model& m, const Training& t, const Layout&
   // FP8 copies, as the dense layer's (fp8.cpp; DeepSeek-V3 report sec. 3.3.2, TE grouped linear).
   const double in = saved_gemm_input_bytes(t);
   const double out = framework_behaviour(t).saved.moe_expert_output;
-  double bytes = rows * (in * h + out * e * h + e * fc1_mats(m) * fe_local + in * fe_local);
+  // Per-module recomputation (Layout::recompute_modules; Megatron-LM@b0cc270): "moe" checkpoints
+  // the whole MoE layer (moe_layer.py l.432, tensor_parallel.checkpoint: only its input, the
+  // pre-MLP norm output counted with the layer, stays); "moe_act" discards the activation output
+  // saved for FC2 on the routed rows (experts.py l.738-750, CheckpointWithoutOutput; FC2 saves
+  // the original input under FP8, l.592-595, so no FP8 copy stays either); "shared_experts"
+  // checkpoints the shared experts (shared_experts.py l.74-78, moe_layer.py l.294).
+  const uint8_t rc = recomputed_modules(l);
+  if (rc & kRecomputeMoe) return 0.0;
+  const double act_out = (rc & kRecomputeMoeAct) ? 0.0 : in * fe_local;
+  double bytes = rows * (in * h + out * e * h + e * fc1_mats(m) * fe_local + act_out);
   bytes += tokens_rank * E * 2.0 * 4.0;
-  if (fs > 0) bytes += T * e * (fc1_mats(m) * fs + fs) / tp;  // shared experts: as a dense MLP
+  if (fs > 0 && !(rc & kRecomputeSharedExperts))
+    bytes += T * e * (fc1_mats(m) * fs + fs) / tp;  // shared experts: as a dense MLP
   return bytes;
 }
 
@@ -222,7 +234,9 @@ EpComm ep_comm(const Model& m, const Cluster& c, const Training& t, const Layout
   const double pair = w.dispatch_s + w.combine_s;
   r.fwd_s = share * pair;
   r.bwd_s = share * 2.0 * w.combine_s;  // gradients of combine and dispatch, both 16-bit
-  if (l.recompute == Recompute::Full) r.bwd_s += r.fwd_s;
+  // Recomputing the MoE layer (full, or Megatron-Core's "moe" module) dispatches and combines
+  // again in backward (moe_layer.py@b0cc270 l.432: the checkpoint covers the dispatcher).
+  if (l.recompute == Recompute::Full || recomputes(l, kRecomputeMoe)) r.bwd_s += r.fwd_s;
   // DualPipe / DualPipeV overlap it with the paired chunk's compute (pipeline.hpp).
   if (!moe_a2a_overlapped(t) && !overlaps_ep_comm(l.schedule)) {
     r.fwd_exposed_s = r.fwd_s;

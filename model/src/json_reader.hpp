@@ -115,6 +115,14 @@ class ObjectReader {
     }
     return v;
   }
+  const nlohmann::json* array(const char* key, bool required) {
+    const nlohmann::json* v = get(key, required);
+    if (v && !v->is_array()) {
+      type_error(key, "a JSON array", *v);
+      return nullptr;
+    }
+    return v;
+  }
   // Marks a key as known without reading it.
   void skip(const char* key) { seen_.insert(key); }
 

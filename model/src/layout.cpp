@@ -69,6 +69,41 @@ bool parse_recompute(const std::string& s, Recompute& out) {
   else return false;
   return true;
 }
+namespace {
+constexpr RecomputeModule kModules[] = {kRecomputeCoreAttn, kRecomputeMoeAct, kRecomputeLayernorm,
+                                        kRecomputeMlaUpProj, kRecomputeMlp,   kRecomputeMoe,
+                                        kRecomputeSharedExperts};
+}  // namespace
+const char* to_string(RecomputeModule m) {
+  switch (m) {
+    case kRecomputeCoreAttn: return "core_attn";
+    case kRecomputeMoeAct: return "moe_act";
+    case kRecomputeLayernorm: return "layernorm";
+    case kRecomputeMlaUpProj: return "mla_up_proj";
+    case kRecomputeMlp: return "mlp";
+    case kRecomputeMoe: return "moe";
+    case kRecomputeSharedExperts: return "shared_experts";
+  }
+  return "?";
+}
+bool parse_recompute_module(const std::string& s, RecomputeModule& out) {
+  for (RecomputeModule m : kModules)
+    if (s == to_string(m)) {
+      out = m;
+      return true;
+    }
+  return false;
+}
+std::string recompute_modules_list(uint8_t modules) {
+  std::string s;
+  for (RecomputeModule m : kModules)
+    if (modules & m) s += (s.empty() ? "" : ",") + std::string(to_string(m));
+  return s;
+}
+uint8_t recomputed_modules(const Layout& l) {
+  if (l.recompute != Recompute::Selective) return 0;
+  return l.recompute_modules ? l.recompute_modules : uint8_t(kRecomputeCoreAttn);
+}
 bool parse_schedule(const std::string& s, Schedule& out) {
   if (s == "gpipe") out = Schedule::GPipe;
   else if (s == "1f1b") out = Schedule::OneFOneB;
@@ -98,7 +133,36 @@ Layout layout_from_json(const nlohmann::json& j, Diagnostics& d, const std::stri
   r.integer32("cp", l.cp, false, 1, kMaxDeg);
   r.integer32("micro_batch", l.micro_batch, false, 1, kMaxDeg);
   r.integer32("zero", l.zero, false, 0, 3);
+  const bool has_recompute = r.has("recompute");
   r.choice("recompute", l.recompute, false, parse_recompute, "none, selective, full");
+  // Megatron-Core's --recompute-modules (transformer_config.py@b0cc270: names outside its list
+  // are rejected; an empty list under selective recomputes nothing).
+  if (const nlohmann::json* mods = r.array("recompute_modules", false)) {
+    const std::string f = p + ".recompute_modules";
+    uint8_t bits = 0;
+    for (const auto& v : *mods) {
+      RecomputeModule m{};
+      if (!v.is_string() || !parse_recompute_module(v.get<std::string>(), m)) {
+        d.error(f, "unknown module " + (v.is_string() ? "\"" + v.get<std::string>().substr(0, 40) + "\""
+                                                      : std::string("(not a string)")) +
+                       "; use Megatron-Core's names: " + kRecomputeModuleNames);
+        bits = 0;
+        break;
+      }
+      bits |= m;
+    }
+    if (d.ok()) {
+      if (has_recompute && l.recompute != Recompute::Selective)
+        d.error(f, "applies to recompute \"selective\" only (Megatron-Core --recompute-granularity "
+                   "selective); set recompute to selective or drop recompute_modules");
+      else if (mods->empty())
+        l.recompute = Recompute::None;  // selective with no module: nothing recomputed
+      else {
+        l.recompute = Recompute::Selective;
+        l.recompute_modules = bits == kRecomputeCoreAttn ? uint8_t(0) : bits;
+      }
+    }
+  }
   r.boolean("sequence_parallel", l.sequence_parallel, false);
   bool has_schedule = r.has("schedule");
   r.choice("schedule", l.schedule, false, parse_schedule,
@@ -159,6 +223,11 @@ void validate(const Layout& l, Diagnostics& d, const std::string& p) {
     d.error(p + ".first_stage_layers", "must be >= 0");
   if (l.activation_offload_layers < 0)
     d.error(p + ".activation_offload_layers", "must be >= 0 (0: no activation offloading)");
+  if (l.recompute_modules != 0 && l.recompute != Recompute::Selective)
+    d.error(p + ".recompute_modules", "applies to recompute \"selective\" only; set recompute to "
+                                      "selective or drop recompute_modules");
+  if (l.recompute_modules >= 128)
+    d.error(p + ".recompute_modules", std::string("unknown module; use ") + kRecomputeModuleNames);
   // The product in double (each degree is below 2^31): an int64 product of four 2^24 degrees
   // wraps to 0 GPUs. 2^40 is above any cluster (nodes <= 1e7 x 4096 GPUs per node).
   const double gpus = double(l.dp) * double(l.tp) * double(l.pp) * double(l.cp);
@@ -279,6 +348,19 @@ void validate(const Layout& l, const Model& m, const Cluster& c, const Training&
     d.error(p + ".activation_offload_layers",
             "must be below the layers of a pipeline stage (" + s((m.layers + l.pp - 1) / l.pp) +
                 "): the last layer's activations are used at once; lower it");
+  // Megatron-Core's checks of recompute_modules (transformer_config.py@b0cc270 __post_init__).
+  const uint8_t rc = recomputed_modules(l);
+  const std::string rcf = p + ".recompute_modules";
+  if ((rc & kRecomputeMlaUpProj) && !m.mla.enabled())
+    d.error(rcf, "mla_up_proj needs multi-latent attention (model.mla); Megatron-Core rejects it "
+                 "otherwise; drop it");
+  if ((rc & kRecomputeMoeAct) && !m.is_moe())
+    d.error(rcf, "moe_act needs a MoE model (Megatron-Core: only with the MoE grouped GEMM); drop it");
+  if ((rc & (kRecomputeMoeAct | kRecomputeLayernorm)) && t.fp8() &&
+      t.fp8_recipe == Fp8Recipe::Delayed)
+    d.error(rcf, "moe_act and layernorm recomputation do not work with FP8 delayed scaling "
+                 "(Megatron-Core rejects it); use train.fp8_recipe current, blockwise or mxfp8, or "
+                 "drop them");
   if (l.gpus() > c.total_gpus())
     d.error(p, "needs " + s(l.gpus()) + " GPUs (dp*tp*pp*cp) but the cluster has " +
                    s(c.total_gpus()) + "; lower a degree or use a larger cluster");
@@ -306,6 +388,12 @@ nlohmann::json to_json(const Layout& l) {
           {"first_stage_layers", l.first_stage_layers},
           {"last_stage_layers", l.last_stage_layers}};
   if (l.activation_offload_layers > 0) j["activation_offload_layers"] = l.activation_offload_layers;
+  if (l.recompute == Recompute::Selective && l.recompute_modules != 0) {
+    nlohmann::json mods = nlohmann::json::array();
+    for (uint8_t bit = 1; bit != 0 && bit < 128; bit = uint8_t(bit << 1))
+      if (l.recompute_modules & bit) mods.push_back(to_string(RecomputeModule(bit)));
+    j["recompute_modules"] = mods;
+  }
   return j;
 }
 
@@ -314,6 +402,8 @@ std::string describe(const Layout& l) {
                   " pp=" + std::to_string(l.pp) + " cp=" + std::to_string(l.cp) +
                   " mb=" + std::to_string(l.micro_batch) + " zero=" + std::to_string(l.zero) +
                   " rc=" + to_string(l.recompute);
+  if (l.recompute == Recompute::Selective && l.recompute_modules != 0)
+    s += "(" + recompute_modules_list(l.recompute_modules) + ")";
   if (l.sequence_parallel) s += " sp";
   if (l.pp > 1) s += std::string(" ") + to_string(l.schedule);
   if (l.virtual_stages > 1) s += " v=" + std::to_string(l.virtual_stages);

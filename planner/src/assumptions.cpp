@@ -45,6 +45,13 @@ std::vector<Assumption> prediction_assumptions(const Model& m, const Training& t
   a.push_back({"gradients", t.fp32_grad_accum || !t.mixed_precision() ? "fp32" : "16-bit",
                "train.fp32_grad_accum"});
   a.push_back({"dtype", to_string(t.dtype), "train.dtype"});
+  if (l.recompute == Recompute::Selective)
+    a.push_back(l.recompute_modules != 0
+                    ? Assumption{"recompute_modules", recompute_modules_list(l.recompute_modules),
+                                 "layout.recompute_modules (Megatron-Core's modules)"}
+                    : Assumption{"recompute_modules", fw + "'s selective",
+                                 "layout.recompute_modules unset (Megatron-Core: core_attn; "
+                                 "torchtitan: op-level SAC)"});
   if (m.is_moe())
     a.push_back({"moe_a2a_overlap", t.moe_a2a_overlap == Switch::On ? "on" : "off",
                  t.moe_a2a_overlap == Switch::Default ? "default (train.moe_a2a_overlap unset)"

@@ -73,6 +73,14 @@ void check_deepspeed(const Plan& p, const std::string& target, bool megatron_ds)
     refuse(target, "HSDP (layout.shard_group " + s(l.shard_size()) + " of dp " + s(l.dp) +
                        "): pretrain_gpt.py builds the model under deepspeed.zero.Init, not MiCS_Init",
            "export to deepspeed (mics_shard_size) or torchtitan, or re-plan with shard_group 0");
+  // Megatron-DeepSpeed's selective recomputation is Korthikanti's attention core only: it has no
+  // --recompute-modules (tests/data/upstream/megatron-deepspeed-flags.txt).
+  if (megatron_ds && l.recompute == Recompute::Selective && l.recompute_modules != 0)
+    refuse(target, "layout.recompute_modules [" + recompute_modules_list(l.recompute_modules) +
+                       "]: Megatron-DeepSpeed recomputes the attention core only (no "
+                       "--recompute-modules)",
+           "export to megatron (Megatron-Core --recompute-modules), or re-plan with recompute "
+           "selective (no recompute_modules) or full");
   if (!megatron_ds && l.recompute == Recompute::Selective)
     refuse(target, "selective recomputation: DeepSpeed's activation checkpointing recomputes whole "
                    "layers (it would price as full recomputation)",

@@ -324,8 +324,12 @@ std::vector<std::string> megatron_args(const Plan& p) {
   }
   // Recomputation.
   if (l.recompute == Recompute::Selective) {
+    // Megatron-Core's modules, space-separated (Megatron-LM@b0cc270 argument_utils.py: a List
+    // field of TransformerConfig is an nargs='+' flag).
+    std::string mods = recompute_modules_list(recomputed_modules(l));
+    std::replace(mods.begin(), mods.end(), ',', ' ');
     a.push_back("--recompute-granularity selective");
-    a.push_back("--recompute-modules core_attn");
+    a.push_back("--recompute-modules " + mods);
   } else if (l.recompute == Recompute::Full) {
     a.push_back("--recompute-granularity full");
     a.push_back("--recompute-method uniform");

@@ -126,6 +126,12 @@ Titan translate(const Plan& p, bool toml) {
     refuse(kTarget, "NVMe offload", "export to deepspeed");
   if (l.tiles > 1) refuse(kTarget, "tiled linear layers (layout.tiles) are DeepSpeed's", "export to deepspeed");
   check_fp8(p.training, toml);
+  if (l.recompute == Recompute::Selective && l.recompute_modules != 0)
+    refuse(kTarget, "layout.recompute_modules [" + recompute_modules_list(l.recompute_modules) +
+                        "] is Megatron-Core's per-module recomputation; torchtitan's selective "
+                        "activation checkpointing is per op (every second matmul) or per layer",
+           "export to megatron (--recompute-modules), or re-plan with recompute selective "
+           "(no recompute_modules) or full");
   // The model is torchtitan's own (a registry flavor): a model it has no registry for would not
   // be built as priced (GPT-3's LayerNorm, learned positions and GELU, Mixtral's experts, ...).
   if (titan_model(m).module.empty())

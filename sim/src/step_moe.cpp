@@ -106,7 +106,8 @@ int StepSim::ep_layers(const Rank& r, int chunk, int first, int count) const {
 std::vector<double> StepSim::ep_bytes(bool forward) const {
   if (forward) return {ep_dispatch_bytes_, ep_combine_bytes_};
   std::vector<double> b{ep_combine_bytes_, ep_combine_bytes_};
-  if (plan_.layout.recompute == Recompute::Full) {
+  // Full recomputation or Megatron-Core's "moe" module reruns the layer's dispatch and combine.
+  if (plan_.layout.recompute == Recompute::Full || recomputes(plan_.layout, kRecomputeMoe)) {
     b.push_back(ep_dispatch_bytes_);
     b.push_back(ep_combine_bytes_);
   }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "parplan/cost/corpus_memory.hpp"
+#include "parplan/cost/framework.hpp"
 #include "parplan/cost/memory.hpp"
 #include "../support/corpus_row.hpp"
 
@@ -124,4 +125,31 @@ TEST(CorpusMemory, LlamaThreeSeventyBOnGb300FitsWithTheRecipesActivationOffloadi
   // Step time does not change: the copies run on their own stream (not priced).
   EXPECT_EQ(predict(r->model, r->cluster, r->training, r->layout).step_time_s,
             predict(r->model, r->cluster, r->training, none).step_time_s);
+}
+
+TEST(CorpusMemory, LlmFoundryRowsHoldTheFusedLossesSixteenBitLogits) {
+  // llm-foundry@061f2c7's benchmark ran MPT with loss_fn fused_crossentropy (the default; flash-attn
+  // 1.0.9's xentropy kernel): it keeps the bf16 logits and writes a bf16 gradient, 4 bytes per
+  // logit (examples/frameworks/llm-foundry.json saved_activations.logits), not the fp32 logits and
+  // gradient (8) of the vocab-parallel cross-entropy. Benchmarked at the largest micro-batch that
+  // fit, these runs sat near 80 GB: with 8 bytes a logit (80.1-83.4 GiB) none of them fits.
+  for (const char* label :
+       {"llm-foundry/h100-mpt-760m-512-8gpu", "llm-foundry/a100-mpt-760m-16384-8gpu",
+        "llm-foundry/h100-mpt-1b-2048-16gpu", "llm-foundry/h100-mpt-1b-2048-64gpu",
+        "llm-foundry/h100-mpt-3b-8192-8gpu", "llm-foundry/a100-mpt-3b-8192-8gpu"}) {
+    const CorpusRun r = test::corpus_row(label);
+    ASSERT_EQ(r.training.framework, "llm-foundry") << label;
+    EXPECT_EQ(framework_behaviour(r.training).saved.logits, 4.0);
+    const MemoryBreakdown b = memory_per_gpu(r.model, r.cluster, r.training, r.layout);
+    EXPECT_TRUE(b.fits) << label << ": " << b.total / kGiB << " GiB";
+    // Under fsdp2.json (which llm-foundry.json extends; the default fp32 count) only the logits
+    // term moves: 4 more bytes per logit of the micro-batch, and the run no longer fits.
+    Training fp32 = r.training;
+    fp32.framework = "fsdp2";
+    const MemoryBreakdown f = memory_per_gpu(r.model, r.cluster, fp32, r.layout);
+    const double logits = double(r.training.seq_len) * double(r.layout.micro_batch) * double(r.model.vocab);
+    EXPECT_NEAR((f.buffers - b.buffers) / logits, 4.0, 1e-9) << label;
+    EXPECT_EQ(f.activations, b.activations) << label;
+    EXPECT_FALSE(f.fits) << label << ": " << f.total / kGiB << " GiB";
+  }
 }

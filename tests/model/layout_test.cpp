@@ -133,3 +133,78 @@ TEST(LayoutValidation, ActivationOffloadingRoundTripsAndLeavesAStageALayer) {
   layout_from_json(nlohmann::json{{"activation_offload_layers", -1}}, neg);
   EXPECT_FALSE(neg.ok());
 }
+
+// Megatron-Core's --recompute-modules (Megatron-LM@b0cc270 transformer_config.py).
+TEST(LayoutJson, RecomputeModulesParseRoundTripAndCoreAttnIsPlainSelective) {
+  Diagnostics d;
+  const Layout l = layout_from_json(
+      nlohmann::json{{"dp", 8}, {"recompute_modules", {"moe_act", "mla_up_proj"}}}, d);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(l.recompute, Recompute::Selective);  // implied by the modules
+  EXPECT_EQ(l.recompute_modules, kRecomputeMlaUpProj | kRecomputeMoeAct);
+  EXPECT_EQ(to_json(l)["recompute_modules"], nlohmann::json({"moe_act", "mla_up_proj"}));
+  EXPECT_EQ(layout_from_json(to_json(l), d), l);
+  EXPECT_NE(describe(l).find("rc=selective(moe_act,mla_up_proj)"), std::string::npos) << describe(l);
+  // ["core_attn"] is what "selective" means: the same layout, written back without the list.
+  const Layout core = layout_from_json(
+      nlohmann::json{{"recompute", "selective"}, {"recompute_modules", {"core_attn"}}}, d);
+  Layout plain;
+  plain.recompute = Recompute::Selective;
+  EXPECT_EQ(core, plain);
+  EXPECT_EQ(to_json(core).count("recompute_modules"), 0u);
+  EXPECT_EQ(recomputed_modules(core), kRecomputeCoreAttn);
+  EXPECT_EQ(recomputed_modules(Layout{}), 0);
+  // An empty list under selective recomputes nothing (Megatron applies no module).
+  EXPECT_EQ(layout_from_json(nlohmann::json{{"recompute_modules", nlohmann::json::array()}}, d).recompute,
+            Recompute::None);
+  EXPECT_TRUE(d.ok());
+}
+
+TEST(LayoutJson, RecomputeModulesRejectUnknownNamesAndOtherGranularities) {
+  Diagnostics d;
+  layout_from_json(nlohmann::json{{"recompute_modules", {"mla_up_proj", "attention"}}}, d);
+  ASSERT_EQ(d.errors.size(), 1u);
+  EXPECT_NE(d.errors[0].find("layout.recompute_modules"), std::string::npos) << d.errors[0];
+  EXPECT_NE(d.errors[0].find("\"attention\""), std::string::npos) << d.errors[0];
+  EXPECT_NE(d.errors[0].find("core_attn, moe_act, layernorm, mla_up_proj, mlp, moe, shared_experts"),
+            std::string::npos)
+      << d.errors[0];
+  Diagnostics full;
+  layout_from_json(nlohmann::json{{"recompute", "full"}, {"recompute_modules", {"mlp"}}}, full);
+  ASSERT_EQ(full.errors.size(), 1u);
+  EXPECT_NE(full.errors[0].find("layout.recompute_modules"), std::string::npos);
+  EXPECT_NE(full.errors[0].find("selective"), std::string::npos);
+  Diagnostics type;
+  layout_from_json(nlohmann::json{{"recompute_modules", "mlp"}}, type);
+  ASSERT_EQ(type.errors.size(), 1u);
+  EXPECT_NE(type.errors[0].find("a JSON array"), std::string::npos) << type.errors[0];
+}
+
+// The combinations Megatron-Core's __post_init__ rejects: mla_up_proj without MLA, moe_act
+// without MoE, moe_act / layernorm under FP8 delayed scaling.
+TEST(LayoutValidation, RecomputeModulesNeedTheModulesTheyRecompute) {
+  const Model dense = load_model("llama3-8b");
+  const Model v3 = load_model("deepseek-v3");
+  Cluster c = load_cluster("dgx-h100-80g");
+  c.nodes = 64;
+  Training t;
+  t.global_batch = 512;
+  t.seq_len = 4096;
+  Layout l;
+  l.dp = 64;
+  l.pp = 8;
+  l.recompute = Recompute::Selective;
+  l.recompute_modules = kRecomputeMlaUpProj;
+  const std::string e = errors_of(l, dense, c, t);
+  EXPECT_NE(e.find("layout.recompute_modules"), std::string::npos) << e;
+  EXPECT_NE(e.find("multi-latent attention"), std::string::npos) << e;
+  l.recompute_modules = kRecomputeMoeAct;
+  EXPECT_NE(errors_of(l, dense, c, t).find("MoE"), std::string::npos);
+  l.recompute_modules = kRecomputeMlaUpProj | kRecomputeMoeAct | kRecomputeLayernorm;
+  EXPECT_EQ(errors_of(l, v3, c, t), "");
+  t.dtype = DType::FP8;
+  t.fp8_recipe = Fp8Recipe::Delayed;
+  EXPECT_NE(errors_of(l, v3, c, t).find("delayed scaling"), std::string::npos);
+  t.fp8_recipe = Fp8Recipe::Blockwise;
+  EXPECT_EQ(errors_of(l, v3, c, t), "");
+}

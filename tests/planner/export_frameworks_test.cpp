@@ -245,6 +245,24 @@ TEST(ExportTorchtitan, RefusesZero1AndModelsItDoesNotHave) {
   EXPECT_TRUE(has(export_files(p, ExportFormat::Torchtitan)[1].text, "llama3_405b"));
 }
 
+// Megatron-Core's per-module recomputation: torchtitan's selective AC is per op or per layer,
+// Megatron-DeepSpeed's is the attention core only; both refuse it and say where it runs.
+TEST(ExportTorchtitan, RefusesMegatronCoresRecomputeModules) {
+  Plan p = gpt3_plan(layout(16, 1, 8, 1, 1, 3, Recompute::Selective));
+  p.model = load_model("llama3-405b");
+  p.layout.recompute_modules = kRecomputeMlp;
+  for (ExportFormat f : {ExportFormat::Torchtitan, ExportFormat::TorchtitanToml}) {
+    const std::string e = refusal(p, f);
+    EXPECT_TRUE(has(e, "layout.recompute_modules [mlp]")) << e;
+    EXPECT_TRUE(has(e, "export to megatron (--recompute-modules)")) << e;
+  }
+  Plan ds = gpt3_plan(layout(16, 8, 8, 1, 1, 1, Recompute::Selective, true));
+  ds.layout.recompute_modules = kRecomputeMlp | kRecomputeCoreAttn;
+  const std::string e = refusal(ds, ExportFormat::MegatronDeepSpeed);
+  EXPECT_TRUE(has(e, "layout.recompute_modules [core_attn,mlp]")) << e;
+  EXPECT_TRUE(has(e, "no --recompute-modules")) << e;
+}
+
 // What torchtitan builds is what was priced: the 405B base config's Float8, compile and async TP
 // are pinned off, CUDA graphs off (priced eager; the trainer refuses them with PP), the dataset
 // from the environment (these configs have no --dataloader.dataset_path), and a Hugging Face

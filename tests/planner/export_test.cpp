@@ -225,6 +225,21 @@ TEST(ExportMegatron, MlaSharedExpertsDenseLayersAndFp8) {
   EXPECT_FALSE(has(s, "--pipeline-model-parallel-layout"));
 }
 
+// Megatron-Core's per-module recomputation as the Megatron-Bridge DeepSeek-V3 recipes set it
+// (26.02 GB300: mla_up_proj; H100: mla_up_proj, mlp): one --recompute-modules flag, the names
+// space-separated; plain "selective" is Megatron-Core's default, core_attn.
+TEST(ExportMegatron, RecomputeModulesBecomeTheRecomputeModulesFlag) {
+  Plan p = gpt3_plan();
+  std::string plain = export_plan(p, ExportFormat::Megatron);
+  EXPECT_TRUE(has(plain, "--recompute-modules core_attn")) << plain;
+  p.layout.recompute_modules = kRecomputeMlaUpProj | kRecomputeMlp;
+  const std::string s = export_plan(p, ExportFormat::Megatron);
+  expect_megatron_flags(s);
+  EXPECT_TRUE(has(s, "--recompute-granularity selective")) << s;
+  EXPECT_TRUE(has(s, "--recompute-modules mla_up_proj mlp")) << s;
+  EXPECT_FALSE(has(s, "core_attn")) << s;
+}
+
 TEST(ExportMegatron, ZeroStagesMapToTheDistributedOptimizerAndFsdp) {
   Plan p = gpt3_plan();
   p.layout.zero = 3;

@@ -37,6 +37,10 @@ double attention_core_forward_flops(const Model& m, double tokens, double seq_le
 // column/row split; MLA's down-projections replicated, its up-projections split).
 double attention_projection_time(const Model& m, const Cluster& c, DType t, double tokens,
                                  double tp);
+// MLA's up-projections (W_UQ, or W_Q without a query latent, and W_UK / W_UV; split by TP): their
+// seconds and forward FLOPs, what Megatron-Core's mla_up_proj recomputation reruns; 0 without MLA.
+double mla_up_projection_time(const Model& m, const Cluster& c, DType t, double tokens, double tp);
+double mla_up_projection_forward_flops(const Model& m, double tokens);
 // Seconds for QK^T and AV of `sq` local queries against `skv` keys, `batch` sequences, `tp` split.
 double attention_core_time(const Model& m, const Cluster& c, DType t, double sq, double skv,
                            double batch, double tp);

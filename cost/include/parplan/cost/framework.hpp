@@ -83,6 +83,10 @@ struct FrameworkBehaviour {
     // which the backward of its router-probability weighting needs (1); 0 where the probabilities
     // are applied inside the expert's activation and the combine is an unweighted scatter-add.
     double moe_expert_output = 1;
+    // Bytes per logit held at the loss's backward (memory.cpp buffers): the fp32 logits and their
+    // fp32 gradient of the vocab-parallel cross-entropy (8); a loss kernel that keeps the 16-bit
+    // logits and writes a 16-bit gradient holds 4.
+    double logits = 8;
   } saved;
   // Gradient reductions per layer (one per layer and micro-batch) from this ZeRO stage on,
   // instead of buckets of grad_bucket_elements; 0: buckets at every stage.

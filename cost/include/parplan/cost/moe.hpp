@@ -53,6 +53,8 @@ struct MoeLayerWork {
   double local_experts = 0;    // experts / ep
   double fwd_matmul_s = 0;     // routed experts (grouped GEMM, slowest rank) + shared + router
   double fwd_memory_s = 0;     // permute/unpermute, expert activation
+  double act_memory_s = 0;     // ... of which the routed experts' activation (moe_act recompute)
+  double shared_fwd_s = 0;     // the shared experts' GEMMs and activation (in the two above)
   double dispatch_bytes = 0;   // bytes this GPU sends in one dispatch all-to-all
   double combine_bytes = 0;    // ... and in one combine all-to-all
   double dispatch_s = 0, combine_s = 0;  // one of each

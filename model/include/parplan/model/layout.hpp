@@ -10,6 +10,20 @@
 namespace parplan {
 
 enum class Recompute : uint8_t { None, Selective, Full };
+// Megatron-Core's selective recomputation by module (--recompute-granularity selective
+// --recompute-modules; Megatron-LM@b0cc270 transformer_config.py recompute_modules): bit flags.
+// core_attn: the attention core (Korthikanti et al. 2022); moe_act: the routed experts'
+// activation; layernorm: the input and pre-MLP norms; mla_up_proj: MLA's Q / KV up-projections and
+// RoPE; mlp: the dense MLP; moe: the whole MoE layer; shared_experts: the MoE's shared experts.
+enum RecomputeModule : uint8_t {
+  kRecomputeCoreAttn = 1,
+  kRecomputeMoeAct = 2,
+  kRecomputeLayernorm = 4,
+  kRecomputeMlaUpProj = 8,
+  kRecomputeMlp = 16,
+  kRecomputeMoe = 32,
+  kRecomputeSharedExperts = 64,
+};
 // Pipeline schedules (cost/pipeline.hpp has their bubbles and memory): GPipe, 1F1B, interleaved
 // 1F1B; zero-bubble ZB-H1 and ZB-V (Qi et al. 2024, arXiv:2401.10241: backward split into input
 // and weight gradients; ZB-V places two chunks per stage in a V); DualPipe (DeepSeek-V3 report
@@ -50,6 +64,10 @@ struct Layout {
   // offload): the saved activations of this many transformer layers of a stage go to host memory
   // after their forward and come back before their backward. 0: none.
   int32_t activation_offload_layers = 0;
+  // With recompute selective: the RecomputeModule bits Megatron-Core recomputes; 0 is its default,
+  // core_attn alone (stored as 0, so "selective" and ["core_attn"] are the same layout). Last,
+  // so positional Layout{...} initialisers keep their order.
+  uint8_t recompute_modules = 0;
 
   int64_t gpus() const { return int64_t(dp) * tp * pp * cp; }
   int32_t shard_size() const { return shard_group > 0 ? shard_group : dp; }
@@ -78,6 +96,16 @@ const char* to_string(Offload o);
 const char* to_string(OffloadDevice o);
 const char* to_string(CpKind k);
 bool parse_recompute(const std::string& s, Recompute& out);
+// The modules a layout recomputes: 0 unless recompute is selective, core_attn for selective alone.
+uint8_t recomputed_modules(const Layout& l);
+inline bool recomputes(const Layout& l, RecomputeModule m) { return (recomputed_modules(l) & m) != 0; }
+bool parse_recompute_module(const std::string& s, RecomputeModule& out);
+const char* to_string(RecomputeModule m);
+// "mla_up_proj,moe_act" (Megatron's order: core_attn, moe_act, layernorm, mla_up_proj, mlp, moe,
+// shared_experts); "" for none.
+std::string recompute_modules_list(uint8_t modules);
+inline constexpr const char* kRecomputeModuleNames =
+    "core_attn, moe_act, layernorm, mla_up_proj, mlp, moe, shared_experts";
 bool parse_schedule(const std::string& s, Schedule& out);
 bool parse_offload(const std::string& s, Offload& out);
 bool parse_offload_device(const std::string& s, OffloadDevice& out);
