@@ -234,16 +234,20 @@ LayerFloors layer_floors(const Model& m, const Cluster& c, const Training& t, co
         l.recompute == Recompute::Full ? host_fwd : k.recompute * fwd;
     r.host_s = host_fwd + recompute + host_bwd;
     r.host_fwd_s = host_fwd;
-    // The framework's Python loop over the local experts around each grouped GEMM (quantizer
-    // set-up, weight workspaces, wgrad buffers and main-grad hooks per expert: TE GroupedLinear),
-    // once per call and pass; full recomputation reruns the forward's.
+    // The framework's Python loop over the local experts around each grouped GEMM (quantized
+    // splits, weight workspaces, saved tensors, GEMM operands, wgrad buffers per expert: TE
+    // GroupedLinear), its items per call and pass; full recomputation reruns the forward's.
     const double loop = expert_loop_s(c.gpu, t);
     if (m.is_moe() && loop > 0) {
       const double share = double(m.moe_layers()) / double(m.layers);
       const double local = double(m.moe.experts) / double(std::max<int32_t>(1, l.ep));
-      const double pass = share * local * fw.host.expert_loop_calls * loop;
-      r.host_fwd_s += pass;
-      r.host_s += pass * (l.recompute == Recompute::Full ? 3.0 : 2.0);
+      const auto& h = fw.host;
+      const double items_fwd = t.fp8() ? h.expert_loop_items_fwd : h.expert_loop_items_fwd_16bit;
+      const double items_bwd = t.fp8() ? h.expert_loop_items_bwd : h.expert_loop_items_bwd_16bit;
+      const double per_call = share * local * h.expert_loop_calls * loop;
+      const double fwd = per_call * items_fwd, bwd = per_call * items_bwd;
+      r.host_fwd_s += fwd;
+      r.host_s += fwd * (l.recompute == Recompute::Full ? 2.0 : 1.0) + bwd;
     }
     // The data-parallel wrapper's hooks per parameter tensor and micro-batch (host.param_hooks):
     // in backward the autograd engine's AccumulateGrad node (an engine node without a kernel,

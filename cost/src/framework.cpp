@@ -171,6 +171,12 @@ void read_host(const Section& h, FrameworkBehaviour::Host& host) {
   h.read(
       {{"expert_loop_calls", &host.expert_loop_calls, 0, 100}, {"cuda_graphs", &host.cuda_graphs},
        {"param_hooks", &host.param_hooks}});
+  h.at("expert_loop_items")
+      .read({{"fwd", &host.expert_loop_items_fwd},
+             {"bwd", &host.expert_loop_items_bwd},
+             {"fwd_16bit", &host.expert_loop_items_fwd_16bit},
+             {"bwd_16bit", &host.expert_loop_items_bwd_16bit}},
+            0, 1e3);
   host.expert_loop_s = loop_us * 1e-6;
   host.dispatch_fwd_s = fwd_us * 1e-6;
   host.dispatch_bwd_s = bwd_us * 1e-6;

@@ -307,18 +307,25 @@ TEST(Floors, AHostSyncInTheForwardKeepsTheBackwardsLeadFromHidingTheForwardsHost
 }
 
 TEST(Floors, TheExpertLoopCostsHostTimePerLocalExpertGroupedGemmCallAndPass) {
-  // TE GroupedLinear's Python loop over the local experts (megatron-core host.expert_loop_us):
-  // host time per local expert, per grouped-GEMM call (FC1, FC2) and per pass; a framework
-  // without the loop pays nothing; enough of it makes the MoE step host-bound.
+  // TE GroupedLinear's Python loop over the local experts (megatron-core host.expert_loop_us per
+  // item, host.expert_loop_items per expert, call and pass): host time per local expert, per
+  // grouped-GEMM call (FC1, FC2) and per pass, more items under FP8 (quantized tensors); a
+  // framework without the loop pays nothing; enough of it makes the MoE step host-bound.
   Model m = small_gpt();
   m.moe.experts = 64, m.moe.experts_per_token = 8, m.moe.expert_ffn_hidden = 256;
   Cluster c = test::a100();
   c.gpu.floors.module_call_s = 0;  // the loop alone (module calls: graph_scope_test.cpp)
   Training t = small_train();
   t.framework = "megatron-core";
+  t.dtype = DType::BF16;
   const FrameworkBehaviour& mc = framework_behaviour(t);
   ASSERT_EQ(mc.host.expert_loop_calls, 2.0);  // linear_fc1 and linear_fc2
   ASSERT_GT(mc.host.expert_loop_s, 0.0);
+  // Counted from TE v2.10 grouped_linear.py: 8 / 11 items under FP8, 3 / 7 in 16 bits.
+  ASSERT_EQ(mc.host.expert_loop_items_fwd, 8.0);
+  ASSERT_EQ(mc.host.expert_loop_items_bwd, 11.0);
+  ASSERT_EQ(mc.host.expert_loop_items_fwd_16bit, 3.0);
+  ASSERT_EQ(mc.host.expert_loop_items_bwd_16bit, 7.0);
   EXPECT_GT(expert_loop_s(c.gpu, t), 0.0);  // the shipped fit's value, or the prior
   Layout l = split(1);
   l.ep = 8;  // 8 local experts
@@ -327,28 +334,31 @@ TEST(Floors, TheExpertLoopCostsHostTimePerLocalExpertGroupedGemmCallAndPass) {
     cc.gpu.floors.expert_loop_s = loop_s;
     return layer_floors(m, cc, t, l);
   };
-  const LayerFloors none = host(0), some = host(50e-6);
-  EXPECT_NEAR(some.host_fwd_s - none.host_fwd_s, 8 * 2 * 50e-6, 1e-12);
-  EXPECT_NEAR(some.host_s - none.host_s, 2 * 8 * 2 * 50e-6, 1e-12);  // forward + backward
-  EXPECT_DOUBLE_EQ(some.device_s, none.device_s);                    // host only
+  const LayerFloors none = host(0), some = host(5e-6);
+  EXPECT_NEAR(some.host_fwd_s - none.host_fwd_s, 8 * 2 * 3 * 5e-6, 1e-12);
+  EXPECT_NEAR(some.host_s - none.host_s, 8 * 2 * (3 + 7) * 5e-6, 1e-12);  // forward + backward
+  EXPECT_DOUBLE_EQ(some.device_s, none.device_s);                         // host only
   l.recompute = Recompute::Full;  // reruns the forward's loop
-  EXPECT_NEAR(host(50e-6).host_s - host(0).host_s, 3 * 8 * 2 * 50e-6, 1e-12);
+  EXPECT_NEAR(host(5e-6).host_s - host(0).host_s, 8 * 2 * (3 + 3 + 7) * 5e-6, 1e-12);
   l.recompute = Recompute::None;
+  t.dtype = DType::FP8;  // quantized splits, workspaces and saved tensors: 8 / 11 items
+  EXPECT_NEAR(host(5e-6).host_s - host(0).host_s, 8 * 2 * (8 + 11) * 5e-6, 1e-12);
+  t.dtype = DType::BF16;
   l.ep = 1;  // 64 local experts
-  EXPECT_NEAR(host(50e-6).host_fwd_s - host(0).host_fwd_s, 64 * 2 * 50e-6, 1e-12);
+  EXPECT_NEAR(host(5e-6).host_fwd_s - host(0).host_fwd_s, 64 * 2 * 3 * 5e-6, 1e-12);
   l.ep = 8;
-  // Step: a loop far beyond the device time (16 ms of host a layer against ~1.6 ms of GPU) is
-  // paid by every layer and micro-batch, less the slack it first fills (none where the layer's
-  // host already outlasts its GPU: the DDP hooks of its 16 expert weights, host.param_hooks).
+  // Step: a loop far beyond the device time is paid by every layer and micro-batch, less the
+  // slack it first fills (none where the layer's host already outlasts its GPU).
   auto step = [&](double loop_s) {
     Cluster cc = c;
     cc.gpu.floors.expert_loop_s = loop_s;
     return predict(m, cc, t, l);
   };
-  const StepCost s0 = step(0), s1 = step(500e-6);
+  const StepCost s0 = step(0), s1 = step(100e-6);
   const double n = double(m.layers) * double(s1.micro_batches);
-  EXPECT_GT(s1.step_time_s - s0.step_time_s, 0.8 * n * 2 * 8 * 2 * 500e-6);
-  EXPECT_LE(s1.step_time_s - s0.step_time_s, n * 2 * 8 * 2 * 500e-6 * (1 + 1e-9));
+  const double per = 8 * 2 * (3 + 7) * 100e-6;
+  EXPECT_GT(s1.step_time_s - s0.step_time_s, 0.8 * n * per);
+  EXPECT_LE(s1.step_time_s - s0.step_time_s, n * per * (1 + 1e-9));
   // megatron-deepspeed declares no per-expert loop: the cluster's value changes nothing.
   t.framework = "megatron-deepspeed";
   EXPECT_EQ(expert_loop_s(c.gpu, t), 0.0);

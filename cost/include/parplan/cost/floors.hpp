@@ -29,7 +29,8 @@ GpuFloors gpu_floors(const Gpu& g);
 // The cited per-generation values before the corpus fit (floors.cpp): the fit's priors.
 double prior_kernel_launch_s(const Gpu& g);
 double prior_kernel_device_s(const Gpu& g);
-// Host time per local expert, grouped-GEMM call and pass of the framework's per-expert loop: the
+// Host time per item (host.expert_loop_items, per local expert, call and pass) of the
+// framework's per-expert loop: the
 // cluster's gpu.expert_loop_us, else the shipped fit's (examples/calibration/efficiency.json "*"
 // expert_loop_us), else the framework's prior (host.expert_loop_us); 0 when the framework has no
 // loop. `shipped_expert_loop_s` is the fit's value alone (0 when there is none).

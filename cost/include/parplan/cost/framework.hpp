@@ -206,10 +206,14 @@ struct FrameworkBehaviour {
     double dispatch_bwd_s = 0;  // per backward kernel: the autograd engine's node
     double collective_s = 0;    // per collective call: the c10d / framework wrapper
     // A Python loop over the local experts around each grouped GEMM (TE GroupedLinear): host
-    // time per local expert, grouped-GEMM call and pass (the prior; the corpus fit moves it,
-    // floors.cpp expert_loop_s), and the grouped-GEMM calls of a MoE layer per pass. 0: no loop.
+    // time per item (a Python method or pybind11 object per expert: the prior; the corpus fit
+    // moves it, floors.cpp expert_loop_s), the grouped-GEMM calls of a MoE layer per pass, and
+    // the items per local expert and call in each pass, FP8 (quantized tensors) and 16-bit.
+    // 0: no loop.
     double expert_loop_s = 0;
     double expert_loop_calls = 0;
+    double expert_loop_items_fwd = 0, expert_loop_items_bwd = 0;
+    double expert_loop_items_fwd_16bit = 0, expert_loop_items_bwd_16bit = 0;
     // Host time per module call and pass (kernels.modules_*): the prior; the corpus fit moves it
     // (floors.cpp module_call_s). 0: not counted.
     double module_call_s = 0;

@@ -41,8 +41,8 @@ struct Gpu {
     // Special-function-unit exponentials per second (MUFU.EX2, softmax's exp in a flash attention
     // kernel); 0: the generation's (cost/floors.cpp)
     double exp_per_s = 0;
-    // host: one local expert's turn of a framework's per-expert loop around a grouped GEMM
-    // (framework host.expert_loop_us, for frameworks that loop; <0: the shipped fit's value)
+    // host: one item of one local expert's turn of a framework's per-expert loop around a grouped
+    // GEMM (framework host.expert_loop_us, for frameworks that loop; <0: the shipped fit's value)
     double expert_loop_s = -1;
     // Host time per Python module / autograd-Function call, per pass, beyond its kernels (framework
     // host.module_call_us, for frameworks that count module calls; <0: the shipped fit's value)
