@@ -44,7 +44,7 @@ LayerCompute layer_compute(const Model& m, const Cluster& c, const Training& t, 
   const double h = double(m.hidden), f = double(m.ffn_hidden);
   const double heads_local = double(m.heads) / tp;
   // A MoE model's layer is the average of its dense and MoE layers (moe.cpp for the latter).
-  const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+  const double moe_share = m.moe_layer_share();
   const MoeLayerWork moe = moe_share > 0 ? moe_layer_work(m, c, t, l) : MoeLayerWork{};
 
   LayerCompute r;

@@ -174,7 +174,7 @@ LayerKernels layer_kernels(const Model& m, const Training& t, const Layout& l) {
     r.bwd += linears * (k.fp8_bwd_per_linear + cur + nvfp4);
   }
   if (m.is_moe()) {
-    const double share = double(m.moe_layers()) / double(m.layers);
+    const double share = m.moe_layer_share();
     const double local = double(m.moe.experts) / double(std::max<int32_t>(1, l.ep));
     const double fp8_fwd = t.fp8() ? k.moe_fp8_per_expert_fwd : 0.0;
     const double fp8_bwd = t.fp8() ? k.moe_fp8_per_expert_bwd : 0.0;
@@ -209,7 +209,7 @@ LayerFloors layer_floors(const Model& m, const Cluster& c, const Training& t, co
   } else {
     const double fwd = g.kernel_launch_s + fw.host.dispatch_fwd_s;
     const double bwd = g.kernel_launch_s + fw.host.dispatch_bwd_s;
-    const double share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+    const double share = m.moe_layer_share();
     // Python module / autograd-Function calls (TE modules, the dispatcher's Functions), each
     // beyond the kernels it launches; and the CUDA-graph scopes the run captured (Megatron-Core
     // --cuda-graph-scope): their kernels and module calls leave the host, one graph launch per
@@ -239,7 +239,7 @@ LayerFloors layer_floors(const Model& m, const Cluster& c, const Training& t, co
     // GroupedLinear), its items per call and pass; full recomputation reruns the forward's.
     const double loop = expert_loop_s(c.gpu, t);
     if (m.is_moe() && loop > 0) {
-      const double share = double(m.moe_layers()) / double(m.layers);
+      const double share = m.moe_layer_share();
       const double local = double(m.moe.experts) / double(std::max<int32_t>(1, l.ep));
       const auto& h = fw.host;
       const double items_fwd = t.fp8() ? h.expert_loop_items_fwd : h.expert_loop_items_fwd_16bit;
@@ -255,7 +255,7 @@ LayerFloors layer_floors(const Model& m, const Cluster& c, const Training& t, co
     // are gathered overlapped (distributed optimizer), a pre-hook per module that checks each of
     // its parameters' gathers (a Python call without an operator: dispatch_bwd).
     if (fw.host.param_hooks) {
-      const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+      const double moe_share = m.moe_layer_share();
       const double tensors = (1.0 - moe_share) * layer_param_tensors(m, l, false) +
                              moe_share * layer_param_tensors(m, l, true);
       const bool gather = l.zero >= 1 && resolve(t.overlap_param_gather, fw.overlap_param_gather);

@@ -51,7 +51,7 @@ double layer_forward_flops(const Model& m, double tokens, double seq_len) {
                       attention_core_forward_flops(m, tokens, seq_len);
   const double dense = 2.0 * tokens * h * f * mlp_matrices(m);
   if (!m.is_moe()) return attn + dense;
-  const double moe_share = double(m.moe_layers()) / double(m.layers);
+  const double moe_share = m.moe_layer_share();
   return attn + (1 - moe_share) * dense + moe_share * moe_mlp_forward_flops(m, tokens);
 }
 

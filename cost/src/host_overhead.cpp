@@ -53,7 +53,7 @@ LayerOps layer_ops(const Model& m, const Training& t, const Layout& l) {
   r.backward_per_forward = o.backward_per_forward;
   r.dense_fwd = dense_layer_fwd_ops(m, o, l);
   r.moe_fwd = m.is_moe() ? moe_layer_fwd_ops(m, o, l) : 0.0;
-  const double share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+  const double share = m.moe_layer_share();
   r.fwd = (1 - share) * r.dense_fwd + share * r.moe_fwd;
   return r;
 }

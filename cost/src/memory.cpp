@@ -59,7 +59,7 @@ double layer_activation_bytes(const Model& m, const Training& t, const Layout& l
   const double attn = s * b * e * (qkv + a.o_in);
   const double mlp = sbh * e * (m.gated_mlp ? kept.gated_mlp : kept.mlp) * f / h;
   // MoE layers keep their routed rows instead of the dense MLP's (moe.cpp); the average layer.
-  const double moe_share = m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
+  const double moe_share = m.moe_layer_share();
   const double sharded = attn + (1 - moe_share) * mlp;
   const double moe = moe_share * moe_mlp_activation_bytes(m, t, l);
   double scores = 0;

@@ -229,7 +229,7 @@ EpComm ep_comm(const Model& m, const Cluster& c, const Training& t, const Layout
                const LayerCompute& layer) {
   EpComm r;
   if (!m.is_moe() || l.ep <= 1) return r;
-  const double share = double(m.moe_layers()) / double(m.layers);
+  const double share = m.moe_layer_share();
   const MoeLayerWork w = moe_layer_work(m, c, t, l);
   const double pair = w.dispatch_s + w.combine_s;
   r.fwd_s = share * pair;

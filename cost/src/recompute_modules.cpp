@@ -10,13 +10,10 @@
 namespace parplan::cost::detail {
 
 namespace {
-double moe_share(const Model& m) {
-  return m.is_moe() ? double(m.moe_layers()) / double(m.layers) : 0.0;
-}
 // Norms that are modules of their own, which "layernorm" recomputes (transformer_layer.py@b0cc270
 // l.383-438): the input norm before MLA's down-projections and the pre-MLP norm of a MoE layer
 // (gpt_layer_specs.py l.248, l.265, l.291); the others are fused into linear_qkv / linear_fc1.
-double separate_norms(const Model& m) { return (m.mla.enabled() ? 1.0 : 0.0) + moe_share(m); }
+double separate_norms(const Model& m) { return (m.mla.enabled() ? 1.0 : 0.0) + m.moe_layer_share(); }
 // "moe" recomputes the whole MoE layer, routed and shared experts included.
 uint8_t effective(const Layout& l) {
   uint8_t rc = l.recompute == Recompute::Selective ? l.recompute_modules : uint8_t(0);
@@ -32,7 +29,7 @@ double module_recompute_s(const Model& m, const Cluster& c, const Training& t, c
   const double e = t.element_bytes(), T = p.tokens, tp = double(l.tp);
   const double sp_div = l.sequence_parallel ? tp : 1.0;
   const double h = double(m.hidden), f = double(m.ffn_hidden);
-  const double share = moe_share(m);
+  const double share = m.moe_layer_share();
   // TE's fused norm reads and writes the stream once (elementwise.cpp), on the SP shard.
   const double norm_bytes = 2 * e * T * h / sp_div;
   double s = 0;
@@ -64,7 +61,7 @@ double module_recompute_kernels(const Model& m, const Training& t, const Layout&
   const uint8_t rc = effective(l);
   if (rc == 0) return 0.0;
   const auto& k = framework_behaviour(t).kernels;
-  const double share = moe_share(m);
+  const double share = m.moe_layer_share();
   // Per recomputed linear under FP8: its input cast again (as layer_kernels counts forward).
   const double cast = t.fp8() ? k.fp8_fwd_per_linear +
                                     (t.fp8_recipe == Fp8Recipe::Current ? k.fp8_current_per_linear : 0.0)
@@ -90,7 +87,7 @@ double module_recompute_kernels(const Model& m, const Training& t, const Layout&
 double module_recompute_flops(const Model& m, const Layout& l, double tokens, double seq_len) {
   const uint8_t rc = effective(l);
   if (rc == 0) return 0.0;
-  const double share = moe_share(m), h = double(m.hidden), f = double(m.ffn_hidden);
+  const double share = m.moe_layer_share(), h = double(m.hidden), f = double(m.ffn_hidden);
   const double mats = m.gated_mlp ? 3.0 : 2.0;
   double per_layer = 0;
   if (rc & kRecomputeCoreAttn) per_layer += attention_core_forward_flops(m, tokens, seq_len);

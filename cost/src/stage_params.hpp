@@ -25,7 +25,7 @@ inline StageParams stage_params(const Model& m, const Layout& l, int stage) {
   const double tp = double(l.tp), ep_etp = double(l.ep) * double(l.etp);
   const double moe_blocks = double(m.moe_layers()) + (m.is_moe() ? double(m.mtp_layers) : 0.0);
   const double routed_per_block = moe_blocks > 0 ? p.routed_experts / moe_blocks : 0.0;
-  const double routed_avg = m.layers > 0 ? routed_per_block * double(m.moe_layers()) / double(m.layers) : 0.0;
+  const double routed_avg = routed_per_block * m.moe_layer_share();
   StageParams s;
   const double layers = double(stage_layers(m, l, stage));
   s.experts = layers * routed_avg / ep_etp;

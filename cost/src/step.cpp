@@ -88,7 +88,7 @@ StepWork layer_work(const Model& m, const Cluster& c, const Training& t, const L
   double calls = double(w.tp_fwd_collectives + w.tp_bwd_collectives + 2 * amax_per_pass);
   double fwd_calls = double(w.tp_fwd_collectives + amax_per_pass);
   if (m.is_moe() && l.ep > 1) {
-    const double share = double(m.moe_layers()) / double(m.layers);
+    const double share = m.moe_layer_share();
     calls += share * (l.recompute == Recompute::Full ? 6 : 4);
     fwd_calls += share * 2;  // dispatch and combine
   }

@@ -108,20 +108,10 @@ class ObjectReader {
     if (!parse(s, out)) d_.error(field(key), "unknown value \"" + brief(s) + "\"; use one of " + allowed);
   }
   const nlohmann::json* object(const char* key, bool required) {
-    const nlohmann::json* v = get(key, required);
-    if (v && !v->is_object()) {
-      type_error(key, "a JSON object", *v);
-      return nullptr;
-    }
-    return v;
+    return of_type(key, required, &nlohmann::json::is_object, "a JSON object");
   }
   const nlohmann::json* array(const char* key, bool required) {
-    const nlohmann::json* v = get(key, required);
-    if (v && !v->is_array()) {
-      type_error(key, "a JSON array", *v);
-      return nullptr;
-    }
-    return v;
+    return of_type(key, required, &nlohmann::json::is_array, "a JSON array");
   }
   // Marks a key as known without reading it.
   void skip(const char* key) { seen_.insert(key); }
@@ -161,6 +151,16 @@ class ObjectReader {
   }
 
  private:
+  // The value at key when it is of the kind `is` tests, else null with one error naming the kind.
+  const nlohmann::json* of_type(const char* key, bool required,
+                                bool (nlohmann::json::*is)() const noexcept, const char* kind) {
+    const nlohmann::json* v = get(key, required);
+    if (v && !(v->*is)()) {
+      type_error(key, kind, *v);
+      return nullptr;
+    }
+    return v;
+  }
   const nlohmann::json* get(const char* key, bool required) {
     seen_.insert(key);
     if (!ok()) return nullptr;

@@ -25,7 +25,6 @@ Layout with_modules(Layout l, uint8_t modules) {
   l.recompute_modules = modules;
   return l;
 }
-double moe_share(const Model& m) { return double(m.moe_layers()) / double(m.layers); }
 }  // namespace
 
 TEST(RecomputeModules, TheDeepSeekRowsRecordTheirRecipesModules) {
@@ -72,7 +71,7 @@ TEST(RecomputeModules, MoeActFreesTheRoutedRowsActivationOutput) {
               per_moe_layer, 1.0);
   EXPECT_NEAR(layer_activation_bytes(r.model, r.training, none) -
                   layer_activation_bytes(r.model, r.training, r.layout),
-              moe_share(r.model) * per_moe_layer, 1.0);
+              r.model.moe_layer_share() * per_moe_layer, 1.0);
 }
 
 // layernorm discards the outputs of the norms that are modules of their own: the input norm
@@ -85,7 +84,7 @@ TEST(RecomputeModules, LayernormFreesTheNormOutputsBeforeMlaAndTheRouter) {
   const Layout mla = with_modules(r.layout, kRecomputeMlaUpProj);
   const double freed = layer_activation_bytes(r.model, r.training, mla) -
                        layer_activation_bytes(r.model, r.training, r.layout);
-  EXPECT_NEAR(freed, (1 + moe_share(r.model)) * 1.0 * 4096 * 7168, 1.0);
+  EXPECT_NEAR(freed, (1 + r.model.moe_layer_share()) * 1.0 * 4096 * 7168, 1.0);
 }
 
 // The recomputed up-projections are forward GEMMs again: exactly their FLOPs in the hardware

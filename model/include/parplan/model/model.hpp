@@ -87,6 +87,9 @@ struct Model {
            (moe.layer_freq <= 1 || (i - moe.first_dense_layers) % moe.layer_freq == 0);
   }
   int64_t moe_layers() const;
+  // The share of the layers with routed experts (0 for a dense model): the cost model prices the
+  // average layer as this mix of MoE and dense layers.
+  double moe_layer_share() const { return layers > 0 ? double(moe_layers()) / double(layers) : 0.0; }
 };
 
 // Every problem with its field path (prefix, e.g. "model").
